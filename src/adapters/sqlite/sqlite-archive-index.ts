@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { PreconditionFailedError } from '../../domain/errors.js';
+import type {
+  ArchiveEntry,
+  ArchiveIndex,
+  ArchiveListQuery,
+  ArchiveLocation,
+  Garbage,
+  StoredEntry,
+} from '../../ports/archive-index.js';
+import { sameLocation } from '../../ports/archive-index.js';
+import { attempt, openDatabase } from './open-database.js';
+
+interface EntryRow {
+  id: string;
+  customer_id: string;
+  created_at: string;
+  layout: string;
+  blob: string;
+  offset: number;
+  length: number;
+  sha256: string;
+  size: number;
+  archived_at: string;
+  run_id: string;
+  etag: string;
+}
+
+interface GarbageRow {
+  seq: number;
+  id: string;
+  layout: string;
+  blob: string;
+  offset: number;
+  length: number;
+  since: string;
+}
+
+/** ArchiveIndex on a SQLite file; entry and garbage changes commit in one transaction. */
+export class SqliteArchiveIndex implements ArchiveIndex {
+  private db: Database.Database | undefined;
+
+  constructor(private readonly file: string) {}
+
+  init(): Promise<void> {
+    return attempt(() => {
+      const db = openDatabase(this.file);
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS archive_index (
+          id TEXT PRIMARY KEY,
+          customer_id TEXT NOT NULL,
+          created_at TEXT NOT NULL,
+          layout TEXT NOT NULL,
+          blob TEXT NOT NULL,
+          offset INTEGER NOT NULL,
+          length INTEGER NOT NULL,
+          sha256 TEXT NOT NULL,
+          size INTEGER NOT NULL,
+          archived_at TEXT NOT NULL,
+          run_id TEXT NOT NULL,
+          etag TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX IF NOT EXISTS archive_index_by_customer ON archive_index (customer_id, id);
+        CREATE TABLE IF NOT EXISTS archive_garbage (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          id TEXT NOT NULL,
+          layout TEXT NOT NULL,
+          blob TEXT NOT NULL,
+          offset INTEGER NOT NULL,
+          length INTEGER NOT NULL,
+          since TEXT NOT NULL
+        ) STRICT;
+      `);
+      this.db = db;
+    });
+  }
+
+  close(): Promise<void> {
+    this.db?.close();
+    this.db = undefined;
+    return Promise.resolve();
+  }
+
+  get(id: string): Promise<StoredEntry | undefined> {
+    return attempt(() => {
+      const row = this.selectEntry(id);
+      return row && toEntry(row);
+    });
+  }
+
+  putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]> {
+    return attempt(() =>
+      this.database
+        .transaction(() => {
+          const upsert = this.database.prepare(
+            `INSERT INTO archive_index
+               (id, customer_id, created_at, layout, blob, offset, length, sha256, size, archived_at, run_id, etag)
+             VALUES (@id, @customer_id, @created_at, @layout, @blob, @offset, @length, @sha256, @size,
+                     @archived_at, @run_id, @etag)
+             ON CONFLICT (id) DO UPDATE SET
+               customer_id = excluded.customer_id, created_at = excluded.created_at, layout = excluded.layout,
+               blob = excluded.blob, offset = excluded.offset, length = excluded.length, sha256 = excluded.sha256,
+               size = excluded.size, archived_at = excluded.archived_at, run_id = excluded.run_id,
+               etag = excluded.etag`,
+          );
+          return entries.map((entry) => {
+            const previous = this.selectEntry(entry.id);
+            if (previous && !sameLocation(toEntry(previous).location, entry.location)) {
+              this.addGarbage(previous, entry.archived_at);
+            }
+            const stored: StoredEntry = { ...entry, etag: randomUUID() };
+            upsert.run(toRow(stored));
+            return stored;
+          });
+        })
+        .immediate(),
+    );
+  }
+
+  withdraw(id: string, ifMatch?: string): Promise<StoredEntry | undefined> {
+    return attempt(() =>
+      this.database
+        .transaction((): StoredEntry | undefined => {
+          const row = this.selectEntry(id);
+          if (!row) return undefined;
+          if (ifMatch !== undefined && row.etag !== ifMatch) {
+            throw new PreconditionFailedError(`archive entry '${id}' has changed since version ${ifMatch}`);
+          }
+          this.database.prepare('DELETE FROM archive_index WHERE id = ?').run(id);
+          this.addGarbage(row, new Date().toISOString());
+          return toEntry(row);
+        })
+        .immediate(),
+    );
+  }
+
+  listGarbage(limit: number): Promise<Garbage[]> {
+    return attempt(() =>
+      this.database
+        .prepare<[number], GarbageRow>('SELECT * FROM archive_garbage ORDER BY seq LIMIT ?')
+        .all(limit)
+        .map((row) => ({
+          seq: String(row.seq),
+          id: row.id,
+          location: locationOf(row),
+          since: row.since,
+        })),
+    );
+  }
+
+  forgetGarbage(seqs: readonly string[]): Promise<void> {
+    return attempt(() => {
+      const remove = this.database.prepare('DELETE FROM archive_garbage WHERE seq = ?');
+      this.database.transaction(() => {
+        for (const seq of seqs) remove.run(Number(seq));
+      })();
+    });
+  }
+
+  list(query: ArchiveListQuery): Promise<StoredEntry[]> {
+    const where = ['id > @afterId'];
+    if (query.customerId !== undefined) where.push('customer_id = @customerId');
+    return attempt(() =>
+      this.database
+        .prepare<Record<string, unknown>, EntryRow>(
+          `SELECT * FROM archive_index WHERE ${where.join(' AND ')} ORDER BY id LIMIT @limit`,
+        )
+        .all({ afterId: query.afterId ?? '', customerId: query.customerId, limit: query.limit })
+        .map(toEntry),
+    );
+  }
+
+  summary(): Promise<{ count: number; bytes: number }> {
+    return attempt(() => {
+      const row = this.database
+        .prepare<[], { count: number; bytes: number | null }>(
+          'SELECT COUNT(*) AS count, SUM(size) AS bytes FROM archive_index',
+        )
+        .get();
+      return { count: row?.count ?? 0, bytes: row?.bytes ?? 0 };
+    });
+  }
+
+  private selectEntry(id: string): EntryRow | undefined {
+    return this.database.prepare<[string], EntryRow>('SELECT * FROM archive_index WHERE id = ?').get(id);
+  }
+
+  private addGarbage(row: EntryRow, since: string): void {
+    this.database
+      .prepare(
+        'INSERT INTO archive_garbage (id, layout, blob, offset, length, since) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(row.id, row.layout, row.blob, row.offset, row.length, since);
+  }
+
+  private get database(): Database.Database {
+    if (!this.db) throw new Error('SqliteArchiveIndex used before init()');
+    return this.db;
+  }
+}
+
+function locationOf(row: { layout: string; blob: string; offset: number; length: number }): ArchiveLocation {
+  if (row.layout !== 'record') throw new Error(`unknown archive layout '${row.layout}' in the index`);
+  return { layout: row.layout, blob: row.blob, offset: row.offset, length: row.length };
+}
+
+function toEntry(row: EntryRow): StoredEntry {
+  return {
+    id: row.id,
+    customer_id: row.customer_id,
+    created_at: row.created_at,
+    location: locationOf(row),
+    sha256: row.sha256,
+    size: row.size,
+    archived_at: row.archived_at,
+    run_id: row.run_id,
+    etag: row.etag,
+  };
+}
+
+function toRow(entry: StoredEntry): EntryRow {
+  return {
+    id: entry.id,
+    customer_id: entry.customer_id,
+    created_at: entry.created_at,
+    layout: entry.location.layout,
+    blob: entry.location.blob,
+    offset: entry.location.offset,
+    length: entry.location.length,
+    sha256: entry.sha256,
+    size: entry.size,
+    archived_at: entry.archived_at,
+    run_id: entry.run_id,
+    etag: entry.etag,
+  };
+}

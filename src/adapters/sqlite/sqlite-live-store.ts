@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { lastTouchMs, type RecordDocument } from '../../domain/billing-record.js';
+import { ConflictError, NotFoundError, PreconditionFailedError } from '../../domain/errors.js';
+import type {
+  LiveListQuery,
+  LiveStore,
+  LiveSummary,
+  StoredRecord,
+  TouchCursor,
+} from '../../ports/live-store.js';
+import { attempt, openDatabase } from './open-database.js';
+
+interface RecordRow {
+  doc: string;
+  etag: string;
+}
+
+/** Records without a readable timestamp are never taken as old. */
+const UNKNOWN_TOUCH = Number.MAX_SAFE_INTEGER;
+
+/** LiveStore on a SQLite file: the document as JSON text plus the columns queries need. */
+export class SqliteLiveStore implements LiveStore {
+  private db: Database.Database | undefined;
+
+  constructor(private readonly file: string) {}
+
+  init(): Promise<void> {
+    const db = openDatabase(this.file);
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS records (
+        id TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        etag TEXT NOT NULL,
+        customer_id TEXT,
+        status TEXT,
+        touched_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX IF NOT EXISTS records_by_touch ON records (touched_ms, id);
+      CREATE INDEX IF NOT EXISTS records_by_customer ON records (customer_id, id);
+    `);
+    this.db = db;
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.db?.close();
+    this.db = undefined;
+    return Promise.resolve();
+  }
+
+  get(id: string): Promise<StoredRecord | undefined> {
+    return attempt(() => {
+      const row = this.database
+        .prepare<[string], RecordRow>('SELECT doc, etag FROM records WHERE id = ?')
+        .get(id);
+      return row && toStored(row);
+    });
+  }
+
+  create(doc: RecordDocument): Promise<StoredRecord> {
+    return attempt(() => {
+      const etag = randomUUID();
+      const result = this.database
+        .prepare(
+          `INSERT INTO records (id, doc, etag, customer_id, status, touched_ms) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (id) DO NOTHING`,
+        )
+        .run(...columns(doc, etag));
+      if (result.changes === 0)
+        throw new ConflictError(`a record with id '${doc.id}' exists`, 'duplicate_id');
+      return { doc, etag };
+    });
+  }
+
+  replace(doc: RecordDocument, ifMatch?: string): Promise<StoredRecord> {
+    return attempt(() => {
+      const db = this.database;
+      const etag = randomUUID();
+      db.transaction(() => {
+        const current = db
+          .prepare<[string], { etag: string }>('SELECT etag FROM records WHERE id = ?')
+          .get(doc.id);
+        if (!current) throw new NotFoundError(`record '${doc.id}' not found`);
+        if (ifMatch !== undefined && current.etag !== ifMatch) {
+          throw new PreconditionFailedError(`record '${doc.id}' has changed since version ${ifMatch}`);
+        }
+        const [id, text, newEtag, customerId, status, touched] = columns(doc, etag);
+        db.prepare(
+          'UPDATE records SET doc = ?, etag = ?, customer_id = ?, status = ?, touched_ms = ? WHERE id = ?',
+        ).run(text, newEtag, customerId, status, touched, id);
+      }).immediate();
+      return { doc, etag };
+    });
+  }
+
+  delete(id: string, ifMatch?: string): Promise<boolean> {
+    return attempt(() => {
+      const db = this.database;
+      return db
+        .transaction((): boolean => {
+          const current = db
+            .prepare<[string], { etag: string }>('SELECT etag FROM records WHERE id = ?')
+            .get(id);
+          if (!current) return false;
+          if (ifMatch !== undefined && current.etag !== ifMatch) {
+            throw new PreconditionFailedError(`record '${id}' has changed since version ${ifMatch}`);
+          }
+          db.prepare('DELETE FROM records WHERE id = ?').run(id);
+          return true;
+        })
+        .immediate();
+    });
+  }
+
+  findEligible(query: { touchedBefore: Date; limit: number; after?: TouchCursor }): Promise<StoredRecord[]> {
+    const after = query.after ?? { touchedMs: Number.MIN_SAFE_INTEGER, id: '' };
+    return attempt(() =>
+      this.database
+        .prepare<[number, number, number, string, number], RecordRow>(
+          `SELECT doc, etag FROM records
+         WHERE touched_ms < ? AND (touched_ms > ? OR (touched_ms = ? AND id > ?))
+         ORDER BY touched_ms, id LIMIT ?`,
+        )
+        .all(query.touchedBefore.getTime(), after.touchedMs, after.touchedMs, after.id, query.limit)
+        .map(toStored),
+    );
+  }
+
+  list(query: LiveListQuery): Promise<StoredRecord[]> {
+    const where = ['id > @afterId'];
+    if (query.customerId !== undefined) where.push('customer_id = @customerId');
+    if (query.status !== undefined) where.push('status = @status');
+    return attempt(() =>
+      this.database
+        .prepare<Record<string, unknown>, RecordRow>(
+          `SELECT doc, etag FROM records WHERE ${where.join(' AND ')} ORDER BY id LIMIT @limit`,
+        )
+        .all({
+          afterId: query.afterId ?? '',
+          customerId: query.customerId,
+          status: query.status,
+          limit: query.limit,
+        })
+        .map(toStored),
+    );
+  }
+
+  summary(): Promise<LiveSummary> {
+    return attempt(() => {
+      const row = this.database
+        .prepare<[], { count: number; oldest: number | null }>(
+          `SELECT COUNT(*) AS count, MIN(NULLIF(touched_ms, ${UNKNOWN_TOUCH})) AS oldest FROM records`,
+        )
+        .get();
+      const oldest = row?.oldest ?? null;
+      return {
+        count: row?.count ?? 0,
+        oldestTouchedAt: oldest === null ? undefined : new Date(oldest).toISOString(),
+      };
+    });
+  }
+
+  private get database(): Database.Database {
+    if (!this.db) throw new Error('SqliteLiveStore used before init()');
+    return this.db;
+  }
+}
+
+function columns(
+  doc: RecordDocument,
+  etag: string,
+): [string, string, string, string | null, string | null, number] {
+  const customerId = typeof doc.customer_id === 'string' ? doc.customer_id : null;
+  const status = typeof doc.status === 'string' ? doc.status : null;
+  return [doc.id, JSON.stringify(doc), etag, customerId, status, lastTouchMs(doc) ?? UNKNOWN_TOUCH];
+}
+
+function toStored(row: RecordRow): StoredRecord {
+  return { doc: JSON.parse(row.doc) as RecordDocument, etag: row.etag };
+}

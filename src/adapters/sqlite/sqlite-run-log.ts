@@ -1,0 +1,118 @@
+import type Database from 'better-sqlite3';
+import type { RunLog, RunRecord, RunTotals } from '../../ports/run-log.js';
+import { attempt, openDatabase } from './open-database.js';
+
+/** Run history on a SQLite file: the run as JSON plus the columns queries need. */
+export class SqliteRunLog implements RunLog {
+  private db: Database.Database | undefined;
+
+  constructor(private readonly file: string) {}
+
+  init(): Promise<void> {
+    return attempt(() => {
+      const db = openDatabase(this.file);
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS archive_runs (
+          run_id TEXT PRIMARY KEY,
+          slice TEXT NOT NULL,
+          status TEXT NOT NULL,
+          started_at TEXT NOT NULL,
+          run TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX IF NOT EXISTS archive_runs_by_start ON archive_runs (started_at, run_id);
+      `);
+      this.db = db;
+    });
+  }
+
+  close(): Promise<void> {
+    this.db?.close();
+    this.db = undefined;
+    return Promise.resolve();
+  }
+
+  save(run: RunRecord): Promise<void> {
+    return attempt(() => {
+      this.database
+        .prepare(
+          `INSERT INTO archive_runs (run_id, slice, status, started_at, run) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, run = excluded.run`,
+        )
+        .run(run.run_id, run.slice, run.status, run.started_at, JSON.stringify(run));
+    });
+  }
+
+  get(runId: string): Promise<RunRecord | undefined> {
+    return attempt(() => {
+      const row = this.database
+        .prepare<[string], { run: string }>('SELECT run FROM archive_runs WHERE run_id = ?')
+        .get(runId);
+      return row && (JSON.parse(row.run) as RunRecord);
+    });
+  }
+
+  list(query: { limit: number; before?: string }): Promise<RunRecord[]> {
+    return attempt(() =>
+      this.database
+        .prepare<[string, number], { run: string }>(
+          'SELECT run FROM archive_runs WHERE started_at < ? ORDER BY started_at DESC, run_id DESC LIMIT ?',
+        )
+        .all(query.before ?? '\uffff', query.limit)
+        .map((row) => JSON.parse(row.run) as RunRecord),
+    );
+  }
+
+  markCrashed(slice: string, exceptRunId: string, now: Date): Promise<number> {
+    return attempt(() =>
+      this.database
+        .transaction(() => {
+          const rows = this.database
+            .prepare<[string, string], { run: string }>(
+              "SELECT run FROM archive_runs WHERE slice = ? AND status = 'running' AND run_id <> ?",
+            )
+            .all(slice, exceptRunId);
+          const update = this.database.prepare(
+            "UPDATE archive_runs SET status = 'crashed', run = ? WHERE run_id = ?",
+          );
+          for (const row of rows) {
+            const run = JSON.parse(row.run) as RunRecord;
+            const crashed: RunRecord = {
+              ...run,
+              status: 'crashed',
+              finished_at: now.toISOString(),
+              errors: [
+                ...run.errors,
+                'the run stopped without finishing (its process died); the next run took over',
+              ],
+            };
+            update.run(JSON.stringify(crashed), run.run_id);
+          }
+          return rows.length;
+        })
+        .immediate(),
+    );
+  }
+
+  totals(): Promise<RunTotals> {
+    return attempt(() => {
+      const rows = this.database
+        .prepare<[], { status: string; n: number }>(
+          'SELECT status, COUNT(*) AS n FROM archive_runs GROUP BY status',
+        )
+        .all();
+      const byStatus = new Map(rows.map((row) => [row.status, row.n]));
+      return {
+        count: rows.reduce((sum, row) => sum + row.n, 0),
+        succeeded: byStatus.get('succeeded') ?? 0,
+        failed: byStatus.get('failed') ?? 0,
+        crashed: byStatus.get('crashed') ?? 0,
+        running: byStatus.get('running') ?? 0,
+      };
+    });
+  }
+
+  private get database(): Database.Database {
+    if (!this.db) throw new Error('SqliteRunLog used before init()');
+    return this.db;
+  }
+}

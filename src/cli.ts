@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createServices, type Services } from './composition-root.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { DomainError } from './domain/errors.js';
+import { serve } from './http/serve.js';
+import { createLogger } from './logger.js';
+import { sampleRecord } from './services/sample-records.js';
+
+/** Exit codes, so scripts can tell "nothing to do now" from "broken". */
+const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3, notFound: 4, conflict: 5 } as const;
+
+function wholeNumber(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
+    }
+    return n;
+  };
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Builds the services for one command, runs it and closes them whatever happens. */
+async function withServices(action: (services: Services, config: Config) => Promise<number>): Promise<void> {
+  const config = loadConfig(process.env);
+  const services = await createServices(config, createLogger(config, 'stderr'));
+  try {
+    process.exitCode = await action(services, config);
+  } finally {
+    await services.close();
+  }
+}
+
+const program = new Command('billing-archive')
+  .description('Billing records in Cosmos DB and Blob Storage (or the embedded stores), one API')
+  .showHelpAfterError()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+  .exitOverride();
+
+program
+  .command('serve')
+  .description('run the HTTP API (API_HOST, API_PORT)')
+  .action(async () => {
+    const config = loadConfig(process.env);
+    await serve(config, createLogger(config, 'stdout'));
+  });
+
+program
+  .command('archive')
+  .description('run one archival run now and print its summary')
+  .option('--dry-run', 'count what would be archived; change nothing', false)
+  .addOption(
+    new Option('--older-than <days>', 'archive records untouched for more than DAYS days').argParser(
+      wholeNumber(0),
+    ),
+  )
+  .addOption(new Option('--limit <n>', 'archive at most N records').argParser(wholeNumber(1)))
+  .action(async (options: { dryRun: boolean; olderThan?: number; limit?: number }) => {
+    await withServices(async ({ archiver }) => {
+      const run = await archiver.runOnce({
+        dryRun: options.dryRun,
+        olderThanDays: options.olderThan,
+        limit: options.limit,
+      });
+      print(run);
+      return run.status === 'succeeded' ? EXIT.ok : EXIT.failed;
+    });
+  });
+
+program
+  .command('restore')
+  .description('move an archived record back to the live store and print it')
+  .argument('<id>', 'record id')
+  .action(async (id: string) => {
+    await withServices(async ({ records }) => {
+      print((await records.restore(id)).doc);
+      return EXIT.ok;
+    });
+  });
+
+program
+  .command('stats')
+  .description('print counts, run history and estimated savings')
+  .action(async () => {
+    await withServices(async ({ stats }) => {
+      print(await stats.stats());
+      return EXIT.ok;
+    });
+  });
+
+program
+  .command('seed')
+  .description('create realistic sample records for trying the service out')
+  .requiredOption('--count <n>', 'how many records', wholeNumber(1))
+  .requiredOption('--age-days <days>', 'how many days ago they were created', wholeNumber(0))
+  .action(async (options: { count: number; ageDays: number }) => {
+    await withServices(async ({ records }) => {
+      const now = new Date();
+      for (let i = 0; i < options.count; i++) await records.create(sampleRecord(i, now, options.ageDays));
+      print({ created: options.count, age_days: options.ageDays });
+      return EXIT.ok;
+    });
+  });
+
+function exitCodeOf(error: DomainError): number {
+  switch (error.code) {
+    case 'archival_running':
+      return EXIT.locked;
+    case 'not_found':
+      return EXIT.notFound;
+    case 'validation_error':
+      return EXIT.usage;
+    case 'duplicate_id':
+    case 'already_live':
+    case 'conflict':
+    case 'concurrent_modification':
+    case 'precondition_failed':
+      return EXIT.conflict;
+    default:
+      return EXIT.failed;
+  }
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof DomainError) {
+    process.stderr.write(`billing-archive: ${error.message}\n`);
+    process.exitCode = exitCodeOf(error);
+  } else if (error instanceof ConfigError) {
+    process.stderr.write(`billing-archive: ${error.message}\n`);
+    process.exitCode = EXIT.usage;
+  } else if (isCommanderExit(error)) {
+    process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    process.stderr.write(
+      `billing-archive: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = EXIT.failed;
+  }
+}
+
+function isCommanderExit(error: unknown): error is { exitCode: number } {
+  return typeof error === 'object' && error !== null && 'exitCode' in error && 'code' in error;
+}

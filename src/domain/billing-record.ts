@@ -1,0 +1,194 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import { Type, type Static } from 'typebox';
+import { ValidationError } from './errors.js';
+import { compileAssert } from './schema-validator.js';
+
+/** DESIGN.md: 1–128 characters of [A-Za-z0-9._:-]. */
+export const RECORD_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
+const RECORD_ID_REGEX = new RegExp(RECORD_ID_PATTERN);
+
+export const BILLING_STATUSES = ['pending', 'paid', 'overdue', 'cancelled', 'refunded'] as const;
+export type BillingStatus = (typeof BILLING_STATUSES)[number];
+
+/** Largest amount accepted; far above any real invoice, low enough to keep cents exact in a double. */
+export const MAX_AMOUNT = 999_999_999_999.99;
+
+const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+
+export const RecordIdSchema = Type.String({
+  pattern: RECORD_ID_PATTERN,
+  description: '1–128 characters of A–Z a–z 0–9 . _ : -',
+});
+
+const recordFieldSchemas = {
+  customer_id: Type.String({ minLength: 1, maxLength: 128 }),
+  amount: Type.Number({ minimum: 0, maximum: MAX_AMOUNT, description: 'At most 2 decimal places' }),
+  currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code; default USD' })),
+  status: Type.Optional(
+    Type.Union(
+      [
+        Type.Literal('pending'),
+        Type.Literal('paid'),
+        Type.Literal('overdue'),
+        Type.Literal('cancelled'),
+        Type.Literal('refunded'),
+      ],
+      { description: 'Default pending' },
+    ),
+  ),
+  description: Type.Optional(Type.String({ maxLength: 4096 })),
+  due_date: Type.Optional(Type.Union([Type.String({ format: 'date' }), Type.Null()])),
+  created_at: Type.Optional(
+    Type.String({ format: 'date-time', description: 'Server time unless given; never in the future' }),
+  ),
+  updated_at: Type.Optional(Type.String({ description: 'Server-managed: accepted and ignored' })),
+  restored_at: Type.Optional(Type.String({ description: 'Server-managed: accepted and ignored' })),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+};
+
+/** Body of POST /billing: unknown fields are refused, so a typo never goes unnoticed. */
+export const NewRecordInputSchema = Type.Object(
+  { id: Type.Optional(RecordIdSchema), ...recordFieldSchemas },
+  { additionalProperties: false },
+);
+export type NewRecordInput = Static<typeof NewRecordInputSchema>;
+
+/**
+ * Body of PUT /billing/{id}: a record as GET returned it, with changes. Fields the API does not know
+ * are allowed only unchanged (documents imported into Cosmos may carry them).
+ */
+export const ReplacementInputSchema = Type.Object(
+  { id: Type.Optional(RecordIdSchema), ...recordFieldSchemas },
+  { additionalProperties: true },
+);
+export type ReplacementInput = Static<typeof ReplacementInputSchema>;
+
+/** A stored billing record: the known fields plus whatever else the document carried. */
+export interface RecordDocument {
+  id: string;
+  created_at: string;
+  updated_at: string;
+  restored_at?: string;
+  [field: string]: unknown;
+}
+
+const KNOWN_FIELDS = new Set(['id', ...Object.keys(recordFieldSchemas)]);
+const assertNewRecordShape: (value: unknown) => asserts value is NewRecordInput =
+  compileAssert(NewRecordInputSchema);
+const assertReplacementShape: (value: unknown) => asserts value is ReplacementInput =
+  compileAssert(ReplacementInputSchema);
+
+export function isValidRecordId(id: string): boolean {
+  return RECORD_ID_REGEX.test(id);
+}
+
+export function assertRecordId(id: string): void {
+  if (!isValidRecordId(id)) {
+    throw new ValidationError(`id '${truncate(id)}' must be 1–128 characters of A–Z a–z 0–9 . _ : -`);
+  }
+}
+
+/** Builds the document to store for a new record; throws ValidationError naming every bad field. */
+export function newRecordDocument(input: unknown, now: Date): RecordDocument {
+  assertNewRecordShape(input);
+  const problems = semanticProblems(input);
+  let createdAt = now.toISOString();
+  if (input.created_at !== undefined) {
+    const created = new Date(input.created_at);
+    if (created.getTime() > now.getTime()) {
+      problems.push(`created_at ${input.created_at} is in the future (server time ${now.toISOString()})`);
+    }
+    createdAt = created.toISOString();
+  }
+  if (problems.length > 0) throw new ValidationError(problems.join('; '));
+  return {
+    id: input.id ?? randomUUID(),
+    ...knownFields(input),
+    created_at: createdAt,
+    updated_at: createdAt,
+  };
+}
+
+/**
+ * Applies a full update to `existing`. `id` must match, `created_at` is kept, `updated_at` is the
+ * server's time, and fields the API does not know keep their stored values.
+ */
+export function replacedRecordDocument(existing: RecordDocument, input: unknown, now: Date): RecordDocument {
+  assertReplacementShape(input);
+  const problems = semanticProblems(input);
+  if (input.id !== undefined && input.id !== existing.id) {
+    problems.push(`id '${input.id}' in the body does not match '${existing.id}' in the path`);
+  }
+  for (const [field, value] of Object.entries(input)) {
+    if (KNOWN_FIELDS.has(field)) continue;
+    if (!(field in existing)) {
+      problems.push(`body has unknown field '${field}'`);
+    } else if (!isDeepStrictEqual(existing[field], value)) {
+      problems.push(`field '${field}' is not part of the billing record schema and cannot be changed`);
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(problems.join('; '));
+
+  const next: RecordDocument = { ...existing };
+  delete next.metadata;
+  Object.assign(next, knownFields(input));
+  next.updated_at = laterOf(now, existing.created_at);
+  return next;
+}
+
+/**
+ * Age for archival counts from the last touch: the latest of created, updated and restored.
+ * Undefined when the document carries none of them readably.
+ */
+export function lastTouchMs(doc: RecordDocument): number | undefined {
+  let latest: number | undefined;
+  for (const value of [doc.created_at, doc.updated_at, doc.restored_at]) {
+    const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+    if (!Number.isNaN(ms) && (latest === undefined || ms > latest)) latest = ms;
+  }
+  return latest;
+}
+
+/** The bytes an archived record is stored and hashed as. */
+export function canonicalBytes(doc: RecordDocument): Buffer {
+  return Buffer.from(JSON.stringify(doc), 'utf8');
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function knownFields(input: NewRecordInput | ReplacementInput): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    customer_id: input.customer_id,
+    amount: input.amount,
+    currency: input.currency ?? 'USD',
+    status: input.status ?? 'pending',
+    description: input.description ?? '',
+    due_date: input.due_date ?? null,
+  };
+  if (input.metadata !== undefined) fields.metadata = input.metadata;
+  return fields;
+}
+
+function semanticProblems(input: NewRecordInput | ReplacementInput): string[] {
+  const problems: string[] = [];
+  if (!/^\d+(\.\d{1,2})?$/.test(String(input.amount))) {
+    problems.push(`amount ${String(input.amount)} must have at most 2 decimal places`);
+  }
+  if (input.currency !== undefined && !ISO_CURRENCIES.has(input.currency)) {
+    problems.push(`currency '${input.currency}' is not an ISO 4217 code`);
+  }
+  return problems;
+}
+
+/** updated_at never precedes created_at, even for a record imported with a creation time ahead of ours. */
+function laterOf(now: Date, createdAt: string): string {
+  const created = Date.parse(createdAt);
+  return Number.isNaN(created) || created <= now.getTime() ? now.toISOString() : createdAt;
+}
+
+function truncate(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}

@@ -1,0 +1,71 @@
+/**
+ * Domain errors. They know nothing about HTTP: each carries a stable `code` that the edges map
+ * to a status (HTTP) or an exit code (CLI). Adapters translate backend errors into these.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly code: string;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.details = options?.details;
+  }
+}
+
+/** The caller's input breaks a rule; nothing was changed. */
+export class ValidationError extends DomainError {
+  readonly code = 'validation_error';
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = 'not_found';
+}
+
+/** The item exists already (duplicate id, record already live). */
+export class ConflictError extends DomainError {
+  readonly code: string;
+  constructor(
+    message: string,
+    code = 'conflict',
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A conditional write found another version than the one the caller expected. */
+export class PreconditionFailedError extends DomainError {
+  readonly code = 'precondition_failed';
+}
+
+/** The archived copy's blob was removed (retention) while its index entry remains. */
+export class ArchivedGoneError extends DomainError {
+  readonly code = 'gone';
+}
+
+/** The archived copy is in an offline tier; reading it has to wait for rehydration. */
+export class ArchivedOfflineError extends DomainError {
+  readonly code = 'rehydrating';
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** Stored bytes do not match their recorded SHA-256: never serve them. */
+export class IntegrityError extends DomainError {
+  readonly code = 'integrity_error';
+}
+
+/** Another archival run holds the lock. */
+export class LockHeldError extends DomainError {
+  readonly code = 'archival_running';
+}
+
+/** A backend did not answer or failed in a way the caller cannot fix. */
+export class StoreUnavailableError extends DomainError {
+  readonly code = 'store_unavailable';
+}

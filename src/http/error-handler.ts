@@ -1,0 +1,71 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ArchivedOfflineError, DomainError } from '../domain/errors.js';
+import { describeSchemaErrors } from '../domain/schema-validator.js';
+
+/** HTTP status for each domain error code; anything unlisted is a bug and answers 500. */
+const STATUS_BY_CODE: Record<string, number> = {
+  validation_error: 400,
+  not_found: 404,
+  duplicate_id: 409,
+  already_live: 409,
+  conflict: 409,
+  concurrent_modification: 409,
+  archival_running: 409,
+  gone: 410,
+  precondition_failed: 412,
+  store_unavailable: 503,
+};
+
+/** Fastify's own client errors, renamed to stable codes of ours. */
+const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_json' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_content_length' },
+};
+
+/** Every error leaves as JSON `{ error, message }`; 5xx details stay in the log. */
+export function registerErrorHandlers(app: FastifyInstance): void {
+  app.setNotFoundHandler((request, reply) => {
+    return reply
+      .code(404)
+      .send({ error: 'route_not_found', message: `no route for ${request.method} ${request.url}` });
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ArchivedOfflineError) {
+      return reply
+        .code(202)
+        .header('Retry-After', String(error.retryAfterSeconds))
+        .send({ error: error.code, message: error.message, retry_after_seconds: error.retryAfterSeconds });
+    }
+    if (error instanceof DomainError) {
+      const status = STATUS_BY_CODE[error.code];
+      if (status !== undefined && status < 500) {
+        return reply.code(status).send({ error: error.code, message: error.message, ...error.details });
+      }
+      request.log.error({ err: error, details: error.details }, `request failed: ${error.code}`);
+      return reply.code(status ?? 500).send({
+        error: error.code,
+        message: `${error.code === 'integrity_error' ? 'the stored copy failed its integrity check' : 'a store failed'}; see the server log for request ${request.id}`,
+      });
+    }
+    if (error.validation) {
+      return reply.code(400).send({
+        error: 'validation_error',
+        message: describeSchemaErrors(error.validation, error.validationContext ?? 'request'),
+      });
+    }
+    const known = FASTIFY_CODES[error.code];
+    if (known) return reply.code(known.status).send({ error: known.code, message: error.message });
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ error: 'bad_request', message: error.message });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send({
+      error: 'internal_error',
+      message: `internal error; see the server log for request ${request.id}`,
+    });
+  });
+}

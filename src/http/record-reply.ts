@@ -1,0 +1,40 @@
+import type { FastifyReply } from 'fastify';
+import { ValidationError } from '../domain/errors.js';
+import type { IfMatch, RecordView } from '../services/record-service.js';
+
+/**
+ * Sends a record exactly as stored: pre-serialized with JSON.stringify, so no response schema can
+ * drop or coerce a field of a document imported from elsewhere.
+ */
+export function sendRecord(reply: FastifyReply, view: RecordView, status = 200): FastifyReply {
+  return reply
+    .code(status)
+    .header('ETag', `"${view.etag}"`)
+    .header('X-Record-Source', view.source)
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify(view.doc));
+}
+
+/** Sends a list of records the same way: each document exactly as stored. */
+export function sendRecordPage(
+  reply: FastifyReply,
+  views: readonly RecordView[],
+  nextAfter: string | null,
+): FastifyReply {
+  const items = views.map((view) => JSON.stringify(view.doc)).join(',');
+  return reply
+    .type('application/json; charset=utf-8')
+    .send(`{"items":[${items}],"next_after":${JSON.stringify(nextAfter)}}`);
+}
+
+/** The etag an If-Match header names: '*', or one strong or weak etag. */
+export function parseIfMatch(header: string | undefined): IfMatch {
+  if (header === undefined) return undefined;
+  const value = header.trim();
+  if (value === '*') return '*';
+  const match = /^(?:W\/)?"([^"]*)"$/.exec(value) ?? /^([^",\s]+)$/.exec(value);
+  if (!match?.[1]) {
+    throw new ValidationError(`If-Match must be * or one etag as returned in the ETag header (got ${value})`);
+  }
+  return match[1];
+}

@@ -1,0 +1,132 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { NotFoundError } from '../../domain/errors.js';
+import type { Archiver } from '../../services/archiver.js';
+import type { RecordService } from '../../services/record-service.js';
+import { ErrorSchema, PageQuerySchema, RunSchema } from '../schemas.js';
+
+const tags = ['archive'];
+
+const RunOptionsSchema = Type.Object(
+  {
+    older_than_days: Type.Optional(Type.Integer({ minimum: 0, maximum: 36_500 })),
+    dry_run: Type.Optional(Type.Boolean()),
+    limit: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export interface ArchiveRoutesOptions {
+  archiver: Archiver;
+  records: RecordService;
+  /** Background runs started over HTTP, so the server can wait for them when it closes. */
+  inFlight: Set<Promise<unknown>>;
+}
+
+export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
+  app,
+  { archiver, records, inFlight },
+) => {
+  const runOptions = (body: { older_than_days?: number; dry_run?: boolean; limit?: number } | undefined) => ({
+    olderThanDays: body?.older_than_days,
+    dryRun: body?.dry_run,
+    limit: body?.limit,
+  });
+
+  app.post(
+    '/archive/sync',
+    {
+      schema: {
+        tags,
+        summary: 'Run one archival run and answer with its summary',
+        body: Type.Optional(RunOptionsSchema),
+        response: { 200: RunSchema, 400: ErrorSchema, 409: ErrorSchema },
+      },
+    },
+    async (request) => archiver.runOnce(runOptions(request.body)),
+  );
+
+  app.post(
+    '/archive',
+    {
+      schema: {
+        tags,
+        summary: 'Start an archival run in the background',
+        body: Type.Optional(RunOptionsSchema),
+        response: {
+          202: Type.Object({ run_id: Type.String(), status: Type.String(), status_url: Type.String() }),
+          400: ErrorSchema,
+          409: ErrorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { run, done } = await archiver.start(runOptions(request.body));
+      const tracked = done
+        .catch((error: unknown) => {
+          request.log.error(
+            { err: error, runId: run.run_id },
+            'background archival run could not be recorded',
+          );
+        })
+        .finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+      const statusUrl = `/archive/runs/${run.run_id}`;
+      return reply
+        .code(202)
+        .header('Location', statusUrl)
+        .send({ run_id: run.run_id, status: run.status, status_url: statusUrl });
+    },
+  );
+
+  app.get(
+    '/archive/runs',
+    {
+      schema: {
+        tags,
+        summary: 'Archival run history, newest first',
+        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }) }),
+        response: { 200: Type.Object({ items: Type.Array(RunSchema) }) },
+      },
+    },
+    async (request) => ({ items: await archiver.history(request.query.limit) }),
+  );
+
+  app.get(
+    '/archive/runs/:run_id',
+    {
+      schema: {
+        tags,
+        summary: 'One archival run, with progress while it runs',
+        params: Type.Object({ run_id: Type.String({ minLength: 1, maxLength: 100 }) }),
+        response: { 200: RunSchema, 404: ErrorSchema },
+      },
+    },
+    async (request) => {
+      const run = await archiver.run(request.params.run_id);
+      if (!run) throw new NotFoundError(`archival run '${request.params.run_id}' not found`);
+      return run;
+    },
+  );
+
+  app.get(
+    '/archive/records',
+    {
+      schema: {
+        tags,
+        summary: 'Index entries of archived records, in id order',
+        querystring: Type.Object({
+          ...PageQuerySchema,
+          customer_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+        }),
+      },
+    },
+    async (request) => {
+      const { limit, after, customer_id: customerId } = request.query;
+      const items = await records.listArchived({ limit, afterId: after, customerId });
+      return { items, next_after: items.length === limit ? (items.at(-1)?.id ?? null) : null };
+    },
+  );
+
+  return Promise.resolve();
+};

@@ -1,0 +1,119 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { NewRecordInputSchema, ReplacementInputSchema } from '../../domain/billing-record.js';
+import type { RecordService } from '../../services/record-service.js';
+import { parseIfMatch, sendRecord, sendRecordPage } from '../record-reply.js';
+import { ErrorSchema, IdParamsSchema, PageQuerySchema, RecordSchema } from '../schemas.js';
+
+const tags = ['billing'];
+const errors = { 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 412: ErrorSchema };
+const ifMatchHeader = Type.Object({ 'if-match': Type.Optional(Type.String()) });
+
+export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }> = (app, { records }) => {
+  app.post(
+    '/billing',
+    {
+      schema: {
+        tags,
+        summary: 'Create a billing record',
+        body: NewRecordInputSchema,
+        response: { 201: RecordSchema, 400: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      const view = await records.create(request.body);
+      void reply.header('Location', `/billing/${encodeURIComponent(view.doc.id)}`);
+      return sendRecord(reply, view, 201);
+    },
+  );
+
+  app.get(
+    '/billing',
+    {
+      schema: {
+        tags,
+        summary: 'List live records in id order (archived ones: GET /archive/records)',
+        querystring: Type.Object({
+          ...PageQuerySchema,
+          customer_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+          status: Type.Optional(Type.String({ minLength: 1 })),
+        }),
+        response: {
+          200: Type.Object({
+            items: Type.Array(RecordSchema),
+            next_after: Type.Union([Type.String(), Type.Null()]),
+          }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { limit, after, customer_id: customerId, status } = request.query;
+      const views = await records.listLive({ limit, afterId: after, customerId, status });
+      const nextAfter = views.length === limit ? (views.at(-1)?.doc.id ?? null) : null;
+      return sendRecordPage(reply, views, nextAfter);
+    },
+  );
+
+  app.get(
+    '/billing/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Read a record, live or archived (X-Record-Source says which)',
+        params: IdParamsSchema,
+        response: { 200: RecordSchema, 202: ErrorSchema, 404: ErrorSchema, 410: ErrorSchema },
+      },
+    },
+    async (request, reply) => sendRecord(reply, await records.get(request.params.id)),
+  );
+
+  app.put(
+    '/billing/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Replace a record; an archived record comes back live with the change',
+        params: IdParamsSchema,
+        headers: ifMatchHeader,
+        body: ReplacementInputSchema,
+        response: { 200: RecordSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const ifMatch = parseIfMatch(request.headers['if-match']);
+      return sendRecord(reply, await records.replace(request.params.id, request.body, ifMatch));
+    },
+  );
+
+  app.delete(
+    '/billing/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a record, live or archived',
+        params: IdParamsSchema,
+        headers: ifMatchHeader,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await records.delete(request.params.id, parseIfMatch(request.headers['if-match']));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/restore/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Move an archived record back to the live store',
+        params: IdParamsSchema,
+        response: { 200: RecordSchema, 404: ErrorSchema, 409: ErrorSchema },
+      },
+    },
+    async (request, reply) => sendRecord(reply, await records.restore(request.params.id)),
+  );
+
+  return Promise.resolve();
+};

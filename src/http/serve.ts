@@ -1,0 +1,37 @@
+import type { Logger } from 'pino';
+import { createServices } from '../composition-root.js';
+import type { Config } from '../config.js';
+import { buildApp } from './app.js';
+
+/** Runs the API until SIGINT or SIGTERM, then lets requests and runs in flight finish and closes the stores. */
+export async function serve(config: Config, logger: Logger): Promise<void> {
+  const services = await createServices(config, logger);
+  const app = await buildApp(services, logger);
+  let closing: Promise<void> | undefined;
+  const shutdown = (signal: string): Promise<void> => {
+    closing ??= (async () => {
+      logger.info({ signal }, 'shutting down');
+      await app.close();
+      await services.close();
+    })();
+    return closing;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      shutdown(signal).then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+  try {
+    await app.listen({ host: config.apiHost, port: config.apiPort });
+  } catch (error) {
+    await services.close();
+    throw error;
+  }
+  logger.info({ dataDir: config.dataDir }, 'billing-archive API ready on the embedded stores');
+}

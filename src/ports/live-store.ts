@@ -1,0 +1,47 @@
+import type { RecordDocument } from '../domain/billing-record.js';
+
+/** A record as the LiveStore holds it, with the version tag conditional writes compare against. */
+export interface StoredRecord {
+  doc: RecordDocument;
+  etag: string;
+}
+
+/** Position in the (last touch, id) order of eligible records. */
+export interface TouchCursor {
+  touchedMs: number;
+  id: string;
+}
+
+export interface LiveListQuery {
+  limit: number;
+  /** Return ids strictly greater than this one. */
+  afterId?: string;
+  customerId?: string;
+  status?: string;
+}
+
+export interface LiveSummary {
+  count: number;
+  /** Last touch of the least recently touched record, or undefined when the store is empty. */
+  oldestTouchedAt: string | undefined;
+}
+
+/** The records of today (Cosmos DB container or SQLite table). */
+export interface LiveStore {
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** The record, or undefined when no record has this id. */
+  get(id: string): Promise<StoredRecord | undefined>;
+  /** Inserts a new record; ConflictError (code duplicate_id) when the id exists. */
+  create(doc: RecordDocument): Promise<StoredRecord>;
+  /** Replaces the record with doc.id; NotFoundError when absent, PreconditionFailedError when ifMatch differs. */
+  replace(doc: RecordDocument, ifMatch?: string): Promise<StoredRecord>;
+  /** Deletes; false when absent; PreconditionFailedError when ifMatch is given and differs. */
+  delete(id: string, ifMatch?: string): Promise<boolean>;
+  /** Records last touched before `touchedBefore`, ordered by (last touch, id), strictly after `after`. */
+  findEligible(query: { touchedBefore: Date; limit: number; after?: TouchCursor }): Promise<StoredRecord[]>;
+  /** Records in id order, filtered by customer and status when given. */
+  list(query: LiveListQuery): Promise<StoredRecord[]>;
+  /** Record count and oldest last touch; also serves as the readiness probe. */
+  summary(): Promise<LiveSummary>;
+}

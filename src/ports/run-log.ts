@@ -1,0 +1,49 @@
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'crashed';
+
+/** One archival run as the history keeps it; counts are updated after every batch. */
+export interface RunRecord {
+  run_id: string;
+  slice: string;
+  status: RunStatus;
+  dry_run: boolean;
+  older_than_days: number;
+  limit: number | null;
+  started_at: string;
+  finished_at: string | null;
+  duration_ms: number;
+  batches: number;
+  /** Records found old enough (in a dry run: what would be archived). */
+  eligible: number;
+  archived: number;
+  skipped: number;
+  failed: number;
+  bytes: number;
+  garbage_collected: number;
+  errors: string[];
+  host: string;
+  pid: number;
+}
+
+export interface RunTotals {
+  count: number;
+  succeeded: number;
+  failed: number;
+  crashed: number;
+  running: number;
+}
+
+/** History of archival runs (Cosmos DB container or SQLite table). */
+export interface RunLog {
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** Inserts or replaces the run with this run_id. */
+  save(run: RunRecord): Promise<void>;
+  /** The run, or undefined when unknown. */
+  get(runId: string): Promise<RunRecord | undefined>;
+  /** Runs newest first, started before `before` when given. */
+  list(query: { limit: number; before?: string }): Promise<RunRecord[]>;
+  /** Marks runs of `slice` still 'running' as 'crashed', except `exceptRunId`; returns how many. */
+  markCrashed(slice: string, exceptRunId: string, now: Date): Promise<number>;
+  /** Counts by status. */
+  totals(): Promise<RunTotals>;
+}

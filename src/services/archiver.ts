@@ -1,0 +1,271 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { lastTouchMs } from '../domain/billing-record.js';
+import { PreconditionFailedError, ValidationError } from '../domain/errors.js';
+import { sameLocation, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
+import type { ArchiveStore } from '../ports/archive-store.js';
+import type { LiveStore, StoredRecord, TouchCursor } from '../ports/live-store.js';
+import type { Lock, LockLease } from '../ports/lock.js';
+import type { RunLog, RunRecord } from '../ports/run-log.js';
+import { DAY_MS, type Clock } from './clock.js';
+import type { RecordLayout } from './record-layout.js';
+
+export interface ArchiveRunOptions {
+  /** Records last touched more than this many days ago are archived; default from config. */
+  olderThanDays?: number | undefined;
+  /** Count what would be archived; write nothing. */
+  dryRun?: boolean | undefined;
+  /** Archive at most this many records in this run. */
+  limit?: number | undefined;
+}
+
+export interface ArchiverSettings {
+  olderThanDays: number;
+  batchSize: number;
+}
+
+export interface ArchiverDeps {
+  live: LiveStore;
+  index: ArchiveIndex;
+  store: ArchiveStore;
+  layout: RecordLayout;
+  lock: Lock;
+  runLog: RunLog;
+  clock: Clock;
+  logger: Logger;
+  settings: ArchiverSettings;
+}
+
+/** The unit of work one lock covers; the whole store until runs are split by feed range. */
+const WHOLE_STORE = 'all';
+const GARBAGE_PAGE = 500;
+
+/**
+ * Runs DESIGN.md's archival protocol: read a batch of eligible records with their etags, write
+ * them durably to the archive, index them, then delete each live copy only if its etag still
+ * matches. Every step is safe to repeat, so a run killed at any instant is healed by the next.
+ */
+export class Archiver {
+  private readonly live: LiveStore;
+  private readonly index: ArchiveIndex;
+  private readonly store: ArchiveStore;
+  private readonly layout: RecordLayout;
+  private readonly lock: Lock;
+  private readonly runLog: RunLog;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly settings: ArchiverSettings;
+
+  constructor(deps: ArchiverDeps) {
+    ({
+      live: this.live,
+      index: this.index,
+      store: this.store,
+      layout: this.layout,
+      lock: this.lock,
+      runLog: this.runLog,
+      clock: this.clock,
+      logger: this.logger,
+      settings: this.settings,
+    } = deps);
+  }
+
+  /**
+   * Takes the archival lock (LockHeldError when another run holds it) and starts a run. Resolves
+   * once the run is recorded; `done` settles when it ends.
+   */
+  async start(options: ArchiveRunOptions = {}): Promise<{ run: RunRecord; done: Promise<RunRecord> }> {
+    const olderThanDays = options.olderThanDays ?? this.settings.olderThanDays;
+    if (!Number.isInteger(olderThanDays) || olderThanDays < 0) {
+      throw new ValidationError(`older_than_days must be a whole number ≥ 0 (got ${String(olderThanDays)})`);
+    }
+    if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1)) {
+      throw new ValidationError(`limit must be a whole number ≥ 1 (got ${String(options.limit)})`);
+    }
+    const runId = `${this.clock().toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
+    const lease = await this.lock.acquire(`archival-${WHOLE_STORE}`, {
+      runId,
+      description: `pid ${process.pid} on ${hostname()}`,
+    });
+    try {
+      const run: RunRecord = {
+        run_id: runId,
+        slice: WHOLE_STORE,
+        status: 'running',
+        dry_run: options.dryRun ?? false,
+        older_than_days: olderThanDays,
+        limit: options.limit ?? null,
+        started_at: this.clock().toISOString(),
+        finished_at: null,
+        duration_ms: 0,
+        batches: 0,
+        eligible: 0,
+        archived: 0,
+        skipped: 0,
+        failed: 0,
+        bytes: 0,
+        garbage_collected: 0,
+        errors: [],
+        host: hostname(),
+        pid: process.pid,
+      };
+      await this.runLog.save(run);
+      const crashed = await this.runLog.markCrashed(WHOLE_STORE, runId, this.clock());
+      if (crashed > 0)
+        this.logger.warn({ runId, crashed }, 'earlier archival runs had died; this run takes over');
+      return { run: { ...run }, done: this.execute(run, lease) };
+    } catch (error) {
+      await lease.release();
+      throw error;
+    }
+  }
+
+  /** Runs one archival run to its end. */
+  async runOnce(options: ArchiveRunOptions = {}): Promise<RunRecord> {
+    const { done } = await this.start(options);
+    return done;
+  }
+
+  /** Runs newest first. */
+  async history(limit: number): Promise<RunRecord[]> {
+    return this.runLog.list({ limit });
+  }
+
+  /** One run, or undefined when unknown. */
+  async run(runId: string): Promise<RunRecord | undefined> {
+    return this.runLog.get(runId);
+  }
+
+  private async execute(run: RunRecord, lease: LockLease): Promise<RunRecord> {
+    const started = Date.now();
+    this.logger.info(
+      { runId: run.run_id, dryRun: run.dry_run, olderThanDays: run.older_than_days },
+      'archival run started',
+    );
+    try {
+      await this.archiveEligible(run, lease);
+      if (!run.dry_run) await this.collectGarbage(run, lease);
+      run.status = run.failed > 0 ? 'failed' : 'succeeded';
+    } catch (error) {
+      run.status = 'failed';
+      run.errors.push(messageOf(error));
+      this.logger.error({ err: error, runId: run.run_id }, 'archival run failed');
+    } finally {
+      run.finished_at = this.clock().toISOString();
+      run.duration_ms = Date.now() - started;
+      try {
+        await this.runLog.save(run);
+      } finally {
+        await lease.release();
+      }
+    }
+    this.logger.info({ run }, 'archival run finished');
+    return { ...run };
+  }
+
+  private async archiveEligible(run: RunRecord, lease: LockLease): Promise<void> {
+    const touchedBefore = new Date(this.clock().getTime() - run.older_than_days * DAY_MS);
+    let remaining = run.limit ?? Number.POSITIVE_INFINITY;
+    let after: TouchCursor | undefined;
+    while (remaining > 0) {
+      throwIfLost(lease);
+      const page = await this.live.findEligible({
+        touchedBefore,
+        limit: Math.min(this.settings.batchSize, remaining),
+        after,
+      });
+      if (page.length === 0) break;
+      const last = page.at(-1);
+      if (last) after = { touchedMs: lastTouchMs(last.doc) ?? 0, id: last.doc.id };
+      remaining -= page.length;
+      run.batches += 1;
+      run.eligible += page.length;
+      if (!run.dry_run) await this.archiveBatch(page, run);
+      await this.runLog.save(run);
+    }
+  }
+
+  private async archiveBatch(page: readonly StoredRecord[], run: RunRecord): Promise<void> {
+    const outcomes = await this.layout.write(
+      page.map((record) => record.doc),
+      { runId: run.run_id, archivedAt: this.clock().toISOString() },
+    );
+    const written = [];
+    for (const outcome of outcomes) {
+      if (outcome.ok) {
+        written.push(outcome.entry);
+      } else {
+        run.failed += 1;
+        this.noteError(
+          run,
+          `record '${outcome.id}' could not be written to the archive: ${outcome.error.message}`,
+        );
+      }
+    }
+    if (written.length === 0) {
+      if (page.length > 0)
+        throw new Error('no record of the batch could be written to the archive; stopping the run');
+      return;
+    }
+    const entries = await this.index.putMany(written);
+    const etags = new Map(page.map((record) => [record.doc.id, record.etag]));
+    for (const entry of entries) {
+      if (await this.deleteLiveCopy(entry, etags.get(entry.id))) {
+        run.archived += 1;
+        run.bytes += entry.size;
+      } else {
+        run.skipped += 1;
+      }
+    }
+  }
+
+  /** Deletes the live copy if it is still the version archived; otherwise withdraws the new entry. */
+  private async deleteLiveCopy(entry: StoredEntry, etag: string | undefined): Promise<boolean> {
+    try {
+      if (await this.live.delete(entry.id, etag)) return true;
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError)) throw error;
+    }
+    try {
+      await this.index.withdraw(entry.id, entry.etag);
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError)) throw error;
+    }
+    return false;
+  }
+
+  /**
+   * Deletes blobs no index entry points to any more (left by restores, updates and deletes). Only
+   * the archiver adds entries, and it holds the lock here, so no new reference can appear meanwhile.
+   */
+  private async collectGarbage(run: RunRecord, lease: LockLease): Promise<void> {
+    for (;;) {
+      throwIfLost(lease);
+      const garbage = await this.index.listGarbage(GARBAGE_PAGE);
+      if (garbage.length === 0) return;
+      for (const item of garbage) {
+        const current = await this.index.get(item.id);
+        if (current && sameLocation(current.location, item.location)) continue;
+        await this.store.delete(item.location.blob);
+        run.garbage_collected += 1;
+      }
+      await this.index.forgetGarbage(garbage.map((item) => item.seq));
+    }
+  }
+
+  private noteError(run: RunRecord, message: string): void {
+    this.logger.error({ runId: run.run_id }, message);
+    // Keep the history readable on a bad day: the first errors tell the story.
+    if (run.errors.length < 20) run.errors.push(message);
+  }
+}
+
+function throwIfLost(lease: LockLease): void {
+  if (lease.lost.aborted)
+    throw new Error('the archival lock was lost; stopping before another run takes over');
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,77 @@
+import type { ArchiveIndex } from '../ports/archive-index.js';
+import type { LiveStore } from '../ports/live-store.js';
+import type { RunLog, RunRecord, RunTotals } from '../ports/run-log.js';
+import { DAY_MS, type Clock } from './clock.js';
+
+/** List prices per GB-month used to show what archiving saves; set from config. */
+export interface StoragePrices {
+  cosmosPerGbMonth: number;
+  blobPerGbMonth: number;
+}
+
+export interface Stats {
+  live_records: number;
+  archived_records: number;
+  archived_bytes: number;
+  oldest_live_touched_at: string | null;
+  oldest_live_age_days: number | null;
+  archival_days_threshold: number;
+  last_run: RunRecord | null;
+  runs: RunTotals;
+  estimated_monthly_savings: {
+    cosmos_usd_avoided: number;
+    blob_usd_added: number;
+    net_usd: number;
+    prices_per_gb_month: { cosmos: number; blob: number };
+    note: string;
+  };
+}
+
+const GB = 1024 ** 3;
+
+/** What is where, how archival runs went, and what the move saves. */
+export class StatsService {
+  constructor(
+    private readonly live: LiveStore,
+    private readonly index: ArchiveIndex,
+    private readonly runLog: RunLog,
+    private readonly clock: Clock,
+    private readonly settings: { olderThanDays: number; prices: StoragePrices },
+  ) {}
+
+  async stats(): Promise<Stats> {
+    const [live, archived, runs, latest] = await Promise.all([
+      this.live.summary(),
+      this.index.summary(),
+      this.runLog.totals(),
+      this.runLog.list({ limit: 1 }),
+    ]);
+    const oldest = live.oldestTouchedAt;
+    const { cosmosPerGbMonth, blobPerGbMonth } = this.settings.prices;
+    const cosmos = (archived.bytes / GB) * cosmosPerGbMonth;
+    const blob = (archived.bytes / GB) * blobPerGbMonth;
+    return {
+      live_records: live.count,
+      archived_records: archived.count,
+      archived_bytes: archived.bytes,
+      oldest_live_touched_at: oldest ?? null,
+      oldest_live_age_days:
+        oldest === undefined ? null : round((this.clock().getTime() - Date.parse(oldest)) / DAY_MS, 2),
+      archival_days_threshold: this.settings.olderThanDays,
+      last_run: latest[0] ?? null,
+      runs,
+      estimated_monthly_savings: {
+        cosmos_usd_avoided: round(cosmos, 6),
+        blob_usd_added: round(blob, 6),
+        net_usd: round(cosmos - blob, 6),
+        prices_per_gb_month: { cosmos: cosmosPerGbMonth, blob: blobPerGbMonth },
+        note: 'Archived record bytes at list prices; excludes per-operation charges and minimum billable blob sizes.',
+      },
+    };
+  }
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
