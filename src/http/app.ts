@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Services } from '../composition-root.js';
 import { createCoercingAjv, createStrictAjv } from '../domain/schema-validator.js';
 import { registerErrorHandlers } from './error-handler.js';
@@ -15,7 +15,19 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
  * never closes the services (whoever created them does).
  */
 export async function buildApp(services: Services, logger: FastifyBaseLogger): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: logger, bodyLimit: BODY_LIMIT_BYTES });
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Long enough that an over-long record id reaches our own validation and gets its 400.
+    routerOptions: { maxParamLength: 1024 },
+    // Errors raised before routing (bad URL, oversized header) leave as the same JSON shape.
+    frameworkErrors: (error, _request, reply) => {
+      const json = reply as unknown as FastifyReply;
+      void json.code(error.statusCode ?? 400).send({ error: 'bad_request', message: error.message });
+    },
+  });
+  // Only JSON bodies: anything else answers 415 instead of reaching validation as text.
+  app.removeContentTypeParser('text/plain');
 
   // Bodies are checked strictly (no "12" for 12, no silently dropped fields); query strings and
   // path parameters arrive as text and are coerced.

@@ -27,10 +27,16 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
   app,
   { archiver, records, inFlight },
 ) => {
-  const runOptions = (body: { older_than_days?: number; dry_run?: boolean; limit?: number } | undefined) => ({
-    olderThanDays: body?.older_than_days,
-    dryRun: body?.dry_run,
-    limit: body?.limit,
+  // The options body is optional: an empty POST means "all defaults".
+  app.addHook('preValidation', (request, _reply, done) => {
+    request.body ??= {};
+    done();
+  });
+
+  const runOptions = (body: { older_than_days?: number; dry_run?: boolean; limit?: number }) => ({
+    olderThanDays: body.older_than_days,
+    dryRun: body.dry_run,
+    limit: body.limit,
   });
 
   app.post(
@@ -39,7 +45,7 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
       schema: {
         tags,
         summary: 'Run one archival run and answer with its summary',
-        body: Type.Optional(RunOptionsSchema),
+        body: RunOptionsSchema,
         response: { 200: RunSchema, 400: ErrorSchema, 409: ErrorSchema },
       },
     },
@@ -52,7 +58,7 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
       schema: {
         tags,
         summary: 'Start an archival run in the background',
-        body: Type.Optional(RunOptionsSchema),
+        body: RunOptionsSchema,
         response: {
           202: Type.Object({ run_id: Type.String(), status: Type.String(), status_url: Type.String() }),
           400: ErrorSchema,

@@ -1,0 +1,320 @@
+import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { apiClient, expectError, type ApiClient } from '../helpers/api.js';
+import { daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+
+describe('billing records API', () => {
+  let harness: Harness;
+  let api: ApiClient;
+  beforeEach(async () => {
+    harness = await startHarness();
+    api = apiClient(harness.app);
+  });
+  afterEach(async () => {
+    await harness.destroy();
+  });
+
+  async function liveCount(): Promise<number> {
+    return (await harness.adapters.live.summary()).count;
+  }
+
+  describe('POST /billing', () => {
+    it('creates a record with a server id, Location, ETag and updated_at = created_at', async () => {
+      const response = await api.post(
+        '/billing',
+        recordBody({ description: 'Pro plan', metadata: { po: 'PO-7' } }),
+      );
+      expect(response.statusCode).toBe(201);
+      const record = response.json<Record<string, unknown>>();
+      expect(record.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(response.headers.location).toBe(`/billing/${String(record.id)}`);
+      expect(response.headers.etag).toMatch(/^".+"$/);
+      expect(response.headers['x-record-source']).toBe('live');
+      expect(record).toMatchObject({
+        customer_id: 'cust-1',
+        amount: 129.9,
+        currency: 'EUR',
+        metadata: { po: 'PO-7' },
+      });
+      expect(record.updated_at).toBe(record.created_at);
+      expect(Date.now() - Date.parse(String(record.created_at))).toBeLessThan(60_000);
+      const read = await api.get(`/billing/${String(record.id)}`);
+      expect(read.body).toBe(response.body);
+      expect(read.headers.etag).toBe(response.headers.etag);
+    });
+
+    it('accepts a given id and a past created_at (backfill)', async () => {
+      const createdAt = daysAgo(100);
+      const response = await api.post('/billing', recordBody({ id: 'inv:2026-0001', created_at: createdAt }));
+      expect(response.statusCode).toBe(201);
+      expect(response.json()).toMatchObject({
+        id: 'inv:2026-0001',
+        created_at: createdAt,
+        updated_at: createdAt,
+      });
+    });
+
+    it('answers 409 for a duplicate id, live or archived, and keeps the original', async () => {
+      await api.post('/billing', recordBody({ id: 'dup', amount: 1, created_at: daysAgo(200) }));
+      expectError(await api.post('/billing', recordBody({ id: 'dup', amount: 2 })), 409, 'duplicate_id');
+      await api.post('/archive/sync');
+      expect((await api.get('/billing/dup')).headers['x-record-source']).toBe('archive');
+      expectError(await api.post('/billing', recordBody({ id: 'dup', amount: 3 })), 409, 'duplicate_id');
+      expect((await api.get('/billing/dup')).json()).toMatchObject({ amount: 1 });
+      expect(await liveCount()).toBe(0);
+    });
+
+    it.each([
+      ['a wrong type', recordBody({ amount: '12.00' }), 'amount'],
+      ['an unknown status', recordBody({ status: 'lost' }), 'status'],
+      ['a negative amount', recordBody({ amount: -0.01 }), 'amount'],
+      ['an over-precise amount', recordBody({ amount: 1.001 }), 'decimal'],
+      ['an invalid created_at', recordBody({ created_at: '2026-13-01T00:00:00Z' }), 'created_at'],
+      ['an invalid due_date', recordBody({ due_date: '2026-02-30' }), 'due_date'],
+      [
+        'a future created_at',
+        recordBody({ created_at: new Date(Date.now() + 3_600_000).toISOString() }),
+        'future',
+      ],
+      ['an id with a slash', recordBody({ id: 'a/b' }), 'id'],
+      ['an id with a space', recordBody({ id: 'a b' }), 'id'],
+      ['an id of 129 characters', recordBody({ id: 'x'.repeat(129) }), 'id'],
+      ['an unknown currency', recordBody({ currency: 'ABC' }), 'currency'],
+      ['an unknown field', recordBody({ amout: 1 }), 'amout'],
+      ['a missing customer_id', { amount: 1 }, 'customer_id'],
+      ['an array body', [recordBody()], 'body'],
+    ])('answers 400 for %s and writes nothing', async (_case, body, needle) => {
+      const message = expectError(await api.post('/billing', body), 400, 'validation_error');
+      expect(message).toContain(needle);
+      expect(await liveCount()).toBe(0);
+    });
+
+    it('answers 400 for malformed JSON and writes nothing', async () => {
+      const response = await api.raw({
+        method: 'POST',
+        url: '/billing',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"customer_id": "c", "amount": 1',
+      });
+      expectError(response, 400, 'invalid_json');
+      expect(await liveCount()).toBe(0);
+    });
+
+    it('answers 413 for a body over 1 MiB and writes nothing', async () => {
+      const response = await api.post(
+        '/billing',
+        recordBody({ description: 'x', metadata: { blob: 'y'.repeat(1_100_000) } }),
+      );
+      expectError(response, 413, 'payload_too_large');
+      expect(await liveCount()).toBe(0);
+    });
+
+    it('answers 415 for a body that is not JSON', async () => {
+      const response = await api.raw({
+        method: 'POST',
+        url: '/billing',
+        headers: { 'content-type': 'text/plain' },
+        payload: 'customer_id=c',
+      });
+      expectError(response, 415, 'unsupported_media_type');
+      expect(await liveCount()).toBe(0);
+    });
+  });
+
+  describe('GET /billing/{id}', () => {
+    it('answers 404 for an unknown id and 400 for an invalid one', async () => {
+      expectError(await api.get('/billing/nope'), 404, 'not_found');
+      expectError(await api.get(`/billing/${'x'.repeat(129)}`), 400, 'validation_error');
+      expectError(await api.get('/billing/a%20b'), 400, 'validation_error');
+    });
+
+    it('reads an archived record byte-identical, from the archive, after the seed flow', async () => {
+      const created = await api.post(
+        '/billing',
+        recordBody({ created_at: daysAgo(100), metadata: { n: [1, 2] } }),
+      );
+      const id = created.json<{ id: string }>().id;
+      const run = await api.post('/archive/sync');
+      expect(run.json()).toMatchObject({ archived: 1, skipped: 0, failed: 0 });
+      const read = await api.get(`/billing/${id}`);
+      expect(read.statusCode).toBe(200);
+      expect(read.headers['x-record-source']).toBe('archive');
+      expect(read.body).toBe(created.body);
+      expect(read.headers.etag).toMatch(/^"sha256-[0-9a-f]{64}"$/);
+      expect(await liveCount()).toBe(0);
+    });
+
+    it('refuses to serve archived bytes that fail their SHA-256 (500, logged, no data)', async () => {
+      const created = await api.post(
+        '/billing',
+        recordBody({ id: 'tampered', amount: 10, created_at: daysAgo(100) }),
+      );
+      await api.post('/archive/sync');
+      const entry = await harness.adapters.index.get('tampered');
+      const path = join(harness.dataDir, 'archive', ...(entry?.location.blob.split('/') ?? []));
+      await writeFile(path, created.body.replace('"amount":10', '"amount":99'));
+      const response = await api.get('/billing/tampered');
+      expectError(response, 500, 'integrity_error');
+      expect(response.body).not.toContain('99');
+    });
+
+    it('answers 410 when the archived blob is gone but the index entry remains', async () => {
+      await api.post('/billing', recordBody({ id: 'expired', created_at: daysAgo(100) }));
+      await api.post('/archive/sync');
+      const entry = await harness.adapters.index.get('expired');
+      await harness.adapters.store.delete(entry?.location.blob ?? '');
+      expectError(await api.get('/billing/expired'), 410, 'gone');
+    });
+  });
+
+  describe('GET /billing', () => {
+    it('lists live records in id order with filters and paging', async () => {
+      for (const [id, customer, status] of [
+        ['r3', 'c-1', 'paid'],
+        ['r1', 'c-1', 'pending'],
+        ['r2', 'c-2', 'paid'],
+        ['r4', 'c-1', 'paid'],
+      ]) {
+        await api.post('/billing', recordBody({ id, customer_id: customer, status }));
+      }
+      const page1 = (await api.get('/billing?limit=2')).json<{
+        items: { id: string }[];
+        next_after: string;
+      }>();
+      expect(page1.items.map((r) => r.id)).toEqual(['r1', 'r2']);
+      expect(page1.next_after).toBe('r2');
+      const page2 = (await api.get('/billing?limit=2&after=r2')).json<{ items: { id: string }[] }>();
+      expect(page2.items.map((r) => r.id)).toEqual(['r3', 'r4']);
+      const filtered = (await api.get('/billing?customer_id=c-1&status=paid')).json<{
+        items: { id: string }[];
+        next_after: null;
+      }>();
+      expect(filtered.items.map((r) => r.id)).toEqual(['r3', 'r4']);
+      expect(filtered.next_after).toBeNull();
+      expectError(await api.get('/billing?limit=0'), 400, 'validation_error');
+      expectError(await api.get('/billing?limit=abc'), 400, 'validation_error');
+    });
+  });
+
+  describe('PUT /billing/{id}', () => {
+    it('takes back a record exactly as GET returned it, with a change; server fields are not taken', async () => {
+      const created = await api.post('/billing', recordBody({ created_at: daysAgo(3) }));
+      const record = created.json<Record<string, unknown>>();
+      const response = await api.put(
+        `/billing/${String(record.id)}`,
+        { ...record, status: 'paid', created_at: daysAgo(1), updated_at: '2000-01-01T00:00:00Z' },
+        { 'if-match': String(created.headers.etag) },
+      );
+      expect(response.statusCode, response.body).toBe(200);
+      const updated = response.json<Record<string, unknown>>();
+      expect(updated).toMatchObject({ status: 'paid', created_at: record.created_at });
+      expect(Date.parse(String(updated.updated_at))).toBeGreaterThan(Date.parse(String(record.updated_at)));
+      expect(response.headers.etag).not.toBe(created.headers.etag);
+      expect((await api.get(`/billing/${String(record.id)}`)).json()).toEqual(updated);
+    });
+
+    it('answers 412 for a stale If-Match and changes nothing', async () => {
+      const created = await api.post('/billing', recordBody({ id: 'p1' }));
+      await api.put('/billing/p1', recordBody({ amount: 2 }));
+      expectError(
+        await api.put('/billing/p1', recordBody({ amount: 3 }), { 'if-match': String(created.headers.etag) }),
+        412,
+        'precondition_failed',
+      );
+      expect((await api.get('/billing/p1')).json()).toMatchObject({ amount: 2 });
+    });
+
+    it('answers 400 for an invalid body or a mismatched id and changes nothing', async () => {
+      await api.post('/billing', recordBody({ id: 'p2', amount: 5 }));
+      expectError(await api.put('/billing/p2', recordBody({ amount: -1 })), 400, 'validation_error');
+      expectError(await api.put('/billing/p2', recordBody({ id: 'other' })), 400, 'validation_error');
+      expectError(await api.put('/billing/p2', recordBody({ sneaky: true })), 400, 'validation_error');
+      expectError(
+        await api.put('/billing/p2', recordBody(), { 'if-match': '"a", "b"' }),
+        400,
+        'validation_error',
+      );
+      expect((await api.get('/billing/p2')).json()).toMatchObject({ amount: 5 });
+    });
+
+    it('answers 404 for an unknown record and creates nothing', async () => {
+      expectError(await api.put('/billing/ghost', recordBody()), 404, 'not_found');
+      expect(await liveCount()).toBe(0);
+    });
+
+    it('brings an archived record back live with the change and withdraws its archive entry', async () => {
+      const createdAt = daysAgo(120);
+      await api.post('/billing', recordBody({ id: 'arch-1', amount: 10, created_at: createdAt }));
+      await api.post('/archive/sync');
+      const archived = await api.get('/billing/arch-1');
+      expect(archived.headers['x-record-source']).toBe('archive');
+      expectError(
+        await api.put('/billing/arch-1', recordBody({ amount: 11 }), { 'if-match': '"stale"' }),
+        412,
+        'precondition_failed',
+      );
+      const response = await api.put(
+        '/billing/arch-1',
+        { ...archived.json<object>(), amount: 11 },
+        {
+          'if-match': String(archived.headers.etag),
+        },
+      );
+      expect(response.statusCode, response.body).toBe(200);
+      expect(response.headers['x-record-source']).toBe('live');
+      expect(response.json()).toMatchObject({ id: 'arch-1', amount: 11, created_at: createdAt });
+      const read = await api.get('/billing/arch-1');
+      expect(read.headers['x-record-source']).toBe('live');
+      expect(read.json()).toMatchObject({ amount: 11 });
+      expect(await harness.adapters.index.get('arch-1')).toBeUndefined();
+      // Edited today: the next run leaves it live, and deletes the blob nothing points to any more.
+      const run = (await api.post('/archive/sync')).json<{ archived: number; garbage_collected: number }>();
+      expect(run).toMatchObject({ archived: 0, garbage_collected: 1 });
+      expect((await api.get('/billing/arch-1')).headers['x-record-source']).toBe('live');
+    });
+  });
+
+  describe('DELETE /billing/{id}', () => {
+    it('deletes live and archived records (204) and then answers 404', async () => {
+      await api.post('/billing', recordBody({ id: 'live-1' }));
+      await api.post('/billing', recordBody({ id: 'arch-1', created_at: daysAgo(100) }));
+      await api.post('/archive/sync');
+      expect((await api.delete('/billing/live-1')).statusCode).toBe(204);
+      expect((await api.delete('/billing/arch-1')).statusCode).toBe(204);
+      expectError(await api.get('/billing/live-1'), 404, 'not_found');
+      expectError(await api.get('/billing/arch-1'), 404, 'not_found');
+      expectError(await api.delete('/billing/arch-1'), 404, 'not_found');
+      expect((await harness.adapters.index.summary()).count).toBe(0);
+    });
+
+    it('honours If-Match and keeps the record on a mismatch', async () => {
+      const created = await api.post('/billing', recordBody({ id: 'd1' }));
+      expectError(await api.delete('/billing/d1', { 'if-match': '"nope"' }), 412, 'precondition_failed');
+      expect((await api.get('/billing/d1')).statusCode).toBe(200);
+      expect((await api.delete('/billing/d1', { 'if-match': String(created.headers.etag) })).statusCode).toBe(
+        204,
+      );
+    });
+  });
+
+  describe('POST /restore/{id}', () => {
+    it('moves an archived record back with restored_at; 409 when live; 404 when not archived', async () => {
+      const created = await api.post('/billing', recordBody({ id: 'res-1', created_at: daysAgo(100) }));
+      await api.post('/archive/sync');
+      const restored = await api.post('/restore/res-1');
+      expect(restored.statusCode, restored.body).toBe(200);
+      expect(restored.headers['x-record-source']).toBe('live');
+      const body = restored.json<Record<string, unknown>>();
+      const { restored_at: restoredAt, ...rest } = body;
+      expect(rest).toEqual(created.json());
+      expect(Date.now() - Date.parse(String(restoredAt))).toBeLessThan(60_000);
+      expectError(await api.post('/restore/res-1'), 409, 'already_live');
+      expectError(await api.post(`/restore/${randomUUID()}`), 404, 'not_found');
+      expectError(await api.post('/restore/bad%20id'), 400, 'validation_error');
+      // Restored today, so not archived again by the next run.
+      expect((await api.post('/archive/sync')).json()).toMatchObject({ archived: 0 });
+    });
+  });
+});

@@ -1,0 +1,137 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/domain/errors.js';
+import { apiClient, expectError } from '../helpers/api.js';
+import { daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+describe('operations API', () => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  it('GET /health and GET /ready answer 200 when every store answers', async () => {
+    harness = await startHarness();
+    const api = apiClient(harness.app);
+    expect((await api.get('/health')).json()).toEqual({ status: 'ok' });
+    const ready = await api.get('/ready');
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toMatchObject({ ready: true, stores: { live: { ok: true }, store: { ok: true } } });
+  });
+
+  it('GET /ready answers 503 naming the store that does not answer', async () => {
+    harness = await startHarness({
+      wrap: (adapters) => ({
+        ...adapters,
+        store: Object.assign(Object.create(adapters.store) as typeof adapters.store, {
+          ping: () => Promise.reject(new StoreUnavailableError('archive directory unreachable')),
+        }),
+      }),
+    });
+    const ready = await apiClient(harness.app).get('/ready');
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({
+      ready: false,
+      stores: { store: { ok: false, error: 'archive directory unreachable' }, live: { ok: true } },
+    });
+  });
+
+  it('GET /stats reports counts, the oldest live record, the last run and run totals', async () => {
+    harness = await startHarness();
+    const api = apiClient(harness.app);
+    await api.post('/billing', recordBody({ id: 'old', created_at: daysAgo(100) }));
+    await api.post('/billing', recordBody({ id: 'mid', created_at: daysAgo(20) }));
+    await api.post('/billing', recordBody({ id: 'new' }));
+    const before = (await api.get('/stats')).json<Record<string, unknown>>();
+    expect(before).toMatchObject({
+      live_records: 3,
+      archived_records: 0,
+      last_run: null,
+      runs: { count: 0 },
+    });
+    expect(before.oldest_live_age_days).toBeGreaterThan(99.9);
+    const run = (await api.post('/archive/sync')).json<{ run_id: string; bytes: number }>();
+    const after = (await api.get('/stats')).json<Record<string, unknown>>();
+    expect(after).toMatchObject({
+      live_records: 2,
+      archived_records: 1,
+      archived_bytes: run.bytes,
+      archival_days_threshold: 90,
+      last_run: { run_id: run.run_id, status: 'succeeded' },
+      runs: { count: 1, succeeded: 1, failed: 0 },
+    });
+    expect(after.oldest_live_age_days).toBeGreaterThan(19.9);
+    expect(after.oldest_live_age_days).toBeLessThan(20.1);
+    expect(after.estimated_monthly_savings).toMatchObject({
+      prices_per_gb_month: { cosmos: 0.25, blob: 0.01 },
+    });
+  });
+
+  it('GET /metrics exposes Prometheus metrics including record counts and request totals', async () => {
+    harness = await startHarness();
+    const api = apiClient(harness.app);
+    await api.post('/billing', recordBody());
+    await api.get('/billing/nope');
+    const metrics = await api.get('/metrics');
+    expect(metrics.statusCode).toBe(200);
+    expect(metrics.body).toContain('billing_archive_records{location="live"} 1');
+    expect(metrics.body).toMatch(
+      /billing_archive_http_requests_total\{method="GET",route="\/billing\/:id",status="404"\} 1/,
+    );
+  });
+
+  it('GET /openapi.json documents every endpoint', async () => {
+    harness = await startHarness();
+    const doc = (await apiClient(harness.app).get('/openapi.json')).json<{
+      openapi: string;
+      paths: object;
+    }>();
+    expect(doc.openapi).toMatch(/^3\./);
+    for (const path of [
+      '/billing',
+      '/billing/{id}',
+      '/restore/{id}',
+      '/archive',
+      '/archive/sync',
+      '/archive/runs',
+      '/archive/runs/{run_id}',
+      '/stats',
+      '/health',
+      '/ready',
+    ]) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
+  });
+
+  it('answers unknown routes with a JSON 404', async () => {
+    harness = await startHarness();
+    expectError(await apiClient(harness.app).get('/nothing/here'), 404, 'route_not_found');
+  });
+
+  it('keeps every record, live and archived, across a restart on the same DATA_DIR', async () => {
+    const dir = await tempDir();
+    try {
+      const first = await startHarness({ dataDir: dir.path });
+      const api1 = apiClient(first.app);
+      const live = await api1.post('/billing', recordBody({ id: 'stays-live' }));
+      const archived = await api1.post(
+        '/billing',
+        recordBody({ id: 'gets-archived', created_at: daysAgo(100) }),
+      );
+      await api1.post('/archive/sync');
+      await first.close();
+      harness = await startHarness({ dataDir: dir.path });
+      const api2 = apiClient(harness.app);
+      const readLive = await api2.get('/billing/stays-live');
+      const readArchived = await api2.get('/billing/gets-archived');
+      expect(readLive.body).toBe(live.body);
+      expect(readArchived.body).toBe(archived.body);
+      expect(readArchived.headers['x-record-source']).toBe('archive');
+      expect((await api2.get('/archive/runs')).json<{ items: unknown[] }>().items).toHaveLength(1);
+    } finally {
+      await harness?.close();
+      await dir.remove();
+    }
+  });
+});
