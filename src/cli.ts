@@ -3,7 +3,6 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createServices, type Services } from './composition-root.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DomainError } from './domain/errors.js';
-import { serve } from './http/serve.js';
 import { createLogger } from './logger.js';
 import { sampleRecord } from './services/sample-records.js';
 
@@ -46,6 +45,8 @@ program
   .description('run the HTTP API (API_HOST, API_PORT)')
   .action(async () => {
     const config = loadConfig(process.env);
+    // Loaded on demand: the other commands start faster without the HTTP stack.
+    const { serve } = await import('./http/serve.js');
     await serve(config, createLogger(config, 'stdout'));
   });
 

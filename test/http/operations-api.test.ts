@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
 import { apiClient, expectError } from '../helpers/api.js';
 import { daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { intercept } from '../helpers/intercept.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 describe('operations API', () => {
@@ -24,7 +25,7 @@ describe('operations API', () => {
     harness = await startHarness({
       wrap: (adapters) => ({
         ...adapters,
-        store: Object.assign(Object.create(adapters.store) as typeof adapters.store, {
+        store: intercept(adapters.store, {
           ping: () => Promise.reject(new StoreUnavailableError('archive directory unreachable')),
         }),
       }),

@@ -1,0 +1,142 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../src/domain/billing-record.js';
+import { StoreUnavailableError } from '../../src/domain/errors.js';
+import type { ArchiveIndex } from '../../src/ports/archive-index.js';
+import type { ArchiveStore } from '../../src/ports/archive-store.js';
+import { daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { intercept } from '../helpers/intercept.js';
+
+async function filesUnder(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+describe('Archiver under faults', () => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  async function seed(h: Harness, ids: string[]): Promise<void> {
+    for (const id of ids) await h.services.records.create(recordBody({ id, created_at: daysAgo(100) }));
+  }
+
+  it('keeps records whose archive write fails live, reports them, and archives them on the next run', async () => {
+    let failing = true;
+    harness = await startHarness({
+      wrap: (adapters) => ({
+        ...adapters,
+        store: intercept<ArchiveStore>(adapters.store, {
+          putIfAbsent: (name, bytes, sha) =>
+            failing && name.includes('/bad-')
+              ? Promise.reject(new StoreUnavailableError('injected: blob service timed out'))
+              : adapters.store.putIfAbsent(name, bytes, sha),
+        }),
+      }),
+    });
+    await seed(harness, ['ok-1', 'bad-1', 'ok-2', 'bad-2']);
+    const run = await harness.services.archiver.runOnce();
+    expect(run).toMatchObject({ status: 'failed', archived: 2, failed: 2 });
+    expect(run.errors.join('\n')).toContain("record 'bad-1' could not be written to the archive");
+    expect((await harness.services.records.get('bad-1')).source).toBe('live');
+    expect((await harness.services.records.get('ok-1')).source).toBe('archive');
+    failing = false;
+    expect(await harness.services.archiver.runOnce()).toMatchObject({
+      status: 'succeeded',
+      archived: 2,
+      failed: 0,
+    });
+  });
+
+  it('deletes nothing from the live store when the index write fails, and the next run heals', async () => {
+    let failing = true;
+    harness = await startHarness({
+      wrap: (adapters) => ({
+        ...adapters,
+        index: intercept<ArchiveIndex>(adapters.index, {
+          putMany: (entries) =>
+            failing
+              ? Promise.reject(new StoreUnavailableError('injected: index unreachable'))
+              : adapters.index.putMany(entries),
+        }),
+      }),
+    });
+    await seed(harness, ['a', 'b', 'c']);
+    const run = await harness.services.archiver.runOnce();
+    expect(run).toMatchObject({ status: 'failed', archived: 0 });
+    expect(run.errors.join('\n')).toContain('index unreachable');
+    expect((await harness.adapters.live.summary()).count).toBe(3);
+    // The blobs were written before the index failed: the next run finds them and reuses them.
+    expect(await filesUnder(join(harness.dataDir, 'archive'))).toHaveLength(3);
+    failing = false;
+    expect(await harness.services.archiver.runOnce()).toMatchObject({ status: 'succeeded', archived: 3 });
+    expect(await filesUnder(join(harness.dataDir, 'archive'))).toHaveLength(3);
+    for (const id of ['a', 'b', 'c']) expect((await harness.services.records.get(id)).source).toBe('archive');
+  });
+
+  it('refuses to point the index at an existing blob whose bytes are not the record', async () => {
+    harness = await startHarness();
+    await seed(harness, ['x']);
+    const live = await harness.adapters.live.get('x');
+    const bytes = Buffer.from(JSON.stringify(live?.doc));
+    const { recordBlobName } = await import('../../src/services/record-layout.js');
+    const wrong = Buffer.from('{"id":"x","amount":0}');
+    // A blob already sits at the record's name with other bytes (say, a tampered leftover).
+    const name = recordBlobName(live?.doc ?? { id: 'x', created_at: '', updated_at: '' }, sha256Hex(bytes));
+    await harness.adapters.store.putIfAbsent(name, wrong, sha256Hex(wrong));
+    const run = await harness.services.archiver.runOnce();
+    expect(run).toMatchObject({ status: 'failed', archived: 0, failed: 1 });
+    expect(run.errors.join('\n')).toContain('does not hold record');
+    expect((await harness.services.records.get('x')).source).toBe('live');
+  });
+
+  it('frees the lock after a failed run, so the next run can start', async () => {
+    harness = await startHarness({
+      wrap: (adapters) => ({
+        ...adapters,
+        live: intercept(adapters.live, {
+          findEligible: () => Promise.reject(new StoreUnavailableError('injected: live store down')),
+        }),
+      }),
+    });
+    expect(await harness.services.archiver.runOnce()).toMatchObject({ status: 'failed' });
+    expect(await harness.services.archiver.runOnce()).toMatchObject({ status: 'failed' });
+  });
+
+  it('writes nothing in a dry run', async () => {
+    harness = await startHarness();
+    await seed(harness, ['d1', 'd2']);
+    expect(await harness.services.archiver.runOnce({ dryRun: true })).toMatchObject({
+      eligible: 2,
+      archived: 0,
+    });
+    expect(await filesUnder(join(harness.dataDir, 'archive'))).toEqual([]);
+    expect((await harness.adapters.index.summary()).count).toBe(0);
+  });
+
+  it('collects the blobs of restored and deleted records, but never one an entry points to again', async () => {
+    harness = await startHarness();
+    await seed(harness, ['restored', 'deleted', 'kept', 'back-again']);
+    await harness.services.archiver.runOnce();
+    await harness.services.records.restore('restored');
+    await harness.services.records.delete('deleted', undefined);
+    // Restored, then archived again unchanged but for restored_at: a new blob; the old one is garbage.
+    const view = await harness.services.records.restore('back-again');
+    expect(view.doc.restored_at).toBeTruthy();
+    const run = await harness.services.archiver.runOnce({ olderThanDays: 0 });
+    expect(run).toMatchObject({ status: 'succeeded', archived: 2, garbage_collected: 3 });
+    expect(await filesUnder(join(harness.dataDir, 'archive'))).toHaveLength(3);
+    for (const id of ['restored', 'kept', 'back-again']) {
+      expect((await harness.services.records.get(id)).source).toBe('archive');
+    }
+    expect(await harness.adapters.index.listGarbage(10)).toEqual([]);
+  });
+});
