@@ -21,22 +21,19 @@ export const RecordIdSchema = Type.String({
   description: '1–128 characters of A–Z a–z 0–9 . _ : -',
 });
 
+export const StatusSchema = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('paid'),
+  Type.Literal('overdue'),
+  Type.Literal('cancelled'),
+  Type.Literal('refunded'),
+]);
+
 const recordFieldSchemas = {
   customer_id: Type.String({ minLength: 1, maxLength: 128 }),
   amount: Type.Number({ minimum: 0, maximum: MAX_AMOUNT, description: 'At most 2 decimal places' }),
   currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code; default USD' })),
-  status: Type.Optional(
-    Type.Union(
-      [
-        Type.Literal('pending'),
-        Type.Literal('paid'),
-        Type.Literal('overdue'),
-        Type.Literal('cancelled'),
-        Type.Literal('refunded'),
-      ],
-      { description: 'Default pending' },
-    ),
-  ),
+  status: Type.Optional(StatusSchema),
   description: Type.Optional(Type.String({ maxLength: 4096 })),
   due_date: Type.Optional(Type.Union([Type.String({ format: 'date' }), Type.Null()])),
   created_at: Type.Optional(

@@ -24,6 +24,29 @@ export interface RunRecord {
   pid: number;
 }
 
+export type NewRun = Pick<
+  RunRecord,
+  'run_id' | 'slice' | 'dry_run' | 'older_than_days' | 'limit' | 'started_at' | 'host' | 'pid'
+>;
+
+/** A run as recorded when it starts: running, every count at zero. */
+export function startedRun(run: NewRun): RunRecord {
+  return {
+    ...run,
+    status: 'running',
+    finished_at: null,
+    duration_ms: 0,
+    batches: 0,
+    eligible: 0,
+    archived: 0,
+    skipped: 0,
+    failed: 0,
+    bytes: 0,
+    garbage_collected: 0,
+    errors: [],
+  };
+}
+
 export interface RunTotals {
   count: number;
   succeeded: number;

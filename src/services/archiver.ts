@@ -7,7 +7,7 @@ import { sameLocation, type ArchiveIndex, type StoredEntry } from '../ports/arch
 import type { ArchiveStore } from '../ports/archive-store.js';
 import type { LiveStore, StoredRecord, TouchCursor } from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
-import type { RunLog, RunRecord } from '../ports/run-log.js';
+import { startedRun, type RunLog, type RunRecord } from '../ports/run-log.js';
 import { DAY_MS, type Clock } from './clock.js';
 import type { RecordLayout } from './record-layout.js';
 
@@ -89,27 +89,16 @@ export class Archiver {
       description: `pid ${process.pid} on ${hostname()}`,
     });
     try {
-      const run: RunRecord = {
+      const run = startedRun({
         run_id: runId,
         slice: WHOLE_STORE,
-        status: 'running',
         dry_run: options.dryRun ?? false,
         older_than_days: olderThanDays,
         limit: options.limit ?? null,
         started_at: this.clock().toISOString(),
-        finished_at: null,
-        duration_ms: 0,
-        batches: 0,
-        eligible: 0,
-        archived: 0,
-        skipped: 0,
-        failed: 0,
-        bytes: 0,
-        garbage_collected: 0,
-        errors: [],
         host: hostname(),
         pid: process.pid,
-      };
+      });
       await this.runLog.save(run);
       const crashed = await this.runLog.markCrashed(WHOLE_STORE, runId, this.clock());
       if (crashed > 0)

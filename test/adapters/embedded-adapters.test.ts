@@ -6,7 +6,8 @@ import { SqliteLiveStore } from '../../src/adapters/sqlite/sqlite-live-store.js'
 import { SqliteRunLog } from '../../src/adapters/sqlite/sqlite-run-log.js';
 import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
 import { describeArchiveStoreContract } from '../contracts/archive-store-contract.js';
-import { type StoreFixture, describeLiveStoreContract } from '../contracts/live-store-contract.js';
+import { describeLiveStoreContract } from '../contracts/live-store-contract.js';
+import type { StoreFixture } from '../contracts/store-fixture.js';
 import { describeLockContract } from '../contracts/lock-contract.js';
 import { describeRunLogContract } from '../contracts/run-log-contract.js';
 import { tempDir } from '../helpers/temp-dir.js';

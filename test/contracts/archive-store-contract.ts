@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/domain/billing-record.js';
 import { IntegrityError, NotFoundError } from '../../src/domain/errors.js';
 import type { ArchiveStore } from '../../src/ports/archive-store.js';
-import type { StoreFixture } from './live-store-contract.js';
+import { useFreshStore, type StoreFixture } from './store-fixture.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'utf8');
 
@@ -12,58 +12,50 @@ export function describeArchiveStoreContract(
   make: () => Promise<StoreFixture<ArchiveStore>>,
 ): void {
   describe(`ArchiveStore contract: ${name}`, () => {
-    let fixture: StoreFixture<ArchiveStore>;
-    let store: ArchiveStore;
-    beforeEach(async () => {
-      fixture = await make();
-      store = fixture.store;
-    });
-    afterEach(async () => {
-      await fixture.dispose();
-    });
+    const current = useFreshStore(make);
 
     it('stores create-only and reads back the exact bytes', async () => {
       const body = bytes('{"id":"a","amount":1}');
-      expect(await store.putIfAbsent('records/2026/01/a.json', body, sha256Hex(body))).toEqual({
+      expect(await current().putIfAbsent('records/2026/01/a.json', body, sha256Hex(body))).toEqual({
         created: true,
       });
-      expect(await store.get('records/2026/01/a.json')).toEqual(body);
+      expect(await current().get('records/2026/01/a.json')).toEqual(body);
       const other = bytes('other');
-      expect(await store.putIfAbsent('records/2026/01/a.json', other, sha256Hex(other))).toEqual({
+      expect(await current().putIfAbsent('records/2026/01/a.json', other, sha256Hex(other))).toEqual({
         created: false,
       });
-      expect(await store.get('records/2026/01/a.json')).toEqual(body);
+      expect(await current().get('records/2026/01/a.json')).toEqual(body);
     });
 
     it('refuses bytes that do not match the given SHA-256 and stores nothing', async () => {
       await expect(
-        store.putIfAbsent('x/bad.json', bytes('abc'), sha256Hex(bytes('abd'))),
+        current().putIfAbsent('x/bad.json', bytes('abc'), sha256Hex(bytes('abd'))),
       ).rejects.toBeInstanceOf(IntegrityError);
-      await expect(store.get('x/bad.json')).rejects.toBeInstanceOf(NotFoundError);
+      await expect(current().get('x/bad.json')).rejects.toBeInstanceOf(NotFoundError);
     });
 
     it('reads a byte range', async () => {
       const body = bytes('0123456789');
-      await store.putIfAbsent('r/range.bin', body, sha256Hex(body));
-      expect((await store.get('r/range.bin', { offset: 3, length: 4 })).toString()).toBe('3456');
+      await current().putIfAbsent('r/range.bin', body, sha256Hex(body));
+      expect((await current().get('r/range.bin', { offset: 3, length: 4 })).toString()).toBe('3456');
     });
 
     it('answers NotFoundError for a missing blob and deletes idempotently', async () => {
-      await expect(store.get('nope/missing.json')).rejects.toBeInstanceOf(NotFoundError);
+      await expect(current().get('nope/missing.json')).rejects.toBeInstanceOf(NotFoundError);
       const body = bytes('x');
-      await store.putIfAbsent('d/x.json', body, sha256Hex(body));
-      await store.delete('d/x.json');
-      await store.delete('d/x.json');
-      await expect(store.get('d/x.json')).rejects.toBeInstanceOf(NotFoundError);
+      await current().putIfAbsent('d/x.json', body, sha256Hex(body));
+      await current().delete('d/x.json');
+      await current().delete('d/x.json');
+      await expect(current().get('d/x.json')).rejects.toBeInstanceOf(NotFoundError);
     });
 
     it('lists by prefix in name order with sizes', async () => {
       for (const name of ['records/2026/02/b.json', 'records/2026/01/a.json', 'other/c.json']) {
         const body = bytes(name);
-        await store.putIfAbsent(name, body, sha256Hex(body));
+        await current().putIfAbsent(name, body, sha256Hex(body));
       }
       const listed = [];
-      for await (const info of store.list('records/')) listed.push([info.name, info.size]);
+      for await (const info of current().list('records/')) listed.push([info.name, info.size]);
       expect(listed).toEqual([
         ['records/2026/01/a.json', 'records/2026/01/a.json'.length],
         ['records/2026/02/b.json', 'records/2026/02/b.json'.length],
@@ -71,7 +63,7 @@ export function describeArchiveStoreContract(
     });
 
     it('answers the readiness probe', async () => {
-      await expect(store.ping()).resolves.toBeUndefined();
+      await expect(current().ping()).resolves.toBeUndefined();
     });
   });
 }

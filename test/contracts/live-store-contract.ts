@@ -1,13 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RecordDocument } from '../../src/domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../../src/domain/errors.js';
 import type { LiveStore } from '../../src/ports/live-store.js';
-
-export interface StoreFixture<T> {
-  store: T;
-  /** Closes the store and removes what it stored. */
-  dispose(): Promise<void>;
-}
+import { useFreshStore, type StoreFixture } from './store-fixture.js';
 
 function doc(id: string, createdAt: string, extra: Record<string, unknown> = {}): RecordDocument {
   return {
@@ -24,76 +19,70 @@ function doc(id: string, createdAt: string, extra: Record<string, unknown> = {})
 /** What every LiveStore adapter must do, run unchanged over each of them. */
 export function describeLiveStoreContract(name: string, make: () => Promise<StoreFixture<LiveStore>>): void {
   describe(`LiveStore contract: ${name}`, () => {
-    let fixture: StoreFixture<LiveStore>;
-    let store: LiveStore;
-    beforeEach(async () => {
-      fixture = await make();
-      store = fixture.store;
-    });
-    afterEach(async () => {
-      await fixture.dispose();
-    });
+    const current = useFreshStore(make);
 
     it('creates and gets a record with its etag; unknown ids are undefined', async () => {
-      const created = await store.create(doc('a', '2026-01-01T00:00:00.000Z', { legacy: { x: [1, 'two'] } }));
+      const created = await current().create(
+        doc('a', '2026-01-01T00:00:00.000Z', { legacy: { x: [1, 'two'] } }),
+      );
       expect(created.etag).toBeTruthy();
-      const got = await store.get('a');
+      const got = await current().get('a');
       expect(got).toEqual(created);
-      expect(await store.get('missing')).toBeUndefined();
+      expect(await current().get('missing')).toBeUndefined();
     });
 
     it('refuses a duplicate id with ConflictError duplicate_id', async () => {
-      await store.create(doc('a', '2026-01-01T00:00:00.000Z'));
-      await expect(store.create(doc('a', '2026-02-01T00:00:00.000Z'))).rejects.toMatchObject({
+      await current().create(doc('a', '2026-01-01T00:00:00.000Z'));
+      await expect(current().create(doc('a', '2026-02-01T00:00:00.000Z'))).rejects.toMatchObject({
         constructor: ConflictError,
         code: 'duplicate_id',
       });
-      expect((await store.get('a'))?.doc.created_at).toBe('2026-01-01T00:00:00.000Z');
+      expect((await current().get('a'))?.doc.created_at).toBe('2026-01-01T00:00:00.000Z');
     });
 
     it('replaces conditionally and changes the etag', async () => {
-      const created = await store.create(doc('a', '2026-01-01T00:00:00.000Z'));
-      const replaced = await store.replace({ ...created.doc, amount: 2 }, created.etag);
+      const created = await current().create(doc('a', '2026-01-01T00:00:00.000Z'));
+      const replaced = await current().replace({ ...created.doc, amount: 2 }, created.etag);
       expect(replaced.etag).not.toBe(created.etag);
-      await expect(store.replace({ ...created.doc, amount: 3 }, created.etag)).rejects.toBeInstanceOf(
+      await expect(current().replace({ ...created.doc, amount: 3 }, created.etag)).rejects.toBeInstanceOf(
         PreconditionFailedError,
       );
-      expect((await store.get('a'))?.doc.amount).toBe(2);
-      await expect(store.replace(doc('nope', '2026-01-01T00:00:00.000Z'))).rejects.toBeInstanceOf(
+      expect((await current().get('a'))?.doc.amount).toBe(2);
+      await expect(current().replace(doc('nope', '2026-01-01T00:00:00.000Z'))).rejects.toBeInstanceOf(
         NotFoundError,
       );
     });
 
     it('deletes conditionally; deleting a missing record answers false', async () => {
-      const created = await store.create(doc('a', '2026-01-01T00:00:00.000Z'));
-      await expect(store.delete('a', 'stale-etag')).rejects.toBeInstanceOf(PreconditionFailedError);
-      expect(await store.get('a')).toBeDefined();
-      expect(await store.delete('a', created.etag)).toBe(true);
-      expect(await store.get('a')).toBeUndefined();
-      expect(await store.delete('a')).toBe(false);
+      const created = await current().create(doc('a', '2026-01-01T00:00:00.000Z'));
+      await expect(current().delete('a', 'stale-etag')).rejects.toBeInstanceOf(PreconditionFailedError);
+      expect(await current().get('a')).toBeDefined();
+      expect(await current().delete('a', created.etag)).toBe(true);
+      expect(await current().get('a')).toBeUndefined();
+      expect(await current().delete('a')).toBe(false);
     });
 
     it('finds eligible records by last touch, oldest first, paging with a cursor', async () => {
-      await store.create(doc('old-2', '2026-01-02T00:00:00.000Z'));
-      await store.create(doc('old-1', '2026-01-01T00:00:00.000Z'));
-      await store.create(doc('old-1b', '2026-01-01T00:00:00.000Z'));
-      await store.create(
+      await current().create(doc('old-2', '2026-01-02T00:00:00.000Z'));
+      await current().create(doc('old-1', '2026-01-01T00:00:00.000Z'));
+      await current().create(doc('old-1b', '2026-01-01T00:00:00.000Z'));
+      await current().create(
         doc('touched', '2026-01-01T00:00:00.000Z', { updated_at: '2026-06-01T00:00:00.000Z' }),
       );
-      await store.create(
+      await current().create(
         doc('restored', '2026-01-01T00:00:00.000Z', { restored_at: '2026-06-01T00:00:00.000Z' }),
       );
-      await store.create(doc('new', '2026-05-01T00:00:00.000Z'));
+      await current().create(doc('new', '2026-05-01T00:00:00.000Z'));
       const touchedBefore = new Date('2026-03-01T00:00:00.000Z');
-      const first = await store.findEligible({ touchedBefore, limit: 2 });
+      const first = await current().findEligible({ touchedBefore, limit: 2 });
       expect(first.map((r) => r.doc.id)).toEqual(['old-1', 'old-1b']);
-      const second = await store.findEligible({
+      const second = await current().findEligible({
         touchedBefore,
         limit: 2,
         after: { touchedMs: Date.parse('2026-01-01T00:00:00.000Z'), id: 'old-1b' },
       });
       expect(second.map((r) => r.doc.id)).toEqual(['old-2']);
-      expect(second[0]?.etag).toBe((await store.get('old-2'))?.etag);
+      expect(second[0]?.etag).toBe((await current().get('old-2'))?.etag);
     });
 
     it('lists in id order with filters and paging', async () => {
@@ -103,20 +92,22 @@ export function describeLiveStoreContract(name: string, make: () => Promise<Stor
         ['c', 'c-1', 'pending'],
         ['d', 'c-1', 'paid'],
       ] as const) {
-        await store.create(doc(id, '2026-01-01T00:00:00.000Z', { customer_id: customer, status }));
+        await current().create(doc(id, '2026-01-01T00:00:00.000Z', { customer_id: customer, status }));
       }
-      expect((await store.list({ limit: 10 })).map((r) => r.doc.id)).toEqual(['a', 'b', 'c', 'd']);
-      expect((await store.list({ limit: 2, afterId: 'a' })).map((r) => r.doc.id)).toEqual(['b', 'c']);
+      expect((await current().list({ limit: 10 })).map((r) => r.doc.id)).toEqual(['a', 'b', 'c', 'd']);
+      expect((await current().list({ limit: 2, afterId: 'a' })).map((r) => r.doc.id)).toEqual(['b', 'c']);
       expect(
-        (await store.list({ limit: 10, customerId: 'c-1', status: 'paid' })).map((r) => r.doc.id),
+        (await current().list({ limit: 10, customerId: 'c-1', status: 'paid' })).map((r) => r.doc.id),
       ).toEqual(['b', 'd']);
     });
 
     it('summarises count and the oldest last touch', async () => {
-      expect(await store.summary()).toEqual({ count: 0, oldestTouchedAt: undefined });
-      await store.create(doc('a', '2026-03-01T00:00:00.000Z'));
-      await store.create(doc('b', '2026-01-01T00:00:00.000Z', { updated_at: '2026-02-01T00:00:00.000Z' }));
-      expect(await store.summary()).toEqual({ count: 2, oldestTouchedAt: '2026-02-01T00:00:00.000Z' });
+      expect(await current().summary()).toEqual({ count: 0, oldestTouchedAt: undefined });
+      await current().create(doc('a', '2026-03-01T00:00:00.000Z'));
+      await current().create(
+        doc('b', '2026-01-01T00:00:00.000Z', { updated_at: '2026-02-01T00:00:00.000Z' }),
+      );
+      expect(await current().summary()).toEqual({ count: 2, oldestTouchedAt: '2026-02-01T00:00:00.000Z' });
     });
   });
 }

@@ -195,6 +195,7 @@ describe('billing records API', () => {
       expect(filtered.next_after).toBeNull();
       expectError(await api.get('/billing?limit=0'), 400, 'validation_error');
       expectError(await api.get('/billing?limit=abc'), 400, 'validation_error');
+      expectError(await api.get('/billing?status=lost'), 400, 'validation_error');
     });
   });
 

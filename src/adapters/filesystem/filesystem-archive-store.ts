@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { sha256Hex } from '../../domain/billing-record.js';
 import { IntegrityError, NotFoundError, ValidationError } from '../../domain/errors.js';
@@ -36,20 +36,20 @@ export class FilesystemArchiveStore implements ArchiveStore {
     const directory = dirname(path);
     await mkdirDurably(directory, this.root);
     const temp = join(directory, `.${randomBytes(8).toString('hex')}${TEMP_SUFFIX}`);
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
     try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
+      const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
       await link(temp, path);
     } catch (error) {
       if (errorCode(error) === 'EEXIST') return { created: false };
       throw error;
     } finally {
-      await unlink(temp);
+      await rm(temp, { force: true });
     }
     await fsyncDirectory(directory);
     return { created: true };

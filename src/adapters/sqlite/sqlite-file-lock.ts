@@ -44,8 +44,14 @@ export class SqliteFileLock implements Lock {
       }
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+    try {
+      writeHolder(file, owner);
+    } catch (error) {
+      db.exec('ROLLBACK');
+      db.close();
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     this.held.add(db);
-    writeHolder(file, owner);
     const lost = new AbortController();
     let released = false;
     return Promise.resolve({
@@ -78,10 +84,20 @@ function writeHolder(file: string, owner: LockOwner): void {
 }
 
 function describeHolder(file: string): string | undefined {
+  let text: string;
   try {
-    const holder = JSON.parse(readFileSync(`${file}.holder.json`, 'utf8')) as Record<string, string>;
+    text = readFileSync(`${file}.holder.json`, 'utf8');
+  } catch (error) {
+    // The holder may not have written its note yet.
+    if ((error as { code?: unknown }).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const holder = JSON.parse(text) as Record<string, string | undefined>;
     return `run ${holder.run_id ?? '?'} by ${holder.holder ?? '?'} since ${holder.since ?? '?'}`;
-  } catch {
-    return undefined;
+  } catch (error) {
+    // A note caught half-written says nothing; the lock itself is still the truth.
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
   }
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { NewRecordInputSchema, ReplacementInputSchema } from '../../domain/billing-record.js';
+import { NewRecordInputSchema, ReplacementInputSchema, StatusSchema } from '../../domain/billing-record.js';
 import type { RecordService } from '../../services/record-service.js';
 import { parseIfMatch, sendRecord, sendRecordPage } from '../record-reply.js';
 import { ErrorSchema, IdParamsSchema, PageQuerySchema, RecordSchema } from '../schemas.js';
@@ -36,7 +36,7 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }
         querystring: Type.Object({
           ...PageQuerySchema,
           customer_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-          status: Type.Optional(Type.String({ minLength: 1 })),
+          status: Type.Optional(StatusSchema),
         }),
         response: {
           200: Type.Object({
