@@ -17,4 +17,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // Plain JS scripts are type-checked by tsc (checkJs), which knows Node's globals.
+  { files: ['**/*.mjs'], rules: { 'no-undef': 'off' } },
 );

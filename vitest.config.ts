@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/helpers/check-build.ts'],
+    globalSetup: ['test/helpers/check-build.ts', 'test/helpers/azure-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

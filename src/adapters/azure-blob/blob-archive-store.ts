@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import type { BlockBlobUploadOptions, ContainerClient } from '@azure/storage-blob';
+import { sha256Hex } from '../../domain/billing-record.js';
+import { ArchivedOfflineError, IntegrityError, NotFoundError } from '../../domain/errors.js';
+import type { ArchiveStore, BlobInfo, ByteRange } from '../../ports/archive-store.js';
+import { statusOf, storageErrorCode, unavailable } from './blob-errors.js';
+
+export type UploadTier = 'Hot' | 'Cool' | 'Cold' | 'Archive';
+export type RehydratePriority = 'High' | 'Standard';
+
+export interface BlobArchiveStoreOptions {
+  /** Access tier of new archive blobs. */
+  uploadTier: UploadTier;
+  /** Priority of the copy that rehydrates an Archive-tier blob. */
+  rehydratePriority: RehydratePriority;
+}
+
+/** Rehydrated copies live beside the archive under this prefix, in an online tier. */
+export const REHYDRATED_PREFIX = 'rehydrated/';
+
+/** What a reader is told to wait: high priority finishes within the hour, standard within 15 h. */
+const RETRY_AFTER_SECONDS: Record<RehydratePriority, number> = { High: 15 * 60, Standard: 60 * 60 };
+
+/**
+ * ArchiveStore on an Azure Blob Storage container. Uploads are create-only (If-None-Match: *) and
+ * carry Content-MD5 so the service verifies what it stored; blob metadata records the SHA-256. A
+ * blob in the Archive tier is read through a rehydrated copy, which the first read starts.
+ */
+export class BlobArchiveStore implements ArchiveStore {
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly options: BlobArchiveStoreOptions,
+  ) {}
+
+  async init(): Promise<void> {
+    try {
+      await this.container.createIfNotExists();
+    } catch (error) {
+      throw unavailable(`opening container '${this.container.containerName}'`, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.resolve();
+  }
+
+  async putIfAbsent(name: string, bytes: Uint8Array, sha256: string): Promise<{ created: boolean }> {
+    const actual = sha256Hex(bytes);
+    if (actual !== sha256)
+      throw new IntegrityError(`bytes for blob '${name}' hash to ${actual}, not ${sha256}`);
+    const md5 = createHash('md5').update(bytes).digest();
+    // The SDK forwards transactionalContentMD5 (the Content-MD5 header the service checks in
+    // transit) though its upload options type omits it; blobContentMD5 stays on the blob.
+    const options: BlockBlobUploadOptions & { transactionalContentMD5: Uint8Array } = {
+      conditions: { ifNoneMatch: '*' },
+      transactionalContentMD5: md5,
+      blobHTTPHeaders: { blobContentType: contentTypeOf(name), blobContentMD5: md5 },
+      metadata: { sha256 },
+      tier: this.options.uploadTier,
+    };
+    try {
+      await this.container.getBlockBlobClient(name).upload(bytes, bytes.length, options);
+      return { created: true };
+    } catch (error) {
+      // Azurite answers 409 BlobAlreadyExists; the service may answer 412 ConditionNotMet.
+      if (statusOf(error) === 409 || statusOf(error) === 412) return { created: false };
+      throw unavailable(`writing blob '${name}'`, error);
+    }
+  }
+
+  async get(name: string, range?: ByteRange): Promise<Buffer> {
+    try {
+      return await this.download(name, range);
+    } catch (error) {
+      if (storageErrorCode(error) === 'BlobArchived') return this.readRehydrated(name, range);
+      if (statusOf(error) === 404) throw new NotFoundError(`blob '${name}' not found`, { cause: error });
+      throw unavailable(`reading blob '${name}'`, error);
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    try {
+      await this.container.getBlobClient(name).deleteIfExists({ deleteSnapshots: 'include' });
+      await this.container
+        .getBlobClient(`${REHYDRATED_PREFIX}${name}`)
+        .deleteIfExists({ deleteSnapshots: 'include' });
+    } catch (error) {
+      throw unavailable(`deleting blob '${name}'`, error);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<BlobInfo> {
+    try {
+      for await (const item of this.container.listBlobsFlat({ prefix })) {
+        yield {
+          name: item.name,
+          size: item.properties.contentLength ?? 0,
+          lastModified: item.properties.lastModified,
+        };
+      }
+    } catch (error) {
+      throw unavailable(`listing blobs under '${prefix}'`, error);
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.container.getProperties();
+    } catch (error) {
+      throw unavailable(`reaching container '${this.container.containerName}'`, error);
+    }
+  }
+
+  private async download(name: string, range?: ByteRange): Promise<Buffer> {
+    const blob = this.container.getBlobClient(name);
+    return range ? blob.downloadToBuffer(range.offset, range.length) : blob.downloadToBuffer();
+  }
+
+  /**
+   * Serves the rehydrated copy when it is readable; otherwise starts the copy once (create-only,
+   * so concurrent readers never start two) and tells the caller when to come back.
+   */
+  private async readRehydrated(name: string, range?: ByteRange): Promise<Buffer> {
+    const copyName = `${REHYDRATED_PREFIX}${name}`;
+    const retryAfter = RETRY_AFTER_SECONDS[this.options.rehydratePriority];
+    try {
+      return await this.download(copyName, range);
+    } catch (error) {
+      if (
+        storageErrorCode(error) === 'BlobArchived' ||
+        storageErrorCode(error) === 'CannotVerifyCopySource'
+      ) {
+        throw new ArchivedOfflineError(`blob '${name}' is being rehydrated`, retryAfter, { cause: error });
+      }
+      if (statusOf(error) !== 404) throw unavailable(`reading rehydrated copy '${copyName}'`, error);
+    }
+    try {
+      await this.container.getBlobClient(copyName).beginCopyFromURL(this.container.getBlobClient(name).url, {
+        tier: 'Cool',
+        rehydratePriority: this.options.rehydratePriority,
+        conditions: { ifNoneMatch: '*' },
+      });
+    } catch (error) {
+      if (statusOf(error) === 404) throw new NotFoundError(`blob '${name}' not found`, { cause: error });
+      if (statusOf(error) !== 409 && statusOf(error) !== 412)
+        throw unavailable(`rehydrating blob '${name}'`, error);
+    }
+    throw new ArchivedOfflineError(
+      `blob '${name}' is in the Archive tier; rehydration to Cool has started (${this.options.rehydratePriority} priority)`,
+      retryAfter,
+    );
+  }
+}
+
+function contentTypeOf(name: string): string {
+  if (name.endsWith('.json')) return 'application/json';
+  if (name.endsWith('.gz')) return 'application/gzip';
+  return 'application/octet-stream';
+}

@@ -1,0 +1,20 @@
+import { RestError } from '@azure/storage-blob';
+import { StoreUnavailableError } from '../../domain/errors.js';
+
+/** The storage error code (BlobNotFound, BlobArchived, …) of a failed request, if any. */
+export function storageErrorCode(error: unknown): string | undefined {
+  if (!(error instanceof RestError)) return undefined;
+  return error.code ?? (error.details as { errorCode?: string } | undefined)?.errorCode;
+}
+
+export function statusOf(error: unknown): number | undefined {
+  return error instanceof RestError ? error.statusCode : undefined;
+}
+
+/** A failure the caller cannot fix: the service is unreachable, refuses our credentials, or errs. */
+export function unavailable(action: string, error: unknown): StoreUnavailableError {
+  const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+  return new StoreUnavailableError(`Blob Storage: ${action} failed: ${detail ?? 'unknown error'}`, {
+    cause: error,
+  });
+}
