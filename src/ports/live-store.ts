@@ -6,10 +6,10 @@ export interface StoredRecord {
   etag: string;
 }
 
-/** Position in the (last touch, id) order of eligible records. */
-export interface TouchCursor {
-  touchedMs: number;
-  id: string;
+/** One page of eligible records; `continuation` fetches the next page, absent after the last. */
+export interface EligiblePage {
+  records: StoredRecord[];
+  continuation: string | undefined;
 }
 
 export interface LiveListQuery {
@@ -38,8 +38,12 @@ export interface LiveStore {
   replace(doc: RecordDocument, ifMatch?: string): Promise<StoredRecord>;
   /** Deletes; false when absent; PreconditionFailedError when ifMatch is given and differs. */
   delete(id: string, ifMatch?: string): Promise<boolean>;
-  /** Records last touched before `touchedBefore`, ordered by (last touch, id), strictly after `after`. */
-  findEligible(query: { touchedBefore: Date; limit: number; after?: TouchCursor }): Promise<StoredRecord[]>;
+  /** Records last touched before `touchedBefore`, at most `limit` a page, continuing where a page ended. */
+  findEligible(query: {
+    touchedBefore: Date;
+    limit: number;
+    continuation?: string | undefined;
+  }): Promise<EligiblePage>;
   /** Records in id order, filtered by customer and status when given. */
   list(query: LiveListQuery): Promise<StoredRecord[]>;
   /** Record count and oldest last touch; also serves as the readiness probe. */

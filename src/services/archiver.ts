@@ -1,11 +1,10 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { lastTouchMs } from '../domain/billing-record.js';
 import { PreconditionFailedError, ValidationError } from '../domain/errors.js';
 import { sameLocation, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
-import type { LiveStore, StoredRecord, TouchCursor } from '../ports/live-store.js';
+import type { LiveStore, StoredRecord } from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
 import { startedRun, type RunLog, type RunRecord } from '../ports/run-log.js';
 import { DAY_MS, type Clock } from './clock.js';
@@ -156,23 +155,22 @@ export class Archiver {
   private async archiveEligible(run: RunRecord, lease: LockLease): Promise<void> {
     const touchedBefore = new Date(this.clock().getTime() - run.older_than_days * DAY_MS);
     let remaining = run.limit ?? Number.POSITIVE_INFINITY;
-    let after: TouchCursor | undefined;
-    while (remaining > 0) {
+    let continuation: string | undefined;
+    do {
       throwIfLost(lease);
       const page = await this.live.findEligible({
         touchedBefore,
         limit: Math.min(this.settings.batchSize, remaining),
-        after,
+        continuation,
       });
-      if (page.length === 0) break;
-      const last = page.at(-1);
-      if (last) after = { touchedMs: lastTouchMs(last.doc) ?? 0, id: last.doc.id };
-      remaining -= page.length;
+      continuation = page.continuation;
+      if (page.records.length === 0) continue;
+      remaining -= page.records.length;
       run.batches += 1;
-      run.eligible += page.length;
-      if (!run.dry_run) await this.archiveBatch(page, run);
+      run.eligible += page.records.length;
+      if (!run.dry_run) await this.archiveBatch(page.records, run);
       await this.runLog.save(run);
-    }
+    } while (continuation !== undefined && remaining > 0);
   }
 
   private async archiveBatch(page: readonly StoredRecord[], run: RunRecord): Promise<void> {

@@ -3,11 +3,11 @@ import type Database from 'better-sqlite3';
 import { lastTouchMs, type RecordDocument } from '../../domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../../domain/errors.js';
 import type {
+  EligiblePage,
   LiveListQuery,
   LiveStore,
   LiveSummary,
   StoredRecord,
-  TouchCursor,
 } from '../../ports/live-store.js';
 import { attempt, openDatabase } from './open-database.js';
 
@@ -113,18 +113,33 @@ export class SqliteLiveStore implements LiveStore {
     });
   }
 
-  findEligible(query: { touchedBefore: Date; limit: number; after?: TouchCursor }): Promise<StoredRecord[]> {
-    const after = query.after ?? { touchedMs: Number.MIN_SAFE_INTEGER, id: '' };
-    return attempt(() =>
-      this.database
-        .prepare<[number, number, number, string, number], RecordRow>(
-          `SELECT doc, etag FROM records
-         WHERE touched_ms < ? AND (touched_ms > ? OR (touched_ms = ? AND id > ?))
-         ORDER BY touched_ms, id LIMIT ?`,
+  /** Pages in (last touch, id) order; the continuation is the position of the page's last record. */
+  findEligible(query: {
+    touchedBefore: Date;
+    limit: number;
+    continuation?: string | undefined;
+  }): Promise<EligiblePage> {
+    return attempt(() => {
+      const after =
+        query.continuation === undefined
+          ? { t: Number.MIN_SAFE_INTEGER, id: '' }
+          : parseCursor(query.continuation);
+      const rows = this.database
+        .prepare<[number, number, number, string, number], RecordRow & { touched_ms: number; id: string }>(
+          `SELECT id, doc, etag, touched_ms FROM records
+           WHERE touched_ms < ? AND (touched_ms > ? OR (touched_ms = ? AND id > ?))
+           ORDER BY touched_ms, id LIMIT ?`,
         )
-        .all(query.touchedBefore.getTime(), after.touchedMs, after.touchedMs, after.id, query.limit)
-        .map(toStored),
-    );
+        .all(query.touchedBefore.getTime(), after.t, after.t, after.id, query.limit);
+      const last = rows.at(-1);
+      return {
+        records: rows.map(toStored),
+        continuation:
+          last && rows.length === query.limit
+            ? JSON.stringify({ t: last.touched_ms, id: last.id })
+            : undefined,
+      };
+    });
   }
 
   list(query: LiveListQuery): Promise<StoredRecord[]> {
@@ -178,4 +193,11 @@ function columns(
 
 function toStored(row: RecordRow): StoredRecord {
   return { doc: JSON.parse(row.doc) as RecordDocument, etag: row.etag };
+}
+
+function parseCursor(continuation: string): { t: number; id: string } {
+  const cursor = JSON.parse(continuation) as { t?: unknown; id?: unknown };
+  if (typeof cursor.t !== 'number' || typeof cursor.id !== 'string')
+    throw new Error(`invalid continuation '${continuation}'`);
+  return { t: cursor.t, id: cursor.id };
 }

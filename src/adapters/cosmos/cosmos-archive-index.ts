@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import type { Container, CosmosClient, SqlParameter } from '@azure/cosmos';
+import { PreconditionFailedError } from '../../domain/errors.js';
+import {
+  sameLocation,
+  type ArchiveEntry,
+  type ArchiveIndex,
+  type ArchiveListQuery,
+  type Garbage,
+  type StoredEntry,
+} from '../../ports/archive-index.js';
+import { cosmosStatus, etagOf, ifMatch, openContainer, unavailable } from './cosmos-client.js';
+
+interface EntryDocument extends ArchiveEntry {
+  type: 'entry';
+  _etag?: string;
+}
+
+interface GarbageDocument {
+  id: string;
+  type: 'garbage';
+  record_id: string;
+  location: Garbage['location'];
+  since: string;
+}
+
+/** Garbage ids start with '~', which record ids cannot contain, so the two never collide. */
+const GARBAGE_PREFIX = '~garbage~';
+const WRITE_CONCURRENCY = 16;
+
+/**
+ * ArchiveIndex on a Cosmos DB container (partition key /id): one document per archived record, and
+ * one per garbage location. Garbage is recorded before the entry that pointed to it changes, so a
+ * crash in between leaves at worst a garbage note for a blob still in use, which the collector skips.
+ */
+export class CosmosArchiveIndex implements ArchiveIndex {
+  private container: Container | undefined;
+
+  constructor(
+    private readonly client: CosmosClient,
+    private readonly options: { database: string; container: string },
+  ) {}
+
+  async init(): Promise<void> {
+    this.container = await openContainer(this.client, this.options.database, this.options.container, '/id');
+  }
+
+  async close(): Promise<void> {
+    await Promise.resolve();
+  }
+
+  async get(id: string): Promise<StoredEntry | undefined> {
+    try {
+      const { resource } = await this.items.item(id, id).read<EntryDocument>();
+      return resource?.type === 'entry' ? toEntry(resource) : undefined;
+    } catch (error) {
+      if (cosmosStatus(error) === 404) return undefined;
+      throw unavailable(`reading archive entry '${id}'`, error);
+    }
+  }
+
+  async putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]> {
+    const stored: StoredEntry[] = [];
+    for (let start = 0; start < entries.length; start += WRITE_CONCURRENCY) {
+      const chunk = entries.slice(start, start + WRITE_CONCURRENCY);
+      stored.push(...(await Promise.all(chunk.map((entry) => this.putOne(entry)))));
+    }
+    return stored;
+  }
+
+  async withdraw(id: string, etag?: string): Promise<StoredEntry | undefined> {
+    const current = await this.get(id);
+    if (!current) return undefined;
+    if (etag !== undefined && current.etag !== etag) {
+      throw new PreconditionFailedError(`archive entry '${id}' has changed since version ${etag}`);
+    }
+    await this.addGarbage(current, new Date().toISOString());
+    try {
+      await this.items.item(id, id).delete(ifMatch(current.etag));
+      return current;
+    } catch (error) {
+      if (cosmosStatus(error) === 404) return undefined;
+      if (cosmosStatus(error) === 412) {
+        if (etag !== undefined) {
+          throw new PreconditionFailedError(`archive entry '${id}' has changed since version ${etag}`, {
+            cause: error,
+          });
+        }
+        return this.withdraw(id);
+      }
+      throw unavailable(`withdrawing archive entry '${id}'`, error);
+    }
+  }
+
+  async listGarbage(limit: number): Promise<Garbage[]> {
+    try {
+      const { resources } = await this.items.items
+        .query<GarbageDocument>({
+          query: "SELECT TOP @limit * FROM c WHERE c.type = 'garbage' ORDER BY c.since",
+          parameters: [{ name: '@limit', value: limit }],
+        })
+        .fetchAll();
+      return resources.map((doc) => ({
+        seq: doc.id,
+        id: doc.record_id,
+        location: doc.location,
+        since: doc.since,
+      }));
+    } catch (error) {
+      throw unavailable('listing archive garbage', error);
+    }
+  }
+
+  async forgetGarbage(seqs: readonly string[]): Promise<void> {
+    for (const seq of seqs) {
+      try {
+        await this.items.item(seq, seq).delete();
+      } catch (error) {
+        if (cosmosStatus(error) !== 404) throw unavailable(`forgetting garbage '${seq}'`, error);
+      }
+    }
+  }
+
+  async list(query: ArchiveListQuery): Promise<StoredEntry[]> {
+    const where = ["c.type = 'entry'", 'c.id > @afterId'];
+    const parameters: SqlParameter[] = [
+      { name: '@afterId', value: query.afterId ?? '' },
+      { name: '@limit', value: query.limit },
+    ];
+    if (query.customerId !== undefined) {
+      where.push('c.customer_id = @customerId');
+      parameters.push({ name: '@customerId', value: query.customerId });
+    }
+    try {
+      const { resources } = await this.items.items
+        .query<EntryDocument>({
+          query: `SELECT TOP @limit * FROM c WHERE ${where.join(' AND ')} ORDER BY c.id`,
+          parameters,
+        })
+        .fetchAll();
+      return resources.map(toEntry);
+    } catch (error) {
+      throw unavailable('listing archive entries', error);
+    }
+  }
+
+  async summary(): Promise<{ count: number; bytes: number }> {
+    try {
+      const [count, bytes] = await Promise.all([
+        this.items.items.query<number>("SELECT VALUE COUNT(1) FROM c WHERE c.type = 'entry'").fetchAll(),
+        this.items.items.query<number>("SELECT VALUE SUM(c.size) FROM c WHERE c.type = 'entry'").fetchAll(),
+      ]);
+      return { count: count.resources[0] ?? 0, bytes: bytes.resources[0] ?? 0 };
+    } catch (error) {
+      throw unavailable('counting archive entries', error);
+    }
+  }
+
+  private async putOne(entry: ArchiveEntry): Promise<StoredEntry> {
+    const previous = await this.get(entry.id);
+    if (previous && !sameLocation(previous.location, entry.location)) {
+      await this.addGarbage(previous, entry.archived_at);
+    }
+    try {
+      const document: EntryDocument = { ...entry, type: 'entry' };
+      const { resource } = await this.items.items.upsert(document);
+      return { ...entry, etag: etagOf(resource) };
+    } catch (error) {
+      throw unavailable(`writing archive entry '${entry.id}'`, error);
+    }
+  }
+
+  private async addGarbage(entry: StoredEntry, since: string): Promise<void> {
+    const document: GarbageDocument = {
+      id: `${GARBAGE_PREFIX}${randomUUID()}`,
+      type: 'garbage',
+      record_id: entry.id,
+      location: entry.location,
+      since,
+    };
+    try {
+      await this.items.items.create(document);
+    } catch (error) {
+      throw unavailable(`recording garbage for '${entry.id}'`, error);
+    }
+  }
+
+  private get items(): Container {
+    if (!this.container) throw new Error('CosmosArchiveIndex used before init()');
+    return this.container;
+  }
+}
+
+function toEntry(doc: EntryDocument): StoredEntry {
+  return {
+    id: doc.id,
+    customer_id: doc.customer_id,
+    created_at: doc.created_at,
+    location: doc.location,
+    sha256: doc.sha256,
+    size: doc.size,
+    archived_at: doc.archived_at,
+    run_id: doc.run_id,
+    etag: etagOf(doc),
+  };
+}

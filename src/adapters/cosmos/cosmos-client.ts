@@ -1,0 +1,100 @@
+import type { Agent } from 'node:http';
+import { CosmosClient, ErrorResponse, type Container, type Database } from '@azure/cosmos';
+import { DefaultAzureCredential } from '@azure/identity';
+import { StoreUnavailableError } from '../../domain/errors.js';
+
+export interface CosmosConnection {
+  endpoint: string;
+  /** Account key; without one, DefaultAzureCredential (managed identity) is used. */
+  key?: string | undefined;
+  database: string;
+  /** Only tests pass their own agent; operators trust a certificate through NODE_EXTRA_CA_CERTS. */
+  agent?: Agent | undefined;
+}
+
+/** Fields Cosmos DB adds to every document; they never reach the archive or the API. */
+const SYSTEM_FIELDS = ['_rid', '_self', '_etag', '_attachments', '_ts', '_lsn'];
+
+export function createCosmosClient(connection: CosmosConnection): CosmosClient {
+  const loopback = /^https?:\/\/(127\.|localhost|\[::1\])/.test(connection.endpoint);
+  return new CosmosClient({
+    endpoint: connection.endpoint,
+    ...(connection.key ? { key: connection.key } : { aadCredentials: new DefaultAzureCredential() }),
+    ...(connection.agent && { agent: connection.agent }),
+    connectionPolicy: {
+      // A loopback endpoint (emulator, test server) has no other regions to discover.
+      enableEndpointDiscovery: !loopback,
+      // Throttled requests (429) wait as long as the service says, up to 30 s in all.
+      retryOptions: {
+        maxRetryAttemptCount: 9,
+        fixedRetryIntervalInMilliseconds: 0,
+        maxWaitTimeInSeconds: 30,
+      },
+    },
+  });
+}
+
+/** The database and container, created if missing (partition key `partitionKeyPath`). */
+export async function openContainer(
+  client: CosmosClient,
+  databaseId: string,
+  containerId: string,
+  partitionKeyPath: string,
+): Promise<Container> {
+  let database: Database;
+  try {
+    ({ database } = await client.databases.createIfNotExists({ id: databaseId }));
+    const { container } = await database.containers.createIfNotExists({
+      id: containerId,
+      partitionKey: { paths: [partitionKeyPath] },
+    });
+    return container;
+  } catch (error) {
+    // With Entra ID (no key) the data plane may not create resources: use them if they exist.
+    if (cosmosStatus(error) === 403) {
+      const container = client.database(databaseId).container(containerId);
+      try {
+        await container.read();
+        return container;
+      } catch (readError) {
+        throw unavailable(`opening container '${containerId}' in database '${databaseId}'`, readError);
+      }
+    }
+    throw unavailable(`opening container '${containerId}' in database '${databaseId}'`, error);
+  }
+}
+
+export function cosmosStatus(error: unknown): number | undefined {
+  if (error instanceof ErrorResponse && typeof error.code === 'number') return error.code;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export function unavailable(action: string, error: unknown): StoreUnavailableError {
+  const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+  return new StoreUnavailableError(`Cosmos DB: ${action} failed: ${detail ?? 'unknown error'}`, {
+    cause: error,
+  });
+}
+
+/** The document without Cosmos DB's system fields, keys in their stored order. */
+export function withoutSystemFields<T extends object>(resource: T): T {
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(resource)) {
+    if (!SYSTEM_FIELDS.includes(key)) copy[key] = value;
+  }
+  return copy as T;
+}
+
+export function etagOf(resource: { _etag?: unknown } | undefined): string {
+  const etag = resource?._etag;
+  if (typeof etag !== 'string')
+    throw new StoreUnavailableError('Cosmos DB returned a document without an _etag');
+  return etag;
+}
+
+export function ifMatch(
+  etag: string | undefined,
+): { accessCondition: { type: 'IfMatch'; condition: string } } | undefined {
+  return etag === undefined ? undefined : { accessCondition: { type: 'IfMatch', condition: etag } };
+}

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { createCosmosClient } from '../../src/adapters/cosmos/cosmos-client.js';
+import { CosmosArchiveIndex } from '../../src/adapters/cosmos/cosmos-archive-index.js';
+import { CosmosLiveStore } from '../../src/adapters/cosmos/cosmos-live-store.js';
+import { CosmosRunLog } from '../../src/adapters/cosmos/cosmos-run-log.js';
+import { StoreUnavailableError } from '../../src/domain/errors.js';
+import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
+import { describeLiveStoreContract } from '../contracts/live-store-contract.js';
+import { describeRunLogContract } from '../contracts/run-log-contract.js';
+import type { StoreFixture } from '../contracts/store-fixture.js';
+import { cosmosTestAgent, localAzure, uniqueName } from '../helpers/azure.js';
+
+function testClient() {
+  const { cosmosEndpoint, cosmosKey } = localAzure();
+  return createCosmosClient({
+    endpoint: cosmosEndpoint,
+    key: cosmosKey,
+    database: 'unused',
+    agent: cosmosTestAgent(),
+  });
+}
+
+/** A store on its own database of the Cosmos test server; disposing deletes the database. */
+function inFreshDatabase<T extends { init(): Promise<void>; close(): Promise<void> }>(
+  build: (client: ReturnType<typeof testClient>, database: string) => T,
+): () => Promise<StoreFixture<T>> {
+  return async () => {
+    const client = testClient();
+    const database = uniqueName('db');
+    const store = build(client, database);
+    await store.init();
+    return {
+      store,
+      dispose: async () => {
+        await store.close();
+        await client.database(database).delete();
+        client.dispose();
+      },
+    };
+  };
+}
+
+describeLiveStoreContract(
+  'Cosmos DB (test server)',
+  inFreshDatabase(
+    (client, database) =>
+      new CosmosLiveStore(client, { database, container: 'records', partitionKeyPath: '/id' }),
+  ),
+);
+describeLiveStoreContract(
+  'Cosmos DB, partition key /customer_id (test server)',
+  inFreshDatabase(
+    (client, database) =>
+      new CosmosLiveStore(client, { database, container: 'records', partitionKeyPath: '/customer_id' }),
+  ),
+);
+describeArchiveIndexContract(
+  'Cosmos DB (test server)',
+  inFreshDatabase(
+    (client, database) => new CosmosArchiveIndex(client, { database, container: 'archive_index' }),
+  ),
+);
+describeRunLogContract(
+  'Cosmos DB (test server)',
+  inFreshDatabase((client, database) => new CosmosRunLog(client, { database, container: 'archive_runs' })),
+);
+
+describe('CosmosLiveStore on the test server', () => {
+  it('keeps Cosmos system fields out of the documents it returns', async () => {
+    const make = inFreshDatabase(
+      (client, database) =>
+        new CosmosLiveStore(client, { database, container: 'records', partitionKeyPath: '/id' }),
+    );
+    const fixture = await make();
+    const store = fixture.store;
+    try {
+      await store.create({
+        id: 'a',
+        created_at: '2026-01-01T00:00:00.000Z',
+        updated_at: '2026-01-01T00:00:00.000Z',
+        x: 1,
+      });
+      const got = await store.get('a');
+      expect(Object.keys(got?.doc ?? {})).toEqual(['id', 'created_at', 'updated_at', 'x']);
+      const page = await store.findEligible({
+        touchedBefore: new Date('2026-06-01T00:00:00.000Z'),
+        limit: 10,
+      });
+      expect(Object.keys(page.records[0]?.doc ?? {})).toEqual(['id', 'created_at', 'updated_at', 'x']);
+    } finally {
+      await fixture.dispose();
+    }
+  });
+
+  it('reports an unreachable endpoint as StoreUnavailableError naming the container', async () => {
+    const client = createCosmosClient({
+      endpoint: 'https://127.0.0.1:9/',
+      key: localAzure().cosmosKey,
+      database: 'x',
+    });
+    const store = new CosmosLiveStore(client, {
+      database: 'billingdb',
+      container: 'records',
+      partitionKeyPath: '/id',
+    });
+    await expect(store.init()).rejects.toSatisfy(
+      (e) => e instanceof StoreUnavailableError && e.message.includes("container 'records'"),
+    );
+    client.dispose();
+  });
+});
