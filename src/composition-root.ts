@@ -1,11 +1,19 @@
+import type { Agent } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { BlobArchiveStore } from './adapters/azure-blob/blob-archive-store.js';
+import { createContainerClient } from './adapters/azure-blob/blob-container.js';
+import { BlobLeaseLock } from './adapters/azure-blob/blob-lease-lock.js';
+import { CosmosArchiveIndex } from './adapters/cosmos/cosmos-archive-index.js';
+import { createCosmosClient } from './adapters/cosmos/cosmos-client.js';
+import { CosmosLiveStore } from './adapters/cosmos/cosmos-live-store.js';
+import { CosmosRunLog } from './adapters/cosmos/cosmos-run-log.js';
 import { FilesystemArchiveStore } from './adapters/filesystem/filesystem-archive-store.js';
 import { SqliteArchiveIndex } from './adapters/sqlite/sqlite-archive-index.js';
 import { SqliteFileLock } from './adapters/sqlite/sqlite-file-lock.js';
 import { SqliteLiveStore } from './adapters/sqlite/sqlite-live-store.js';
 import { SqliteRunLog } from './adapters/sqlite/sqlite-run-log.js';
-import type { Config } from './config.js';
+import type { Backend, Config } from './config.js';
 import type { ArchiveIndex } from './ports/archive-index.js';
 import type { ArchiveStore } from './ports/archive-store.js';
 import type { LiveStore } from './ports/live-store.js';
@@ -40,24 +48,87 @@ export interface Services {
   close(): Promise<void>;
 }
 
-/** The embedded stores: SQLite files and an archive directory under DATA_DIR. */
-export function createEmbeddedAdapters(dataDir: string): Adapters {
-  return {
-    live: new SqliteLiveStore(join(dataDir, 'live.sqlite')),
-    index: new SqliteArchiveIndex(join(dataDir, 'archive-index.sqlite')),
-    store: new FilesystemArchiveStore(join(dataDir, 'archive')),
-    lock: new SqliteFileLock(join(dataDir, 'locks')),
-    runLog: new SqliteRunLog(join(dataDir, 'runs.sqlite')),
-  };
+/** The adapters of one backend, and what releases the clients they share. */
+export interface BackendAdapters {
+  adapters: Adapters;
+  release(): Promise<void>;
+}
+
+/**
+ * The adapters for the configured backend: SQLite files and an archive directory under DATA_DIR,
+ * or Cosmos DB and Blob Storage. `cosmosAgent` is for tests only; operators trust a certificate
+ * through NODE_EXTRA_CA_CERTS.
+ */
+export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent } = {}): BackendAdapters {
+  switch (backend.kind) {
+    case 'embedded': {
+      const { dataDir } = backend;
+      return {
+        adapters: {
+          live: new SqliteLiveStore(join(dataDir, 'live.sqlite')),
+          index: new SqliteArchiveIndex(join(dataDir, 'archive-index.sqlite')),
+          store: new FilesystemArchiveStore(join(dataDir, 'archive')),
+          lock: new SqliteFileLock(join(dataDir, 'locks')),
+          runLog: new SqliteRunLog(join(dataDir, 'runs.sqlite')),
+        },
+        release: () => Promise.resolve(),
+      };
+    }
+    case 'azure': {
+      const { cosmos, blob } = backend;
+      const client = createCosmosClient({
+        endpoint: cosmos.endpoint,
+        key: cosmos.key,
+        database: cosmos.database,
+        agent: options.cosmosAgent,
+      });
+      const container =
+        blob.kind === 'connection-string'
+          ? createContainerClient({
+              kind: 'connection-string',
+              connectionString: blob.connectionString,
+              container: blob.container,
+            })
+          : createContainerClient({
+              kind: 'account-url',
+              accountUrl: blob.accountUrl,
+              container: blob.container,
+            });
+      return {
+        adapters: {
+          live: new CosmosLiveStore(client, {
+            database: cosmos.database,
+            container: cosmos.container,
+            partitionKeyPath: cosmos.partitionKeyPath,
+          }),
+          index: new CosmosArchiveIndex(client, {
+            database: cosmos.database,
+            container: cosmos.archiveIndexContainer,
+          }),
+          store: new BlobArchiveStore(container, {
+            uploadTier: blob.uploadTier,
+            rehydratePriority: blob.rehydratePriority,
+          }),
+          lock: new BlobLeaseLock(container),
+          runLog: new CosmosRunLog(client, { database: cosmos.database, container: cosmos.runsContainer }),
+        },
+        release: () => {
+          client.dispose();
+          return Promise.resolve();
+        },
+      };
+    }
+  }
 }
 
 /** The one place that turns configuration into adapters and services. */
 export async function createServices(
   config: Config,
   logger: Logger,
-  options: { clock?: Clock; adapters?: Adapters } = {},
+  options: { clock?: Clock; backend?: BackendAdapters } = {},
 ): Promise<Services> {
-  const adapters = options.adapters ?? createEmbeddedAdapters(config.dataDir);
+  const backend = options.backend ?? createAdapters(config.backend);
+  const { adapters } = backend;
   const clock = options.clock ?? systemClock;
   const opened: { close(): Promise<void> }[] = [];
   const { live, index, store, lock, runLog } = adapters;
@@ -68,6 +139,7 @@ export async function createServices(
     }
   } catch (error) {
     await Promise.allSettled(opened.map((adapter) => adapter.close()));
+    await backend.release();
     throw error;
   }
   const reader = new ArchiveReader(store);
@@ -93,16 +165,17 @@ export async function createServices(
     readiness: () => checkReadiness(adapters),
     close: async () => {
       await Promise.allSettled(opened.map((adapter) => adapter.close()));
+      await backend.release();
     },
   };
 }
 
 async function checkReadiness(adapters: Adapters): Promise<{ ready: boolean; stores: Readiness }> {
   const probes: Record<StoreName, () => Promise<unknown>> = {
-    live: () => adapters.live.summary(),
-    index: () => adapters.index.summary(),
+    live: () => adapters.live.ping(),
+    index: () => adapters.index.ping(),
     store: () => adapters.store.ping(),
-    runLog: () => adapters.runLog.totals(),
+    runLog: () => adapters.runLog.ping(),
   };
   const names = Object.keys(probes) as StoreName[];
   const results = await Promise.allSettled(names.map((name) => probes[name]()));

@@ -3,10 +3,15 @@ import { Type, type Static } from 'typebox';
 import { createCoercingAjv } from './domain/schema-validator.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const UPLOAD_TIERS = ['Hot', 'Cool', 'Cold', 'Archive'] as const;
+const REHYDRATE_PRIORITIES = ['High', 'Standard'] as const;
+
+const optionalText = Type.Optional(Type.String({ minLength: 1 }));
+const httpsUrl = Type.Optional(Type.String({ format: 'uri', pattern: '^https?://' }));
 
 /** Every environment variable the service reads, with its default. */
 const EnvSchema = Type.Object({
-  DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  DATA_DIR: optionalText,
   ARCHIVAL_DAYS_THRESHOLD: Type.Integer({ minimum: 0, maximum: 36_500, default: 90 }),
   BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
   API_HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
@@ -17,19 +22,55 @@ const EnvSchema = Type.Object({
   ),
   PRICE_COSMOS_GB_MONTH: Type.Number({ minimum: 0, default: 0.25 }),
   PRICE_BLOB_GB_MONTH: Type.Number({ minimum: 0, default: 0.01 }),
+  COSMOS_ENDPOINT: httpsUrl,
+  COSMOS_KEY: optionalText,
+  COSMOS_DATABASE: Type.String({ minLength: 1, maxLength: 255, default: 'billingdb' }),
+  COSMOS_CONTAINER: Type.String({ minLength: 1, maxLength: 255, default: 'records' }),
+  COSMOS_ARCHIVE_INDEX_CONTAINER: Type.String({ minLength: 1, maxLength: 255, default: 'archive_index' }),
+  COSMOS_RUNS_CONTAINER: Type.String({ minLength: 1, maxLength: 255, default: 'archive_runs' }),
+  COSMOS_PARTITION_KEY: Type.String({ pattern: '^/[A-Za-z0-9_]+$', default: '/id' }),
+  BLOB_CONNECTION_STRING: optionalText,
+  BLOB_ACCOUNT_URL: httpsUrl,
+  BLOB_CONTAINER: Type.String({
+    pattern: '^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$',
+    default: 'billing-archive',
+  }),
+  BLOB_UPLOAD_TIER: Type.Union(
+    UPLOAD_TIERS.map((tier) => Type.Literal(tier)),
+    { default: 'Cool' },
+  ),
+  BLOB_REHYDRATE_PRIORITY: Type.Union(
+    REHYDRATE_PRIORITIES.map((priority) => Type.Literal(priority)),
+    { default: 'Standard' },
+  ),
 });
 type Env = Static<typeof EnvSchema>;
 
-/** Variables of the Azure backends, which this build cannot use yet: refused, never ignored. */
-const AZURE_VARIABLES = [
-  'COSMOS_ENDPOINT',
-  'COSMOS_KEY',
-  'BLOB_CONNECTION_STRING',
-  'BLOB_ACCOUNT_URL',
-] as const;
+export type CosmosSettings = {
+  endpoint: string;
+  /** Undefined: authenticate with DefaultAzureCredential (managed identity). */
+  key: string | undefined;
+  database: string;
+  container: string;
+  archiveIndexContainer: string;
+  runsContainer: string;
+  partitionKeyPath: string;
+};
+
+export type BlobSettings = (
+  { kind: 'connection-string'; connectionString: string } | { kind: 'account-url'; accountUrl: string }
+) & {
+  container: string;
+  uploadTier: (typeof UPLOAD_TIERS)[number];
+  rehydratePriority: (typeof REHYDRATE_PRIORITIES)[number];
+};
+
+/** Where everything lives: all on local disk, or all in Azure. Never a mix. */
+export type Backend =
+  { kind: 'embedded'; dataDir: string } | { kind: 'azure'; cosmos: CosmosSettings; blob: BlobSettings };
 
 export interface Config {
-  dataDir: string;
+  backend: Backend;
   archivalDaysThreshold: number;
   batchSize: number;
   apiHost: string;
@@ -46,30 +87,27 @@ const validateEnv = createCoercingAjv().compile<Env>(EnvSchema);
 
 /** Reads and validates the configuration once; every bad variable is named in one message. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
-  const problems: string[] = [];
   const values: Record<string, unknown> = {};
   for (const key of Object.keys(EnvSchema.properties)) {
     const value = env[key];
     if (value !== undefined && value !== '') values[key] = value;
   }
-  for (const key of AZURE_VARIABLES) {
-    if (env[key]) {
-      problems.push(
-        `${key} is set, but this build runs on the embedded stores only (Azure backends come later)`,
-      );
-    }
-  }
+  const problems: string[] = [];
   if (!validateEnv(values)) {
     for (const error of validateEnv.errors ?? []) {
       const variable = error.instancePath.replace(/^\//, '') || 'environment';
-      problems.push(`${variable} ${error.message ?? 'is invalid'} (got '${env[variable] ?? ''}')`);
+      const shown = /KEY|CONNECTION_STRING/.test(variable) ? '(hidden)' : `'${env[variable] ?? ''}'`;
+      problems.push(`${variable} ${error.message ?? 'is invalid'} (got ${shown})`);
     }
-  }
-  if (problems.length > 0)
     throw new ConfigError(`Invalid environment variables: ${[...new Set(problems)].join('; ')}`);
-  const valid = values as Env;
+  }
+  const backend = chooseBackend(values, problems);
+  if (!backend || problems.length > 0) {
+    throw new ConfigError(`Invalid environment variables: ${problems.join('; ')}`);
+  }
+  const valid = values;
   return {
-    dataDir: resolve(valid.DATA_DIR),
+    backend,
     archivalDaysThreshold: valid.ARCHIVAL_DAYS_THRESHOLD,
     batchSize: valid.BATCH_SIZE,
     apiHost: valid.API_HOST,
@@ -77,4 +115,75 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     logLevel: valid.LOG_LEVEL,
     prices: { cosmosPerGbMonth: valid.PRICE_COSMOS_GB_MONTH, blobPerGbMonth: valid.PRICE_BLOB_GB_MONTH },
   };
+}
+
+/**
+ * COSMOS_ENDPOINT selects Cosmos DB, BLOB_CONNECTION_STRING or BLOB_ACCOUNT_URL selects Blob
+ * Storage; both or neither. A half-configured Azure backend is refused, never filled in with
+ * local disk.
+ */
+function chooseBackend(env: Env, problems: string[]): Backend | undefined {
+  const blobTarget =
+    env.BLOB_CONNECTION_STRING !== undefined
+      ? ({ kind: 'connection-string', connectionString: env.BLOB_CONNECTION_STRING } as const)
+      : env.BLOB_ACCOUNT_URL !== undefined
+        ? ({ kind: 'account-url', accountUrl: env.BLOB_ACCOUNT_URL } as const)
+        : undefined;
+  const blobVariable = blobTarget?.kind === 'account-url' ? 'BLOB_ACCOUNT_URL' : 'BLOB_CONNECTION_STRING';
+  if (env.BLOB_CONNECTION_STRING !== undefined && env.BLOB_ACCOUNT_URL !== undefined) {
+    problems.push('BLOB_CONNECTION_STRING and BLOB_ACCOUNT_URL are both set: set one of them');
+  }
+  if (env.COSMOS_ENDPOINT === undefined && env.COSMOS_KEY !== undefined) {
+    problems.push('COSMOS_KEY is set without COSMOS_ENDPOINT');
+  }
+  if (env.COSMOS_ENDPOINT !== undefined && !blobTarget) {
+    problems.push(
+      'COSMOS_ENDPOINT is set but BLOB_CONNECTION_STRING and BLOB_ACCOUNT_URL are not: set both stores or neither',
+    );
+  }
+  if (blobTarget && env.COSMOS_ENDPOINT === undefined) {
+    problems.push(`${blobVariable} is set but COSMOS_ENDPOINT is not: set both stores or neither`);
+  }
+  if (env.COSMOS_ENDPOINT !== undefined && blobTarget && env.DATA_DIR !== undefined) {
+    problems.push(
+      'DATA_DIR is set, but with COSMOS_ENDPOINT the service keeps nothing on local disk: unset DATA_DIR',
+    );
+  }
+  if (problems.length > 0) return undefined;
+  if (env.COSMOS_ENDPOINT === undefined || !blobTarget)
+    return { kind: 'embedded', dataDir: resolve(env.DATA_DIR ?? './data') };
+  return {
+    kind: 'azure',
+    cosmos: {
+      endpoint: env.COSMOS_ENDPOINT,
+      key: env.COSMOS_KEY,
+      database: env.COSMOS_DATABASE,
+      container: env.COSMOS_CONTAINER,
+      archiveIndexContainer: env.COSMOS_ARCHIVE_INDEX_CONTAINER,
+      runsContainer: env.COSMOS_RUNS_CONTAINER,
+      partitionKeyPath: env.COSMOS_PARTITION_KEY,
+    },
+    blob: {
+      ...blobTarget,
+      container: env.BLOB_CONTAINER,
+      uploadTier: env.BLOB_UPLOAD_TIER,
+      rehydratePriority: env.BLOB_REHYDRATE_PRIORITY,
+    },
+  };
+}
+
+/** Where the stores are, for logs: never a key or connection string. */
+export function describeBackend(config: Config): string {
+  const { backend } = config;
+  switch (backend.kind) {
+    case 'embedded':
+      return `embedded stores under ${backend.dataDir}`;
+    case 'azure': {
+      const account =
+        backend.blob.kind === 'account-url'
+          ? backend.blob.accountUrl
+          : 'the account of BLOB_CONNECTION_STRING';
+      return `Cosmos DB ${backend.cosmos.endpoint} database ${backend.cosmos.database}; Blob Storage ${account} container ${backend.blob.container}`;
+    }
+  }
 }

@@ -1,8 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, describeBackend, loadConfig } from '../src/config.js';
+
+const azure = {
+  COSMOS_ENDPOINT: 'https://acct.documents.azure.com:443/',
+  COSMOS_KEY: 'secret-key',
+  BLOB_CONNECTION_STRING:
+    'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=secret;EndpointSuffix=core.windows.net',
+};
+
+function problem(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
 
 describe('loadConfig', () => {
-  it('applies the documented defaults', () => {
+  it('applies the documented defaults: the embedded stores under ./data', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       archivalDaysThreshold: 90,
@@ -10,8 +27,9 @@ describe('loadConfig', () => {
       apiHost: '0.0.0.0',
       apiPort: 8000,
       logLevel: 'info',
+      backend: { kind: 'embedded' },
     });
-    expect(config.dataDir).toMatch(/\/data$/);
+    expect(config.backend.kind === 'embedded' && config.backend.dataDir).toMatch(/\/data$/);
   });
 
   it('reads and coerces the variables', () => {
@@ -25,24 +43,84 @@ describe('loadConfig', () => {
       archivalDaysThreshold: 30,
       batchSize: 500,
       apiPort: 0,
-      dataDir: '/tmp/x',
+      backend: { dataDir: '/tmp/x' },
     });
   });
 
   it('names every bad variable in one message', () => {
-    let message = '';
-    try {
-      loadConfig({ BATCH_SIZE: '0', API_PORT: 'eighty', LOG_LEVEL: 'loud' });
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigError);
-      message = (error as Error).message;
-    }
-    expect(message).toContain('BATCH_SIZE');
-    expect(message).toContain('API_PORT');
-    expect(message).toContain('LOG_LEVEL');
+    const message = problem({
+      BATCH_SIZE: '0',
+      API_PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      BLOB_UPLOAD_TIER: 'Frozen',
+    });
+    for (const variable of ['BATCH_SIZE', 'API_PORT', 'LOG_LEVEL', 'BLOB_UPLOAD_TIER'])
+      expect(message).toContain(variable);
   });
 
-  it('refuses Azure settings instead of silently using the embedded stores', () => {
-    expect(() => loadConfig({ COSMOS_ENDPOINT: 'https://x.documents.azure.com' })).toThrow(/COSMOS_ENDPOINT/);
+  it('selects Azure with the seed names and defaults when both stores are set', () => {
+    const config = loadConfig(azure);
+    expect(config.backend).toEqual({
+      kind: 'azure',
+      cosmos: {
+        endpoint: azure.COSMOS_ENDPOINT,
+        key: 'secret-key',
+        database: 'billingdb',
+        container: 'records',
+        archiveIndexContainer: 'archive_index',
+        runsContainer: 'archive_runs',
+        partitionKeyPath: '/id',
+      },
+      blob: {
+        kind: 'connection-string',
+        connectionString: azure.BLOB_CONNECTION_STRING,
+        container: 'billing-archive',
+        uploadTier: 'Cool',
+        rehydratePriority: 'Standard',
+      },
+    });
+    expect(describeBackend(config)).not.toContain('secret');
+  });
+
+  it('uses managed identity when no key or connection string is given', () => {
+    const config = loadConfig({
+      COSMOS_ENDPOINT: azure.COSMOS_ENDPOINT,
+      BLOB_ACCOUNT_URL: 'https://acct.blob.core.windows.net',
+    });
+    expect(config.backend).toMatchObject({
+      cosmos: { key: undefined },
+      blob: { kind: 'account-url', accountUrl: 'https://acct.blob.core.windows.net' },
+    });
+  });
+
+  it.each([
+    [{ COSMOS_ENDPOINT: azure.COSMOS_ENDPOINT }, 'COSMOS_ENDPOINT is set but BLOB_CONNECTION_STRING'],
+    [
+      { BLOB_CONNECTION_STRING: azure.BLOB_CONNECTION_STRING },
+      'BLOB_CONNECTION_STRING is set but COSMOS_ENDPOINT is not',
+    ],
+    [
+      { BLOB_ACCOUNT_URL: 'https://a.blob.core.windows.net' },
+      'BLOB_ACCOUNT_URL is set but COSMOS_ENDPOINT is not',
+    ],
+    [{ COSMOS_KEY: 'k' }, 'COSMOS_KEY is set without COSMOS_ENDPOINT'],
+    [{ ...azure, BLOB_ACCOUNT_URL: 'https://a.blob.core.windows.net' }, 'both set'],
+    [{ ...azure, DATA_DIR: '/tmp/x' }, 'unset DATA_DIR'],
+    [{ ...azure, COSMOS_ENDPOINT: 'not a url' }, 'COSMOS_ENDPOINT'],
+    [{ ...azure, BLOB_CONTAINER: 'Bad_Name' }, 'BLOB_CONTAINER'],
+    [{ ...azure, COSMOS_PARTITION_KEY: 'customer_id' }, 'COSMOS_PARTITION_KEY'],
+  ])('refuses a partial or contradictory setting %j, naming the variable', (env, needle) => {
+    expect(problem(env)).toContain(needle);
+  });
+
+  it('never echoes a secret in its message', () => {
+    expect(
+      problem({
+        COSMOS_ENDPOINT: azure.COSMOS_ENDPOINT,
+        COSMOS_KEY: '',
+        BLOB_CONNECTION_STRING: azure.BLOB_CONNECTION_STRING,
+        BATCH_SIZE: 'x',
+      }),
+    ).not.toContain('secret');
   });
 });

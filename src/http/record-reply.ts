@@ -9,7 +9,7 @@ import type { IfMatch, RecordView } from '../services/record-service.js';
 export function sendRecord(reply: FastifyReply, view: RecordView, status = 200): FastifyReply {
   return reply
     .code(status)
-    .header('ETag', `"${view.etag}"`)
+    .header('ETag', `"${toEntityTag(view.etag)}"`)
     .header('X-Record-Source', view.source)
     .type('application/json; charset=utf-8')
     .send(JSON.stringify(view.doc));
@@ -27,7 +27,17 @@ export function sendRecordPage(
     .send(`{"items":[${items}],"next_after":${JSON.stringify(nextAfter)}}`);
 }
 
-/** The etag an If-Match header names: '*', or one strong or weak etag. */
+/** Store etags that are not valid HTTP entity-tag characters (Cosmos DB quotes its own) travel encoded. */
+const ENCODED = 'b64.';
+const ENTITY_TAG_CHARS = /^[\x21\x23-\x7e]+$/;
+
+export function toEntityTag(etag: string): string {
+  return ENTITY_TAG_CHARS.test(etag) && !etag.startsWith(ENCODED)
+    ? etag
+    : `${ENCODED}${Buffer.from(etag, 'utf8').toString('base64url')}`;
+}
+
+/** The store etag an If-Match header names: '*', or one strong or weak entity tag. */
 export function parseIfMatch(header: string | undefined): IfMatch {
   if (header === undefined) return undefined;
   const value = header.trim();
@@ -36,5 +46,6 @@ export function parseIfMatch(header: string | undefined): IfMatch {
   if (!match?.[1]) {
     throw new ValidationError(`If-Match must be * or one etag as returned in the ETag header (got ${value})`);
   }
-  return match[1];
+  const tag = match[1];
+  return tag.startsWith(ENCODED) ? Buffer.from(tag.slice(ENCODED.length), 'base64url').toString('utf8') : tag;
 }

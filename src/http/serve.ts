@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { createServices } from '../composition-root.js';
-import type { Config } from '../config.js';
+import { describeBackend, type Config } from '../config.js';
 import { buildApp } from './app.js';
 
 /** Runs the API until SIGINT or SIGTERM, then lets requests and runs in flight finish and closes the stores. */
@@ -33,5 +33,5 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     await services.close();
     throw error;
   }
-  logger.info({ dataDir: config.dataDir }, 'billing-archive API ready on the embedded stores');
+  logger.info({ backend: describeBackend(config) }, 'billing-archive API ready');
 }

@@ -52,8 +52,10 @@ export interface ArchiveIndex {
   forgetGarbage(seqs: readonly string[]): Promise<void>;
   /** Entries in id order, filtered by customer when given. */
   list(query: ArchiveListQuery): Promise<StoredEntry[]>;
-  /** Entry count and summed record sizes; also serves as the readiness probe. */
+  /** Entry count and summed record sizes (a scan: for stats, not for probes). */
   summary(): Promise<{ count: number; bytes: number }>;
+  /** Readiness probe: resolves when the index answers, cheaply. */
+  ping(): Promise<void>;
 }
 
 /** Blob names differ between layouts, so blob and range identify a location. */

@@ -46,6 +46,8 @@ export interface LiveStore {
   }): Promise<EligiblePage>;
   /** Records in id order, filtered by customer and status when given. */
   list(query: LiveListQuery): Promise<StoredRecord[]>;
-  /** Record count and oldest last touch; also serves as the readiness probe. */
+  /** Record count and oldest last touch (a scan: for stats, not for probes). */
   summary(): Promise<LiveSummary>;
+  /** Readiness probe: resolves when the store answers, cheaply. */
+  ping(): Promise<void>;
 }

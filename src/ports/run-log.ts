@@ -69,4 +69,6 @@ export interface RunLog {
   markCrashed(slice: string, exceptRunId: string, now: Date): Promise<number>;
   /** Counts by status. */
   totals(): Promise<RunTotals>;
+  /** Readiness probe: resolves when the history answers, cheaply. */
+  ping(): Promise<void>;
 }

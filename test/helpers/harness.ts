@@ -1,46 +1,58 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import {
-  createEmbeddedAdapters,
-  createServices,
-  type Adapters,
-  type Services,
-} from '../../src/composition-root.js';
+import { createCosmosClient } from '../../src/adapters/cosmos/cosmos-client.js';
+import { createAdapters, createServices, type Adapters, type Services } from '../../src/composition-root.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import type { Clock } from '../../src/services/clock.js';
+import { cosmosTestAgent, localAzure, uniqueName } from './azure.js';
 import { tempDir } from './temp-dir.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
+export type BackendKind = 'embedded' | 'azure';
+export const BACKENDS: readonly BackendKind[] = ['embedded', 'azure'];
+
 export interface Harness {
+  backend: BackendKind;
+  /** The environment the configuration was read from: give it to a CLI child to share the stores. */
+  env: Record<string, string>;
   config: Config;
   adapters: Adapters;
   services: Services;
   app: FastifyInstance;
-  dataDir: string;
-  /** Closes the app and stores; the data directory stays until `destroy`. */
+  /** Replaces a blob's bytes behind the service's back (to test integrity checks). */
+  overwriteBlob(name: string, bytes: Buffer): Promise<void>;
+  /** Closes the app and stores; the data stays until `destroy`. */
   close(): Promise<void>;
   destroy(): Promise<void>;
 }
 
 export interface HarnessOptions {
+  backend?: BackendKind;
   env?: Record<string, string>;
   clock?: Clock;
-  /** Wraps the embedded adapters, e.g. to inject faults. */
+  /** Wraps the real adapters, e.g. to inject faults. */
   wrap?: (adapters: Adapters) => Adapters;
-  dataDir?: string;
+  /** Reuse the stores of an earlier harness (a restart). */
+  reuse?: Harness;
 }
 
-/** The real app over the embedded stores in a temp DATA_DIR, driven through app.inject. */
+/** The real app over real stores of the chosen backend, driven through app.inject. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const dir = options.dataDir === undefined ? await tempDir() : undefined;
-  const dataDir = options.dataDir ?? dir?.path ?? '';
-  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...options.env });
-  const embedded = createEmbeddedAdapters(config.dataDir);
-  const adapters = options.wrap ? options.wrap(embedded) : embedded;
+  const backend = options.reuse?.backend ?? options.backend ?? 'embedded';
+  const stores = options.reuse
+    ? { env: options.reuse.env, remove: () => options.reuse?.destroy() ?? Promise.resolve() }
+    : await freshStores(backend);
+  const env = { LOG_LEVEL: 'silent', ...stores.env, ...options.env };
+  const config = loadConfig(env);
+  const built = createAdapters(config.backend, { cosmosAgent: cosmosTestAgent() });
+  const adapters = options.wrap ? options.wrap(built.adapters) : built.adapters;
   const services = await createServices(config, silentLogger, {
-    adapters,
+    backend: { adapters, release: () => built.release() },
     ...(options.clock && { clock: options.clock }),
   });
   const app = await buildApp(services, silentLogger);
@@ -52,17 +64,82 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     await services.close();
   };
   return {
+    backend,
+    env,
     config,
     adapters,
     services,
     app,
-    dataDir,
+    overwriteBlob: (name, bytes) => overwriteBlob(config, name, bytes),
     close,
     destroy: async () => {
       await close();
-      await dir?.remove();
+      if (!options.reuse) await stores.remove();
     },
   };
+}
+
+/** Empty stores: a temp DATA_DIR, or a fresh Cosmos database and blob container. */
+async function freshStores(
+  backend: BackendKind,
+): Promise<{ env: Record<string, string>; remove: () => Promise<void> }> {
+  switch (backend) {
+    case 'embedded': {
+      const dir = await tempDir();
+      return { env: { DATA_DIR: dir.path }, remove: dir.remove };
+    }
+    case 'azure': {
+      const azure = localAzure();
+      const env = {
+        COSMOS_ENDPOINT: azure.cosmosEndpoint,
+        COSMOS_KEY: azure.cosmosKey,
+        COSMOS_DATABASE: uniqueName('db'),
+        BLOB_CONNECTION_STRING: azure.blobConnectionString,
+        BLOB_CONTAINER: uniqueName('archive'),
+        NODE_EXTRA_CA_CERTS: azure.caCertPath,
+      };
+      return {
+        env,
+        remove: async () => {
+          const client = createCosmosClient({
+            endpoint: env.COSMOS_ENDPOINT,
+            key: env.COSMOS_KEY,
+            database: '',
+            agent: cosmosTestAgent(),
+          });
+          await client.database(env.COSMOS_DATABASE).delete();
+          client.dispose();
+          await BlobServiceClient.fromConnectionString(env.BLOB_CONNECTION_STRING)
+            .getContainerClient(env.BLOB_CONTAINER)
+            .deleteIfExists();
+        },
+      };
+    }
+  }
+}
+
+async function overwriteBlob(config: Config, name: string, bytes: Buffer): Promise<void> {
+  const { backend } = config;
+  switch (backend.kind) {
+    case 'embedded':
+      await writeFile(join(backend.dataDir, 'archive', ...name.split('/')), bytes);
+      return;
+    case 'azure': {
+      if (backend.blob.kind !== 'connection-string') throw new Error('tests use a connection string');
+      const container = BlobServiceClient.fromConnectionString(
+        backend.blob.connectionString,
+      ).getContainerClient(backend.blob.container);
+      await container.getBlockBlobClient(name).upload(bytes, bytes.length);
+      return;
+    }
+  }
+}
+
+/** Names of the blobs under `prefix`, through the port. */
+export async function blobNames(harness: Harness, prefix = 'records/'): Promise<string[]> {
+  const names: string[] = [];
+  for await (const blob of harness.adapters.store.list(prefix)) names.push(blob.name);
+  return names;
 }
 
 /** A valid record body; `overrides` replace or add fields. */

@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiClient, expectError, type ApiClient } from '../helpers/api.js';
-import { daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
-describe('billing records API', () => {
+describe.each(BACKENDS)('billing records API (%s)', (backend) => {
   let harness: Harness;
   let api: ApiClient;
   beforeEach(async () => {
-    harness = await startHarness();
+    harness = await startHarness({ backend });
     api = apiClient(harness.app);
   });
   afterEach(async () => {
@@ -153,8 +151,10 @@ describe('billing records API', () => {
       );
       await api.post('/archive/sync');
       const entry = await harness.adapters.index.get('tampered');
-      const path = join(harness.dataDir, 'archive', ...(entry?.location.blob.split('/') ?? []));
-      await writeFile(path, created.body.replace('"amount":10', '"amount":99'));
+      await harness.overwriteBlob(
+        entry?.location.blob ?? '',
+        Buffer.from(created.body.replace('"amount":10', '"amount":99')),
+      );
       const response = await api.get('/billing/tampered');
       expectError(response, 500, 'integrity_error');
       expect(response.body).not.toContain('99');

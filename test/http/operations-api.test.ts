@@ -1,11 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
 import { apiClient, expectError } from '../helpers/api.js';
-import { daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { intercept } from '../helpers/intercept.js';
-import { tempDir } from '../helpers/temp-dir.js';
 
-describe('operations API', () => {
+describe.each(BACKENDS)('operations API (%s)', (backend) => {
   let harness: Harness | undefined;
   afterEach(async () => {
     await harness?.destroy();
@@ -13,7 +12,7 @@ describe('operations API', () => {
   });
 
   it('GET /health and GET /ready answer 200 when every store answers', async () => {
-    harness = await startHarness();
+    harness = await startHarness({ backend });
     const api = apiClient(harness.app);
     expect((await api.get('/health')).json()).toEqual({ status: 'ok' });
     const ready = await api.get('/ready');
@@ -23,6 +22,7 @@ describe('operations API', () => {
 
   it('GET /ready answers 503 naming the store that does not answer', async () => {
     harness = await startHarness({
+      backend,
       wrap: (adapters) => ({
         ...adapters,
         store: intercept(adapters.store, {
@@ -39,7 +39,7 @@ describe('operations API', () => {
   });
 
   it('GET /stats reports counts, the oldest live record, the last run and run totals', async () => {
-    harness = await startHarness();
+    harness = await startHarness({ backend });
     const api = apiClient(harness.app);
     await api.post('/billing', recordBody({ id: 'old', created_at: daysAgo(100) }));
     await api.post('/billing', recordBody({ id: 'mid', created_at: daysAgo(20) }));
@@ -70,7 +70,7 @@ describe('operations API', () => {
   });
 
   it('GET /metrics exposes Prometheus metrics including record counts and request totals', async () => {
-    harness = await startHarness();
+    harness = await startHarness({ backend });
     const api = apiClient(harness.app);
     await api.post('/billing', recordBody());
     await api.get('/billing/nope');
@@ -83,7 +83,7 @@ describe('operations API', () => {
   });
 
   it('GET /openapi.json documents every endpoint', async () => {
-    harness = await startHarness();
+    harness = await startHarness({ backend });
     const doc = (await apiClient(harness.app).get('/openapi.json')).json<{
       openapi: string;
       paths: object;
@@ -106,14 +106,13 @@ describe('operations API', () => {
   });
 
   it('answers unknown routes with a JSON 404', async () => {
-    harness = await startHarness();
+    harness = await startHarness({ backend });
     expectError(await apiClient(harness.app).get('/nothing/here'), 404, 'route_not_found');
   });
 
-  it('keeps every record, live and archived, across a restart on the same DATA_DIR', async () => {
-    const dir = await tempDir();
+  it('keeps every record, live and archived, across a restart on the same stores', async () => {
+    const first = await startHarness({ backend });
     try {
-      const first = await startHarness({ dataDir: dir.path });
       const api1 = apiClient(first.app);
       const live = await api1.post('/billing', recordBody({ id: 'stays-live' }));
       const archived = await api1.post(
@@ -122,7 +121,7 @@ describe('operations API', () => {
       );
       await api1.post('/archive/sync');
       await first.close();
-      harness = await startHarness({ dataDir: dir.path });
+      harness = await startHarness({ reuse: first });
       const api2 = apiClient(harness.app);
       const readLive = await api2.get('/billing/stays-live');
       const readArchived = await api2.get('/billing/gets-archived');
@@ -132,7 +131,7 @@ describe('operations API', () => {
       expect((await api2.get('/archive/runs')).json<{ items: unknown[] }>().items).toHaveLength(1);
     } finally {
       await harness?.close();
-      await dir.remove();
+      await first.destroy();
     }
   });
 });

@@ -1,24 +1,12 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/domain/billing-record.js';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
 import type { ArchiveIndex } from '../../src/ports/archive-index.js';
 import type { ArchiveStore } from '../../src/ports/archive-store.js';
-import { daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { BACKENDS, blobNames, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { intercept } from '../helpers/intercept.js';
 
-async function filesUnder(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir, { recursive: true, withFileTypes: true }))
-      .filter((e) => e.isFile())
-      .map((e) => e.name);
-  } catch {
-    return [];
-  }
-}
-
-describe('Archiver under faults', () => {
+describe.each(BACKENDS)('Archiver under faults (%s)', (backend) => {
   let harness: Harness | undefined;
   afterEach(async () => {
     await harness?.destroy();
@@ -32,6 +20,7 @@ describe('Archiver under faults', () => {
   it('keeps records whose archive write fails live, reports them, and archives them on the next run', async () => {
     let failing = true;
     harness = await startHarness({
+      backend,
       wrap: (adapters) => ({
         ...adapters,
         store: intercept<ArchiveStore>(adapters.store, {
@@ -59,6 +48,7 @@ describe('Archiver under faults', () => {
   it('deletes nothing from the live store when the index write fails, and the next run heals', async () => {
     let failing = true;
     harness = await startHarness({
+      backend,
       wrap: (adapters) => ({
         ...adapters,
         index: intercept<ArchiveIndex>(adapters.index, {
@@ -75,15 +65,15 @@ describe('Archiver under faults', () => {
     expect(run.errors.join('\n')).toContain('index unreachable');
     expect((await harness.adapters.live.summary()).count).toBe(3);
     // The blobs were written before the index failed: the next run finds them and reuses them.
-    expect(await filesUnder(join(harness.dataDir, 'archive'))).toHaveLength(3);
+    expect(await blobNames(harness)).toHaveLength(3);
     failing = false;
     expect(await harness.services.archiver.runOnce()).toMatchObject({ status: 'succeeded', archived: 3 });
-    expect(await filesUnder(join(harness.dataDir, 'archive'))).toHaveLength(3);
+    expect(await blobNames(harness)).toHaveLength(3);
     for (const id of ['a', 'b', 'c']) expect((await harness.services.records.get(id)).source).toBe('archive');
   });
 
   it('refuses to point the index at an existing blob whose bytes are not the record', async () => {
-    harness = await startHarness();
+    harness = await startHarness({ backend });
     await seed(harness, ['x']);
     const live = await harness.adapters.live.get('x');
     const bytes = Buffer.from(JSON.stringify(live?.doc));
@@ -100,6 +90,7 @@ describe('Archiver under faults', () => {
 
   it('frees the lock after a failed run, so the next run can start', async () => {
     harness = await startHarness({
+      backend,
       wrap: (adapters) => ({
         ...adapters,
         live: intercept(adapters.live, {
@@ -112,18 +103,18 @@ describe('Archiver under faults', () => {
   });
 
   it('writes nothing in a dry run', async () => {
-    harness = await startHarness();
+    harness = await startHarness({ backend });
     await seed(harness, ['d1', 'd2']);
     expect(await harness.services.archiver.runOnce({ dryRun: true })).toMatchObject({
       eligible: 2,
       archived: 0,
     });
-    expect(await filesUnder(join(harness.dataDir, 'archive'))).toEqual([]);
+    expect(await blobNames(harness)).toEqual([]);
     expect((await harness.adapters.index.summary()).count).toBe(0);
   });
 
   it('collects the blobs of restored and deleted records, but never one an entry points to again', async () => {
-    harness = await startHarness();
+    harness = await startHarness({ backend });
     await seed(harness, ['restored', 'deleted', 'kept', 'back-again']);
     await harness.services.archiver.runOnce();
     await harness.services.records.restore('restored');
@@ -133,7 +124,7 @@ describe('Archiver under faults', () => {
     expect(view.doc.restored_at).toBeTruthy();
     const run = await harness.services.archiver.runOnce({ olderThanDays: 0 });
     expect(run).toMatchObject({ status: 'succeeded', archived: 2, garbage_collected: 3 });
-    expect(await filesUnder(join(harness.dataDir, 'archive'))).toHaveLength(3);
+    expect(await blobNames(harness)).toHaveLength(3);
     for (const id of ['restored', 'kept', 'back-again']) {
       expect((await harness.services.records.get(id)).source).toBe('archive');
     }

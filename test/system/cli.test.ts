@@ -7,7 +7,7 @@ describe('billing-archive CLI', () => {
   let env: Record<string, string>;
   beforeEach(async () => {
     harness = await startHarness();
-    env = { DATA_DIR: harness.dataDir, LOG_LEVEL: 'warn' };
+    env = { ...harness.env, LOG_LEVEL: 'warn' };
   });
   afterEach(async () => {
     await harness.destroy();

@@ -63,7 +63,7 @@ describe('a record updated while an archival run is in flight keeps its update',
       docs.set(view.doc.id, JSON.stringify(view.doc));
     }
 
-    const child = spawnCli(['archive'], { DATA_DIR: harness.dataDir, BATCH_SIZE: '20', LOG_LEVEL: 'warn' });
+    const child = spawnCli(['archive'], { ...harness.env, BATCH_SIZE: '20', LOG_LEVEL: 'warn' });
     const outcome = finished(child);
     const child$ = { running: true };
     void outcome.then(() => (child$.running = false));

@@ -185,6 +185,14 @@ export class CosmosArchiveIndex implements ArchiveIndex {
     }
   }
 
+  async ping(): Promise<void> {
+    try {
+      await this.items.read();
+    } catch (error) {
+      throw unavailable(`reaching the archive index container`, error);
+    }
+  }
+
   private get items(): Container {
     if (!this.container) throw new Error('CosmosArchiveIndex used before init()');
     return this.container;

@@ -216,6 +216,14 @@ export class CosmosLiveStore implements LiveStore {
     return value;
   }
 
+  async ping(): Promise<void> {
+    try {
+      await this.items.read();
+    } catch (error) {
+      throw unavailable(`reaching the records container`, error);
+    }
+  }
+
   private get items(): Container {
     if (!this.container) throw new Error('CosmosLiveStore used before init()');
     return this.container;

@@ -108,6 +108,14 @@ export class CosmosRunLog implements RunLog {
     }
   }
 
+  async ping(): Promise<void> {
+    try {
+      await this.items.read();
+    } catch (error) {
+      throw unavailable(`reaching the run history container`, error);
+    }
+  }
+
   private get items(): Container {
     if (!this.container) throw new Error('CosmosRunLog used before init()');
     return this.container;

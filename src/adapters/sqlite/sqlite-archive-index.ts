@@ -194,6 +194,12 @@ export class SqliteArchiveIndex implements ArchiveIndex {
       .run(row.id, row.layout, row.blob, row.offset, row.length, since);
   }
 
+  ping(): Promise<void> {
+    return attempt(() => {
+      this.database.prepare('SELECT 1').get();
+    });
+  }
+
   private get database(): Database.Database {
     if (!this.db) throw new Error('SqliteArchiveIndex used before init()');
     return this.db;

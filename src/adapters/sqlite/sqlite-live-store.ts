@@ -176,6 +176,12 @@ export class SqliteLiveStore implements LiveStore {
     });
   }
 
+  ping(): Promise<void> {
+    return attempt(() => {
+      this.database.prepare('SELECT 1').get();
+    });
+  }
+
   private get database(): Database.Database {
     if (!this.db) throw new Error('SqliteLiveStore used before init()');
     return this.db;

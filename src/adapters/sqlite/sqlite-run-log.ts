@@ -111,6 +111,12 @@ export class SqliteRunLog implements RunLog {
     });
   }
 
+  ping(): Promise<void> {
+    return attempt(() => {
+      this.database.prepare('SELECT 1').get();
+    });
+  }
+
   private get database(): Database.Database {
     if (!this.db) throw new Error('SqliteRunLog used before init()');
     return this.db;
