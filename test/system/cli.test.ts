@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
-describe('billing-archive CLI', () => {
+describe.each(BACKENDS)('billing-archive CLI (%s)', (backend) => {
   let harness: Harness;
   let env: Record<string, string>;
   beforeEach(async () => {
-    harness = await startHarness();
+    harness = await startHarness({ backend });
     env = { ...harness.env, LOG_LEVEL: 'warn' };
   });
   afterEach(async () => {

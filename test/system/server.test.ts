@@ -1,0 +1,107 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/local-azure.mjs';
+import { BACKENDS, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { finished } from '../helpers/cli.js';
+
+const SERVER = fileURLToPath(new URL('../../dist/server.js', import.meta.url));
+
+function startServer(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [SERVER], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+async function untilReady(base: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${String(child.exitCode)}`);
+    try {
+      if ((await fetch(`${base}/health`)).ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('server did not start within 10 s');
+}
+
+describe.each(BACKENDS)('the server process (%s)', (backend) => {
+  let harness: Harness | undefined;
+  let server: ChildProcess | undefined;
+  afterEach(async () => {
+    if (server && server.exitCode === null) {
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    }
+    server = undefined;
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  it('serves the API over HTTP on the configured stores and shuts down cleanly on SIGTERM', async () => {
+    harness = await startHarness({ backend });
+    await harness.close();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    // On Azure the server trusts the Cosmos test server only through NODE_EXTRA_CA_CERTS (in harness.env).
+    server = startServer({
+      ...harness.env,
+      API_HOST: '127.0.0.1',
+      API_PORT: String(port),
+      LOG_LEVEL: 'warn',
+    });
+    await untilReady(base, server);
+    const ready = await fetch(`${base}/ready`);
+    expect(ready.status).toBe(200);
+    const created = await fetch(`${base}/billing`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(recordBody({ id: 'over-http' })),
+    });
+    expect(created.status).toBe(201);
+    const read = await fetch(`${base}/billing/over-http`);
+    expect(read.status).toBe(200);
+    expect(await read.json()).toMatchObject({ id: 'over-http', amount: 129.9 });
+    server.kill('SIGTERM');
+    const [code] = (await once(server, 'exit')) as [number | null];
+    expect(code).toBe(0);
+  });
+});
+
+describe('the server process with an unreachable store', () => {
+  it('exits at start with a message naming the store, never falling back to local disk', async () => {
+    const harness = await startHarness({ backend: 'azure' });
+    await harness.close();
+    try {
+      const deadPort = await freePort();
+      const child = startServer({
+        ...harness.env,
+        COSMOS_ENDPOINT: `https://127.0.0.1:${deadPort}/`,
+        API_HOST: '127.0.0.1',
+        API_PORT: String(await freePort()),
+      });
+      const result = await finished(child);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/Cosmos DB: opening container 'records' in database '.*' failed/);
+    } finally {
+      await harness.destroy();
+    }
+  }, 60_000);
+
+  it('refuses the Cosmos test server without NODE_EXTRA_CA_CERTS: TLS checks stay on', async () => {
+    const harness = await startHarness({ backend: 'azure' });
+    await harness.close();
+    try {
+      const { NODE_EXTRA_CA_CERTS: _trusted, ...untrusting } = harness.env;
+      const child = startServer({ ...untrusting, API_HOST: '127.0.0.1', API_PORT: String(await freePort()) });
+      const result = await finished(child);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/Cosmos DB: .*(certificate|self.signed)/i);
+    } finally {
+      await harness.destroy();
+    }
+  }, 60_000);
+});
