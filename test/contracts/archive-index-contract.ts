@@ -77,6 +77,10 @@ export function describeArchiveIndexContract(
       expect((await current().list({ limit: 10, customerId: 'c-2' })).map((e) => e.id)).toEqual(['a']);
     });
 
+    it('answers the readiness probe', async () => {
+      await expect(current().ping()).resolves.toBeUndefined();
+    });
+
     it('summarises count and bytes', async () => {
       expect(await current().summary()).toEqual({ count: 0, bytes: 0 });
       await current().putMany([entry('a', undefined, { size: 100 }), entry('b', undefined, { size: 23 })]);

@@ -112,6 +112,10 @@ export function describeLiveStoreContract(name: string, make: () => Promise<Stor
       ).toEqual(['b', 'd']);
     });
 
+    it('answers the readiness probe', async () => {
+      await expect(current().ping()).resolves.toBeUndefined();
+    });
+
     it('summarises count and the oldest last touch', async () => {
       expect(await current().summary()).toEqual({ count: 0, oldestTouchedAt: undefined });
       await current().create(doc('a', '2026-03-01T00:00:00.000Z'));

@@ -20,6 +20,10 @@ export function describeRunLogContract(name: string, make: () => Promise<StoreFi
   describe(`RunLog contract: ${name}`, () => {
     const current = useFreshStore(make);
 
+    it('answers the readiness probe', async () => {
+      await expect(current().ping()).resolves.toBeUndefined();
+    });
+
     it('saves, replaces and gets runs; unknown ids are undefined', async () => {
       await current().save(runRecord('r1', '2026-11-01T00:00:00.000Z'));
       await current().save(runRecord('r1', '2026-11-01T00:00:00.000Z', { status: 'succeeded', archived: 5 }));
