@@ -168,12 +168,12 @@ export class Archiver {
       remaining -= page.records.length;
       run.batches += 1;
       run.eligible += page.records.length;
-      if (!run.dry_run) await this.archiveBatch(page.records, run);
+      if (!run.dry_run) await this.archiveBatch(page.records, run, lease);
       await this.runLog.save(run);
     } while (continuation !== undefined && remaining > 0);
   }
 
-  private async archiveBatch(page: readonly StoredRecord[], run: RunRecord): Promise<void> {
+  private async archiveBatch(page: readonly StoredRecord[], run: RunRecord, lease: LockLease): Promise<void> {
     const outcomes = await this.layout.write(
       page.map((record) => record.doc),
       { runId: run.run_id, archivedAt: this.clock().toISOString() },
@@ -195,9 +195,13 @@ export class Archiver {
         throw new Error('no record of the batch could be written to the archive; stopping the run');
       return;
     }
+    // A lost lock may soon be another run's: check before every step that changes what is stored.
+    // (A failed lease renewal reports the loss at least 10 s before the lease can expire.)
+    throwIfLost(lease);
     const entries = await this.index.putMany(written);
     const etags = new Map(page.map((record) => [record.doc.id, record.etag]));
     for (const entry of entries) {
+      throwIfLost(lease);
       if (await this.deleteLiveCopy(entry, etags.get(entry.id))) {
         run.archived += 1;
         run.bytes += entry.size;

@@ -48,7 +48,7 @@ export class RecordLayout {
     const bytes = canonicalBytes(doc);
     const sha256 = sha256Hex(bytes);
     const blob = recordBlobName(doc, sha256);
-    const { created } = await this.store.putIfAbsent(blob, bytes, sha256);
+    const { created } = await this.store.putIfAbsent(blob, bytes, { sha256, recordCount: 1 });
     if (!created) {
       // A crashed run wrote this name already; its bytes must be exactly ours before an entry points at it.
       const existing = await this.store.get(blob);

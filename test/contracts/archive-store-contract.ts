@@ -16,12 +16,22 @@ export function describeArchiveStoreContract(
 
     it('stores create-only and reads back the exact bytes', async () => {
       const body = bytes('{"id":"a","amount":1}');
-      expect(await current().putIfAbsent('records/2026/01/a.json', body, sha256Hex(body))).toEqual({
+      expect(
+        await current().putIfAbsent('records/2026/01/a.json', body, {
+          sha256: sha256Hex(body),
+          recordCount: 1,
+        }),
+      ).toEqual({
         created: true,
       });
       expect(await current().get('records/2026/01/a.json')).toEqual(body);
       const other = bytes('other');
-      expect(await current().putIfAbsent('records/2026/01/a.json', other, sha256Hex(other))).toEqual({
+      expect(
+        await current().putIfAbsent('records/2026/01/a.json', other, {
+          sha256: sha256Hex(other),
+          recordCount: 1,
+        }),
+      ).toEqual({
         created: false,
       });
       expect(await current().get('records/2026/01/a.json')).toEqual(body);
@@ -29,21 +39,24 @@ export function describeArchiveStoreContract(
 
     it('refuses bytes that do not match the given SHA-256 and stores nothing', async () => {
       await expect(
-        current().putIfAbsent('x/bad.json', bytes('abc'), sha256Hex(bytes('abd'))),
+        current().putIfAbsent('x/bad.json', bytes('abc'), {
+          sha256: sha256Hex(bytes('abd')),
+          recordCount: 1,
+        }),
       ).rejects.toBeInstanceOf(IntegrityError);
       await expect(current().get('x/bad.json')).rejects.toBeInstanceOf(NotFoundError);
     });
 
     it('reads a byte range', async () => {
       const body = bytes('0123456789');
-      await current().putIfAbsent('r/range.bin', body, sha256Hex(body));
+      await current().putIfAbsent('r/range.bin', body, { sha256: sha256Hex(body), recordCount: 1 });
       expect((await current().get('r/range.bin', { offset: 3, length: 4 })).toString()).toBe('3456');
     });
 
     it('answers NotFoundError for a missing blob and deletes idempotently', async () => {
       await expect(current().get('nope/missing.json')).rejects.toBeInstanceOf(NotFoundError);
       const body = bytes('x');
-      await current().putIfAbsent('d/x.json', body, sha256Hex(body));
+      await current().putIfAbsent('d/x.json', body, { sha256: sha256Hex(body), recordCount: 1 });
       await current().delete('d/x.json');
       await current().delete('d/x.json');
       await expect(current().get('d/x.json')).rejects.toBeInstanceOf(NotFoundError);
@@ -52,7 +65,7 @@ export function describeArchiveStoreContract(
     it('lists by prefix in name order with sizes', async () => {
       for (const name of ['records/2026/02/b.json', 'records/2026/01/a.json', 'other/c.json']) {
         const body = bytes(name);
-        await current().putIfAbsent(name, body, sha256Hex(body));
+        await current().putIfAbsent(name, body, { sha256: sha256Hex(body), recordCount: 1 });
       }
       const listed = [];
       for await (const info of current().list('records/')) listed.push([info.name, info.size]);

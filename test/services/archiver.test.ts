@@ -3,6 +3,8 @@ import { sha256Hex } from '../../src/domain/billing-record.js';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
 import type { ArchiveIndex } from '../../src/ports/archive-index.js';
 import type { ArchiveStore } from '../../src/ports/archive-store.js';
+import type { Lock } from '../../src/ports/lock.js';
+import type { RunLog } from '../../src/ports/run-log.js';
 import { BACKENDS, blobNames, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { intercept } from '../helpers/intercept.js';
 
@@ -24,10 +26,10 @@ describe.each(BACKENDS)('Archiver under faults (%s)', (backend) => {
       wrap: (adapters) => ({
         ...adapters,
         store: intercept<ArchiveStore>(adapters.store, {
-          putIfAbsent: (name, bytes, sha) =>
+          putIfAbsent: (name, bytes, facts) =>
             failing && name.includes('/bad-')
               ? Promise.reject(new StoreUnavailableError('injected: blob service timed out'))
-              : adapters.store.putIfAbsent(name, bytes, sha),
+              : adapters.store.putIfAbsent(name, bytes, facts),
         }),
       }),
     });
@@ -81,7 +83,7 @@ describe.each(BACKENDS)('Archiver under faults (%s)', (backend) => {
     const wrong = Buffer.from('{"id":"x","amount":0}');
     // A blob already sits at the record's name with other bytes (say, a tampered leftover).
     const name = recordBlobName(live?.doc ?? { id: 'x', created_at: '', updated_at: '' }, sha256Hex(bytes));
-    await harness.adapters.store.putIfAbsent(name, wrong, sha256Hex(wrong));
+    await harness.adapters.store.putIfAbsent(name, wrong, { sha256: sha256Hex(wrong), recordCount: 1 });
     const run = await harness.services.archiver.runOnce();
     expect(run).toMatchObject({ status: 'failed', archived: 0, failed: 1 });
     expect(run.errors.join('\n')).toContain('does not hold record');
@@ -129,5 +131,36 @@ describe.each(BACKENDS)('Archiver under faults (%s)', (backend) => {
       expect((await harness.services.records.get(id)).source).toBe('archive');
     }
     expect(await harness.adapters.index.listGarbage(10)).toEqual([]);
+  });
+
+  it('stops between batches when its lock is lost, leaving every record readable', async () => {
+    const lost = new AbortController();
+    harness = await startHarness({
+      backend,
+      env: { BATCH_SIZE: '2' },
+      wrap: (adapters) => ({
+        ...adapters,
+        // A lease whose renewal fails after the first batch, as when Blob Storage is unreachable.
+        lock: intercept<Lock>(adapters.lock, {
+          acquire: async (name, owner) => {
+            const lease = await adapters.lock.acquire(name, owner);
+            return { lost: lost.signal, release: () => lease.release() };
+          },
+        }),
+        runLog: intercept<RunLog>(adapters.runLog, {
+          save: async (run) => {
+            await adapters.runLog.save(run);
+            if (run.batches === 1) lost.abort();
+          },
+        }),
+      }),
+    });
+    await seed(harness, ['l1', 'l2', 'l3', 'l4', 'l5']);
+    const run = await harness.services.archiver.runOnce();
+    expect(run).toMatchObject({ status: 'failed', batches: 1, archived: 2 });
+    expect(run.errors.join('\n')).toContain('the archival lock was lost');
+    for (const id of ['l1', 'l2', 'l3', 'l4', 'l5'])
+      expect((await harness.services.records.get(id)).doc.id).toBe(id);
+    expect((await harness.adapters.live.summary()).count).toBe(3);
   });
 });

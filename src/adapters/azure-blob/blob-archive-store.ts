@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { BlockBlobUploadOptions, ContainerClient } from '@azure/storage-blob';
 import { sha256Hex } from '../../domain/billing-record.js';
 import { ArchivedOfflineError, IntegrityError, NotFoundError } from '../../domain/errors.js';
-import type { ArchiveStore, BlobInfo, ByteRange } from '../../ports/archive-store.js';
+import type { ArchiveStore, BlobFacts, BlobInfo, ByteRange } from '../../ports/archive-store.js';
 import { statusOf, storageErrorCode, unavailable } from './blob-errors.js';
 
 export type UploadTier = 'Hot' | 'Cool' | 'Cold' | 'Archive';
@@ -44,7 +44,11 @@ export class BlobArchiveStore implements ArchiveStore {
     await Promise.resolve();
   }
 
-  async putIfAbsent(name: string, bytes: Uint8Array, sha256: string): Promise<{ created: boolean }> {
+  async putIfAbsent(
+    name: string,
+    bytes: Uint8Array,
+    { sha256, recordCount }: BlobFacts,
+  ): Promise<{ created: boolean }> {
     const actual = sha256Hex(bytes);
     if (actual !== sha256)
       throw new IntegrityError(`bytes for blob '${name}' hash to ${actual}, not ${sha256}`);
@@ -55,7 +59,7 @@ export class BlobArchiveStore implements ArchiveStore {
       conditions: { ifNoneMatch: '*' },
       transactionalContentMD5: md5,
       blobHTTPHeaders: { blobContentType: contentTypeOf(name), blobContentMD5: md5 },
-      metadata: { sha256 },
+      metadata: { sha256, record_count: String(recordCount) },
       tier: this.options.uploadTier,
     };
     try {

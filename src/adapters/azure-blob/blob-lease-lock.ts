@@ -51,11 +51,16 @@ export class BlobLeaseLock implements Lock {
       }
       throw unavailable(`leasing lock '${name}'`, error);
     }
-    const leaseId = leaseClient.leaseId;
-    await blob.setMetadata(
-      { run_id: owner.runId, holder: owner.description, since: new Date().toISOString() },
-      { conditions: { leaseId } },
-    );
+    try {
+      await blob.setMetadata(
+        { run_id: owner.runId, holder: owner.description, since: new Date().toISOString() },
+        { conditions: { leaseId: leaseClient.leaseId } },
+      );
+    } catch (error) {
+      // Do not keep a lock nobody will use: free it now rather than in 15 s.
+      await leaseClient.releaseLease().catch(() => undefined);
+      throw unavailable(`recording the holder of lock '${name}'`, error);
+    }
 
     const lost = new AbortController();
     const timer = setInterval(() => {

@@ -4,7 +4,7 @@ import { link, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { sha256Hex } from '../../domain/billing-record.js';
 import { IntegrityError, NotFoundError, ValidationError } from '../../domain/errors.js';
-import type { ArchiveStore, BlobInfo, ByteRange } from '../../ports/archive-store.js';
+import type { ArchiveStore, BlobFacts, BlobInfo, ByteRange } from '../../ports/archive-store.js';
 
 const TEMP_SUFFIX = '.partial';
 /** Temporary files older than this are leftovers of a crashed writer, not a write in progress. */
@@ -27,7 +27,7 @@ export class FilesystemArchiveStore implements ArchiveStore {
     await Promise.resolve();
   }
 
-  async putIfAbsent(name: string, bytes: Uint8Array, sha256: string): Promise<{ created: boolean }> {
+  async putIfAbsent(name: string, bytes: Uint8Array, { sha256 }: BlobFacts): Promise<{ created: boolean }> {
     const actual = sha256Hex(bytes);
     if (actual !== sha256) {
       throw new IntegrityError(`bytes for blob '${name}' hash to ${actual}, not ${sha256}`);
