@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createServices, type Services } from './composition-root.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DomainError } from './domain/errors.js';
+import { parseSlice, type Slice } from './domain/slices.js';
 import { createLogger } from './logger.js';
 import { sampleRecord } from './services/sample-records.js';
 
@@ -60,12 +61,25 @@ program
     ),
   )
   .addOption(new Option('--limit <n>', 'archive at most N records').argParser(wholeNumber(1)))
-  .action(async (options: { dryRun: boolean; olderThan?: number; limit?: number }) => {
+  .addOption(
+    new Option(
+      '--slice <K/N>',
+      'archive only slice K of N (N = ARCHIVAL_SLICES), beside workers on the others',
+    ).argParser((text) => {
+      try {
+        return parseSlice(text);
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message);
+      }
+    }),
+  )
+  .action(async (options: { dryRun: boolean; olderThan?: number; limit?: number; slice?: Slice }) => {
     await withServices(async ({ archiver }) => {
       const run = await archiver.runOnce({
         dryRun: options.dryRun,
         olderThanDays: options.olderThan,
         limit: options.limit,
+        slice: options.slice,
       });
       print(run);
       return run.status === 'succeeded' ? EXIT.ok : EXIT.failed;

@@ -144,7 +144,11 @@ export async function createServices(
   }
   const reader = new ArchiveReader(store);
   const restorer = new Restorer(live, index, reader, clock);
-  const settings = { olderThanDays: config.archivalDaysThreshold, batchSize: config.batchSize };
+  const settings = {
+    olderThanDays: config.archivalDaysThreshold,
+    batchSize: config.batchSize,
+    slices: config.archivalSlices,
+  };
   return {
     records: new RecordService(live, index, reader, restorer, clock),
     archiver: new Archiver({

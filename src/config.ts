@@ -14,6 +14,7 @@ const EnvSchema = Type.Object({
   DATA_DIR: optionalText,
   ARCHIVAL_DAYS_THRESHOLD: Type.Integer({ minimum: 0, maximum: 36_500, default: 90 }),
   BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
+  ARCHIVAL_SLICES: Type.Integer({ minimum: 1, maximum: 1024, default: 1 }),
   API_HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
   API_PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 8000 }),
   LOG_LEVEL: Type.Union(
@@ -73,6 +74,8 @@ export interface Config {
   backend: Backend;
   archivalDaysThreshold: number;
   batchSize: number;
+  /** How many slices parallel archival workers split the records into (`archive --slice K/N`). */
+  archivalSlices: number;
   apiHost: string;
   apiPort: number;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -110,6 +113,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     backend,
     archivalDaysThreshold: valid.ARCHIVAL_DAYS_THRESHOLD,
     batchSize: valid.BATCH_SIZE,
+    archivalSlices: valid.ARCHIVAL_SLICES,
     apiHost: valid.API_HOST,
     apiPort: valid.API_PORT,
     logLevel: valid.LOG_LEVEL,

@@ -46,8 +46,8 @@ export interface ArchiveIndex {
   putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]>;
   /** Removes the entry and leaves its location as garbage; undefined when absent; PreconditionFailedError when ifMatch differs. */
   withdraw(id: string, ifMatch?: string): Promise<StoredEntry | undefined>;
-  /** Garbage, oldest first. */
-  listGarbage(limit: number): Promise<Garbage[]>;
+  /** Garbage, oldest first, strictly after `afterSeq` when given. */
+  listGarbage(query: { limit: number; afterSeq?: string | undefined }): Promise<Garbage[]>;
   /** Forgets garbage whose bytes were dealt with; unknown seqs are ignored. */
   forgetGarbage(seqs: readonly string[]): Promise<void>;
   /** Entries in id order, filtered by customer when given. */

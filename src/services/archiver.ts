@@ -1,11 +1,12 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { PreconditionFailedError, ValidationError } from '../domain/errors.js';
+import { LockHeldError, PreconditionFailedError, ValidationError } from '../domain/errors.js';
+import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
 import { sameLocation, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 import type { LiveStore, StoredRecord } from '../ports/live-store.js';
-import type { Lock, LockLease } from '../ports/lock.js';
+import type { Lock, LockLease, LockOwner } from '../ports/lock.js';
 import { startedRun, type RunLog, type RunRecord } from '../ports/run-log.js';
 import { DAY_MS, type Clock } from './clock.js';
 import type { RecordLayout } from './record-layout.js';
@@ -17,11 +18,15 @@ export interface ArchiveRunOptions {
   dryRun?: boolean | undefined;
   /** Archive at most this many records in this run. */
   limit?: number | undefined;
+  /** Only the records of this slice (its count must be the configured slice count); default all. */
+  slice?: Slice | undefined;
 }
 
 export interface ArchiverSettings {
   olderThanDays: number;
   batchSize: number;
+  /** How many slices the id space is split into for parallel workers; 1 means no splitting. */
+  slices: number;
 }
 
 export interface ArchiverDeps {
@@ -36,8 +41,6 @@ export interface ArchiverDeps {
   settings: ArchiverSettings;
 }
 
-/** The unit of work one lock covers; the whole store until runs are split by feed range. */
-const WHOLE_STORE = 'all';
 const GARBAGE_PAGE = 500;
 
 /**
@@ -82,15 +85,21 @@ export class Archiver {
     if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1)) {
       throw new ValidationError(`limit must be a whole number ≥ 1 (got ${String(options.limit)})`);
     }
+    const { slice } = options;
+    if (slice !== undefined && slice.count !== this.settings.slices) {
+      throw new ValidationError(
+        `slice ${sliceLabel(slice)} does not split the store the configured way: ARCHIVAL_SLICES is ${this.settings.slices}`,
+      );
+    }
     const runId = `${this.clock().toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
-    const lease = await this.lock.acquire(`archival-${WHOLE_STORE}`, {
+    const lease = await this.acquireLocks(slice, {
       runId,
       description: `pid ${process.pid} on ${hostname()}`,
     });
     try {
       const run = startedRun({
         run_id: runId,
-        slice: WHOLE_STORE,
+        slice: sliceLabel(slice),
         dry_run: options.dryRun ?? false,
         older_than_days: olderThanDays,
         limit: options.limit ?? null,
@@ -99,10 +108,13 @@ export class Archiver {
         pid: process.pid,
       });
       await this.runLog.save(run);
-      const crashed = await this.runLog.markCrashed(WHOLE_STORE, runId, this.clock());
+      // Holding a slice's lock means no other run of it is alive: a 'running' record of it died.
+      let crashed = 0;
+      for (const covered of this.coveredSlices(slice))
+        crashed += await this.runLog.markCrashed(covered, runId, this.clock());
       if (crashed > 0)
         this.logger.warn({ runId, crashed }, 'earlier archival runs had died; this run takes over');
-      return { run: { ...run }, done: this.execute(run, lease) };
+      return { run: { ...run }, done: this.execute(run, lease, slice) };
     } catch (error) {
       await lease.release();
       throw error;
@@ -125,15 +137,61 @@ export class Archiver {
     return this.runLog.get(runId);
   }
 
-  private async execute(run: RunRecord, lease: LockLease): Promise<RunRecord> {
+  /**
+   * A slice run holds its slice's lock; a whole-store run holds every slice's lock (one lock when
+   * the store is not split), so whole-store and slice runs never overlap. All or nothing.
+   */
+  private async acquireLocks(slice: Slice | undefined, owner: LockOwner): Promise<LockLease> {
+    const names = slice
+      ? [lockName(slice)]
+      : this.settings.slices === 1
+        ? ['archival-all']
+        : Array.from({ length: this.settings.slices }, (_, index) =>
+            lockName({ index, count: this.settings.slices }),
+          );
+    const leases: LockLease[] = [];
+    try {
+      for (const name of names) leases.push(await this.lock.acquire(name, owner));
+    } catch (error) {
+      await Promise.allSettled(leases.map((lease) => lease.release()));
+      if (error instanceof LockHeldError && !slice && names.length > 1) {
+        throw new LockHeldError(
+          `archival of a slice is running, so the whole store cannot be archived now: ${error.message}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    }
+    return {
+      lost: AbortSignal.any(leases.map((lease) => lease.lost)),
+      release: async () => {
+        await Promise.all(leases.map((lease) => lease.release()));
+      },
+    };
+  }
+
+  /** Run-history labels a run with this scope stands for. */
+  private coveredSlices(slice: Slice | undefined): string[] {
+    if (slice || this.settings.slices === 1) return [sliceLabel(slice)];
+    return [
+      'all',
+      ...Array.from({ length: this.settings.slices }, (_, index) =>
+        sliceLabel({ index, count: this.settings.slices }),
+      ),
+    ];
+  }
+
+  private async execute(run: RunRecord, lease: LockLease, slice: Slice | undefined): Promise<RunRecord> {
     const started = Date.now();
     this.logger.info(
       { runId: run.run_id, dryRun: run.dry_run, olderThanDays: run.older_than_days },
       'archival run started',
     );
     try {
-      await this.archiveEligible(run, lease);
-      if (!run.dry_run) await this.collectGarbage(run, lease);
+      await this.archiveEligible(run, lease, slice);
+      if (!run.dry_run) await this.collectGarbage(run, lease, slice);
       run.status = run.failed > 0 ? 'failed' : 'succeeded';
     } catch (error) {
       run.status = 'failed';
@@ -152,7 +210,7 @@ export class Archiver {
     return { ...run };
   }
 
-  private async archiveEligible(run: RunRecord, lease: LockLease): Promise<void> {
+  private async archiveEligible(run: RunRecord, lease: LockLease, slice: Slice | undefined): Promise<void> {
     const touchedBefore = new Date(this.clock().getTime() - run.older_than_days * DAY_MS);
     let remaining = run.limit ?? Number.POSITIVE_INFINITY;
     let continuation: string | undefined;
@@ -164,11 +222,13 @@ export class Archiver {
         continuation,
       });
       continuation = page.continuation;
-      if (page.records.length === 0) continue;
-      remaining -= page.records.length;
+      // Every slice reads the eligible records; each archives only its own.
+      const mine = page.records.filter((record) => inSlice(record.doc.id, slice));
+      if (mine.length === 0) continue;
+      remaining -= mine.length;
       run.batches += 1;
-      run.eligible += page.records.length;
-      if (!run.dry_run) await this.archiveBatch(page.records, run, lease);
+      run.eligible += mine.length;
+      if (!run.dry_run) await this.archiveBatch(mine, run, lease);
       await this.runLog.save(run);
     } while (continuation !== undefined && remaining > 0);
   }
@@ -228,20 +288,25 @@ export class Archiver {
 
   /**
    * Deletes blobs no index entry points to any more (left by restores, updates and deletes). Only
-   * the archiver adds entries, and it holds the lock here, so no new reference can appear meanwhile.
+   * the archiver adds entries, and only for records of the slices it holds the locks of: so it
+   * collects only those records' garbage, and no new reference can appear meanwhile.
    */
-  private async collectGarbage(run: RunRecord, lease: LockLease): Promise<void> {
+  private async collectGarbage(run: RunRecord, lease: LockLease, slice: Slice | undefined): Promise<void> {
+    let afterSeq: string | undefined;
     for (;;) {
       throwIfLost(lease);
-      const garbage = await this.index.listGarbage(GARBAGE_PAGE);
+      const garbage = await this.index.listGarbage({ limit: GARBAGE_PAGE, afterSeq });
       if (garbage.length === 0) return;
-      for (const item of garbage) {
+      afterSeq = garbage.at(-1)?.seq;
+      const mine = garbage.filter((item) => inSlice(item.id, slice));
+      for (const item of mine) {
+        throwIfLost(lease);
         const current = await this.index.get(item.id);
         if (current && sameLocation(current.location, item.location)) continue;
         await this.store.delete(item.location.blob);
         run.garbage_collected += 1;
       }
-      await this.index.forgetGarbage(garbage.map((item) => item.seq));
+      await this.index.forgetGarbage(mine.map((item) => item.seq));
     }
   }
 
@@ -250,6 +315,10 @@ export class Archiver {
     // Keep the history readable on a bad day: the first errors tell the story.
     if (run.errors.length < 20) run.errors.push(message);
   }
+}
+
+function lockName(slice: Slice): string {
+  return `archival-slice-${slice.index}-of-${slice.count}`;
 }
 
 function throwIfLost(lease: LockLease): void {

@@ -39,11 +39,11 @@ export function describeArchiveIndexContract(
     it('upserts: a replaced entry gets a new etag and its old location becomes garbage', async () => {
       const [first] = await current().putMany([entry('a')]);
       const [same] = await current().putMany([entry('a')]);
-      expect(await current().listGarbage(10)).toEqual([]);
+      expect(await current().listGarbage({ limit: 10 })).toEqual([]);
       const [moved] = await current().putMany([entry('a', 'records/2026/01/a.v2.json')]);
       expect(moved?.etag).not.toBe(first?.etag);
       expect(moved?.etag).not.toBe(same?.etag);
-      const garbage = await current().listGarbage(10);
+      const garbage = await current().listGarbage({ limit: 10 });
       expect(garbage.map((g) => [g.id, g.location.blob])).toEqual([['a', 'records/2026/01/a.json']]);
     });
 
@@ -54,7 +54,7 @@ export function describeArchiveIndexContract(
       expect((await current().withdraw('a', stored?.etag))?.id).toBe('a');
       expect(await current().get('a')).toBeUndefined();
       expect(await current().withdraw('a')).toBeUndefined();
-      expect((await current().listGarbage(10)).map((g) => g.location.blob)).toEqual([
+      expect((await current().listGarbage({ limit: 10 })).map((g) => g.location.blob)).toEqual([
         'records/2026/01/a.json',
       ]);
     });
@@ -64,10 +64,12 @@ export function describeArchiveIndexContract(
       await current().withdraw('b');
       await current().withdraw('a');
       await current().withdraw('c');
-      const garbage = await current().listGarbage(2);
+      const garbage = await current().listGarbage({ limit: 2 });
       expect(garbage.map((g) => g.id)).toEqual(['b', 'a']);
+      const rest = await current().listGarbage({ limit: 10, afterSeq: garbage[1]?.seq });
+      expect(rest.map((g) => g.id)).toEqual(['c']);
       await current().forgetGarbage([garbage[0]?.seq ?? '', 'unknown-seq-1']);
-      expect((await current().listGarbage(10)).map((g) => g.id)).toEqual(['a', 'c']);
+      expect((await current().listGarbage({ limit: 10 })).map((g) => g.id)).toEqual(['a', 'c']);
     });
 
     it('lists entries in id order with a customer filter and paging', async () => {

@@ -24,7 +24,10 @@ interface GarbageDocument {
   since: string;
 }
 
-/** Garbage ids start with '~', which record ids cannot contain, so the two never collide. */
+/**
+ * Garbage ids start with '~', which record ids cannot contain, so the two never collide; the time
+ * that follows makes id order the order garbage was noted in.
+ */
 const GARBAGE_PREFIX = '~garbage~';
 const WRITE_CONCURRENCY = 16;
 
@@ -92,12 +95,15 @@ export class CosmosArchiveIndex implements ArchiveIndex {
     }
   }
 
-  async listGarbage(limit: number): Promise<Garbage[]> {
+  async listGarbage(query: { limit: number; afterSeq?: string | undefined }): Promise<Garbage[]> {
     try {
       const { resources } = await this.items.items
         .query<GarbageDocument>({
-          query: "SELECT TOP @limit * FROM c WHERE c.type = 'garbage' ORDER BY c.since",
-          parameters: [{ name: '@limit', value: limit }],
+          query: "SELECT TOP @limit * FROM c WHERE c.type = 'garbage' AND c.id > @after ORDER BY c.id",
+          parameters: [
+            { name: '@limit', value: query.limit },
+            { name: '@after', value: query.afterSeq ?? GARBAGE_PREFIX },
+          ],
         })
         .fetchAll();
       return resources.map((doc) => ({
@@ -172,7 +178,7 @@ export class CosmosArchiveIndex implements ArchiveIndex {
 
   private async addGarbage(entry: StoredEntry, since: string): Promise<void> {
     const document: GarbageDocument = {
-      id: `${GARBAGE_PREFIX}${randomUUID()}`,
+      id: `${GARBAGE_PREFIX}${new Date().toISOString()}~${randomUUID()}`,
       type: 'garbage',
       record_id: entry.id,
       location: entry.location,

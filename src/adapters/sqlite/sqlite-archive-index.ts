@@ -135,11 +135,13 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     );
   }
 
-  listGarbage(limit: number): Promise<Garbage[]> {
+  listGarbage(query: { limit: number; afterSeq?: string | undefined }): Promise<Garbage[]> {
     return attempt(() =>
       this.database
-        .prepare<[number], GarbageRow>('SELECT * FROM archive_garbage ORDER BY seq LIMIT ?')
-        .all(limit)
+        .prepare<[number, number], GarbageRow>(
+          'SELECT * FROM archive_garbage WHERE seq > ? ORDER BY seq LIMIT ?',
+        )
+        .all(Number(query.afterSeq ?? 0), query.limit)
         .map((row) => ({
           seq: String(row.seq),
           id: row.id,
