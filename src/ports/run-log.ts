@@ -47,6 +47,16 @@ export function startedRun(run: NewRun): RunRecord {
   };
 }
 
+/** A run whose process died while it was running, as the next run of its slice records it. */
+export function crashedRun(run: RunRecord, now: Date): RunRecord {
+  return {
+    ...run,
+    status: 'crashed',
+    finished_at: now.toISOString(),
+    errors: [...run.errors, 'the run stopped without finishing (its process died); the next run took over'],
+  };
+}
+
 export interface RunTotals {
   count: number;
   succeeded: number;

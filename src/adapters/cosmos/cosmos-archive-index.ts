@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Container, CosmosClient, SqlParameter } from '@azure/cosmos';
+import type { CosmosClient, SqlParameter } from '@azure/cosmos';
 import { PreconditionFailedError } from '../../domain/errors.js';
 import {
   sameLocation,
@@ -9,7 +9,8 @@ import {
   type Garbage,
   type StoredEntry,
 } from '../../ports/archive-index.js';
-import { cosmosStatus, etagOf, ifMatch, openContainer, unavailable } from './cosmos-client.js';
+import { cosmosStatus, etagOf, ifMatch, unavailable } from './cosmos-client.js';
+import { CosmosContainer } from './cosmos-container.js';
 
 interface EntryDocument extends ArchiveEntry {
   type: 'entry';
@@ -37,15 +38,20 @@ const WRITE_CONCURRENCY = 16;
  * crash in between leaves at worst a garbage note for a blob still in use, which the collector skips.
  */
 export class CosmosArchiveIndex implements ArchiveIndex {
-  private container: Container | undefined;
+  private readonly container: CosmosContainer;
 
-  constructor(
-    private readonly client: CosmosClient,
-    private readonly options: { database: string; container: string },
-  ) {}
+  constructor(client: CosmosClient, options: { database: string; container: string }) {
+    this.container = new CosmosContainer(
+      client,
+      options.database,
+      options.container,
+      '/id',
+      'CosmosArchiveIndex',
+    );
+  }
 
   async init(): Promise<void> {
-    this.container = await openContainer(this.client, this.options.database, this.options.container, '/id');
+    await this.container.open();
   }
 
   async close(): Promise<void> {
@@ -54,7 +60,7 @@ export class CosmosArchiveIndex implements ArchiveIndex {
 
   async get(id: string): Promise<StoredEntry | undefined> {
     try {
-      const { resource } = await this.items.item(id, id).read<EntryDocument>();
+      const { resource } = await this.container.items.item(id, id).read<EntryDocument>();
       return resource?.type === 'entry' ? toEntry(resource) : undefined;
     } catch (error) {
       if (cosmosStatus(error) === 404) return undefined;
@@ -79,7 +85,7 @@ export class CosmosArchiveIndex implements ArchiveIndex {
     }
     await this.addGarbage(current, new Date().toISOString());
     try {
-      await this.items.item(id, id).delete(ifMatch(current.etag));
+      await this.container.items.item(id, id).delete(ifMatch(current.etag));
       return current;
     } catch (error) {
       if (cosmosStatus(error) === 404) return undefined;
@@ -97,7 +103,7 @@ export class CosmosArchiveIndex implements ArchiveIndex {
 
   async listGarbage(query: { limit: number; afterSeq?: string | undefined }): Promise<Garbage[]> {
     try {
-      const { resources } = await this.items.items
+      const { resources } = await this.container.items.items
         .query<GarbageDocument>({
           query: "SELECT TOP @limit * FROM c WHERE c.type = 'garbage' AND c.id > @after ORDER BY c.id",
           parameters: [
@@ -120,7 +126,7 @@ export class CosmosArchiveIndex implements ArchiveIndex {
   async forgetGarbage(seqs: readonly string[]): Promise<void> {
     for (const seq of seqs) {
       try {
-        await this.items.item(seq, seq).delete();
+        await this.container.items.item(seq, seq).delete();
       } catch (error) {
         if (cosmosStatus(error) !== 404) throw unavailable(`forgetting garbage '${seq}'`, error);
       }
@@ -138,7 +144,7 @@ export class CosmosArchiveIndex implements ArchiveIndex {
       parameters.push({ name: '@customerId', value: query.customerId });
     }
     try {
-      const { resources } = await this.items.items
+      const { resources } = await this.container.items.items
         .query<EntryDocument>({
           query: `SELECT TOP @limit * FROM c WHERE ${where.join(' AND ')} ORDER BY c.id`,
           parameters,
@@ -153,8 +159,12 @@ export class CosmosArchiveIndex implements ArchiveIndex {
   async summary(): Promise<{ count: number; bytes: number }> {
     try {
       const [count, bytes] = await Promise.all([
-        this.items.items.query<number>("SELECT VALUE COUNT(1) FROM c WHERE c.type = 'entry'").fetchAll(),
-        this.items.items.query<number>("SELECT VALUE SUM(c.size) FROM c WHERE c.type = 'entry'").fetchAll(),
+        this.container.items.items
+          .query<number>("SELECT VALUE COUNT(1) FROM c WHERE c.type = 'entry'")
+          .fetchAll(),
+        this.container.items.items
+          .query<number>("SELECT VALUE SUM(c.size) FROM c WHERE c.type = 'entry'")
+          .fetchAll(),
       ]);
       return { count: count.resources[0] ?? 0, bytes: bytes.resources[0] ?? 0 };
     } catch (error) {
@@ -169,7 +179,7 @@ export class CosmosArchiveIndex implements ArchiveIndex {
     }
     try {
       const document: EntryDocument = { ...entry, type: 'entry' };
-      const { resource } = await this.items.items.upsert(document);
+      const { resource } = await this.container.items.items.upsert(document);
       return { ...entry, etag: etagOf(resource) };
     } catch (error) {
       throw unavailable(`writing archive entry '${entry.id}'`, error);
@@ -185,23 +195,14 @@ export class CosmosArchiveIndex implements ArchiveIndex {
       since,
     };
     try {
-      await this.items.items.create(document);
+      await this.container.items.items.create(document);
     } catch (error) {
       throw unavailable(`recording garbage for '${entry.id}'`, error);
     }
   }
 
   async ping(): Promise<void> {
-    try {
-      await this.items.read();
-    } catch (error) {
-      throw unavailable(`reaching the archive index container`, error);
-    }
-  }
-
-  private get items(): Container {
-    if (!this.container) throw new Error('CosmosArchiveIndex used before init()');
-    return this.container;
+    await this.container.ping();
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Container, CosmosClient, ItemDefinition, SqlParameter } from '@azure/cosmos';
+import type { CosmosClient, ItemDefinition, SqlParameter } from '@azure/cosmos';
 import { lastTouchMs, type RecordDocument } from '../../domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../../domain/errors.js';
 import type {
@@ -8,14 +8,8 @@ import type {
   LiveSummary,
   StoredRecord,
 } from '../../ports/live-store.js';
-import {
-  cosmosStatus,
-  etagOf,
-  ifMatch,
-  openContainer,
-  unavailable,
-  withoutSystemFields,
-} from './cosmos-client.js';
+import { cosmosStatus, etagOf, ifMatch, unavailable, withoutSystemFields } from './cosmos-client.js';
+import { CosmosContainer } from './cosmos-container.js';
 
 export interface CosmosLiveStoreOptions {
   database: string;
@@ -31,20 +25,23 @@ export interface CosmosLiveStoreOptions {
  * Timestamps compare as ISO 8601 text, which orders correctly for the UTC form the API writes.
  */
 export class CosmosLiveStore implements LiveStore {
-  private container: Container | undefined;
+  private readonly container: CosmosContainer;
 
   constructor(
-    private readonly client: CosmosClient,
+    client: CosmosClient,
     private readonly options: CosmosLiveStoreOptions,
-  ) {}
+  ) {
+    this.container = new CosmosContainer(
+      client,
+      options.database,
+      options.container,
+      options.partitionKeyPath,
+      'CosmosLiveStore',
+    );
+  }
 
   async init(): Promise<void> {
-    this.container = await openContainer(
-      this.client,
-      this.options.database,
-      this.options.container,
-      this.options.partitionKeyPath,
-    );
+    await this.container.open();
   }
 
   async close(): Promise<void> {
@@ -62,7 +59,7 @@ export class CosmosLiveStore implements LiveStore {
       throw new ConflictError(`a record with id '${doc.id}' exists`, 'duplicate_id');
     }
     try {
-      const { resource } = await this.items.items.create(doc);
+      const { resource } = await this.container.items.items.create(doc);
       return { doc, etag: etagOf(resource) };
     } catch (error) {
       if (cosmosStatus(error) === 409) {
@@ -76,7 +73,7 @@ export class CosmosLiveStore implements LiveStore {
     const current = await this.locate(doc.id);
     if (!current) throw new NotFoundError(`record '${doc.id}' not found`);
     try {
-      const { resource } = await this.items
+      const { resource } = await this.container.items
         .item(doc.id, this.partitionKeyOf(current))
         .replace(doc, ifMatch(etag));
       return { doc, etag: etagOf(resource) };
@@ -96,7 +93,7 @@ export class CosmosLiveStore implements LiveStore {
     const current = await this.locate(id);
     if (!current) return false;
     try {
-      await this.items.item(id, this.partitionKeyOf(current)).delete(ifMatch(etag));
+      await this.container.items.item(id, this.partitionKeyOf(current)).delete(ifMatch(etag));
       return true;
     } catch (error) {
       if (cosmosStatus(error) === 404) return false;
@@ -116,7 +113,7 @@ export class CosmosLiveStore implements LiveStore {
   }): Promise<EligiblePage> {
     const cutoff = query.touchedBefore.toISOString();
     try {
-      const page = await this.items.items
+      const page = await this.container.items.items
         .query<ItemDefinition>(
           {
             query: `SELECT * FROM c WHERE IS_STRING(c.created_at) AND c.created_at < @cutoff
@@ -151,7 +148,7 @@ export class CosmosLiveStore implements LiveStore {
       parameters.push({ name: '@status', value: query.status });
     }
     try {
-      const { resources } = await this.items.items
+      const { resources } = await this.container.items.items
         .query<ItemDefinition>({
           query: `SELECT TOP @limit * FROM c WHERE ${where.join(' AND ')} ORDER BY c.id`,
           parameters: [...parameters, { name: '@limit', value: query.limit }],
@@ -166,8 +163,8 @@ export class CosmosLiveStore implements LiveStore {
   async summary(): Promise<LiveSummary> {
     try {
       const [count, oldest] = await Promise.all([
-        this.items.items.query<number>('SELECT VALUE COUNT(1) FROM c').fetchAll(),
-        this.items.items
+        this.container.items.items.query<number>('SELECT VALUE COUNT(1) FROM c').fetchAll(),
+        this.container.items.items
           .query<string>(
             `SELECT VALUE MIN(IS_DEFINED(c.restored_at) AND c.restored_at > c.updated_at ? c.restored_at : c.updated_at)
              FROM c WHERE IS_STRING(c.updated_at)`,
@@ -188,10 +185,10 @@ export class CosmosLiveStore implements LiveStore {
   private async locate(id: string): Promise<ItemDefinition | undefined> {
     try {
       if (this.options.partitionKeyPath === '/id') {
-        const { resource } = await this.items.item(id, id).read<ItemDefinition>();
+        const { resource } = await this.container.items.item(id, id).read<ItemDefinition>();
         return resource;
       }
-      const { resources } = await this.items.items
+      const { resources } = await this.container.items.items
         .query<ItemDefinition>({
           query: 'SELECT * FROM c WHERE c.id = @id',
           parameters: [{ name: '@id', value: id }],
@@ -217,16 +214,7 @@ export class CosmosLiveStore implements LiveStore {
   }
 
   async ping(): Promise<void> {
-    try {
-      await this.items.read();
-    } catch (error) {
-      throw unavailable(`reaching the records container`, error);
-    }
-  }
-
-  private get items(): Container {
-    if (!this.container) throw new Error('CosmosLiveStore used before init()');
-    return this.container;
+    await this.container.ping();
   }
 }
 

@@ -1,6 +1,13 @@
-import type { Container, CosmosClient } from '@azure/cosmos';
-import type { RunLog, RunRecord, RunStatus, RunTotals } from '../../ports/run-log.js';
-import { cosmosStatus, openContainer, unavailable, withoutSystemFields } from './cosmos-client.js';
+import type { CosmosClient } from '@azure/cosmos';
+import {
+  crashedRun,
+  type RunLog,
+  type RunRecord,
+  type RunStatus,
+  type RunTotals,
+} from '../../ports/run-log.js';
+import { cosmosStatus, unavailable, withoutSystemFields } from './cosmos-client.js';
+import { CosmosContainer } from './cosmos-container.js';
 
 type RunDocument = RunRecord & { id: string };
 
@@ -8,15 +15,14 @@ const STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'crashed', 'runni
 
 /** Run history on a Cosmos DB container (partition key /id), shared by every replica and worker. */
 export class CosmosRunLog implements RunLog {
-  private container: Container | undefined;
+  private readonly container: CosmosContainer;
 
-  constructor(
-    private readonly client: CosmosClient,
-    private readonly options: { database: string; container: string },
-  ) {}
+  constructor(client: CosmosClient, options: { database: string; container: string }) {
+    this.container = new CosmosContainer(client, options.database, options.container, '/id', 'CosmosRunLog');
+  }
 
   async init(): Promise<void> {
-    this.container = await openContainer(this.client, this.options.database, this.options.container, '/id');
+    await this.container.open();
   }
 
   async close(): Promise<void> {
@@ -25,7 +31,7 @@ export class CosmosRunLog implements RunLog {
 
   async save(run: RunRecord): Promise<void> {
     try {
-      await this.items.items.upsert<RunDocument>({ id: run.run_id, ...run });
+      await this.container.items.items.upsert<RunDocument>({ id: run.run_id, ...run });
     } catch (error) {
       throw unavailable(`saving run '${run.run_id}'`, error);
     }
@@ -33,7 +39,7 @@ export class CosmosRunLog implements RunLog {
 
   async get(runId: string): Promise<RunRecord | undefined> {
     try {
-      const { resource } = await this.items.item(runId, runId).read<RunDocument>();
+      const { resource } = await this.container.items.item(runId, runId).read<RunDocument>();
       return resource && toRun(resource);
     } catch (error) {
       if (cosmosStatus(error) === 404) return undefined;
@@ -43,7 +49,7 @@ export class CosmosRunLog implements RunLog {
 
   async list(query: { limit: number; before?: string }): Promise<RunRecord[]> {
     try {
-      const { resources } = await this.items.items
+      const { resources } = await this.container.items.items
         .query<RunDocument>({
           query: 'SELECT TOP @limit * FROM c WHERE c.started_at < @before ORDER BY c.started_at DESC',
           parameters: [
@@ -60,7 +66,7 @@ export class CosmosRunLog implements RunLog {
 
   async markCrashed(slice: string, exceptRunId: string, now: Date): Promise<number> {
     try {
-      const { resources } = await this.items.items
+      const { resources } = await this.container.items.items
         .query<RunDocument>({
           query: "SELECT * FROM c WHERE c.slice = @slice AND c.status = 'running' AND c.id <> @except",
           parameters: [
@@ -70,16 +76,7 @@ export class CosmosRunLog implements RunLog {
         })
         .fetchAll();
       for (const doc of resources) {
-        const run = toRun(doc);
-        await this.save({
-          ...run,
-          status: 'crashed',
-          finished_at: now.toISOString(),
-          errors: [
-            ...run.errors,
-            'the run stopped without finishing (its process died); the next run took over',
-          ],
-        });
+        await this.save(crashedRun(toRun(doc), now));
       }
       return resources.length;
     } catch (error) {
@@ -92,7 +89,7 @@ export class CosmosRunLog implements RunLog {
     try {
       const counts = await Promise.all(
         STATUSES.map(async (status) => {
-          const { resources } = await this.items.items
+          const { resources } = await this.container.items.items
             .query<number>({
               query: 'SELECT VALUE COUNT(1) FROM c WHERE c.status = @status',
               parameters: [{ name: '@status', value: status }],
@@ -109,16 +106,7 @@ export class CosmosRunLog implements RunLog {
   }
 
   async ping(): Promise<void> {
-    try {
-      await this.items.read();
-    } catch (error) {
-      throw unavailable(`reaching the run history container`, error);
-    }
-  }
-
-  private get items(): Container {
-    if (!this.container) throw new Error('CosmosRunLog used before init()');
-    return this.container;
+    await this.container.ping();
   }
 }
 

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type Database from 'better-sqlite3';
 import { PreconditionFailedError } from '../../domain/errors.js';
 import type {
   ArchiveEntry,
@@ -10,7 +9,8 @@ import type {
   StoredEntry,
 } from '../../ports/archive-index.js';
 import { sameLocation } from '../../ports/archive-index.js';
-import { attempt, openDatabase } from './open-database.js';
+import { attempt } from './open-database.js';
+import { SqliteFile } from './sqlite-file.js';
 
 interface EntryRow {
   id: string;
@@ -37,48 +37,49 @@ interface GarbageRow {
   since: string;
 }
 
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS archive_index (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  layout TEXT NOT NULL,
+  blob TEXT NOT NULL,
+  offset INTEGER NOT NULL,
+  length INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  archived_at TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  etag TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS archive_index_by_customer ON archive_index (customer_id, id);
+CREATE TABLE IF NOT EXISTS archive_garbage (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL,
+  layout TEXT NOT NULL,
+  blob TEXT NOT NULL,
+  offset INTEGER NOT NULL,
+  length INTEGER NOT NULL,
+  since TEXT NOT NULL
+) STRICT;
+`;
+
 /** ArchiveIndex on a SQLite file; entry and garbage changes commit in one transaction. */
 export class SqliteArchiveIndex implements ArchiveIndex {
-  private db: Database.Database | undefined;
+  private readonly file: SqliteFile;
 
-  constructor(private readonly file: string) {}
+  constructor(path: string) {
+    this.file = new SqliteFile(path, SCHEMA, 'SqliteArchiveIndex');
+  }
 
   init(): Promise<void> {
     return attempt(() => {
-      const db = openDatabase(this.file);
-      db.exec(`
-        CREATE TABLE IF NOT EXISTS archive_index (
-          id TEXT PRIMARY KEY,
-          customer_id TEXT NOT NULL,
-          created_at TEXT NOT NULL,
-          layout TEXT NOT NULL,
-          blob TEXT NOT NULL,
-          offset INTEGER NOT NULL,
-          length INTEGER NOT NULL,
-          sha256 TEXT NOT NULL,
-          size INTEGER NOT NULL,
-          archived_at TEXT NOT NULL,
-          run_id TEXT NOT NULL,
-          etag TEXT NOT NULL
-        ) STRICT;
-        CREATE INDEX IF NOT EXISTS archive_index_by_customer ON archive_index (customer_id, id);
-        CREATE TABLE IF NOT EXISTS archive_garbage (
-          seq INTEGER PRIMARY KEY AUTOINCREMENT,
-          id TEXT NOT NULL,
-          layout TEXT NOT NULL,
-          blob TEXT NOT NULL,
-          offset INTEGER NOT NULL,
-          length INTEGER NOT NULL,
-          since TEXT NOT NULL
-        ) STRICT;
-      `);
-      this.db = db;
+      this.file.open();
     });
   }
 
   close(): Promise<void> {
-    this.db?.close();
-    this.db = undefined;
+    this.file.close();
     return Promise.resolve();
   }
 
@@ -91,9 +92,9 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]> {
     return attempt(() =>
-      this.database
+      this.file.db
         .transaction(() => {
-          const upsert = this.database.prepare(
+          const upsert = this.file.db.prepare(
             `INSERT INTO archive_index
                (id, customer_id, created_at, layout, blob, offset, length, sha256, size, archived_at, run_id, etag)
              VALUES (@id, @customer_id, @created_at, @layout, @blob, @offset, @length, @sha256, @size,
@@ -120,14 +121,14 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   withdraw(id: string, ifMatch?: string): Promise<StoredEntry | undefined> {
     return attempt(() =>
-      this.database
+      this.file.db
         .transaction((): StoredEntry | undefined => {
           const row = this.selectEntry(id);
           if (!row) return undefined;
           if (ifMatch !== undefined && row.etag !== ifMatch) {
             throw new PreconditionFailedError(`archive entry '${id}' has changed since version ${ifMatch}`);
           }
-          this.database.prepare('DELETE FROM archive_index WHERE id = ?').run(id);
+          this.file.db.prepare('DELETE FROM archive_index WHERE id = ?').run(id);
           this.addGarbage(row, new Date().toISOString());
           return toEntry(row);
         })
@@ -137,7 +138,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   listGarbage(query: { limit: number; afterSeq?: string | undefined }): Promise<Garbage[]> {
     return attempt(() =>
-      this.database
+      this.file.db
         .prepare<[number, number], GarbageRow>(
           'SELECT * FROM archive_garbage WHERE seq > ? ORDER BY seq LIMIT ?',
         )
@@ -153,8 +154,8 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   forgetGarbage(seqs: readonly string[]): Promise<void> {
     return attempt(() => {
-      const remove = this.database.prepare('DELETE FROM archive_garbage WHERE seq = ?');
-      this.database.transaction(() => {
+      const remove = this.file.db.prepare('DELETE FROM archive_garbage WHERE seq = ?');
+      this.file.db.transaction(() => {
         for (const seq of seqs) remove.run(Number(seq));
       })();
     });
@@ -164,7 +165,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     const where = ['id > @afterId'];
     if (query.customerId !== undefined) where.push('customer_id = @customerId');
     return attempt(() =>
-      this.database
+      this.file.db
         .prepare<Record<string, unknown>, EntryRow>(
           `SELECT * FROM archive_index WHERE ${where.join(' AND ')} ORDER BY id LIMIT @limit`,
         )
@@ -175,7 +176,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   summary(): Promise<{ count: number; bytes: number }> {
     return attempt(() => {
-      const row = this.database
+      const row = this.file.db
         .prepare<[], { count: number; bytes: number | null }>(
           'SELECT COUNT(*) AS count, SUM(size) AS bytes FROM archive_index',
         )
@@ -185,11 +186,11 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   }
 
   private selectEntry(id: string): EntryRow | undefined {
-    return this.database.prepare<[string], EntryRow>('SELECT * FROM archive_index WHERE id = ?').get(id);
+    return this.file.db.prepare<[string], EntryRow>('SELECT * FROM archive_index WHERE id = ?').get(id);
   }
 
   private addGarbage(row: EntryRow, since: string): void {
-    this.database
+    this.file.db
       .prepare(
         'INSERT INTO archive_garbage (id, layout, blob, offset, length, since) VALUES (?, ?, ?, ?, ?, ?)',
       )
@@ -198,13 +199,8 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   ping(): Promise<void> {
     return attempt(() => {
-      this.database.prepare('SELECT 1').get();
+      this.file.ping();
     });
-  }
-
-  private get database(): Database.Database {
-    if (!this.db) throw new Error('SqliteArchiveIndex used before init()');
-    return this.db;
   }
 }
 

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type Database from 'better-sqlite3';
 import { lastTouchMs, type RecordDocument } from '../../domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../../domain/errors.js';
 import type {
@@ -9,7 +8,8 @@ import type {
   LiveSummary,
   StoredRecord,
 } from '../../ports/live-store.js';
-import { attempt, openDatabase } from './open-database.js';
+import { attempt } from './open-database.js';
+import { SqliteFile } from './sqlite-file.js';
 
 interface RecordRow {
   doc: string;
@@ -19,39 +19,41 @@ interface RecordRow {
 /** Records without a readable timestamp are never taken as old. */
 const UNKNOWN_TOUCH = Number.MAX_SAFE_INTEGER;
 
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS records (
+id TEXT PRIMARY KEY,
+doc TEXT NOT NULL,
+etag TEXT NOT NULL,
+customer_id TEXT,
+status TEXT,
+touched_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS records_by_touch ON records (touched_ms, id);
+CREATE INDEX IF NOT EXISTS records_by_customer ON records (customer_id, id);
+`;
+
 /** LiveStore on a SQLite file: the document as JSON text plus the columns queries need. */
 export class SqliteLiveStore implements LiveStore {
-  private db: Database.Database | undefined;
+  private readonly file: SqliteFile;
 
-  constructor(private readonly file: string) {}
+  constructor(path: string) {
+    this.file = new SqliteFile(path, SCHEMA, 'SqliteLiveStore');
+  }
 
   init(): Promise<void> {
-    const db = openDatabase(this.file);
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS records (
-        id TEXT PRIMARY KEY,
-        doc TEXT NOT NULL,
-        etag TEXT NOT NULL,
-        customer_id TEXT,
-        status TEXT,
-        touched_ms INTEGER NOT NULL
-      ) STRICT;
-      CREATE INDEX IF NOT EXISTS records_by_touch ON records (touched_ms, id);
-      CREATE INDEX IF NOT EXISTS records_by_customer ON records (customer_id, id);
-    `);
-    this.db = db;
-    return Promise.resolve();
+    return attempt(() => {
+      this.file.open();
+    });
   }
 
   close(): Promise<void> {
-    this.db?.close();
-    this.db = undefined;
+    this.file.close();
     return Promise.resolve();
   }
 
   get(id: string): Promise<StoredRecord | undefined> {
     return attempt(() => {
-      const row = this.database
+      const row = this.file.db
         .prepare<[string], RecordRow>('SELECT doc, etag FROM records WHERE id = ?')
         .get(id);
       return row && toStored(row);
@@ -61,7 +63,7 @@ export class SqliteLiveStore implements LiveStore {
   create(doc: RecordDocument): Promise<StoredRecord> {
     return attempt(() => {
       const etag = randomUUID();
-      const result = this.database
+      const result = this.file.db
         .prepare(
           `INSERT INTO records (id, doc, etag, customer_id, status, touched_ms) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (id) DO NOTHING`,
@@ -75,7 +77,7 @@ export class SqliteLiveStore implements LiveStore {
 
   replace(doc: RecordDocument, ifMatch?: string): Promise<StoredRecord> {
     return attempt(() => {
-      const db = this.database;
+      const db = this.file.db;
       const etag = randomUUID();
       db.transaction(() => {
         const current = db
@@ -96,7 +98,7 @@ export class SqliteLiveStore implements LiveStore {
 
   delete(id: string, ifMatch?: string): Promise<boolean> {
     return attempt(() => {
-      const db = this.database;
+      const db = this.file.db;
       return db
         .transaction((): boolean => {
           const current = db
@@ -124,7 +126,7 @@ export class SqliteLiveStore implements LiveStore {
         query.continuation === undefined
           ? { t: Number.MIN_SAFE_INTEGER, id: '' }
           : parseCursor(query.continuation);
-      const rows = this.database
+      const rows = this.file.db
         .prepare<[number, number, number, string, number], RecordRow & { touched_ms: number; id: string }>(
           `SELECT id, doc, etag, touched_ms FROM records
            WHERE touched_ms < ? AND (touched_ms > ? OR (touched_ms = ? AND id > ?))
@@ -147,7 +149,7 @@ export class SqliteLiveStore implements LiveStore {
     if (query.customerId !== undefined) where.push('customer_id = @customerId');
     if (query.status !== undefined) where.push('status = @status');
     return attempt(() =>
-      this.database
+      this.file.db
         .prepare<Record<string, unknown>, RecordRow>(
           `SELECT doc, etag FROM records WHERE ${where.join(' AND ')} ORDER BY id LIMIT @limit`,
         )
@@ -163,7 +165,7 @@ export class SqliteLiveStore implements LiveStore {
 
   summary(): Promise<LiveSummary> {
     return attempt(() => {
-      const row = this.database
+      const row = this.file.db
         .prepare<[], { count: number; oldest: number | null }>(
           `SELECT COUNT(*) AS count, MIN(NULLIF(touched_ms, ${UNKNOWN_TOUCH})) AS oldest FROM records`,
         )
@@ -178,13 +180,8 @@ export class SqliteLiveStore implements LiveStore {
 
   ping(): Promise<void> {
     return attempt(() => {
-      this.database.prepare('SELECT 1').get();
+      this.file.ping();
     });
-  }
-
-  private get database(): Database.Database {
-    if (!this.db) throw new Error('SqliteLiveStore used before init()');
-    return this.db;
   }
 }
 

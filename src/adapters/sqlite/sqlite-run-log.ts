@@ -1,39 +1,40 @@
-import type Database from 'better-sqlite3';
-import type { RunLog, RunRecord, RunTotals } from '../../ports/run-log.js';
-import { attempt, openDatabase } from './open-database.js';
+import { crashedRun, type RunLog, type RunRecord, type RunTotals } from '../../ports/run-log.js';
+import { attempt } from './open-database.js';
+import { SqliteFile } from './sqlite-file.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS archive_runs (
+  run_id TEXT PRIMARY KEY,
+  slice TEXT NOT NULL,
+  status TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  run TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS archive_runs_by_start ON archive_runs (started_at, run_id);
+`;
 
 /** Run history on a SQLite file: the run as JSON plus the columns queries need. */
 export class SqliteRunLog implements RunLog {
-  private db: Database.Database | undefined;
+  private readonly file: SqliteFile;
 
-  constructor(private readonly file: string) {}
+  constructor(path: string) {
+    this.file = new SqliteFile(path, SCHEMA, 'SqliteRunLog');
+  }
 
   init(): Promise<void> {
     return attempt(() => {
-      const db = openDatabase(this.file);
-      db.exec(`
-        CREATE TABLE IF NOT EXISTS archive_runs (
-          run_id TEXT PRIMARY KEY,
-          slice TEXT NOT NULL,
-          status TEXT NOT NULL,
-          started_at TEXT NOT NULL,
-          run TEXT NOT NULL
-        ) STRICT;
-        CREATE INDEX IF NOT EXISTS archive_runs_by_start ON archive_runs (started_at, run_id);
-      `);
-      this.db = db;
+      this.file.open();
     });
   }
 
   close(): Promise<void> {
-    this.db?.close();
-    this.db = undefined;
+    this.file.close();
     return Promise.resolve();
   }
 
   save(run: RunRecord): Promise<void> {
     return attempt(() => {
-      this.database
+      this.file.db
         .prepare(
           `INSERT INTO archive_runs (run_id, slice, status, started_at, run) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, run = excluded.run`,
@@ -44,7 +45,7 @@ export class SqliteRunLog implements RunLog {
 
   get(runId: string): Promise<RunRecord | undefined> {
     return attempt(() => {
-      const row = this.database
+      const row = this.file.db
         .prepare<[string], { run: string }>('SELECT run FROM archive_runs WHERE run_id = ?')
         .get(runId);
       return row && (JSON.parse(row.run) as RunRecord);
@@ -53,7 +54,7 @@ export class SqliteRunLog implements RunLog {
 
   list(query: { limit: number; before?: string }): Promise<RunRecord[]> {
     return attempt(() =>
-      this.database
+      this.file.db
         .prepare<[string, number], { run: string }>(
           'SELECT run FROM archive_runs WHERE started_at < ? ORDER BY started_at DESC, run_id DESC LIMIT ?',
         )
@@ -64,27 +65,19 @@ export class SqliteRunLog implements RunLog {
 
   markCrashed(slice: string, exceptRunId: string, now: Date): Promise<number> {
     return attempt(() =>
-      this.database
+      this.file.db
         .transaction(() => {
-          const rows = this.database
+          const rows = this.file.db
             .prepare<[string, string], { run: string }>(
               "SELECT run FROM archive_runs WHERE slice = ? AND status = 'running' AND run_id <> ?",
             )
             .all(slice, exceptRunId);
-          const update = this.database.prepare(
+          const update = this.file.db.prepare(
             "UPDATE archive_runs SET status = 'crashed', run = ? WHERE run_id = ?",
           );
           for (const row of rows) {
             const run = JSON.parse(row.run) as RunRecord;
-            const crashed: RunRecord = {
-              ...run,
-              status: 'crashed',
-              finished_at: now.toISOString(),
-              errors: [
-                ...run.errors,
-                'the run stopped without finishing (its process died); the next run took over',
-              ],
-            };
+            const crashed = crashedRun(run, now);
             update.run(JSON.stringify(crashed), run.run_id);
           }
           return rows.length;
@@ -95,7 +88,7 @@ export class SqliteRunLog implements RunLog {
 
   totals(): Promise<RunTotals> {
     return attempt(() => {
-      const rows = this.database
+      const rows = this.file.db
         .prepare<[], { status: string; n: number }>(
           'SELECT status, COUNT(*) AS n FROM archive_runs GROUP BY status',
         )
@@ -113,12 +106,7 @@ export class SqliteRunLog implements RunLog {
 
   ping(): Promise<void> {
     return attempt(() => {
-      this.database.prepare('SELECT 1').get();
+      this.file.ping();
     });
-  }
-
-  private get database(): Database.Database {
-    if (!this.db) throw new Error('SqliteRunLog used before init()');
-    return this.db;
   }
 }
