@@ -3,6 +3,7 @@ import type { BlockBlobUploadOptions, ContainerClient } from '@azure/storage-blo
 import { sha256Hex } from '../../domain/billing-record.js';
 import { ArchivedOfflineError, IntegrityError, NotFoundError } from '../../domain/errors.js';
 import type { ArchiveStore, BlobFacts, BlobInfo, ByteRange } from '../../ports/archive-store.js';
+import { ensureContainer } from './blob-container.js';
 import { statusOf, storageErrorCode, unavailable } from './blob-errors.js';
 
 export type UploadTier = 'Hot' | 'Cool' | 'Cold' | 'Archive';
@@ -33,11 +34,7 @@ export class BlobArchiveStore implements ArchiveStore {
   ) {}
 
   async init(): Promise<void> {
-    try {
-      await this.container.createIfNotExists();
-    } catch (error) {
-      throw unavailable(`opening container '${this.container.containerName}'`, error);
-    }
+    await ensureContainer(this.container);
   }
 
   async close(): Promise<void> {

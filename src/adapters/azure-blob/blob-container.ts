@@ -1,5 +1,6 @@
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { unavailable } from './blob-errors.js';
 
 export type BlobConnection =
   | { kind: 'connection-string'; connectionString: string; container: string }
@@ -16,5 +17,14 @@ export function createContainerClient(connection: BlobConnection): ContainerClie
       return new BlobServiceClient(connection.accountUrl, new DefaultAzureCredential()).getContainerClient(
         connection.container,
       );
+  }
+}
+
+/** Creates the container if missing; an unreachable or refusing service is StoreUnavailableError. */
+export async function ensureContainer(container: ContainerClient): Promise<void> {
+  try {
+    await container.createIfNotExists();
+  } catch (error) {
+    throw unavailable(`opening container '${container.containerName}'`, error);
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ContainerClient } from '@azure/storage-blob';
 import { LockHeldError } from '../../domain/errors.js';
 import type { Lock, LockLease, LockOwner } from '../../ports/lock.js';
+import { ensureContainer } from './blob-container.js';
 import { statusOf, unavailable } from './blob-errors.js';
 
 /** Lease length: a holder killed without warning frees the lock within this many seconds. */
@@ -20,11 +21,7 @@ export class BlobLeaseLock implements Lock {
   constructor(private readonly container: ContainerClient) {}
 
   async init(): Promise<void> {
-    try {
-      await this.container.createIfNotExists();
-    } catch (error) {
-      throw unavailable(`opening container '${this.container.containerName}'`, error);
-    }
+    await ensureContainer(this.container);
   }
 
   async close(): Promise<void> {
