@@ -2,9 +2,21 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StatsService } from '../services/stats-service.js';
 
+const RECORD_COUNT_TTL_MS = 60_000;
+
 /** Prometheus metrics for one app: its own registry, so several apps in one process never collide. */
 export function registerMetrics(app: FastifyInstance, stats: StatsService): void {
   const registry = new Registry();
+  // Counting is a scan on Cosmos DB: scrapes every few seconds share one count a minute.
+  let counted: { at: number; counts: Promise<{ live: number; archive: number }> } | undefined;
+  const recordCounts = (): Promise<{ live: number; archive: number }> => {
+    if (!counted || Date.now() - counted.at > RECORD_COUNT_TTL_MS) {
+      const counts = stats.stats().then((s) => ({ live: s.live_records, archive: s.archived_records }));
+      counted = { at: Date.now(), counts };
+      counts.catch(() => (counted = undefined));
+    }
+    return counted.counts;
+  };
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
     name: 'billing_archive_http_requests_total',
@@ -25,9 +37,9 @@ export function registerMetrics(app: FastifyInstance, stats: StatsService): void
     labelNames: ['location'],
     registers: [registry],
     async collect() {
-      const current = await stats.stats();
-      this.set({ location: 'live' }, current.live_records);
-      this.set({ location: 'archive' }, current.archived_records);
+      const counts = await recordCounts();
+      this.set({ location: 'live' }, counts.live);
+      this.set({ location: 'archive' }, counts.archive);
     },
   });
 
