@@ -172,9 +172,13 @@ export class Archiver {
     };
   }
 
-  /** Run-history labels a run with this scope stands for. */
+  /**
+   * Run-history labels no other live run can have while this run holds its locks: its own, and
+   * 'all' too for a slice run (a whole-store run would hold this slice's lock).
+   */
   private coveredSlices(slice: Slice | undefined): string[] {
-    if (slice || this.settings.slices === 1) return [sliceLabel(slice)];
+    if (this.settings.slices === 1) return ['all'];
+    if (slice) return [sliceLabel(slice), 'all'];
     return [
       'all',
       ...Array.from({ length: this.settings.slices }, (_, index) =>

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LockHeldError, ValidationError } from '../../src/domain/errors.js';
 import { sliceIndexOf } from '../../src/domain/slices.js';
+import { startedRun } from '../../src/ports/run-log.js';
 import { runCli } from '../helpers/cli.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -71,6 +72,23 @@ describe.each(BACKENDS)('archival split into slices (%s)', (backend) => {
     );
     await whole.done;
     expect((await harness.adapters.live.summary()).count).toBe(0);
+  });
+
+  it('marks a whole-store run that died as crashed when a slice run starts', async () => {
+    harness = await startHarness({ backend, env: { ARCHIVAL_SLICES: '2' } });
+    const dead = startedRun({
+      run_id: 'dead-whole-store-run',
+      slice: 'all',
+      dry_run: false,
+      older_than_days: 90,
+      limit: null,
+      started_at: daysAgo(1),
+      host: 'gone',
+      pid: 1,
+    });
+    await harness.adapters.runLog.save(dead);
+    await harness.services.archiver.runOnce({ slice: { index: 1, count: 2 } });
+    expect(await harness.adapters.runLog.get('dead-whole-store-run')).toMatchObject({ status: 'crashed' });
   });
 
   it('refuses a slice of another split than ARCHIVAL_SLICES, naming it', async () => {
