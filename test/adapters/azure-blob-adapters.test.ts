@@ -6,7 +6,7 @@ import { sha256Hex } from '../../src/domain/billing-record.js';
 import { ArchivedOfflineError, LockHeldError, StoreUnavailableError } from '../../src/domain/errors.js';
 import { describeArchiveStoreContract } from '../contracts/archive-store-contract.js';
 import { describeLockContract } from '../contracts/lock-contract.js';
-import type { StoreFixture } from '../contracts/store-fixture.js';
+import { openedStore, type StoreFixture } from '../contracts/store-fixture.js';
 import { freshContainer } from '../helpers/azure.js';
 
 const storeOptions = { uploadTier: 'Cool', rehydratePriority: 'High' } as const;
@@ -14,17 +14,9 @@ const storeOptions = { uploadTier: 'Cool', rehydratePriority: 'High' } as const;
 function onFreshContainer<T extends { init(): Promise<void>; close(): Promise<void> }>(
   build: (container: ReturnType<typeof freshContainer>['container']) => T,
 ): () => Promise<StoreFixture<T>> {
-  return async () => {
+  return () => {
     const { container, remove } = freshContainer();
-    const store = build(container);
-    await store.init();
-    return {
-      store,
-      dispose: async () => {
-        await store.close();
-        await remove();
-      },
-    };
+    return openedStore(build(container), remove);
   };
 }
 

@@ -7,7 +7,7 @@ import { StoreUnavailableError } from '../../src/domain/errors.js';
 import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
 import { describeLiveStoreContract } from '../contracts/live-store-contract.js';
 import { describeRunLogContract } from '../contracts/run-log-contract.js';
-import type { StoreFixture } from '../contracts/store-fixture.js';
+import { openedStore, type StoreFixture } from '../contracts/store-fixture.js';
 import { cosmosTestAgent, localAzure, uniqueName } from '../helpers/azure.js';
 
 function testClient() {
@@ -24,19 +24,13 @@ function testClient() {
 function inFreshDatabase<T extends { init(): Promise<void>; close(): Promise<void> }>(
   build: (client: ReturnType<typeof testClient>, database: string) => T,
 ): () => Promise<StoreFixture<T>> {
-  return async () => {
+  return () => {
     const client = testClient();
     const database = uniqueName('db');
-    const store = build(client, database);
-    await store.init();
-    return {
-      store,
-      dispose: async () => {
-        await store.close();
-        await client.database(database).delete();
-        client.dispose();
-      },
-    };
+    return openedStore(build(client, database), async () => {
+      await client.database(database).delete();
+      client.dispose();
+    });
   };
 }
 

@@ -7,7 +7,7 @@ import { SqliteRunLog } from '../../src/adapters/sqlite/sqlite-run-log.js';
 import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
 import { describeArchiveStoreContract } from '../contracts/archive-store-contract.js';
 import { describeLiveStoreContract } from '../contracts/live-store-contract.js';
-import type { StoreFixture } from '../contracts/store-fixture.js';
+import { openedStore, type StoreFixture } from '../contracts/store-fixture.js';
 import { describeLockContract } from '../contracts/lock-contract.js';
 import { describeRunLogContract } from '../contracts/run-log-contract.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -18,15 +18,7 @@ function inTempDir<T extends { init(): Promise<void>; close(): Promise<void> }>(
 ): () => Promise<StoreFixture<T>> {
   return async () => {
     const dir = await tempDir();
-    const store = build(dir.path);
-    await store.init();
-    return {
-      store,
-      dispose: async () => {
-        await store.close();
-        await dir.remove();
-      },
-    };
+    return openedStore(build(dir.path), dir.remove);
   };
 }
 

@@ -21,3 +21,18 @@ export function useFreshStore<T>(make: () => Promise<StoreFixture<T>>): () => T 
     return fixture.store;
   };
 }
+
+/** Inits `store`; disposing closes it, then removes the data it was given. */
+export async function openedStore<T extends { init(): Promise<void>; close(): Promise<void> }>(
+  store: T,
+  removeData: () => Promise<void>,
+): Promise<StoreFixture<T>> {
+  await store.init();
+  return {
+    store,
+    dispose: async () => {
+      await store.close();
+      await removeData();
+    },
+  };
+}
