@@ -68,4 +68,10 @@ export class LockHeldError extends DomainError {
 /** A backend did not answer or failed in a way the caller cannot fix. */
 export class StoreUnavailableError extends DomainError {
   readonly code = 'store_unavailable';
+
+  /** "<store>: <action> failed: <first line of the cause>", keeping the cause. */
+  static failed(store: string, action: string, cause: unknown): StoreUnavailableError {
+    const detail = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    return new StoreUnavailableError(`${store}: ${action} failed: ${detail ?? 'unknown error'}`, { cause });
+  }
 }

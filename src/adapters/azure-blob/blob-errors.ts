@@ -13,8 +13,5 @@ export function statusOf(error: unknown): number | undefined {
 
 /** A failure the caller cannot fix: the service is unreachable, refuses our credentials, or errs. */
 export function unavailable(action: string, error: unknown): StoreUnavailableError {
-  const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
-  return new StoreUnavailableError(`Blob Storage: ${action} failed: ${detail ?? 'unknown error'}`, {
-    cause: error,
-  });
+  return StoreUnavailableError.failed('Blob Storage', action, error);
 }

@@ -71,10 +71,7 @@ export function cosmosStatus(error: unknown): number | undefined {
 }
 
 export function unavailable(action: string, error: unknown): StoreUnavailableError {
-  const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
-  return new StoreUnavailableError(`Cosmos DB: ${action} failed: ${detail ?? 'unknown error'}`, {
-    cause: error,
-  });
+  return StoreUnavailableError.failed('Cosmos DB', action, error);
 }
 
 /** The document without Cosmos DB's system fields, keys in their stored order. */
