@@ -24,6 +24,7 @@ import { Archiver } from './services/archiver.js';
 import { systemClock, type Clock } from './services/clock.js';
 import { RecordLayout } from './services/record-layout.js';
 import { RecordService } from './services/record-service.js';
+import { SegmentLayout } from './services/segment-layout.js';
 import { Restorer } from './services/restorer.js';
 import { StatsService } from './services/stats-service.js';
 
@@ -155,7 +156,13 @@ export async function createServices(
       live,
       index,
       store,
-      layout: new RecordLayout(store),
+      layout:
+        config.layout.name === 'segment'
+          ? new SegmentLayout(store, {
+              maxRecords: config.layout.maxRecords,
+              maxBytes: config.layout.maxBytes,
+            })
+          : new RecordLayout(store),
       lock,
       runLog,
       clock,

@@ -5,6 +5,8 @@ import { createCoercingAjv } from './domain/schema-validator.js';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const UPLOAD_TIERS = ['Hot', 'Cool', 'Cold', 'Archive'] as const;
 const REHYDRATE_PRIORITIES = ['High', 'Standard'] as const;
+const LAYOUTS = ['segment', 'record'] as const;
+const MIB = 1024 * 1024;
 
 const optionalText = Type.Optional(Type.String({ minLength: 1 }));
 const httpsUrl = Type.Optional(Type.String({ format: 'uri', pattern: '^https?://' }));
@@ -15,6 +17,13 @@ const EnvSchema = Type.Object({
   ARCHIVAL_DAYS_THRESHOLD: Type.Integer({ minimum: 0, maximum: 36_500, default: 90 }),
   BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
   ARCHIVAL_SLICES: Type.Integer({ minimum: 1, maximum: 1024, default: 1 }),
+  ARCHIVE_LAYOUT: Type.Union(
+    LAYOUTS.map((layout) => Type.Literal(layout)),
+    { default: 'segment' },
+  ),
+  // Defaults measured in bench/layouts.mjs; see BENCHMARKS.md.
+  SEGMENT_MAX_RECORDS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 50_000 }),
+  SEGMENT_MAX_BYTES: Type.Integer({ minimum: 64 * 1024, maximum: 256 * MIB, default: 32 * MIB }),
   API_HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
   API_PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 8000 }),
   LOG_LEVEL: Type.Union(
@@ -76,6 +85,8 @@ export interface Config {
   batchSize: number;
   /** How many slices parallel archival workers split the records into (`archive --slice K/N`). */
   archivalSlices: number;
+  /** How archived records are laid out in blobs, and when a segment is sealed. */
+  layout: { name: (typeof LAYOUTS)[number]; maxRecords: number; maxBytes: number };
   apiHost: string;
   apiPort: number;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -114,6 +125,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     archivalDaysThreshold: valid.ARCHIVAL_DAYS_THRESHOLD,
     batchSize: valid.BATCH_SIZE,
     archivalSlices: valid.ARCHIVAL_SLICES,
+    layout: {
+      name: valid.ARCHIVE_LAYOUT,
+      maxRecords: valid.SEGMENT_MAX_RECORDS,
+      maxBytes: valid.SEGMENT_MAX_BYTES,
+    },
     apiHost: valid.API_HOST,
     apiPort: valid.API_PORT,
     logLevel: valid.LOG_LEVEL,

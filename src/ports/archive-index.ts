@@ -1,7 +1,12 @@
-/** Where an archived record's canonical bytes live: a byte range of one blob, in one layout. */
-export interface ArchiveLocation {
-  layout: 'record';
-  blob: string;
+/**
+ * Where an archived record's canonical bytes live: a byte range of one blob. In the `segment` layout
+ * the range is the gzip member holding the record, and `line` its place in the decompressed member.
+ */
+export type ArchiveLocation =
+  | { layout: 'record'; blob: string; offset: number; length: number }
+  | { layout: 'segment'; blob: string; offset: number; length: number; line: LineRange };
+
+export interface LineRange {
   offset: number;
   length: number;
 }
@@ -50,6 +55,15 @@ export interface ArchiveIndex {
   listGarbage(query: { limit: number; afterSeq?: string | undefined }): Promise<Garbage[]>;
   /** Forgets garbage whose bytes were dealt with; unknown seqs are ignored. */
   forgetGarbage(seqs: readonly string[]): Promise<void>;
+  /** Entries whose location is in `blob`, in id order, strictly after `afterId` when given. */
+  listAt(blob: string, query: { limit: number; afterId?: string | undefined }): Promise<StoredEntry[]>;
+  /**
+   * Notes that the record was deleted at `at` (kept for good), so no repair brings back an archived
+   * copy of it that is older than that. A later note replaces an earlier one.
+   */
+  noteDeleted(id: string, at: string): Promise<void>;
+  /** When the record was last deleted, or undefined. */
+  deletedAt(id: string): Promise<string | undefined>;
   /** Entries in id order, filtered by customer when given. */
   list(query: ArchiveListQuery): Promise<StoredEntry[]>;
   /** Entry count and summed record sizes (a scan: for stats, not for probes). */
@@ -58,7 +72,17 @@ export interface ArchiveIndex {
   ping(): Promise<void>;
 }
 
-/** Blob names differ between layouts, so blob and range identify a location. */
+/** Blob names differ between layouts, so blob, range and line identify a location. */
 export function sameLocation(a: ArchiveLocation, b: ArchiveLocation): boolean {
-  return a.blob === b.blob && a.offset === b.offset && a.length === b.length;
+  return (
+    a.blob === b.blob &&
+    a.offset === b.offset &&
+    a.length === b.length &&
+    lineOf(a)?.offset === lineOf(b)?.offset &&
+    lineOf(a)?.length === lineOf(b)?.length
+  );
+}
+
+function lineOf(location: ArchiveLocation): LineRange | undefined {
+  return location.layout === 'segment' ? location.line : undefined;
 }

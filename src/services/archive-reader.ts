@@ -1,18 +1,24 @@
 import { sha256Hex, type RecordDocument } from '../domain/billing-record.js';
 import { ArchivedGoneError, IntegrityError, NotFoundError } from '../domain/errors.js';
+import { recordFromMember } from '../domain/segment-format.js';
 import type { ArchiveEntry } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 
-/** Reads an archived record through its index entry and refuses bytes that fail their SHA-256. */
+/**
+ * Reads an archived record through its index entry with one ranged read (of the record's blob, or of
+ * the gzip member holding it) and refuses bytes that fail their SHA-256.
+ */
 export class ArchiveReader {
   constructor(private readonly store: ArchiveStore) {}
 
   /** ArchivedGoneError when the blob is missing, IntegrityError when the bytes do not verify. */
   async read(entry: ArchiveEntry): Promise<RecordDocument> {
-    const { layout, blob, offset, length } = entry.location;
+    const { location } = entry;
+    const { layout, blob, offset, length } = location;
     let bytes: Buffer;
     try {
-      bytes = await this.store.get(blob, { offset, length });
+      const range = await this.store.get(blob, { offset, length });
+      bytes = location.layout === 'segment' ? recordFromMember(range, location.line, blob) : range;
     } catch (error) {
       if (error instanceof NotFoundError) {
         throw new ArchivedGoneError(`the archived copy of record '${entry.id}' is gone (blob ${blob})`, {

@@ -3,13 +3,19 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { LockHeldError, PreconditionFailedError, ValidationError } from '../domain/errors.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
-import { sameLocation, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
+import { manifestNameOf } from '../domain/segment-format.js';
+import {
+  sameLocation,
+  type ArchiveIndex,
+  type ArchiveLocation,
+  type StoredEntry,
+} from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
-import type { LiveStore, StoredRecord } from '../ports/live-store.js';
+import type { LiveStore } from '../ports/live-store.js';
 import type { Lock, LockLease, LockOwner } from '../ports/lock.js';
 import { startedRun, type RunLog, type RunRecord } from '../ports/run-log.js';
 import { DAY_MS, type Clock } from './clock.js';
-import type { RecordLayout } from './record-layout.js';
+import type { ArchiveLayout, DurableBatch } from './archive-layout.js';
 
 export interface ArchiveRunOptions {
   /** Records last touched more than this many days ago are archived; default from config. */
@@ -33,7 +39,7 @@ export interface ArchiverDeps {
   live: LiveStore;
   index: ArchiveIndex;
   store: ArchiveStore;
-  layout: RecordLayout;
+  layout: ArchiveLayout;
   lock: Lock;
   runLog: RunLog;
   clock: Clock;
@@ -52,7 +58,7 @@ export class Archiver {
   private readonly live: LiveStore;
   private readonly index: ArchiveIndex;
   private readonly store: ArchiveStore;
-  private readonly layout: RecordLayout;
+  private readonly layout: ArchiveLayout;
   private readonly lock: Lock;
   private readonly runLog: RunLog;
   private readonly clock: Clock;
@@ -216,6 +222,9 @@ export class Archiver {
 
   private async archiveEligible(run: RunRecord, lease: LockLease, slice: Slice | undefined): Promise<void> {
     const touchedBefore = new Date(this.clock().getTime() - run.older_than_days * DAY_MS);
+    const writer = run.dry_run
+      ? undefined
+      : this.layout.open({ runId: run.run_id, archivedAt: run.started_at });
     let remaining = run.limit ?? Number.POSITIVE_INFINITY;
     let continuation: string | undefined;
     do {
@@ -232,38 +241,31 @@ export class Archiver {
       remaining -= mine.length;
       run.batches += 1;
       run.eligible += mine.length;
-      if (!run.dry_run) await this.archiveBatch(mine, run, lease);
+      for (const batch of (await writer?.add(mine)) ?? []) await this.indexAndDelete(batch, run, lease);
       await this.runLog.save(run);
     } while (continuation !== undefined && remaining > 0);
+    for (const batch of (await writer?.finish()) ?? []) await this.indexAndDelete(batch, run, lease);
   }
 
-  private async archiveBatch(page: readonly StoredRecord[], run: RunRecord, lease: LockLease): Promise<void> {
-    const outcomes = await this.layout.write(
-      page.map((record) => record.doc),
-      { runId: run.run_id, archivedAt: this.clock().toISOString() },
-    );
-    const written = [];
-    for (const outcome of outcomes) {
-      if (outcome.ok) {
-        written.push(outcome.entry);
-      } else {
-        run.failed += 1;
-        this.noteError(
-          run,
-          `record '${outcome.id}' could not be written to the archive: ${outcome.error.message}`,
-        );
-      }
+  /** Indexes what the layout made durable, then deletes each live copy still at the version read. */
+  private async indexAndDelete(batch: DurableBatch, run: RunRecord, lease: LockLease): Promise<void> {
+    for (const failure of batch.failed) {
+      run.failed += 1;
+      this.noteError(
+        run,
+        `record '${failure.id}' could not be written to the archive: ${failure.error.message}`,
+      );
     }
-    if (written.length === 0) {
-      if (page.length > 0)
+    if (batch.written.length === 0) {
+      if (batch.failed.length > 0)
         throw new Error('no record of the batch could be written to the archive; stopping the run');
       return;
     }
     // A lost lock may soon be another run's: check before every step that changes what is stored.
     // (A failed lease renewal reports the loss at least 10 s before the lease can expire.)
     throwIfLost(lease);
-    const entries = await this.index.putMany(written);
-    const etags = new Map(page.map((record) => [record.doc.id, record.etag]));
+    const entries = await this.index.putMany(batch.written.map((item) => item.entry));
+    const etags = new Map(batch.written.map((item) => [item.entry.id, item.etag]));
     for (const entry of entries) {
       throwIfLost(lease);
       if (await this.deleteLiveCopy(entry, etags.get(entry.id))) {
@@ -273,6 +275,7 @@ export class Archiver {
         run.skipped += 1;
       }
     }
+    await this.runLog.save(run);
   }
 
   /** Deletes the live copy if it is still the version archived; otherwise withdraws the new entry. */
@@ -297,6 +300,8 @@ export class Archiver {
    */
   private async collectGarbage(run: RunRecord, lease: LockLease, slice: Slice | undefined): Promise<void> {
     let afterSeq: string | undefined;
+    // Many dead records of one segment each leave a note; the segment goes once.
+    const deleted = new Set<string>();
     for (;;) {
       throwIfLost(lease);
       const garbage = await this.index.listGarbage({ limit: GARBAGE_PAGE, afterSeq });
@@ -305,13 +310,25 @@ export class Archiver {
       const mine = garbage.filter((item) => inSlice(item.id, slice));
       for (const item of mine) {
         throwIfLost(lease);
-        const current = await this.index.get(item.id);
-        if (current && sameLocation(current.location, item.location)) continue;
+        if (deleted.has(item.location.blob) || (await this.stillReferenced(item.id, item.location))) continue;
+        deleted.add(item.location.blob);
+        if (item.location.layout === 'segment') await this.store.delete(manifestNameOf(item.location.blob));
         await this.store.delete(item.location.blob);
         run.garbage_collected += 1;
       }
       await this.index.forgetGarbage(mine.map((item) => item.seq));
     }
+  }
+
+  /**
+   * A record blob is in use while its entry points to it; a segment while any entry points into it
+   * (its other records' dead bytes wait for compaction).
+   */
+  private async stillReferenced(id: string, location: ArchiveLocation): Promise<boolean> {
+    if (location.layout === 'segment')
+      return (await this.index.listAt(location.blob, { limit: 1 })).length > 0;
+    const current = await this.index.get(id);
+    return current !== undefined && sameLocation(current.location, location);
   }
 
   private noteError(run: RunRecord, message: string): void {

@@ -2,49 +2,50 @@ import { canonicalBytes, sha256Hex, type RecordDocument } from '../domain/billin
 import { IntegrityError } from '../domain/errors.js';
 import type { ArchiveEntry } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
+import type { StoredRecord } from '../ports/live-store.js';
+import type { ArchiveLayout, DurableBatch, LayoutContext, LayoutWriter } from './archive-layout.js';
 
 /** How many blob writes one batch keeps in flight. */
 const WRITE_CONCURRENCY = 16;
-
-export type WriteOutcome = { ok: true; entry: ArchiveEntry } | { ok: false; id: string; error: Error };
 
 /**
  * The `record` layout: one blob per archived record version. The name carries a prefix of the
  * record's SHA-256, so a re-run after a crash rewrites the same name with the same bytes, and a
  * changed record never overwrites a blob an index entry still points to.
  */
-export class RecordLayout {
+export class RecordLayout implements ArchiveLayout {
+  readonly name = 'record';
+
   constructor(private readonly store: ArchiveStore) {}
 
-  /** Writes every record durably; one failure does not stop the others. Results are in input order. */
-  async write(
-    docs: readonly RecordDocument[],
-    context: { runId: string; archivedAt: string },
-  ): Promise<WriteOutcome[]> {
-    const outcomes: WriteOutcome[] = [];
-    for (let start = 0; start < docs.length; start += WRITE_CONCURRENCY) {
-      const chunk = docs.slice(start, start + WRITE_CONCURRENCY);
-      const settled = await Promise.allSettled(chunk.map((doc) => this.writeOne(doc, context)));
-      settled.forEach((result, i) => {
-        const id = chunk[i]?.id ?? '?';
-        outcomes.push(
-          result.status === 'fulfilled'
-            ? { ok: true, entry: result.value }
-            : {
-                ok: false,
-                id,
-                error: result.reason instanceof Error ? result.reason : new Error(String(result.reason)),
-              },
-        );
-      });
-    }
-    return outcomes;
+  open(context: LayoutContext): LayoutWriter {
+    return {
+      add: async (records) => [await this.write(records, context)],
+      finish: () => Promise.resolve([]),
+    };
   }
 
-  private async writeOne(
-    doc: RecordDocument,
-    context: { runId: string; archivedAt: string },
-  ): Promise<ArchiveEntry> {
+  /** Writes every record durably; one failure does not stop the others. */
+  private async write(records: readonly StoredRecord[], context: LayoutContext): Promise<DurableBatch> {
+    const batch: DurableBatch = { written: [], failed: [] };
+    for (let start = 0; start < records.length; start += WRITE_CONCURRENCY) {
+      const chunk = records.slice(start, start + WRITE_CONCURRENCY);
+      const settled = await Promise.allSettled(chunk.map((record) => this.writeOne(record.doc, context)));
+      settled.forEach((result, i) => {
+        const record = chunk[i];
+        if (!record) return;
+        if (result.status === 'fulfilled') batch.written.push({ entry: result.value, etag: record.etag });
+        else
+          batch.failed.push({
+            id: record.doc.id,
+            error: result.reason instanceof Error ? result.reason : new Error(String(result.reason)),
+          });
+      });
+    }
+    return batch;
+  }
+
+  private async writeOne(doc: RecordDocument, context: LayoutContext): Promise<ArchiveEntry> {
     const bytes = canonicalBytes(doc);
     const sha256 = sha256Hex(bytes);
     const blob = recordBlobName(doc, sha256);

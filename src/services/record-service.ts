@@ -115,6 +115,7 @@ export class RecordService {
       const live = await this.live.get(id);
       if (live) {
         checkIfMatch(id, ifMatch, live.etag);
+        await this.noteDeletion(id);
         try {
           if (!(await this.live.delete(id, live.etag))) continue;
         } catch (error) {
@@ -131,6 +132,7 @@ export class RecordService {
         throw new NotFoundError(`record '${id}' not found`);
       }
       checkIfMatch(id, ifMatch, archivedEtag(entry));
+      await this.noteDeletion(id);
       try {
         if (await this.index.withdraw(id, entry.etag)) return;
       } catch (error) {
@@ -141,6 +143,14 @@ export class RecordService {
       `record '${id}' kept changing while it was deleted; try again`,
       'concurrent_modification',
     );
+  }
+
+  /**
+   * Noted before the delete, so a crash between the two cannot let `verify --repair` rebuild an
+   * entry for the deleted record from a segment that still holds an older copy of it.
+   */
+  private async noteDeletion(id: string): Promise<void> {
+    await this.index.noteDeleted(id, this.clock().toISOString());
   }
 
   async restore(id: string): Promise<RecordView> {

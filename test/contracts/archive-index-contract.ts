@@ -83,6 +83,47 @@ export function describeArchiveIndexContract(
       await expect(current().ping()).resolves.toBeUndefined();
     });
 
+    it('keeps segment locations with their line, and a different line is a different location', async () => {
+      const inSegment = (line: number): ArchiveEntry =>
+        entry('s', undefined, {
+          location: {
+            layout: 'segment',
+            blob: 'segments/created=2026-01/run-0001.ndjson.gz',
+            offset: 100,
+            length: 50,
+            line: { offset: line, length: 20 },
+          },
+        });
+      await current().putMany([inSegment(0)]);
+      expect((await current().get('s'))?.location).toEqual(inSegment(0).location);
+      await current().putMany([inSegment(21)]);
+      expect((await current().get('s'))?.location).toEqual(inSegment(21).location);
+      const garbage = await current().listGarbage({ limit: 10 });
+      expect(garbage.map((item) => item.location)).toEqual([inSegment(0).location]);
+    });
+
+    it('lists the entries in one blob, in id order with paging', async () => {
+      const shared = 'segments/created=2026-01/run-0001.ndjson.gz';
+      await current().putMany([entry('c', shared), entry('a', shared), entry('b'), entry('d', shared)]);
+      expect((await current().listAt(shared, { limit: 10 })).map((e) => e.id)).toEqual(['a', 'c', 'd']);
+      expect((await current().listAt(shared, { limit: 1, afterId: 'a' })).map((e) => e.id)).toEqual(['c']);
+      expect(await current().listAt('segments/none.ndjson.gz', { limit: 10 })).toEqual([]);
+      await current().withdraw('c');
+      expect((await current().listAt(shared, { limit: 10 })).map((e) => e.id)).toEqual(['a', 'd']);
+    });
+
+    it('notes deletions, keeping the latest, apart from entries', async () => {
+      expect(await current().deletedAt('gone')).toBeUndefined();
+      await current().noteDeleted('gone', '2026-03-01T00:00:00.000Z');
+      await current().noteDeleted('gone', '2026-02-01T00:00:00.000Z');
+      expect(await current().deletedAt('gone')).toBe('2026-03-01T00:00:00.000Z');
+      await current().noteDeleted('gone', '2026-04-01T00:00:00.000Z');
+      expect(await current().deletedAt('gone')).toBe('2026-04-01T00:00:00.000Z');
+      expect(await current().get('gone')).toBeUndefined();
+      expect(await current().list({ limit: 10 })).toEqual([]);
+      expect(await current().summary()).toEqual({ count: 0, bytes: 0 });
+    });
+
     it('summarises count and bytes', async () => {
       expect(await current().summary()).toEqual({ count: 0, bytes: 0 });
       await current().putMany([entry('a', undefined, { size: 100 }), entry('b', undefined, { size: 23 })]);

@@ -68,7 +68,7 @@ export function describeLiveStoreContract(name: string, make: () => Promise<Stor
       expect(await current().delete('a')).toBe(false);
     });
 
-    it('finds eligible records by last touch, page by page with a continuation', async () => {
+    it('finds eligible records by last touch, in creation order, page by page with a continuation', async () => {
       await current().create(doc('old-2', '2026-01-02T00:00:00.000Z'));
       await current().create(doc('old-1', '2026-01-01T00:00:00.000Z'));
       await current().create(doc('old-1b', '2026-01-01T00:00:00.000Z'));
@@ -91,6 +91,12 @@ export function describeLiveStoreContract(name: string, make: () => Promise<Stor
         pages += 1;
       } while (continuation !== undefined && pages < 10);
       expect(found.map((r) => r.doc.id).sort()).toEqual(['old-1', 'old-1b', 'old-2']);
+      // Creation order lets the segment layout fill one month's segment at a time.
+      expect(found.map((r) => r.doc.created_at)).toEqual([
+        '2026-01-01T00:00:00.000Z',
+        '2026-01-01T00:00:00.000Z',
+        '2026-01-02T00:00:00.000Z',
+      ]);
       expect(pages).toBeGreaterThanOrEqual(2);
       const old2 = found.find((r) => r.doc.id === 'old-2');
       expect(old2?.etag).toBe((await current().get('old-2'))?.etag);

@@ -7,6 +7,7 @@ import { createCosmosClient } from '../../src/adapters/cosmos/cosmos-client.js';
 import { createAdapters, createServices, type Adapters, type Services } from '../../src/composition-root.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
+import type { LayoutName } from '../../src/services/archive-layout.js';
 import type { Clock } from '../../src/services/clock.js';
 import { cosmosTestAgent, localAzure, uniqueName } from './azure.js';
 import { tempDir } from './temp-dir.js';
@@ -15,6 +16,13 @@ export const silentLogger = pino({ level: 'silent' });
 
 export type BackendKind = 'embedded' | 'azure';
 export const BACKENDS: readonly BackendKind[] = ['embedded', 'azure'];
+
+export const LAYOUTS: readonly LayoutName[] = ['segment', 'record'];
+
+/** Every backend with every archive layout, for suites both layouts must pass alike. */
+export const SETUPS: readonly { backend: BackendKind; layout: LayoutName }[] = BACKENDS.flatMap((backend) =>
+  LAYOUTS.map((layout) => ({ backend, layout })),
+);
 
 export interface Harness {
   backend: BackendKind;
@@ -33,6 +41,8 @@ export interface Harness {
 
 export interface HarnessOptions {
   backend?: BackendKind;
+  /** ARCHIVE_LAYOUT; the configured default when absent. */
+  layout?: LayoutName;
   env?: Record<string, string>;
   clock?: Clock;
   /** Wraps the real adapters, e.g. to inject faults. */
@@ -47,7 +57,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const stores = options.reuse
     ? { env: options.reuse.env, remove: () => options.reuse?.destroy() ?? Promise.resolve() }
     : await freshStores(backend);
-  const env = { LOG_LEVEL: 'silent', ...stores.env, ...options.env };
+  const env = {
+    LOG_LEVEL: 'silent',
+    ...stores.env,
+    ...(options.layout && { ARCHIVE_LAYOUT: options.layout }),
+    ...options.env,
+  };
   const config = loadConfig(env);
   const built = createAdapters(config.backend, { cosmosAgent: cosmosTestAgent() });
   const adapters = options.wrap ? options.wrap(built.adapters) : built.adapters;

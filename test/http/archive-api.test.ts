@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiClient, expectError, type ApiClient } from '../helpers/api.js';
-import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { SETUPS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
 interface Run {
   run_id: string;
@@ -15,11 +15,11 @@ interface Run {
   bytes: number;
 }
 
-describe.each(BACKENDS)('archive API (%s)', (backend) => {
+describe.each(SETUPS)('archive API ($backend, $layout layout)', ({ backend, layout }) => {
   let harness: Harness;
   let api: ApiClient;
   beforeEach(async () => {
-    harness = await startHarness({ backend, env: { BATCH_SIZE: '3' } });
+    harness = await startHarness({ backend, layout, env: { BATCH_SIZE: '3' } });
     api = apiClient(harness.app);
   });
   afterEach(async () => {

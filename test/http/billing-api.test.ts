@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiClient, expectError, type ApiClient } from '../helpers/api.js';
-import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { SETUPS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
-describe.each(BACKENDS)('billing records API (%s)', (backend) => {
+describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backend, layout }) => {
   let harness: Harness;
   let api: ApiClient;
   beforeEach(async () => {
-    harness = await startHarness({ backend });
+    harness = await startHarness({ backend, layout });
     api = apiClient(harness.app);
   });
   afterEach(async () => {

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
 import { apiClient, expectError } from '../helpers/api.js';
-import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { SETUPS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { intercept } from '../helpers/intercept.js';
 
-describe.each(BACKENDS)('operations API (%s)', (backend) => {
+describe.each(SETUPS)('operations API ($backend, $layout layout)', ({ backend, layout }) => {
   let harness: Harness | undefined;
   afterEach(async () => {
     await harness?.destroy();
@@ -12,7 +12,7 @@ describe.each(BACKENDS)('operations API (%s)', (backend) => {
   });
 
   it('GET /health and GET /ready answer 200 when every store answers', async () => {
-    harness = await startHarness({ backend });
+    harness = await startHarness({ backend, layout });
     const api = apiClient(harness.app);
     expect((await api.get('/health')).json()).toEqual({ status: 'ok' });
     const ready = await api.get('/ready');
@@ -39,7 +39,7 @@ describe.each(BACKENDS)('operations API (%s)', (backend) => {
   });
 
   it('GET /stats reports counts, the oldest live record, the last run and run totals', async () => {
-    harness = await startHarness({ backend });
+    harness = await startHarness({ backend, layout });
     const api = apiClient(harness.app);
     await api.post('/billing', recordBody({ id: 'old', created_at: daysAgo(100) }));
     await api.post('/billing', recordBody({ id: 'mid', created_at: daysAgo(20) }));
@@ -70,7 +70,7 @@ describe.each(BACKENDS)('operations API (%s)', (backend) => {
   });
 
   it('GET /metrics exposes Prometheus metrics including record counts and request totals', async () => {
-    harness = await startHarness({ backend });
+    harness = await startHarness({ backend, layout });
     const api = apiClient(harness.app);
     await api.post('/billing', recordBody());
     await api.get('/billing/nope');
@@ -83,7 +83,7 @@ describe.each(BACKENDS)('operations API (%s)', (backend) => {
   });
 
   it('GET /openapi.json documents every endpoint', async () => {
-    harness = await startHarness({ backend });
+    harness = await startHarness({ backend, layout });
     const doc = (await apiClient(harness.app).get('/openapi.json')).json<{
       openapi: string;
       paths: object;
@@ -106,12 +106,12 @@ describe.each(BACKENDS)('operations API (%s)', (backend) => {
   });
 
   it('answers unknown routes with a JSON 404', async () => {
-    harness = await startHarness({ backend });
+    harness = await startHarness({ backend, layout });
     expectError(await apiClient(harness.app).get('/nothing/here'), 404, 'route_not_found');
   });
 
   it('keeps every record, live and archived, across a restart on the same stores', async () => {
-    const first = await startHarness({ backend });
+    const first = await startHarness({ backend, layout });
     try {
       const api1 = apiClient(first.app);
       const live = await api1.post('/billing', recordBody({ id: 'stays-live' }));

@@ -8,7 +8,8 @@ import type { RunLog } from '../../src/ports/run-log.js';
 import { BACKENDS, blobNames, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { intercept } from '../helpers/intercept.js';
 
-describe.each(BACKENDS)('Archiver under faults (%s)', (backend) => {
+// The segment layout's own faults are in segment-archiver.test.ts.
+describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) => {
   let harness: Harness | undefined;
   afterEach(async () => {
     await harness?.destroy();
@@ -23,6 +24,7 @@ describe.each(BACKENDS)('Archiver under faults (%s)', (backend) => {
     let failing = true;
     harness = await startHarness({
       backend,
+      layout: 'record',
       wrap: (adapters) => ({
         ...adapters,
         store: intercept<ArchiveStore>(adapters.store, {
@@ -51,6 +53,7 @@ describe.each(BACKENDS)('Archiver under faults (%s)', (backend) => {
     let failing = true;
     harness = await startHarness({
       backend,
+      layout: 'record',
       wrap: (adapters) => ({
         ...adapters,
         index: intercept<ArchiveIndex>(adapters.index, {
@@ -75,7 +78,7 @@ describe.each(BACKENDS)('Archiver under faults (%s)', (backend) => {
   });
 
   it('refuses to point the index at an existing blob whose bytes are not the record', async () => {
-    harness = await startHarness({ backend });
+    harness = await startHarness({ backend, layout: 'record' });
     await seed(harness, ['x']);
     const live = await harness.adapters.live.get('x');
     const bytes = Buffer.from(JSON.stringify(live?.doc));
@@ -93,6 +96,7 @@ describe.each(BACKENDS)('Archiver under faults (%s)', (backend) => {
   it('frees the lock after a failed run, so the next run can start', async () => {
     harness = await startHarness({
       backend,
+      layout: 'record',
       wrap: (adapters) => ({
         ...adapters,
         live: intercept(adapters.live, {
@@ -105,7 +109,7 @@ describe.each(BACKENDS)('Archiver under faults (%s)', (backend) => {
   });
 
   it('writes nothing in a dry run', async () => {
-    harness = await startHarness({ backend });
+    harness = await startHarness({ backend, layout: 'record' });
     await seed(harness, ['d1', 'd2']);
     expect(await harness.services.archiver.runOnce({ dryRun: true })).toMatchObject({
       eligible: 2,
@@ -116,7 +120,7 @@ describe.each(BACKENDS)('Archiver under faults (%s)', (backend) => {
   });
 
   it('collects the blobs of restored and deleted records, but never one an entry points to again', async () => {
-    harness = await startHarness({ backend });
+    harness = await startHarness({ backend, layout: 'record' });
     await seed(harness, ['restored', 'deleted', 'kept', 'back-again']);
     await harness.services.archiver.runOnce();
     await harness.services.records.restore('restored');
@@ -137,6 +141,7 @@ describe.each(BACKENDS)('Archiver under faults (%s)', (backend) => {
     const lost = new AbortController();
     harness = await startHarness({
       backend,
+      layout: 'record',
       env: { BATCH_SIZE: '2' },
       wrap: (adapters) => ({
         ...adapters,

@@ -99,7 +99,8 @@ describe.each(BACKENDS)('archival split into slices (%s)', (backend) => {
   });
 
   it('collects only its own slice’s garbage', async () => {
-    harness = await startHarness({ backend, env: { ARCHIVAL_SLICES: '2' } });
+    // One blob per record makes each collected blob visible in the count.
+    harness = await startHarness({ backend, layout: 'record', env: { ARCHIVAL_SLICES: '2' } });
     const ids = await seed(harness, 12);
     await harness.services.archiver.runOnce();
     for (const id of ids) await harness.services.records.restore(id);

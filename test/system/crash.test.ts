@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalBytes, type RecordDocument } from '../../src/domain/billing-record.js';
 import { finished, runCli, spawnCli } from '../helpers/cli.js';
-import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { SETUPS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
 /** Rounds and fresh records per round: the Azure stand-ins write far fewer records a second. */
 const WORKLOAD = { embedded: { rounds: 30, perRound: 400 }, azure: { rounds: 8, perRound: 60 } } as const;
@@ -13,17 +13,18 @@ const WORKLOAD = { embedded: { rounds: 30, perRound: 400 }, azure: { rounds: 8, 
  * restores and updates of archived records between rounds, then checks that every record reads
  * back exactly once with its latest content, byte for byte.
  */
-describe.each(BACKENDS)(
-  'crash safety: SIGKILL at any instant of an archival run loses nothing (%s)',
-  (backend) => {
+describe.each(SETUPS)(
+  'crash safety: SIGKILL at any instant of an archival run loses nothing ($backend, $layout layout)',
+  ({ backend, layout }) => {
     const { rounds: ROUNDS, perRound: RECORDS_PER_ROUND } = WORKLOAD[backend];
     let harness: Harness;
     const expected = new Map<string, string>();
     let env: Record<string, string>;
 
     beforeAll(async () => {
-      harness = await startHarness({ backend });
-      env = { ...harness.env, BATCH_SIZE: '20', LOG_LEVEL: 'info' };
+      harness = await startHarness({ backend, layout });
+      // Small segments, so kills land between the seals of a run's many segments too.
+      env = { ...harness.env, BATCH_SIZE: '20', SEGMENT_MAX_RECORDS: '50', LOG_LEVEL: 'info' };
       // Documents imported from elsewhere carry fields the API does not know: they must survive too.
       for (let i = 0; i < 50; i++) {
         const doc: RecordDocument = {

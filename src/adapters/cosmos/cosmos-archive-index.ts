@@ -25,11 +25,19 @@ interface GarbageDocument {
   since: string;
 }
 
+interface DeletionDocument {
+  id: string;
+  type: 'deletion';
+  record_id: string;
+  deleted_at: string;
+}
+
 /**
- * Garbage ids start with '~', which record ids cannot contain, so the two never collide; the time
- * that follows makes id order the order garbage was noted in.
+ * Garbage and deletion ids start with '~', which record ids cannot contain, so they never collide
+ * with entries; for garbage, the time that follows makes id order the order it was noted in.
  */
 const GARBAGE_PREFIX = '~garbage~';
+const DELETION_PREFIX = '~deleted~';
 const WRITE_CONCURRENCY = 16;
 
 /**
@@ -130,6 +138,52 @@ export class CosmosArchiveIndex implements ArchiveIndex {
       } catch (error) {
         if (cosmosStatus(error) !== 404) throw unavailable(`forgetting garbage '${seq}'`, error);
       }
+    }
+  }
+
+  async listAt(blob: string, query: { limit: number; afterId?: string | undefined }): Promise<StoredEntry[]> {
+    try {
+      const { resources } = await this.container.items.items
+        .query<EntryDocument>({
+          query: `SELECT TOP @limit * FROM c
+                   WHERE c.type = 'entry' AND c.location.blob = @blob AND c.id > @after ORDER BY c.id`,
+          parameters: [
+            { name: '@limit', value: query.limit },
+            { name: '@blob', value: blob },
+            { name: '@after', value: query.afterId ?? '' },
+          ],
+        })
+        .fetchAll();
+      return resources.map(toEntry);
+    } catch (error) {
+      throw unavailable(`listing archive entries in ${blob}`, error);
+    }
+  }
+
+  async noteDeleted(id: string, at: string): Promise<void> {
+    const earlier = await this.deletedAt(id);
+    if (earlier !== undefined && earlier >= at) return;
+    const document: DeletionDocument = {
+      id: `${DELETION_PREFIX}${id}`,
+      type: 'deletion',
+      record_id: id,
+      deleted_at: at,
+    };
+    try {
+      await this.container.items.items.upsert(document);
+    } catch (error) {
+      throw unavailable(`noting the deletion of '${id}'`, error);
+    }
+  }
+
+  async deletedAt(id: string): Promise<string | undefined> {
+    const docId = `${DELETION_PREFIX}${id}`;
+    try {
+      const { resource } = await this.container.items.item(docId, docId).read<DeletionDocument>();
+      return resource?.deleted_at;
+    } catch (error) {
+      if (cosmosStatus(error) === 404) return undefined;
+      throw unavailable(`reading the deletion note of '${id}'`, error);
     }
   }
 

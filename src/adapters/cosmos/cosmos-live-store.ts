@@ -118,7 +118,8 @@ export class CosmosLiveStore implements LiveStore {
           {
             query: `SELECT * FROM c WHERE IS_STRING(c.created_at) AND c.created_at < @cutoff
                       AND (NOT IS_DEFINED(c.updated_at) OR c.updated_at < @cutoff)
-                      AND (NOT IS_DEFINED(c.restored_at) OR c.restored_at < @cutoff)`,
+                      AND (NOT IS_DEFINED(c.restored_at) OR c.restored_at < @cutoff)
+                    ORDER BY c.created_at`,
             parameters: [{ name: '@cutoff', value: cutoff }],
           },
           { maxItemCount: query.limit, ...(query.continuation && { continuationToken: query.continuation }) },

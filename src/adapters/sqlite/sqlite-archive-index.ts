@@ -20,6 +20,8 @@ interface EntryRow {
   blob: string;
   offset: number;
   length: number;
+  line_offset: number | null;
+  line_length: number | null;
   sha256: string;
   size: number;
   archived_at: string;
@@ -34,6 +36,8 @@ interface GarbageRow {
   blob: string;
   offset: number;
   length: number;
+  line_offset: number | null;
+  line_length: number | null;
   since: string;
 }
 
@@ -46,6 +50,8 @@ CREATE TABLE IF NOT EXISTS archive_index (
   blob TEXT NOT NULL,
   offset INTEGER NOT NULL,
   length INTEGER NOT NULL,
+  line_offset INTEGER,
+  line_length INTEGER,
   sha256 TEXT NOT NULL,
   size INTEGER NOT NULL,
   archived_at TEXT NOT NULL,
@@ -53,6 +59,7 @@ CREATE TABLE IF NOT EXISTS archive_index (
   etag TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS archive_index_by_customer ON archive_index (customer_id, id);
+CREATE INDEX IF NOT EXISTS archive_index_by_blob ON archive_index (blob, id);
 CREATE TABLE IF NOT EXISTS archive_garbage (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   id TEXT NOT NULL,
@@ -60,7 +67,13 @@ CREATE TABLE IF NOT EXISTS archive_garbage (
   blob TEXT NOT NULL,
   offset INTEGER NOT NULL,
   length INTEGER NOT NULL,
+  line_offset INTEGER,
+  line_length INTEGER,
   since TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS archive_deletions (
+  id TEXT PRIMARY KEY,
+  deleted_at TEXT NOT NULL
 ) STRICT;
 `;
 
@@ -96,12 +109,14 @@ export class SqliteArchiveIndex implements ArchiveIndex {
         .transaction(() => {
           const upsert = this.file.db.prepare(
             `INSERT INTO archive_index
-               (id, customer_id, created_at, layout, blob, offset, length, sha256, size, archived_at, run_id, etag)
-             VALUES (@id, @customer_id, @created_at, @layout, @blob, @offset, @length, @sha256, @size,
-                     @archived_at, @run_id, @etag)
+               (id, customer_id, created_at, layout, blob, offset, length, line_offset, line_length, sha256, size,
+                archived_at, run_id, etag)
+             VALUES (@id, @customer_id, @created_at, @layout, @blob, @offset, @length, @line_offset, @line_length,
+                     @sha256, @size, @archived_at, @run_id, @etag)
              ON CONFLICT (id) DO UPDATE SET
                customer_id = excluded.customer_id, created_at = excluded.created_at, layout = excluded.layout,
-               blob = excluded.blob, offset = excluded.offset, length = excluded.length, sha256 = excluded.sha256,
+               blob = excluded.blob, offset = excluded.offset, length = excluded.length,
+               line_offset = excluded.line_offset, line_length = excluded.line_length, sha256 = excluded.sha256,
                size = excluded.size, archived_at = excluded.archived_at, run_id = excluded.run_id,
                etag = excluded.etag`,
           );
@@ -161,6 +176,37 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     });
   }
 
+  listAt(blob: string, query: { limit: number; afterId?: string | undefined }): Promise<StoredEntry[]> {
+    return attempt(() =>
+      this.file.db
+        .prepare<[string, string, number], EntryRow>(
+          'SELECT * FROM archive_index WHERE blob = ? AND id > ? ORDER BY id LIMIT ?',
+        )
+        .all(blob, query.afterId ?? '', query.limit)
+        .map(toEntry),
+    );
+  }
+
+  noteDeleted(id: string, at: string): Promise<void> {
+    return attempt(() => {
+      this.file.db
+        .prepare(
+          `INSERT INTO archive_deletions (id, deleted_at) VALUES (?, ?)
+           ON CONFLICT (id) DO UPDATE SET deleted_at = max(deleted_at, excluded.deleted_at)`,
+        )
+        .run(id, at);
+    });
+  }
+
+  deletedAt(id: string): Promise<string | undefined> {
+    return attempt(
+      () =>
+        this.file.db
+          .prepare<[string], { deleted_at: string }>('SELECT deleted_at FROM archive_deletions WHERE id = ?')
+          .get(id)?.deleted_at,
+    );
+  }
+
   list(query: ArchiveListQuery): Promise<StoredEntry[]> {
     const where = ['id > @afterId'];
     if (query.customerId !== undefined) where.push('customer_id = @customerId');
@@ -192,9 +238,10 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   private addGarbage(row: EntryRow, since: string): void {
     this.file.db
       .prepare(
-        'INSERT INTO archive_garbage (id, layout, blob, offset, length, since) VALUES (?, ?, ?, ?, ?, ?)',
+        `INSERT INTO archive_garbage (id, layout, blob, offset, length, line_offset, line_length, since)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(row.id, row.layout, row.blob, row.offset, row.length, since);
+      .run(row.id, row.layout, row.blob, row.offset, row.length, row.line_offset, row.line_length, since);
   }
 
   ping(): Promise<void> {
@@ -204,9 +251,25 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   }
 }
 
-function locationOf(row: { layout: string; blob: string; offset: number; length: number }): ArchiveLocation {
-  if (row.layout !== 'record') throw new Error(`unknown archive layout '${row.layout}' in the index`);
-  return { layout: row.layout, blob: row.blob, offset: row.offset, length: row.length };
+function locationOf(row: {
+  layout: string;
+  blob: string;
+  offset: number;
+  length: number;
+  line_offset: number | null;
+  line_length: number | null;
+}): ArchiveLocation {
+  const { blob, offset, length } = row;
+  if (row.layout === 'record') return { layout: 'record', blob, offset, length };
+  if (row.layout === 'segment' && row.line_offset !== null && row.line_length !== null)
+    return {
+      layout: 'segment',
+      blob,
+      offset,
+      length,
+      line: { offset: row.line_offset, length: row.line_length },
+    };
+  throw new Error(`unreadable archive location (layout '${row.layout}') in the index`);
 }
 
 function toEntry(row: EntryRow): StoredEntry {
@@ -232,6 +295,8 @@ function toRow(entry: StoredEntry): EntryRow {
     blob: entry.location.blob,
     offset: entry.location.offset,
     length: entry.location.length,
+    line_offset: entry.location.layout === 'segment' ? entry.location.line.offset : null,
+    line_length: entry.location.layout === 'segment' ? entry.location.line.length : null,
     sha256: entry.sha256,
     size: entry.size,
     archived_at: entry.archived_at,

@@ -26,9 +26,11 @@ doc TEXT NOT NULL,
 etag TEXT NOT NULL,
 customer_id TEXT,
 status TEXT,
-touched_ms INTEGER NOT NULL
+touched_ms INTEGER NOT NULL,
+created_ms INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS records_by_touch ON records (touched_ms, id);
+CREATE INDEX IF NOT EXISTS records_by_creation ON records (created_ms, id, touched_ms);
 CREATE INDEX IF NOT EXISTS records_by_customer ON records (customer_id, id);
 `;
 
@@ -65,7 +67,8 @@ export class SqliteLiveStore implements LiveStore {
       const etag = randomUUID();
       const result = this.file.db
         .prepare(
-          `INSERT INTO records (id, doc, etag, customer_id, status, touched_ms) VALUES (?, ?, ?, ?, ?, ?)
+          `INSERT INTO records (id, doc, etag, customer_id, status, touched_ms, created_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (id) DO NOTHING`,
         )
         .run(...columns(doc, etag));
@@ -87,10 +90,11 @@ export class SqliteLiveStore implements LiveStore {
         if (ifMatch !== undefined && current.etag !== ifMatch) {
           throw new PreconditionFailedError(`record '${doc.id}' has changed since version ${ifMatch}`);
         }
-        const [id, text, newEtag, customerId, status, touched] = columns(doc, etag);
+        const [id, text, newEtag, customerId, status, touched, created] = columns(doc, etag);
         db.prepare(
-          'UPDATE records SET doc = ?, etag = ?, customer_id = ?, status = ?, touched_ms = ? WHERE id = ?',
-        ).run(text, newEtag, customerId, status, touched, id);
+          `UPDATE records SET doc = ?, etag = ?, customer_id = ?, status = ?, touched_ms = ?, created_ms = ?
+           WHERE id = ?`,
+        ).run(text, newEtag, customerId, status, touched, created, id);
       }).immediate();
       return { doc, etag };
     });
@@ -115,7 +119,11 @@ export class SqliteLiveStore implements LiveStore {
     });
   }
 
-  /** Pages in (last touch, id) order; the continuation is the position of the page's last record. */
+  /**
+   * Pages in (creation, id) order, so a segment fills with one month at a time; the continuation is
+   * the position of the page's last record. Creation never follows the last touch, so the cutoff
+   * bounds the index range too.
+   */
   findEligible(query: {
     touchedBefore: Date;
     limit: number;
@@ -126,19 +134,20 @@ export class SqliteLiveStore implements LiveStore {
         query.continuation === undefined
           ? { t: Number.MIN_SAFE_INTEGER, id: '' }
           : parseCursor(query.continuation);
+      const cutoff = query.touchedBefore.getTime();
       const rows = this.file.db
-        .prepare<[number, number, number, string, number], RecordRow & { touched_ms: number; id: string }>(
-          `SELECT id, doc, etag, touched_ms FROM records
-           WHERE touched_ms < ? AND (touched_ms > ? OR (touched_ms = ? AND id > ?))
-           ORDER BY touched_ms, id LIMIT ?`,
+        .prepare<[number, number, number, string, number], RecordRow & { created_ms: number; id: string }>(
+          `SELECT id, doc, etag, created_ms FROM records
+           WHERE created_ms < ? AND touched_ms < ? AND (created_ms, id) > (?, ?)
+           ORDER BY created_ms, id LIMIT ?`,
         )
-        .all(query.touchedBefore.getTime(), after.t, after.t, after.id, query.limit);
+        .all(cutoff, cutoff, after.t, after.id, query.limit);
       const last = rows.at(-1);
       return {
         records: rows.map(toStored),
         continuation:
           last && rows.length === query.limit
-            ? JSON.stringify({ t: last.touched_ms, id: last.id })
+            ? JSON.stringify({ t: last.created_ms, id: last.id })
             : undefined,
       };
     });
@@ -188,10 +197,19 @@ export class SqliteLiveStore implements LiveStore {
 function columns(
   doc: RecordDocument,
   etag: string,
-): [string, string, string, string | null, string | null, number] {
+): [string, string, string, string | null, string | null, number, number] {
   const customerId = typeof doc.customer_id === 'string' ? doc.customer_id : null;
   const status = typeof doc.status === 'string' ? doc.status : null;
-  return [doc.id, JSON.stringify(doc), etag, customerId, status, lastTouchMs(doc) ?? UNKNOWN_TOUCH];
+  const created = Date.parse(doc.created_at);
+  return [
+    doc.id,
+    JSON.stringify(doc),
+    etag,
+    customerId,
+    status,
+    lastTouchMs(doc) ?? UNKNOWN_TOUCH,
+    Number.isNaN(created) ? UNKNOWN_TOUCH : created,
+  ];
 }
 
 function toStored(row: RecordRow): StoredRecord {

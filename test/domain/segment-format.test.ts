@@ -1,0 +1,121 @@
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../src/domain/billing-record.js';
+import { IntegrityError } from '../../src/domain/errors.js';
+import {
+  creationMonth,
+  manifestNameOf,
+  MEMBER_MAX_BYTES,
+  parseManifest,
+  recordFromMember,
+  SegmentBuilder,
+  segmentName,
+} from '../../src/domain/segment-format.js';
+
+function line(id: string, padding: number): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      id,
+      customer_id: 'c',
+      created_at: '2026-01-05T00:00:00.000Z',
+      pad: 'x'.repeat(padding),
+    }),
+  );
+}
+
+function build(lines: Buffer[]): ReturnType<SegmentBuilder['seal']> {
+  const builder = new SegmentBuilder();
+  lines.forEach((bytes, i) => {
+    builder.add(bytes, {
+      id: `r${i}`,
+      customer_id: 'c',
+      created_at: '2026-01-05T00:00:00.000Z',
+      sha256: sha256Hex(bytes),
+    });
+  });
+  return builder.seal('segments/created=2026-01/run-0001.ndjson.gz', {
+    runId: 'run',
+    archivedAt: '2026-11-01T00:00:00.000Z',
+  });
+}
+
+describe('segment format', () => {
+  const lines = Array.from({ length: 400 }, (_, i) => line(`r${i}`, 200 + (i % 50)));
+
+  it('is one NDJSON stream to any gzip reader, in the order records were added', () => {
+    const { bytes } = build(lines);
+    expect(gunzipSync(bytes).toString()).toBe(lines.map((l) => `${l.toString()}\n`).join(''));
+  });
+
+  it('cuts members of at most 64 KiB of whole lines, each of which decompresses alone', () => {
+    const { bytes, manifest } = build(lines);
+    expect(manifest.members.length).toBeGreaterThan(1);
+    for (const member of manifest.members) {
+      expect(member.uncompressed_length).toBeLessThanOrEqual(MEMBER_MAX_BYTES);
+      const text = gunzipSync(bytes.subarray(member.offset, member.offset + member.length)).toString();
+      expect(text.length).toBe(member.uncompressed_length);
+      expect(text.endsWith('\n')).toBe(true);
+      expect(text.trimEnd().split('\n')).toHaveLength(member.records);
+    }
+    const last = manifest.members.at(-1);
+    expect((last?.offset ?? 0) + (last?.length ?? 0)).toBe(bytes.length);
+  });
+
+  it('finds every record from its member alone, and its manifest describes the whole blob', () => {
+    const { bytes, manifest } = build(lines);
+    expect(manifest).toMatchObject({ record_count: 400, bytes: bytes.length, sha256: sha256Hex(bytes) });
+    manifest.records.forEach((record, i) => {
+      const member = manifest.members[record.member];
+      if (!member) throw new Error('no member');
+      const found = recordFromMember(
+        bytes.subarray(member.offset, member.offset + member.length),
+        record,
+        'seg',
+      );
+      expect(found.equals(lines[i] ?? Buffer.alloc(0))).toBe(true);
+      expect(record.sha256).toBe(sha256Hex(found));
+    });
+    expect(parseManifest(Buffer.from(JSON.stringify(manifest)), 'm')).toEqual(manifest);
+  });
+
+  it('gives a record longer than a member a member of its own', () => {
+    const big = line('big', MEMBER_MAX_BYTES * 2);
+    const { manifest } = build([line('a', 10), big, line('b', 10)]);
+    expect(manifest.members.map((m) => m.records)).toEqual([1, 1, 1]);
+    expect(manifest.members[1]?.uncompressed_length).toBe(big.length + 1);
+  });
+
+  it('refuses a damaged member or a line that is not there', () => {
+    const { bytes, manifest } = build(lines.slice(0, 3));
+    const member = bytes.subarray(0, manifest.members[0]?.length);
+    expect(() => recordFromMember(Buffer.from('not gzip'), { offset: 0, length: 5 }, 'seg')).toThrow(
+      IntegrityError,
+    );
+    expect(() => recordFromMember(member, { offset: 1, length: 5 }, 'seg')).toThrow(/no record line/);
+    expect(() => recordFromMember(member, { offset: 0, length: 10_000 }, 'seg')).toThrow(IntegrityError);
+  });
+
+  it('refuses a manifest of the wrong shape or that contradicts itself', () => {
+    const { manifest } = build(lines.slice(0, 3));
+    expect(() => parseManifest(Buffer.from('{'), 'm')).toThrow(/not a valid segment manifest/);
+    expect(() => parseManifest(Buffer.from(JSON.stringify({ ...manifest, extra: 1 })), 'm')).toThrow(
+      /unknown field 'extra'/,
+    );
+    expect(() => parseManifest(Buffer.from(JSON.stringify({ ...manifest, record_count: 4 })), 'm')).toThrow(
+      /counts 4 records but lists 3/,
+    );
+    const moved = { ...manifest, records: manifest.records.map((r) => ({ ...r, member: 9 })) };
+    expect(() => parseManifest(Buffer.from(JSON.stringify(moved)), 'm')).toThrow(/member 9/);
+  });
+
+  it('names segments by creation month, Hive-style, with the manifest beside them', () => {
+    expect(creationMonth('2026-03-31T23:59:59.999Z')).toBe('2026-03');
+    expect(creationMonth('2026-04-01T01:00:00+02:00')).toBe('2026-03');
+    expect(creationMonth('not a date')).toBe('undated');
+    const name = segmentName('2026-03', '20261101T000000000Z-abcd1234', 7);
+    expect(name).toBe('segments/created=2026-03/20261101T000000000Z-abcd1234-0007.ndjson.gz');
+    expect(manifestNameOf(name)).toBe(
+      'segments/created=2026-03/20261101T000000000Z-abcd1234-0007.manifest.json',
+    );
+  });
+});
