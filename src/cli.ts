@@ -6,9 +6,11 @@ import { DomainError } from './domain/errors.js';
 import { parseSlice, type Slice } from './domain/slices.js';
 import { createLogger } from './logger.js';
 import { sampleRecord } from './services/sample-records.js';
+import type { VerifyReport } from './services/verifier.js';
 
 /** Exit codes, so scripts can tell "nothing to do now" from "broken". */
 const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3, notFound: 4, conflict: 5 } as const;
+const HOUR_MS = 60 * 60 * 1000;
 
 function wholeNumber(min: number) {
   return (value: string): number => {
@@ -18,6 +20,13 @@ function wholeNumber(min: number) {
     }
     return n;
   };
+}
+
+function share(value: string): number {
+  const n = Number(value);
+  if (!/^(0|1)?(\.\d+)?$/.test(value) || !(n > 0 && n <= 1))
+    throw new InvalidArgumentError('expected a share above 0 and at most 1, e.g. 0.5');
+  return n;
 }
 
 function print(value: unknown): void {
@@ -98,6 +107,48 @@ program
   });
 
 program
+  .command('verify')
+  .description('check every index entry, segment and manifest; exit 1 when a record is missing or corrupt')
+  .option(
+    '--repair',
+    'rebuild missing index entries from manifests; remove orphans past the grace period',
+    false,
+  )
+  .addOption(
+    new Option('--grace-hours <hours>', 'leave orphans younger than this alone')
+      .argParser(wholeNumber(0))
+      .default(24),
+  )
+  .action(async (options: { repair: boolean; graceHours: number }) => {
+    await withServices(async ({ verifier }) => {
+      const report = await verifier.verify({ repair: options.repair, graceMs: options.graceHours * HOUR_MS });
+      print(report);
+      process.stderr.write(`${verifySummary(report, options.repair)}\n`);
+      return report.ok ? EXIT.ok : EXIT.failed;
+    });
+  });
+
+program
+  .command('compact')
+  .description('rewrite segments whose share of dead records passes a threshold')
+  .addOption(
+    new Option(
+      '--min-dead-share <share>',
+      'rewrite segments at least this share of which is dead (0 < share ≤ 1)',
+    )
+      .argParser(share)
+      .default(0.5),
+  )
+  .option('--dry-run', 'say what would be rewritten; change nothing', false)
+  .action(async (options: { minDeadShare: number; dryRun: boolean }) => {
+    await withServices(async ({ compactor }) => {
+      const report = await compactor.compact({ minDeadShare: options.minDeadShare, dryRun: options.dryRun });
+      print(report);
+      return EXIT.ok;
+    });
+  });
+
+program
   .command('stats')
   .description('print counts, run history and estimated savings')
   .action(async () => {
@@ -120,6 +171,46 @@ program
       return EXIT.ok;
     });
   });
+
+/** What the report means, and what to do about it, in a few lines. */
+function verifySummary(report: VerifyReport, repaired: boolean): string {
+  const { checked } = report;
+  const lines = [
+    `checked ${checked.entries} index entries, ${checked.segments} segments (${checked.segment_records} records), ${checked.record_blobs} record blobs`,
+  ];
+  const problem = (count: number, text: string): void => {
+    if (count > 0) lines.push(`  ${count} ${text}`);
+  };
+  problem(report.missing.count, 'index entries whose archived copy is gone (their records answer 410)');
+  problem(
+    report.corrupt.count,
+    'corrupt: bytes or manifests that do not verify (never served; restore from a backup)',
+  );
+  problem(
+    report.unindexed.count,
+    'records held by segments but missing from the index: `verify --repair` rebuilds them',
+  );
+  problem(
+    report.orphans.count,
+    'orphan blobs nothing points to: `verify --repair` removes those past the grace period',
+  );
+  problem(report.dead_records, 'dead records inside segments still in use: `compact` reclaims them');
+  problem(
+    report.live_and_archived.count,
+    'records both live and indexed: harmless, the next archival run heals them',
+  );
+  problem(report.offline.count, 'blobs in the Archive tier, not checked');
+  if (repaired)
+    lines.push(
+      `  repaired: ${report.repaired.entries_rebuilt} entries rebuilt, ${report.repaired.orphans_removed} orphans removed`,
+    );
+  lines.push(
+    report.ok
+      ? 'verify: no record is missing or corrupt'
+      : 'verify: FAILED: records are missing or corrupt (details above, JSON on stdout)',
+  );
+  return lines.join('\n');
+}
 
 function exitCodeOf(error: DomainError): number {
   switch (error.code) {

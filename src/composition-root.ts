@@ -23,10 +23,12 @@ import { ArchiveReader } from './services/archive-reader.js';
 import { Archiver } from './services/archiver.js';
 import { systemClock, type Clock } from './services/clock.js';
 import { RecordLayout } from './services/record-layout.js';
+import { Compactor } from './services/compactor.js';
 import { RecordService } from './services/record-service.js';
 import { SegmentLayout } from './services/segment-layout.js';
 import { Restorer } from './services/restorer.js';
 import { StatsService } from './services/stats-service.js';
+import { Verifier } from './services/verifier.js';
 
 export interface Adapters {
   live: LiveStore;
@@ -44,6 +46,8 @@ export interface Services {
   records: RecordService;
   archiver: Archiver;
   stats: StatsService;
+  verifier: Verifier;
+  compactor: Compactor;
   /** Asks every store to answer; says which one did not. */
   readiness(): Promise<{ ready: boolean; stores: Readiness }>;
   close(): Promise<void>;
@@ -168,6 +172,26 @@ export async function createServices(
       clock,
       logger,
       settings,
+    }),
+    compactor: new Compactor({
+      live,
+      index,
+      store,
+      lock,
+      clock,
+      logger,
+      slices: config.archivalSlices,
+      limits: { maxRecords: config.layout.maxRecords, maxBytes: config.layout.maxBytes },
+    }),
+    verifier: new Verifier({
+      live,
+      index,
+      store,
+      reader,
+      lock,
+      clock,
+      logger,
+      slices: config.archivalSlices,
     }),
     stats: new StatsService(live, index, runLog, clock, {
       olderThanDays: config.archivalDaysThreshold,

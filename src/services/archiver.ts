@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { LockHeldError, PreconditionFailedError, ValidationError } from '../domain/errors.js';
+import { PreconditionFailedError, ValidationError } from '../domain/errors.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
 import { manifestNameOf } from '../domain/segment-format.js';
 import {
@@ -12,9 +12,10 @@ import {
 } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 import type { LiveStore } from '../ports/live-store.js';
-import type { Lock, LockLease, LockOwner } from '../ports/lock.js';
+import type { Lock, LockLease } from '../ports/lock.js';
 import { startedRun, type RunLog, type RunRecord } from '../ports/run-log.js';
 import { DAY_MS, type Clock } from './clock.js';
+import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { ArchiveLayout, DurableBatch } from './archive-layout.js';
 
 export interface ArchiveRunOptions {
@@ -98,7 +99,7 @@ export class Archiver {
       );
     }
     const runId = `${this.clock().toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
-    const lease = await this.acquireLocks(slice, {
+    const lease = await acquireArchivalLocks(this.lock, this.settings.slices, slice, {
       runId,
       description: `pid ${process.pid} on ${hostname()}`,
     });
@@ -141,41 +142,6 @@ export class Archiver {
   /** One run, or undefined when unknown. */
   async run(runId: string): Promise<RunRecord | undefined> {
     return this.runLog.get(runId);
-  }
-
-  /**
-   * A slice run holds its slice's lock; a whole-store run holds every slice's lock (one lock when
-   * the store is not split), so whole-store and slice runs never overlap. All or nothing.
-   */
-  private async acquireLocks(slice: Slice | undefined, owner: LockOwner): Promise<LockLease> {
-    const names = slice
-      ? [lockName(slice)]
-      : this.settings.slices === 1
-        ? ['archival-all']
-        : Array.from({ length: this.settings.slices }, (_, index) =>
-            lockName({ index, count: this.settings.slices }),
-          );
-    const leases: LockLease[] = [];
-    try {
-      for (const name of names) leases.push(await this.lock.acquire(name, owner));
-    } catch (error) {
-      await Promise.allSettled(leases.map((lease) => lease.release()));
-      if (error instanceof LockHeldError && !slice && names.length > 1) {
-        throw new LockHeldError(
-          `archival of a slice is running, so the whole store cannot be archived now: ${error.message}`,
-          {
-            cause: error,
-          },
-        );
-      }
-      throw error;
-    }
-    return {
-      lost: AbortSignal.any(leases.map((lease) => lease.lost)),
-      release: async () => {
-        await Promise.all(leases.map((lease) => lease.release()));
-      },
-    };
   }
 
   /**
@@ -336,15 +302,6 @@ export class Archiver {
     // Keep the history readable on a bad day: the first errors tell the story.
     if (run.errors.length < 20) run.errors.push(message);
   }
-}
-
-function lockName(slice: Slice): string {
-  return `archival-slice-${slice.index}-of-${slice.count}`;
-}
-
-function throwIfLost(lease: LockLease): void {
-  if (lease.lost.aborted)
-    throw new Error('the archival lock was lost; stopping before another run takes over');
 }
 
 function messageOf(error: unknown): string {

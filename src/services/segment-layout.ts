@@ -80,33 +80,50 @@ class SegmentWriter implements LayoutWriter {
     );
   }
 
-  /** Segment first, then its manifest: a manifest never describes a segment that is not there. */
   private async seal(): Promise<DurableBatch> {
     this.sealed += 1;
     const name = segmentName(this.month ?? 'undated', this.context.runId, this.sealed);
-    const { bytes, manifest } = this.builder.seal(name, this.context);
-    const etags = this.etags;
+    const { builder, etags } = this;
     this.builder = new SegmentBuilder();
     this.etags = [];
-    await this.putVerified(name, bytes, manifest.record_count);
-    await this.putVerified(
-      manifestNameOf(name),
-      Buffer.from(JSON.stringify(manifest)),
-      manifest.record_count,
-    );
-    return {
-      written: entriesOf(manifest, this.context).map((entry, i) => ({ entry, etag: etags[i] ?? '' })),
-      failed: [],
-    };
+    const { entries } = await writeSegment(this.store, builder, name, this.context);
+    return { written: entries.map((entry, i) => ({ entry, etag: etags[i] ?? '' })), failed: [] };
   }
+}
 
-  private async putVerified(name: string, bytes: Buffer, recordCount: number): Promise<void> {
-    const sha256 = sha256Hex(bytes);
-    const { created } = await this.store.putIfAbsent(name, bytes, { sha256, recordCount });
-    // Run ids are unique, so the name can only exist if an earlier attempt of this very write landed.
-    if (!created && sha256Hex(await this.store.get(name)) !== sha256)
-      throw new IntegrityError(`blob '${name}' exists with other content; refusing to index into it`);
-  }
+/**
+ * Seals the builder into `name`: the segment first, then its manifest, so a manifest never
+ * describes a segment that is not there. Returns the entries to index, in the order records were
+ * added, and the segment's size.
+ */
+export async function writeSegment(
+  store: ArchiveStore,
+  builder: SegmentBuilder,
+  name: string,
+  context: LayoutContext,
+): Promise<{ entries: ArchiveEntry[]; bytes: number }> {
+  const { bytes, manifest } = builder.seal(name, context);
+  await putVerified(store, name, bytes, manifest.record_count);
+  await putVerified(
+    store,
+    manifestNameOf(name),
+    Buffer.from(JSON.stringify(manifest)),
+    manifest.record_count,
+  );
+  return { entries: entriesOf(manifest, context), bytes: bytes.length };
+}
+
+async function putVerified(
+  store: ArchiveStore,
+  name: string,
+  bytes: Buffer,
+  recordCount: number,
+): Promise<void> {
+  const sha256 = sha256Hex(bytes);
+  const { created } = await store.putIfAbsent(name, bytes, { sha256, recordCount });
+  // Run ids are unique, so the name can only exist if an earlier attempt of this very write landed.
+  if (!created && sha256Hex(await store.get(name)) !== sha256)
+    throw new IntegrityError(`blob '${name}' exists with other content; refusing to index into it`);
 }
 
 /** The index entries a manifest describes, one per record. */

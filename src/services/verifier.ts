@@ -1,0 +1,371 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { sha256Hex } from '../domain/billing-record.js';
+import { ArchivedGoneError, ArchivedOfflineError, IntegrityError } from '../domain/errors.js';
+import {
+  isManifestName,
+  isSegmentName,
+  manifestNameOf,
+  parseManifest,
+  recordFromMember,
+  type ManifestRecord,
+  type SegmentManifest,
+} from '../domain/segment-format.js';
+import type { ArchiveEntry, ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
+import type { ArchiveStore, BlobInfo } from '../ports/archive-store.js';
+import type { LiveStore } from '../ports/live-store.js';
+import type { Lock } from '../ports/lock.js';
+import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
+import type { ArchiveReader } from './archive-reader.js';
+import type { Clock } from './clock.js';
+import { entriesOf } from './segment-layout.js';
+
+/** Where archive blobs live; `locks/` and `rehydrated/` hold no archived record of their own. */
+const ARCHIVE_PREFIXES = ['records/', 'segments/'];
+const PAGE = 500;
+/** Findings listed in full per kind; the counts are always complete. */
+const LISTED = 50;
+
+export interface VerifyOptions {
+  /** Rebuild missing index entries from manifests and remove orphans older than the grace period. */
+  repair?: boolean;
+  /** Orphans younger than this may belong to a run still in flight elsewhere; default 24 h. */
+  graceMs?: number;
+}
+
+export interface Finding {
+  blob: string;
+  id?: string;
+  message: string;
+}
+
+export interface FindingList {
+  count: number;
+  /** The first findings, at most 50. */
+  items: Finding[];
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  checked: { entries: number; segments: number; segment_records: number; record_blobs: number };
+  /** Index entries whose blob or bytes are gone. */
+  missing: FindingList;
+  /** Bytes that fail their SHA-256, segments that contradict their manifest, entries pointing at the wrong place. */
+  corrupt: FindingList;
+  /** Records a manifest holds that are neither live, nor indexed, nor deleted: the index lost them. */
+  unindexed: FindingList;
+  /** Blobs nothing points to (left by crashed or superseded runs); reported, never a failure. */
+  orphans: FindingList;
+  /** Records in segments no entry points to any more, waiting for `compact`. */
+  dead_records: number;
+  /** Records both live and indexed (a crash between indexing and deleting); reads are right, the next run heals. */
+  live_and_archived: FindingList;
+  /** Blobs in the Archive tier, which cannot be read without rehydration: not checked. */
+  offline: FindingList;
+  repaired: { entries_rebuilt: number; orphans_removed: number };
+}
+
+class Findings {
+  readonly list: FindingList = { count: 0, items: [] };
+  add(finding: Finding): void {
+    this.list.count += 1;
+    if (this.list.items.length < LISTED) this.list.items.push(finding);
+  }
+}
+
+export interface VerifierDeps {
+  live: LiveStore;
+  index: ArchiveIndex;
+  store: ArchiveStore;
+  reader: ArchiveReader;
+  lock: Lock;
+  clock: Clock;
+  logger: Logger;
+  slices: number;
+}
+
+/**
+ * Checks the archive against itself: every index entry against its blob, every segment against its
+ * manifest, every manifest record against the index. Holds the archival locks, so no run changes the
+ * archive meanwhile; requests may, and every judgement re-reads what they could have changed.
+ */
+export class Verifier {
+  constructor(private readonly deps: VerifierDeps) {}
+
+  async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    const { lock, clock, slices } = this.deps;
+    const lease = await acquireArchivalLocks(lock, slices, undefined, {
+      runId: `verify-${randomUUID().slice(0, 8)}`,
+      description: `verify, pid ${process.pid} on ${hostname()}`,
+    });
+    try {
+      return await new VerifyPass(this.deps, options, clock(), () => {
+        throwIfLost(lease);
+      }).run();
+    } finally {
+      await lease.release();
+    }
+  }
+}
+
+class VerifyPass {
+  private readonly missing = new Findings();
+  private readonly corrupt = new Findings();
+  private readonly unindexed = new Findings();
+  private readonly orphans = new Findings();
+  private readonly liveAndArchived = new Findings();
+  private readonly offline = new Findings();
+  private readonly checked = { entries: 0, segments: 0, segment_records: 0, record_blobs: 0 };
+  private readonly repaired = { entries_rebuilt: 0, orphans_removed: 0 };
+  private deadRecords = 0;
+  private blobs = new Map<string, BlobInfo>();
+  /** Record-layout blobs some entry points to; segments are checked entry by entry per blob. */
+  private readonly referencedRecordBlobs = new Set<string>();
+  /** Ids this repair rebuilt, with the archive time of the copy chosen, so a newer copy wins. */
+  private readonly rebuilt = new Map<string, string>();
+  private readonly runId: string;
+
+  constructor(
+    private readonly deps: VerifierDeps,
+    private readonly options: VerifyOptions,
+    private readonly now: Date,
+    private readonly checkLease: () => void,
+  ) {
+    this.runId = `repair-${now.toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
+  }
+
+  async run(): Promise<VerifyReport> {
+    for (const prefix of ARCHIVE_PREFIXES)
+      for await (const blob of this.deps.store.list(prefix)) this.blobs.set(blob.name, blob);
+    await this.checkEntries();
+    for (const name of [...this.blobs.keys()]) {
+      if (isSegmentName(name)) await this.checkSegment(name);
+      else if (isManifestName(name) && !this.blobs.has(name.replace(/\.manifest\.json$/, '.ndjson.gz')))
+        await this.noteOrphan(name, 'manifest whose segment is gone');
+      else if (name.startsWith('records/') && !this.referencedRecordBlobs.has(name))
+        await this.noteOrphan(name, 'record blob no index entry points to');
+    }
+    return {
+      ok: this.missing.list.count + this.corrupt.list.count + this.unindexed.list.count === 0,
+      checked: this.checked,
+      missing: this.missing.list,
+      corrupt: this.corrupt.list,
+      unindexed: this.unindexed.list,
+      orphans: this.orphans.list,
+      dead_records: this.deadRecords,
+      live_and_archived: this.liveAndArchived.list,
+      offline: this.offline.list,
+      repaired: this.repaired,
+    };
+  }
+
+  /** Every entry: its blob exists; record-layout bytes verify (segments are checked per segment). */
+  private async checkEntries(): Promise<void> {
+    let afterId: string | undefined;
+    for (;;) {
+      const page = await this.deps.index.list({ limit: PAGE, ...(afterId !== undefined && { afterId }) });
+      if (page.length === 0) return;
+      afterId = page.at(-1)?.id;
+      for (const entry of page) {
+        this.checked.entries += 1;
+        const { blob } = entry.location;
+        if (await this.deps.live.get(entry.id))
+          this.liveAndArchived.add({
+            blob,
+            id: entry.id,
+            message: 'live and indexed; reads serve the live copy',
+          });
+        if (!this.blobs.has(blob)) {
+          this.missing.add({ blob, id: entry.id, message: `index entry points to ${blob}, which is gone` });
+        } else if (entry.location.layout === 'record') {
+          this.referencedRecordBlobs.add(blob);
+          this.checked.record_blobs += 1;
+          await this.readRecord(entry);
+        }
+      }
+    }
+  }
+
+  private async readRecord(entry: StoredEntry): Promise<void> {
+    const { blob } = entry.location;
+    try {
+      await this.deps.reader.read(entry);
+    } catch (error) {
+      if (error instanceof IntegrityError) this.corrupt.add({ blob, id: entry.id, message: error.message });
+      else if (error instanceof ArchivedGoneError)
+        this.missing.add({ blob, id: entry.id, message: error.message });
+      else if (error instanceof ArchivedOfflineError)
+        this.offline.add({ blob, id: entry.id, message: error.message });
+      else throw error;
+    }
+  }
+
+  private async checkSegment(segment: string): Promise<void> {
+    const entries = await this.entriesIn(segment);
+    const manifestName = manifestNameOf(segment);
+    if (!this.blobs.has(manifestName)) {
+      if (entries.length === 0) {
+        await this.noteOrphan(segment, 'segment without a manifest, nothing points into it');
+        return;
+      }
+      this.corrupt.add({
+        blob: segment,
+        message: `${entries.length} entries point into a segment whose manifest is gone`,
+      });
+      for (const entry of entries) await this.readRecord(entry);
+      return;
+    }
+    let manifest: SegmentManifest;
+    let bytes: Buffer;
+    try {
+      manifest = parseManifest(await this.deps.store.get(manifestName), manifestName);
+      bytes = await this.deps.store.get(segment);
+    } catch (error) {
+      if (error instanceof ArchivedOfflineError) {
+        this.offline.add({ blob: segment, message: error.message });
+        return;
+      }
+      if (!(error instanceof IntegrityError)) throw error;
+      this.corrupt.add({ blob: segment, message: error.message });
+      for (const entry of entries) await this.readRecord(entry);
+      return;
+    }
+    this.checked.segments += 1;
+    const intact = this.checkAgainstManifest(segment, bytes, manifest);
+    const byPlace = new Map(manifest.records.map((record) => [placeOf(manifest, record), record]));
+    const pointedAt = new Set<string>();
+    for (const entry of entries) {
+      const place =
+        entry.location.layout === 'segment' ? `${entry.location.offset}:${entry.location.line.offset}` : '';
+      const record = byPlace.get(place);
+      if (!record || record.id !== entry.id || record.sha256 !== entry.sha256) {
+        this.corrupt.add({
+          blob: segment,
+          id: entry.id,
+          message: `index entry '${entry.id}' points to a place in ${segment} that holds ${record ? `'${record.id}'` : 'no record'}`,
+        });
+      } else if (!intact.has(record.id)) {
+        this.corrupt.add({
+          blob: segment,
+          id: entry.id,
+          message: `record '${entry.id}' in ${segment} is damaged`,
+        });
+      }
+      pointedAt.add(place);
+    }
+    let stillUsed = entries.length > 0;
+    for (const record of manifest.records) {
+      if (pointedAt.has(placeOf(manifest, record))) continue;
+      if (await this.isAccountedFor(record, manifest)) {
+        this.deadRecords += 1;
+        continue;
+      }
+      if (this.options.repair && intact.has(record.id)) {
+        await this.rebuild(manifest, record);
+        stillUsed = true;
+      } else {
+        stillUsed = true;
+        this.unindexed.add({
+          blob: segment,
+          id: record.id,
+          message: `record '${record.id}' is in ${segment} but neither live, nor indexed, nor deleted`,
+        });
+      }
+    }
+    if (!stillUsed) await this.noteOrphan(segment, 'segment no index entry points into', manifestName);
+  }
+
+  /** Ids of the records whose bytes in the segment match the manifest; mismatches are reported. */
+  private checkAgainstManifest(segment: string, bytes: Buffer, manifest: SegmentManifest): Set<string> {
+    const intact = new Set<string>();
+    if (
+      manifest.segment !== segment ||
+      manifest.bytes !== bytes.length ||
+      manifest.sha256 !== sha256Hex(bytes)
+    ) {
+      this.corrupt.add({
+        blob: segment,
+        message: `segment ${segment} does not match its manifest (size or SHA-256)`,
+      });
+    }
+    for (const record of manifest.records) {
+      this.checked.segment_records += 1;
+      const member = manifest.members[record.member];
+      try {
+        if (!member) throw new IntegrityError(`no member ${record.member}`);
+        const found = recordFromMember(
+          bytes.subarray(member.offset, member.offset + member.length),
+          record,
+          segment,
+        );
+        if (sha256Hex(found) === record.sha256) intact.add(record.id);
+      } catch (error) {
+        if (!(error instanceof IntegrityError)) throw error;
+      }
+    }
+    return intact;
+  }
+
+  /** Whether a manifest record nothing points to is superseded: live, indexed elsewhere, or deleted after. */
+  private async isAccountedFor(record: ManifestRecord, manifest: SegmentManifest): Promise<boolean> {
+    const rebuiltAt = this.rebuilt.get(record.id);
+    if (rebuiltAt !== undefined) return rebuiltAt >= manifest.archived_at;
+    if (await this.deps.index.get(record.id)) return true;
+    if (await this.deps.live.get(record.id)) return true;
+    const deletedAt = await this.deps.index.deletedAt(record.id);
+    return deletedAt !== undefined && deletedAt >= manifest.archived_at;
+  }
+
+  private async rebuild(manifest: SegmentManifest, record: ManifestRecord): Promise<void> {
+    const entry = entriesOf(manifest, { runId: manifest.run_id, archivedAt: manifest.archived_at }).find(
+      (candidate: ArchiveEntry) => candidate.id === record.id && candidate.sha256 === record.sha256,
+    );
+    if (!entry) return;
+    this.checkLease();
+    await this.deps.index.putMany([entry]);
+    this.rebuilt.set(record.id, manifest.archived_at);
+    // A newer copy found later replaces the entry: still one record rebuilt.
+    this.repaired.entries_rebuilt = this.rebuilt.size;
+    this.deps.logger.warn(
+      { id: record.id, segment: manifest.segment, repair: this.runId },
+      'index entry rebuilt',
+    );
+  }
+
+  private async noteOrphan(blob: string, what: string, companion?: string): Promise<void> {
+    const info = this.blobs.get(blob);
+    const ageMs = info ? this.now.getTime() - info.lastModified.getTime() : 0;
+    const grace = this.options.graceMs ?? DEFAULT_GRACE_MS;
+    if (this.options.repair && ageMs >= grace) {
+      this.checkLease();
+      // The manifest goes first, so a crash in between leaves a segment without one, not the reverse.
+      if (companion) await this.deps.store.delete(companion);
+      await this.deps.store.delete(blob);
+      this.repaired.orphans_removed += 1;
+      this.deps.logger.warn({ blob, repair: this.runId }, `orphan removed: ${what}`);
+      return;
+    }
+    this.orphans.add({
+      blob,
+      message: `${what}${this.options.repair ? ` (younger than the grace period)` : ''}`,
+    });
+  }
+
+  private async entriesIn(blob: string): Promise<StoredEntry[]> {
+    const entries: StoredEntry[] = [];
+    let afterId: string | undefined;
+    for (;;) {
+      const page = await this.deps.index.listAt(blob, { limit: PAGE, afterId });
+      entries.push(...page);
+      if (page.length < PAGE) return entries;
+      afterId = page.at(-1)?.id;
+    }
+  }
+}
+
+export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
+
+function placeOf(manifest: SegmentManifest, record: ManifestRecord): string {
+  return `${manifest.members[record.member]?.offset ?? -1}:${record.offset}`;
+}

@@ -1,0 +1,208 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { LockHeldError, StoreUnavailableError } from '../../src/domain/errors.js';
+import type { ArchiveIndex } from '../../src/ports/archive-index.js';
+import type { ArchiveStore } from '../../src/ports/archive-store.js';
+import { runCli } from '../helpers/cli.js';
+import { BACKENDS, blobNames, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { intercept } from '../helpers/intercept.js';
+
+describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  async function seed(h: Harness, ids: string[], month = '2025-01'): Promise<void> {
+    for (const [i, id] of ids.entries())
+      await h.services.records.create(recordBody({ id, amount: i, created_at: `${month}-10T10:00:00.000Z` }));
+  }
+
+  /** Every entry's id, as the index holds it. */
+  async function indexedIds(h: Harness): Promise<string[]> {
+    return (await h.adapters.index.list({ limit: 1000 })).map((entry) => entry.id);
+  }
+
+  it('passes a healthy archive holding both layouts, counting what it checked', async () => {
+    harness = await startHarness({ backend, layout: 'record' });
+    await seed(harness, ['r1', 'r2']);
+    await harness.services.archiver.runOnce();
+    await harness.close();
+    harness = await startHarness({ reuse: harness, layout: 'segment' });
+    await seed(harness, ['s1', 's2', 's3'], '2025-02');
+    await harness.services.archiver.runOnce();
+    const report = await harness.services.verifier.verify();
+    expect(report).toMatchObject({
+      ok: true,
+      checked: { entries: 5, segments: 1, segment_records: 3, record_blobs: 2 },
+      missing: { count: 0 },
+      corrupt: { count: 0 },
+      unindexed: { count: 0 },
+      orphans: { count: 0 },
+      dead_records: 0,
+      live_and_archived: { count: 0 },
+    });
+  });
+
+  it('reports orphans of failed runs, and --repair removes those past the grace period only', async () => {
+    let failing: 'manifest' | 'index' | undefined = 'manifest';
+    harness = await startHarness({
+      backend,
+      layout: 'segment',
+      wrap: (adapters) => ({
+        ...adapters,
+        store: intercept<ArchiveStore>(adapters.store, {
+          putIfAbsent: (name, bytes, facts) =>
+            failing === 'manifest' && name.endsWith('.manifest.json')
+              ? Promise.reject(new StoreUnavailableError('injected: manifest upload failed'))
+              : adapters.store.putIfAbsent(name, bytes, facts),
+        }),
+        index: intercept<ArchiveIndex>(adapters.index, {
+          putMany: (entries) =>
+            failing === 'index'
+              ? Promise.reject(new StoreUnavailableError('injected: index unreachable'))
+              : adapters.index.putMany(entries),
+        }),
+      }),
+    });
+    await seed(harness, ['o1', 'o2', 'o3']);
+    await harness.services.archiver.runOnce();
+    failing = 'index';
+    await harness.services.archiver.runOnce();
+    failing = undefined;
+    await harness.services.archiver.runOnce();
+
+    const report = await harness.services.verifier.verify();
+    expect(report.ok).toBe(true);
+    expect(report.orphans.count).toBe(2);
+    expect(report.orphans.items.map((o) => o.message).sort()).toEqual([
+      'segment no index entry points into',
+      'segment without a manifest, nothing points into it',
+    ]);
+    // The orphan with a manifest holds copies of records archived since: dead, not missing.
+    expect(report.dead_records).toBe(3);
+
+    const young = await harness.services.verifier.verify({ repair: true });
+    expect(young.repaired.orphans_removed).toBe(0);
+    expect(young.orphans.count).toBe(2);
+
+    const repaired = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
+    expect(repaired).toMatchObject({ ok: true, repaired: { orphans_removed: 2, entries_rebuilt: 0 } });
+    expect(await blobNames(harness, 'segments/')).toHaveLength(2);
+    expect(await harness.services.verifier.verify()).toMatchObject({ ok: true, orphans: { count: 0 } });
+    for (const id of ['o1', 'o2', 'o3'])
+      expect((await harness.services.records.get(id)).source).toBe('archive');
+  });
+
+  it('finds records the index lost and rebuilds them from manifests, never a deleted or live one', async () => {
+    harness = await startHarness({ backend, layout: 'segment' });
+    await seed(harness, ['a', 'b', 'c', 'd', 'e']);
+    await harness.services.archiver.runOnce();
+    const before = JSON.stringify((await harness.services.records.get('a')).doc);
+    await harness.services.records.delete('d', undefined);
+    await harness.services.records.restore('e');
+    // The index loses two entries (say, a botched manual clean-up).
+    await harness.adapters.index.withdraw('a');
+    await harness.adapters.index.withdraw('b');
+
+    const report = await harness.services.verifier.verify();
+    expect(report.ok).toBe(false);
+    expect(report.unindexed.items.map((f) => f.id).sort()).toEqual(['a', 'b']);
+    expect(report.dead_records).toBe(2);
+
+    const repaired = await harness.services.verifier.verify({ repair: true });
+    expect(repaired).toMatchObject({ ok: true, repaired: { entries_rebuilt: 2 } });
+    expect((await indexedIds(harness)).sort()).toEqual(['a', 'b', 'c']);
+    const view = await harness.services.records.get('a');
+    expect(view.source).toBe('archive');
+    expect(JSON.stringify(view.doc)).toBe(before);
+    await expect(harness.services.records.get('d')).rejects.toMatchObject({ code: 'not_found' });
+    expect((await harness.services.records.get('e')).source).toBe('live');
+  });
+
+  it('rebuilds a record the index lost from its newest archived copy', async () => {
+    harness = await startHarness({ backend, layout: 'segment' });
+    await seed(harness, ['x', 'y']);
+    await harness.services.archiver.runOnce();
+    const restored = await harness.services.records.restore('x');
+    const updated = await harness.services.records.replace(
+      'x',
+      { ...restored.doc, status: 'refunded' },
+      undefined,
+    );
+    await harness.services.archiver.runOnce({ olderThanDays: 0 });
+    expect((await blobNames(harness, 'segments/')).filter((n) => n.endsWith('.gz'))).toHaveLength(2);
+    await harness.adapters.index.withdraw('x');
+    await harness.adapters.index.withdraw('y');
+
+    const repaired = await harness.services.verifier.verify({ repair: true });
+    expect(repaired).toMatchObject({ ok: true, repaired: { entries_rebuilt: 2 } });
+    expect((await harness.services.records.get('x')).doc).toEqual(updated.doc);
+  });
+
+  it('reports corrupt segments and entries whose blob is gone, and fails', async () => {
+    harness = await startHarness({ backend, layout: 'segment' });
+    await seed(harness, ['c1', 'c2'], '2025-03');
+    await seed(harness, ['g1'], '2025-04');
+    await harness.services.archiver.runOnce();
+    const damaged = await harness.adapters.index.get('c1');
+    const gone = await harness.adapters.index.get('g1');
+    if (!damaged || !gone) throw new Error('not archived');
+    const bytes = await harness.adapters.store.get(damaged.location.blob);
+    bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
+    await harness.overwriteBlob(damaged.location.blob, bytes);
+    await harness.adapters.store.delete(gone.location.blob);
+
+    const report = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
+    expect(report.ok).toBe(false);
+    expect(report.missing.items.map((f) => f.id)).toEqual(['g1']);
+    expect(report.corrupt.count).toBeGreaterThanOrEqual(1);
+    expect(report.corrupt.items[0]?.message).toContain('does not match its manifest');
+    // Repair never removes a segment entries still point into, damaged or not.
+    expect(await blobNames(harness, 'segments/')).toContain(damaged.location.blob);
+  });
+
+  it('waits for no run: it refuses to start while archival holds the lock', async () => {
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    harness = await startHarness({
+      backend,
+      // The run waits inside its first read until the test lets it go.
+      wrap: (adapters) => ({
+        ...adapters,
+        live: intercept(adapters.live, {
+          findEligible: async (query) => {
+            await gate;
+            return adapters.live.findEligible(query);
+          },
+        }),
+      }),
+    });
+    const { done } = await harness.services.archiver.start();
+    await expect(harness.services.verifier.verify()).rejects.toBeInstanceOf(LockHeldError);
+    release();
+    expect(await done).toMatchObject({ status: 'succeeded' });
+    expect((await harness.services.verifier.verify()).ok).toBe(true);
+  });
+
+  it('through the CLI: exits 1 with a summary saying what to do, and 0 once repaired', async () => {
+    harness = await startHarness({ backend, layout: 'segment' });
+    await seed(harness, ['v1', 'v2']);
+    await harness.services.archiver.runOnce();
+    await harness.adapters.index.withdraw('v1');
+    const env = { ...harness.env, LOG_LEVEL: 'warn' };
+    const failed = await runCli(['verify'], env);
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toContain(
+      '1 records held by segments but missing from the index: `verify --repair`',
+    );
+    expect(failed.stderr).toContain('verify: FAILED');
+    expect(JSON.parse(failed.stdout)).toMatchObject({ ok: false, unindexed: { count: 1 } });
+    const repaired = await runCli(['verify', '--repair'], env);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(repaired.stderr).toContain('repaired: 1 entries rebuilt');
+    expect((await harness.services.records.get('v1')).source).toBe('archive');
+  });
+});

@@ -1,0 +1,3 @@
+import { describeCrashSafety } from './crash-suite.js';
+
+describeCrashSafety('segment');

@@ -1,0 +1,206 @@
+import { randomInt } from 'node:crypto';
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalBytes, type RecordDocument } from '../../src/domain/billing-record.js';
+import type { LayoutName } from '../../src/services/archive-layout.js';
+import type { VerifyReport } from '../../src/services/verifier.js';
+import { finished, runCli, spawnCli } from '../helpers/cli.js';
+import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+
+/** Rounds and fresh records per round: the Azure stand-ins write far fewer records a second. */
+const WORKLOAD = { embedded: { rounds: 30, perRound: 400 }, azure: { rounds: 8, perRound: 60 } } as const;
+
+/**
+ * Kills the real CLI with SIGKILL at random instants of archival runs, again and again, with
+ * restores and updates of archived records between rounds, then checks that every record reads
+ * back exactly once with its latest content, byte for byte.
+ */
+/** The crash suite for one layout on every backend; one file per layout lets the two run side by side. */
+export function describeCrashSafety(layout: LayoutName): void {
+  describe.each(BACKENDS)(
+    `crash safety: SIGKILL at any instant of an archival run loses nothing (%s, ${layout} layout)`,
+    (backend) => {
+      const { rounds: ROUNDS, perRound: RECORDS_PER_ROUND } = WORKLOAD[backend];
+      let harness: Harness;
+      const expected = new Map<string, string>();
+      let env: Record<string, string>;
+
+      beforeAll(async () => {
+        harness = await startHarness({ backend, layout });
+        // Small segments, so kills land between the seals of a run's many segments too.
+        env = { ...harness.env, BATCH_SIZE: '20', SEGMENT_MAX_RECORDS: '50', LOG_LEVEL: 'info' };
+        // Documents imported from elsewhere carry fields the API does not know: they must survive too.
+        for (let i = 0; i < 50; i++) {
+          const doc: RecordDocument = {
+            id: `imported-${i}`,
+            customer_id: `legacy-${i % 7}`,
+            amount: i * 1.25,
+            currency: 'EUR',
+            status: 'paid',
+            description: `Ünïcødé ✓ invoice ${i}`,
+            due_date: null,
+            created_at: daysAgo(400 + i),
+            updated_at: daysAgo(399 + i),
+            legacy_ref: { system: 'erp-7', lines: [i, 'x', null, { deep: true }] },
+          };
+          await harness.adapters.live.create(doc);
+          expected.set(doc.id, canonicalBytes(doc).toString());
+        }
+      });
+
+      afterAll(async () => {
+        await harness.destroy();
+      });
+
+      async function addOldRecords(round: number): Promise<void> {
+        for (let i = 0; i < RECORDS_PER_ROUND; i++) {
+          const id = `r${round}-${i}`;
+          const view = await harness.services.records.create(
+            recordBody({
+              id,
+              amount: randomInt(0, 1_000_000) / 100,
+              created_at: daysAgo(100 + randomInt(0, 300)),
+            }),
+          );
+          expected.set(id, JSON.stringify(view.doc));
+        }
+      }
+
+      /** Restores one archived record and updates another, so runs also have garbage to collect. */
+      async function mutateArchived(): Promise<void> {
+        // A crash between indexing and deleting leaves records both indexed and live: pick ones read from the archive.
+        const archived = [];
+        for (const entry of await harness.adapters.index.list({ limit: 100 })) {
+          if ((await harness.services.records.get(entry.id)).source === 'archive') archived.push(entry);
+        }
+        if (archived.length < 2) return;
+        const [toRestore, toUpdate] = [archived[0], archived[archived.length - 1]];
+        if (toRestore) {
+          const view = await harness.services.records.restore(toRestore.id);
+          expected.set(toRestore.id, JSON.stringify(view.doc));
+        }
+        if (toUpdate) {
+          const current = await harness.services.records.get(toUpdate.id);
+          const view = await harness.services.records.replace(
+            toUpdate.id,
+            { ...current.doc, status: 'refunded' },
+            undefined,
+          );
+          expected.set(toUpdate.id, JSON.stringify(view.doc));
+        }
+      }
+
+      /** Reads every record through the service, compares it byte for byte; returns how many came from the archive. */
+      async function readsBackIntact(): Promise<number> {
+        let fromArchive = 0;
+        for (const [id, json] of expected) {
+          const view = await harness.services.records.get(id);
+          expect(JSON.stringify(view.doc), id).toBe(json);
+          if (view.source === 'archive') fromArchive += 1;
+        }
+        return fromArchive;
+      }
+
+      /** How long a run's work takes, learnt from runs that finished before their kill. */
+      let runMs = 300;
+
+      /** Starts an archival run and SIGKILLs it at a random instant; returns whether it was killed. */
+      async function killRunAtRandom(round: number): Promise<boolean> {
+        const child = spawnCli(['archive', '--older-than', '90'], env);
+        const outcome = finished(child);
+        if (round % 5 === 0) {
+          // Now and then during start-up: before and while the lock is taken.
+          await new Promise((resolve) => setTimeout(resolve, randomInt(0, 400)));
+        } else {
+          // Otherwise once the run has started, somewhere inside its work.
+          let log = '';
+          const started = new Promise<void>((resolve) => {
+            child.stderr?.on('data', (chunk: Buffer) => {
+              log += chunk.toString();
+              if (log.includes('archival run started')) resolve();
+            });
+          });
+          await Promise.race([started, once(child, 'exit')]);
+          await new Promise((resolve) => setTimeout(resolve, randomInt(0, Math.max(1, Math.round(runMs)))));
+        }
+        child.kill('SIGKILL');
+        const result = await outcome;
+        if (result.signal === 'SIGKILL') return true;
+        if (result.code === 3) {
+          // A killed holder's blob lease lasts up to 15 s: this run found it held. Wait, then go again.
+          expect(result.stderr).toContain('archival is already running');
+          await new Promise((resolve) => setTimeout(resolve, 2_000));
+          return killRunAtRandom(round);
+        }
+        expect(result.code, result.stderr).toBe(0);
+        const summary = JSON.parse(result.stdout) as { duration_ms: number };
+        runMs = Math.max(20, summary.duration_ms * 0.8);
+        return false;
+      }
+
+      it('finishes the work after repeated kills and every record reads back byte-identical, exactly once', async () => {
+        let killed = 0;
+        for (let round = 0; round < ROUNDS; round++) {
+          await addOldRecords(round);
+          if (round > 0) await mutateArchived();
+          if (await killRunAtRandom(round)) killed += 1;
+        }
+
+        const before = await harness.services.stats.stats();
+        // The kills interrupted real work: runs died mid-way, and work was left for the final run.
+        expect(killed).toBeGreaterThan(ROUNDS / 2);
+        expect(before.runs.crashed + before.runs.running).toBeGreaterThan(ROUNDS / 3);
+        expect(before.archived_records).toBeGreaterThan(0);
+
+        // The last killed run may still hold a blob lease (up to 15 s): wait for it like an operator would.
+        let final = await runCli(['archive', '--older-than', '90'], { ...env, LOG_LEVEL: 'warn' });
+        for (let waited = 0; final.code === 3 && waited < 30_000; waited += 2_000) {
+          await new Promise((resolve) => setTimeout(resolve, 2_000));
+          final = await runCli(['archive', '--older-than', '90'], { ...env, LOG_LEVEL: 'warn' });
+        }
+        expect(final.code, final.stderr).toBe(0);
+        const summary = JSON.parse(final.stdout) as { status: string; failed: number };
+        expect(summary).toMatchObject({ status: 'succeeded', failed: 0 });
+
+        const liveIds = new Set(
+          (await harness.adapters.live.list({ limit: 1_000_000 })).map((r) => r.doc.id),
+        );
+        const archivedIds = new Set(
+          (await harness.adapters.index.list({ limit: 1_000_000 })).map((e) => e.id),
+        );
+        expect([...liveIds].filter((id) => archivedIds.has(id))).toEqual([]);
+        expect(liveIds.size + archivedIds.size).toBe(expected.size);
+
+        expect(await readsBackIntact()).toBe(archivedIds.size);
+        // Only restored and updated records (touched today) stay live.
+        expect(liveIds.size).toBeLessThanOrEqual(2 * ROUNDS);
+
+        // verify finds nothing missing or corrupt; the orphans the kills left, --repair removes.
+        const quiet = { ...env, LOG_LEVEL: 'warn' };
+        const verified = await runCli(['verify'], quiet);
+        expect(verified.code, verified.stderr).toBe(0);
+        const report = JSON.parse(verified.stdout) as VerifyReport;
+        expect(report).toMatchObject({
+          ok: true,
+          missing: { count: 0 },
+          corrupt: { count: 0 },
+          unindexed: { count: 0 },
+          live_and_archived: { count: 0 },
+        });
+        expect(report.checked.entries).toBe(archivedIds.size);
+        const repaired = await runCli(['verify', '--repair', '--grace-hours', '0'], quiet);
+        expect(repaired.code, repaired.stderr).toBe(0);
+        expect((JSON.parse(repaired.stdout) as VerifyReport).repaired).toEqual({
+          entries_rebuilt: 0,
+          orphans_removed: report.orphans.count,
+        });
+        const again = JSON.parse((await runCli(['verify'], quiet)).stdout) as VerifyReport;
+        expect(again).toMatchObject({ ok: true, orphans: { count: 0 } });
+        expect(await readsBackIntact()).toBe(archivedIds.size);
+
+        const after = await harness.services.stats.stats();
+        expect(after.runs.running).toBe(0);
+      }, 240_000);
+    },
+  );
+}
