@@ -4,7 +4,8 @@
 // 1,000 records, and the latency of reading one archived record through the service. Then the
 // segment layout's ratios against the record layout, against the targets of issue 5.
 //
-//   npm run build && node bench/layouts.mjs [--records 20000] [--reads 1000] [--backend embedded|azure]
+//   npm run build && node bench/layouts.mjs [--records 20000] [--reads 1000] [--batch-size 100]
+//                                           [--backend embedded|azure]
 //
 // --backend azure starts Azurite and the Cosmos DB test server on loopback (as the tests do).
 import { randomInt } from 'node:crypto';
@@ -29,11 +30,13 @@ const { values } = parseArgs({
     records: { type: 'string', default: '20000' },
     reads: { type: 'string', default: '1000' },
     backend: { type: 'string', default: 'embedded' },
+    'batch-size': { type: 'string', default: '100' },
   },
 });
 const recordCount = Number(values.records);
 const readCount = Number(values.reads);
 const backend = values.backend;
+const batchSize = values['batch-size'];
 if (!Number.isInteger(recordCount) || recordCount < 1 || !Number.isInteger(readCount) || readCount < 1)
   throw new Error('--records and --reads take whole numbers ≥ 1');
 if (backend !== 'embedded' && backend !== 'azure') throw new Error('--backend is embedded or azure');
@@ -86,7 +89,12 @@ function percentile(sorted, p) {
 async function measure(layout, docs, freshStores) {
   const stores = await freshStores();
   try {
-    const config = loadConfig({ ...stores.env, ARCHIVE_LAYOUT: layout, LOG_LEVEL: 'silent' });
+    const config = loadConfig({
+      ...stores.env,
+      ARCHIVE_LAYOUT: layout,
+      BATCH_SIZE: batchSize,
+      LOG_LEVEL: 'silent',
+    });
     const built = createAdapters(config.backend, azureAgent ? { cosmosAgent: azureAgent } : {});
     const { store, tally } = counted(built.adapters.store);
     const services = await createServices(config, logger, {
@@ -165,7 +173,7 @@ try {
   const docs = makeDocs();
   const bytes = docs.reduce((sum, doc) => sum + Buffer.byteLength(JSON.stringify(doc)), 0);
   console.log(
-    `${docs.length} records (${Math.round(bytes / docs.length)} bytes each on average), ${readCount} reads, ${backend} backend, node ${process.version}`,
+    `${docs.length} records (${Math.round(bytes / docs.length)} bytes each on average), BATCH_SIZE ${batchSize}, ${readCount} reads, ${backend} backend, node ${process.version}`,
   );
   const results = [];
   for (const layout of LAYOUTS) results.push(await measure(layout, docs, freshStores));

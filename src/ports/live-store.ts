@@ -38,6 +38,11 @@ export interface LiveStore {
   replace(doc: RecordDocument, ifMatch?: string): Promise<StoredRecord>;
   /** Deletes; false when absent; PreconditionFailedError when ifMatch is given and differs. */
   delete(id: string, ifMatch?: string): Promise<boolean>;
+  /**
+   * Deletes each record whose etag still matches; true where deleted, false where absent or changed.
+   * Each record's delete is atomic, not the set; results are in input order.
+   */
+  deleteMany(items: readonly { id: string; etag: string }[]): Promise<boolean[]>;
   /** Records last touched before `touchedBefore`, at most `limit` a page, continuing where a page ended. */
   findEligible(query: {
     touchedBefore: Date;

@@ -207,8 +207,8 @@ export class Archiver {
       remaining -= mine.length;
       run.batches += 1;
       run.eligible += mine.length;
+      // The history is saved after each durable step (in indexAndDelete), not after every read.
       for (const batch of (await writer?.add(mine)) ?? []) await this.indexAndDelete(batch, run, lease);
-      await this.runLog.save(run);
     } while (continuation !== undefined && remaining > 0);
     for (const batch of (await writer?.finish()) ?? []) await this.indexAndDelete(batch, run, lease);
   }
@@ -232,31 +232,32 @@ export class Archiver {
     throwIfLost(lease);
     const entries = await this.index.putMany(batch.written.map((item) => item.entry));
     const etags = new Map(batch.written.map((item) => [item.entry.id, item.etag]));
-    for (const entry of entries) {
+    for (let start = 0; start < entries.length; start += this.settings.batchSize) {
+      const chunk = entries.slice(start, start + this.settings.batchSize);
       throwIfLost(lease);
-      if (await this.deleteLiveCopy(entry, etags.get(entry.id))) {
-        run.archived += 1;
-        run.bytes += entry.size;
-      } else {
-        run.skipped += 1;
+      const deleted = await this.live.deleteMany(
+        chunk.map((entry) => ({ id: entry.id, etag: etags.get(entry.id) ?? '' })),
+      );
+      for (const [i, entry] of chunk.entries()) {
+        if (deleted[i]) {
+          run.archived += 1;
+          run.bytes += entry.size;
+        } else {
+          // Changed (or deleted) since it was read: it stays live, and the new entry goes.
+          await this.withdrawQuietly(entry);
+          run.skipped += 1;
+        }
       }
     }
     await this.runLog.save(run);
   }
 
-  /** Deletes the live copy if it is still the version archived; otherwise withdraws the new entry. */
-  private async deleteLiveCopy(entry: StoredEntry, etag: string | undefined): Promise<boolean> {
-    try {
-      if (await this.live.delete(entry.id, etag)) return true;
-    } catch (error) {
-      if (!(error instanceof PreconditionFailedError)) throw error;
-    }
+  private async withdrawQuietly(entry: StoredEntry): Promise<void> {
     try {
       await this.index.withdraw(entry.id, entry.etag);
     } catch (error) {
       if (!(error instanceof PreconditionFailedError)) throw error;
     }
-    return false;
   }
 
   /**

@@ -68,6 +68,24 @@ export function describeLiveStoreContract(name: string, make: () => Promise<Stor
       expect(await current().delete('a')).toBe(false);
     });
 
+    it('deletes many, each only at its etag, saying which went', async () => {
+      const a = await current().create(doc('a', '2026-01-01T00:00:00.000Z'));
+      const b = await current().create(doc('b', '2026-01-01T00:00:00.000Z'));
+      const c = await current().create(doc('c', '2026-01-01T00:00:00.000Z'));
+      const changed = await current().replace({ ...c.doc, status: 'paid' }, c.etag);
+      const results = await current().deleteMany([
+        { id: 'a', etag: a.etag },
+        { id: 'missing', etag: a.etag },
+        { id: 'c', etag: c.etag },
+        { id: 'b', etag: b.etag },
+      ]);
+      expect(results).toEqual([true, false, false, true]);
+      expect(await current().get('a')).toBeUndefined();
+      expect(await current().get('b')).toBeUndefined();
+      expect((await current().get('c'))?.etag).toBe(changed.etag);
+      expect(await current().deleteMany([])).toEqual([]);
+    });
+
     it('finds eligible records by last touch, in creation order, page by page with a continuation', async () => {
       await current().create(doc('old-2', '2026-01-02T00:00:00.000Z'));
       await current().create(doc('old-1', '2026-01-01T00:00:00.000Z'));

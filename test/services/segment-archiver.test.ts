@@ -94,8 +94,9 @@ describe.each(BACKENDS)('Archiver, segment layout (%s)', (backend) => {
       wrap: (adapters) => ({
         ...adapters,
         live: intercept<LiveStore>(adapters.live, {
-          delete: async (id, ifMatch) => {
-            if (ifMatch !== undefined && late.harness) {
+          deleteMany: async (items) => {
+            for (const { id } of items) {
+              if (!late.harness) continue;
               const entry = await adapters.index.get(id);
               if (entry?.location.layout !== 'segment') throw new Error(`no segment entry for ${id} yet`);
               const names = await blobNames(late.harness, SEGMENTS);
@@ -103,7 +104,7 @@ describe.each(BACKENDS)('Archiver, segment layout (%s)', (backend) => {
               expect(names).toContain(entry.location.blob.replace('.ndjson.gz', '.manifest.json'));
               checked.push(id);
             }
-            return adapters.live.delete(id, ifMatch);
+            return adapters.live.deleteMany(items);
           },
         }),
       }),

@@ -26,13 +26,14 @@ describe.each(SETUPS)(
         wrap: (adapters) => ({
           ...adapters,
           live: intercept<LiveStore>(adapters.live, {
-            delete: async (id: string, ifMatch?: string) => {
-              if (raced.has(id) && ifMatch !== undefined && late.records) {
+            deleteMany: async (items) => {
+              for (const { id } of items) {
+                if (!raced.has(id) || !late.records) continue;
                 const current = await adapters.live.get(id);
                 if (current)
                   await records.replace(id, { ...current.doc, status: 'paid', amount: 4242 }, undefined);
               }
-              return adapters.live.delete(id, ifMatch);
+              return adapters.live.deleteMany(items);
             },
           }),
         }),

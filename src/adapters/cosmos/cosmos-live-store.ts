@@ -11,6 +11,9 @@ import type {
 import { cosmosStatus, etagOf, ifMatch, unavailable, withoutSystemFields } from './cosmos-client.js';
 import { CosmosContainer } from './cosmos-container.js';
 
+/** Conditional deletes in flight at once: each needs its own request. */
+const DELETE_CONCURRENCY = 16;
+
 export interface CosmosLiveStoreOptions {
   database: string;
   container: string;
@@ -104,6 +107,26 @@ export class CosmosLiveStore implements LiveStore {
       }
       throw unavailable(`deleting record '${id}'`, error);
     }
+  }
+
+  async deleteMany(items: readonly { id: string; etag: string }[]): Promise<boolean[]> {
+    const results: boolean[] = [];
+    for (let start = 0; start < items.length; start += DELETE_CONCURRENCY) {
+      const chunk = items.slice(start, start + DELETE_CONCURRENCY);
+      results.push(
+        ...(await Promise.all(
+          chunk.map(async (item) => {
+            try {
+              return await this.delete(item.id, item.etag);
+            } catch (error) {
+              if (error instanceof PreconditionFailedError) return false;
+              throw error;
+            }
+          }),
+        )),
+      );
+    }
+    return results;
   }
 
   async findEligible(query: {

@@ -107,7 +107,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     return attempt(() =>
       this.file.db
         .transaction(() => {
-          const upsert = this.file.db.prepare(
+          const upsert = this.file.prepare(
             `INSERT INTO archive_index
                (id, customer_id, created_at, layout, blob, offset, length, line_offset, line_length, sha256, size,
                 archived_at, run_id, etag)
@@ -143,7 +143,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
           if (ifMatch !== undefined && row.etag !== ifMatch) {
             throw new PreconditionFailedError(`archive entry '${id}' has changed since version ${ifMatch}`);
           }
-          this.file.db.prepare('DELETE FROM archive_index WHERE id = ?').run(id);
+          this.file.prepare('DELETE FROM archive_index WHERE id = ?').run(id);
           this.addGarbage(row, new Date().toISOString());
           return toEntry(row);
         })
@@ -153,7 +153,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   listGarbage(query: { limit: number; afterSeq?: string | undefined }): Promise<Garbage[]> {
     return attempt(() =>
-      this.file.db
+      this.file
         .prepare<[number, number], GarbageRow>(
           'SELECT * FROM archive_garbage WHERE seq > ? ORDER BY seq LIMIT ?',
         )
@@ -169,7 +169,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   forgetGarbage(seqs: readonly string[]): Promise<void> {
     return attempt(() => {
-      const remove = this.file.db.prepare('DELETE FROM archive_garbage WHERE seq = ?');
+      const remove = this.file.prepare('DELETE FROM archive_garbage WHERE seq = ?');
       this.file.db.transaction(() => {
         for (const seq of seqs) remove.run(Number(seq));
       })();
@@ -178,7 +178,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   listAt(blob: string, query: { limit: number; afterId?: string | undefined }): Promise<StoredEntry[]> {
     return attempt(() =>
-      this.file.db
+      this.file
         .prepare<[string, string, number], EntryRow>(
           'SELECT * FROM archive_index WHERE blob = ? AND id > ? ORDER BY id LIMIT ?',
         )
@@ -189,7 +189,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   noteDeleted(id: string, at: string): Promise<void> {
     return attempt(() => {
-      this.file.db
+      this.file
         .prepare(
           `INSERT INTO archive_deletions (id, deleted_at) VALUES (?, ?)
            ON CONFLICT (id) DO UPDATE SET deleted_at = max(deleted_at, excluded.deleted_at)`,
@@ -201,7 +201,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   deletedAt(id: string): Promise<string | undefined> {
     return attempt(
       () =>
-        this.file.db
+        this.file
           .prepare<[string], { deleted_at: string }>('SELECT deleted_at FROM archive_deletions WHERE id = ?')
           .get(id)?.deleted_at,
     );
@@ -211,7 +211,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
     const where = ['id > @afterId'];
     if (query.customerId !== undefined) where.push('customer_id = @customerId');
     return attempt(() =>
-      this.file.db
+      this.file
         .prepare<Record<string, unknown>, EntryRow>(
           `SELECT * FROM archive_index WHERE ${where.join(' AND ')} ORDER BY id LIMIT @limit`,
         )
@@ -222,7 +222,7 @@ export class SqliteArchiveIndex implements ArchiveIndex {
 
   summary(): Promise<{ count: number; bytes: number }> {
     return attempt(() => {
-      const row = this.file.db
+      const row = this.file
         .prepare<[], { count: number; bytes: number | null }>(
           'SELECT COUNT(*) AS count, SUM(size) AS bytes FROM archive_index',
         )
@@ -232,11 +232,11 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   }
 
   private selectEntry(id: string): EntryRow | undefined {
-    return this.file.db.prepare<[string], EntryRow>('SELECT * FROM archive_index WHERE id = ?').get(id);
+    return this.file.prepare<[string], EntryRow>('SELECT * FROM archive_index WHERE id = ?').get(id);
   }
 
   private addGarbage(row: EntryRow, since: string): void {
-    this.file.db
+    this.file
       .prepare(
         `INSERT INTO archive_garbage (id, layout, blob, offset, length, line_offset, line_length, since)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,

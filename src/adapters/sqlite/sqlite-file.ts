@@ -4,6 +4,8 @@ import { openDatabase } from './open-database.js';
 /** One SQLite file of an adapter: opened with its schema on init, closed on close. */
 export class SqliteFile {
   private handle: Database.Database | undefined;
+  /** Prepared once per connection: preparing costs more than running a small statement. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(
     private readonly path: string,
@@ -18,12 +20,25 @@ export class SqliteFile {
   }
 
   close(): void {
+    this.statements.clear();
     this.handle?.close();
     this.handle = undefined;
   }
 
   ping(): void {
     this.db.prepare('SELECT 1').get();
+  }
+
+  /** The statement for `sql`, prepared on first use. */
+  prepare<P extends unknown[] | Record<string, unknown> = unknown[], R = unknown>(
+    sql: string,
+  ): Database.Statement<P, R> {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement as Database.Statement<P, R>;
   }
 
   get db(): Database.Database {

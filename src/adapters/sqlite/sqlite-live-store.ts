@@ -55,7 +55,7 @@ export class SqliteLiveStore implements LiveStore {
 
   get(id: string): Promise<StoredRecord | undefined> {
     return attempt(() => {
-      const row = this.file.db
+      const row = this.file
         .prepare<[string], RecordRow>('SELECT doc, etag FROM records WHERE id = ?')
         .get(id);
       return row && toStored(row);
@@ -65,7 +65,7 @@ export class SqliteLiveStore implements LiveStore {
   create(doc: RecordDocument): Promise<StoredRecord> {
     return attempt(() => {
       const etag = randomUUID();
-      const result = this.file.db
+      const result = this.file
         .prepare(
           `INSERT INTO records (id, doc, etag, customer_id, status, touched_ms, created_ms)
            VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -91,10 +91,12 @@ export class SqliteLiveStore implements LiveStore {
           throw new PreconditionFailedError(`record '${doc.id}' has changed since version ${ifMatch}`);
         }
         const [id, text, newEtag, customerId, status, touched, created] = columns(doc, etag);
-        db.prepare(
-          `UPDATE records SET doc = ?, etag = ?, customer_id = ?, status = ?, touched_ms = ?, created_ms = ?
+        this.file
+          .prepare(
+            `UPDATE records SET doc = ?, etag = ?, customer_id = ?, status = ?, touched_ms = ?, created_ms = ?
            WHERE id = ?`,
-        ).run(text, newEtag, customerId, status, touched, created, id);
+          )
+          .run(text, newEtag, customerId, status, touched, created, id);
       }).immediate();
       return { doc, etag };
     });
@@ -112,9 +114,19 @@ export class SqliteLiveStore implements LiveStore {
           if (ifMatch !== undefined && current.etag !== ifMatch) {
             throw new PreconditionFailedError(`record '${id}' has changed since version ${ifMatch}`);
           }
-          db.prepare('DELETE FROM records WHERE id = ?').run(id);
+          this.file.prepare('DELETE FROM records WHERE id = ?').run(id);
           return true;
         })
+        .immediate();
+    });
+  }
+
+  /** One transaction for the whole set: one fsync instead of one per record. */
+  deleteMany(items: readonly { id: string; etag: string }[]): Promise<boolean[]> {
+    return attempt(() => {
+      const remove = this.file.prepare('DELETE FROM records WHERE id = ? AND etag = ?');
+      return this.file.db
+        .transaction(() => items.map((item) => remove.run(item.id, item.etag).changes === 1))
         .immediate();
     });
   }
@@ -135,7 +147,7 @@ export class SqliteLiveStore implements LiveStore {
           ? { t: Number.MIN_SAFE_INTEGER, id: '' }
           : parseCursor(query.continuation);
       const cutoff = query.touchedBefore.getTime();
-      const rows = this.file.db
+      const rows = this.file
         .prepare<[number, number, number, string, number], RecordRow & { created_ms: number; id: string }>(
           `SELECT id, doc, etag, created_ms FROM records
            WHERE created_ms < ? AND touched_ms < ? AND (created_ms, id) > (?, ?)
@@ -158,7 +170,7 @@ export class SqliteLiveStore implements LiveStore {
     if (query.customerId !== undefined) where.push('customer_id = @customerId');
     if (query.status !== undefined) where.push('status = @status');
     return attempt(() =>
-      this.file.db
+      this.file
         .prepare<Record<string, unknown>, RecordRow>(
           `SELECT doc, etag FROM records WHERE ${where.join(' AND ')} ORDER BY id LIMIT @limit`,
         )
@@ -174,7 +186,7 @@ export class SqliteLiveStore implements LiveStore {
 
   summary(): Promise<LiveSummary> {
     return attempt(() => {
-      const row = this.file.db
+      const row = this.file
         .prepare<[], { count: number; oldest: number | null }>(
           `SELECT COUNT(*) AS count, MIN(NULLIF(touched_ms, ${UNKNOWN_TOUCH})) AS oldest FROM records`,
         )

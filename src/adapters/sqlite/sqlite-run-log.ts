@@ -34,7 +34,7 @@ export class SqliteRunLog implements RunLog {
 
   save(run: RunRecord): Promise<void> {
     return attempt(() => {
-      this.file.db
+      this.file
         .prepare(
           `INSERT INTO archive_runs (run_id, slice, status, started_at, run) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, run = excluded.run`,
@@ -45,7 +45,7 @@ export class SqliteRunLog implements RunLog {
 
   get(runId: string): Promise<RunRecord | undefined> {
     return attempt(() => {
-      const row = this.file.db
+      const row = this.file
         .prepare<[string], { run: string }>('SELECT run FROM archive_runs WHERE run_id = ?')
         .get(runId);
       return row && (JSON.parse(row.run) as RunRecord);
@@ -54,7 +54,7 @@ export class SqliteRunLog implements RunLog {
 
   list(query: { limit: number; before?: string }): Promise<RunRecord[]> {
     return attempt(() =>
-      this.file.db
+      this.file
         .prepare<[string, number], { run: string }>(
           'SELECT run FROM archive_runs WHERE started_at < ? ORDER BY started_at DESC, run_id DESC LIMIT ?',
         )
@@ -72,7 +72,7 @@ export class SqliteRunLog implements RunLog {
               "SELECT run FROM archive_runs WHERE slice = ? AND status = 'running' AND run_id <> ?",
             )
             .all(slice, exceptRunId);
-          const update = this.file.db.prepare(
+          const update = this.file.prepare(
             "UPDATE archive_runs SET status = 'crashed', run = ? WHERE run_id = ?",
           );
           for (const row of rows) {
@@ -88,7 +88,7 @@ export class SqliteRunLog implements RunLog {
 
   totals(): Promise<RunTotals> {
     return attempt(() => {
-      const rows = this.file.db
+      const rows = this.file
         .prepare<[], { status: string; n: number }>(
           'SELECT status, COUNT(*) AS n FROM archive_runs GROUP BY status',
         )
