@@ -3,13 +3,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalBytes } from '../../src/domain/billing-record.js';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
 import { MEMBER_MAX_BYTES, parseManifest } from '../../src/domain/segment-format.js';
-import type { ArchiveIndex } from '../../src/ports/archive-index.js';
 import type { ArchiveStore } from '../../src/ports/archive-store.js';
 import type { LiveStore } from '../../src/ports/live-store.js';
 import type { Lock } from '../../src/ports/lock.js';
 import type { RunLog } from '../../src/ports/run-log.js';
 import { BACKENDS, blobNames, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { intercept } from '../helpers/intercept.js';
+import { failingSegmentWrites, type SegmentFault } from '../helpers/segment-faults.js';
 
 const SEGMENTS = 'segments/';
 
@@ -144,25 +144,11 @@ describe.each(BACKENDS)('Archiver, segment layout (%s)', (backend) => {
   });
 
   it('deletes nothing when the manifest or the index write fails; the next run archives into a new segment', async () => {
-    let failing: 'manifest' | 'index' | undefined = 'manifest';
+    let failing: SegmentFault = 'manifest';
     harness = await startHarness({
       backend,
       layout: 'segment',
-      wrap: (adapters) => ({
-        ...adapters,
-        store: intercept<ArchiveStore>(adapters.store, {
-          putIfAbsent: (name, bytes, facts) =>
-            failing === 'manifest' && name.endsWith('.manifest.json')
-              ? Promise.reject(new StoreUnavailableError('injected: manifest upload failed'))
-              : adapters.store.putIfAbsent(name, bytes, facts),
-        }),
-        index: intercept<ArchiveIndex>(adapters.index, {
-          putMany: (entries) =>
-            failing === 'index'
-              ? Promise.reject(new StoreUnavailableError('injected: index unreachable'))
-              : adapters.index.putMany(entries),
-        }),
-      }),
+      wrap: (adapters) => failingSegmentWrites(adapters, () => failing),
     });
     await seed(harness, 'm', '2025-05', 4);
     expect(await harness.services.archiver.runOnce()).toMatchObject({ status: 'failed', archived: 0 });

@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LockHeldError, StoreUnavailableError } from '../../src/domain/errors.js';
-import type { ArchiveIndex } from '../../src/ports/archive-index.js';
-import type { ArchiveStore } from '../../src/ports/archive-store.js';
+import { LockHeldError } from '../../src/domain/errors.js';
 import { runCli } from '../helpers/cli.js';
 import { BACKENDS, blobNames, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { intercept } from '../helpers/intercept.js';
+import { failingSegmentWrites, type SegmentFault } from '../helpers/segment-faults.js';
 
 describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
   let harness: Harness | undefined;
@@ -45,25 +44,11 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
   });
 
   it('reports orphans of failed runs, and --repair removes those past the grace period only', async () => {
-    let failing: 'manifest' | 'index' | undefined = 'manifest';
+    let failing: SegmentFault = 'manifest';
     harness = await startHarness({
       backend,
       layout: 'segment',
-      wrap: (adapters) => ({
-        ...adapters,
-        store: intercept<ArchiveStore>(adapters.store, {
-          putIfAbsent: (name, bytes, facts) =>
-            failing === 'manifest' && name.endsWith('.manifest.json')
-              ? Promise.reject(new StoreUnavailableError('injected: manifest upload failed'))
-              : adapters.store.putIfAbsent(name, bytes, facts),
-        }),
-        index: intercept<ArchiveIndex>(adapters.index, {
-          putMany: (entries) =>
-            failing === 'index'
-              ? Promise.reject(new StoreUnavailableError('injected: index unreachable'))
-              : adapters.index.putMany(entries),
-        }),
-      }),
+      wrap: (adapters) => failingSegmentWrites(adapters, () => failing),
     });
     await seed(harness, ['o1', 'o2', 'o3']);
     await harness.services.archiver.runOnce();

@@ -251,14 +251,9 @@ export class SqliteArchiveIndex implements ArchiveIndex {
   }
 }
 
-function locationOf(row: {
-  layout: string;
-  blob: string;
-  offset: number;
-  length: number;
-  line_offset: number | null;
-  line_length: number | null;
-}): ArchiveLocation {
+function locationOf(
+  row: Pick<EntryRow, 'layout' | 'blob' | 'offset' | 'length' | 'line_offset' | 'line_length'>,
+): ArchiveLocation {
   const { blob, offset, length } = row;
   if (row.layout === 'record') return { layout: 'record', blob, offset, length };
   if (row.layout === 'segment' && row.line_offset !== null && row.line_length !== null)
