@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { Cron } from 'croner';
 import { Type, type Static } from 'typebox';
 import { createCoercingAjv } from './domain/schema-validator.js';
 
@@ -7,6 +8,8 @@ const UPLOAD_TIERS = ['Hot', 'Cool', 'Cold', 'Archive'] as const;
 const REHYDRATE_PRIORITIES = ['High', 'Standard'] as const;
 const LAYOUTS = ['segment', 'record'] as const;
 const MIB = 1024 * 1024;
+/** Six-field cron (with seconds), as Azure Functions' timer trigger reads it too: midnight UTC. */
+const DEFAULT_SCHEDULE = '0 0 0 * * *';
 
 const optionalText = Type.Optional(Type.String({ minLength: 1 }));
 const httpsUrl = Type.Optional(Type.String({ format: 'uri', pattern: '^https?://' }));
@@ -17,6 +20,7 @@ const EnvSchema = Type.Object({
   ARCHIVAL_DAYS_THRESHOLD: Type.Integer({ minimum: 0, maximum: 36_500, default: 90 }),
   BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
   ARCHIVAL_SLICES: Type.Integer({ minimum: 1, maximum: 1024, default: 1 }),
+  ARCHIVAL_SCHEDULE: Type.String({ default: DEFAULT_SCHEDULE }),
   ARCHIVE_LAYOUT: Type.Union(
     LAYOUTS.map((layout) => Type.Literal(layout)),
     { default: 'segment' },
@@ -85,6 +89,8 @@ export interface Config {
   batchSize: number;
   /** How many slices parallel archival workers split the records into (`archive --slice K/N`). */
   archivalSlices: number;
+  /** When the server runs archival by itself (six-field cron, UTC); undefined: never. */
+  archivalSchedule: string | undefined;
   /** How archived records are laid out in blobs, and when a segment is sealed. */
   layout: { name: (typeof LAYOUTS)[number]; maxRecords: number; maxBytes: number };
   apiHost: string;
@@ -115,6 +121,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     }
     throw new ConfigError(`Invalid environment variables: ${[...new Set(problems)].join('; ')}`);
   }
+  const schedule = env.ARCHIVAL_SCHEDULE === '' ? undefined : values.ARCHIVAL_SCHEDULE;
+  if (typeof schedule === 'string') checkSchedule(schedule, problems);
   const backend = chooseBackend(values, problems);
   if (!backend || problems.length > 0) {
     throw new ConfigError(`Invalid environment variables: ${problems.join('; ')}`);
@@ -125,6 +133,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     archivalDaysThreshold: valid.ARCHIVAL_DAYS_THRESHOLD,
     batchSize: valid.BATCH_SIZE,
     archivalSlices: valid.ARCHIVAL_SLICES,
+    archivalSchedule: schedule === undefined ? undefined : valid.ARCHIVAL_SCHEDULE,
     layout: {
       name: valid.ARCHIVE_LAYOUT,
       maxRecords: valid.SEGMENT_MAX_RECORDS,
@@ -135,6 +144,22 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     logLevel: valid.LOG_LEVEL,
     prices: { cosmosPerGbMonth: valid.PRICE_COSMOS_GB_MONTH, blobPerGbMonth: valid.PRICE_BLOB_GB_MONTH },
   };
+}
+
+/** Six fields (seconds first), which croner and Azure Functions' NCRONTAB both read the same way. */
+function checkSchedule(schedule: string, problems: string[]): void {
+  const fields = schedule.trim().split(/\s+/);
+  if (fields.length !== 6) {
+    problems.push(
+      `ARCHIVAL_SCHEDULE must have six fields (second minute hour day month weekday), got ${fields.length} in '${schedule}'; set it empty to disable`,
+    );
+    return;
+  }
+  try {
+    new Cron(schedule, { paused: true, timezone: 'UTC' }).stop();
+  } catch (error) {
+    problems.push(`ARCHIVAL_SCHEDULE '${schedule}' is not a valid cron pattern: ${(error as Error).message}`);
+  }
 }
 
 /**

@@ -123,4 +123,19 @@ describe('loadConfig', () => {
       }),
     ).not.toContain('secret');
   });
+
+  it('schedules archival at midnight UTC by default; an empty ARCHIVAL_SCHEDULE disables it', () => {
+    expect(loadConfig({}).archivalSchedule).toBe('0 0 0 * * *');
+    expect(loadConfig({ ARCHIVAL_SCHEDULE: '0 30 2 * * 1-5' }).archivalSchedule).toBe('0 30 2 * * 1-5');
+    expect(loadConfig({ ARCHIVAL_SCHEDULE: '' }).archivalSchedule).toBeUndefined();
+  });
+
+  it('refuses a schedule that is not six-field cron, naming the variable', () => {
+    expect(problem({ ARCHIVAL_SCHEDULE: '0 0 * * *' })).toContain(
+      "ARCHIVAL_SCHEDULE must have six fields (second minute hour day month weekday), got 5 in '0 0 * * *'",
+    );
+    expect(problem({ ARCHIVAL_SCHEDULE: '0 0 25 * * *' })).toContain(
+      "ARCHIVAL_SCHEDULE '0 0 25 * * *' is not a valid cron pattern",
+    );
+  });
 });

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { createServices } from '../composition-root.js';
 import { describeBackend, type Config } from '../config.js';
+import { scheduleArchival, type ArchivalScheduler } from '../scheduler/archival-scheduler.js';
 import { buildApp } from './app.js';
 
 /** Runs the API until SIGINT or SIGTERM, then lets requests and runs in flight finish and closes the stores. */
@@ -8,9 +9,11 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const services = await createServices(config, logger);
   const app = await buildApp(services, logger);
   let closing: Promise<void> | undefined;
+  let scheduler: ArchivalScheduler | undefined;
   const shutdown = (signal: string): Promise<void> => {
     closing ??= (async () => {
       logger.info({ signal }, 'shutting down');
+      await scheduler?.stop();
       await app.close();
       await services.close();
     })();
@@ -34,4 +37,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     throw error;
   }
   logger.info({ backend: describeBackend(config) }, 'billing-archive API ready');
+  if (config.archivalSchedule === undefined)
+    logger.info('archival schedule disabled (ARCHIVAL_SCHEDULE is empty)');
+  else scheduler = scheduleArchival(services.archiver, config.archivalSchedule, logger);
 }

@@ -1,0 +1,42 @@
+import { Cron } from 'croner';
+import type { Logger } from 'pino';
+import { LockHeldError } from '../domain/errors.js';
+import type { Archiver } from '../services/archiver.js';
+
+export interface ArchivalScheduler {
+  /** Stops firing; resolves once a run it started has ended. */
+  stop(): Promise<void>;
+  /** When the next tick fires, or undefined once stopped. */
+  nextRun(): Date | undefined;
+}
+
+/**
+ * Runs the archiver on a six-field cron schedule (UTC). A tick that finds a run in progress (this
+ * process's, a CLI's or an Azure Function's: the archival lock knows) logs it and skips.
+ */
+export function scheduleArchival(archiver: Archiver, schedule: string, logger: Logger): ArchivalScheduler {
+  let inFlight: Promise<unknown> = Promise.resolve();
+  const job = new Cron(schedule, { timezone: 'UTC', name: 'archival' }, async () => {
+    try {
+      const { run, done } = await archiver.start();
+      inFlight = done.catch(() => undefined);
+      logger.info({ runId: run.run_id, schedule }, 'scheduled archival run started');
+      const finished = await done;
+      logger.info({ runId: finished.run_id, status: finished.status }, 'scheduled archival run finished');
+    } catch (error) {
+      if (error instanceof LockHeldError) {
+        logger.info({ reason: error.message }, 'scheduled archival skipped: a run is already in progress');
+        return;
+      }
+      logger.error({ err: error }, 'scheduled archival run could not start');
+    }
+  });
+  logger.info({ schedule, next: job.nextRun()?.toISOString() }, 'archival scheduled');
+  return {
+    stop: async () => {
+      job.stop();
+      await inFlight;
+    },
+    nextRun: () => job.nextRun() ?? undefined,
+  };
+}

@@ -1,0 +1,83 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { scheduleArchival, type ArchivalScheduler } from '../../src/scheduler/archival-scheduler.js';
+import { daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { intercept } from '../helpers/intercept.js';
+
+/** A logger whose lines the test can read. */
+function capturingLogger(): { logger: pino.Logger; messages: string[] } {
+  const messages: string[] = [];
+  const logger = pino(
+    { level: 'info' },
+    { write: (line: string) => messages.push((JSON.parse(line) as { msg: string }).msg) },
+  );
+  return { logger, messages };
+}
+
+/** Resolves once `condition` holds, checking every 50 ms; fails after `limitMs`. */
+async function eventually(condition: () => Promise<boolean> | boolean, limitMs = 10_000): Promise<void> {
+  for (let waited = 0; waited < limitMs; waited += 50) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the condition never held');
+}
+
+describe('the in-process archival scheduler', () => {
+  let harness: Harness | undefined;
+  let scheduler: ArchivalScheduler | undefined;
+  afterEach(async () => {
+    await scheduler?.stop();
+    scheduler = undefined;
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  it('fires on its cron schedule and archives', async () => {
+    harness = await startHarness();
+    for (const id of ['s1', 's2', 's3'])
+      await harness.services.records.create(recordBody({ id, created_at: daysAgo(100) }));
+    const { logger, messages } = capturingLogger();
+    const h = harness;
+    scheduler = scheduleArchival(h.services.archiver, '* * * * * *', logger);
+    expect(scheduler.nextRun()).toBeInstanceOf(Date);
+    await eventually(async () =>
+      (await h.services.archiver.history(10)).some((run) => run.status === 'succeeded'),
+    );
+    await scheduler.stop();
+    const [run] = await h.services.archiver.history(10);
+    expect(run).toMatchObject({ archived: 3, status: 'succeeded' });
+    expect(messages).toContain('scheduled archival run started');
+    expect(messages).toContain('scheduled archival run finished');
+  });
+
+  it('skips ticks while a run is in progress, and stop() waits for the run it started', async () => {
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    harness = await startHarness({
+      // The first run waits inside its first read, so the next ticks find it running.
+      wrap: (adapters) => ({
+        ...adapters,
+        live: intercept(adapters.live, {
+          findEligible: async (query) => {
+            await gate;
+            return adapters.live.findEligible(query);
+          },
+        }),
+      }),
+    });
+    await harness.services.records.create(recordBody({ id: 'o1', created_at: daysAgo(100) }));
+    const { logger, messages } = capturingLogger();
+    scheduler = scheduleArchival(harness.services.archiver, '* * * * * *', logger);
+    await eventually(() => messages.filter((m) => m.startsWith('scheduled archival skipped')).length >= 2);
+    const stopping = scheduler.stop();
+    release();
+    await stopping;
+    scheduler = undefined;
+    const runs = await harness.services.archiver.history(10);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ status: 'succeeded', archived: 1 });
+  });
+});

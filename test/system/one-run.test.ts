@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { invokeArchivalTimer } from '../helpers/functions.js';
+import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { intercept } from '../helpers/intercept.js';
+
+/**
+ * The archival lock holds across the API, the CLI and the Azure Function: while one runs, the
+ * others, started at the same moment, say "already running" and change nothing.
+ */
+describe.each(BACKENDS)('one archival run across the API, the CLI and the Function (%s)', (backend) => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  it('a run started over HTTP makes a CLI run and a Function run started together stand aside', async () => {
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    harness = await startHarness({
+      backend,
+      // The API's run holds the lock inside its first read until the other two have tried.
+      wrap: (adapters) => ({
+        ...adapters,
+        live: intercept(adapters.live, {
+          findEligible: async (query) => {
+            await gate;
+            return adapters.live.findEligible(query);
+          },
+        }),
+      }),
+    });
+    for (const id of ['c1', 'c2', 'c3'])
+      await harness.services.records.create(recordBody({ id, created_at: daysAgo(100) }));
+    const started = await harness.app.inject({ method: 'POST', url: '/archive', payload: {} });
+    expect(started.statusCode).toBe(202);
+
+    const env = { ...harness.env, LOG_LEVEL: 'warn' };
+    const [cli, fn] = await Promise.all([runCli(['archive'], env), invokeArchivalTimer(env)]);
+    expect(cli.code).toBe(3);
+    expect(cli.stderr).toContain('archival is already running');
+    expect(fn.code, fn.error).toBe(0);
+    expect(fn.run).toBeNull();
+    expect(fn.lines.find((line) => line.level === 'warning')?.text).toMatch(
+      /^archival skipped: .*already running/,
+    );
+    expect((await harness.adapters.live.summary()).count).toBe(3);
+
+    release();
+    const api = harness;
+    let runs = await api.services.archiver.history(10);
+    for (let waited = 0; runs[0]?.status === 'running' && waited < 10_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      runs = await api.services.archiver.history(10);
+    }
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ status: 'succeeded', archived: 3 });
+  });
+});
