@@ -7,6 +7,11 @@ import { parseSlice, type Slice } from './domain/slices.js';
 import { createLogger } from './logger.js';
 import { sampleRecord } from './services/sample-records.js';
 import type { VerifyReport } from './services/verifier.js';
+import {
+  loadLifecyclePolicy,
+  POLICY_FILE_CONTAINER,
+  policyForContainer,
+} from './lifecycle/lifecycle-policy.js';
 
 /** Exit codes, so scripts can tell "nothing to do now" from "broken". */
 const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3, notFound: 4, conflict: 5 } as const;
@@ -146,6 +151,39 @@ program
       print(report);
       return EXIT.ok;
     });
+  });
+
+const lifecycle = program.command('lifecycle').description("the archive container's blob lifecycle policy");
+
+lifecycle
+  .command('deploy')
+  .description(
+    'apply infra/blob-lifecycle-policy.json to AZURE_STORAGE_ACCOUNT with DefaultAzureCredential; idempotent',
+  )
+  .option('--dry-run', 'print the request a deploy would send; send nothing', false)
+  .action(async (options: { dryRun: boolean }) => {
+    const config = loadConfig(process.env);
+    const container = config.backend.kind === 'azure' ? config.backend.blob.container : POLICY_FILE_CONTAINER;
+    const policy = policyForContainer(await loadLifecyclePolicy(), container);
+    const { subscriptionId, resourceGroup, account, endpoint } = config.lifecycle;
+    const missing = Object.entries({
+      AZURE_SUBSCRIPTION_ID: subscriptionId,
+      AZURE_RESOURCE_GROUP: resourceGroup,
+      AZURE_STORAGE_ACCOUNT: account,
+    }).filter(([, value]) => value === undefined);
+    if (!subscriptionId || !resourceGroup || !account) {
+      throw new ConfigError(`lifecycle deploy needs ${missing.map(([name]) => name).join(', ')}`);
+    }
+    const target = { subscriptionId, resourceGroup, account, endpoint };
+    // Loaded on demand: the management SDK is large and no other command needs it.
+    const { deployLifecyclePolicy, deployRequest } = await import('./lifecycle/lifecycle-deploy.js');
+    if (options.dryRun) {
+      print(deployRequest(target, policy));
+      return;
+    }
+    const { DefaultAzureCredential } = await import('@azure/identity');
+    const { changed } = await deployLifecyclePolicy(target, policy, new DefaultAzureCredential());
+    print({ account, changed, rules: policy.rules.map((rule) => rule.name) });
   });
 
 program

@@ -53,6 +53,14 @@ const EnvSchema = Type.Object({
     UPLOAD_TIERS.map((tier) => Type.Literal(tier)),
     { default: 'Cool' },
   ),
+  AZURE_SUBSCRIPTION_ID: optionalText,
+  AZURE_RESOURCE_GROUP: optionalText,
+  AZURE_STORAGE_ACCOUNT: optionalText,
+  AZURE_RESOURCE_MANAGER_ENDPOINT: Type.String({
+    format: 'uri',
+    pattern: '^https://',
+    default: 'https://management.azure.com',
+  }),
   BLOB_REHYDRATE_PRIORITY: Type.Union(
     REHYDRATE_PRIORITIES.map((priority) => Type.Literal(priority)),
     { default: 'Standard' },
@@ -93,6 +101,13 @@ export interface Config {
   archivalSchedule: string | undefined;
   /** How archived records are laid out in blobs, and when a segment is sealed. */
   layout: { name: (typeof LAYOUTS)[number]; maxRecords: number; maxBytes: number };
+  /** Where `lifecycle deploy` applies the blob lifecycle policy; the ids are checked by that command. */
+  lifecycle: {
+    subscriptionId: string | undefined;
+    resourceGroup: string | undefined;
+    account: string | undefined;
+    endpoint: string;
+  };
   apiHost: string;
   apiPort: number;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -138,6 +153,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       name: valid.ARCHIVE_LAYOUT,
       maxRecords: valid.SEGMENT_MAX_RECORDS,
       maxBytes: valid.SEGMENT_MAX_BYTES,
+    },
+    lifecycle: {
+      subscriptionId: valid.AZURE_SUBSCRIPTION_ID,
+      resourceGroup: valid.AZURE_RESOURCE_GROUP,
+      account: valid.AZURE_STORAGE_ACCOUNT,
+      endpoint: valid.AZURE_RESOURCE_MANAGER_ENDPOINT,
     },
     apiHost: valid.API_HOST,
     apiPort: valid.API_PORT,
