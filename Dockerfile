@@ -1,0 +1,32 @@
+# The API as a container image. Untested here: no Docker daemon runs on our machines.
+#   docker build -t billing-archive .
+#   docker run -p 8000:8000 -v billing-data:/data billing-archive            # embedded stores
+#   docker run -p 8000:8000 -e COSMOS_ENDPOINT=... -e BLOB_ACCOUNT_URL=... billing-archive
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# better-sqlite3 compiles from source when no prebuilt binary is reachable.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends python3 make g++ \
+  && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+# `npm ci` builds dist/ through the prepare script; then only runtime dependencies are kept.
+RUN npm ci && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+  API_HOST=0.0.0.0 \
+  API_PORT=8000 \
+  DATA_DIR=/data
+WORKDIR /app
+COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
+COPY --chown=node:node package.json ./
+COPY --chown=node:node infra/blob-lifecycle-policy.json ./infra/
+RUN mkdir -p /data && chown node:node /data
+USER node
+EXPOSE 8000
+VOLUME ["/data"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.API_PORT}/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/server.js"]
