@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/local-azure.mjs';
-import { BACKENDS, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { finished } from '../helpers/cli.js';
 
 const SERVER = fileURLToPath(new URL('../../dist/server.js', import.meta.url));
@@ -68,6 +68,47 @@ describe.each(BACKENDS)('the server process (%s)', (backend) => {
     server.kill('SIGTERM');
     const [code] = (await once(server, 'exit')) as [number | null];
     expect(code).toBe(0);
+  });
+});
+
+describe('the server process on a schedule', () => {
+  it('archives by itself on ARCHIVAL_SCHEDULE, and logs the schedule', async () => {
+    const harness = await startHarness();
+    await harness.close();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const server = startServer({
+      ...harness.env,
+      API_HOST: '127.0.0.1',
+      API_PORT: String(port),
+      ARCHIVAL_SCHEDULE: '* * * * * *',
+      LOG_LEVEL: 'info',
+    });
+    let log = '';
+    server.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    try {
+      await untilReady(base, server);
+      const created = await fetch(`${base}/billing`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(recordBody({ id: 'on-schedule', created_at: daysAgo(100) })),
+      });
+      expect(created.status).toBe(201);
+      let source: string | null = 'live';
+      for (let i = 0; i < 100 && source !== 'archive'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        source = (await fetch(`${base}/billing/on-schedule`)).headers.get('x-record-source');
+      }
+      expect(source).toBe('archive');
+      expect(log).toContain('"msg":"archival scheduled"');
+      expect(log).toContain('"msg":"scheduled archival run finished"');
+      server.kill('SIGTERM');
+      const [code] = (await once(server, 'exit')) as [number | null];
+      expect(code).toBe(0);
+    } finally {
+      if (server.exitCode === null) server.kill('SIGKILL');
+      await harness.destroy();
+    }
   });
 });
 
