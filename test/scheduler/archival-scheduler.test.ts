@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scheduleArchival, type ArchivalScheduler } from '../../src/scheduler/archival-scheduler.js';
 import { daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
-import { intercept } from '../helpers/intercept.js';
+import { heldReads } from '../helpers/held-reads.js';
 
 /** A logger whose lines the test can read. */
 function capturingLogger(): { logger: pino.Logger; messages: string[] } {
@@ -52,28 +52,15 @@ describe('the in-process archival scheduler', () => {
   });
 
   it('skips ticks while a run is in progress, and stop() waits for the run it started', async () => {
-    let release = (): void => undefined;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    harness = await startHarness({
-      // The first run waits inside its first read, so the next ticks find it running.
-      wrap: (adapters) => ({
-        ...adapters,
-        live: intercept(adapters.live, {
-          findEligible: async (query) => {
-            await gate;
-            return adapters.live.findEligible(query);
-          },
-        }),
-      }),
-    });
+    // The first run waits inside its first read, so the next ticks find it running.
+    const held = heldReads();
+    harness = await startHarness({ wrap: held.wrap });
     await harness.services.records.create(recordBody({ id: 'o1', created_at: daysAgo(100) }));
     const { logger, messages } = capturingLogger();
     scheduler = scheduleArchival(harness.services.archiver, '* * * * * *', logger);
     await eventually(() => messages.filter((m) => m.startsWith('scheduled archival skipped')).length >= 2);
     const stopping = scheduler.stop();
-    release();
+    held.release();
     await stopping;
     scheduler = undefined;
     const runs = await harness.services.archiver.history(10);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LockHeldError } from '../../src/domain/errors.js';
 import { runCli } from '../helpers/cli.js';
 import { BACKENDS, blobNames, recordBody, startHarness, type Harness } from '../helpers/harness.js';
-import { intercept } from '../helpers/intercept.js';
+import { heldReads } from '../helpers/held-reads.js';
 import { failingSegmentWrites, type SegmentFault } from '../helpers/segment-faults.js';
 
 describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
@@ -148,26 +148,12 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
   });
 
   it('waits for no run: it refuses to start while archival holds the lock', async () => {
-    let release = (): void => undefined;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    harness = await startHarness({
-      backend,
-      // The run waits inside its first read until the test lets it go.
-      wrap: (adapters) => ({
-        ...adapters,
-        live: intercept(adapters.live, {
-          findEligible: async (query) => {
-            await gate;
-            return adapters.live.findEligible(query);
-          },
-        }),
-      }),
-    });
+    // The run waits inside its first read until the test lets it go.
+    const held = heldReads();
+    harness = await startHarness({ backend, wrap: held.wrap });
     const { done } = await harness.services.archiver.start();
     await expect(harness.services.verifier.verify()).rejects.toBeInstanceOf(LockHeldError);
-    release();
+    held.release();
     expect(await done).toMatchObject({ status: 'succeeded' });
     expect((await harness.services.verifier.verify()).ok).toBe(true);
   });

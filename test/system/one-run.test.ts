@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { invokeArchivalTimer } from '../helpers/functions.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
-import { intercept } from '../helpers/intercept.js';
+import { heldReads } from '../helpers/held-reads.js';
 
 /**
  * The archival lock holds across the API, the CLI and the Azure Function: while one runs, the
@@ -16,23 +16,9 @@ describe.each(BACKENDS)('one archival run across the API, the CLI and the Functi
   });
 
   it('a run started over HTTP makes a CLI run and a Function run started together stand aside', async () => {
-    let release = (): void => undefined;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    harness = await startHarness({
-      backend,
-      // The API's run holds the lock inside its first read until the other two have tried.
-      wrap: (adapters) => ({
-        ...adapters,
-        live: intercept(adapters.live, {
-          findEligible: async (query) => {
-            await gate;
-            return adapters.live.findEligible(query);
-          },
-        }),
-      }),
-    });
+    // The API's run holds the lock inside its first read until the other two have tried.
+    const held = heldReads();
+    harness = await startHarness({ backend, wrap: held.wrap });
     for (const id of ['c1', 'c2', 'c3'])
       await harness.services.records.create(recordBody({ id, created_at: daysAgo(100) }));
     const started = await harness.app.inject({ method: 'POST', url: '/archive', payload: {} });
@@ -49,7 +35,7 @@ describe.each(BACKENDS)('one archival run across the API, the CLI and the Functi
     );
     expect((await harness.adapters.live.summary()).count).toBe(3);
 
-    release();
+    held.release();
     const api = harness;
     let runs = await api.services.archiver.history(10);
     for (let waited = 0; runs[0]?.status === 'running' && waited < 10_000; waited += 50) {
