@@ -3,10 +3,9 @@ import { sha256Hex } from '../../src/domain/billing-record.js';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
 import type { ArchiveIndex } from '../../src/ports/archive-index.js';
 import type { ArchiveStore } from '../../src/ports/archive-store.js';
-import type { Lock } from '../../src/ports/lock.js';
-import type { RunLog } from '../../src/ports/run-log.js';
 import { BACKENDS, blobNames, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { intercept } from '../helpers/intercept.js';
+import { losingLock } from '../helpers/lost-lock.js';
 
 // The segment layout's own faults are in segment-archiver.test.ts.
 describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) => {
@@ -138,27 +137,12 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
   });
 
   it('stops between batches when its lock is lost, leaving every record readable', async () => {
-    const lost = new AbortController();
     harness = await startHarness({
       backend,
       layout: 'record',
       env: { BATCH_SIZE: '2' },
-      wrap: (adapters) => ({
-        ...adapters,
-        // A lease whose renewal fails after the first batch, as when Blob Storage is unreachable.
-        lock: intercept<Lock>(adapters.lock, {
-          acquire: async (name, owner) => {
-            const lease = await adapters.lock.acquire(name, owner);
-            return { lost: lost.signal, release: () => lease.release() };
-          },
-        }),
-        runLog: intercept<RunLog>(adapters.runLog, {
-          save: async (run) => {
-            await adapters.runLog.save(run);
-            if (run.batches === 1) lost.abort();
-          },
-        }),
-      }),
+      // The lease is lost after the first batch.
+      wrap: (adapters) => losingLock(adapters, (run) => run.batches === 1),
     });
     await seed(harness, ['l1', 'l2', 'l3', 'l4', 'l5']);
     const run = await harness.services.archiver.runOnce();

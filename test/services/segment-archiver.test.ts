@@ -5,10 +5,9 @@ import { StoreUnavailableError } from '../../src/domain/errors.js';
 import { MEMBER_MAX_BYTES, parseManifest } from '../../src/domain/segment-format.js';
 import type { ArchiveStore } from '../../src/ports/archive-store.js';
 import type { LiveStore } from '../../src/ports/live-store.js';
-import type { Lock } from '../../src/ports/lock.js';
-import type { RunLog } from '../../src/ports/run-log.js';
 import { BACKENDS, blobNames, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { intercept } from '../helpers/intercept.js';
+import { losingLock } from '../helpers/lost-lock.js';
 import { failingSegmentWrites, type SegmentFault } from '../helpers/segment-faults.js';
 
 const SEGMENTS = 'segments/';
@@ -167,26 +166,12 @@ describe.each(BACKENDS)('Archiver, segment layout (%s)', (backend) => {
   });
 
   it('stops when its lock is lost before indexing a sealed segment, leaving every record readable', async () => {
-    const lost = new AbortController();
     harness = await startHarness({
       backend,
       layout: 'segment',
       env: { BATCH_SIZE: '2', SEGMENT_MAX_RECORDS: '2' },
-      wrap: (adapters) => ({
-        ...adapters,
-        lock: intercept<Lock>(adapters.lock, {
-          acquire: async (name, owner) => {
-            const lease = await adapters.lock.acquire(name, owner);
-            return { lost: lost.signal, release: () => lease.release() };
-          },
-        }),
-        runLog: intercept<RunLog>(adapters.runLog, {
-          save: async (run) => {
-            await adapters.runLog.save(run);
-            if (run.archived === 2) lost.abort();
-          },
-        }),
-      }),
+      // The lease is lost once the first segment's records are archived.
+      wrap: (adapters) => losingLock(adapters, (run) => run.archived === 2),
     });
     const ids = await seed(harness, 'l', '2025-06', 5);
     const run = await harness.services.archiver.runOnce();
