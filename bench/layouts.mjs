@@ -56,7 +56,7 @@ function makeDocs() {
  * @param {import('../dist/ports/archive-store.js').ArchiveStore} store
  */
 function counted(store) {
-  const tally = { writes: 0, bytes: 0, billed: 0 };
+  const tally = { writes: 0, bytes: 0, manifestBytes: 0, billed: 0 };
   /** @type {import('../dist/ports/archive-store.js').ArchiveStore} */
   const wrapped = {
     init: () => store.init(),
@@ -65,6 +65,7 @@ function counted(store) {
       const result = await store.putIfAbsent(name, bytes, facts);
       tally.writes += 1;
       tally.bytes += bytes.length;
+      if (name.endsWith('.manifest.json')) tally.manifestBytes += bytes.length;
       tally.billed += Math.max(bytes.length, MIN_BILLABLE_BYTES);
       return result;
     },
@@ -123,6 +124,7 @@ async function measure(layout, docs, freshStores) {
         seconds,
         writesPer1000: tally.writes * perThousand,
         storedBytesPer1000: tally.bytes * perThousand,
+        manifestBytesPer1000: tally.manifestBytes * perThousand,
         billedBytesPer1000: tally.billed * perThousand,
         readP50: percentile(latencies, 50),
         readP95: percentile(latencies, 95),
@@ -184,6 +186,7 @@ try {
       'run s': Number(r.seconds.toFixed(2)),
       'blob writes /1k': Number(r.writesPer1000.toFixed(2)),
       'stored KiB /1k': Math.round(r.storedBytesPer1000 / 1024),
+      'of which manifests': Math.round(r.manifestBytesPer1000 / 1024),
       'Cool-billed KiB /1k': Math.round(r.billedBytesPer1000 / 1024),
       'read p50 ms': Number(r.readP50.toFixed(2)),
       'read p95 ms': Number(r.readP95.toFixed(2)),
