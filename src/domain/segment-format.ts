@@ -64,6 +64,14 @@ export interface RecordFacts {
   sha256: string;
 }
 
+/** When a segment is sealed. */
+export interface SegmentLimits {
+  /** When it holds this many records... */
+  maxRecords: number;
+  /** ...or when its compressed size reaches about this many bytes. */
+  maxBytes: number;
+}
+
 const NEWLINE = Buffer.from('\n');
 
 /** Gathers records into gzip members in memory; `seal` yields the blob and its manifest. */
@@ -92,6 +100,10 @@ export class SegmentBuilder {
 
   get recordCount(): number {
     return this.records.length;
+  }
+
+  isFull(limits: SegmentLimits): boolean {
+    return this.recordCount >= limits.maxRecords || this.approximateBytes >= limits.maxBytes;
   }
 
   /** Bytes the segment would take if sealed now (the open member counted uncompressed: an upper bound). */
@@ -194,6 +206,16 @@ export function manifestNameOf(segment: string): string {
 /** Where a run puts its n-th segment: Hive-style by creation month, so engines can prune by month. */
 export function segmentName(month: string, runId: string, n: number): string {
   return `segments/created=${month}/${runId}-${n.toString().padStart(4, '0')}.ndjson.gz`;
+}
+
+/** The segment a manifest describes: the reverse of manifestNameOf. */
+export function segmentNameOf(manifest: string): string {
+  return manifest.replace(/\.manifest\.json$/, '.ndjson.gz');
+}
+
+/** The creation month a segment's name carries ('undated' for names without one). */
+export function monthOfSegment(segment: string): string {
+  return /^segments\/created=([^/]+)\//.exec(segment)?.[1] ?? 'undated';
 }
 
 /** YYYY-MM of a creation time (UTC); 'undated' when it does not parse. */

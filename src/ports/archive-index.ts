@@ -1,3 +1,5 @@
+import { PreconditionFailedError } from '../domain/errors.js';
+
 /**
  * Where an archived record's canonical bytes live: a byte range of one blob. In the `segment` layout
  * the range is the gzip member holding the record, and `line` its place in the decompressed member.
@@ -70,6 +72,28 @@ export interface ArchiveIndex {
   summary(): Promise<{ count: number; bytes: number }>;
   /** Readiness probe: resolves when the index answers, cheaply. */
   ping(): Promise<void>;
+}
+
+/** Withdraws the entry unless it changed since it was read (a newer version then stays). */
+export async function withdrawUnlessChanged(index: ArchiveIndex, entry: StoredEntry): Promise<void> {
+  try {
+    await index.withdraw(entry.id, entry.etag);
+  } catch (error) {
+    if (!(error instanceof PreconditionFailedError)) throw error;
+  }
+}
+
+/** Every entry in `blob`, page by page. */
+export async function allEntriesIn(index: ArchiveIndex, blob: string): Promise<StoredEntry[]> {
+  const PAGE = 500;
+  const entries: StoredEntry[] = [];
+  let afterId: string | undefined;
+  for (;;) {
+    const page = await index.listAt(blob, { limit: PAGE, afterId });
+    entries.push(...page);
+    if (page.length < PAGE) return entries;
+    afterId = page.at(-1)?.id;
+  }
 }
 
 /** Blob names differ between layouts, so blob, range and line identify a location. */

@@ -1,14 +1,14 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { PreconditionFailedError, ValidationError } from '../domain/errors.js';
+import { ValidationError } from '../domain/errors.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
 import { manifestNameOf } from '../domain/segment-format.js';
 import {
   sameLocation,
+  withdrawUnlessChanged,
   type ArchiveIndex,
   type ArchiveLocation,
-  type StoredEntry,
 } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 import type { LiveStore } from '../ports/live-store.js';
@@ -244,20 +244,12 @@ export class Archiver {
           run.bytes += entry.size;
         } else {
           // Changed (or deleted) since it was read: it stays live, and the new entry goes.
-          await this.withdrawQuietly(entry);
+          await withdrawUnlessChanged(this.index, entry);
           run.skipped += 1;
         }
       }
     }
     await this.runLog.save(run);
-  }
-
-  private async withdrawQuietly(entry: StoredEntry): Promise<void> {
-    try {
-      await this.index.withdraw(entry.id, entry.etag);
-    } catch (error) {
-      if (!(error instanceof PreconditionFailedError)) throw error;
-    }
   }
 
   /**

@@ -2,12 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { sha256Hex } from '../domain/billing-record.js';
-import {
-  ArchivedOfflineError,
-  IntegrityError,
-  PreconditionFailedError,
-  ValidationError,
-} from '../domain/errors.js';
+import { ArchivedOfflineError, IntegrityError, ValidationError } from '../domain/errors.js';
 import {
   isSegmentName,
   manifestNameOf,
@@ -15,17 +10,23 @@ import {
   recordFromMember,
   SegmentBuilder,
   segmentName,
+  monthOfSegment,
+  type SegmentLimits,
   type SegmentManifest,
 } from '../domain/segment-format.js';
-import type { ArchiveEntry, ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
+import {
+  allEntriesIn,
+  withdrawUnlessChanged,
+  type ArchiveEntry,
+  type ArchiveIndex,
+  type StoredEntry,
+} from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { Clock } from './clock.js';
-import { writeSegment, type SegmentLimits } from './segment-layout.js';
-
-const PAGE = 500;
+import { writeSegment } from './segment-layout.js';
 
 export interface CompactOptions {
   /** Rewrite segments at least this share of whose records no entry points to; default 0.5. */
@@ -119,14 +120,7 @@ export class Compactor {
 
   /** The segment with its manifest and live entries, when enough of it is dead; undefined otherwise. */
   private async candidate(segment: string, minDeadShare: number): Promise<Candidate | undefined> {
-    const entries: StoredEntry[] = [];
-    let afterId: string | undefined;
-    for (;;) {
-      const page = await this.deps.index.listAt(segment, { limit: PAGE, afterId });
-      entries.push(...page);
-      if (page.length < PAGE) break;
-      afterId = page.at(-1)?.id;
-    }
+    const entries = await allEntriesIn(this.deps.index, segment);
     // A segment nothing points into is the collector's (or verify's) to delete, not ours to copy.
     if (entries.length === 0) return undefined;
     let manifest: SegmentManifest;
@@ -136,7 +130,7 @@ export class Compactor {
       return undefined;
     }
     if ((manifest.record_count - entries.length) / manifest.record_count < minDeadShare) return undefined;
-    const month = /^segments\/created=([^/]+)\//.exec(segment)?.[1] ?? 'undated';
+    const month = monthOfSegment(segment);
     return { segment, month, manifest, entries };
   }
 }
@@ -186,7 +180,8 @@ class CompactionPass {
         return;
       }
     }
-    if (this.month !== undefined && (candidate.month !== this.month || this.isFull())) await this.seal();
+    if (this.month !== undefined && (candidate.month !== this.month || this.builder.isFull(this.deps.limits)))
+      await this.seal();
     this.month = candidate.month;
     for (const { entry, bytes: recordBytes } of records) {
       this.builder.add(recordBytes, {
@@ -202,11 +197,6 @@ class CompactionPass {
 
   async finish(): Promise<void> {
     if (this.leaving.length > 0) await this.seal();
-  }
-
-  private isFull(): boolean {
-    const { maxRecords, maxBytes } = this.deps.limits;
-    return this.builder.recordCount >= maxRecords || this.builder.approximateBytes >= maxBytes;
   }
 
   private async seal(): Promise<void> {
@@ -249,12 +239,7 @@ class CompactionPass {
     const touched =
       (deletedAt !== undefined && deletedAt >= this.started.toISOString()) ||
       (await this.deps.live.get(entry.id)) !== undefined;
-    if (!touched) return;
-    try {
-      await this.deps.index.withdraw(entry.id, entry.etag);
-    } catch (error) {
-      if (!(error instanceof PreconditionFailedError)) throw error;
-    }
+    if (touched) await withdrawUnlessChanged(this.deps.index, entry);
   }
 
   private skip(candidate: Candidate, reason: string): void {

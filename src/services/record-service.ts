@@ -5,7 +5,12 @@ import {
   type RecordDocument,
 } from '../domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../domain/errors.js';
-import type { ArchiveIndex, ArchiveListQuery, StoredEntry } from '../ports/archive-index.js';
+import {
+  withdrawUnlessChanged,
+  type ArchiveIndex,
+  type ArchiveListQuery,
+  type StoredEntry,
+} from '../ports/archive-index.js';
 import type { LiveListQuery, LiveStore } from '../ports/live-store.js';
 import { archivedEtag, type ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
@@ -75,7 +80,7 @@ export class RecordService {
         const doc = replacedRecordDocument(live.doc, input, this.clock());
         try {
           const stored = await this.live.replace(doc, live.etag);
-          if (staleEntry) await this.withdrawQuietly(staleEntry);
+          if (staleEntry) await withdrawUnlessChanged(this.index, staleEntry);
           return { ...stored, source: 'live' };
         } catch (error) {
           if (error instanceof PreconditionFailedError && ifMatch !== undefined) throw error;
@@ -173,13 +178,6 @@ export class RecordService {
   }
 
   /** Removes an index entry left for a record that is live again; a newer entry is left alone. */
-  private async withdrawQuietly(entry: StoredEntry): Promise<void> {
-    try {
-      await this.index.withdraw(entry.id, entry.etag);
-    } catch (error) {
-      if (!(error instanceof PreconditionFailedError)) throw error;
-    }
-  }
 }
 
 function checkIfMatch(id: string, ifMatch: IfMatch, current: string): void {

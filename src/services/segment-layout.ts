@@ -5,19 +5,13 @@ import {
   manifestNameOf,
   SegmentBuilder,
   segmentName,
+  type SegmentLimits,
   type SegmentManifest,
 } from '../domain/segment-format.js';
 import type { ArchiveEntry } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 import type { StoredRecord } from '../ports/live-store.js';
 import type { ArchiveLayout, DurableBatch, LayoutContext, LayoutWriter } from './archive-layout.js';
-
-export interface SegmentLimits {
-  /** A segment is sealed when it holds this many records... */
-  maxRecords: number;
-  /** ...or when its compressed size reaches about this many bytes. */
-  maxBytes: number;
-}
 
 /**
  * The `segment` layout: the records of one creation month gathered across read batches into one
@@ -54,7 +48,7 @@ class SegmentWriter implements LayoutWriter {
     for (const record of records) {
       const { doc } = record;
       const month = creationMonth(doc.created_at);
-      if (this.builder.recordCount > 0 && (month !== this.month || this.isFull()))
+      if (this.builder.recordCount > 0 && (month !== this.month || this.builder.isFull(this.limits)))
         batches.push(await this.seal());
       this.month = month;
       const bytes = canonicalBytes(doc);
@@ -71,13 +65,6 @@ class SegmentWriter implements LayoutWriter {
 
   async finish(): Promise<DurableBatch[]> {
     return this.builder.recordCount > 0 ? [await this.seal()] : [];
-  }
-
-  private isFull(): boolean {
-    return (
-      this.builder.recordCount >= this.limits.maxRecords ||
-      this.builder.approximateBytes >= this.limits.maxBytes
-    );
   }
 
   private async seal(): Promise<DurableBatch> {

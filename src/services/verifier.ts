@@ -9,10 +9,16 @@ import {
   manifestNameOf,
   parseManifest,
   recordFromMember,
+  segmentNameOf,
   type ManifestRecord,
   type SegmentManifest,
 } from '../domain/segment-format.js';
-import type { ArchiveEntry, ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
+import {
+  allEntriesIn,
+  type ArchiveEntry,
+  type ArchiveIndex,
+  type StoredEntry,
+} from '../ports/archive-index.js';
 import type { ArchiveStore, BlobInfo } from '../ports/archive-store.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock } from '../ports/lock.js';
@@ -141,7 +147,7 @@ class VerifyPass {
     await this.checkEntries();
     for (const name of [...this.blobs.keys()]) {
       if (isSegmentName(name)) await this.checkSegment(name);
-      else if (isManifestName(name) && !this.blobs.has(name.replace(/\.manifest\.json$/, '.ndjson.gz')))
+      else if (isManifestName(name) && !this.blobs.has(segmentNameOf(name)))
         await this.noteOrphan(name, 'manifest whose segment is gone');
       else if (name.startsWith('records/') && !this.referencedRecordBlobs.has(name))
         await this.noteOrphan(name, 'record blob no index entry points to');
@@ -202,7 +208,7 @@ class VerifyPass {
   }
 
   private async checkSegment(segment: string): Promise<void> {
-    const entries = await this.entriesIn(segment);
+    const entries = await allEntriesIn(this.deps.index, segment);
     const manifestName = manifestNameOf(segment);
     if (!this.blobs.has(manifestName)) {
       if (entries.length === 0) {
@@ -350,17 +356,6 @@ class VerifyPass {
       blob,
       message: `${what}${this.options.repair ? ` (younger than the grace period)` : ''}`,
     });
-  }
-
-  private async entriesIn(blob: string): Promise<StoredEntry[]> {
-    const entries: StoredEntry[] = [];
-    let afterId: string | undefined;
-    for (;;) {
-      const page = await this.deps.index.listAt(blob, { limit: PAGE, afterId });
-      entries.push(...page);
-      if (page.length < PAGE) return entries;
-      afterId = page.at(-1)?.id;
-    }
   }
 }
 
