@@ -6,23 +6,28 @@ import { createContainerClient } from './adapters/azure-blob/blob-container.js';
 import { BlobLeaseLock } from './adapters/azure-blob/blob-lease-lock.js';
 import { CosmosArchiveIndex } from './adapters/cosmos/cosmos-archive-index.js';
 import { createCosmosClient } from './adapters/cosmos/cosmos-client.js';
+import { CosmosLegalHolds } from './adapters/cosmos/cosmos-legal-holds.js';
 import { CosmosLiveStore } from './adapters/cosmos/cosmos-live-store.js';
 import { CosmosRunLog } from './adapters/cosmos/cosmos-run-log.js';
 import { FilesystemArchiveStore } from './adapters/filesystem/filesystem-archive-store.js';
 import { SqliteArchiveIndex } from './adapters/sqlite/sqlite-archive-index.js';
 import { SqliteFileLock } from './adapters/sqlite/sqlite-file-lock.js';
+import { SqliteLegalHolds } from './adapters/sqlite/sqlite-legal-holds.js';
 import { SqliteLiveStore } from './adapters/sqlite/sqlite-live-store.js';
 import { SqliteRunLog } from './adapters/sqlite/sqlite-run-log.js';
 import type { Backend, Config } from './config.js';
 import type { ArchiveIndex } from './ports/archive-index.js';
 import type { ArchiveStore } from './ports/archive-store.js';
+import type { LegalHolds } from './ports/legal-holds.js';
 import type { LiveStore } from './ports/live-store.js';
 import type { Lock } from './ports/lock.js';
 import type { RunLog } from './ports/run-log.js';
 import { ArchiveReader } from './services/archive-reader.js';
 import { Archiver } from './services/archiver.js';
 import { systemClock, type Clock } from './services/clock.js';
+import { HeldCopies } from './services/held-copies.js';
 import { RecordLayout } from './services/record-layout.js';
+import { RetentionSweep } from './services/retention-sweep.js';
 import { Compactor } from './services/compactor.js';
 import { RecordService } from './services/record-service.js';
 import { SegmentLayout } from './services/segment-layout.js';
@@ -36,6 +41,7 @@ export interface Adapters {
   store: ArchiveStore;
   lock: Lock;
   runLog: RunLog;
+  holds: LegalHolds;
 }
 
 /** The stores a readiness probe asks; the lock has nothing to ask until it is taken. */
@@ -75,6 +81,7 @@ export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent 
           store: new FilesystemArchiveStore(join(dataDir, 'archive')),
           lock: new SqliteFileLock(join(dataDir, 'locks')),
           runLog: new SqliteRunLog(join(dataDir, 'runs.sqlite')),
+          holds: new SqliteLegalHolds(join(dataDir, 'legal-holds.sqlite')),
         },
         release: () => Promise.resolve(),
       };
@@ -116,6 +123,10 @@ export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent 
           }),
           lock: new BlobLeaseLock(container),
           runLog: new CosmosRunLog(client, { database: cosmos.database, container: cosmos.runsContainer }),
+          holds: new CosmosLegalHolds(client, {
+            database: cosmos.database,
+            container: cosmos.legalHoldsContainer,
+          }),
         },
         release: () => {
           client.dispose();
@@ -136,9 +147,9 @@ export async function createServices(
   const { adapters } = backend;
   const clock = options.clock ?? systemClock;
   const opened: { close(): Promise<void> }[] = [];
-  const { live, index, store, lock, runLog } = adapters;
+  const { live, index, store, lock, runLog, holds } = adapters;
   try {
-    for (const adapter of [live, index, store, lock, runLog]) {
+    for (const adapter of [live, index, store, lock, runLog, holds]) {
       await adapter.init();
       opened.push(adapter);
     }
@@ -155,7 +166,7 @@ export async function createServices(
     slices: config.archivalSlices,
   };
   return {
-    records: new RecordService(live, index, reader, restorer, clock),
+    records: new RecordService(live, index, reader, restorer, holds, clock),
     archiver: new Archiver({
       live,
       index,
@@ -169,6 +180,8 @@ export async function createServices(
           : new RecordLayout(store),
       lock,
       runLog,
+      retention: new RetentionSweep({ index, holds, clock, logger, retentionDays: config.retentionDays }),
+      heldCopies: new HeldCopies({ index, live, store, reader, holds, clock, logger }),
       clock,
       logger,
       settings,
@@ -211,6 +224,7 @@ async function checkReadiness(adapters: Adapters): Promise<{ ready: boolean; sto
     index: () => adapters.index.ping(),
     store: () => adapters.store.ping(),
     runLog: () => adapters.runLog.ping(),
+    holds: () => adapters.holds.ping(),
   };
   const names = Object.keys(probes) as StoreName[];
   const results = await Promise.allSettled(names.map((name) => probes[name]()));

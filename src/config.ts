@@ -18,6 +18,7 @@ const httpsUrl = Type.Optional(Type.String({ format: 'uri', pattern: '^https?://
 const EnvSchema = Type.Object({
   DATA_DIR: optionalText,
   ARCHIVAL_DAYS_THRESHOLD: Type.Integer({ minimum: 0, maximum: 36_500, default: 90 }),
+  RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36_500, default: 2555 }),
   BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
   ARCHIVAL_SLICES: Type.Integer({ minimum: 1, maximum: 1024, default: 1 }),
   ARCHIVAL_SCHEDULE: Type.String({ default: DEFAULT_SCHEDULE }),
@@ -42,6 +43,7 @@ const EnvSchema = Type.Object({
   COSMOS_CONTAINER: Type.String({ minLength: 1, maxLength: 255, default: 'records' }),
   COSMOS_ARCHIVE_INDEX_CONTAINER: Type.String({ minLength: 1, maxLength: 255, default: 'archive_index' }),
   COSMOS_RUNS_CONTAINER: Type.String({ minLength: 1, maxLength: 255, default: 'archive_runs' }),
+  COSMOS_LEGAL_HOLDS_CONTAINER: Type.String({ minLength: 1, maxLength: 255, default: 'legal_holds' }),
   COSMOS_PARTITION_KEY: Type.String({ pattern: '^/[A-Za-z0-9_]+$', default: '/id' }),
   BLOB_CONNECTION_STRING: optionalText,
   BLOB_ACCOUNT_URL: httpsUrl,
@@ -76,6 +78,7 @@ export type CosmosSettings = {
   container: string;
   archiveIndexContainer: string;
   runsContainer: string;
+  legalHoldsContainer: string;
   partitionKeyPath: string;
 };
 
@@ -94,6 +97,8 @@ export type Backend =
 export interface Config {
   backend: Backend;
   archivalDaysThreshold: number;
+  /** Archived records created more than this many days ago are removed, unless under legal hold. */
+  retentionDays: number;
   batchSize: number;
   /** How many slices parallel archival workers split the records into (`archive --slice K/N`). */
   archivalSlices: number;
@@ -138,6 +143,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   }
   const schedule = env.ARCHIVAL_SCHEDULE === '' ? undefined : values.ARCHIVAL_SCHEDULE;
   if (typeof schedule === 'string') checkSchedule(schedule, problems);
+  if (values.RETENTION_DAYS <= values.ARCHIVAL_DAYS_THRESHOLD) {
+    problems.push(
+      `RETENTION_DAYS (${values.RETENTION_DAYS}) must be more than ARCHIVAL_DAYS_THRESHOLD (${values.ARCHIVAL_DAYS_THRESHOLD}): records are kept at least until they are archived`,
+    );
+  }
   const backend = chooseBackend(values, problems);
   if (!backend || problems.length > 0) {
     throw new ConfigError(`Invalid environment variables: ${problems.join('; ')}`);
@@ -146,6 +156,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   return {
     backend,
     archivalDaysThreshold: valid.ARCHIVAL_DAYS_THRESHOLD,
+    retentionDays: valid.RETENTION_DAYS,
     batchSize: valid.BATCH_SIZE,
     archivalSlices: valid.ARCHIVAL_SLICES,
     archivalSchedule: schedule === undefined ? undefined : valid.ARCHIVAL_SCHEDULE,
@@ -227,6 +238,7 @@ function chooseBackend(env: Env, problems: string[]): Backend | undefined {
       container: env.COSMOS_CONTAINER,
       archiveIndexContainer: env.COSMOS_ARCHIVE_INDEX_CONTAINER,
       runsContainer: env.COSMOS_RUNS_CONTAINER,
+      legalHoldsContainer: env.COSMOS_LEGAL_HOLDS_CONTAINER,
       partitionKeyPath: env.COSMOS_PARTITION_KEY,
     },
     blob: {

@@ -23,6 +23,7 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       archivalDaysThreshold: 90,
+      retentionDays: 2555,
       batchSize: 100,
       apiHost: '0.0.0.0',
       apiPort: 8000,
@@ -69,6 +70,7 @@ describe('loadConfig', () => {
         container: 'records',
         archiveIndexContainer: 'archive_index',
         runsContainer: 'archive_runs',
+        legalHoldsContainer: 'legal_holds',
         partitionKeyPath: '/id',
       },
       blob: {
@@ -137,5 +139,13 @@ describe('loadConfig', () => {
     expect(problem({ ARCHIVAL_SCHEDULE: '0 0 25 * * *' })).toContain(
       "ARCHIVAL_SCHEDULE '0 0 25 * * *' is not a valid cron pattern",
     );
+  });
+
+  it('keeps records at least until they are archived: RETENTION_DAYS above ARCHIVAL_DAYS_THRESHOLD', () => {
+    expect(loadConfig({ RETENTION_DAYS: '3650' }).retentionDays).toBe(3650);
+    expect(problem({ RETENTION_DAYS: '90' })).toContain(
+      'RETENTION_DAYS (90) must be more than ARCHIVAL_DAYS_THRESHOLD (90)',
+    );
+    expect(problem({ RETENTION_DAYS: '0' })).toContain('RETENTION_DAYS');
   });
 });

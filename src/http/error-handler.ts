@@ -11,6 +11,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   conflict: 409,
   concurrent_modification: 409,
   archival_running: 409,
+  legal_hold: 409,
   gone: 410,
   precondition_failed: 412,
   store_unavailable: 503,

@@ -47,3 +47,34 @@ export const RunSchema = Type.Object(
   },
   { additionalProperties: true },
 );
+
+const HoldSchema = Type.Object({
+  record_id: Type.String(),
+  since: Type.String(),
+  by: Type.String(),
+  reason: Type.String(),
+});
+
+export const HoldViewSchema = Type.Object({
+  record_id: Type.String(),
+  legal_hold: Type.Boolean(),
+  hold: Type.Union([HoldSchema, Type.Null()]),
+  history: Type.Array(
+    Type.Object({
+      record_id: Type.String(),
+      action: Type.Union([Type.Literal('set'), Type.Literal('cleared')]),
+      at: Type.String(),
+      by: Type.String(),
+      reason: Type.String(),
+    }),
+  ),
+});
+
+export const HoldRequestSchema = Type.Object(
+  {
+    held: Type.Boolean({ description: 'true places the hold, false lifts it' }),
+    by: Type.String({ minLength: 1, maxLength: 256, description: 'Who asks: kept in the audit trail' }),
+    reason: Type.String({ minLength: 1, maxLength: 2048, description: 'Why: kept in the audit trail' }),
+  },
+  { additionalProperties: false },
+);

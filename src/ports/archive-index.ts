@@ -66,6 +66,11 @@ export interface ArchiveIndex {
   noteDeleted(id: string, at: string): Promise<void>;
   /** When the record was last deleted, or undefined. */
   deletedAt(id: string): Promise<string | undefined>;
+  /** Entries of records created before `cutoff` (ISO time), in id order, strictly after `afterId` when given. */
+  listCreatedBefore(
+    cutoff: string,
+    query: { limit: number; afterId?: string | undefined },
+  ): Promise<StoredEntry[]>;
   /** Entries in id order, filtered by customer when given. */
   list(query: ArchiveListQuery): Promise<StoredEntry[]>;
   /** Entry count and summed record sizes (a scan: for stats, not for probes). */

@@ -19,6 +19,14 @@ export interface RunRecord {
   failed: number;
   bytes: number;
   garbage_collected: number;
+  /** Archived records removed because they were older than RETENTION_DAYS (dry run: would be). */
+  expired: number;
+  /** Records older than RETENTION_DAYS kept because they are under legal hold. */
+  kept_on_hold: number;
+  /** Held records copied out of reach of the lifecycle policy's delete rule. */
+  held_copied: number;
+  /** Held records whose copy waits for their blob to leave the Archive tier. */
+  held_copy_pending: number;
   errors: string[];
   host: string;
   pid: number;
@@ -43,6 +51,10 @@ export function startedRun(run: NewRun): RunRecord {
     failed: 0,
     bytes: 0,
     garbage_collected: 0,
+    expired: 0,
+    kept_on_hold: 0,
+    held_copied: 0,
+    held_copy_pending: 0,
     errors: [],
   };
 }

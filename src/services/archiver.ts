@@ -17,6 +17,8 @@ import { startedRun, type RunLog, type RunRecord } from '../ports/run-log.js';
 import { DAY_MS, type Clock } from './clock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { ArchiveLayout, DurableBatch } from './archive-layout.js';
+import type { HeldCopies } from './held-copies.js';
+import type { RetentionSweep } from './retention-sweep.js';
 
 export interface ArchiveRunOptions {
   /** Records last touched more than this many days ago are archived; default from config. */
@@ -43,6 +45,8 @@ export interface ArchiverDeps {
   layout: ArchiveLayout;
   lock: Lock;
   runLog: RunLog;
+  retention: RetentionSweep;
+  heldCopies: HeldCopies;
   clock: Clock;
   logger: Logger;
   settings: ArchiverSettings;
@@ -62,6 +66,8 @@ export class Archiver {
   private readonly layout: ArchiveLayout;
   private readonly lock: Lock;
   private readonly runLog: RunLog;
+  private readonly retention: RetentionSweep;
+  private readonly heldCopies: HeldCopies;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly settings: ArchiverSettings;
@@ -74,6 +80,8 @@ export class Archiver {
       layout: this.layout,
       lock: this.lock,
       runLog: this.runLog,
+      retention: this.retention,
+      heldCopies: this.heldCopies,
       clock: this.clock,
       logger: this.logger,
       settings: this.settings,
@@ -167,7 +175,16 @@ export class Archiver {
     );
     try {
       await this.archiveEligible(run, lease, slice);
-      if (!run.dry_run) await this.collectGarbage(run, lease, slice);
+      const checkLease = () => {
+        throwIfLost(lease);
+      };
+      await this.retention.sweep(run, checkLease, slice);
+      if (!run.dry_run) {
+        await this.heldCopies.keep(run, checkLease, slice);
+        await this.runLog.save(run);
+        // Last, so the blobs retention left without entries go in the same run.
+        await this.collectGarbage(run, lease, slice);
+      }
       run.status = run.failed > 0 ? 'failed' : 'succeeded';
     } catch (error) {
       run.status = 'failed';

@@ -16,7 +16,6 @@ import {
 } from '../domain/segment-format.js';
 import {
   allEntriesIn,
-  withdrawUnlessChanged,
   type ArchiveEntry,
   type ArchiveIndex,
   type StoredEntry,
@@ -27,6 +26,7 @@ import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { Clock } from './clock.js';
 import { writeSegment } from './segment-layout.js';
+import { withdrawIfTouchedSince } from './touched-since.js';
 
 export interface CompactOptions {
   /** Rewrite segments at least this share of whose records no entry points to; default 0.5. */
@@ -219,7 +219,7 @@ class CompactionPass {
       }));
       this.checkLease();
       const stored = await this.deps.index.putMany(repointed);
-      for (const entry of stored) await this.undoIfTouched(entry);
+      for (const entry of stored) await withdrawIfTouchedSince(this.deps, entry, this.started.toISOString());
       this.report.records_moved += stored.length;
     }
     for (const old of leaving) {
@@ -228,18 +228,6 @@ class CompactionPass {
       await this.deps.store.delete(manifestNameOf(old.segment));
       await this.deps.store.delete(old.segment);
     }
-  }
-
-  /**
-   * A restore, update or delete that withdrew the old entry while we copied it would otherwise see
-   * it come back: such a record is live again, or noted deleted since we started.
-   */
-  private async undoIfTouched(entry: StoredEntry): Promise<void> {
-    const deletedAt = await this.deps.index.deletedAt(entry.id);
-    const touched =
-      (deletedAt !== undefined && deletedAt >= this.started.toISOString()) ||
-      (await this.deps.live.get(entry.id)) !== undefined;
-    if (touched) await withdrawUnlessChanged(this.deps.index, entry);
   }
 
   private skip(candidate: Candidate, reason: string): void {

@@ -11,6 +11,7 @@ import {
   type ArchiveListQuery,
   type StoredEntry,
 } from '../ports/archive-index.js';
+import type { HoldEvent, LegalHold, LegalHolds } from '../ports/legal-holds.js';
 import type { LiveListQuery, LiveStore } from '../ports/live-store.js';
 import { archivedEtag, type ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
@@ -24,6 +25,21 @@ export interface RecordView {
   source: RecordSource;
 }
 
+/** A record's legal hold as the API shows it: whether it is held, since when, and every change. */
+export interface HoldView {
+  record_id: string;
+  legal_hold: boolean;
+  hold: LegalHold | null;
+  history: HoldEvent[];
+}
+
+/** A request to place (`held` true) or lift a legal hold, with who asks and why. */
+export interface HoldRequest {
+  held: boolean;
+  by: string;
+  reason: string;
+}
+
 /** '*' or an etag the caller last saw; undefined means unconditional. */
 export type IfMatch = string | undefined;
 
@@ -34,6 +50,7 @@ export class RecordService {
     private readonly index: ArchiveIndex,
     private readonly reader: ArchiveReader,
     private readonly restorer: Restorer,
+    private readonly holds: LegalHolds,
     private readonly clock: Clock,
   ) {}
 
@@ -116,6 +133,7 @@ export class RecordService {
 
   async delete(id: string, ifMatch: IfMatch): Promise<void> {
     assertRecordId(id);
+    await this.refuseIfHeld(id);
     for (let attempt = 0; attempt < RACE_ATTEMPTS; attempt++) {
       const live = await this.live.get(id);
       if (live) {
@@ -152,10 +170,63 @@ export class RecordService {
 
   /**
    * Noted before the delete, so a crash between the two cannot let `verify --repair` rebuild an
-   * entry for the deleted record from a segment that still holds an older copy of it.
+   * entry for the deleted record from a segment that still holds an older copy of it. The hold is
+   * asked again here, the last step before the delete, to keep the window for a hold placed
+   * meanwhile as short as two stores allow.
    */
   private async noteDeletion(id: string): Promise<void> {
+    await this.refuseIfHeld(id);
     await this.index.noteDeleted(id, this.clock().toISOString());
+  }
+
+  private async refuseIfHeld(id: string): Promise<void> {
+    const hold = await this.holds.get(id);
+    if (hold) {
+      throw new ConflictError(
+        `record '${id}' is under legal hold since ${hold.since} (${hold.reason}); lift the hold before deleting it`,
+        'legal_hold',
+        { details: { hold } },
+      );
+    }
+  }
+
+  async legalHold(id: string): Promise<HoldView> {
+    assertRecordId(id);
+    const [hold, history] = await Promise.all([this.holds.get(id), this.holds.history(id)]);
+    if (!hold && history.length === 0 && !(await this.exists(id))) {
+      throw new NotFoundError(`record '${id}' not found`);
+    }
+    return { record_id: id, legal_hold: hold !== undefined, hold: hold ?? null, history };
+  }
+
+  /**
+   * Places or lifts a legal hold; either is audited with who asked and why. A hold needs a record
+   * to protect, live or archived; lifting needs none, so a hold outliving its record can go.
+   */
+  async setLegalHold(id: string, request: HoldRequest): Promise<HoldView> {
+    assertRecordId(id);
+    const change = { by: request.by, reason: request.reason, at: this.clock().toISOString() };
+    if (!request.held) {
+      await this.holds.clear(id, change);
+      return this.legalHold(id);
+    }
+    if (!(await this.exists(id))) throw new NotFoundError(`record '${id}' not found`);
+    const { changed } = await this.holds.set(id, change);
+    if (changed && !(await this.exists(id))) {
+      // Deleted between the check and the hold: say so rather than hold nothing.
+      await this.holds.clear(id, { ...change, reason: 'the record was deleted while the hold was placed' });
+      throw new NotFoundError(`record '${id}' was deleted while the hold was being placed`);
+    }
+    return this.legalHold(id);
+  }
+
+  /** Live, archived, or live again after a restore that ran between the first two reads. */
+  private async exists(id: string): Promise<boolean> {
+    return (
+      (await this.live.get(id)) !== undefined ||
+      (await this.index.get(id)) !== undefined ||
+      (await this.live.get(id)) !== undefined
+    );
   }
 
   async restore(id: string): Promise<RecordView> {
@@ -176,8 +247,6 @@ export class RecordService {
     const now = await this.index.get(entry.id);
     return now?.etag !== entry.etag;
   }
-
-  /** Removes an index entry left for a record that is live again; a newer entry is left alone. */
 }
 
 function checkIfMatch(id: string, ifMatch: IfMatch, current: string): void {

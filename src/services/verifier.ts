@@ -25,10 +25,13 @@ import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
+import { HELD_PREFIX } from './held-copies.js';
 import { entriesOf } from './segment-layout.js';
 
 /** Where archive blobs live; `locks/` and `rehydrated/` hold no archived record of their own. */
-const ARCHIVE_PREFIXES = ['records/', 'segments/'];
+const ARCHIVE_PREFIXES = ['records/', 'segments/', HELD_PREFIX];
+/** Prefixes of blobs that each hold one record. */
+const RECORD_BLOB_PREFIXES = ['records/', HELD_PREFIX];
 const PAGE = 500;
 /** Findings listed in full per kind; the counts are always complete. */
 const LISTED = 50;
@@ -149,7 +152,10 @@ class VerifyPass {
       if (isSegmentName(name)) await this.checkSegment(name);
       else if (isManifestName(name) && !this.blobs.has(segmentNameOf(name)))
         await this.noteOrphan(name, 'manifest whose segment is gone');
-      else if (name.startsWith('records/') && !this.referencedRecordBlobs.has(name))
+      else if (
+        RECORD_BLOB_PREFIXES.some((prefix) => name.startsWith(prefix)) &&
+        !this.referencedRecordBlobs.has(name)
+      )
         await this.noteOrphan(name, 'record blob no index entry points to');
     }
     return {

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { createCosmosClient } from '../../src/adapters/cosmos/cosmos-client.js';
 import { CosmosArchiveIndex } from '../../src/adapters/cosmos/cosmos-archive-index.js';
+import { CosmosLegalHolds } from '../../src/adapters/cosmos/cosmos-legal-holds.js';
 import { CosmosLiveStore } from '../../src/adapters/cosmos/cosmos-live-store.js';
 import { CosmosRunLog } from '../../src/adapters/cosmos/cosmos-run-log.js';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
 import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
+import { describeLegalHoldsContract } from '../contracts/legal-holds-contract.js';
 import { describeLiveStoreContract } from '../contracts/live-store-contract.js';
 import { describeRunLogContract } from '../contracts/run-log-contract.js';
 import { openedStore, type StoreFixture } from '../contracts/store-fixture.js';
@@ -53,6 +55,10 @@ describeArchiveIndexContract(
   inFreshDatabase(
     (client, database) => new CosmosArchiveIndex(client, { database, container: 'archive_index' }),
   ),
+);
+describeLegalHoldsContract(
+  'Cosmos DB (test server)',
+  inFreshDatabase((client, database) => new CosmosLegalHolds(client, { database, container: 'legal_holds' })),
 );
 describeRunLogContract(
   'Cosmos DB (test server)',

@@ -2,10 +2,12 @@ import { join } from 'node:path';
 import { FilesystemArchiveStore } from '../../src/adapters/filesystem/filesystem-archive-store.js';
 import { SqliteArchiveIndex } from '../../src/adapters/sqlite/sqlite-archive-index.js';
 import { SqliteFileLock } from '../../src/adapters/sqlite/sqlite-file-lock.js';
+import { SqliteLegalHolds } from '../../src/adapters/sqlite/sqlite-legal-holds.js';
 import { SqliteLiveStore } from '../../src/adapters/sqlite/sqlite-live-store.js';
 import { SqliteRunLog } from '../../src/adapters/sqlite/sqlite-run-log.js';
 import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
 import { describeArchiveStoreContract } from '../contracts/archive-store-contract.js';
+import { describeLegalHoldsContract } from '../contracts/legal-holds-contract.js';
 import { describeLiveStoreContract } from '../contracts/live-store-contract.js';
 import { openedStore, type StoreFixture } from '../contracts/store-fixture.js';
 import { describeLockContract } from '../contracts/lock-contract.js';
@@ -41,4 +43,8 @@ describeLockContract(
 describeRunLogContract(
   'SQLite',
   inTempDir((dir) => new SqliteRunLog(join(dir, 'runs.sqlite'))),
+);
+describeLegalHoldsContract(
+  'SQLite',
+  inTempDir((dir) => new SqliteLegalHolds(join(dir, 'legal-holds.sqlite'))),
 );

@@ -112,6 +112,23 @@ export function describeArchiveIndexContract(
       expect((await current().listAt(shared, { limit: 10 })).map((e) => e.id)).toEqual(['a', 'd']);
     });
 
+    it('lists the entries of records created before a time, in id order with paging', async () => {
+      await current().putMany([
+        entry('d', undefined, { created_at: '2019-03-01T00:00:00.000Z' }),
+        entry('a', undefined, { created_at: '2019-01-01T00:00:00.000Z' }),
+        entry('c', undefined, { created_at: '2019-02-01T00:00:00.000Z' }),
+        entry('b', undefined, { created_at: '2019-02-28T23:59:59.999Z' }),
+        entry('e', undefined, { created_at: '2019-03-01T00:00:00.001Z' }),
+      ]);
+      await current().noteDeleted('0', '2019-01-01T00:00:00.000Z');
+      const cutoff = '2019-03-01T00:00:00.000Z';
+      const ids = async (query: { limit: number; afterId?: string }) =>
+        (await current().listCreatedBefore(cutoff, query)).map((e) => e.id);
+      expect(await ids({ limit: 10 })).toEqual(['a', 'b', 'c']);
+      expect(await ids({ limit: 2 })).toEqual(['a', 'b']);
+      expect(await ids({ limit: 2, afterId: 'b' })).toEqual(['c']);
+    });
+
     it('notes deletions, keeping the latest, apart from entries', async () => {
       expect(await current().deletedAt('gone')).toBeUndefined();
       await current().noteDeleted('gone', '2026-03-01T00:00:00.000Z');

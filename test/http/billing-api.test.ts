@@ -318,4 +318,73 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
       expect((await api.post('/archive/sync')).json()).toMatchObject({ archived: 0 });
     });
   });
+
+  describe('legal hold: GET and PUT /billing/{id}/legal-hold', () => {
+    const hold = { held: true, by: 'legal@example.com', reason: 'litigation 2026-17' };
+    const lift = { held: false, by: 'legal@example.com', reason: 'case closed' };
+
+    it('places a hold that refuses DELETE with 409 until lifted, auditing each change once', async () => {
+      await api.post('/billing', recordBody({ id: 'h1' }));
+      const placed = await api.put('/billing/h1/legal-hold', hold);
+      expect(placed.statusCode).toBe(200);
+      expect(placed.json()).toMatchObject({
+        record_id: 'h1',
+        legal_hold: true,
+        hold: { record_id: 'h1', by: hold.by, reason: hold.reason },
+        history: [{ action: 'set', by: hold.by, reason: hold.reason }],
+      });
+      // Repeating the request changes nothing and adds nothing to the trail.
+      expect((await api.put('/billing/h1/legal-hold', { ...hold, reason: 'again' })).json()).toEqual(
+        placed.json(),
+      );
+
+      const refused = expectError(await api.delete('/billing/h1'), 409, 'legal_hold');
+      expect(refused).toContain('litigation 2026-17');
+      expect((await api.get('/billing/h1')).statusCode).toBe(200);
+
+      const lifted = await api.put('/billing/h1/legal-hold', lift);
+      expect(lifted.json()).toMatchObject({
+        legal_hold: false,
+        hold: null,
+        history: [{ action: 'set' }, { action: 'cleared', by: lift.by, reason: lift.reason }],
+      });
+      expect((await api.delete('/billing/h1')).statusCode).toBe(204);
+      // The trail outlives the record.
+      expect((await api.get('/billing/h1/legal-hold')).json()).toMatchObject({
+        legal_hold: false,
+        history: [{}, {}],
+      });
+    });
+
+    it('holds an archived record: DELETE is refused and the archived copy stays readable', async () => {
+      await api.post('/billing', recordBody({ id: 'h2', created_at: daysAgo(200) }));
+      await api.post('/archive/sync');
+      expect((await api.get('/billing/h2')).headers['x-record-source']).toBe('archive');
+      expect((await api.put('/billing/h2/legal-hold', hold)).statusCode).toBe(200);
+      expectError(await api.delete('/billing/h2'), 409, 'legal_hold');
+      const read = await api.get('/billing/h2');
+      expect(read.statusCode).toBe(200);
+      await expect(harness.adapters.index.get('h2')).resolves.toBeDefined();
+      expect((await api.get('/billing/h2/legal-hold')).json()).toMatchObject({ legal_hold: true });
+    });
+
+    it('answers 404 for a record that does not exist, and 400 naming what is missing', async () => {
+      expectError(await api.put('/billing/nope/legal-hold', hold), 404, 'not_found');
+      expectError(await api.get('/billing/nope/legal-hold'), 404, 'not_found');
+      await api.post('/billing', recordBody({ id: 'h3' }));
+      const message = expectError(
+        await api.put('/billing/h3/legal-hold', { held: true, by: 'someone' }),
+        400,
+        'validation_error',
+      );
+      expect(message).toContain('reason');
+      expectError(await api.put('/billing/h3/legal-hold', { ...hold, extra: 1 }), 400, 'validation_error');
+      expect((await api.get('/billing/h3/legal-hold')).json()).toEqual({
+        record_id: 'h3',
+        legal_hold: false,
+        hold: null,
+        history: [],
+      });
+    });
+  });
 });

@@ -187,6 +187,28 @@ export class CosmosArchiveIndex implements ArchiveIndex {
     }
   }
 
+  async listCreatedBefore(
+    cutoff: string,
+    query: { limit: number; afterId?: string | undefined },
+  ): Promise<StoredEntry[]> {
+    try {
+      const { resources } = await this.container.items.items
+        .query<EntryDocument>({
+          query: `SELECT TOP @limit * FROM c
+                   WHERE c.type = 'entry' AND c.created_at < @cutoff AND c.id > @after ORDER BY c.id`,
+          parameters: [
+            { name: '@limit', value: query.limit },
+            { name: '@cutoff', value: cutoff },
+            { name: '@after', value: query.afterId ?? '' },
+          ],
+        })
+        .fetchAll();
+      return resources.map(toEntry);
+    } catch (error) {
+      throw unavailable(`listing archive entries created before ${cutoff}`, error);
+    }
+  }
+
   async list(query: ArchiveListQuery): Promise<StoredEntry[]> {
     const where = ["c.type = 'entry'", 'c.id > @afterId'];
     const parameters: SqlParameter[] = [

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS archive_index (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS archive_index_by_customer ON archive_index (customer_id, id);
 CREATE INDEX IF NOT EXISTS archive_index_by_blob ON archive_index (blob, id);
+CREATE INDEX IF NOT EXISTS archive_index_by_created ON archive_index (created_at);
 CREATE TABLE IF NOT EXISTS archive_garbage (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   id TEXT NOT NULL,
@@ -204,6 +205,20 @@ export class SqliteArchiveIndex implements ArchiveIndex {
         this.file
           .prepare<[string], { deleted_at: string }>('SELECT deleted_at FROM archive_deletions WHERE id = ?')
           .get(id)?.deleted_at,
+    );
+  }
+
+  listCreatedBefore(
+    cutoff: string,
+    query: { limit: number; afterId?: string | undefined },
+  ): Promise<StoredEntry[]> {
+    return attempt(() =>
+      this.file
+        .prepare<[string, string, number], EntryRow>(
+          'SELECT * FROM archive_index WHERE created_at < ? AND id > ? ORDER BY id LIMIT ?',
+        )
+        .all(cutoff, query.afterId ?? '', query.limit)
+        .map(toEntry),
     );
   }
 

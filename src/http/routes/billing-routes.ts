@@ -3,7 +3,14 @@ import { Type } from 'typebox';
 import { NewRecordInputSchema, ReplacementInputSchema, StatusSchema } from '../../domain/billing-record.js';
 import type { RecordService } from '../../services/record-service.js';
 import { parseIfMatch, sendRecord, sendRecordPage } from '../record-reply.js';
-import { ErrorSchema, IdParamsSchema, PageQuerySchema, RecordSchema } from '../schemas.js';
+import {
+  ErrorSchema,
+  HoldRequestSchema,
+  HoldViewSchema,
+  IdParamsSchema,
+  PageQuerySchema,
+  RecordSchema,
+} from '../schemas.js';
 
 const tags = ['billing'];
 const errors = { 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 412: ErrorSchema };
@@ -100,6 +107,35 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }
       await records.delete(request.params.id, parseIfMatch(request.headers['if-match']));
       return reply.code(204).send(null);
     },
+  );
+
+  app.get(
+    '/billing/:id/legal-hold',
+    {
+      schema: {
+        tags,
+        summary: 'Whether a record is under legal hold, and every change to its hold',
+        params: IdParamsSchema,
+        response: { 200: HoldViewSchema, 404: ErrorSchema },
+      },
+    },
+    async (request) => records.legalHold(request.params.id),
+  );
+
+  app.put(
+    '/billing/:id/legal-hold',
+    {
+      schema: {
+        tags,
+        summary: 'Place (held: true) or lift (held: false) a legal hold; audited with by and reason',
+        description:
+          'A held record cannot be deleted (409 legal_hold) and is kept past RETENTION_DAYS, live or archived. Repeating a request changes nothing.',
+        params: IdParamsSchema,
+        body: HoldRequestSchema,
+        response: { 200: HoldViewSchema, 400: ErrorSchema, 404: ErrorSchema },
+      },
+    },
+    async (request) => records.setLegalHold(request.params.id, request.body),
   );
 
   app.post(

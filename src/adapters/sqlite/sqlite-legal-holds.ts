@@ -1,0 +1,118 @@
+import type { HoldChange, HoldEvent, LegalHold, LegalHolds } from '../../ports/legal-holds.js';
+import { attempt } from './open-database.js';
+import { SqliteFile } from './sqlite-file.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS legal_holds (
+  record_id TEXT PRIMARY KEY,
+  since TEXT NOT NULL,
+  by TEXT NOT NULL,
+  reason TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS legal_hold_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  record_id TEXT NOT NULL,
+  action TEXT NOT NULL,
+  at TEXT NOT NULL,
+  by TEXT NOT NULL,
+  reason TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS legal_hold_events_by_record ON legal_hold_events (record_id, seq);
+`;
+
+/** Legal holds on a SQLite file; a hold change and its audit event commit in one transaction. */
+export class SqliteLegalHolds implements LegalHolds {
+  private readonly file: SqliteFile;
+
+  constructor(path: string) {
+    this.file = new SqliteFile(path, SCHEMA, 'SqliteLegalHolds');
+  }
+
+  init(): Promise<void> {
+    return attempt(() => {
+      this.file.open();
+    });
+  }
+
+  close(): Promise<void> {
+    this.file.close();
+    return Promise.resolve();
+  }
+
+  get(recordId: string): Promise<LegalHold | undefined> {
+    return attempt(() => this.select(recordId));
+  }
+
+  set(recordId: string, change: HoldChange): Promise<{ hold: LegalHold; changed: boolean }> {
+    return attempt(() =>
+      this.file.db
+        .transaction(() => {
+          const existing = this.select(recordId);
+          if (existing) return { hold: existing, changed: false };
+          const hold: LegalHold = {
+            record_id: recordId,
+            since: change.at,
+            by: change.by,
+            reason: change.reason,
+          };
+          this.file
+            .prepare('INSERT INTO legal_holds (record_id, since, by, reason) VALUES (?, ?, ?, ?)')
+            .run(recordId, hold.since, hold.by, hold.reason);
+          this.addEvent(recordId, 'set', change);
+          return { hold, changed: true };
+        })
+        .immediate(),
+    );
+  }
+
+  clear(recordId: string, change: HoldChange): Promise<{ changed: boolean }> {
+    return attempt(() =>
+      this.file.db
+        .transaction(() => {
+          const { changes } = this.file.prepare('DELETE FROM legal_holds WHERE record_id = ?').run(recordId);
+          if (changes === 0) return { changed: false };
+          this.addEvent(recordId, 'cleared', change);
+          return { changed: true };
+        })
+        .immediate(),
+    );
+  }
+
+  history(recordId: string): Promise<HoldEvent[]> {
+    return attempt(() =>
+      this.file
+        .prepare<[string], HoldEvent>(
+          'SELECT record_id, action, at, by, reason FROM legal_hold_events WHERE record_id = ? ORDER BY seq',
+        )
+        .all(recordId),
+    );
+  }
+
+  list(query: { limit: number; afterId?: string | undefined }): Promise<LegalHold[]> {
+    return attempt(() =>
+      this.file
+        .prepare<[string, number], LegalHold>(
+          'SELECT * FROM legal_holds WHERE record_id > ? ORDER BY record_id LIMIT ?',
+        )
+        .all(query.afterId ?? '', query.limit),
+    );
+  }
+
+  ping(): Promise<void> {
+    return attempt(() => {
+      this.file.ping();
+    });
+  }
+
+  private select(recordId: string): LegalHold | undefined {
+    return this.file
+      .prepare<[string], LegalHold>('SELECT * FROM legal_holds WHERE record_id = ?')
+      .get(recordId);
+  }
+
+  private addEvent(recordId: string, action: HoldEvent['action'], change: HoldChange): void {
+    this.file
+      .prepare('INSERT INTO legal_hold_events (record_id, action, at, by, reason) VALUES (?, ?, ?, ?, ?)')
+      .run(recordId, action, change.at, change.by, change.reason);
+  }
+}

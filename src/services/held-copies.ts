@@ -1,0 +1,88 @@
+import type { Logger } from 'pino';
+import { canonicalBytes, sha256Hex, type RecordDocument } from '../domain/billing-record.js';
+import { ArchivedOfflineError, IntegrityError } from '../domain/errors.js';
+import { inSlice, type Slice } from '../domain/slices.js';
+import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
+import type { ArchiveStore } from '../ports/archive-store.js';
+import { allHolds, type LegalHolds } from '../ports/legal-holds.js';
+import type { LiveStore } from '../ports/live-store.js';
+import type { RunRecord } from '../ports/run-log.js';
+import type { ArchiveReader } from './archive-reader.js';
+import type { Clock } from './clock.js';
+import { withdrawIfTouchedSince } from './touched-since.js';
+
+/**
+ * Held records' archived copies live under this prefix, which the lifecycle policy tiers but never
+ * deletes: Azure's lifecycle filters can only include blobs, never exclude them, so a held record
+ * has to leave the blobs the delete rule covers.
+ */
+export const HELD_PREFIX = 'held/';
+
+export interface HeldCopiesDeps {
+  index: ArchiveIndex;
+  live: LiveStore;
+  store: ArchiveStore;
+  reader: ArchiveReader;
+  holds: LegalHolds;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * Copies each archived record under legal hold into a blob of its own under `held/` and points its
+ * index entry there; the old place becomes garbage like any other. Runs inside an archival run,
+ * under its lock, so no other run moves the same entries.
+ */
+export class HeldCopies {
+  constructor(private readonly deps: HeldCopiesDeps) {}
+
+  async keep(run: RunRecord, checkLease: () => void, slice: Slice | undefined): Promise<void> {
+    for (const hold of await allHolds(this.deps.holds)) {
+      if (!inSlice(hold.record_id, slice)) continue;
+      // Before the entry is read, so a delete or restore that withdraws it after that read counts.
+      const started = this.deps.clock().toISOString();
+      const entry = await this.deps.index.get(hold.record_id);
+      if (!entry || entry.location.blob.startsWith(HELD_PREFIX)) continue;
+      checkLease();
+      try {
+        await this.copy(entry, started, run);
+        run.held_copied += 1;
+      } catch (error) {
+        if (!(error instanceof ArchivedOfflineError)) throw error;
+        // The read started the rehydration; a later run copies it once it is online.
+        run.held_copy_pending += 1;
+        this.deps.logger.warn(
+          { runId: run.run_id, id: entry.id, blob: entry.location.blob },
+          'held record is in the Archive tier; its copy waits for the rehydration',
+        );
+      }
+    }
+  }
+
+  private async copy(entry: StoredEntry, started: string, run: RunRecord): Promise<void> {
+    const bytes = canonicalBytes(await this.deps.reader.read(entry));
+    const blob = heldBlobName(entry.id, entry.sha256);
+    const { created } = await this.deps.store.putIfAbsent(blob, bytes, {
+      sha256: entry.sha256,
+      recordCount: 1,
+    });
+    if (!created && sha256Hex(await this.deps.store.get(blob)) !== entry.sha256)
+      throw new IntegrityError(`existing blob '${blob}' does not hold record '${entry.id}'`);
+    const [moved] = await this.deps.index.putMany([
+      {
+        ...entry,
+        location: { layout: 'record', blob, offset: 0, length: bytes.length },
+      },
+    ]);
+    if (moved) await withdrawIfTouchedSince(this.deps, moved, started);
+    this.deps.logger.info(
+      { runId: run.run_id, id: entry.id, from: entry.location.blob, to: blob },
+      'held record copied',
+    );
+  }
+}
+
+/** held/{id}.{sha256 prefix}.json: a changed record never lands on a name an entry points to. */
+export function heldBlobName(id: RecordDocument['id'], sha256: string): string {
+  return `${HELD_PREFIX}${id}.${sha256.slice(0, 16)}.json`;
+}

@@ -1,0 +1,71 @@
+import type { Logger } from 'pino';
+import { PreconditionFailedError } from '../domain/errors.js';
+import { inSlice, type Slice } from '../domain/slices.js';
+import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
+import type { LegalHolds } from '../ports/legal-holds.js';
+import type { RunRecord } from '../ports/run-log.js';
+import { DAY_MS, type Clock } from './clock.js';
+
+const PAGE = 500;
+
+export interface RetentionSweepDeps {
+  index: ArchiveIndex;
+  holds: LegalHolds;
+  clock: Clock;
+  logger: Logger;
+  /** Archived records created more than this many days ago are removed. */
+  retentionDays: number;
+}
+
+/**
+ * Removes archived records past RETENTION_DAYS (counted from each record's created_at) from the
+ * index, noting each as deleted; the run's garbage collection then deletes the blobs no entry
+ * points to. A record under legal hold is kept, and asked about right before its removal.
+ */
+export class RetentionSweep {
+  constructor(private readonly deps: RetentionSweepDeps) {}
+
+  /** Sweeps the records of `slice`, counting into `run`; a dry run only counts. */
+  async sweep(run: RunRecord, checkLease: () => void, slice: Slice | undefined): Promise<void> {
+    const cutoff = new Date(this.deps.clock().getTime() - this.deps.retentionDays * DAY_MS).toISOString();
+    let afterId: string | undefined;
+    for (;;) {
+      checkLease();
+      const page = await this.deps.index.listCreatedBefore(cutoff, { limit: PAGE, afterId });
+      for (const entry of page) {
+        if (!inSlice(entry.id, slice)) continue;
+        if (await this.deps.holds.get(entry.id)) {
+          run.kept_on_hold += 1;
+          continue;
+        }
+        if (run.dry_run) {
+          run.expired += 1;
+          continue;
+        }
+        checkLease();
+        if (await this.remove(entry)) run.expired += 1;
+      }
+      if (page.length < PAGE) break;
+      afterId = page.at(-1)?.id;
+    }
+    if (run.expired > 0 || run.kept_on_hold > 0)
+      this.deps.logger.info(
+        { runId: run.run_id, cutoff, expired: run.expired, keptOnHold: run.kept_on_hold },
+        'retention sweep finished',
+      );
+  }
+
+  /**
+   * Noted as deleted first, so no repair rebuilds the entry from a segment that still holds the
+   * record; an entry that changed since it was listed (restored, archived again) is left alone.
+   */
+  private async remove(entry: StoredEntry): Promise<boolean> {
+    await this.deps.index.noteDeleted(entry.id, this.deps.clock().toISOString());
+    try {
+      return (await this.deps.index.withdraw(entry.id, entry.etag)) !== undefined;
+    } catch (error) {
+      if (error instanceof PreconditionFailedError) return false;
+      throw error;
+    }
+  }
+}

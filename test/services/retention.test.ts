@@ -1,0 +1,106 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { SETUPS, blobNames, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+
+const HOLD = { by: 'legal@example.com', reason: 'litigation 2026-17' };
+
+describe.each(SETUPS)(
+  'retention and legal hold in an archival run ($backend, $layout layout)',
+  ({ backend, layout }) => {
+    let harness: Harness | undefined;
+    afterEach(async () => {
+      await harness?.destroy();
+      harness = undefined;
+    });
+
+    async function archiveBlobs(h: Harness): Promise<string[]> {
+      return [
+        ...(await blobNames(h, 'records/')),
+        ...(await blobNames(h, 'segments/')),
+        ...(await blobNames(h, 'held/')),
+      ];
+    }
+
+    it('removes records past RETENTION_DAYS from index and blobs, and keeps a held one, copied under held/', async () => {
+      harness = await startHarness({ backend, layout, env: { RETENTION_DAYS: '2555' } });
+      const { records } = harness.services;
+      // Same creation month, so in the segment layout all three share a segment.
+      const expiredAt = '2018-03-10T10:00:00.000Z';
+      for (const id of ['old-1', 'old-2', 'old-held'])
+        await records.create(recordBody({ id, created_at: expiredAt }));
+      await records.create(recordBody({ id: 'young', created_at: daysAgo(400) }));
+      await records.create(recordBody({ id: 'live-old', created_at: daysAgo(3000) }));
+      await records.replace('live-old', recordBody({ id: 'live-old', created_at: daysAgo(3000) }), undefined);
+      await records.setLegalHold('old-held', { held: true, ...HOLD });
+      const heldBefore = (await records.get('old-held')).doc;
+
+      const run = await harness.services.archiver.runOnce();
+      expect(run).toMatchObject({
+        status: 'succeeded',
+        archived: 4,
+        expired: 2,
+        kept_on_hold: 1,
+        held_copied: 1,
+      });
+
+      for (const id of ['old-1', 'old-2']) {
+        await expect(records.get(id)).rejects.toMatchObject({ code: 'not_found' });
+        expect(await harness.adapters.index.deletedAt(id)).toBeDefined();
+      }
+      const held = await records.get('old-held');
+      expect(held).toMatchObject({ source: 'archive', doc: heldBefore });
+      const heldEntry = await harness.adapters.index.get('old-held');
+      expect(heldEntry?.location.blob).toMatch(/^held\/old-held\.[0-9a-f]{16}\.json$/);
+      // Touched recently, so still live: retention only ever removes archived records.
+      expect((await records.get('live-old')).source).toBe('live');
+      expect((await records.get('young')).source).toBe('archive');
+
+      // Only the young record's blob and the held copy are left: the expired bytes went with the run.
+      const blobs = await archiveBlobs(harness);
+      expect(blobs.filter((name) => name.startsWith('held/'))).toEqual([heldEntry?.location.blob]);
+      const youngBlob = (await harness.adapters.index.get('young'))?.location.blob;
+      expect(blobs.filter((name) => !name.startsWith('held/') && !name.endsWith('.manifest.json'))).toEqual([
+        youngBlob,
+      ]);
+      const report = await harness.services.verifier.verify({});
+      expect(report).toMatchObject({ ok: true, orphans: { count: 0 }, unindexed: { count: 0 } });
+
+      // The next run finds nothing to do; lifting the hold lets the one after that remove the record.
+      expect(await harness.services.archiver.runOnce()).toMatchObject({
+        expired: 0,
+        kept_on_hold: 1,
+        held_copied: 0,
+      });
+      await records.setLegalHold('old-held', { held: false, by: 'legal@example.com', reason: 'case closed' });
+      expect(await harness.services.archiver.runOnce()).toMatchObject({ expired: 1, kept_on_hold: 0 });
+      await expect(records.get('old-held')).rejects.toMatchObject({ code: 'not_found' });
+      expect(await blobNames(harness, 'held/')).toEqual([]);
+    });
+
+    it('a dry run counts what retention would remove and removes nothing', async () => {
+      // Archived while retention was longer, then RETENTION_DAYS shortened.
+      const first = await startHarness({ backend, layout, env: { RETENTION_DAYS: '36500' } });
+      for (const id of ['old', 'held'])
+        await first.services.records.create(recordBody({ id, created_at: '2018-03-10T10:00:00.000Z' }));
+      await first.services.records.setLegalHold('held', { held: true, ...HOLD });
+      expect(await first.services.archiver.runOnce()).toMatchObject({
+        archived: 2,
+        expired: 0,
+        held_copied: 1,
+      });
+      await first.close();
+      harness = await startHarness({ reuse: first, env: { RETENTION_DAYS: '2555' } });
+      const blobsBefore = await archiveBlobs(harness);
+
+      expect(await harness.services.archiver.runOnce({ dryRun: true })).toMatchObject({
+        expired: 1,
+        kept_on_hold: 1,
+        held_copied: 0,
+      });
+      expect((await harness.services.records.get('old')).source).toBe('archive');
+      expect(await archiveBlobs(harness)).toEqual(blobsBefore);
+
+      expect(await harness.services.archiver.runOnce()).toMatchObject({ expired: 1, kept_on_hold: 1 });
+      await expect(harness.services.records.get('old')).rejects.toMatchObject({ code: 'not_found' });
+    });
+  },
+);
