@@ -71,6 +71,7 @@ function counted(store) {
     },
     get: (name, range) => store.get(name, range),
     delete: (name) => store.delete(name),
+    setTier: (name, tier) => store.setTier(name, tier),
     list: (prefix) => store.list(prefix),
     ping: () => store.ping(),
   };

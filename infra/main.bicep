@@ -27,6 +27,7 @@ var containers = [
   { name: 'records', partitionKey: '/id' }
   { name: 'archive_index', partitionKey: '/id' }
   { name: 'archive_runs', partitionKey: '/id' }
+  { name: 'legal_holds', partitionKey: '/record_id' }
 ]
 // Built-in role definitions.
 var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'

@@ -11,7 +11,12 @@ import {
   loadLifecyclePolicy,
   POLICY_FILE_CONTAINER,
   policyForContainer,
+  retentionProblems,
+  type LifecyclePolicy,
 } from './lifecycle/lifecycle-policy.js';
+import type { SimulationReport } from './lifecycle/lifecycle-simulator.js';
+import { isLoopbackAccount } from './adapters/azure-blob/blob-container.js';
+import { HELD_PREFIX } from './services/held-copies.js';
 
 /** Exit codes, so scripts can tell "nothing to do now" from "broken". */
 const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3, notFound: 4, conflict: 5 } as const;
@@ -163,8 +168,13 @@ lifecycle
   .option('--dry-run', 'print the request a deploy would send; send nothing', false)
   .action(async (options: { dryRun: boolean }) => {
     const config = loadConfig(process.env);
-    const container = config.backend.kind === 'azure' ? config.backend.blob.container : POLICY_FILE_CONTAINER;
-    const policy = policyForContainer(await loadLifecyclePolicy(), container);
+    const policy = await policyFor(config);
+    const problems = retentionProblems(policy, {
+      retentionDays: config.retentionDays,
+      heldPrefix: HELD_PREFIX,
+    });
+    if (problems.length > 0)
+      throw new ConfigError(`the lifecycle policy disagrees with retention: ${problems.join('; ')}`);
     const { subscriptionId, resourceGroup, account, endpoint } = config.lifecycle;
     const missing = Object.entries({
       AZURE_SUBSCRIPTION_ID: subscriptionId,
@@ -185,6 +195,61 @@ lifecycle
     const { changed } = await deployLifecyclePolicy(target, policy, new DefaultAzureCredential());
     print({ account, changed, rules: policy.rules.map((rule) => rule.name) });
   });
+
+lifecycle
+  .command('simulate')
+  .description(
+    'apply the lifecycle policy to this archive as if DAYS days passed (embedded stores or Azurite): move tiers, delete expired blobs, price before and after',
+  )
+  .requiredOption('--days <days>', 'how many days to pass', wholeNumber(0))
+  .option(
+    '--dry-run',
+    'print what would move and the cost; change nothing (allowed on a cloud account)',
+    false,
+  )
+  .action(async (options: { days: number; dryRun: boolean }) => {
+    const config = loadConfig(process.env);
+    const { backend } = config;
+    if (backend.kind === 'azure' && !options.dryRun && !isLoopbackAccount({ ...backend.blob })) {
+      throw new ConfigError(
+        'lifecycle simulate changes tiers and deletes blobs: it runs on the embedded stores or a local Azurite only; add --dry-run to forecast a cloud account',
+      );
+    }
+    const policy = await policyFor(config);
+    for (const problem of retentionProblems(policy, {
+      retentionDays: config.retentionDays,
+      heldPrefix: HELD_PREFIX,
+    }))
+      process.stderr.write(`warning: ${problem}\n`);
+    await withServices(async (services) => {
+      const report = await services.simulateLifecycle({ policy, days: options.days, dryRun: options.dryRun });
+      print(report);
+      process.stderr.write(`${simulationSummary(report)}\n`);
+      return EXIT.ok;
+    });
+  });
+
+/** The policy file, its prefixes moved to the configured container. */
+async function policyFor(config: Config): Promise<LifecyclePolicy> {
+  const container = config.backend.kind === 'azure' ? config.backend.blob.container : POLICY_FILE_CONTAINER;
+  return policyForContainer(await loadLifecyclePolicy(), container);
+}
+
+/** Cents for real archives, significant digits for the tiny ones a trial run makes. */
+function usd(value: number): string {
+  return value >= 0.01 || value === 0 ? value.toFixed(2) : value.toPrecision(3);
+}
+
+function simulationSummary(report: SimulationReport): string {
+  const { before, after, saving_usd_per_month: saving } = report.monthly_cost;
+  const lines = [
+    `${report.dry_run ? 'would apply' : 'applied'} the lifecycle policy as of ${report.as_of} (${report.days} days on) to ${report.blobs} blobs:`,
+    ...report.moved.map((move) => `  ${move.from} → ${move.to}: ${move.blobs} blobs, ${move.bytes} bytes`),
+    `  deleted: ${report.deleted.blobs} blobs, ${report.deleted.bytes} bytes`,
+    `monthly storage: $${usd(before.usd_per_month)} before, $${usd(after.usd_per_month)} after (saves $${usd(saving)})`,
+  ];
+  return lines.join('\n');
+}
 
 program
   .command('stats')

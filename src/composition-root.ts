@@ -16,6 +16,8 @@ import { SqliteLegalHolds } from './adapters/sqlite/sqlite-legal-holds.js';
 import { SqliteLiveStore } from './adapters/sqlite/sqlite-live-store.js';
 import { SqliteRunLog } from './adapters/sqlite/sqlite-run-log.js';
 import type { Backend, Config } from './config.js';
+import { POLICY_FILE_CONTAINER, type LifecyclePolicy } from './lifecycle/lifecycle-policy.js';
+import { simulateLifecycle, type SimulationReport } from './lifecycle/lifecycle-simulator.js';
 import type { ArchiveIndex } from './ports/archive-index.js';
 import type { ArchiveStore } from './ports/archive-store.js';
 import type { LegalHolds } from './ports/legal-holds.js';
@@ -54,6 +56,12 @@ export interface Services {
   stats: StatsService;
   verifier: Verifier;
   compactor: Compactor;
+  /** Applies a lifecycle policy to the archive as if days passed; see `lifecycle simulate`. */
+  simulateLifecycle(options: {
+    policy: LifecyclePolicy;
+    days: number;
+    dryRun: boolean;
+  }): Promise<SimulationReport>;
   /** Asks every store to answer; says which one did not. */
   readiness(): Promise<{ ready: boolean; stores: Readiness }>;
   close(): Promise<void>;
@@ -210,6 +218,17 @@ export async function createServices(
       olderThanDays: config.archivalDaysThreshold,
       prices: config.prices,
     }),
+    simulateLifecycle: ({ policy, ...options }) =>
+      simulateLifecycle(
+        {
+          store,
+          policy,
+          container: config.backend.kind === 'azure' ? config.backend.blob.container : POLICY_FILE_CONTAINER,
+          prices: config.blobTierPrices,
+          clock,
+        },
+        options,
+      ),
     readiness: () => checkReadiness(adapters),
     close: async () => {
       await Promise.allSettled(opened.map((adapter) => adapter.close()));

@@ -2,9 +2,9 @@ import { resolve } from 'node:path';
 import { Cron } from 'croner';
 import { Type, type Static } from 'typebox';
 import { createCoercingAjv } from './domain/schema-validator.js';
+import { ACCESS_TIERS, type AccessTier } from './ports/archive-store.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const UPLOAD_TIERS = ['Hot', 'Cool', 'Cold', 'Archive'] as const;
 const REHYDRATE_PRIORITIES = ['High', 'Standard'] as const;
 const LAYOUTS = ['segment', 'record'] as const;
 const MIB = 1024 * 1024;
@@ -37,6 +37,11 @@ const EnvSchema = Type.Object({
   ),
   PRICE_COSMOS_GB_MONTH: Type.Number({ minimum: 0, default: 0.25 }),
   PRICE_BLOB_GB_MONTH: Type.Number({ minimum: 0, default: 0.01 }),
+  // Blob capacity list prices per tier (LRS, first 50 TB, USD per GB-month), for `lifecycle simulate`.
+  PRICE_BLOB_HOT_GB_MONTH: Type.Number({ minimum: 0, default: 0.018 }),
+  PRICE_BLOB_COOL_GB_MONTH: Type.Number({ minimum: 0, default: 0.01 }),
+  PRICE_BLOB_COLD_GB_MONTH: Type.Number({ minimum: 0, default: 0.0036 }),
+  PRICE_BLOB_ARCHIVE_GB_MONTH: Type.Number({ minimum: 0, default: 0.002 }),
   COSMOS_ENDPOINT: httpsUrl,
   COSMOS_KEY: optionalText,
   COSMOS_DATABASE: Type.String({ minLength: 1, maxLength: 255, default: 'billingdb' }),
@@ -52,7 +57,7 @@ const EnvSchema = Type.Object({
     default: 'billing-archive',
   }),
   BLOB_UPLOAD_TIER: Type.Union(
-    UPLOAD_TIERS.map((tier) => Type.Literal(tier)),
+    ACCESS_TIERS.map((tier) => Type.Literal(tier)),
     { default: 'Cool' },
   ),
   AZURE_SUBSCRIPTION_ID: optionalText,
@@ -86,7 +91,7 @@ export type BlobSettings = (
   { kind: 'connection-string'; connectionString: string } | { kind: 'account-url'; accountUrl: string }
 ) & {
   container: string;
-  uploadTier: (typeof UPLOAD_TIERS)[number];
+  uploadTier: AccessTier;
   rehydratePriority: (typeof REHYDRATE_PRIORITIES)[number];
 };
 
@@ -117,6 +122,8 @@ export interface Config {
   apiPort: number;
   logLevel: (typeof LOG_LEVELS)[number];
   prices: { cosmosPerGbMonth: number; blobPerGbMonth: number };
+  /** Blob capacity price per tier, USD per GB-month. */
+  blobTierPrices: Record<AccessTier, number>;
 }
 
 export class ConfigError extends Error {
@@ -175,6 +182,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     apiPort: valid.API_PORT,
     logLevel: valid.LOG_LEVEL,
     prices: { cosmosPerGbMonth: valid.PRICE_COSMOS_GB_MONTH, blobPerGbMonth: valid.PRICE_BLOB_GB_MONTH },
+    blobTierPrices: {
+      Hot: valid.PRICE_BLOB_HOT_GB_MONTH,
+      Cool: valid.PRICE_BLOB_COOL_GB_MONTH,
+      Cold: valid.PRICE_BLOB_COLD_GB_MONTH,
+      Archive: valid.PRICE_BLOB_ARCHIVE_GB_MONTH,
+    },
   };
 }
 

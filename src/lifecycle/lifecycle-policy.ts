@@ -91,3 +91,36 @@ export function policyForContainer(policy: LifecyclePolicy, container: string): 
     })),
   };
 }
+
+/**
+ * Why the policy's delete rules could remove a record the retention sweep must keep, if any. The
+ * policy counts from a blob's creation, which comes at least ARCHIVAL_DAYS_THRESHOLD days after its
+ * records' creation, so a delete after at least RETENTION_DAYS always comes after the sweep's. Held
+ * records' copies live under `heldPrefix`, which no delete rule may cover.
+ */
+export function retentionProblems(
+  policy: LifecyclePolicy,
+  options: { retentionDays: number; heldPrefix: string },
+): string[] {
+  const problems: string[] = [];
+  for (const rule of policy.rules) {
+    if (!rule.enabled) continue;
+    const days = rule.definition.actions.baseBlob.delete?.daysAfterCreationGreaterThan;
+    if (days === undefined) continue;
+    if (days < options.retentionDays)
+      problems.push(
+        `rule '${rule.name}' deletes blobs after ${days} days, before RETENTION_DAYS (${options.retentionDays}): set its delete to ${options.retentionDays} days or more`,
+      );
+    const covering = rule.definition.filters.prefixMatch.filter((prefix) => {
+      // A prefix without '/' names container names only: it covers every blob of this one.
+      const slash = prefix.indexOf('/');
+      const inContainer = slash === -1 ? '' : prefix.slice(slash + 1);
+      return options.heldPrefix.startsWith(inContainer) || inContainer.startsWith(options.heldPrefix);
+    });
+    if (covering.length > 0)
+      problems.push(
+        `rule '${rule.name}' deletes under ${covering.join(', ')}, where records under legal hold are kept: remove that prefix from it`,
+      );
+  }
+  return problems;
+}

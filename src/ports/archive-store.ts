@@ -1,7 +1,16 @@
+/** Azure's online and offline access tiers, coolest last. */
+export const ACCESS_TIERS = ['Hot', 'Cool', 'Cold', 'Archive'] as const;
+export type AccessTier = (typeof ACCESS_TIERS)[number];
+
 export interface BlobInfo {
   name: string;
   size: number;
   lastModified: Date;
+  /** When the blob was created; blobs are never rewritten, so the lifecycle policy counts from here. */
+  createdOn: Date;
+  tier: AccessTier;
+  /** When the tier last changed, or undefined when it never did. */
+  tierChangedOn: Date | undefined;
 }
 
 /** What the writer knows about a blob's content. */
@@ -29,6 +38,11 @@ export interface ArchiveStore {
   get(name: string, range?: ByteRange): Promise<Buffer>;
   /** Deletes the blob; a missing blob is a no-op. */
   delete(name: string): Promise<void>;
+  /**
+   * Moves the blob to `tier`, as the lifecycle policy would; NotFoundError when absent. The local
+   * directory keeps the tier as a note and serves every tier at once (it has no rehydration).
+   */
+  setTier(name: string, tier: AccessTier): Promise<void>;
   /** Blobs whose names start with prefix, in name order. */
   list(prefix: string): AsyncIterable<BlobInfo>;
   /** Readiness probe: resolves when the store answers. */

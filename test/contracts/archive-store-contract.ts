@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/domain/billing-record.js';
 import { IntegrityError, NotFoundError } from '../../src/domain/errors.js';
-import type { ArchiveStore } from '../../src/ports/archive-store.js';
+import { ACCESS_TIERS, type ArchiveStore, type BlobInfo } from '../../src/ports/archive-store.js';
 import { useFreshStore, type StoreFixture } from './store-fixture.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'utf8');
@@ -73,6 +73,39 @@ export function describeArchiveStoreContract(
         ['records/2026/01/a.json', 'records/2026/01/a.json'.length],
         ['records/2026/02/b.json', 'records/2026/02/b.json'.length],
       ]);
+    });
+
+    it('moves a blob between tiers and lists its tier, creation and last tier change', async () => {
+      const before = Date.now();
+      for (const name of ['t/a.json', 't/b.json']) {
+        const body = bytes(name);
+        await current().putIfAbsent(name, body, { sha256: sha256Hex(body), recordCount: 1 });
+      }
+      const listed = async (): Promise<BlobInfo[]> => {
+        const infos: BlobInfo[] = [];
+        for await (const info of current().list('')) infos.push(info);
+        return infos;
+      };
+      const [fresh] = await listed();
+      expect(ACCESS_TIERS).toContain(fresh?.tier);
+      // Seconds apart at most; the servers keep whole seconds.
+      expect(Math.abs((fresh?.createdOn.getTime() ?? 0) - before)).toBeLessThan(60_000);
+
+      await current().setTier('t/a.json', 'Archive');
+      await current().setTier('t/b.json', 'Cool');
+      const [a, b] = await listed();
+      expect([a?.name, a?.tier, b?.name, b?.tier]).toEqual(['t/a.json', 'Archive', 't/b.json', 'Cool']);
+      expect(Math.abs((a?.tierChangedOn?.getTime() ?? 0) - Date.now())).toBeLessThan(60_000);
+      expect((await listed()).map((info) => info.name)).toEqual(['t/a.json', 't/b.json']);
+      await expect(current().setTier('t/missing.json', 'Cool')).rejects.toBeInstanceOf(NotFoundError);
+
+      await current().delete('t/a.json');
+      await current().putIfAbsent('t/a.json', bytes('again'), {
+        sha256: sha256Hex(bytes('again')),
+        recordCount: 1,
+      });
+      // A blob made again under the same name starts over in the upload tier, not where the old one was.
+      expect((await listed())[0]?.tier).not.toBe('Archive');
     });
 
     it('answers the readiness probe', async () => {

@@ -9,7 +9,12 @@ import {
   deployRequest,
   MANAGEMENT_API_VERSION,
 } from '../../src/lifecycle/lifecycle-deploy.js';
-import { loadLifecyclePolicy, policyForContainer } from '../../src/lifecycle/lifecycle-policy.js';
+import {
+  loadLifecyclePolicy,
+  policyForContainer,
+  retentionProblems,
+} from '../../src/lifecycle/lifecycle-policy.js';
+import { HELD_PREFIX } from '../../src/services/held-copies.js';
 import { runCli } from '../helpers/cli.js';
 
 const target = {
@@ -19,27 +24,50 @@ const target = {
 };
 
 describe('the blob lifecycle policy file', () => {
-  it('tiers to Cool at 30 days and to Archive at 90, deletes at 2555, only under the archive prefixes', async () => {
-    const policy = await loadLifecyclePolicy();
-    expect(policy.rules).toHaveLength(1);
-    const [rule] = policy.rules;
-    expect(rule?.definition.filters.prefixMatch).toEqual([
+  it('tiers to Cool at 30 days and to Archive at 90 under the archive prefixes, held copies included', async () => {
+    const [tiers] = (await loadLifecyclePolicy()).rules;
+    expect(tiers?.definition.filters.prefixMatch).toEqual([
       'billing-archive/segments/',
       'billing-archive/records/',
+      'billing-archive/held/',
     ]);
-    expect(rule?.definition.actions.baseBlob).toEqual({
+    expect(tiers?.definition.actions.baseBlob).toEqual({
       tierToCool: { daysAfterCreationGreaterThan: 30 },
       // A rehydrated copy's tier changed recently: it is not pushed straight back to Archive.
       tierToArchive: { daysAfterCreationGreaterThan: 90, daysAfterLastTierChangeGreaterThan: 7 },
-      delete: { daysAfterCreationGreaterThan: 2555 },
     });
+  });
+
+  it('deletes at 2555 days as a backstop to retention, never under held/', async () => {
+    const policy = await loadLifecyclePolicy();
+    const [, backstop] = policy.rules;
+    expect(policy.rules).toHaveLength(2);
+    expect(backstop?.definition.filters.prefixMatch).toEqual([
+      'billing-archive/segments/',
+      'billing-archive/records/',
+    ]);
+    expect(backstop?.definition.actions.baseBlob).toEqual({ delete: { daysAfterCreationGreaterThan: 2555 } });
+    expect(retentionProblems(policy, { retentionDays: 2555, heldPrefix: HELD_PREFIX })).toEqual([]);
+  });
+
+  it('names a delete rule that would act before RETENTION_DAYS or reach held copies', async () => {
+    const policy = await loadLifecyclePolicy();
+    expect(retentionProblems(policy, { retentionDays: 3000, heldPrefix: HELD_PREFIX })).toEqual([
+      "rule 'billing-archive-retention-backstop' deletes blobs after 2555 days, before RETENTION_DAYS (3000): set its delete to 3000 days or more",
+    ]);
+    const wide = structuredClone(policy);
+    const backstop = wide.rules[1];
+    if (backstop) backstop.definition.filters.prefixMatch = ['billing-archive'];
+    expect(retentionProblems(wide, { retentionDays: 2555, heldPrefix: HELD_PREFIX })).toEqual([
+      "rule 'billing-archive-retention-backstop' deletes under billing-archive, where records under legal hold are kept: remove that prefix from it",
+    ]);
   });
 
   it('moves the prefixes to the configured container, and to nothing else', async () => {
     const moved = policyForContainer(await loadLifecyclePolicy(), 'invoices-archive');
-    expect(moved.rules[0]?.definition.filters.prefixMatch).toEqual([
-      'invoices-archive/segments/',
-      'invoices-archive/records/',
+    expect(moved.rules.map((rule) => rule.definition.filters.prefixMatch)).toEqual([
+      ['invoices-archive/segments/', 'invoices-archive/records/', 'invoices-archive/held/'],
+      ['invoices-archive/segments/', 'invoices-archive/records/'],
     ]);
     expect(JSON.stringify(moved)).not.toMatch(/rehydrated|locks/);
   });
@@ -167,5 +195,9 @@ describe('lifecycle deploy', () => {
     });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('lifecycle deploy needs AZURE_RESOURCE_GROUP, AZURE_STORAGE_ACCOUNT');
+    const early = await runCli(['lifecycle', 'deploy', '--dry-run'], { ...env, RETENTION_DAYS: '3650' });
+    expect(early.code).toBe(2);
+    expect(early.stderr).toContain('deletes blobs after 2555 days, before RETENTION_DAYS (3650)');
+    expect(early.stdout).toBe('');
   });
 });

@@ -2,16 +2,22 @@ import { createHash } from 'node:crypto';
 import type { BlockBlobUploadOptions, ContainerClient } from '@azure/storage-blob';
 import { sha256Hex } from '../../domain/billing-record.js';
 import { ArchivedOfflineError, IntegrityError, NotFoundError } from '../../domain/errors.js';
-import type { ArchiveStore, BlobFacts, BlobInfo, ByteRange } from '../../ports/archive-store.js';
+import {
+  ACCESS_TIERS,
+  type AccessTier,
+  type ArchiveStore,
+  type BlobFacts,
+  type BlobInfo,
+  type ByteRange,
+} from '../../ports/archive-store.js';
 import { ensureContainer } from './blob-container.js';
 import { statusOf, storageErrorCode, unavailable } from './blob-errors.js';
 
-export type UploadTier = 'Hot' | 'Cool' | 'Cold' | 'Archive';
 export type RehydratePriority = 'High' | 'Standard';
 
 export interface BlobArchiveStoreOptions {
   /** Access tier of new archive blobs. */
-  uploadTier: UploadTier;
+  uploadTier: AccessTier;
   /** Priority of the copy that rehydrates an Archive-tier blob. */
   rehydratePriority: RehydratePriority;
 }
@@ -90,13 +96,26 @@ export class BlobArchiveStore implements ArchiveStore {
     }
   }
 
+  async setTier(name: string, tier: AccessTier): Promise<void> {
+    try {
+      await this.container.getBlobClient(name).setAccessTier(tier);
+    } catch (error) {
+      if (statusOf(error) === 404) throw new NotFoundError(`blob '${name}' not found`, { cause: error });
+      throw unavailable(`moving blob '${name}' to ${tier}`, error);
+    }
+  }
+
   async *list(prefix: string): AsyncIterable<BlobInfo> {
     try {
       for await (const item of this.container.listBlobsFlat({ prefix })) {
+        const { properties } = item;
         yield {
           name: item.name,
-          size: item.properties.contentLength ?? 0,
-          lastModified: item.properties.lastModified,
+          size: properties.contentLength ?? 0,
+          lastModified: properties.lastModified,
+          createdOn: properties.createdOn ?? properties.lastModified,
+          tier: tierOf(properties.accessTier) ?? this.options.uploadTier,
+          tierChangedOn: properties.accessTierChangedOn,
         };
       }
     } catch (error) {
@@ -151,6 +170,10 @@ export class BlobArchiveStore implements ArchiveStore {
       retryAfter,
     );
   }
+}
+
+function tierOf(value: string | undefined): AccessTier | undefined {
+  return ACCESS_TIERS.find((tier) => tier === value);
 }
 
 function contentTypeOf(name: string): string {

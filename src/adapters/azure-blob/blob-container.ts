@@ -20,6 +20,13 @@ export function createContainerClient(connection: BlobConnection): ContainerClie
   }
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Whether the account is a local emulator (Azurite) on this machine rather than a cloud account. */
+export function isLoopbackAccount(connection: BlobConnection): boolean {
+  return LOOPBACK_HOSTS.has(new URL(createContainerClient(connection).url).hostname);
+}
+
 /** Creates the container if missing; an unreachable or refusing service is StoreUnavailableError. */
 export async function ensureContainer(container: ContainerClient): Promise<void> {
   try {

@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SimulationReport } from '../../src/lifecycle/lifecycle-simulator.js';
+import type { BlobInfo } from '../../src/ports/archive-store.js';
+import { apiClient } from '../helpers/api.js';
+import { runCli } from '../helpers/cli.js';
+import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+
+async function archiveBlobs(h: Harness): Promise<BlobInfo[]> {
+  const blobs: BlobInfo[] = [];
+  for (const prefix of ['segments/', 'records/', 'held/'])
+    for await (const blob of h.adapters.store.list(prefix)) blobs.push(blob);
+  return blobs;
+}
+
+async function simulate(h: Harness, ...args: string[]): Promise<SimulationReport> {
+  const result = await runCli(['lifecycle', 'simulate', ...args], h.env);
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as SimulationReport;
+}
+
+describe.each(BACKENDS)('lifecycle simulate (%s)', (backend) => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  it('tiers the archive down as days pass, then deletes expired blobs but never a held copy', async () => {
+    const first = await startHarness({ backend, layout: 'segment' });
+    harness = first;
+    for (const id of ['plain', 'kept'])
+      await first.services.records.create(recordBody({ id, created_at: daysAgo(200) }));
+    await first.services.records.setLegalHold('kept', { held: true, by: 'legal', reason: 'case 17' });
+    expect(await first.services.archiver.runOnce()).toMatchObject({ archived: 2, held_copied: 1 });
+    const blobs = await archiveBlobs(first);
+    // The segment (still holding 'plain'), its manifest, and the held copy.
+    expect(blobs.map((blob) => blob.name.split('/')[0]).sort()).toEqual(['held', 'segments', 'segments']);
+    const bytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
+    await first.close();
+
+    const archived = await simulate(first, '--days', '100');
+    expect(archived.dry_run).toBe(false);
+    expect(archived.moved).toEqual([
+      { from: backend === 'azure' ? 'Cool' : 'Hot', to: 'Archive', blobs: 3, bytes },
+    ]);
+    expect(archived.deleted).toEqual({ blobs: 0, bytes: 0 });
+    expect(archived.monthly_cost.after.usd_per_month).toBeLessThan(
+      archived.monthly_cost.before.usd_per_month,
+    );
+    expect(archived.monthly_cost.saving_usd_per_month).toBeGreaterThan(0);
+
+    const forecast = await simulate(first, '--days', '3000', '--dry-run');
+    expect(forecast.deleted).toEqual({ blobs: 2, bytes: expect.any(Number) as number });
+    expect(forecast.changes.filter((change) => change.to === 'deleted').map((change) => change.name)).toEqual(
+      blobs.filter((blob) => blob.name.startsWith('segments/')).map((blob) => blob.name),
+    );
+
+    harness = await startHarness({ reuse: first });
+    expect((await archiveBlobs(harness)).map((blob) => [blob.name, blob.tier])).toEqual(
+      blobs.map((blob) => [blob.name, 'Archive']),
+    );
+    await harness.close();
+
+    const expired = await simulate(first, '--days', '3000');
+    expect(expired.deleted.blobs).toBe(2);
+    expect(expired.monthly_cost.after.by_tier.Archive?.blobs).toBe(
+      // The held copy stays; other blobs of the container (a lock) are not the policy's.
+      1,
+    );
+
+    harness = await startHarness({ reuse: first });
+    expect((await archiveBlobs(harness)).map((blob) => blob.name)).toEqual(
+      blobs.filter((blob) => blob.name.startsWith('held/')).map((blob) => blob.name),
+    );
+    const api = apiClient(harness.app);
+    const gone = await api.get('/billing/plain');
+    expect(gone.statusCode).toBe(410);
+    expect(gone.json()).toMatchObject({ error: 'gone' });
+    // The held copy is in the Archive tier: Azurite makes it wait for rehydration, the local store does not.
+    expect((await api.get('/billing/kept')).statusCode).toBe(backend === 'azure' ? 202 : 200);
+    const report = await harness.services.verifier.verify({});
+    expect(report.ok).toBe(false);
+    expect(report.missing).toMatchObject({ count: 1, items: [{ id: 'plain' }] });
+  });
+});
+
+describe('lifecycle simulate on a cloud account', () => {
+  it('refuses to change anything without --dry-run, before reaching the account', async () => {
+    const result = await runCli(['lifecycle', 'simulate', '--days', '30'], {
+      COSMOS_ENDPOINT: 'https://billing.documents.azure.com:443/',
+      COSMOS_KEY: 'a2V5',
+      BLOB_CONNECTION_STRING:
+        'DefaultEndpointsProtocol=https;AccountName=billingarchive;AccountKey=a2V5;EndpointSuffix=core.windows.net',
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('runs on the embedded stores or a local Azurite only; add --dry-run');
+    expect(result.stdout).toBe('');
+  });
+});
