@@ -168,11 +168,7 @@ lifecycle
   .option('--dry-run', 'print the request a deploy would send; send nothing', false)
   .action(async (options: { dryRun: boolean }) => {
     const config = loadConfig(process.env);
-    const policy = await policyFor(config);
-    const problems = retentionProblems(policy, {
-      retentionDays: config.retentionDays,
-      heldPrefix: HELD_PREFIX,
-    });
+    const { policy, problems } = await policyFor(config);
     if (problems.length > 0)
       throw new ConfigError(`the lifecycle policy disagrees with retention: ${problems.join('; ')}`);
     const { subscriptionId, resourceGroup, account, endpoint } = config.lifecycle;
@@ -215,12 +211,8 @@ lifecycle
         'lifecycle simulate changes tiers and deletes blobs: it runs on the embedded stores or a local Azurite only; add --dry-run to forecast a cloud account',
       );
     }
-    const policy = await policyFor(config);
-    for (const problem of retentionProblems(policy, {
-      retentionDays: config.retentionDays,
-      heldPrefix: HELD_PREFIX,
-    }))
-      process.stderr.write(`warning: ${problem}\n`);
+    const { policy, problems } = await policyFor(config);
+    for (const problem of problems) process.stderr.write(`warning: ${problem}\n`);
     await withServices(async (services) => {
       const report = await services.simulateLifecycle({ policy, days: options.days, dryRun: options.dryRun });
       print(report);
@@ -229,10 +221,14 @@ lifecycle
     });
   });
 
-/** The policy file, its prefixes moved to the configured container. */
-async function policyFor(config: Config): Promise<LifecyclePolicy> {
+/** The policy file, its prefixes moved to the configured container, and where it disagrees with retention. */
+async function policyFor(config: Config): Promise<{ policy: LifecyclePolicy; problems: string[] }> {
   const container = config.backend.kind === 'azure' ? config.backend.blob.container : POLICY_FILE_CONTAINER;
-  return policyForContainer(await loadLifecyclePolicy(), container);
+  const policy = policyForContainer(await loadLifecyclePolicy(), container);
+  return {
+    policy,
+    problems: retentionProblems(policy, { retentionDays: config.retentionDays, heldPrefix: HELD_PREFIX }),
+  };
 }
 
 /** Cents for real archives, significant digits for the tiny ones a trial run makes. */

@@ -75,12 +75,13 @@ describe('archived records in the Archive tier (Azurite)', () => {
     expect(await harness.adapters.index.get('cold-2')).toBeDefined();
   });
 
-  it('answers 410 when retention removed the blob but the index entry remains', async () => {
+  it('answers 410 when the lifecycle policy removed the blob but the index entry remains', async () => {
     harness = await startHarness({ backend: 'azure' });
     const api = apiClient(harness.app);
-    await api.post('/billing', recordBody({ id: 'expired', created_at: daysAgo(3000) }));
+    await api.post('/billing', recordBody({ id: 'expired', created_at: daysAgo(200) }));
     await api.post('/archive/sync');
     const entry = await harness.adapters.index.get('expired');
+    expect(entry).toBeDefined();
     await harness.adapters.store.delete(entry?.location.blob ?? '');
     expect(expectError(await api.get('/billing/expired'), 410, 'gone')).toContain('expired');
   });

@@ -10,10 +10,14 @@ import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../he
 /** Rounds and fresh records per round: the Azure stand-ins write far fewer records a second. */
 const WORKLOAD = { embedded: { rounds: 30, perRound: 400 }, azure: { rounds: 8, perRound: 60 } } as const;
 
+/** Past the default RETENTION_DAYS (2555): such records are swept by the run that archives them. */
+const EXPIRED_AGE_DAYS = 3000;
+
 /**
  * Kills the real CLI with SIGKILL at random instants of archival runs, again and again, with
  * restores and updates of archived records between rounds, then checks that every record reads
- * back exactly once with its latest content, byte for byte.
+ * back exactly once with its latest content, byte for byte. Some records are past retention, and
+ * some of those under legal hold: kills must neither bring an expired record back nor lose a held one.
  */
 /** The crash suite for one layout on every backend; one file per layout lets the two run side by side. */
 export function describeCrashSafety(layout: LayoutName): void {
@@ -23,6 +27,10 @@ export function describeCrashSafety(layout: LayoutName): void {
       const { rounds: ROUNDS, perRound: RECORDS_PER_ROUND } = WORKLOAD[backend];
       let harness: Harness;
       const expected = new Map<string, string>();
+      /** Past retention and not held: gone once a run finishes, unless restored or updated meanwhile. */
+      const expiring = new Set<string>();
+      /** Past retention and under legal hold: kept, in a copy under held/. */
+      const held = new Set<string>();
       let env: Record<string, string>;
 
       beforeAll(async () => {
@@ -55,14 +63,19 @@ export function describeCrashSafety(layout: LayoutName): void {
       async function addOldRecords(round: number): Promise<void> {
         for (let i = 0; i < RECORDS_PER_ROUND; i++) {
           const id = `r${round}-${i}`;
+          const expired = i % 20 === 0;
           const view = await harness.services.records.create(
             recordBody({
               id,
               amount: randomInt(0, 1_000_000) / 100,
-              created_at: daysAgo(100 + randomInt(0, 300)),
+              created_at: daysAgo(expired ? EXPIRED_AGE_DAYS : 100 + randomInt(0, 300)),
             }),
           );
           expected.set(id, JSON.stringify(view.doc));
+          if (expired && i % 40 === 0) {
+            await harness.services.records.setLegalHold(id, { held: true, by: 'crash test', reason: 'kept' });
+            held.add(id);
+          } else if (expired) expiring.add(id);
         }
       }
 
@@ -78,6 +91,8 @@ export function describeCrashSafety(layout: LayoutName): void {
         if (toRestore) {
           const view = await harness.services.records.restore(toRestore.id);
           expected.set(toRestore.id, JSON.stringify(view.doc));
+          // Live again, and retention only sweeps the archive.
+          expiring.delete(toRestore.id);
         }
         if (toUpdate) {
           const current = await harness.services.records.get(toUpdate.id);
@@ -87,6 +102,7 @@ export function describeCrashSafety(layout: LayoutName): void {
             undefined,
           );
           expected.set(toUpdate.id, JSON.stringify(view.doc));
+          expiring.delete(toUpdate.id);
         }
       }
 
@@ -161,6 +177,19 @@ export function describeCrashSafety(layout: LayoutName): void {
         expect(final.code, final.stderr).toBe(0);
         const summary = JSON.parse(final.stdout) as { status: string; failed: number };
         expect(summary).toMatchObject({ status: 'succeeded', failed: 0 });
+
+        // Retention removed exactly the expired records nobody held or brought back.
+        expect(expiring.size).toBeGreaterThan(0);
+        for (const id of expiring) {
+          await expect(harness.services.records.get(id), id).rejects.toMatchObject({ code: 'not_found' });
+          expected.delete(id);
+        }
+        expect(held.size).toBeGreaterThan(0);
+        for (const id of held) {
+          const entry = await harness.adapters.index.get(id);
+          if (entry) expect(entry.location.blob, id).toMatch(/^held\//);
+          else expect(await harness.adapters.live.get(id), id).toBeDefined();
+        }
 
         const liveIds = new Set(
           (await harness.adapters.live.list({ limit: 1_000_000 })).map((r) => r.doc.id),
