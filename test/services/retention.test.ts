@@ -1,5 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SETUPS, blobNames, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { intercept } from '../helpers/intercept.js';
+import {
+  BACKENDS,
+  SETUPS,
+  blobNames,
+  daysAgo,
+  recordBody,
+  startHarness,
+  type Harness,
+} from '../helpers/harness.js';
 
 const HOLD = { by: 'legal@example.com', reason: 'litigation 2026-17' };
 
@@ -76,6 +85,33 @@ describe.each(SETUPS)(
       expect(await blobNames(harness, 'held/')).toEqual([]);
     });
 
+    it('keeps a record held after the sweep listed it: the hold is asked again right before removal', async () => {
+      const change = { at: new Date().toISOString(), ...HOLD };
+      harness = await startHarness({
+        backend,
+        layout,
+        wrap: (adapters) => ({
+          ...adapters,
+          index: intercept(adapters.index, {
+            listCreatedBefore: async (cutoff, query) => {
+              const page = await adapters.index.listCreatedBefore(cutoff, query);
+              // An operator places the hold while the sweep works through its page.
+              if (page.some((entry) => entry.id === 'late-held'))
+                await adapters.holds.set('late-held', change);
+              return page;
+            },
+          }),
+        }),
+      });
+      await harness.services.records.create(recordBody({ id: 'late-held', created_at: daysAgo(3000) }));
+      expect(await harness.services.archiver.runOnce()).toMatchObject({
+        archived: 1,
+        expired: 0,
+        kept_on_hold: 1,
+      });
+      expect((await harness.services.records.get('late-held')).source).toBe('archive');
+    });
+
     it('a dry run counts what retention would remove and removes nothing', async () => {
       // Archived while retention was longer, then RETENTION_DAYS shortened.
       const first = await startHarness({ backend, layout, env: { RETENTION_DAYS: '36500' } });
@@ -135,5 +171,41 @@ describe('held records in the Archive tier (Azurite)', () => {
     const entry = await harness.adapters.index.get('offline-held');
     expect(entry?.location.blob).toMatch(/^held\//);
     expect(await blobNames(harness, 'held/')).toEqual([entry?.location.blob]);
+  });
+});
+
+describe.each(BACKENDS)('legal hold placed while a delete is under way (%s)', (backend) => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  it('refuses the delete when the hold lands between its first check and the delete', async () => {
+    let armed = false;
+    harness = await startHarness({
+      backend,
+      wrap: (adapters) => ({
+        ...adapters,
+        live: intercept(adapters.live, {
+          get: async (id) => {
+            // The delete's first read of the record, after its first look at the hold.
+            if (armed && id === 'contested') {
+              armed = false;
+              await adapters.holds.set(id, { at: new Date().toISOString(), ...HOLD });
+            }
+            return adapters.live.get(id);
+          },
+        }),
+      }),
+    });
+    await harness.services.records.create(recordBody({ id: 'contested' }));
+    armed = true;
+    await expect(harness.services.records.delete('contested', undefined)).rejects.toMatchObject({
+      code: 'legal_hold',
+    });
+    expect(armed).toBe(false);
+    expect((await harness.services.records.get('contested')).source).toBe('live');
+    expect(await harness.adapters.index.deletedAt('contested')).toBeUndefined();
   });
 });
