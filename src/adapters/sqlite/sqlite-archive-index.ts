@@ -10,7 +10,7 @@ import type {
 } from '../../ports/archive-index.js';
 import { sameLocation } from '../../ports/archive-index.js';
 import { attempt } from './open-database.js';
-import { SqliteFile } from './sqlite-file.js';
+import { SqliteAdapter } from './sqlite-file.js';
 
 interface EntryRow {
   id: string;
@@ -79,22 +79,9 @@ CREATE TABLE IF NOT EXISTS archive_deletions (
 `;
 
 /** ArchiveIndex on a SQLite file; entry and garbage changes commit in one transaction. */
-export class SqliteArchiveIndex implements ArchiveIndex {
-  private readonly file: SqliteFile;
-
+export class SqliteArchiveIndex extends SqliteAdapter implements ArchiveIndex {
   constructor(path: string) {
-    this.file = new SqliteFile(path, SCHEMA, 'SqliteArchiveIndex');
-  }
-
-  init(): Promise<void> {
-    return attempt(() => {
-      this.file.open();
-    });
-  }
-
-  close(): Promise<void> {
-    this.file.close();
-    return Promise.resolve();
+    super(path, SCHEMA, 'SqliteArchiveIndex');
   }
 
   get(id: string): Promise<StoredEntry | undefined> {
@@ -257,12 +244,6 @@ export class SqliteArchiveIndex implements ArchiveIndex {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(row.id, row.layout, row.blob, row.offset, row.length, row.line_offset, row.line_length, since);
-  }
-
-  ping(): Promise<void> {
-    return attempt(() => {
-      this.file.ping();
-    });
   }
 }
 

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { openDatabase } from './open-database.js';
+import { attempt, openDatabase } from './open-database.js';
 
 /** One SQLite file of an adapter: opened with its schema on init, closed on close. */
 export class SqliteFile {
@@ -44,5 +44,31 @@ export class SqliteFile {
   get db(): Database.Database {
     if (!this.handle) throw new Error(`${this.owner} used before init()`);
     return this.handle;
+  }
+}
+
+/** What every SQLite adapter does alike: open its file with its schema on init, close it, answer probes. */
+export abstract class SqliteAdapter {
+  protected readonly file: SqliteFile;
+
+  protected constructor(path: string, schema: string, owner: string) {
+    this.file = new SqliteFile(path, schema, owner);
+  }
+
+  init(): Promise<void> {
+    return attempt(() => {
+      this.file.open();
+    });
+  }
+
+  close(): Promise<void> {
+    this.file.close();
+    return Promise.resolve();
+  }
+
+  ping(): Promise<void> {
+    return attempt(() => {
+      this.file.ping();
+    });
   }
 }

@@ -1,6 +1,6 @@
 import type { HoldChange, HoldEvent, LegalHold, LegalHolds } from '../../ports/legal-holds.js';
 import { attempt } from './open-database.js';
-import { SqliteFile } from './sqlite-file.js';
+import { SqliteAdapter } from './sqlite-file.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS legal_holds (
@@ -21,22 +21,9 @@ CREATE INDEX IF NOT EXISTS legal_hold_events_by_record ON legal_hold_events (rec
 `;
 
 /** Legal holds on a SQLite file; a hold change and its audit event commit in one transaction. */
-export class SqliteLegalHolds implements LegalHolds {
-  private readonly file: SqliteFile;
-
+export class SqliteLegalHolds extends SqliteAdapter implements LegalHolds {
   constructor(path: string) {
-    this.file = new SqliteFile(path, SCHEMA, 'SqliteLegalHolds');
-  }
-
-  init(): Promise<void> {
-    return attempt(() => {
-      this.file.open();
-    });
-  }
-
-  close(): Promise<void> {
-    this.file.close();
-    return Promise.resolve();
+    super(path, SCHEMA, 'SqliteLegalHolds');
   }
 
   get(recordId: string): Promise<LegalHold | undefined> {
@@ -96,12 +83,6 @@ export class SqliteLegalHolds implements LegalHolds {
         )
         .all(query.afterId ?? '', query.limit),
     );
-  }
-
-  ping(): Promise<void> {
-    return attempt(() => {
-      this.file.ping();
-    });
   }
 
   private select(recordId: string): LegalHold | undefined {

@@ -9,7 +9,7 @@ import type {
   StoredRecord,
 } from '../../ports/live-store.js';
 import { attempt } from './open-database.js';
-import { SqliteFile } from './sqlite-file.js';
+import { SqliteAdapter } from './sqlite-file.js';
 
 interface RecordRow {
   doc: string;
@@ -35,22 +35,9 @@ CREATE INDEX IF NOT EXISTS records_by_customer ON records (customer_id, id);
 `;
 
 /** LiveStore on a SQLite file: the document as JSON text plus the columns queries need. */
-export class SqliteLiveStore implements LiveStore {
-  private readonly file: SqliteFile;
-
+export class SqliteLiveStore extends SqliteAdapter implements LiveStore {
   constructor(path: string) {
-    this.file = new SqliteFile(path, SCHEMA, 'SqliteLiveStore');
-  }
-
-  init(): Promise<void> {
-    return attempt(() => {
-      this.file.open();
-    });
-  }
-
-  close(): Promise<void> {
-    this.file.close();
-    return Promise.resolve();
+    super(path, SCHEMA, 'SqliteLiveStore');
   }
 
   get(id: string): Promise<StoredRecord | undefined> {
@@ -196,12 +183,6 @@ export class SqliteLiveStore implements LiveStore {
         count: row?.count ?? 0,
         oldestTouchedAt: oldest === null ? undefined : new Date(oldest).toISOString(),
       };
-    });
-  }
-
-  ping(): Promise<void> {
-    return attempt(() => {
-      this.file.ping();
     });
   }
 }

@@ -1,6 +1,6 @@
 import { crashedRun, type RunLog, type RunRecord, type RunTotals } from '../../ports/run-log.js';
 import { attempt } from './open-database.js';
-import { SqliteFile } from './sqlite-file.js';
+import { SqliteAdapter } from './sqlite-file.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS archive_runs (
@@ -14,22 +14,9 @@ CREATE INDEX IF NOT EXISTS archive_runs_by_start ON archive_runs (started_at, ru
 `;
 
 /** Run history on a SQLite file: the run as JSON plus the columns queries need. */
-export class SqliteRunLog implements RunLog {
-  private readonly file: SqliteFile;
-
+export class SqliteRunLog extends SqliteAdapter implements RunLog {
   constructor(path: string) {
-    this.file = new SqliteFile(path, SCHEMA, 'SqliteRunLog');
-  }
-
-  init(): Promise<void> {
-    return attempt(() => {
-      this.file.open();
-    });
-  }
-
-  close(): Promise<void> {
-    this.file.close();
-    return Promise.resolve();
+    super(path, SCHEMA, 'SqliteRunLog');
   }
 
   save(run: RunRecord): Promise<void> {
@@ -101,12 +88,6 @@ export class SqliteRunLog implements RunLog {
         crashed: byStatus.get('crashed') ?? 0,
         running: byStatus.get('running') ?? 0,
       };
-    });
-  }
-
-  ping(): Promise<void> {
-    return attempt(() => {
-      this.file.ping();
     });
   }
 }
