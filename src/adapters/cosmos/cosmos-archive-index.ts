@@ -10,7 +10,7 @@ import {
   type StoredEntry,
 } from '../../ports/archive-index.js';
 import { cosmosStatus, etagOf, ifMatch, unavailable } from './cosmos-client.js';
-import { CosmosContainer } from './cosmos-container.js';
+import { CosmosAdapter } from './cosmos-container.js';
 
 interface EntryDocument extends ArchiveEntry {
   type: 'entry';
@@ -45,25 +45,9 @@ const WRITE_CONCURRENCY = 16;
  * one per garbage location. Garbage is recorded before the entry that pointed to it changes, so a
  * crash in between leaves at worst a garbage note for a blob still in use, which the collector skips.
  */
-export class CosmosArchiveIndex implements ArchiveIndex {
-  private readonly container: CosmosContainer;
-
+export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
   constructor(client: CosmosClient, options: { database: string; container: string }) {
-    this.container = new CosmosContainer(
-      client,
-      options.database,
-      options.container,
-      '/id',
-      'CosmosArchiveIndex',
-    );
-  }
-
-  async init(): Promise<void> {
-    await this.container.open();
-  }
-
-  async close(): Promise<void> {
-    await Promise.resolve();
+    super(client, options, '/id', 'CosmosArchiveIndex');
   }
 
   async get(id: string): Promise<StoredEntry | undefined> {
@@ -275,10 +259,6 @@ export class CosmosArchiveIndex implements ArchiveIndex {
     } catch (error) {
       throw unavailable(`recording garbage for '${entry.id}'`, error);
     }
-  }
-
-  async ping(): Promise<void> {
-    await this.container.ping();
   }
 }
 

@@ -31,3 +31,29 @@ export class CosmosContainer {
     return this.handle;
   }
 }
+
+/** What every Cosmos DB adapter does alike: open its container on init, answer probes; the client is shared, so close has nothing to release. */
+export abstract class CosmosAdapter {
+  protected readonly container: CosmosContainer;
+
+  protected constructor(
+    client: CosmosClient,
+    where: { database: string; container: string },
+    partitionKeyPath: string,
+    owner: string,
+  ) {
+    this.container = new CosmosContainer(client, where.database, where.container, partitionKeyPath, owner);
+  }
+
+  async init(): Promise<void> {
+    await this.container.open();
+  }
+
+  async close(): Promise<void> {
+    await Promise.resolve();
+  }
+
+  async ping(): Promise<void> {
+    await this.container.ping();
+  }
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CosmosClient, OperationInput } from '@azure/cosmos';
 import type { HoldChange, HoldEvent, LegalHold, LegalHolds } from '../../ports/legal-holds.js';
 import { cosmosStatus, unavailable } from './cosmos-client.js';
-import { CosmosContainer } from './cosmos-container.js';
+import { CosmosAdapter } from './cosmos-container.js';
 
 interface HoldDocument extends LegalHold {
   id: typeof HOLD_ID;
@@ -22,25 +22,9 @@ const HOLD_ID = 'hold';
  * are one transactional batch; the first operation is the conditional one, so when it fails the
  * event is not written.
  */
-export class CosmosLegalHolds implements LegalHolds {
-  private readonly container: CosmosContainer;
-
+export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
   constructor(client: CosmosClient, options: { database: string; container: string }) {
-    this.container = new CosmosContainer(
-      client,
-      options.database,
-      options.container,
-      '/record_id',
-      'CosmosLegalHolds',
-    );
-  }
-
-  async init(): Promise<void> {
-    await this.container.open();
-  }
-
-  async close(): Promise<void> {
-    await Promise.resolve();
+    super(client, options, '/record_id', 'CosmosLegalHolds');
   }
 
   async get(recordId: string): Promise<LegalHold | undefined> {
@@ -121,10 +105,6 @@ export class CosmosLegalHolds implements LegalHolds {
     } catch (error) {
       throw unavailable('listing legal holds', error);
     }
-  }
-
-  async ping(): Promise<void> {
-    await this.container.ping();
   }
 
   /**

@@ -9,7 +9,7 @@ import type {
   StoredRecord,
 } from '../../ports/live-store.js';
 import { cosmosStatus, etagOf, ifMatch, unavailable, withoutSystemFields } from './cosmos-client.js';
-import { CosmosContainer } from './cosmos-container.js';
+import { CosmosAdapter } from './cosmos-container.js';
 
 /** Conditional deletes in flight at once: each needs its own request. */
 const DELETE_CONCURRENCY = 16;
@@ -27,28 +27,12 @@ export interface CosmosLiveStoreOptions {
  * _etag; eligible records found with a parameterised query paged by continuation token.
  * Timestamps compare as ISO 8601 text, which orders correctly for the UTC form the API writes.
  */
-export class CosmosLiveStore implements LiveStore {
-  private readonly container: CosmosContainer;
-
+export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
   constructor(
     client: CosmosClient,
     private readonly options: CosmosLiveStoreOptions,
   ) {
-    this.container = new CosmosContainer(
-      client,
-      options.database,
-      options.container,
-      options.partitionKeyPath,
-      'CosmosLiveStore',
-    );
-  }
-
-  async init(): Promise<void> {
-    await this.container.open();
-  }
-
-  async close(): Promise<void> {
-    await Promise.resolve();
+    super(client, options, options.partitionKeyPath, 'CosmosLiveStore');
   }
 
   async get(id: string): Promise<StoredRecord | undefined> {
@@ -235,10 +219,6 @@ export class CosmosLiveStore implements LiveStore {
       );
     }
     return value;
-  }
-
-  async ping(): Promise<void> {
-    await this.container.ping();
   }
 }
 

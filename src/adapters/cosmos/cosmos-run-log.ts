@@ -7,26 +7,16 @@ import {
   type RunTotals,
 } from '../../ports/run-log.js';
 import { cosmosStatus, unavailable, withoutSystemFields } from './cosmos-client.js';
-import { CosmosContainer } from './cosmos-container.js';
+import { CosmosAdapter } from './cosmos-container.js';
 
 type RunDocument = RunRecord & { id: string };
 
 const STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'crashed', 'running'];
 
 /** Run history on a Cosmos DB container (partition key /id), shared by every replica and worker. */
-export class CosmosRunLog implements RunLog {
-  private readonly container: CosmosContainer;
-
+export class CosmosRunLog extends CosmosAdapter implements RunLog {
   constructor(client: CosmosClient, options: { database: string; container: string }) {
-    this.container = new CosmosContainer(client, options.database, options.container, '/id', 'CosmosRunLog');
-  }
-
-  async init(): Promise<void> {
-    await this.container.open();
-  }
-
-  async close(): Promise<void> {
-    await Promise.resolve();
+    super(client, options, '/id', 'CosmosRunLog');
   }
 
   async save(run: RunRecord): Promise<void> {
@@ -103,10 +93,6 @@ export class CosmosRunLog implements RunLog {
     } catch (error) {
       throw unavailable('counting runs', error);
     }
-  }
-
-  async ping(): Promise<void> {
-    await this.container.ping();
   }
 }
 
