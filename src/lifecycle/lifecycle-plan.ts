@@ -1,7 +1,7 @@
 import type { AccessTier, BlobInfo } from '../ports/archive-store.js';
+import { DAY_MS } from '../services/clock.js';
 import type { LifecyclePolicy } from './lifecycle-policy.js';
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 const GB = 1024 ** 3;
 
 type TierAction = 'tierToCool' | 'tierToCold' | 'tierToArchive';

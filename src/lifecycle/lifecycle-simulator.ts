@@ -1,5 +1,5 @@
 import type { AccessTier, ArchiveStore, BlobInfo } from '../ports/archive-store.js';
-import type { Clock } from '../services/clock.js';
+import { DAY_MS, type Clock } from '../services/clock.js';
 import {
   monthlyStorageCost,
   planLifecycle,
@@ -9,7 +9,6 @@ import {
 } from './lifecycle-plan.js';
 import type { LifecyclePolicy } from './lifecycle-policy.js';
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 /** Changes listed one by one in the report; the counts are always complete. */
 const LISTED = 100;
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { canonicalBytes, sha256Hex, type RecordDocument } from '../domain/billing-record.js';
-import { ArchivedOfflineError, IntegrityError } from '../domain/errors.js';
+import { canonicalBytes, type RecordDocument } from '../domain/billing-record.js';
+import { ArchivedOfflineError } from '../domain/errors.js';
 import { inSlice, type Slice } from '../domain/slices.js';
 import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
@@ -9,6 +9,7 @@ import type { LiveStore } from '../ports/live-store.js';
 import type { RunRecord } from '../ports/run-log.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
+import { putRecordBlob } from './record-layout.js';
 import { withdrawIfTouchedSince } from './touched-since.js';
 
 /**
@@ -62,12 +63,7 @@ export class HeldCopies {
   private async copy(entry: StoredEntry, started: string, run: RunRecord): Promise<void> {
     const bytes = canonicalBytes(await this.deps.reader.read(entry));
     const blob = heldBlobName(entry.id, entry.sha256);
-    const { created } = await this.deps.store.putIfAbsent(blob, bytes, {
-      sha256: entry.sha256,
-      recordCount: 1,
-    });
-    if (!created && sha256Hex(await this.deps.store.get(blob)) !== entry.sha256)
-      throw new IntegrityError(`existing blob '${blob}' does not hold record '${entry.id}'`);
+    await putRecordBlob(this.deps.store, blob, bytes, entry);
     const [moved] = await this.deps.index.putMany([
       {
         ...entry,

@@ -49,13 +49,7 @@ export class RecordLayout implements ArchiveLayout {
     const bytes = canonicalBytes(doc);
     const sha256 = sha256Hex(bytes);
     const blob = recordBlobName(doc, sha256);
-    const { created } = await this.store.putIfAbsent(blob, bytes, { sha256, recordCount: 1 });
-    if (!created) {
-      // A crashed run wrote this name already; its bytes must be exactly ours before an entry points at it.
-      const existing = await this.store.get(blob);
-      if (sha256Hex(existing) !== sha256)
-        throw new IntegrityError(`existing blob '${blob}' does not hold record '${doc.id}'`);
-    }
+    await putRecordBlob(this.store, blob, bytes, { id: doc.id, sha256 });
     return {
       id: doc.id,
       customer_id: typeof doc.customer_id === 'string' ? doc.customer_id : '',
@@ -67,6 +61,21 @@ export class RecordLayout implements ArchiveLayout {
       run_id: context.runId,
     };
   }
+}
+
+/**
+ * Writes one record's bytes to `blob`, create-only. When the name exists (a crashed run wrote it),
+ * its bytes must be exactly these before an entry may point at it.
+ */
+export async function putRecordBlob(
+  store: ArchiveStore,
+  blob: string,
+  bytes: Uint8Array,
+  record: { id: string; sha256: string },
+): Promise<void> {
+  const { created } = await store.putIfAbsent(blob, bytes, { sha256: record.sha256, recordCount: 1 });
+  if (!created && sha256Hex(await store.get(blob)) !== record.sha256)
+    throw new IntegrityError(`existing blob '${blob}' does not hold record '${record.id}'`);
 }
 
 /** records/{yyyy}/{mm}/{id}.{sha256 prefix}.json, by creation month (UTC). */
