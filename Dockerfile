@@ -1,8 +1,10 @@
 # The API as a container image. Untested here: no Docker daemon runs on our machines.
+# Both stages use Node 22 (Node 20 reached end of life in April 2026); the code and its tests still
+# run on Node 20 on our machines, so the image's Node version is not what the tests exercise.
 #   docker build -t billing-archive .
 #   docker run -p 8000:8000 -v billing-data:/data billing-archive            # embedded stores
-#   docker run -p 8000:8000 -e COSMOS_ENDPOINT=... -e BLOB_ACCOUNT_URL=... billing-archive
-FROM node:20-bookworm-slim AS build
+#   docker run -p 8000:8000 -e COSMOS_ENDPOINT=... -e BLOB_ACCOUNT_URL=... -e API_KEYS=... billing-archive
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles from source when no prebuilt binary is reachable.
 RUN apt-get update \
@@ -13,7 +15,7 @@ COPY src ./src
 # `npm ci` builds dist/ through the prepare script; then only runtime dependencies are kept.
 RUN npm ci && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 ENV NODE_ENV=production \
   API_HOST=0.0.0.0 \
   API_PORT=8000 \
