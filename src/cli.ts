@@ -1,5 +1,9 @@
 #!/usr/bin/env node
+import { hostname, userInfo } from 'node:os';
+import { text } from 'node:stream/consumers';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { apiKeyEntry, createApiKey } from './auth/api-keys.js';
+import { parseRoles } from './auth/roles.js';
 import { createServices, type Services } from './composition-root.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DomainError } from './domain/errors.js';
@@ -37,6 +41,33 @@ function share(value: string): number {
   if (!/^(0|1)?(\.\d+)?$/.test(value) || !(n > 0 && n <= 1))
     throw new InvalidArgumentError('expected a share above 0 and at most 1, e.g. 0.5');
   return n;
+}
+
+/** Who the audit trail names for what this CLI changes: the operating-system user on this host. */
+function cliActor(): string {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = `uid ${process.getuid?.() ?? 'unknown'}`;
+  }
+  return `cli:${user}@${hostname()}`;
+}
+
+function roleList(value: string): string {
+  try {
+    parseRoles(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return value;
+}
+
+function isoTime(value: string): string {
+  const time = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(time.getTime()))
+    throw new InvalidArgumentError('expected an RFC 3339 time, e.g. 2026-11-01T00:00:00Z');
+  return time.toISOString();
 }
 
 function print(value: unknown): void {
@@ -99,6 +130,7 @@ program
         olderThanDays: options.olderThan,
         limit: options.limit,
         slice: options.slice,
+        startedBy: { actor: cliActor() },
       });
       print(run);
       return run.status === 'succeeded' ? EXIT.ok : EXIT.failed;
@@ -110,11 +142,94 @@ program
   .description('move an archived record back to the live store and print it')
   .argument('<id>', 'record id')
   .action(async (id: string) => {
-    await withServices(async ({ records }) => {
-      print((await records.restore(id)).doc);
+    await withServices(async ({ records, audit }) => {
+      const facts = { actor: cliActor(), action: 'record.restore', record_id: id };
+      try {
+        print((await records.restore(id)).doc);
+      } catch (error) {
+        const detail = error instanceof DomainError ? `${error.code}: ${error.message}` : 'failed';
+        await audit.record({
+          ...facts,
+          outcome: error instanceof DomainError ? 'refused' : 'failed',
+          detail,
+        });
+        throw error;
+      }
+      await audit.record({ ...facts, outcome: 'succeeded' });
       return EXIT.ok;
     });
   });
+
+const keys = program
+  .command('keys')
+  .description('API keys: the server keeps only their SHA-256, configured in API_KEYS');
+
+keys
+  .command('create')
+  .description('make a new key; print it once with the API_KEYS entry that accepts it; store nothing')
+  .requiredOption('--name <name>', 'who holds the key, as the audit trail will name them')
+  .requiredOption(
+    '--role <roles>',
+    'reader, writer, operator or admin, joined by + with legal to place and lift legal holds (e.g. reader+legal)',
+    roleList,
+  )
+  .action((options: { name: string; role: string }) => {
+    const key = createApiKey();
+    print({
+      name: options.name,
+      roles: options.role,
+      key,
+      api_keys_entry: apiKeyEntry(options.name, options.role, key),
+    });
+    process.stderr.write(
+      'The key is shown this once: hand it to its holder and add api_keys_entry to API_KEYS (comma-separated).\n',
+    );
+  });
+
+keys
+  .command('hash')
+  .description('read an existing key on standard input and print its API_KEYS entry')
+  .requiredOption('--name <name>', 'who holds the key')
+  .requiredOption('--role <roles>', 'its roles, e.g. reader or operator+legal', roleList)
+  .action(async (options: { name: string; role: string }) => {
+    // From standard input, so the key never lands in shell history or a process listing.
+    const key = (await text(process.stdin)).trim();
+    if (key === '') throw new ConfigError('keys hash reads the key on standard input, and got nothing');
+    print({ api_keys_entry: apiKeyEntry(options.name, options.role, key) });
+  });
+
+program
+  .command('audit')
+  .description('print the audit trail, oldest first: who changed what, when, and how it ended')
+  .option('--record-id <id>', 'only entries about this record')
+  .option('--actor <actor>', 'only entries by this key name, token oid, or cli:user@host')
+  .addOption(new Option('--from <time>', 'from this time, inclusive (RFC 3339)').argParser(isoTime))
+  .addOption(new Option('--to <time>', 'until this time, exclusive (RFC 3339)').argParser(isoTime))
+  .addOption(new Option('--limit <n>', 'at most N entries').argParser(wholeNumber(1)).default(1000))
+  .option('--cursor <cursor>', 'continue where a page ended (its next_cursor)')
+  .action(
+    async (options: {
+      recordId?: string;
+      actor?: string;
+      from?: string;
+      to?: string;
+      limit: number;
+      cursor?: string;
+    }) => {
+      await withServices(async ({ audit }) => {
+        const page = await audit.query({
+          recordId: options.recordId,
+          actor: options.actor,
+          from: options.from,
+          to: options.to,
+          limit: options.limit,
+          cursor: options.cursor,
+        });
+        print({ items: page.items, next_cursor: page.nextCursor ?? null });
+        return EXIT.ok;
+      });
+    },
+  );
 
 program
   .command('verify')
@@ -263,9 +378,15 @@ program
   .requiredOption('--count <n>', 'how many records', wholeNumber(1))
   .requiredOption('--age-days <days>', 'how many days ago they were created', wholeNumber(0))
   .action(async (options: { count: number; ageDays: number }) => {
-    await withServices(async ({ records }) => {
+    await withServices(async ({ records, audit }) => {
       const now = new Date();
       for (let i = 0; i < options.count; i++) await records.create(sampleRecord(i, now, options.ageDays));
+      await audit.record({
+        actor: cliActor(),
+        action: 'record.seed',
+        outcome: 'succeeded',
+        detail: `${options.count} sample records created ${options.ageDays} days old`,
+      });
       print({ created: options.count, age_days: options.ageDays });
       return EXIT.ok;
     });

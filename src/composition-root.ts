@@ -1,6 +1,7 @@
 import type { Agent } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { AppendBlobAuditTrail } from './adapters/azure-blob/append-blob-audit-trail.js';
 import { BlobArchiveStore } from './adapters/azure-blob/blob-archive-store.js';
 import { createContainerClient } from './adapters/azure-blob/blob-container.js';
 import { BlobLeaseLock } from './adapters/azure-blob/blob-lease-lock.js';
@@ -10,6 +11,7 @@ import { CosmosLegalHolds } from './adapters/cosmos/cosmos-legal-holds.js';
 import { CosmosLiveStore } from './adapters/cosmos/cosmos-live-store.js';
 import { CosmosRunLog } from './adapters/cosmos/cosmos-run-log.js';
 import { FilesystemArchiveStore } from './adapters/filesystem/filesystem-archive-store.js';
+import { FilesystemAuditTrail } from './adapters/filesystem/filesystem-audit-trail.js';
 import { SqliteArchiveIndex } from './adapters/sqlite/sqlite-archive-index.js';
 import { SqliteFileLock } from './adapters/sqlite/sqlite-file-lock.js';
 import { SqliteLegalHolds } from './adapters/sqlite/sqlite-legal-holds.js';
@@ -19,6 +21,7 @@ import type { Backend, Config } from './config.js';
 import { POLICY_FILE_CONTAINER, type LifecyclePolicy } from './lifecycle/lifecycle-policy.js';
 import { simulateLifecycle, type SimulationReport } from './lifecycle/lifecycle-simulator.js';
 import type { ArchiveIndex } from './ports/archive-index.js';
+import type { AuditTrail } from './ports/audit-trail.js';
 import type { ArchiveStore } from './ports/archive-store.js';
 import type { LegalHolds } from './ports/legal-holds.js';
 import type { LiveStore } from './ports/live-store.js';
@@ -26,6 +29,7 @@ import type { Lock } from './ports/lock.js';
 import type { RunLog } from './ports/run-log.js';
 import { ArchiveReader } from './services/archive-reader.js';
 import { Archiver } from './services/archiver.js';
+import { AuditLog } from './services/audit-log.js';
 import { systemClock, type Clock } from './services/clock.js';
 import { HeldCopies } from './services/held-copies.js';
 import { RecordLayout } from './services/record-layout.js';
@@ -44,6 +48,7 @@ export interface Adapters {
   lock: Lock;
   runLog: RunLog;
   holds: LegalHolds;
+  audit: AuditTrail;
 }
 
 /** The stores a readiness probe asks; the lock has nothing to ask until it is taken. */
@@ -56,6 +61,7 @@ export interface Services {
   stats: StatsService;
   verifier: Verifier;
   compactor: Compactor;
+  audit: AuditLog;
   /** Applies a lifecycle policy to the archive as if days passed; see `lifecycle simulate`. */
   simulateLifecycle(options: {
     policy: LifecyclePolicy;
@@ -90,6 +96,7 @@ export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent 
           lock: new SqliteFileLock(join(dataDir, 'locks')),
           runLog: new SqliteRunLog(join(dataDir, 'runs.sqlite')),
           holds: new SqliteLegalHolds(join(dataDir, 'legal-holds.sqlite')),
+          audit: new FilesystemAuditTrail(join(dataDir, 'audit')),
         },
         release: () => Promise.resolve(),
       };
@@ -102,18 +109,15 @@ export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent 
         database: cosmos.database,
         agent: options.cosmosAgent,
       });
-      const container =
+      const containerNamed = (name: string) =>
         blob.kind === 'connection-string'
           ? createContainerClient({
               kind: 'connection-string',
               connectionString: blob.connectionString,
-              container: blob.container,
+              container: name,
             })
-          : createContainerClient({
-              kind: 'account-url',
-              accountUrl: blob.accountUrl,
-              container: blob.container,
-            });
+          : createContainerClient({ kind: 'account-url', accountUrl: blob.accountUrl, container: name });
+      const container = containerNamed(blob.container);
       return {
         adapters: {
           live: new CosmosLiveStore(client, {
@@ -135,6 +139,7 @@ export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent 
             database: cosmos.database,
             container: cosmos.legalHoldsContainer,
           }),
+          audit: new AppendBlobAuditTrail(containerNamed(blob.auditContainer)),
         },
         release: () => {
           client.dispose();
@@ -155,9 +160,9 @@ export async function createServices(
   const { adapters } = backend;
   const clock = options.clock ?? systemClock;
   const opened: { close(): Promise<void> }[] = [];
-  const { live, index, store, lock, runLog, holds } = adapters;
+  const { live, index, store, lock, runLog, holds, audit: auditTrail } = adapters;
   try {
-    for (const adapter of [live, index, store, lock, runLog, holds]) {
+    for (const adapter of [live, index, store, lock, runLog, holds, auditTrail]) {
       await adapter.init();
       opened.push(adapter);
     }
@@ -166,6 +171,7 @@ export async function createServices(
     await backend.release();
     throw error;
   }
+  const audit = new AuditLog(auditTrail, clock, logger);
   const reader = new ArchiveReader(store);
   const restorer = new Restorer(live, index, reader, clock);
   const settings = {
@@ -190,6 +196,7 @@ export async function createServices(
       runLog,
       retention: new RetentionSweep({ index, holds, clock, logger, retentionDays: config.retentionDays }),
       heldCopies: new HeldCopies({ index, live, store, reader, holds, clock, logger }),
+      audit,
       clock,
       logger,
       settings,
@@ -214,6 +221,7 @@ export async function createServices(
       logger,
       slices: config.archivalSlices,
     }),
+    audit,
     stats: new StatsService(live, index, runLog, clock, {
       olderThanDays: config.archivalDaysThreshold,
       prices: config.prices,
@@ -244,6 +252,7 @@ async function checkReadiness(adapters: Adapters): Promise<{ ready: boolean; sto
     store: () => adapters.store.ping(),
     runLog: () => adapters.runLog.ping(),
     holds: () => adapters.holds.ping(),
+    audit: () => adapters.audit.ping(),
   };
   const names = Object.keys(probes) as StoreName[];
   const results = await Promise.allSettled(names.map((name) => probes[name]()));

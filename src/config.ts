@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { Cron } from 'croner';
 import { Type, type Static } from 'typebox';
+import { parseApiKeyEntries, type ApiKeyEntry } from './auth/api-keys.js';
+import type { TokenSettings } from './auth/token-verifier.js';
 import { createCoercingAjv } from './domain/schema-validator.js';
 import { ACCESS_TIERS, type AccessTier } from './ports/archive-store.js';
 
@@ -68,6 +70,21 @@ const EnvSchema = Type.Object({
     pattern: '^https://',
     default: 'https://management.azure.com',
   }),
+  API_KEYS: optionalText,
+  AUTH_JWT_ISSUER: optionalText,
+  AUTH_JWT_AUDIENCE: optionalText,
+  AUTH_JWT_JWKS_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://' })),
+  AUTH_DISABLED: Type.Boolean({ default: false }),
+  TRUST_PROXY: optionalText,
+  AUDIT_BLOB_CONTAINER: Type.String({
+    pattern: '^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$',
+    default: 'billing-audit',
+  }),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 6000 }),
+  RATE_LIMIT_ANONYMOUS_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 120 }),
+  STATS_CACHE_SECONDS: Type.Integer({ minimum: 0, maximum: 3600, default: 10 }),
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 }),
+  HTTP_CONNECTION_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 600_000 }),
   BLOB_REHYDRATE_PRIORITY: Type.Union(
     REHYDRATE_PRIORITIES.map((priority) => Type.Literal(priority)),
     { default: 'Standard' },
@@ -93,7 +110,31 @@ export type BlobSettings = (
   container: string;
   uploadTier: AccessTier;
   rehydratePriority: (typeof REHYDRATE_PRIORITIES)[number];
+  /** The audit trail's container, beside the archive's in the same account. */
+  auditContainer: string;
 };
+
+/** Who may call the API. With nothing configured the server decides at start (see `serve`). */
+export interface AuthSettings {
+  /** AUTH_DISABLED: every caller is let in with every role, on purpose, for a private network. */
+  disabled: boolean;
+  apiKeys: ApiKeyEntry[];
+  /** Bearer JWTs (Microsoft Entra ID): all three of AUTH_JWT_ISSUER, _AUDIENCE and _JWKS_URL. */
+  token: TokenSettings | undefined;
+}
+
+/** The HTTP edge's limits against abuse. */
+export interface HttpLimits {
+  /** Requests per minute per identity; 0 turns the limit off. */
+  perIdentityPerMinute: number;
+  /** Requests per minute per client address that carry no valid credential; 0 turns it off. */
+  anonymousPerMinute: number;
+  statsCacheSeconds: number;
+  requestTimeoutMs: number;
+  connectionTimeoutMs: number;
+  /** Fastify's trustProxy: off, every hop, a hop count, or the proxies' addresses. */
+  trustProxy: boolean | number | string;
+}
 
 /** Where everything lives: all on local disk, or all in Azure. Never a mix. */
 export type Backend =
@@ -101,6 +142,8 @@ export type Backend =
 
 export interface Config {
   backend: Backend;
+  auth: AuthSettings;
+  http: HttpLimits;
   archivalDaysThreshold: number;
   /** Archived records created more than this many days ago are removed, unless under legal hold. */
   retentionDays: number;
@@ -156,12 +199,23 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     );
   }
   const backend = chooseBackend(values, problems);
-  if (!backend || problems.length > 0) {
+  const auth = readAuth(values, problems);
+  const trustProxy = readTrustProxy(values.TRUST_PROXY, problems);
+  if (!backend || !auth || problems.length > 0) {
     throw new ConfigError(`Invalid environment variables: ${problems.join('; ')}`);
   }
   const valid = values;
   return {
     backend,
+    auth,
+    http: {
+      perIdentityPerMinute: valid.RATE_LIMIT_PER_MINUTE,
+      anonymousPerMinute: valid.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
+      statsCacheSeconds: valid.STATS_CACHE_SECONDS,
+      requestTimeoutMs: valid.HTTP_REQUEST_TIMEOUT_MS,
+      connectionTimeoutMs: valid.HTTP_CONNECTION_TIMEOUT_MS,
+      trustProxy,
+    },
     archivalDaysThreshold: valid.ARCHIVAL_DAYS_THRESHOLD,
     retentionDays: valid.RETENTION_DAYS,
     batchSize: valid.BATCH_SIZE,
@@ -259,8 +313,49 @@ function chooseBackend(env: Env, problems: string[]): Backend | undefined {
       container: env.BLOB_CONTAINER,
       uploadTier: env.BLOB_UPLOAD_TIER,
       rehydratePriority: env.BLOB_REHYDRATE_PRIORITY,
+      auditContainer: env.AUDIT_BLOB_CONTAINER,
     },
   };
+}
+
+function readAuth(env: Env, problems: string[]): AuthSettings | undefined {
+  let apiKeys: ApiKeyEntry[];
+  try {
+    apiKeys = parseApiKeyEntries(env.API_KEYS ?? '');
+  } catch (error) {
+    problems.push(`API_KEYS: ${(error as Error).message}`);
+    return undefined;
+  }
+  const { AUTH_JWT_ISSUER: issuer, AUTH_JWT_AUDIENCE: audience, AUTH_JWT_JWKS_URL: jwksUrl } = env;
+  const given = [issuer, audience, jwksUrl].filter((value) => value !== undefined).length;
+  if (given !== 0 && given !== 3) {
+    problems.push(
+      'AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE and AUTH_JWT_JWKS_URL go together: set all three or none',
+    );
+    return undefined;
+  }
+  if (jwksUrl !== undefined && jwksUrl.startsWith('http://') && !isLoopbackUrl(jwksUrl)) {
+    problems.push(`AUTH_JWT_JWKS_URL must be https (plain http only on loopback), got '${jwksUrl}'`);
+    return undefined;
+  }
+  const token = issuer && audience && jwksUrl ? { issuer, audience, jwksUrl } : undefined;
+  return { disabled: env.AUTH_DISABLED, apiKeys, token };
+}
+
+function isLoopbackUrl(url: string): boolean {
+  return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);
+}
+
+/** `true`/`false`, a hop count, or a comma-separated list of proxy addresses or CIDR ranges. */
+function readTrustProxy(value: string | undefined, problems: string[]): boolean | number | string {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  if (/^[0-9a-fA-F.:/]+(,\s*[0-9a-fA-F.:/]+)*$/.test(value)) return value;
+  problems.push(
+    `TRUST_PROXY must be true, false, a hop count or a comma-separated list of proxy addresses, got '${value}'`,
+  );
+  return false;
 }
 
 /** Where the stores are, for logs: never a key or connection string. */

@@ -79,6 +79,7 @@ describe('loadConfig', () => {
         container: 'billing-archive',
         uploadTier: 'Cool',
         rehydratePriority: 'Standard',
+        auditContainer: 'billing-audit',
       },
     });
     expect(describeBackend(config)).not.toContain('secret');
@@ -147,5 +148,44 @@ describe('loadConfig', () => {
       'RETENTION_DAYS (90) must be more than ARCHIVAL_DAYS_THRESHOLD (90)',
     );
     expect(problem({ RETENTION_DAYS: '0' })).toContain('RETENTION_DAYS');
+  });
+
+  it('reads API keys, token settings and the HTTP limits', () => {
+    const hash = 'a'.repeat(64);
+    const config = loadConfig({
+      API_KEYS: `ci:operator:${hash},counsel:reader+legal:${hash.replace(/a/g, 'b')}`,
+      AUTH_JWT_ISSUER: 'https://login.microsoftonline.com/t/v2.0',
+      AUTH_JWT_AUDIENCE: 'api://billing',
+      AUTH_JWT_JWKS_URL: 'https://login.microsoftonline.com/t/discovery/v2.0/keys',
+      TRUST_PROXY: '1',
+      RATE_LIMIT_PER_MINUTE: '0',
+    });
+    expect(config.auth.apiKeys.map((k) => [k.name, [...k.roles]])).toEqual([
+      ['ci', ['operator']],
+      ['counsel', ['reader', 'legal']],
+    ]);
+    expect(config.auth).toMatchObject({ disabled: false, token: { audience: 'api://billing' } });
+    expect(config.http).toMatchObject({ trustProxy: 1, perIdentityPerMinute: 0, anonymousPerMinute: 120 });
+    expect(loadConfig({}).auth).toEqual({ disabled: false, apiKeys: [], token: undefined });
+  });
+
+  it.each([
+    [{ API_KEYS: 'ci:god:' + 'a'.repeat(64) }, "API_KEYS: entry 1: entry 'ci': 'god' is not a list of roles"],
+    [
+      { AUTH_JWT_ISSUER: 'https://issuer' },
+      'AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE and AUTH_JWT_JWKS_URL go together',
+    ],
+    [
+      { AUTH_JWT_ISSUER: 'i', AUTH_JWT_AUDIENCE: 'a', AUTH_JWT_JWKS_URL: 'http://keys.example.com/jwks' },
+      'AUTH_JWT_JWKS_URL must be https',
+    ],
+    [{ TRUST_PROXY: 'everyone' }, 'TRUST_PROXY must be true, false'],
+    [{ AUTH_DISABLED: 'maybe' }, 'AUTH_DISABLED'],
+  ])('refuses bad authentication settings: %o', (env, message) => {
+    expect(problem(env)).toContain(message);
+  });
+
+  it('never shows API_KEYS in its messages', () => {
+    expect(problem({ API_KEYS: 'x'.repeat(40), BATCH_SIZE: 'lots' })).not.toContain('xxxx');
   });
 });

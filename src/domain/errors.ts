@@ -75,3 +75,18 @@ export class StoreUnavailableError extends DomainError {
     return new StoreUnavailableError(`${store}: ${action} failed: ${detail ?? 'unknown error'}`, { cause });
   }
 }
+
+/** No credential, or one that does not identify anybody. The message never says which record exists. */
+export class UnauthenticatedError extends DomainError {
+  readonly code = 'unauthenticated';
+}
+
+/** The caller is known but lacks the role. */
+export class ForbiddenError extends DomainError {
+  readonly code = 'forbidden';
+}
+
+/** Too many requests from one identity or address. */
+export class RateLimitedError extends DomainError {
+  readonly code = 'rate_limited';
+}

@@ -19,7 +19,7 @@ export function archivalTimerHandler(
     const services = await createServices(config, createLogger(config, 'stdout'));
     try {
       if (timer.isPastDue) context.warn('the timer is past due: this run starts late');
-      const run = await services.archiver.runOnce();
+      const run = await services.archiver.runOnce({ startedBy: { actor: 'system:azure-function' } });
       const summary = `archival run ${run.run_id} ${run.status}: ${run.archived} archived, ${run.skipped} skipped, ${run.failed} failed, ${run.garbage_collected} blobs collected in ${run.duration_ms} ms`;
       if (run.status !== 'succeeded') throw new Error(`${summary}; errors: ${run.errors.join('; ')}`);
       context.log(summary);

@@ -1,10 +1,15 @@
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { Authenticator } from '../auth/authenticator.js';
 import type { Services } from '../composition-root.js';
+import type { Config } from '../config.js';
 import { createCoercingAjv, createStrictAjv } from '../domain/schema-validator.js';
+import { registerAccess } from './access.js';
 import { registerErrorHandlers } from './error-handler.js';
 import { registerMetrics } from './metrics.js';
 import { archiveRoutes } from './routes/archive-routes.js';
+import { auditRoutes } from './routes/audit-routes.js';
 import { billingRoutes } from './routes/billing-routes.js';
 import { operationsRoutes } from './routes/operations-routes.js';
 
@@ -14,10 +19,20 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
  * Builds the HTTP app over the services; it never listens (server.ts owns the process) and it
  * never closes the services (whoever created them does).
  */
-export async function buildApp(services: Services, logger: FastifyBaseLogger): Promise<FastifyInstance> {
+export async function buildApp(
+  services: Services,
+  logger: FastifyBaseLogger,
+  config: Pick<Config, 'auth' | 'http'>,
+): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: BODY_LIMIT_BYTES,
+    // A client has this long to send a whole request (slow-loris); an idle socket is dropped after
+    // the connection timeout, which is long because POST /archive/sync answers when its run ends.
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.connectionTimeoutMs,
+    trustProxy:
+      typeof config.http.trustProxy === 'number' ? hopsOf(config.http.trustProxy) : config.http.trustProxy,
     // Long enough that an over-long record id reaches our own validation and gets its 400.
     routerOptions: { maxParamLength: 1024 },
     // Errors raised before routing (bad URL, oversized header) leave as the same JSON shape.
@@ -38,6 +53,12 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
   );
 
   registerErrorHandlers(app);
+  await app.register(helmet, { global: true });
+  await registerAccess(app, {
+    authenticator: new Authenticator(config.auth),
+    audit: services.audit,
+    limits: config.http,
+  });
   await app.register(swagger, {
     openapi: {
       info: {
@@ -45,6 +66,13 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
         version: '0.1.0',
         description: 'Billing records, live or archived, through one API',
       },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API key or a Microsoft Entra ID token' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+      security: [{ bearer: [] }, { apiKey: [] }],
     },
   });
   registerMetrics(app, services.stats);
@@ -56,7 +84,17 @@ export async function buildApp(services: Services, logger: FastifyBaseLogger): P
 
   await app.register(billingRoutes, { records: services.records });
   await app.register(archiveRoutes, { archiver: services.archiver, records: services.records, inFlight });
-  await app.register(operationsRoutes, { services });
-  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  await app.register(operationsRoutes, {
+    services,
+    statsCacheSeconds: config.http.statsCacheSeconds,
+    authDisabled: config.auth.disabled,
+  });
+  await app.register(auditRoutes, { audit: services.audit });
+  app.get('/openapi.json', { schema: { hide: true }, config: { access: 'reader' } }, () => app.swagger());
   return app;
+}
+
+/** Trust the nearest `hops` proxies: the client is the address that many hops back in X-Forwarded-For. */
+function hopsOf(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
 }

@@ -5,6 +5,8 @@ import { describeSchemaErrors } from '../domain/schema-validator.js';
 /** HTTP status for each domain error code; anything unlisted is a bug and answers 500. */
 const STATUS_BY_CODE: Record<string, number> = {
   validation_error: 400,
+  unauthenticated: 401,
+  forbidden: 403,
   not_found: 404,
   duplicate_id: 409,
   already_live: 409,
@@ -14,6 +16,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   legal_hold: 409,
   gone: 410,
   precondition_failed: 412,
+  rate_limited: 429,
   store_unavailable: 503,
 };
 

@@ -52,7 +52,10 @@ export function registerMetrics(app: FastifyInstance, stats: StatsService): void
 
   app.get(
     '/metrics',
-    { schema: { tags: ['operations'], summary: 'Prometheus metrics', hide: false } },
+    {
+      schema: { tags: ['operations'], summary: 'Prometheus metrics', hide: false },
+      config: { access: 'operator' },
+    },
     async (_request, reply) => {
       return reply.type(registry.contentType).send(await registry.metrics());
     },

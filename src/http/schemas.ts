@@ -73,7 +73,7 @@ export const HoldViewSchema = Type.Object({
 export const HoldRequestSchema = Type.Object(
   {
     held: Type.Boolean({ description: 'true places the hold, false lifts it' }),
-    by: Type.String({ minLength: 1, maxLength: 256, description: 'Who asks: kept in the audit trail' }),
+    // Who asks is the authenticated caller: a `by` in the body is refused as an unknown field.
     reason: Type.String({ minLength: 1, maxLength: 2048, description: 'Why: kept in the audit trail' }),
   },
   { additionalProperties: false },

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { serverAuth } from '../auth/bootstrap-key.js';
 import { createServices } from '../composition-root.js';
 import { describeBackend, type Config } from '../config.js';
 import { scheduleArchival, type ArchivalScheduler } from '../scheduler/archival-scheduler.js';
@@ -6,8 +7,16 @@ import { buildApp } from './app.js';
 
 /** Runs the API until SIGINT or SIGTERM, then lets requests and runs in flight finish and closes the stores. */
 export async function serve(config: Config, logger: Logger): Promise<void> {
+  const auth = await serverAuth(config, (text) => process.stderr.write(`${text}\n`));
+  if (auth.disabled) logger.warn('authentication is disabled (AUTH_DISABLED=true)');
   const services = await createServices(config, logger);
-  const app = await buildApp(services, logger);
+  let app;
+  try {
+    app = await buildApp(services, logger, { auth, http: config.http });
+  } catch (error) {
+    await services.close();
+    throw error;
+  }
   let closing: Promise<void> | undefined;
   let scheduler: ArchivalScheduler | undefined;
   const shutdown = (signal: string): Promise<void> => {

@@ -30,6 +30,8 @@ export interface RunRecord {
   errors: string[];
   host: string;
   pid: number;
+  /** Who started it (an identity's id, `system:scheduler`, `cli:<user>`); absent on older runs. */
+  started_by?: string;
 }
 
 export type NewRun = Pick<

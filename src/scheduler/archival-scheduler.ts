@@ -18,7 +18,7 @@ export function scheduleArchival(archiver: Archiver, schedule: string, logger: L
   let inFlight: Promise<unknown> = Promise.resolve();
   const job = new Cron(schedule, { timezone: 'UTC', name: 'archival' }, async () => {
     try {
-      const { run, done } = await archiver.start();
+      const { run, done } = await archiver.start({ startedBy: { actor: 'system:scheduler' } });
       inFlight = done.catch(() => undefined);
       logger.info({ runId: run.run_id, schedule }, 'scheduled archival run started');
       const finished = await done;

@@ -17,6 +17,7 @@ import { startedRun, type RunLog, type RunRecord } from '../ports/run-log.js';
 import { DAY_MS, type Clock } from './clock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { ArchiveLayout, DurableBatch } from './archive-layout.js';
+import type { AuditLog } from './audit-log.js';
 import type { HeldCopies } from './held-copies.js';
 import type { RetentionSweep } from './retention-sweep.js';
 
@@ -29,6 +30,15 @@ export interface ArchiveRunOptions {
   limit?: number | undefined;
   /** Only the records of this slice (its count must be the configured slice count); default all. */
   slice?: Slice | undefined;
+  /** Who starts the run, for the run history and the audit trail; default `system`. */
+  startedBy?: RunStarter | undefined;
+}
+
+/** Who started a run: an identity's id, `system:scheduler`, `cli:<user>`; and the request, over HTTP. */
+export interface RunStarter {
+  actor: string;
+  requestId?: string | undefined;
+  client?: string | undefined;
 }
 
 export interface ArchiverSettings {
@@ -47,6 +57,7 @@ export interface ArchiverDeps {
   runLog: RunLog;
   retention: RetentionSweep;
   heldCopies: HeldCopies;
+  audit: AuditLog;
   clock: Clock;
   logger: Logger;
   settings: ArchiverSettings;
@@ -68,6 +79,7 @@ export class Archiver {
   private readonly runLog: RunLog;
   private readonly retention: RetentionSweep;
   private readonly heldCopies: HeldCopies;
+  private readonly audit: AuditLog;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly settings: ArchiverSettings;
@@ -82,6 +94,7 @@ export class Archiver {
       runLog: this.runLog,
       retention: this.retention,
       heldCopies: this.heldCopies,
+      audit: this.audit,
       clock: this.clock,
       logger: this.logger,
       settings: this.settings,
@@ -122,6 +135,8 @@ export class Archiver {
         host: hostname(),
         pid: process.pid,
       });
+      const starter = options.startedBy ?? { actor: 'system' };
+      run.started_by = starter.actor;
       await this.runLog.save(run);
       // Holding a slice's lock means no other run of it is alive: a 'running' record of it died.
       let crashed = 0;
@@ -129,7 +144,16 @@ export class Archiver {
         crashed += await this.runLog.markCrashed(covered, runId, this.clock());
       if (crashed > 0)
         this.logger.warn({ runId, crashed }, 'earlier archival runs had died; this run takes over');
-      return { run: { ...run }, done: this.execute(run, lease, slice) };
+      await this.audit.record({
+        actor: starter.actor,
+        action: 'archive.run.start',
+        outcome: 'succeeded',
+        run_id: runId,
+        request_id: starter.requestId,
+        client: starter.client,
+        detail: `slice ${run.slice}, older than ${olderThanDays} days${run.dry_run ? ', dry run' : ''}${run.limit === null ? '' : `, at most ${run.limit} records`}`,
+      });
+      return { run: { ...run }, done: this.execute(run, lease, slice, starter) };
     } catch (error) {
       await lease.release();
       throw error;
@@ -167,7 +191,12 @@ export class Archiver {
     ];
   }
 
-  private async execute(run: RunRecord, lease: LockLease, slice: Slice | undefined): Promise<RunRecord> {
+  private async execute(
+    run: RunRecord,
+    lease: LockLease,
+    slice: Slice | undefined,
+    starter: RunStarter,
+  ): Promise<RunRecord> {
     const started = Date.now();
     this.logger.info(
       { runId: run.run_id, dryRun: run.dry_run, olderThanDays: run.older_than_days },
@@ -200,6 +229,13 @@ export class Archiver {
       }
     }
     this.logger.info({ run }, 'archival run finished');
+    await this.audit.record({
+      actor: starter.actor,
+      action: 'archive.run.end',
+      outcome: run.status === 'succeeded' ? 'succeeded' : 'failed',
+      run_id: run.run_id,
+      detail: `${run.archived} archived, ${run.skipped} skipped, ${run.failed} failed, ${run.expired} expired, in ${run.duration_ms} ms`,
+    });
     return { ...run };
   }
 

@@ -183,7 +183,7 @@ export class RecordService {
     const hold = await this.holds.get(id);
     if (hold) {
       throw new ConflictError(
-        `record '${id}' is under legal hold since ${hold.since} (${hold.reason}); lift the hold before deleting it`,
+        `record '${id}' is under legal hold since ${hold.since}; lift the hold before deleting it`,
         'legal_hold',
         { details: { hold } },
       );

@@ -1,9 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RestError } from '@azure/storage-blob';
 import { describe, expect, it } from 'vitest';
+import { AppendBlobAuditTrail } from '../../src/adapters/azure-blob/append-blob-audit-trail.js';
 import { BlobArchiveStore, REHYDRATED_PREFIX } from '../../src/adapters/azure-blob/blob-archive-store.js';
 import { BlobLeaseLock } from '../../src/adapters/azure-blob/blob-lease-lock.js';
 import { sha256Hex } from '../../src/domain/billing-record.js';
 import { ArchivedOfflineError, LockHeldError, StoreUnavailableError } from '../../src/domain/errors.js';
+import type { AuditEntry } from '../../src/ports/audit-trail.js';
+import { describeAuditTrailContract } from '../contracts/audit-trail-contract.js';
 import { describeArchiveStoreContract } from '../contracts/archive-store-contract.js';
 import { describeLockContract } from '../contracts/lock-contract.js';
 import { openedStore, type StoreFixture } from '../contracts/store-fixture.js';
@@ -27,6 +31,11 @@ describeArchiveStoreContract(
 describeLockContract(
   'Azure blob lease (Azurite)',
   onFreshContainer((c) => new BlobLeaseLock(c)),
+);
+
+describeAuditTrailContract(
+  'append blobs (Azurite)',
+  onFreshContainer((c) => new AppendBlobAuditTrail(c)),
 );
 
 describe('BlobArchiveStore on Azurite', () => {
@@ -91,6 +100,72 @@ describe('BlobArchiveStore on Azurite', () => {
     await expect(store.init()).rejects.toSatisfy(
       (e) => e instanceof StoreUnavailableError && e.message.includes("container 'nowhere'"),
     );
+  });
+});
+
+describe('AppendBlobAuditTrail on Azurite', () => {
+  const entry = (i: number): AuditEntry => ({
+    at: `2026-03-01T10:00:00.${String(i).padStart(3, '0')}Z`,
+    actor: 'key:ops',
+    action: 'record.create',
+    outcome: 'succeeded',
+    request_id: `q${i}`,
+  });
+
+  it('moves to the next part when the day blob holds all the blocks it can, and queries read every part', async () => {
+    const { container, remove } = freshContainer();
+    try {
+      const trail = new AppendBlobAuditTrail(container);
+      await trail.init();
+      await trail.append(entry(0));
+      await trail.append(entry(1));
+      const part0 = await container.getBlobClient('2026/03/01/0000.ndjson').getProperties();
+      expect(part0.blobType).toBe('AppendBlob');
+      expect(part0.contentType).toBe('application/x-ndjson');
+      expect(part0.blobCommittedBlockCount).toBe(2);
+
+      // The first part refuses further blocks, as a blob holding 50,000 of them would.
+      const getAppendBlobClient = container.getAppendBlobClient.bind(container);
+      container.getAppendBlobClient = (name) => {
+        const client = getAppendBlobClient(name);
+        if (name === '2026/03/01/0000.ndjson')
+          client.appendBlock = () =>
+            Promise.reject(
+              new RestError('The committed block count cannot exceed the maximum limit of 50,000 blocks.', {
+                statusCode: 409,
+                code: 'BlockCountExceedsLimit',
+              }),
+            );
+        return client;
+      };
+      await trail.append(entry(2));
+      await trail.append(entry(3));
+      expect((await container.getBlobClient('2026/03/01/0001.ndjson').downloadToBuffer()).toString()).toBe(
+        `${JSON.stringify(entry(2))}\n${JSON.stringify(entry(3))}\n`,
+      );
+      expect(await container.getBlobClient('2026/03/01/0000.ndjson').getProperties()).toMatchObject({
+        blobCommittedBlockCount: 2,
+      });
+
+      // Another process starts on the highest part there is.
+      const other = new AppendBlobAuditTrail(container);
+      await other.append(entry(4));
+      expect(
+        (await container.getBlobClient('2026/03/01/0001.ndjson').getProperties()).blobCommittedBlockCount,
+      ).toBe(3);
+
+      const all = [0, 1, 2, 3, 4].map(entry);
+      expect(await trail.query({ limit: 10 })).toEqual({ items: all, nextCursor: undefined });
+      // A cursor resumes across the parts.
+      const first = await trail.query({ limit: 3 });
+      expect(first.items).toEqual(all.slice(0, 3));
+      expect(await trail.query({ limit: 3, cursor: first.nextCursor })).toEqual({
+        items: all.slice(3),
+        nextCursor: undefined,
+      });
+    } finally {
+      await remove();
+    }
   });
 });
 

@@ -1,11 +1,15 @@
+import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { FilesystemArchiveStore } from '../../src/adapters/filesystem/filesystem-archive-store.js';
+import { FilesystemAuditTrail } from '../../src/adapters/filesystem/filesystem-audit-trail.js';
 import { SqliteArchiveIndex } from '../../src/adapters/sqlite/sqlite-archive-index.js';
 import { SqliteFileLock } from '../../src/adapters/sqlite/sqlite-file-lock.js';
 import { SqliteLegalHolds } from '../../src/adapters/sqlite/sqlite-legal-holds.js';
 import { SqliteLiveStore } from '../../src/adapters/sqlite/sqlite-live-store.js';
 import { SqliteRunLog } from '../../src/adapters/sqlite/sqlite-run-log.js';
 import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
+import { describeAuditTrailContract } from '../contracts/audit-trail-contract.js';
 import { describeArchiveStoreContract } from '../contracts/archive-store-contract.js';
 import { describeLegalHoldsContract } from '../contracts/legal-holds-contract.js';
 import { describeLiveStoreContract } from '../contracts/live-store-contract.js';
@@ -48,3 +52,66 @@ describeLegalHoldsContract(
   'SQLite',
   inTempDir((dir) => new SqliteLegalHolds(join(dir, 'legal-holds.sqlite'))),
 );
+describeAuditTrailContract(
+  'filesystem',
+  inTempDir((dir) => new FilesystemAuditTrail(join(dir, 'audit'))),
+);
+
+describe('FilesystemAuditTrail', () => {
+  const first = {
+    at: '2026-03-01T08:00:00.000Z',
+    actor: 'key:ops',
+    action: 'record.create',
+    outcome: 'succeeded',
+    record_id: 'r1',
+  } as const;
+
+  it('writes one line per entry to the UTC day file, keys in a fixed order, undefined fields left out', async () => {
+    const dir = await tempDir();
+    try {
+      const trail = new FilesystemAuditTrail(join(dir.path, 'audit'));
+      await trail.init();
+      await trail.append({
+        record_id: 'r1',
+        outcome: 'succeeded',
+        detail: undefined,
+        action: 'record.create',
+        actor: 'key:ops',
+        at: '2026-03-01T08:00:00.000Z',
+      });
+      await trail.append({ ...first, at: '2026-03-01T23:59:59.999Z' });
+      expect(await readFile(join(dir.path, 'audit', '2026-03-01.ndjson'), 'utf8')).toBe(
+        '{"at":"2026-03-01T08:00:00.000Z","actor":"key:ops","action":"record.create","outcome":"succeeded","record_id":"r1"}\n' +
+          '{"at":"2026-03-01T23:59:59.999Z","actor":"key:ops","action":"record.create","outcome":"succeeded","record_id":"r1"}\n',
+      );
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('skips a line torn by a crash, and the next append still reads back', async () => {
+    const dir = await tempDir();
+    try {
+      const trail = new FilesystemAuditTrail(join(dir.path, 'audit'));
+      await trail.init();
+      await trail.append(first);
+      const dayFile = join(dir.path, 'audit', '2026-03-01.ndjson');
+      // What a crash mid-write leaves: the start of a line and no newline.
+      await appendFile(dayFile, '{"at":"2026-03-01T09:00:00.000Z","act');
+      expect(await trail.query({ limit: 10 })).toEqual({ items: [first], nextCursor: undefined });
+
+      const next = { ...first, at: '2026-03-01T10:00:00.000Z', record_id: 'r2' };
+      await trail.append(next);
+      expect(await trail.query({ limit: 10 })).toEqual({ items: [first, next], nextCursor: undefined });
+      // Paging steps over the torn line too.
+      const page = await trail.query({ limit: 1 });
+      expect(page.items).toEqual([first]);
+      expect(await trail.query({ limit: 1, cursor: page.nextCursor })).toEqual({
+        items: [next],
+        nextCursor: undefined,
+      });
+    } finally {
+      await dir.remove();
+    }
+  });
+});

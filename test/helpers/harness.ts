@@ -10,6 +10,7 @@ import { buildApp } from '../../src/http/app.js';
 import type { LayoutName } from '../../src/services/archive-layout.js';
 import type { Clock } from '../../src/services/clock.js';
 import { cosmosTestAgent, localAzure, uniqueName } from './azure.js';
+import { TEST_API_KEYS } from './keys.js';
 import { tempDir } from './temp-dir.js';
 
 export const silentLogger = pino({ level: 'silent' });
@@ -59,6 +60,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     : await freshStores(backend);
   const env = {
     LOG_LEVEL: 'silent',
+    API_KEYS: TEST_API_KEYS,
+    // Tests read /stats right after changing what it counts; caching is tested on its own.
+    STATS_CACHE_SECONDS: '0',
     ...stores.env,
     ...(options.layout && { ARCHIVE_LAYOUT: options.layout }),
     ...options.env,
@@ -70,7 +74,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     backend: { adapters, release: () => built.release() },
     ...(options.clock && { clock: options.clock }),
   });
-  const app = await buildApp(services, silentLogger);
+  const app = await buildApp(services, silentLogger, config);
   let closed = false;
   const close = async (): Promise<void> => {
     if (closed) return;
@@ -111,6 +115,7 @@ async function freshStores(
         COSMOS_DATABASE: uniqueName('db'),
         BLOB_CONNECTION_STRING: azure.blobConnectionString,
         BLOB_CONTAINER: uniqueName('archive'),
+        AUDIT_BLOB_CONTAINER: uniqueName('audit'),
         NODE_EXTRA_CA_CERTS: azure.caCertPath,
       };
       return {
@@ -124,9 +129,9 @@ async function freshStores(
           });
           await client.database(env.COSMOS_DATABASE).delete();
           client.dispose();
-          await BlobServiceClient.fromConnectionString(env.BLOB_CONNECTION_STRING)
-            .getContainerClient(env.BLOB_CONTAINER)
-            .deleteIfExists();
+          const blobs = BlobServiceClient.fromConnectionString(env.BLOB_CONNECTION_STRING);
+          await blobs.getContainerClient(env.BLOB_CONTAINER).deleteIfExists();
+          await blobs.getContainerClient(env.AUDIT_BLOB_CONTAINER).deleteIfExists();
         },
       };
     }

@@ -36,6 +36,18 @@ describe.each(SETUPS)('operations API ($backend, $layout layout)', ({ backend, l
       ready: false,
       stores: { store: { ok: false, error: 'archive directory unreachable' }, live: { ok: true } },
     });
+    // Without the admin role: not ready, and nothing about why.
+    const anonymous = await apiClient(harness.app, null).get('/ready');
+    expect(anonymous.statusCode).toBe(503);
+    expect(anonymous.json()).toEqual({ ready: false });
+  });
+
+  it('GET /stats is shared for STATS_CACHE_SECONDS: counting is a scan on Cosmos DB', async () => {
+    harness = await startHarness({ backend, layout, env: { STATS_CACHE_SECONDS: '3600' } });
+    const api = apiClient(harness.app);
+    expect((await api.get('/stats')).json()).toMatchObject({ live_records: 0 });
+    await api.post('/billing', recordBody());
+    expect((await api.get('/stats')).json()).toMatchObject({ live_records: 0 });
   });
 
   it('GET /stats reports counts, the oldest live record, the last run and run totals', async () => {

@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { hashApiKey } from '../../src/auth/api-keys.js';
+import { apiClient } from '../helpers/api.js';
+import { CLI_PATH, finished, runCli } from '../helpers/cli.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
 describe.each(BACKENDS)('billing-archive CLI (%s)', (backend) => {
@@ -54,6 +57,28 @@ describe.each(BACKENDS)('billing-archive CLI (%s)', (backend) => {
     expect((await runCli(['restore', 'nope'], env)).code).toBe(4);
   });
 
+  it('audit prints who changed what, naming the CLI user for what the CLI changed', async () => {
+    await harness.services.records.create(recordBody({ id: 'inv-2', created_at: daysAgo(100) }));
+    expect((await runCli(['archive'], env)).code).toBe(0);
+    expect((await runCli(['restore', 'inv-2'], env)).code).toBe(0);
+    const audit = await runCli(['audit', '--record-id', 'inv-2'], env);
+    expect(audit.code, audit.stderr).toBe(0);
+    const { items } = JSON.parse(audit.stdout) as {
+      items: { action: string; actor: string; outcome: string }[];
+    };
+    expect(items).toMatchObject([{ action: 'record.restore', outcome: 'succeeded' }]);
+    expect(items[0]?.actor).toMatch(/^cli:.+@.+$/);
+    const runs = JSON.parse((await runCli(['audit', '--actor', items[0]?.actor ?? ''], env)).stdout) as {
+      items: { action: string }[];
+    };
+    expect(runs.items.map((e) => e.action)).toEqual([
+      'archive.run.start',
+      'archive.run.end',
+      'record.restore',
+    ]);
+    expect((await runCli(['audit', '--from', 'yesterday'], env)).code).toBe(2);
+  });
+
   it('exits 3 with a clear message when another archival run holds the lock', async () => {
     await harness.services.records.create(recordBody({ id: 'inv-1', created_at: daysAgo(100) }));
     const lease = await harness.adapters.lock.acquire('archival-all', {
@@ -80,5 +105,45 @@ describe.each(BACKENDS)('billing-archive CLI (%s)', (backend) => {
     const unknown = await runCli(['explode'], env);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'explode'");
+  });
+});
+
+describe('billing-archive keys', () => {
+  it('create prints a new key once with the API_KEYS entry that accepts it, and the API accepts it', async () => {
+    const made = await runCli(['keys', 'create', '--name', 'auditor', '--role', 'reader+legal'], {});
+    expect(made.code, made.stderr).toBe(0);
+    const { key, api_keys_entry: entry } = JSON.parse(made.stdout) as { key: string; api_keys_entry: string };
+    expect(key).toMatch(/^bkarch_/);
+    expect(entry).toBe(`auditor:reader+legal:${hashApiKey(key)}`);
+    expect(made.stderr).toContain('shown this once');
+    const harness = await startHarness({ env: { API_KEYS: entry } });
+    try {
+      expect((await apiClient(harness.app, key).get('/stats')).statusCode).toBe(200);
+      expect((await apiClient(harness.app, key).post('/billing', recordBody())).statusCode).toBe(403);
+    } finally {
+      await harness.destroy();
+    }
+  });
+
+  it('hash reads an existing key from standard input, never from the command line', async () => {
+    const child = spawn(
+      process.execPath,
+      [CLI_PATH, 'keys', 'hash', '--name', 'legacy', '--role', 'operator'],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    child.stdin.end('a-key-from-elsewhere\n');
+    const result = await finished(child);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({
+      api_keys_entry: `legacy:operator:${hashApiKey('a-key-from-elsewhere')}`,
+    });
+  });
+
+  it('refuses an unknown role, naming the allowed ones', async () => {
+    const result = await runCli(['keys', 'create', '--name', 'x', '--role', 'superuser'], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('reader, writer, operator, admin, legal');
   });
 });

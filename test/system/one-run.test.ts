@@ -1,3 +1,4 @@
+import { apiClient } from '../helpers/api.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { invokeArchivalTimer } from '../helpers/functions.js';
@@ -21,7 +22,7 @@ describe.each(BACKENDS)('one archival run across the API, the CLI and the Functi
     harness = await startHarness({ backend, wrap: held.wrap });
     for (const id of ['c1', 'c2', 'c3'])
       await harness.services.records.create(recordBody({ id, created_at: daysAgo(100) }));
-    const started = await harness.app.inject({ method: 'POST', url: '/archive', payload: {} });
+    const started = await apiClient(harness.app).post('/archive', {});
     expect(started.statusCode).toBe(202);
 
     const env = { ...harness.env, LOG_LEVEL: 'warn' };

@@ -1,10 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/local-azure.mjs';
+import { hashApiKey } from '../../src/auth/api-keys.js';
+import { bootstrapEntryPath } from '../../src/auth/bootstrap-key.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { finished } from '../helpers/cli.js';
+import { bearer, TEST_KEYS } from '../helpers/keys.js';
 
 const SERVER = fileURLToPath(new URL('../../dist/server.js', import.meta.url));
 
@@ -56,13 +60,15 @@ describe.each(BACKENDS)('the server process (%s)', (backend) => {
     await untilReady(base, server);
     const ready = await fetch(`${base}/ready`);
     expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ ready: true });
+    expect((await fetch(`${base}/billing/over-http`)).status).toBe(401);
     const created = await fetch(`${base}/billing`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...bearer(TEST_KEYS.writer) },
       body: JSON.stringify(recordBody({ id: 'over-http' })),
     });
     expect(created.status).toBe(201);
-    const read = await fetch(`${base}/billing/over-http`);
+    const read = await fetch(`${base}/billing/over-http`, { headers: { 'x-api-key': TEST_KEYS.reader } });
     expect(read.status).toBe(200);
     expect(await read.json()).toMatchObject({ id: 'over-http', amount: 129.9 });
     server.kill('SIGTERM');
@@ -90,14 +96,16 @@ describe('the server process on a schedule', () => {
       await untilReady(base, server);
       const created = await fetch(`${base}/billing`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...bearer(TEST_KEYS.writer) },
         body: JSON.stringify(recordBody({ id: 'on-schedule', created_at: daysAgo(100) })),
       });
       expect(created.status).toBe(201);
       let source: string | null = 'live';
       for (let i = 0; i < 100 && source !== 'archive'; i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
-        source = (await fetch(`${base}/billing/on-schedule`)).headers.get('x-record-source');
+        source = (
+          await fetch(`${base}/billing/on-schedule`, { headers: bearer(TEST_KEYS.reader) })
+        ).headers.get('x-record-source');
       }
       expect(source).toBe('archive');
       expect(log).toContain('"msg":"archival scheduled"');
@@ -145,4 +153,87 @@ describe('the server process with an unreachable store', () => {
       await harness.destroy();
     }
   }, 60_000);
+});
+
+describe('the server process with no credential configured', () => {
+  it('on the embedded stores makes an admin key on first start, shows it once and keeps only its hash', async () => {
+    const harness = await startHarness();
+    await harness.close();
+    const { API_KEYS: _none, ...env } = harness.env;
+    const run = async (): Promise<{ stderr: string; child: ChildProcess; base: string }> => {
+      const port = await freePort();
+      const child = startServer({ ...env, API_HOST: '127.0.0.1', API_PORT: String(port), LOG_LEVEL: 'warn' });
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const base = `http://127.0.0.1:${port}`;
+      await untilReady(base, child);
+      return { stderr, child, base };
+    };
+    const stop = async (child: ChildProcess): Promise<void> => {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    };
+    try {
+      const first = await run();
+      const key = /^ {6}(bkarch_[A-Za-z0-9_-]{43})$/m.exec(first.stderr)?.[1];
+      expect(key, first.stderr).toBeDefined();
+      const headers = bearer(key ?? '');
+      expect((await fetch(`${first.base}/stats`, { headers })).status).toBe(200);
+      expect((await fetch(`${first.base}/stats`)).status).toBe(401);
+      const kept = await readFile(bootstrapEntryPath(harness.env.DATA_DIR ?? ''), 'utf8');
+      expect(kept).not.toContain(key ?? '');
+      expect(kept.trim()).toBe(`first-start-admin:admin+legal:${hashApiKey(key ?? '')}`);
+      await stop(first.child);
+
+      // A restart accepts the same key and never shows it again.
+      const second = await run();
+      expect(second.stderr).not.toContain(key ?? '');
+      expect(second.stderr).toContain('Accepting the admin key made on first start');
+      expect((await fetch(`${second.base}/stats`, { headers })).status).toBe(200);
+      await stop(second.child);
+    } finally {
+      await harness.destroy();
+    }
+  });
+
+  it('on Azure refuses to start and says how to configure a credential', async () => {
+    const harness = await startHarness({ backend: 'azure' });
+    await harness.close();
+    try {
+      const { API_KEYS: _none, ...env } = harness.env;
+      const child = startServer({ ...env, API_HOST: '127.0.0.1', API_PORT: String(await freePort()) });
+      const result = await finished(child);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('No credential is configured: set API_KEYS');
+    } finally {
+      await harness.destroy();
+    }
+  });
+
+  it('with AUTH_DISABLED=true lets anyone in, warns at start, and /health says so', async () => {
+    const harness = await startHarness();
+    await harness.close();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const { API_KEYS: _none, ...env } = harness.env;
+    const child = startServer({
+      ...env,
+      AUTH_DISABLED: 'true',
+      API_HOST: '127.0.0.1',
+      API_PORT: String(port),
+      LOG_LEVEL: 'warn',
+    });
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    try {
+      await untilReady(base, child);
+      expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok', auth: 'disabled' });
+      expect((await fetch(`${base}/stats`)).status).toBe(200);
+      expect(stdout).toContain('authentication is disabled');
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+      await harness.destroy();
+    }
+  });
 });

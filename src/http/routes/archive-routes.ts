@@ -1,8 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
-import { NotFoundError } from '../../domain/errors.js';
+import type { FastifyRequest } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { grants } from '../../auth/roles.js';
+import { ForbiddenError, NotFoundError } from '../../domain/errors.js';
 import type { Archiver } from '../../services/archiver.js';
 import type { RecordService } from '../../services/record-service.js';
+import { callerOf } from '../access.js';
+import { runFor } from '../redaction.js';
 import { ErrorSchema, PageQuerySchema, RunSchema } from '../schemas.js';
 
 const tags = ['archive'];
@@ -15,6 +19,7 @@ const RunOptionsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+type RunOptions = Static<typeof RunOptionsSchema>;
 
 export interface ArchiveRoutesOptions {
   archiver: Archiver;
@@ -33,28 +38,40 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
     done();
   });
 
-  const runOptions = (body: { older_than_days?: number; dry_run?: boolean; limit?: number }) => ({
-    olderThanDays: body.older_than_days,
-    dryRun: body.dry_run,
-    limit: body.limit,
-  });
+  /** The run's options; overriding the configured threshold is an admin's decision. */
+  const runOptions = (request: FastifyRequest, body: RunOptions) => {
+    const caller = callerOf(request);
+    if (body.older_than_days !== undefined && !grants(caller.roles, 'admin')) {
+      throw new ForbiddenError(
+        'older_than_days overrides ARCHIVAL_DAYS_THRESHOLD, which only an admin may do; leave it out to run with the configured threshold',
+      );
+    }
+    return {
+      olderThanDays: body.older_than_days,
+      dryRun: body.dry_run,
+      limit: body.limit,
+      startedBy: { actor: caller.id, requestId: request.id, client: request.ip },
+    };
+  };
 
   app.post(
     '/archive/sync',
     {
+      config: { access: 'operator', audit: 'archive.request' },
       schema: {
         tags,
         summary: 'Run one archival run and answer with its summary',
         body: RunOptionsSchema,
-        response: { 200: RunSchema, 400: ErrorSchema, 409: ErrorSchema },
+        response: { 200: RunSchema, 400: ErrorSchema, 403: ErrorSchema, 409: ErrorSchema },
       },
     },
-    async (request) => archiver.runOnce(runOptions(request.body)),
+    async (request) => runFor(request.identity, await archiver.runOnce(runOptions(request, request.body))),
   );
 
   app.post(
     '/archive',
     {
+      config: { access: 'operator', audit: 'archive.request' },
       schema: {
         tags,
         summary: 'Start an archival run in the background',
@@ -62,12 +79,13 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
         response: {
           202: Type.Object({ run_id: Type.String(), status: Type.String(), status_url: Type.String() }),
           400: ErrorSchema,
+          403: ErrorSchema,
           409: ErrorSchema,
         },
       },
     },
     async (request, reply) => {
-      const { run, done } = await archiver.start(runOptions(request.body));
+      const { run, done } = await archiver.start(runOptions(request, request.body));
       const tracked = done
         .catch((error: unknown) => {
           request.log.error(
@@ -88,6 +106,7 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
   app.get(
     '/archive/runs',
     {
+      config: { access: 'reader' },
       schema: {
         tags,
         summary: 'Archival run history, newest first',
@@ -95,12 +114,15 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
         response: { 200: Type.Object({ items: Type.Array(RunSchema) }) },
       },
     },
-    async (request) => ({ items: await archiver.history(request.query.limit) }),
+    async (request) => ({
+      items: (await archiver.history(request.query.limit)).map((run) => runFor(request.identity, run)),
+    }),
   );
 
   app.get(
     '/archive/runs/:run_id',
     {
+      config: { access: 'reader' },
       schema: {
         tags,
         summary: 'One archival run, with progress while it runs',
@@ -111,13 +133,14 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
     async (request) => {
       const run = await archiver.run(request.params.run_id);
       if (!run) throw new NotFoundError(`archival run '${request.params.run_id}' not found`);
-      return run;
+      return runFor(request.identity, run);
     },
   );
 
   app.get(
     '/archive/records',
     {
+      config: { access: 'reader' },
       schema: {
         tags,
         summary: 'Index entries of archived records, in id order',

@@ -1,7 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { NewRecordInputSchema, ReplacementInputSchema, StatusSchema } from '../../domain/billing-record.js';
+import { describeIdentity } from '../../auth/roles.js';
 import type { RecordService } from '../../services/record-service.js';
+import { callerOf } from '../access.js';
+import { holdFor } from '../redaction.js';
 import { parseIfMatch, sendRecord, sendRecordPage } from '../record-reply.js';
 import {
   ErrorSchema,
@@ -20,6 +23,7 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }
   app.post(
     '/billing',
     {
+      config: { access: 'writer', audit: 'record.create' },
       schema: {
         tags,
         summary: 'Create a billing record',
@@ -37,6 +41,7 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }
   app.get(
     '/billing',
     {
+      config: { access: 'reader' },
       schema: {
         tags,
         summary: 'List live records in id order (archived ones: GET /archive/records)',
@@ -64,6 +69,7 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }
   app.get(
     '/billing/:id',
     {
+      config: { access: 'reader' },
       schema: {
         tags,
         summary: 'Read a record, live or archived (X-Record-Source says which)',
@@ -77,6 +83,7 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }
   app.put(
     '/billing/:id',
     {
+      config: { access: 'writer', audit: 'record.update' },
       schema: {
         tags,
         summary: 'Replace a record; an archived record comes back live with the change',
@@ -95,6 +102,7 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }
   app.delete(
     '/billing/:id',
     {
+      config: { access: 'writer', audit: 'record.delete' },
       schema: {
         tags,
         summary: 'Delete a record, live or archived',
@@ -112,6 +120,7 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }
   app.get(
     '/billing/:id/legal-hold',
     {
+      config: { access: 'reader' },
       schema: {
         tags,
         summary: 'Whether a record is under legal hold, and every change to its hold',
@@ -119,15 +128,16 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }
         response: { 200: HoldViewSchema, 404: ErrorSchema },
       },
     },
-    async (request) => records.legalHold(request.params.id),
+    async (request) => holdFor(callerOf(request), await records.legalHold(request.params.id)),
   );
 
   app.put(
     '/billing/:id/legal-hold',
     {
+      config: { access: 'legal', audit: 'legal_hold.change' },
       schema: {
         tags,
-        summary: 'Place (held: true) or lift (held: false) a legal hold; audited with by and reason',
+        summary: 'Place (held: true) or lift (held: false) a legal hold; audited with the caller and reason',
         description:
           'A held record cannot be deleted (409 legal_hold) and is kept past RETENTION_DAYS, live or archived. Repeating a request changes nothing.',
         params: IdParamsSchema,
@@ -135,12 +145,14 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }
         response: { 200: HoldViewSchema, 400: ErrorSchema, 404: ErrorSchema },
       },
     },
-    async (request) => records.setLegalHold(request.params.id, request.body),
+    async (request) =>
+      records.setLegalHold(request.params.id, { ...request.body, by: describeIdentity(callerOf(request)) }),
   );
 
   app.post(
     '/restore/:id',
     {
+      config: { access: 'operator', audit: 'record.restore' },
       schema: {
         tags,
         summary: 'Move an archived record back to the live store',

@@ -1,33 +1,78 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { grants } from '../../auth/roles.js';
 import type { Services } from '../../composition-root.js';
+import { runFor } from '../redaction.js';
 
 const tags = ['operations'];
 
-export const operationsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = (app, { services }) => {
+export interface OperationsRoutesOptions {
+  services: Services;
+  /** How long one /stats answer is shared: counting is a scan on Cosmos DB. */
+  statsCacheSeconds: number;
+  /** Said by /health when AUTH_DISABLED is set, so nobody mistakes the deployment for a protected one. */
+  authDisabled: boolean;
+}
+
+export const operationsRoutes: FastifyPluginAsyncTypebox<OperationsRoutesOptions> = (
+  app,
+  { services, statsCacheSeconds, authDisabled },
+) => {
   app.get(
     '/health',
     {
+      config: { access: 'public' },
       schema: {
         tags,
         summary: 'The process is up',
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+        security: [],
+        response: {
+          200: Type.Object({
+            status: Type.Literal('ok'),
+            auth: Type.Optional(Type.Literal('disabled')),
+          }),
+        },
       },
     },
-    () => ({ status: 'ok' as const }),
+    () => ({ status: 'ok' as const, ...(authDisabled && { auth: 'disabled' as const }) }),
   );
 
   app.get(
     '/ready',
-    { schema: { tags, summary: 'Every store answers (503 names the one that does not)' } },
-    async (_request, reply) => {
+    {
+      config: { access: 'public' },
+      schema: {
+        tags,
+        summary: 'Every store answers (503 when one does not; which one and why, to admins only)',
+        security: [],
+      },
+    },
+    async (request, reply) => {
       const readiness = await services.readiness();
-      return reply.code(readiness.ready ? 200 : 503).send(readiness);
+      const admin = request.identity !== undefined && grants(request.identity.roles, 'admin');
+      return reply.code(readiness.ready ? 200 : 503).send(admin ? readiness : { ready: readiness.ready });
     },
   );
 
-  app.get('/stats', { schema: { tags, summary: 'Counts, run history and what archiving saves' } }, async () =>
-    services.stats.stats(),
+  let cached: { at: number; stats: ReturnType<Services['stats']['stats']> } | undefined;
+  app.get(
+    '/stats',
+    {
+      config: { access: 'reader' },
+      schema: {
+        tags,
+        summary: 'Counts, run history and what archiving saves (shared for STATS_CACHE_SECONDS)',
+      },
+    },
+    async (request) => {
+      if (!cached || Date.now() - cached.at >= statsCacheSeconds * 1000) {
+        const stats = services.stats.stats();
+        cached = { at: Date.now(), stats };
+        stats.catch(() => (cached = undefined));
+      }
+      const stats = await cached.stats;
+      return { ...stats, last_run: stats.last_run && runFor(request.identity, stats.last_run) };
+    },
   );
 
   return Promise.resolve();

@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import type { ContainerClient } from '@azure/storage-blob';
+import { auditDay, auditLine, queryAuditFiles, type AuditDayFile } from '../../domain/audit-query.js';
+import { DomainError } from '../../domain/errors.js';
+import type { AuditEntry, AuditPage, AuditQuery, AuditTrail } from '../../ports/audit-trail.js';
+import { ensureContainer } from './blob-container.js';
+import { storageErrorCode, unavailable } from './blob-errors.js';
+
+const PART_NAME = /^(\d{4,})\.ndjson$/;
+/** Key lengths of a year, month and day prefix: '2026', '2026/03', '2026/03/15'. */
+const LEVELS = [4, 7, 10];
+
+/**
+ * AuditTrail on append blobs in a container of its own: `YYYY/MM/DD/NNNN.ndjson`, one per UTC day
+ * until it holds the 50,000 blocks an append blob can, then the next part. Each entry is one
+ * block, so lines never interleave or tear. Appends carry no append-position condition, so several
+ * processes can append at once; the price is that a retry after a lost response can append a line
+ * twice (same time, same request id).
+ */
+export class AppendBlobAuditTrail implements AuditTrail {
+  /** The part each day is appended to, as this process last learnt it (another may be ahead). */
+  private readonly partOfDay = new Map<string, Promise<number>>();
+
+  constructor(private readonly container: ContainerClient) {}
+
+  async init(): Promise<void> {
+    await ensureContainer(this.container);
+  }
+
+  async close(): Promise<void> {
+    await Promise.resolve();
+  }
+
+  async append(entry: AuditEntry): Promise<void> {
+    const day = auditDay(entry.at).replaceAll('-', '/');
+    const body = Buffer.from(auditLine(entry), 'utf8');
+    const md5 = createHash('md5').update(body).digest();
+    let part = await this.currentPart(day);
+    for (;;) {
+      const name = partName(day, part);
+      try {
+        await this.appendBlock(name, body, md5);
+        return;
+      } catch (error) {
+        if (storageErrorCode(error) !== 'BlockCountExceedsLimit')
+          throw unavailable(`appending to audit blob '${name}'`, error);
+        part = await this.moveBeyond(day, part);
+      }
+    }
+  }
+
+  async query(query: AuditQuery): Promise<AuditPage> {
+    try {
+      return await queryAuditFiles(query, (first, last) => this.dayFiles(first, last));
+    } catch (error) {
+      if (error instanceof DomainError) throw error;
+      throw unavailable(`reading the audit trail in container '${this.container.containerName}'`, error);
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.container.getProperties();
+    } catch (error) {
+      throw unavailable(`reaching container '${this.container.containerName}'`, error);
+    }
+  }
+
+  /** Appends to the part, creating it on its first line (the service checks the MD5 in transit). */
+  private async appendBlock(name: string, body: Buffer, md5: Buffer): Promise<void> {
+    const blob = this.container.getAppendBlobClient(name);
+    try {
+      await blob.appendBlock(body, body.length, { transactionalContentMD5: md5 });
+    } catch (error) {
+      if (storageErrorCode(error) !== 'BlobNotFound') throw error;
+      await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } });
+      await blob.appendBlock(body, body.length, { transactionalContentMD5: md5 });
+    }
+  }
+
+  /** On a day's first append, the highest part there is; shared by the appends that race to it. */
+  private currentPart(day: string): Promise<number> {
+    const known = this.partOfDay.get(day);
+    if (known) return known;
+    const listing = this.parts(day).then(
+      (parts) => parts.at(-1) ?? 0,
+      (error: unknown) => {
+        this.partOfDay.delete(day);
+        throw unavailable(`listing audit blobs under '${day}/'`, error);
+      },
+    );
+    this.partOfDay.set(day, listing);
+    return listing;
+  }
+
+  /** After `full` refused a block: the part after it, unless a concurrent append moved further. */
+  private moveBeyond(day: string, full: number): Promise<number> {
+    const next = this.currentPart(day).then((known) => Math.max(known, full + 1));
+    this.partOfDay.set(day, next);
+    return next;
+  }
+
+  private async parts(day: string): Promise<number[]> {
+    const parts: number[] = [];
+    for await (const blob of this.container.listBlobsFlat({ prefix: `${day}/` })) {
+      const match = PART_NAME.exec(blob.name.slice(day.length + 1));
+      if (match) parts.push(Number(match[1]));
+    }
+    return parts.sort((a, b) => a - b);
+  }
+
+  private async *dayFiles(first: string | undefined, last: string | undefined): AsyncIterable<AuditDayFile> {
+    for await (const day of this.days(first?.replaceAll('-', '/'), last?.replaceAll('-', '/'), '', LEVELS)) {
+      for (const part of await this.parts(day)) {
+        const read = async () =>
+          (await this.container.getBlobClient(partName(day, part)).downloadToBuffer()).toString('utf8');
+        yield { day: day.replaceAll('/', '-'), part, read };
+      }
+    }
+  }
+
+  /**
+   * The days (YYYY/MM/DD) in the range, in order: a walk down the year, month and day prefixes that
+   * lists only the children of those in range, and nothing at a level the range pins to one value
+   * (so a day yielded may hold no blobs).
+   */
+  private async *days(
+    first: string | undefined,
+    last: string | undefined,
+    parent: string,
+    levels: number[],
+  ): AsyncIterable<string> {
+    const [length, ...deeper] = levels;
+    if (length === undefined) {
+      yield parent.slice(0, -1);
+      return;
+    }
+    const lowest = first?.slice(0, length);
+    const highest = last?.slice(0, length);
+    if (lowest !== undefined && lowest === highest) {
+      yield* this.days(first, last, `${lowest}/`, deeper);
+      return;
+    }
+    for await (const item of this.container.listBlobsByHierarchy('/', { prefix: parent })) {
+      if (item.kind !== 'prefix') continue;
+      const key = item.name.slice(0, -1);
+      if (lowest !== undefined && key < lowest) continue;
+      if (highest !== undefined && key > highest) return;
+      yield* this.days(first, last, item.name, deeper);
+    }
+  }
+}
+
+function partName(day: string, part: number): string {
+  return `${day}/${String(part).padStart(4, '0')}.ndjson`;
+}

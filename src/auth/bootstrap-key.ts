@@ -1,0 +1,68 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError, type AuthSettings, type Config } from '../config.js';
+import { apiKeyEntry, createApiKey, parseApiKeyEntry } from './api-keys.js';
+
+export const BOOTSTRAP_KEY_NAME = 'first-start-admin';
+
+/** Where the first-start admin key's entry (its hash, never the key) is kept under DATA_DIR. */
+export function bootstrapEntryPath(dataDir: string): string {
+  return join(dataDir, 'auth', `${BOOTSTRAP_KEY_NAME}.entry`);
+}
+
+/**
+ * The credentials the server accepts. With none configured: on the embedded stores an admin key is
+ * made on first start, only its hash kept under DATA_DIR, and the key shown once through `announce`
+ * (as a Jupyter server shows its token); on Azure the server refuses to start, since nothing there
+ * is private by default. AUTH_DISABLED is honoured as said, with a warning.
+ */
+export async function serverAuth(
+  config: Pick<Config, 'auth' | 'backend' | 'apiPort'>,
+  announce: (text: string) => void,
+): Promise<AuthSettings> {
+  const { auth, backend } = config;
+  if (auth.disabled) {
+    announce(
+      'AUTHENTICATION IS DISABLED (AUTH_DISABLED=true): anyone who reaches this port can read, change and delete billing records.',
+    );
+    return auth;
+  }
+  if (auth.apiKeys.length > 0 || auth.token) return auth;
+  if (backend.kind === 'azure') {
+    throw new ConfigError(
+      'No credential is configured: set API_KEYS (make a key with `billing-archive keys create`), or AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE and AUTH_JWT_JWKS_URL, or AUTH_DISABLED=true on a private network',
+    );
+  }
+  const path = bootstrapEntryPath(backend.dataDir);
+  const existing = await readFile(path, 'utf8').catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (existing !== undefined) {
+    announce(
+      `Accepting the admin key made on first start (its hash is in ${path}). Lost it? Delete that file and restart for a new one, or set API_KEYS.`,
+    );
+    return { ...auth, apiKeys: [parseApiKeyEntry(existing)] };
+  }
+  const key = createApiKey();
+  const entry = apiKeyEntry(BOOTSTRAP_KEY_NAME, 'admin+legal', key);
+  await mkdir(join(backend.dataDir, 'auth'), { recursive: true, mode: 0o700 });
+  // 'wx': two servers starting at once on one DATA_DIR never overwrite each other's key.
+  await writeFile(path, `${entry}\n`, { flag: 'wx', mode: 0o600 });
+  announce(
+    [
+      '',
+      '  No credential was configured, so this server made an admin key. It is shown this once;',
+      `  only its hash is kept, in ${path}.`,
+      '',
+      `      ${key}`,
+      '',
+      '  Send it with every request:',
+      `      curl -H "Authorization: Bearer ${key}" http://localhost:${config.apiPort}/stats`,
+      '  Make keys for other people with `npx billing-archive keys create --name NAME --role reader`',
+      '  and list them in API_KEYS.',
+      '',
+    ].join('\n'),
+  );
+  return { ...auth, apiKeys: [parseApiKeyEntry(entry)] };
+}

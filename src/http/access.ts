@@ -1,0 +1,147 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Authenticator } from '../auth/authenticator.js';
+import { grants, type Identity, type Role } from '../auth/roles.js';
+import type { HttpLimits } from '../config.js';
+import { ForbiddenError, RateLimitedError, UnauthenticatedError } from '../domain/errors.js';
+import type { AuditOutcome } from '../ports/audit-trail.js';
+import type { AuditLog } from '../services/audit-log.js';
+
+/** Who may call a route: a role, or anybody (`public`: only /health and /ready). */
+export type Access = Role | 'public';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Required on every route: registering one without it fails at start. */
+    access?: Access;
+    /** The audit action of a route that changes something, e.g. `record.create`. */
+    audit?: string;
+  }
+  interface FastifyRequest {
+    /** The caller, once authenticated; undefined for an anonymous call to a public route. */
+    identity?: Identity;
+  }
+}
+
+export const WWW_AUTHENTICATE = 'Bearer realm="billing-archive"';
+
+/** The identity a route handler runs for; only routes that need a role call it. */
+export function callerOf(request: FastifyRequest): Identity {
+  if (!request.identity) throw new Error(`${request.url} reached its handler with no identity`);
+  return request.identity;
+}
+
+/**
+ * Authentication, authorisation, rate limits and the audit trail of changes, for every route.
+ * Order per request: identify (onRequest) → rate limit, keyed by identity or by client address
+ * (route onRequest) → refuse with 401/403 (preParsing, so an anonymous body is never parsed) →
+ * the handler → audit (onSend, before the answer leaves).
+ */
+export async function registerAccess(
+  app: FastifyInstance,
+  options: { authenticator: Authenticator; audit: AuditLog; limits: HttpLimits },
+): Promise<void> {
+  const { authenticator, audit, limits } = options;
+  const refusals = new WeakMap<FastifyRequest, { reason: string; presented: boolean }>();
+
+  app.addHook('onRoute', (route) => {
+    if (route.config?.access === undefined)
+      throw new Error(`route ${String(route.method)} ${route.url} declares no access role`);
+  });
+
+  app.addHook('onRequest', async (request) => {
+    const access = request.routeOptions.config.access;
+    if (access === undefined) return;
+    const header = request.headers['x-api-key'];
+    const result = await authenticator.authenticate({
+      authorization: request.headers.authorization,
+      apiKey: Array.isArray(header) ? header.join(',') : header,
+    });
+    if (result.ok) request.identity = result.identity;
+    else if (access !== 'public') refusals.set(request, result);
+  });
+
+  await app.register(rateLimit, {
+    global: true,
+    keyGenerator: (request) => (request.identity ? `id:${request.identity.id}` : `ip:${request.ip}`),
+    max: (request) => (request.identity ? limits.perIdentityPerMinute : limits.anonymousPerMinute) || 1e9,
+    timeWindow: 60_000,
+    allowList: (request) => request.routeOptions.config.access === 'public',
+    errorResponseBuilder: (_request, context) =>
+      new RateLimitedError(
+        `too many requests: at most ${context.max} a minute, try again in ${Math.ceil(context.ttl / 1000)} s`,
+      ),
+  });
+
+  app.addHook('preParsing', async (request, reply) => {
+    const access = request.routeOptions.config.access;
+    if (access === undefined || access === 'public') return;
+    const refusal = refusals.get(request);
+    if (refusal || !request.identity) {
+      void reply.header(
+        'WWW-Authenticate',
+        refusal?.presented ? `${WWW_AUTHENTICATE}, error="invalid_token"` : WWW_AUTHENTICATE,
+      );
+      throw new UnauthenticatedError(refusal?.reason ?? 'this route needs an API key or a bearer token');
+    }
+    if (!grants(request.identity.roles, access))
+      throw new ForbiddenError(`this needs the ${access} role, which ${request.identity.id} does not have`);
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const { access, audit: action } = request.routeOptions.config;
+    if (access !== undefined && access !== 'public') void reply.header('Cache-Control', 'no-store');
+    const status = reply.statusCode;
+    const presented = refusals.get(request)?.presented === true;
+    if (!action && !(status === 401 && presented) && status !== 403) return payload;
+    const params = request.params as { id?: unknown } | undefined;
+    const location = reply.getHeader('location');
+    await audit.record({
+      actor: request.identity?.id ?? 'anonymous',
+      actor_name: request.identity?.name,
+      action: status === 401 ? 'auth.failed' : (action ?? 'access.denied'),
+      outcome: outcomeOf(status),
+      status,
+      record_id:
+        typeof params?.id === 'string'
+          ? params.id
+          : typeof location === 'string' && location.startsWith('/billing/')
+            ? decodeURIComponent(location.slice('/billing/'.length))
+            : undefined,
+      run_id: runIdOf(reply, payload),
+      request_id: request.id,
+      client: request.ip,
+      detail: status >= 400 ? errorSentence(payload) : undefined,
+    });
+    return payload;
+  });
+}
+
+function outcomeOf(status: number): AuditOutcome {
+  if (status < 400) return 'succeeded';
+  if (status === 401) return 'unauthenticated';
+  if (status === 403) return 'denied';
+  return status < 500 ? 'refused' : 'failed';
+}
+
+/** The run an archival request started or refers to, from the answer's JSON. */
+function runIdOf(reply: FastifyReply, payload: unknown): string | undefined {
+  if (!reply.request.url.startsWith('/archive') || typeof payload !== 'string') return undefined;
+  try {
+    const body = JSON.parse(payload) as { run_id?: unknown };
+    return typeof body.run_id === 'string' ? body.run_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "code: message" of an error answer, bounded: never a record body (errors carry none). */
+function errorSentence(payload: unknown): string | undefined {
+  if (typeof payload !== 'string') return undefined;
+  try {
+    const body = JSON.parse(payload) as { error?: unknown; message?: unknown };
+    return `${String(body.error)}: ${String(body.message)}`.slice(0, 500);
+  } catch {
+    return undefined;
+  }
+}

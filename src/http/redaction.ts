@@ -1,0 +1,29 @@
+import { grants, type Identity } from '../auth/roles.js';
+import type { RunRecord } from '../ports/run-log.js';
+import type { HoldView } from '../services/record-service.js';
+
+/**
+ * What only admins see: where runs ran (host, pid) and the store errors they met. Others get the
+ * run without them, and how many errors there were.
+ */
+export function runFor(
+  caller: Identity | undefined,
+  run: RunRecord,
+): Omit<RunRecord, 'host' | 'pid'> & Partial<Pick<RunRecord, 'host' | 'pid'>> {
+  if (caller && grants(caller.roles, 'admin')) return run;
+  const { host: _host, pid: _pid, errors, ...rest } = run;
+  return {
+    ...rest,
+    errors: errors.length > 0 ? [`${errors.length} errors: shown to admins and in the server log`] : [],
+  };
+}
+
+/** Who placed a hold and why is for admins and the legal role; others learn only that it is held. */
+export function holdFor(caller: Identity, view: HoldView): HoldView {
+  if (grants(caller.roles, 'admin') || grants(caller.roles, 'legal')) return view;
+  return {
+    ...view,
+    hold: view.hold && { ...view.hold, by: '(hidden)', reason: '(hidden)' },
+    history: view.history.map((event) => ({ ...event, by: '(hidden)', reason: '(hidden)' })),
+  };
+}
