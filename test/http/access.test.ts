@@ -239,6 +239,9 @@ describe.each(BACKENDS)('who may call what (%s)', (backend) => {
       expect(there.statusCode).toBeGreaterThanOrEqual(401);
       expect(absent.statusCode).toBe(there.statusCode);
       expect(absent.body).toBe(there.body);
+      // The HEAD routes Fastify adds for every GET are guarded alike.
+      const head = await api.raw({ method: 'HEAD', url: `/billing/${existing}` });
+      expect(head.statusCode).toBe(there.statusCode);
     }
   });
 

@@ -115,6 +115,28 @@ describe.each(BACKENDS)('the audit trail (%s)', (backend) => {
   });
 });
 
+describe('the client address behind a proxy', () => {
+  it.each([
+    ['1', '203.0.113.9'],
+    ['false', '127.0.0.1'],
+  ])('with TRUST_PROXY=%s the audit trail names %s', async (trustProxy, client) => {
+    const harness = await startHarness({ env: { TRUST_PROXY: trustProxy } });
+    try {
+      const api = apiClient(harness.app, TEST_KEYS.writer);
+      const created = await api.post('/billing', recordBody({ id: 'px-1' }), {
+        'x-forwarded-for': '203.0.113.9',
+      });
+      expect(created.statusCode).toBe(201);
+      const entries = (await apiClient(harness.app, TEST_KEYS.admin).get('/audit?record_id=px-1')).json<{
+        items: AuditEntry[];
+      }>().items;
+      expect(entries).toMatchObject([{ action: 'record.create', client }]);
+    } finally {
+      await harness.destroy();
+    }
+  });
+});
+
 describe('rate limits', () => {
   it('answer 429 with Retry-After per identity and, for callers without a valid credential, per address', async () => {
     const harness = await startHarness({
