@@ -6,9 +6,10 @@ import { apiKeyEntry, createApiKey } from './auth/api-keys.js';
 import { parseRoles } from './auth/roles.js';
 import { createServices, type Services } from './composition-root.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { DomainError } from './domain/errors.js';
+import { DomainError, StoreUnavailableError } from './domain/errors.js';
 import { parseSlice, type Slice } from './domain/slices.js';
 import { createLogger } from './logger.js';
+import type { AuditLog } from './services/audit-log.js';
 import { sampleRecord } from './services/sample-records.js';
 import type { VerifyReport } from './services/verifier.js';
 import {
@@ -41,6 +42,31 @@ function share(value: string): number {
   if (!/^(0|1)?(\.\d+)?$/.test(value) || !(n > 0 && n <= 1))
     throw new InvalidArgumentError('expected a share above 0 and at most 1, e.g. 0.5');
   return n;
+}
+
+/** Runs a change this CLI makes and writes its audit entry, however the change ends. */
+async function audited<T>(
+  audit: AuditLog,
+  facts: { action: string; record_id?: string },
+  change: () => Promise<T>,
+  describe?: (result: T) => string,
+): Promise<T> {
+  const who = { actor: cliActor(), ...facts };
+  let result: T;
+  try {
+    result = await change();
+  } catch (error) {
+    const refused = error instanceof DomainError && !(error instanceof StoreUnavailableError);
+    await audit.record({
+      ...who,
+      outcome: refused ? 'refused' : 'failed',
+      detail:
+        error instanceof DomainError ? `${error.code}: ${error.message}` : 'failed with an unexpected error',
+    });
+    throw error;
+  }
+  await audit.record({ ...who, outcome: 'succeeded', detail: describe?.(result) });
+  return result;
 }
 
 /** Who the audit trail names for what this CLI changes: the operating-system user on this host. */
@@ -245,8 +271,17 @@ program
       .default(24),
   )
   .action(async (options: { repair: boolean; graceHours: number }) => {
-    await withServices(async ({ verifier }) => {
-      const report = await verifier.verify({ repair: options.repair, graceMs: options.graceHours * HOUR_MS });
+    await withServices(async ({ verifier, audit }) => {
+      const verify = () => verifier.verify({ repair: options.repair, graceMs: options.graceHours * HOUR_MS });
+      const report = options.repair
+        ? await audited(
+            audit,
+            { action: 'archive.repair' },
+            verify,
+            ({ repaired }) =>
+              `${repaired.entries_rebuilt} entries rebuilt, ${repaired.orphans_removed} orphans removed`,
+          )
+        : await verify();
       print(report);
       process.stderr.write(`${verifySummary(report, options.repair)}\n`);
       return report.ok ? EXIT.ok : EXIT.failed;
@@ -266,8 +301,11 @@ program
   )
   .option('--dry-run', 'say what would be rewritten; change nothing', false)
   .action(async (options: { minDeadShare: number; dryRun: boolean }) => {
-    await withServices(async ({ compactor }) => {
-      const report = await compactor.compact({ minDeadShare: options.minDeadShare, dryRun: options.dryRun });
+    await withServices(async ({ compactor, audit }) => {
+      const compact = () => compactor.compact({ minDeadShare: options.minDeadShare, dryRun: options.dryRun });
+      const report = options.dryRun
+        ? await compact()
+        : await audited(audit, { action: 'archive.compact' }, compact);
       print(report);
       return EXIT.ok;
     });
@@ -329,7 +367,16 @@ lifecycle
     const { policy, problems } = await policyFor(config);
     for (const problem of problems) process.stderr.write(`warning: ${problem}\n`);
     await withServices(async (services) => {
-      const report = await services.simulateLifecycle({ policy, days: options.days, dryRun: options.dryRun });
+      const simulate = () =>
+        services.simulateLifecycle({ policy, days: options.days, dryRun: options.dryRun });
+      const report = options.dryRun
+        ? await simulate()
+        : await audited(
+            services.audit,
+            { action: 'lifecycle.simulate' },
+            simulate,
+            (done) => `${options.days} days applied: ${done.deleted.blobs} blobs deleted`,
+          );
       print(report);
       process.stderr.write(`${simulationSummary(report)}\n`);
       return EXIT.ok;
@@ -380,13 +427,14 @@ program
   .action(async (options: { count: number; ageDays: number }) => {
     await withServices(async ({ records, audit }) => {
       const now = new Date();
-      for (let i = 0; i < options.count; i++) await records.create(sampleRecord(i, now, options.ageDays));
-      await audit.record({
-        actor: cliActor(),
-        action: 'record.seed',
-        outcome: 'succeeded',
-        detail: `${options.count} sample records created ${options.ageDays} days old`,
-      });
+      await audited(
+        audit,
+        { action: 'record.seed' },
+        async () => {
+          for (let i = 0; i < options.count; i++) await records.create(sampleRecord(i, now, options.ageDays));
+        },
+        () => `${options.count} sample records created ${options.ageDays} days old`,
+      );
       print({ created: options.count, age_days: options.ageDays });
       return EXIT.ok;
     });

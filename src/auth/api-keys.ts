@@ -89,6 +89,6 @@ export class ApiKeyRing {
     for (const { entry, digest: held } of this.hashes) {
       if (timingSafeEqual(digest, held) && !found) found = entry;
     }
-    return found && { id: found.name, kind: 'api-key', roles: found.roles };
+    return found && { id: `key:${found.name}`, kind: 'api-key', roles: found.roles };
   }
 }

@@ -10,15 +10,22 @@ export function bootstrapEntryPath(dataDir: string): string {
   return join(dataDir, 'auth', `${BOOTSTRAP_KEY_NAME}.entry`);
 }
 
+/** Where the key itself is handed over when no terminal can show it; its reader should delete it. */
+export function bootstrapKeyPath(dataDir: string): string {
+  return join(dataDir, 'auth', `${BOOTSTRAP_KEY_NAME}.key`);
+}
+
 /**
  * The credentials the server accepts. With none configured: on the embedded stores an admin key is
- * made on first start, only its hash kept under DATA_DIR, and the key shown once through `announce`
- * (as a Jupyter server shows its token); on Azure the server refuses to start, since nothing there
- * is private by default. AUTH_DISABLED is honoured as said, with a warning.
+ * made on first start and only its hash kept under DATA_DIR; the key is shown once on a terminal
+ * (as a Jupyter server shows its token), or, when the output goes to a log (a container, a service
+ * manager), left in a file only its owner can read, so it never reaches a log. On Azure the server
+ * refuses to start, since nothing there is private by default. AUTH_DISABLED is honoured, loudly.
  */
 export async function serverAuth(
   config: Pick<Config, 'auth' | 'backend' | 'apiPort'>,
   announce: (text: string) => void,
+  terminal: boolean,
 ): Promise<AuthSettings> {
   const { auth, backend } = config;
   if (auth.disabled) {
@@ -49,20 +56,37 @@ export async function serverAuth(
   await mkdir(join(backend.dataDir, 'auth'), { recursive: true, mode: 0o700 });
   // 'wx': two servers starting at once on one DATA_DIR never overwrite each other's key.
   await writeFile(path, `${entry}\n`, { flag: 'wx', mode: 0o600 });
-  announce(
-    [
-      '',
-      '  No credential was configured, so this server made an admin key. It is shown this once;',
-      `  only its hash is kept, in ${path}.`,
-      '',
-      `      ${key}`,
-      '',
-      '  Send it with every request:',
-      `      curl -H "Authorization: Bearer ${key}" http://localhost:${config.apiPort}/stats`,
-      '  Make keys for other people with `npx billing-archive keys create --name NAME --role reader`',
-      '  and list them in API_KEYS.',
-      '',
-    ].join('\n'),
-  );
+  const usage = [
+    '  Send it with every request:',
+    `      curl -H "Authorization: Bearer $KEY" http://localhost:${config.apiPort}/stats`,
+    '  Make keys for other people with `npx billing-archive keys create --name NAME --role reader`',
+    '  and list them in API_KEYS.',
+    '',
+  ];
+  if (terminal) {
+    announce(
+      [
+        '',
+        '  No credential was configured, so this server made an admin key. It is shown this once;',
+        `  only its hash is kept, in ${path}.`,
+        '',
+        `      ${key}`,
+        '',
+        ...usage,
+      ].join('\n'),
+    );
+  } else {
+    const keyPath = bootstrapKeyPath(backend.dataDir);
+    await writeFile(keyPath, `${key}\n`, { flag: 'wx', mode: 0o600 });
+    announce(
+      [
+        '',
+        '  No credential was configured, so this server made an admin key. Output is not a terminal,',
+        `  so the key is not printed: read it from ${keyPath} (only its owner can), then delete that`,
+        `  file. Only the key's hash is kept, in ${path}.`,
+        ...usage,
+      ].join('\n'),
+    );
+  }
   return { ...auth, apiKeys: [parseApiKeyEntry(entry)] };
 }

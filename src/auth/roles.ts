@@ -33,7 +33,7 @@ export function parseRoles(text: string): Set<Role> {
 
 /** Who is asking, as every edge sees it. Never holds the credential itself. */
 export interface Identity {
-  /** Stable id for the audit trail: the API key's name, or the token's `oid` (else `sub`). */
+  /** Stable id for the audit trail: `key:<entry name>`, or `token:<oid>` (else `token:<sub>`), never alike. */
   id: string;
   /** A person's display name, where the credential carries one. */
   name?: string | undefined;

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { StoreUnavailableError } from '../domain/errors.js';
 import { isRole, type Identity, type Role } from './roles.js';
 
@@ -22,14 +22,25 @@ export class TokenRefused extends Error {
  * it has not seen, which is how signing-key rotation reaches us.
  */
 export class TokenVerifier {
-  private readonly keys: ReturnType<typeof createRemoteJWKSet>;
+  private readonly keys: JWTVerifyGetKey;
 
   constructor(private readonly settings: TokenSettings) {
-    this.keys = createRemoteJWKSet(new URL(settings.jwksUrl), {
+    const remote = createRemoteJWKSet(new URL(settings.jwksUrl), {
       timeoutDuration: 5_000,
       cooldownDuration: 30_000,
       cacheMaxAge: 10 * 60_000,
     });
+    // The issuer's key set failing to arrive (timeout, 5xx, not JSON) is our side failing, not the
+    // caller's token: 503, never 401. Only "no such key" is about the token.
+    this.keys = async (header, token) => {
+      try {
+        return await remote(header, token);
+      } catch (error) {
+        if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys)
+          throw error;
+        throw StoreUnavailableError.failed('identity provider', 'fetching the signing keys', error);
+      }
+    };
   }
 
   /** The token's identity; TokenRefused when it is not valid here. */
@@ -44,9 +55,7 @@ export class TokenVerifier {
         requiredClaims: ['exp'],
       }));
     } catch (error) {
-      // Our side failing to reach the issuer's keys is not the caller's fault: 503, not 401.
-      if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError))
-        throw StoreUnavailableError.failed('identity provider', 'fetching the signing keys', error);
+      if (error instanceof StoreUnavailableError) throw error;
       throw new TokenRefused(refusal(error), { cause: error });
     }
     const id = text(payload.oid) ?? payload.sub;
@@ -55,8 +64,18 @@ export class TokenVerifier {
     const roles = new Set<Role>(
       Array.isArray(claimed) ? claimed.filter((r): r is Role => typeof r === 'string' && isRole(r)) : [],
     );
-    return { id, name: text(payload.name) ?? text(payload.preferred_username), kind: 'token', roles };
+    return {
+      id: `token:${id}`,
+      name: plain(text(payload.name) ?? text(payload.preferred_username)),
+      kind: 'token',
+      roles,
+    };
   }
+}
+
+/** A display name as the audit trail may show it: no control characters, bounded. */
+function plain(name: string | undefined): string | undefined {
+  return name?.replace(/\p{Cc}|\p{Cf}/gu, '').slice(0, 128);
 }
 
 function text(value: unknown): string | undefined {
@@ -82,6 +101,5 @@ function refusal(error: unknown): string {
   if (error instanceof errors.JOSEAlgNotAllowed)
     return 'the token is signed with an algorithm this server does not accept';
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'the token signature does not verify';
-  if (error instanceof errors.JWKSInvalid) return "the issuer's signing keys could not be read";
   return 'the token is not a valid signed JWT';
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
 import { grants, type Identity, type Role } from '../auth/roles.js';
 import type { HttpLimits } from '../config.js';
+import { isValidRecordId } from '../domain/billing-record.js';
 import { ForbiddenError, RateLimitedError, UnauthenticatedError } from '../domain/errors.js';
 import type { AuditOutcome } from '../ports/audit-trail.js';
 import type { AuditLog } from '../services/audit-log.js';
@@ -14,8 +15,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Required on every route: registering one without it fails at start. */
     access?: Access;
-    /** The audit action of a route that changes something, e.g. `record.create`. */
-    audit?: string;
+    /** The audit action of a route that changes something, e.g. `record.create`, or how to tell it from the request. */
+    audit?: string | ((request: FastifyRequest) => string);
   }
   interface FastifyRequest {
     /** The caller, once authenticated; undefined for an anonymous call to a public route. */
@@ -43,6 +44,8 @@ export async function registerAccess(
 ): Promise<void> {
   const { authenticator, audit, limits } = options;
   const refusals = new WeakMap<FastifyRequest, { reason: string; presented: boolean }>();
+  // An error answered below 400 (202 rehydrating) still changed nothing: the audit must not say it did.
+  const failures = new WeakMap<FastifyRequest, Error>();
 
   app.addHook('onRoute', (route) => {
     if (route.config?.access === undefined)
@@ -53,12 +56,20 @@ export async function registerAccess(
     const access = request.routeOptions.config.access;
     if (access === undefined) return;
     const header = request.headers['x-api-key'];
-    const result = await authenticator.authenticate({
+    const credentials = {
       authorization: request.headers.authorization,
       apiKey: Array.isArray(header) ? header.join(',') : header,
-    });
+    };
+    if (access === 'public') {
+      // A public route answers whatever the credential: an unreachable identity provider makes
+      // the caller anonymous here, not the probe fail.
+      const result = await authenticator.authenticate(credentials).catch(() => undefined);
+      if (result?.ok) request.identity = result.identity;
+      return;
+    }
+    const result = await authenticator.authenticate(credentials);
     if (result.ok) request.identity = result.identity;
-    else if (access !== 'public') refusals.set(request, result);
+    else refusals.set(request, result);
   });
 
   await app.register(rateLimit, {
@@ -66,7 +77,8 @@ export async function registerAccess(
     keyGenerator: (request) => (request.identity ? `id:${request.identity.id}` : `ip:${request.ip}`),
     max: (request) => (request.identity ? limits.perIdentityPerMinute : limits.anonymousPerMinute) || 1e9,
     timeWindow: 60_000,
-    allowList: (request) => request.routeOptions.config.access === 'public',
+    // Liveness probes are never limited; /ready asks every store, so it is, like any anonymous call.
+    allowList: (request) => request.routeOptions.url === '/health',
     errorResponseBuilder: (_request, context) =>
       new RateLimitedError(
         `too many requests: at most ${context.max} a minute, try again in ${Math.ceil(context.ttl / 1000)} s`,
@@ -88,45 +100,59 @@ export async function registerAccess(
       throw new ForbiddenError(`this needs the ${access} role, which ${request.identity.id} does not have`);
   });
 
+  app.addHook('onError', async (request, _reply, error) => {
+    failures.set(request, error);
+    return Promise.resolve();
+  });
+
   app.addHook('onSend', async (request, reply, payload) => {
-    const { access, audit: action } = request.routeOptions.config;
+    const { access, audit: auditAs } = request.routeOptions.config;
     if (access !== undefined && access !== 'public') void reply.header('Cache-Control', 'no-store');
     const status = reply.statusCode;
     const presented = refusals.get(request)?.presented === true;
-    if (!action && !(status === 401 && presented) && status !== 403) return payload;
-    const params = request.params as { id?: unknown } | undefined;
-    const location = reply.getHeader('location');
+    if (!auditAs && !(status === 401 && presented) && status !== 403) return payload;
+    const action = typeof auditAs === 'function' ? auditAs(request) : auditAs;
+    const failed = failures.get(request);
     await audit.record({
       actor: request.identity?.id ?? 'anonymous',
       actor_name: request.identity?.name,
-      action: status === 401 ? 'auth.failed' : (action ?? 'access.denied'),
-      outcome: outcomeOf(status),
+      action: status === 401 && presented ? 'auth.failed' : (action ?? 'access.denied'),
+      outcome: outcomeOf(status, failed !== undefined),
       status,
-      record_id:
-        typeof params?.id === 'string'
-          ? params.id
-          : typeof location === 'string' && location.startsWith('/billing/')
-            ? decodeURIComponent(location.slice('/billing/'.length))
-            : undefined,
-      run_id: runIdOf(reply, payload),
+      record_id: recordIdOf(request, reply),
+      run_id: runIdOf(request, payload),
       request_id: request.id,
       client: request.ip,
-      detail: status >= 400 ? errorSentence(payload) : undefined,
+      detail: status >= 400 || failed ? errorSentence(payload) : undefined,
     });
     return payload;
   });
 }
 
-function outcomeOf(status: number): AuditOutcome {
-  if (status < 400) return 'succeeded';
+/** The record a request is about, only when it is a valid record id: callers choose the text. */
+function recordIdOf(request: FastifyRequest, reply: FastifyReply): string | undefined {
+  const params = request.params as { id?: unknown } | undefined;
+  const body = request.body as { id?: unknown } | undefined;
+  const location = reply.getHeader('location');
+  const candidate =
+    typeof params?.id === 'string'
+      ? params.id
+      : typeof location === 'string' && location.startsWith('/billing/')
+        ? decodeURIComponent(location.slice('/billing/'.length))
+        : body?.id;
+  return typeof candidate === 'string' && isValidRecordId(candidate) ? candidate : undefined;
+}
+
+function outcomeOf(status: number, failed: boolean): AuditOutcome {
+  if (status < 400) return failed ? 'refused' : 'succeeded';
   if (status === 401) return 'unauthenticated';
   if (status === 403) return 'denied';
   return status < 500 ? 'refused' : 'failed';
 }
 
 /** The run an archival request started or refers to, from the answer's JSON. */
-function runIdOf(reply: FastifyReply, payload: unknown): string | undefined {
-  if (!reply.request.url.startsWith('/archive') || typeof payload !== 'string') return undefined;
+function runIdOf(request: FastifyRequest, payload: unknown): string | undefined {
+  if (!request.routeOptions.url?.startsWith('/archive') || typeof payload !== 'string') return undefined;
   try {
     const body = JSON.parse(payload) as { run_id?: unknown };
     return typeof body.run_id === 'string' ? body.run_id : undefined;
@@ -135,12 +161,15 @@ function runIdOf(reply: FastifyReply, payload: unknown): string | undefined {
   }
 }
 
-/** "code: message" of an error answer, bounded: never a record body (errors carry none). */
+/**
+ * "code: message" of an error answer: never a record body (errors carry none), without control
+ * characters a caller could smuggle in through a field name, and bounded.
+ */
 function errorSentence(payload: unknown): string | undefined {
   if (typeof payload !== 'string') return undefined;
   try {
     const body = JSON.parse(payload) as { error?: unknown; message?: unknown };
-    return `${String(body.error)}: ${String(body.message)}`.slice(0, 500);
+    return `${String(body.error)}: ${String(body.message)}`.replace(/\p{Cc}|\p{Cf}/gu, '').slice(0, 500);
   } catch {
     return undefined;
   }

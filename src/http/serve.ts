@@ -7,8 +7,12 @@ import { buildApp } from './app.js';
 
 /** Runs the API until SIGINT or SIGTERM, then lets requests and runs in flight finish and closes the stores. */
 export async function serve(config: Config, logger: Logger): Promise<void> {
-  const auth = await serverAuth(config, (text) => process.stderr.write(`${text}\n`));
+  const auth = await serverAuth(config, (text) => process.stderr.write(`${text}\n`), process.stderr.isTTY);
   if (auth.disabled) logger.warn('authentication is disabled (AUTH_DISABLED=true)');
+  if (config.http.trustProxy === true)
+    logger.warn(
+      'TRUST_PROXY=true believes any X-Forwarded-For: a caller can pick the address rate limits and the audit trail see; set the hop count or the proxy addresses',
+    );
   const services = await createServices(config, logger);
   let app;
   try {

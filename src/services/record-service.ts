@@ -185,7 +185,8 @@ export class RecordService {
       throw new ConflictError(
         `record '${id}' is under legal hold since ${hold.since}; lift the hold before deleting it`,
         'legal_hold',
-        { details: { hold } },
+        // Who placed it and why stay out: this answer goes to any writer.
+        { details: { hold: { record_id: hold.record_id, since: hold.since } } },
       );
     }
   }

@@ -22,7 +22,11 @@ describe('API keys', () => {
     expect(entry).toBe(`ci:operator:${hashApiKey(foreign)}`);
     expect(entry).not.toContain(foreign);
     const ring = new ApiKeyRing(parseApiKeyEntries(entry));
-    expect(ring.identify(foreign)).toMatchObject({ id: 'ci', kind: 'api-key', roles: new Set(['operator']) });
+    expect(ring.identify(foreign)).toMatchObject({
+      id: 'key:ci',
+      kind: 'api-key',
+      roles: new Set(['operator']),
+    });
     expect(ring.identify(`${foreign}x`)).toBeUndefined();
   });
 

@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TokenRefused, TokenVerifier } from '../../src/auth/token-verifier.js';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
@@ -23,7 +26,7 @@ describe('TokenVerifier against a loopback JWKS', () => {
     const before = issuer.fetches;
     const token = await issuer.sign({ roles: ['operator', 'Billing.Admin'], oid: 'oid-7', name: 'Grace' });
     await expect(tokens.verify(token)).resolves.toEqual({
-      id: 'oid-7',
+      id: 'token:oid-7',
       name: 'Grace',
       kind: 'token',
       roles: new Set(['operator']),
@@ -67,5 +70,25 @@ describe('TokenVerifier against a loopback JWKS', () => {
       jwksUrl: `http://127.0.0.1:${await freePort()}/keys`,
     });
     await expect(dead.verify(await issuer.sign())).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('answers 503-style when the issuer answers its key set with an error page', async () => {
+    const failing = createServer((_request, response) => {
+      response.statusCode = 500;
+      response.end('<html>down for maintenance</html>');
+    });
+    failing.listen(0, '127.0.0.1');
+    await once(failing, 'listening');
+    try {
+      const { port } = failing.address() as AddressInfo;
+      const broken = new TokenVerifier({
+        issuer: TEST_ISSUER,
+        audience: TEST_AUDIENCE,
+        jwksUrl: `http://127.0.0.1:${port}/keys`,
+      });
+      await expect(broken.verify(await issuer.sign())).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      failing.close();
+    }
   });
 });

@@ -275,7 +275,7 @@ describe.each(BACKENDS)('who may call what (%s)', (backend) => {
       { held: true, reason: 'matter 9' },
       credentials['token admin+legal'],
     );
-    expect(held.json()).toMatchObject({ hold: { by: 'Ada (oid-al)' } });
+    expect(held.json()).toMatchObject({ hold: { by: 'Ada (token:oid-al)' } });
     expectError(
       await api.put(
         `/billing/${id}/legal-hold`,

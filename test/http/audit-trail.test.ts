@@ -39,13 +39,13 @@ describe.each(BACKENDS)('the audit trail (%s)', (backend) => {
 
     const entries = await trail('&record_id=au-1');
     expect(entries.map((e) => [e.action, e.actor, e.outcome, e.status])).toEqual([
-      ['record.create', 'writer', 'succeeded', 201],
-      ['record.update', 'writer', 'succeeded', 200],
-      ['legal_hold.change', 'counsel', 'succeeded', 200],
-      ['record.delete', 'writer', 'refused', 409],
-      ['legal_hold.change', 'counsel', 'succeeded', 200],
-      ['record.delete', 'reader', 'denied', 403],
-      ['record.delete', 'writer', 'succeeded', 204],
+      ['record.create', 'key:writer', 'succeeded', 201],
+      ['record.update', 'key:writer', 'succeeded', 200],
+      ['legal_hold.place', 'key:counsel', 'succeeded', 200],
+      ['record.delete', 'key:writer', 'refused', 409],
+      ['legal_hold.lift', 'key:counsel', 'succeeded', 200],
+      ['record.delete', 'key:reader', 'denied', 403],
+      ['record.delete', 'key:writer', 'succeeded', 204],
     ]);
     expect(entries[3]?.detail).toMatch(/^legal_hold: /);
     for (const entry of entries) {
@@ -61,15 +61,31 @@ describe.each(BACKENDS)('the audit trail (%s)', (backend) => {
     const run = (await operator.post('/archive/sync')).json<{ run_id: string }>();
     expect((await operator.post('/restore/au-old')).statusCode).toBe(200);
 
-    const ofRun = (await trail('&actor=operator')).filter((e) => e.run_id === run.run_id);
+    const ofRun = (await trail('&actor=key:operator')).filter((e) => e.run_id === run.run_id);
     expect(ofRun.map((e) => e.action)).toEqual(['archive.run.start', 'archive.run.end', 'archive.request']);
     expect(ofRun[1]).toMatchObject({
       outcome: 'succeeded',
       detail: expect.stringMatching(/^1 archived/) as unknown,
     });
     expect(await trail('&record_id=au-old')).toMatchObject([
-      { action: 'record.restore', actor: 'operator', outcome: 'succeeded' },
+      { action: 'record.restore', actor: 'key:operator', outcome: 'succeeded' },
     ]);
+  });
+
+  it('names the record a refused create tried to make, and no record for an id that is not one', async () => {
+    const writer = apiClient(harness.app, TEST_KEYS.writer);
+    expect((await writer.post('/billing', recordBody({ id: 'au-dup' }))).statusCode).toBe(201);
+    expectError(await writer.post('/billing', recordBody({ id: 'au-dup' })), 409, 'duplicate_id');
+    expect((await trail('&record_id=au-dup')).map((e) => e.outcome)).toEqual(['succeeded', 'refused']);
+    const odd = 'x\u202e'.repeat(3);
+    expectError(
+      await apiClient(harness.app, null).delete(`/billing/${encodeURIComponent(odd)}`),
+      401,
+      'unauthenticated',
+    );
+    const last = (await trail()).at(-1);
+    expect(last).toMatchObject({ action: 'record.delete', outcome: 'unauthenticated' });
+    expect(last?.record_id).toBeUndefined();
   });
 
   it('records a key that failed authentication, never the key itself', async () => {

@@ -323,7 +323,7 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
     // Who placed or lifted a hold is the caller's identity, never a name in the body.
     const hold = { held: true, reason: 'litigation 2026-17' };
     const lift = { held: false, reason: 'case closed' };
-    const by = 'root';
+    const by = 'key:root';
 
     it('places a hold that refuses DELETE with 409 until lifted, auditing each change once', async () => {
       await api.post('/billing', recordBody({ id: 'h1' }));

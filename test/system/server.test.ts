@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../scripts/local-azure.mjs';
 import { hashApiKey } from '../../src/auth/api-keys.js';
-import { bootstrapEntryPath } from '../../src/auth/bootstrap-key.js';
+import { bootstrapEntryPath, bootstrapKeyPath } from '../../src/auth/bootstrap-key.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { finished } from '../helpers/cli.js';
 import { bearer, TEST_KEYS } from '../helpers/keys.js';
@@ -109,7 +109,10 @@ describe('the server process on a schedule', () => {
       }
       expect(source).toBe('archive');
       expect(log).toContain('"msg":"archival scheduled"');
-      expect(log).toContain('"msg":"scheduled archival run finished"');
+      // The run ends (its audit entry written) a moment after its records moved.
+      await vi.waitFor(() => {
+        expect(log).toContain('"msg":"scheduled archival run finished"');
+      });
       server.kill('SIGTERM');
       const [code] = (await once(server, 'exit')) as [number | null];
       expect(code).toBe(0);
@@ -156,7 +159,7 @@ describe('the server process with an unreachable store', () => {
 });
 
 describe('the server process with no credential configured', () => {
-  it('on the embedded stores makes an admin key on first start, shows it once and keeps only its hash', async () => {
+  it('on the embedded stores makes an admin key on first start, hands it over outside the log, keeps its hash', async () => {
     const harness = await startHarness();
     await harness.close();
     const { API_KEYS: _none, ...env } = harness.env;
@@ -175,19 +178,24 @@ describe('the server process with no credential configured', () => {
     };
     try {
       const first = await run();
-      const key = /^ {6}(bkarch_[A-Za-z0-9_-]{43})$/m.exec(first.stderr)?.[1];
-      expect(key, first.stderr).toBeDefined();
-      const headers = bearer(key ?? '');
+      // Not a terminal: the key goes to a file only its owner reads, never to the log.
+      const keyPath = bootstrapKeyPath(harness.env.DATA_DIR ?? '');
+      expect(first.stderr).toContain(keyPath);
+      const key = (await readFile(keyPath, 'utf8')).trim();
+      expect(key).toMatch(/^bkarch_[A-Za-z0-9_-]{43}$/);
+      expect(first.stderr).not.toContain(key);
+      expect((await stat(keyPath)).mode & 0o777).toBe(0o600);
+      const headers = bearer(key);
       expect((await fetch(`${first.base}/stats`, { headers })).status).toBe(200);
       expect((await fetch(`${first.base}/stats`)).status).toBe(401);
       const kept = await readFile(bootstrapEntryPath(harness.env.DATA_DIR ?? ''), 'utf8');
-      expect(kept).not.toContain(key ?? '');
-      expect(kept.trim()).toBe(`first-start-admin:admin+legal:${hashApiKey(key ?? '')}`);
+      expect(kept).not.toContain(key);
+      expect(kept.trim()).toBe(`first-start-admin:admin+legal:${hashApiKey(key)}`);
       await stop(first.child);
 
       // A restart accepts the same key and never shows it again.
       const second = await run();
-      expect(second.stderr).not.toContain(key ?? '');
+      expect(second.stderr).not.toContain(key);
       expect(second.stderr).toContain('Accepting the admin key made on first start');
       expect((await fetch(`${second.base}/stats`, { headers })).status).toBe(200);
       await stop(second.child);

@@ -18,7 +18,7 @@ export class FilesystemAuditTrail implements AuditTrail {
 
   async init(): Promise<void> {
     try {
-      await mkdir(this.directory, { recursive: true });
+      await mkdir(this.directory, { recursive: true, mode: 0o700 });
     } catch (error) {
       throw failed(`creating '${this.directory}'`, error);
     }
@@ -33,7 +33,7 @@ export class FilesystemAuditTrail implements AuditTrail {
     const line = auditLine(entry);
     try {
       // 'a+' is O_APPEND like 'a', and also lets us read the last byte.
-      const handle = await open(path, 'a+');
+      const handle = await open(path, 'a+', 0o600);
       try {
         const { size } = await handle.stat();
         // A line torn by a crash has no newline: end it, or this entry would be glued to it and lost.

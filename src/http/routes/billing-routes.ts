@@ -134,7 +134,13 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }
   app.put(
     '/billing/:id/legal-hold',
     {
-      config: { access: 'legal', audit: 'legal_hold.change' },
+      config: {
+        access: 'legal',
+        audit: (request) =>
+          (request.body as { held?: unknown } | undefined)?.held === false
+            ? 'legal_hold.lift'
+            : 'legal_hold.place',
+      },
       schema: {
         tags,
         summary: 'Place (held: true) or lift (held: false) a legal hold; audited with the caller and reason',
