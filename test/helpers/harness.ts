@@ -16,7 +16,20 @@ import { tempDir } from './temp-dir.js';
 export const silentLogger = pino({ level: 'silent' });
 
 export type BackendKind = 'embedded' | 'azure';
-export const BACKENDS: readonly BackendKind[] = ['embedded', 'azure'];
+/**
+ * Both backends. TEST_BACKENDS=embedded (or azure) narrows a quick local run to one; `npm test` and
+ * CI never set it, and an unknown name is refused rather than silently running nothing.
+ */
+export const BACKENDS: readonly BackendKind[] = chosenBackends(process.env.TEST_BACKENDS);
+
+function chosenBackends(choice: string | undefined): BackendKind[] {
+  const all: BackendKind[] = ['embedded', 'azure'];
+  if (choice === undefined || choice === '') return all;
+  const chosen = choice.split(',').map((name) => name.trim());
+  const unknown = chosen.filter((name) => !all.includes(name as BackendKind));
+  if (unknown.length > 0) throw new Error(`TEST_BACKENDS names unknown backends: ${unknown.join(', ')}`);
+  return all.filter((backend) => chosen.includes(backend));
+}
 
 export const LAYOUTS: readonly LayoutName[] = ['segment', 'record'];
 
