@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { apiClient, expectError, type ApiClient } from '../helpers/api.js';
 import { SETUPS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -90,12 +90,13 @@ describe.each(SETUPS)('archive API ($backend, $layout layout)', ({ backend, layo
     expect(response.statusCode).toBe(202);
     const { run_id: runId, status_url: statusUrl } = response.json<{ run_id: string; status_url: string }>();
     expect(response.headers.location).toBe(statusUrl);
-    let run: Run | undefined;
-    for (let i = 0; i < 200 && run?.status !== 'succeeded'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      run = (await api.get(statusUrl)).json<Run>();
-    }
-    expect(run).toMatchObject({ run_id: runId, status: 'succeeded', archived: 4 });
+    await vi.waitFor(async () => {
+      expect((await api.get(statusUrl)).json<Run>()).toMatchObject({
+        run_id: runId,
+        status: 'succeeded',
+        archived: 4,
+      });
+    });
     const history = (await api.get('/archive/runs')).json<{ items: Run[] }>();
     expect(history.items.map((r) => r.run_id)).toEqual([runId]);
     expectError(await api.get('/archive/runs/unknown-run'), 404, 'not_found');

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { scheduleArchival, type ArchivalScheduler } from '../../src/scheduler/archival-scheduler.js';
 import { daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { heldReads } from '../helpers/held-reads.js';
@@ -12,15 +12,6 @@ function capturingLogger(): { logger: pino.Logger; messages: string[] } {
     { write: (line: string) => messages.push((JSON.parse(line) as { msg: string }).msg) },
   );
   return { logger, messages };
-}
-
-/** Resolves once `condition` holds, checking every 50 ms; fails after `limitMs`. */
-async function eventually(condition: () => Promise<boolean> | boolean, limitMs = 10_000): Promise<void> {
-  for (let waited = 0; waited < limitMs; waited += 50) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('the condition never held');
 }
 
 describe('the in-process archival scheduler', () => {
@@ -41,8 +32,11 @@ describe('the in-process archival scheduler', () => {
     const h = harness;
     scheduler = scheduleArchival(h.services.archiver, '* * * * * *', logger);
     expect(scheduler.nextRun()).toBeInstanceOf(Date);
-    await eventually(async () =>
-      (await h.services.archiver.history(10)).some((run) => run.status === 'succeeded'),
+    await vi.waitFor(
+      async () => {
+        expect((await h.services.archiver.history(10)).map((run) => run.status)).toContain('succeeded');
+      },
+      { timeout: 10_000, interval: 50 },
     );
     await scheduler.stop();
     const [run] = await h.services.archiver.history(10);
@@ -58,7 +52,14 @@ describe('the in-process archival scheduler', () => {
     await harness.services.records.create(recordBody({ id: 'o1', created_at: daysAgo(100) }));
     const { logger, messages } = capturingLogger();
     scheduler = scheduleArchival(harness.services.archiver, '* * * * * *', logger);
-    await eventually(() => messages.filter((m) => m.startsWith('scheduled archival skipped')).length >= 2);
+    await vi.waitFor(
+      () => {
+        expect(
+          messages.filter((m) => m.startsWith('scheduled archival skipped')).length,
+        ).toBeGreaterThanOrEqual(2);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
     const stopping = scheduler.stop();
     held.release();
     await stopping;

@@ -1,5 +1,5 @@
 import { apiClient } from '../helpers/api.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { invokeArchivalTimer } from '../helpers/functions.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
@@ -37,13 +37,14 @@ describe.each(BACKENDS)('one archival run across the API, the CLI and the Functi
     expect((await harness.adapters.live.summary()).count).toBe(3);
 
     held.release();
-    const api = harness;
-    let runs = await api.services.archiver.history(10);
-    for (let waited = 0; runs[0]?.status === 'running' && waited < 10_000; waited += 50) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      runs = await api.services.archiver.history(10);
-    }
-    expect(runs).toHaveLength(1);
-    expect(runs[0]).toMatchObject({ status: 'succeeded', archived: 3 });
+    const { archiver } = harness.services;
+    await vi.waitFor(
+      async () => {
+        const runs = await archiver.history(10);
+        expect(runs).toHaveLength(1);
+        expect(runs[0]).toMatchObject({ status: 'succeeded', archived: 3 });
+      },
+      { timeout: 10_000 },
+    );
   });
 });

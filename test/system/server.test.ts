@@ -20,16 +20,14 @@ function startServer(env: Record<string, string>): ChildProcess {
 }
 
 async function untilReady(base: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${String(child.exitCode)}`);
-    try {
-      if ((await fetch(`${base}/health`)).ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('server did not start within 10 s');
+  await vi.waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`server exited with ${String(child.exitCode)}`);
+      // Refused while not listening yet: vi.waitFor tries again.
+      expect((await fetch(`${base}/health`)).ok).toBe(true);
+    },
+    { timeout: 10_000, interval: 100 },
+  );
 }
 
 describe.each(BACKENDS)('the server process (%s)', (backend) => {
@@ -100,14 +98,13 @@ describe('the server process on a schedule', () => {
         body: JSON.stringify(recordBody({ id: 'on-schedule', created_at: daysAgo(100) })),
       });
       expect(created.status).toBe(201);
-      let source: string | null = 'live';
-      for (let i = 0; i < 100 && source !== 'archive'; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        source = (
-          await fetch(`${base}/billing/on-schedule`, { headers: bearer(TEST_KEYS.reader) })
-        ).headers.get('x-record-source');
-      }
-      expect(source).toBe('archive');
+      await vi.waitFor(
+        async () => {
+          const read = await fetch(`${base}/billing/on-schedule`, { headers: bearer(TEST_KEYS.reader) });
+          expect(read.headers.get('x-record-source')).toBe('archive');
+        },
+        { timeout: 10_000, interval: 100 },
+      );
       expect(log).toContain('"msg":"archival scheduled"');
       // The run ends (its audit entry written) a moment after its records moved.
       await vi.waitFor(() => {
