@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 const UNIT = [
   'test/domain/**/*.test.ts',
   'test/config.test.ts',
+  'test/error-codes.test.ts',
   'test/http/record-reply.test.ts',
   'test/auth/api-keys.test.ts',
   'test/auth/bootstrap-key.test.ts',

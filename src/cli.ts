@@ -7,6 +7,7 @@ import { parseRoles } from './auth/roles.js';
 import { createServices, type Services } from './composition-root.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DomainError, StoreUnavailableError } from './domain/errors.js';
+import { ERROR_CODES, EXIT } from './error-codes.js';
 import { parseSlice, type Slice } from './domain/slices.js';
 import { createLogger } from './logger.js';
 import type { AuditLog } from './services/audit-log.js';
@@ -23,8 +24,6 @@ import type { SimulationReport } from './lifecycle/lifecycle-simulator.js';
 import { isLoopbackAccount } from './adapters/azure-blob/blob-container.js';
 import { HELD_PREFIX } from './services/held-copies.js';
 
-/** Exit codes, so scripts can tell "nothing to do now" from "broken". */
-const EXIT = { ok: 0, failed: 1, usage: 2, locked: 3, notFound: 4, conflict: 5 } as const;
 const HOUR_MS = 60 * 60 * 1000;
 
 function wholeNumber(min: number) {
@@ -480,31 +479,12 @@ function verifySummary(report: VerifyReport, repaired: boolean): string {
   return lines.join('\n');
 }
 
-function exitCodeOf(error: DomainError): number {
-  switch (error.code) {
-    case 'archival_running':
-      return EXIT.locked;
-    case 'not_found':
-      return EXIT.notFound;
-    case 'validation_error':
-      return EXIT.usage;
-    case 'duplicate_id':
-    case 'already_live':
-    case 'conflict':
-    case 'concurrent_modification':
-    case 'precondition_failed':
-      return EXIT.conflict;
-    default:
-      return EXIT.failed;
-  }
-}
-
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof DomainError) {
     process.stderr.write(`billing-archive: ${error.message}\n`);
-    process.exitCode = exitCodeOf(error);
+    process.exitCode = ERROR_CODES[error.code]?.exit ?? EXIT.failed;
   } else if (error instanceof ConfigError) {
     process.stderr.write(`billing-archive: ${error.message}\n`);
     process.exitCode = EXIT.usage;

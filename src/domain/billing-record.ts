@@ -4,7 +4,7 @@ import { Type, type Static } from 'typebox';
 import { ValidationError } from './errors.js';
 import { compileAssert } from './schema-validator.js';
 
-/** DESIGN.md: 1–128 characters of [A-Za-z0-9._:-]. */
+/** docs/ARCHITECTURE.md: 1–128 characters of [A-Za-z0-9._:-]. */
 export const RECORD_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
 const RECORD_ID_REGEX = new RegExp(RECORD_ID_PATTERN);
 

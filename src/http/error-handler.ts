@@ -1,24 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ArchivedOfflineError, DomainError } from '../domain/errors.js';
 import { describeSchemaErrors } from '../domain/schema-validator.js';
-
-/** HTTP status for each domain error code; anything unlisted is a bug and answers 500. */
-const STATUS_BY_CODE: Record<string, number> = {
-  validation_error: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  not_found: 404,
-  duplicate_id: 409,
-  already_live: 409,
-  conflict: 409,
-  concurrent_modification: 409,
-  archival_running: 409,
-  legal_hold: 409,
-  gone: 410,
-  precondition_failed: 412,
-  rate_limited: 429,
-  store_unavailable: 503,
-};
+import { ERROR_CODES } from '../error-codes.js';
 
 /** Fastify's own client errors, renamed to stable codes of ours. */
 const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
@@ -45,7 +28,7 @@ export function registerErrorHandlers(app: FastifyInstance): void {
         .send({ error: error.code, message: error.message, retry_after_seconds: error.retryAfterSeconds });
     }
     if (error instanceof DomainError) {
-      const status = STATUS_BY_CODE[error.code];
+      const status = ERROR_CODES[error.code]?.http;
       if (status !== undefined && status < 500) {
         return reply.code(status).send({ error: error.code, message: error.message, ...error.details });
       }

@@ -66,7 +66,7 @@ export interface ArchiverDeps {
 const GARBAGE_PAGE = 500;
 
 /**
- * Runs DESIGN.md's archival protocol: read a batch of eligible records with their etags, write
+ * Runs docs/ARCHITECTURE.md's archival protocol: read a batch of eligible records with their etags, write
  * them durably to the archive, index them, then delete each live copy only if its etag still
  * matches. Every step is safe to repeat, so a run killed at any instant is healed by the next.
  */
