@@ -5,6 +5,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { sha256Hex } from '../../domain/billing-record.js';
 import { IntegrityError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { AccessTier, ArchiveStore, BlobFacts, BlobInfo, ByteRange } from '../../ports/archive-store.js';
+import { fsyncDirectory } from './fsync-directory.js';
 
 const TEMP_SUFFIX = '.partial';
 /** Tier notes live in this directory beside the blobs, one JSON file per blob with a tier. */
@@ -195,15 +196,6 @@ async function mkdirDurably(directory: string, root: string): Promise<void> {
     created.unshift(dir);
   // A new directory's own entry lives in its parent: fsync each parent so the path survives a crash.
   for (const dir of created) await fsyncDirectory(dirname(dir));
-}
-
-async function fsyncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function errorCode(error: unknown): unknown {

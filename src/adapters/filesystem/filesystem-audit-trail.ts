@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { auditDay, auditLine, queryAuditFiles, type AuditDayFile } from '../../domain/audit-query.js';
 import { DomainError, StoreUnavailableError } from '../../domain/errors.js';
 import type { AuditEntry, AuditPage, AuditQuery, AuditTrail } from '../../ports/audit-trail.js';
+import { fsyncDirectory } from './fsync-directory.js';
 
 const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.ndjson$/;
 const NEWLINE = 0x0a;
@@ -86,15 +87,6 @@ async function lastByte(handle: FileHandle, size: number): Promise<number | unde
   const buffer = Buffer.alloc(1);
   const { bytesRead } = await handle.read(buffer, 0, 1, size - 1);
   return bytesRead === 1 ? buffer[0] : undefined;
-}
-
-async function fsyncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function failed(action: string, error: unknown): StoreUnavailableError {
