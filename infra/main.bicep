@@ -147,7 +147,7 @@ resource auditImmutability 'Microsoft.Storage/storageAccounts/blobServices/conta
   }
 }
 
-// The same rules `billing-archive lifecycle deploy` applies; see README "Blob lifecycle policy".
+// The same rules `billing-archive lifecycle deploy` applies; see docs/OPERATIONS.md "Blob lifecycle policy".
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
   parent: storage
   name: 'default'
