@@ -117,7 +117,11 @@ export function describeCrashSafety(layout: LayoutName): void {
         return fromArchive;
       }
 
-      /** How long a run's work takes, learnt from runs that finished before their kill. */
+      /**
+       * How long a run's work takes: learnt from runs that finished before their kill, and stretched
+       * after each kill, so that on a loaded machine the kills do not all land before a run's first
+       * durable step.
+       */
       let runMs = 300;
 
       /** Starts an archival run and SIGKILLs it at a random instant; returns whether it was killed. */
@@ -141,7 +145,10 @@ export function describeCrashSafety(layout: LayoutName): void {
         }
         child.kill('SIGKILL');
         const result = await outcome;
-        if (result.signal === 'SIGKILL') return true;
+        if (result.signal === 'SIGKILL') {
+          runMs = Math.min(runMs * 1.5, 10_000);
+          return true;
+        }
         if (result.code === 3) {
           // A killed holder's blob lease lasts up to 15 s: this run found it held. Wait, then go again.
           expect(result.stderr).toContain('archival is already running');
