@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { StoreUnavailableError } from '../domain/errors.js';
+import { printable } from '../domain/printable.js';
 import { isRole, type Identity, type Role } from './roles.js';
 
 export interface TokenSettings {
@@ -66,16 +67,16 @@ export class TokenVerifier {
     );
     return {
       id: `token:${id}`,
-      name: plain(text(payload.name) ?? text(payload.preferred_username)),
+      name: displayName(text(payload.name) ?? text(payload.preferred_username)),
       kind: 'token',
       roles,
     };
   }
 }
 
-/** A display name as the audit trail may show it: no control characters, bounded. */
-function plain(name: string | undefined): string | undefined {
-  return name?.replace(/\p{Cc}|\p{Cf}/gu, '').slice(0, 128);
+/** The name shown in a hold's `by` and the audit trail: it comes from the token's issuer, not from us. */
+function displayName(name: string | undefined): string | undefined {
+  return name === undefined ? undefined : printable(name, 128);
 }
 
 function text(value: unknown): string | undefined {

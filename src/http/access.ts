@@ -163,15 +163,12 @@ function runIdOf(request: FastifyRequest, payload: unknown): string | undefined 
   }
 }
 
-/**
- * "code: message" of an error answer: never a record body (errors carry none), without control
- * characters a caller could smuggle in through a field name, and bounded.
- */
+/** "code: message" of an error answer: never a record body (errors carry none). */
 function errorSentence(payload: unknown): string | undefined {
   if (typeof payload !== 'string') return undefined;
   try {
     const body = JSON.parse(payload) as { error?: unknown; message?: unknown };
-    return `${String(body.error)}: ${String(body.message)}`.replace(/\p{Cc}|\p{Cf}/gu, '').slice(0, 500);
+    return `${String(body.error)}: ${String(body.message)}`;
   } catch {
     return undefined;
   }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AuditEntry, AuditPage, AuditQuery, AuditTrail } from '../ports/audit-trail.js';
+import { printable } from '../domain/printable.js';
 import type { Clock } from './clock.js';
 
 export type AuditFacts = Omit<AuditEntry, 'at'>;
@@ -17,7 +18,13 @@ export class AuditLog {
    * failure to write is logged with the entry (which holds no secret) rather than thrown.
    */
   async record(facts: AuditFacts): Promise<void> {
-    const entry: AuditEntry = { at: this.clock().toISOString(), ...facts };
+    // Names and details may carry text a caller chose: kept printable and bounded, for every edge.
+    const entry: AuditEntry = {
+      at: this.clock().toISOString(),
+      ...facts,
+      actor_name: facts.actor_name === undefined ? undefined : printable(facts.actor_name, 128),
+      detail: facts.detail === undefined ? undefined : printable(facts.detail, 500),
+    };
     try {
       await this.trail.append(entry);
     } catch (error) {
