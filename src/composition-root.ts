@@ -7,12 +7,16 @@ import { createContainerClient } from './adapters/azure-blob/blob-container.js';
 import { BlobLeaseLock } from './adapters/azure-blob/blob-lease-lock.js';
 import { CosmosArchiveIndex } from './adapters/cosmos/cosmos-archive-index.js';
 import { createCosmosClient } from './adapters/cosmos/cosmos-client.js';
+import { CosmosDeletionNotes } from './adapters/cosmos/cosmos-deletion-notes.js';
+import { CosmosGarbageQueue } from './adapters/cosmos/cosmos-garbage-queue.js';
 import { CosmosLegalHolds } from './adapters/cosmos/cosmos-legal-holds.js';
 import { CosmosLiveStore } from './adapters/cosmos/cosmos-live-store.js';
 import { CosmosRunLog } from './adapters/cosmos/cosmos-run-log.js';
 import { FilesystemArchiveStore } from './adapters/filesystem/filesystem-archive-store.js';
 import { FilesystemAuditTrail } from './adapters/filesystem/filesystem-audit-trail.js';
 import { SqliteArchiveIndex } from './adapters/sqlite/sqlite-archive-index.js';
+import { SqliteDeletionNotes } from './adapters/sqlite/sqlite-deletion-notes.js';
+import { SqliteGarbageQueue } from './adapters/sqlite/sqlite-garbage-queue.js';
 import { SqliteFileLock } from './adapters/sqlite/sqlite-file-lock.js';
 import { SqliteLegalHolds } from './adapters/sqlite/sqlite-legal-holds.js';
 import { SqliteLiveStore } from './adapters/sqlite/sqlite-live-store.js';
@@ -23,6 +27,8 @@ import { simulateLifecycle, type SimulationReport } from './lifecycle/lifecycle-
 import type { ArchiveIndex } from './ports/archive-index.js';
 import type { AuditTrail } from './ports/audit-trail.js';
 import type { ArchiveStore } from './ports/archive-store.js';
+import type { DeletionNotes } from './ports/deletion-notes.js';
+import type { GarbageQueue } from './ports/garbage-queue.js';
 import type { LegalHolds } from './ports/legal-holds.js';
 import type { LiveStore } from './ports/live-store.js';
 import type { Lock } from './ports/lock.js';
@@ -31,6 +37,7 @@ import { ArchiveReader } from './services/archive-reader.js';
 import { Archiver } from './services/archiver.js';
 import { AuditLog } from './services/audit-log.js';
 import { systemClock, type Clock } from './services/clock.js';
+import { GarbageNotingIndex } from './services/garbage-noting-index.js';
 import { HeldCopies } from './services/held-copies.js';
 import { RecordLayout } from './services/record-layout.js';
 import { RetentionSweep } from './services/retention-sweep.js';
@@ -44,6 +51,8 @@ import { Verifier } from './services/verifier.js';
 export interface Adapters {
   live: LiveStore;
   index: ArchiveIndex;
+  garbage: GarbageQueue;
+  deletions: DeletionNotes;
   store: ArchiveStore;
   lock: Lock;
   runLog: RunLog;
@@ -51,8 +60,11 @@ export interface Adapters {
   audit: AuditTrail;
 }
 
-/** The stores a readiness probe asks; the lock has nothing to ask until it is taken. */
-export type StoreName = Exclude<keyof Adapters, 'lock'>;
+/**
+ * The stores a readiness probe asks; the lock has nothing to ask until it is taken, and the garbage
+ * queue and deletion notes live beside the index (same SQLite file, same Cosmos DB container).
+ */
+export type StoreName = Exclude<keyof Adapters, 'lock' | 'garbage' | 'deletions'>;
 export type Readiness = Record<StoreName, { ok: boolean; error?: string }>;
 
 export interface Services {
@@ -92,6 +104,8 @@ export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent 
         adapters: {
           live: new SqliteLiveStore(join(dataDir, 'live.sqlite')),
           index: new SqliteArchiveIndex(join(dataDir, 'archive-index.sqlite')),
+          garbage: new SqliteGarbageQueue(join(dataDir, 'archive-index.sqlite')),
+          deletions: new SqliteDeletionNotes(join(dataDir, 'archive-index.sqlite')),
           store: new FilesystemArchiveStore(join(dataDir, 'archive')),
           lock: new SqliteFileLock(join(dataDir, 'locks')),
           runLog: new SqliteRunLog(join(dataDir, 'runs.sqlite')),
@@ -118,6 +132,7 @@ export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent 
             })
           : createContainerClient({ kind: 'account-url', accountUrl: blob.accountUrl, container: name });
       const container = containerNamed(blob.container);
+      const indexContainer = { database: cosmos.database, container: cosmos.archiveIndexContainer };
       return {
         adapters: {
           live: new CosmosLiveStore(client, {
@@ -125,10 +140,9 @@ export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent 
             container: cosmos.container,
             partitionKeyPath: cosmos.partitionKeyPath,
           }),
-          index: new CosmosArchiveIndex(client, {
-            database: cosmos.database,
-            container: cosmos.archiveIndexContainer,
-          }),
+          index: new CosmosArchiveIndex(client, indexContainer),
+          garbage: new CosmosGarbageQueue(client, indexContainer),
+          deletions: new CosmosDeletionNotes(client, indexContainer),
           store: new BlobArchiveStore(container, {
             uploadTier: blob.uploadTier,
             rehydratePriority: blob.rehydratePriority,
@@ -160,9 +174,19 @@ export async function createServices(
   const { adapters } = backend;
   const clock = options.clock ?? systemClock;
   const opened: { close(): Promise<void> }[] = [];
-  const { live, index, store, lock, runLog, holds, audit: auditTrail } = adapters;
+  const { live, store, lock, runLog, holds, garbage, deletions, audit: auditTrail } = adapters;
   try {
-    for (const adapter of [live, index, store, lock, runLog, holds, auditTrail]) {
+    for (const adapter of [
+      live,
+      adapters.index,
+      garbage,
+      deletions,
+      store,
+      lock,
+      runLog,
+      holds,
+      auditTrail,
+    ]) {
       await adapter.init();
       opened.push(adapter);
     }
@@ -171,6 +195,7 @@ export async function createServices(
     await backend.release();
     throw error;
   }
+  const index = new GarbageNotingIndex(adapters.index, garbage);
   const audit = new AuditLog(auditTrail, clock, logger);
   const reader = new ArchiveReader(store);
   const restorer = new Restorer(live, index, reader, clock);
@@ -180,10 +205,11 @@ export async function createServices(
     slices: config.archivalSlices,
   };
   return {
-    records: new RecordService(live, index, reader, restorer, holds, clock),
+    records: new RecordService(live, index, reader, restorer, holds, deletions, clock),
     archiver: new Archiver({
       live,
       index,
+      garbage,
       store,
       layout:
         config.layout.name === 'segment'
@@ -194,8 +220,15 @@ export async function createServices(
           : new RecordLayout(store),
       lock,
       runLog,
-      retention: new RetentionSweep({ index, holds, clock, logger, retentionDays: config.retentionDays }),
-      heldCopies: new HeldCopies({ index, live, store, reader, holds, clock, logger }),
+      retention: new RetentionSweep({
+        index,
+        deletions,
+        holds,
+        clock,
+        logger,
+        retentionDays: config.retentionDays,
+      }),
+      heldCopies: new HeldCopies({ index, deletions, live, store, reader, holds, clock, logger }),
       audit,
       clock,
       logger,
@@ -204,6 +237,7 @@ export async function createServices(
     compactor: new Compactor({
       live,
       index,
+      deletions,
       store,
       lock,
       clock,
@@ -214,6 +248,7 @@ export async function createServices(
     verifier: new Verifier({
       live,
       index,
+      deletions,
       store,
       reader,
       lock,

@@ -29,43 +29,27 @@ export interface StoredEntry extends ArchiveEntry {
   etag: string;
 }
 
-/** A location no entry points to any more: its bytes wait to be deleted or compacted. */
-export interface Garbage {
-  seq: string;
-  id: string;
-  location: ArchiveLocation;
-  since: string;
-}
-
 export interface ArchiveListQuery {
   limit: number;
   afterId?: string;
   customerId?: string;
 }
 
-/** Record id → archived copy (Cosmos DB container or SQLite table). */
+/**
+ * Record id → archived copy (Cosmos DB container or SQLite table). It only stores: what a change
+ * leaves behind is the garbage queue's, noted by the service that makes the change.
+ */
 export interface ArchiveIndex {
   init(): Promise<void>;
   close(): Promise<void>;
   /** The entry, or undefined when the id is not archived. */
   get(id: string): Promise<StoredEntry | undefined>;
-  /** Upserts entries, returned with their new etags in input order. A replaced entry that pointed elsewhere leaves its location as garbage. */
+  /** Upserts entries, returned with their new etags in input order. */
   putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]>;
-  /** Removes the entry and leaves its location as garbage; undefined when absent; PreconditionFailedError when ifMatch differs. */
+  /** Removes the entry and returns it; undefined when absent; PreconditionFailedError when ifMatch differs. */
   withdraw(id: string, ifMatch?: string): Promise<StoredEntry | undefined>;
-  /** Garbage, oldest first, strictly after `afterSeq` when given. */
-  listGarbage(query: { limit: number; afterSeq?: string | undefined }): Promise<Garbage[]>;
-  /** Forgets garbage whose bytes were dealt with; unknown seqs are ignored. */
-  forgetGarbage(seqs: readonly string[]): Promise<void>;
   /** Entries whose location is in `blob`, in id order, strictly after `afterId` when given. */
   listAt(blob: string, query: { limit: number; afterId?: string | undefined }): Promise<StoredEntry[]>;
-  /**
-   * Notes that the record was deleted at `at` (kept for good), so no repair brings back an archived
-   * copy of it that is older than that. A later note replaces an earlier one.
-   */
-  noteDeleted(id: string, at: string): Promise<void>;
-  /** When the record was last deleted, or undefined. */
-  deletedAt(id: string): Promise<string | undefined>;
   /** Entries of records created before `cutoff` (ISO time), in id order, strictly after `afterId` when given. */
   listCreatedBefore(
     cutoff: string,

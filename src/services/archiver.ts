@@ -11,6 +11,7 @@ import {
   type ArchiveLocation,
 } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
+import type { GarbageQueue } from '../ports/garbage-queue.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
 import { startedRun, type RunLog, type RunRecord } from '../ports/run-log.js';
@@ -51,6 +52,7 @@ export interface ArchiverSettings {
 export interface ArchiverDeps {
   live: LiveStore;
   index: ArchiveIndex;
+  garbage: GarbageQueue;
   store: ArchiveStore;
   layout: ArchiveLayout;
   lock: Lock;
@@ -73,6 +75,7 @@ const GARBAGE_PAGE = 500;
 export class Archiver {
   private readonly live: LiveStore;
   private readonly index: ArchiveIndex;
+  private readonly garbage: GarbageQueue;
   private readonly store: ArchiveStore;
   private readonly layout: ArchiveLayout;
   private readonly lock: Lock;
@@ -88,6 +91,7 @@ export class Archiver {
     ({
       live: this.live,
       index: this.index,
+      garbage: this.garbage,
       store: this.store,
       layout: this.layout,
       lock: this.lock,
@@ -316,7 +320,7 @@ export class Archiver {
     const deleted = new Set<string>();
     for (;;) {
       throwIfLost(lease);
-      const garbage = await this.index.listGarbage({ limit: GARBAGE_PAGE, afterSeq });
+      const garbage = await this.garbage.list({ limit: GARBAGE_PAGE, afterSeq });
       if (garbage.length === 0) return;
       afterSeq = garbage.at(-1)?.seq;
       const mine = garbage.filter((item) => inSlice(item.id, slice));
@@ -328,7 +332,7 @@ export class Archiver {
         await this.store.delete(item.location.blob);
         run.garbage_collected += 1;
       }
-      await this.index.forgetGarbage(mine.map((item) => item.seq));
+      await this.garbage.forget(mine.map((item) => item.seq));
     }
   }
 

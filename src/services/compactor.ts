@@ -21,6 +21,7 @@ import {
   type StoredEntry,
 } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
+import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
@@ -52,6 +53,7 @@ export interface CompactReport {
 export interface CompactorDeps {
   live: LiveStore;
   index: ArchiveIndex;
+  deletions: DeletionNotes;
   store: ArchiveStore;
   lock: Lock;
   clock: Clock;

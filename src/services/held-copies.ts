@@ -5,6 +5,7 @@ import { inSlice, type Slice } from '../domain/slices.js';
 import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 import { allHolds, type LegalHolds } from '../ports/legal-holds.js';
+import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { RunRecord } from '../ports/run-log.js';
 import type { ArchiveReader } from './archive-reader.js';
@@ -21,6 +22,7 @@ export const HELD_PREFIX = 'held/';
 
 export interface HeldCopiesDeps {
   index: ArchiveIndex;
+  deletions: DeletionNotes;
   live: LiveStore;
   store: ArchiveStore;
   reader: ArchiveReader;

@@ -11,6 +11,7 @@ import {
   type ArchiveListQuery,
   type StoredEntry,
 } from '../ports/archive-index.js';
+import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { HoldEvent, LegalHold, LegalHolds } from '../ports/legal-holds.js';
 import type { LiveListQuery, LiveStore } from '../ports/live-store.js';
 import { archivedEtag, type ArchiveReader } from './archive-reader.js';
@@ -51,6 +52,7 @@ export class RecordService {
     private readonly reader: ArchiveReader,
     private readonly restorer: Restorer,
     private readonly holds: LegalHolds,
+    private readonly deletions: DeletionNotes,
     private readonly clock: Clock,
   ) {}
 
@@ -176,7 +178,7 @@ export class RecordService {
    */
   private async noteDeletion(id: string): Promise<void> {
     await this.refuseIfHeld(id);
-    await this.index.noteDeleted(id, this.clock().toISOString());
+    await this.deletions.note(id, this.clock().toISOString());
   }
 
   private async refuseIfHeld(id: string): Promise<void> {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { PreconditionFailedError } from '../domain/errors.js';
 import { inSlice, type Slice } from '../domain/slices.js';
 import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
+import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LegalHolds } from '../ports/legal-holds.js';
 import type { RunRecord } from '../ports/run-log.js';
 import { DAY_MS, type Clock } from './clock.js';
@@ -10,6 +11,7 @@ const PAGE = 500;
 
 export interface RetentionSweepDeps {
   index: ArchiveIndex;
+  deletions: DeletionNotes;
   holds: LegalHolds;
   clock: Clock;
   logger: Logger;
@@ -60,7 +62,7 @@ export class RetentionSweep {
    * record; an entry that changed since it was listed (restored, archived again) is left alone.
    */
   private async remove(entry: StoredEntry): Promise<boolean> {
-    await this.deps.index.noteDeleted(entry.id, this.deps.clock().toISOString());
+    await this.deps.deletions.note(entry.id, this.deps.clock().toISOString());
     try {
       return (await this.deps.index.withdraw(entry.id, entry.etag)) !== undefined;
     } catch (error) {

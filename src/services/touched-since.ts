@@ -1,4 +1,5 @@
 import { withdrawUnlessChanged, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
+import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LiveStore } from '../ports/live-store.js';
 
 /**
@@ -7,11 +8,11 @@ import type { LiveStore } from '../ports/live-store.js';
  * Without this the move would bring the old entry back.
  */
 export async function withdrawIfTouchedSince(
-  stores: { index: ArchiveIndex; live: LiveStore },
+  stores: { index: ArchiveIndex; deletions: DeletionNotes; live: LiveStore },
   entry: StoredEntry,
   since: string,
 ): Promise<void> {
-  const deletedAt = await stores.index.deletedAt(entry.id);
+  const deletedAt = await stores.deletions.deletedAt(entry.id);
   const touched =
     (deletedAt !== undefined && deletedAt >= since) || (await stores.live.get(entry.id)) !== undefined;
   if (touched) await withdrawUnlessChanged(stores.index, entry);

@@ -20,6 +20,7 @@ import {
   type StoredEntry,
 } from '../ports/archive-index.js';
 import type { ArchiveStore, BlobInfo } from '../ports/archive-store.js';
+import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
@@ -86,6 +87,7 @@ class Findings {
 export interface VerifierDeps {
   live: LiveStore;
   index: ArchiveIndex;
+  deletions: DeletionNotes;
   store: ArchiveStore;
   reader: ArchiveReader;
   lock: Lock;
@@ -325,7 +327,7 @@ class VerifyPass {
     if (rebuiltAt !== undefined) return rebuiltAt >= manifest.archived_at;
     if (await this.deps.index.get(record.id)) return true;
     if (await this.deps.live.get(record.id)) return true;
-    const deletedAt = await this.deps.index.deletedAt(record.id);
+    const deletedAt = await this.deps.deletions.deletedAt(record.id);
     return deletedAt !== undefined && deletedAt >= manifest.archived_at;
   }
 

@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { createCosmosClient } from '../../src/adapters/cosmos/cosmos-client.js';
+import { CosmosDeletionNotes } from '../../src/adapters/cosmos/cosmos-deletion-notes.js';
+import { CosmosGarbageQueue } from '../../src/adapters/cosmos/cosmos-garbage-queue.js';
 import { CosmosArchiveIndex } from '../../src/adapters/cosmos/cosmos-archive-index.js';
 import { CosmosLegalHolds } from '../../src/adapters/cosmos/cosmos-legal-holds.js';
 import { CosmosLiveStore } from '../../src/adapters/cosmos/cosmos-live-store.js';
 import { CosmosRunLog } from '../../src/adapters/cosmos/cosmos-run-log.js';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
 import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
+import { describeDeletionNotesContract } from '../contracts/deletion-notes-contract.js';
+import { describeGarbageQueueContract } from '../contracts/garbage-queue-contract.js';
+import { describeIndexFamilyContract, indexFamily } from '../contracts/index-family-contract.js';
 import { describeLegalHoldsContract } from '../contracts/legal-holds-contract.js';
 import { describeLiveStoreContract } from '../contracts/live-store-contract.js';
 import { describeRunLogContract } from '../contracts/run-log-contract.js';
@@ -55,6 +60,29 @@ describeArchiveIndexContract(
   inFreshDatabase(
     (client, database) => new CosmosArchiveIndex(client, { database, container: 'archive_index' }),
   ),
+);
+describeGarbageQueueContract(
+  'Cosmos DB (test server)',
+  inFreshDatabase(
+    (client, database) => new CosmosGarbageQueue(client, { database, container: 'archive_index' }),
+  ),
+);
+describeDeletionNotesContract(
+  'Cosmos DB (test server)',
+  inFreshDatabase(
+    (client, database) => new CosmosDeletionNotes(client, { database, container: 'archive_index' }),
+  ),
+);
+describeIndexFamilyContract(
+  'Cosmos DB, one container (test server)',
+  inFreshDatabase((client, database) => {
+    const where = { database, container: 'archive_index' };
+    return indexFamily({
+      index: new CosmosArchiveIndex(client, where),
+      garbage: new CosmosGarbageQueue(client, where),
+      deletions: new CosmosDeletionNotes(client, where),
+    });
+  }),
 );
 describeLegalHoldsContract(
   'Cosmos DB (test server)',

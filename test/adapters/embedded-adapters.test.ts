@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { FilesystemArchiveStore } from '../../src/adapters/filesystem/filesystem-archive-store.js';
 import { FilesystemAuditTrail } from '../../src/adapters/filesystem/filesystem-audit-trail.js';
 import { SqliteArchiveIndex } from '../../src/adapters/sqlite/sqlite-archive-index.js';
+import { SqliteDeletionNotes } from '../../src/adapters/sqlite/sqlite-deletion-notes.js';
+import { SqliteGarbageQueue } from '../../src/adapters/sqlite/sqlite-garbage-queue.js';
 import { SqliteFileLock } from '../../src/adapters/sqlite/sqlite-file-lock.js';
 import { SqliteLegalHolds } from '../../src/adapters/sqlite/sqlite-legal-holds.js';
 import { SqliteLiveStore } from '../../src/adapters/sqlite/sqlite-live-store.js';
@@ -11,6 +13,9 @@ import { SqliteRunLog } from '../../src/adapters/sqlite/sqlite-run-log.js';
 import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
 import { describeAuditTrailContract } from '../contracts/audit-trail-contract.js';
 import { describeArchiveStoreContract } from '../contracts/archive-store-contract.js';
+import { describeDeletionNotesContract } from '../contracts/deletion-notes-contract.js';
+import { describeGarbageQueueContract } from '../contracts/garbage-queue-contract.js';
+import { describeIndexFamilyContract, indexFamily } from '../contracts/index-family-contract.js';
 import { describeLegalHoldsContract } from '../contracts/legal-holds-contract.js';
 import { describeLiveStoreContract } from '../contracts/live-store-contract.js';
 import { openedStore, type StoreFixture } from '../contracts/store-fixture.js';
@@ -35,6 +40,25 @@ describeLiveStoreContract(
 describeArchiveIndexContract(
   'SQLite',
   inTempDir((dir) => new SqliteArchiveIndex(join(dir, 'index.sqlite'))),
+);
+describeGarbageQueueContract(
+  'SQLite',
+  inTempDir((dir) => new SqliteGarbageQueue(join(dir, 'index.sqlite'))),
+);
+describeDeletionNotesContract(
+  'SQLite',
+  inTempDir((dir) => new SqliteDeletionNotes(join(dir, 'index.sqlite'))),
+);
+describeIndexFamilyContract(
+  'SQLite, one file',
+  inTempDir((dir) => {
+    const path = join(dir, 'index.sqlite');
+    return indexFamily({
+      index: new SqliteArchiveIndex(path),
+      garbage: new SqliteGarbageQueue(path),
+      deletions: new SqliteDeletionNotes(path),
+    });
+  }),
 );
 describeArchiveStoreContract(
   'filesystem',

@@ -133,7 +133,7 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
     for (const id of ['restored', 'kept', 'back-again']) {
       expect((await harness.services.records.get(id)).source).toBe('archive');
     }
-    expect(await harness.adapters.index.listGarbage({ limit: 10 })).toEqual([]);
+    expect(await harness.adapters.garbage.list({ limit: 10 })).toEqual([]);
   });
 
   it('stops between batches when its lock is lost, leaving every record readable', async () => {

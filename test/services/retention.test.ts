@@ -53,7 +53,7 @@ describe.each(SETUPS)(
 
       for (const id of ['old-1', 'old-2']) {
         await expect(records.get(id)).rejects.toMatchObject({ code: 'not_found' });
-        expect(await harness.adapters.index.deletedAt(id)).toBeDefined();
+        expect(await harness.adapters.deletions.deletedAt(id)).toBeDefined();
       }
       const held = await records.get('old-held');
       expect(held).toMatchObject({ source: 'archive', doc: heldBefore });
@@ -206,6 +206,6 @@ describe.each(BACKENDS)('legal hold placed while a delete is under way (%s)', (b
     });
     expect(armed).toBe(false);
     expect((await harness.services.records.get('contested')).source).toBe('live');
-    expect(await harness.adapters.index.deletedAt('contested')).toBeUndefined();
+    expect(await harness.adapters.deletions.deletedAt('contested')).toBeUndefined();
   });
 });

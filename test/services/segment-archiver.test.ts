@@ -192,13 +192,13 @@ describe.each(BACKENDS)('Archiver, segment layout (%s)', (backend) => {
     expect(kept).toMatchObject({ status: 'succeeded', garbage_collected: 0 });
     expect((await segmentsAndManifests(harness)).segments).toHaveLength(1);
     expect((await harness.services.records.get(third)).source).toBe('archive');
-    expect(await harness.adapters.index.listGarbage({ limit: 10 })).toEqual([]);
+    expect(await harness.adapters.garbage.list({ limit: 10 })).toEqual([]);
 
     await harness.services.records.restore(third);
     const collected = await harness.services.archiver.runOnce({ olderThanDays: 10_000 });
     expect(collected).toMatchObject({ status: 'succeeded', garbage_collected: 1 });
     expect(await blobNames(harness, SEGMENTS)).toEqual([]);
     expect((await harness.services.records.get(third)).source).toBe('live');
-    expect(await harness.adapters.index.deletedAt(second)).toBeDefined();
+    expect(await harness.adapters.deletions.deletedAt(second)).toBeDefined();
   });
 });

@@ -107,7 +107,7 @@ describe.each(BACKENDS)('archival split into slices (%s)', (backend) => {
     const slice0 = ids.filter((id) => sliceIndexOf(id, 2) === 0);
     const run = await harness.services.archiver.runOnce({ slice: { index: 0, count: 2 } });
     expect(run.garbage_collected).toBe(slice0.length);
-    const left = await harness.adapters.index.listGarbage({ limit: 100 });
+    const left = await harness.adapters.garbage.list({ limit: 100 });
     expect(left.map((g) => g.id).sort()).toEqual(ids.filter((id) => sliceIndexOf(id, 2) === 1).sort());
   });
 

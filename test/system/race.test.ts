@@ -55,7 +55,7 @@ describe.each(SETUPS)(
       // The withdrawn entries' record blobs were collected at the end of the same run; their shared
       // segment stays, for the records archived with them.
       expect(run.garbage_collected).toBe(layout === 'record' ? 3 : 0);
-      expect(await harness.adapters.index.listGarbage({ limit: 10 })).toEqual([]);
+      expect(await harness.adapters.garbage.list({ limit: 10 })).toEqual([]);
     });
 
     it('with real concurrency: the CLI archiving in another process while this one updates records', async () => {

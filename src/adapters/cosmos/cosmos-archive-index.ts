@@ -1,14 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { CosmosClient, SqlParameter } from '@azure/cosmos';
+import pMap from 'p-map';
 import { PreconditionFailedError } from '../../domain/errors.js';
-import {
-  sameLocation,
-  type ArchiveEntry,
-  type ArchiveIndex,
-  type ArchiveListQuery,
-  type Garbage,
-  type StoredEntry,
-} from '../../ports/archive-index.js';
+import type { ArchiveEntry, ArchiveIndex, ArchiveListQuery, StoredEntry } from '../../ports/archive-index.js';
 import { cosmosStatus, etagOf, ifMatch, unavailable } from './cosmos-client.js';
 import { CosmosAdapter } from './cosmos-container.js';
 
@@ -17,33 +10,11 @@ interface EntryDocument extends ArchiveEntry {
   _etag?: string;
 }
 
-interface GarbageDocument {
-  id: string;
-  type: 'garbage';
-  record_id: string;
-  location: Garbage['location'];
-  since: string;
-}
-
-interface DeletionDocument {
-  id: string;
-  type: 'deletion';
-  record_id: string;
-  deleted_at: string;
-}
-
-/**
- * Garbage and deletion ids start with '~', which record ids cannot contain, so they never collide
- * with entries; for garbage, the time that follows makes id order the order it was noted in.
- */
-const GARBAGE_PREFIX = '~garbage~';
-const DELETION_PREFIX = '~deleted~';
 const WRITE_CONCURRENCY = 16;
 
 /**
- * ArchiveIndex on a Cosmos DB container (partition key /id): one document per archived record, and
- * one per garbage location. Garbage is recorded before the entry that pointed to it changes, so a
- * crash in between leaves at worst a garbage note for a blob still in use, which the collector skips.
+ * ArchiveIndex on a Cosmos DB container (partition key /id): one document per archived record. The
+ * garbage queue and the deletion notes share the container; every query here filters on `type`.
  */
 export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
   constructor(client: CosmosClient, options: { database: string; container: string }) {
@@ -61,12 +32,7 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
   }
 
   async putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]> {
-    const stored: StoredEntry[] = [];
-    for (let start = 0; start < entries.length; start += WRITE_CONCURRENCY) {
-      const chunk = entries.slice(start, start + WRITE_CONCURRENCY);
-      stored.push(...(await Promise.all(chunk.map((entry) => this.putOne(entry)))));
-    }
-    return stored;
+    return pMap(entries, (entry) => this.putOne(entry), { concurrency: WRITE_CONCURRENCY });
   }
 
   async withdraw(id: string, etag?: string): Promise<StoredEntry | undefined> {
@@ -75,7 +41,6 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
     if (etag !== undefined && current.etag !== etag) {
       throw new PreconditionFailedError(`archive entry '${id}' has changed since version ${etag}`);
     }
-    await this.addGarbage(current, new Date().toISOString());
     try {
       await this.container.items.item(id, id).delete(ifMatch(current.etag));
       return current;
@@ -90,38 +55,6 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
         return this.withdraw(id);
       }
       throw unavailable(`withdrawing archive entry '${id}'`, error);
-    }
-  }
-
-  async listGarbage(query: { limit: number; afterSeq?: string | undefined }): Promise<Garbage[]> {
-    try {
-      const { resources } = await this.container.items.items
-        .query<GarbageDocument>({
-          query: "SELECT TOP @limit * FROM c WHERE c.type = 'garbage' AND c.id > @after ORDER BY c.id",
-          parameters: [
-            { name: '@limit', value: query.limit },
-            { name: '@after', value: query.afterSeq ?? GARBAGE_PREFIX },
-          ],
-        })
-        .fetchAll();
-      return resources.map((doc) => ({
-        seq: doc.id,
-        id: doc.record_id,
-        location: doc.location,
-        since: doc.since,
-      }));
-    } catch (error) {
-      throw unavailable('listing archive garbage', error);
-    }
-  }
-
-  async forgetGarbage(seqs: readonly string[]): Promise<void> {
-    for (const seq of seqs) {
-      try {
-        await this.container.items.item(seq, seq).delete();
-      } catch (error) {
-        if (cosmosStatus(error) !== 404) throw unavailable(`forgetting garbage '${seq}'`, error);
-      }
     }
   }
 
@@ -141,33 +74,6 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
       return resources.map(toEntry);
     } catch (error) {
       throw unavailable(`listing archive entries in ${blob}`, error);
-    }
-  }
-
-  async noteDeleted(id: string, at: string): Promise<void> {
-    const earlier = await this.deletedAt(id);
-    if (earlier !== undefined && earlier >= at) return;
-    const document: DeletionDocument = {
-      id: `${DELETION_PREFIX}${id}`,
-      type: 'deletion',
-      record_id: id,
-      deleted_at: at,
-    };
-    try {
-      await this.container.items.items.upsert(document);
-    } catch (error) {
-      throw unavailable(`noting the deletion of '${id}'`, error);
-    }
-  }
-
-  async deletedAt(id: string): Promise<string | undefined> {
-    const docId = `${DELETION_PREFIX}${id}`;
-    try {
-      const { resource } = await this.container.items.item(docId, docId).read<DeletionDocument>();
-      return resource?.deleted_at;
-    } catch (error) {
-      if (cosmosStatus(error) === 404) return undefined;
-      throw unavailable(`reading the deletion note of '${id}'`, error);
     }
   }
 
@@ -233,31 +139,12 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
   }
 
   private async putOne(entry: ArchiveEntry): Promise<StoredEntry> {
-    const previous = await this.get(entry.id);
-    if (previous && !sameLocation(previous.location, entry.location)) {
-      await this.addGarbage(previous, entry.archived_at);
-    }
     try {
       const document: EntryDocument = { ...entry, type: 'entry' };
       const { resource } = await this.container.items.items.upsert(document);
       return { ...entry, etag: etagOf(resource) };
     } catch (error) {
       throw unavailable(`writing archive entry '${entry.id}'`, error);
-    }
-  }
-
-  private async addGarbage(entry: StoredEntry, since: string): Promise<void> {
-    const document: GarbageDocument = {
-      id: `${GARBAGE_PREFIX}${new Date().toISOString()}~${randomUUID()}`,
-      type: 'garbage',
-      record_id: entry.id,
-      location: entry.location,
-      since,
-    };
-    try {
-      await this.container.items.items.create(document);
-    } catch (error) {
-      throw unavailable(`recording garbage for '${entry.id}'`, error);
     }
   }
 }

@@ -1,44 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { PreconditionFailedError } from '../../domain/errors.js';
-import type {
-  ArchiveEntry,
-  ArchiveIndex,
-  ArchiveListQuery,
-  ArchiveLocation,
-  Garbage,
-  StoredEntry,
-} from '../../ports/archive-index.js';
-import { sameLocation } from '../../ports/archive-index.js';
+import type { ArchiveEntry, ArchiveIndex, ArchiveListQuery, StoredEntry } from '../../ports/archive-index.js';
+import { locationColumns, locationOf, type LocationColumns } from './location-columns.js';
 import { attempt } from './open-database.js';
 import { SqliteAdapter } from './sqlite-file.js';
 
-interface EntryRow {
+interface EntryRow extends LocationColumns {
   id: string;
   customer_id: string;
   created_at: string;
-  layout: string;
-  blob: string;
-  offset: number;
-  length: number;
-  line_offset: number | null;
-  line_length: number | null;
   sha256: string;
   size: number;
   archived_at: string;
   run_id: string;
   etag: string;
-}
-
-interface GarbageRow {
-  seq: number;
-  id: string;
-  layout: string;
-  blob: string;
-  offset: number;
-  length: number;
-  line_offset: number | null;
-  line_length: number | null;
-  since: string;
 }
 
 const SCHEMA = `
@@ -61,24 +36,9 @@ CREATE TABLE IF NOT EXISTS archive_index (
 CREATE INDEX IF NOT EXISTS archive_index_by_customer ON archive_index (customer_id, id);
 CREATE INDEX IF NOT EXISTS archive_index_by_blob ON archive_index (blob, id);
 CREATE INDEX IF NOT EXISTS archive_index_by_created ON archive_index (created_at);
-CREATE TABLE IF NOT EXISTS archive_garbage (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL,
-  layout TEXT NOT NULL,
-  blob TEXT NOT NULL,
-  offset INTEGER NOT NULL,
-  length INTEGER NOT NULL,
-  line_offset INTEGER,
-  line_length INTEGER,
-  since TEXT NOT NULL
-) STRICT;
-CREATE TABLE IF NOT EXISTS archive_deletions (
-  id TEXT PRIMARY KEY,
-  deleted_at TEXT NOT NULL
-) STRICT;
 `;
 
-/** ArchiveIndex on a SQLite file; entry and garbage changes commit in one transaction. */
+/** ArchiveIndex on a SQLite file (shared with the garbage queue and the deletion notes, in tables of their own). */
 export class SqliteArchiveIndex extends SqliteAdapter implements ArchiveIndex {
   constructor(path: string) {
     super(path, SCHEMA, 'SqliteArchiveIndex');
@@ -109,10 +69,6 @@ export class SqliteArchiveIndex extends SqliteAdapter implements ArchiveIndex {
                etag = excluded.etag`,
           );
           return entries.map((entry) => {
-            const previous = this.selectEntry(entry.id);
-            if (previous && !sameLocation(toEntry(previous).location, entry.location)) {
-              this.addGarbage(previous, entry.archived_at);
-            }
             const stored: StoredEntry = { ...entry, etag: randomUUID() };
             upsert.run(toRow(stored));
             return stored;
@@ -132,36 +88,10 @@ export class SqliteArchiveIndex extends SqliteAdapter implements ArchiveIndex {
             throw new PreconditionFailedError(`archive entry '${id}' has changed since version ${ifMatch}`);
           }
           this.file.prepare('DELETE FROM archive_index WHERE id = ?').run(id);
-          this.addGarbage(row, new Date().toISOString());
           return toEntry(row);
         })
         .immediate(),
     );
-  }
-
-  listGarbage(query: { limit: number; afterSeq?: string | undefined }): Promise<Garbage[]> {
-    return attempt(() =>
-      this.file
-        .prepare<[number, number], GarbageRow>(
-          'SELECT * FROM archive_garbage WHERE seq > ? ORDER BY seq LIMIT ?',
-        )
-        .all(Number(query.afterSeq ?? 0), query.limit)
-        .map((row) => ({
-          seq: String(row.seq),
-          id: row.id,
-          location: locationOf(row),
-          since: row.since,
-        })),
-    );
-  }
-
-  forgetGarbage(seqs: readonly string[]): Promise<void> {
-    return attempt(() => {
-      const remove = this.file.prepare('DELETE FROM archive_garbage WHERE seq = ?');
-      this.file.db.transaction(() => {
-        for (const seq of seqs) remove.run(Number(seq));
-      })();
-    });
   }
 
   listAt(blob: string, query: { limit: number; afterId?: string | undefined }): Promise<StoredEntry[]> {
@@ -172,26 +102,6 @@ export class SqliteArchiveIndex extends SqliteAdapter implements ArchiveIndex {
         )
         .all(blob, query.afterId ?? '', query.limit)
         .map(toEntry),
-    );
-  }
-
-  noteDeleted(id: string, at: string): Promise<void> {
-    return attempt(() => {
-      this.file
-        .prepare(
-          `INSERT INTO archive_deletions (id, deleted_at) VALUES (?, ?)
-           ON CONFLICT (id) DO UPDATE SET deleted_at = max(deleted_at, excluded.deleted_at)`,
-        )
-        .run(id, at);
-    });
-  }
-
-  deletedAt(id: string): Promise<string | undefined> {
-    return attempt(
-      () =>
-        this.file
-          .prepare<[string], { deleted_at: string }>('SELECT deleted_at FROM archive_deletions WHERE id = ?')
-          .get(id)?.deleted_at,
     );
   }
 
@@ -236,31 +146,6 @@ export class SqliteArchiveIndex extends SqliteAdapter implements ArchiveIndex {
   private selectEntry(id: string): EntryRow | undefined {
     return this.file.prepare<[string], EntryRow>('SELECT * FROM archive_index WHERE id = ?').get(id);
   }
-
-  private addGarbage(row: EntryRow, since: string): void {
-    this.file
-      .prepare(
-        `INSERT INTO archive_garbage (id, layout, blob, offset, length, line_offset, line_length, since)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(row.id, row.layout, row.blob, row.offset, row.length, row.line_offset, row.line_length, since);
-  }
-}
-
-function locationOf(
-  row: Pick<EntryRow, 'layout' | 'blob' | 'offset' | 'length' | 'line_offset' | 'line_length'>,
-): ArchiveLocation {
-  const { blob, offset, length } = row;
-  if (row.layout === 'record') return { layout: 'record', blob, offset, length };
-  if (row.layout === 'segment' && row.line_offset !== null && row.line_length !== null)
-    return {
-      layout: 'segment',
-      blob,
-      offset,
-      length,
-      line: { offset: row.line_offset, length: row.line_length },
-    };
-  throw new Error(`unreadable archive location (layout '${row.layout}') in the index`);
 }
 
 function toEntry(row: EntryRow): StoredEntry {
@@ -282,12 +167,7 @@ function toRow(entry: StoredEntry): EntryRow {
     id: entry.id,
     customer_id: entry.customer_id,
     created_at: entry.created_at,
-    layout: entry.location.layout,
-    blob: entry.location.blob,
-    offset: entry.location.offset,
-    length: entry.location.length,
-    line_offset: entry.location.layout === 'segment' ? entry.location.line.offset : null,
-    line_length: entry.location.layout === 'segment' ? entry.location.line.length : null,
+    ...locationColumns(entry.location),
     sha256: entry.sha256,
     size: entry.size,
     archived_at: entry.archived_at,

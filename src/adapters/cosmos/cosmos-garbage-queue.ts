@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import type { CosmosClient } from '@azure/cosmos';
+import type { Garbage, GarbageQueue } from '../../ports/garbage-queue.js';
+import { cosmosStatus, unavailable } from './cosmos-client.js';
+import { CosmosAdapter } from './cosmos-container.js';
+
+interface GarbageDocument {
+  id: string;
+  type: 'garbage';
+  record_id: string;
+  location: Garbage['location'];
+}
+
+/**
+ * Ids start with '~', which record ids cannot contain, so garbage never collides with the index's
+ * entries in the shared container; the time that follows makes id order the order it was noted in.
+ */
+const GARBAGE_PREFIX = '~garbage~';
+
+/** GarbageQueue in the archive index's Cosmos DB container (partition key /id), a document per location. */
+export class CosmosGarbageQueue extends CosmosAdapter implements GarbageQueue {
+  constructor(client: CosmosClient, options: { database: string; container: string }) {
+    super(client, options, '/id', 'CosmosGarbageQueue');
+  }
+
+  async add(items: readonly Omit<Garbage, 'seq'>[]): Promise<void> {
+    for (const item of items) {
+      const document: GarbageDocument = {
+        id: `${GARBAGE_PREFIX}${new Date().toISOString()}~${randomUUID()}`,
+        type: 'garbage',
+        record_id: item.id,
+        location: item.location,
+      };
+      try {
+        await this.container.items.items.create(document);
+      } catch (error) {
+        throw unavailable(`recording garbage for '${item.id}'`, error);
+      }
+    }
+  }
+
+  async list(query: { limit: number; afterSeq?: string | undefined }): Promise<Garbage[]> {
+    try {
+      const { resources } = await this.container.items.items
+        .query<GarbageDocument>({
+          query: "SELECT TOP @limit * FROM c WHERE c.type = 'garbage' AND c.id > @after ORDER BY c.id",
+          parameters: [
+            { name: '@limit', value: query.limit },
+            { name: '@after', value: query.afterSeq ?? GARBAGE_PREFIX },
+          ],
+        })
+        .fetchAll();
+      return resources.map((doc) => ({ seq: doc.id, id: doc.record_id, location: doc.location }));
+    } catch (error) {
+      throw unavailable('listing archive garbage', error);
+    }
+  }
+
+  async forget(seqs: readonly string[]): Promise<void> {
+    for (const seq of seqs) {
+      try {
+        await this.container.items.item(seq, seq).delete();
+      } catch (error) {
+        if (cosmosStatus(error) !== 404) throw unavailable(`forgetting garbage '${seq}'`, error);
+      }
+    }
+  }
+}
