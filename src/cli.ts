@@ -22,7 +22,7 @@ import {
 } from './lifecycle/lifecycle-policy.js';
 import type { SimulationReport } from './lifecycle/lifecycle-simulator.js';
 import { isLoopbackAccount } from './adapters/azure-blob/blob-container.js';
-import { HELD_PREFIX } from './services/held-copies.js';
+import { HELD_PREFIX } from './services/layouts/record-layout.js';
 
 const HOUR_MS = 60 * 60 * 1000;
 

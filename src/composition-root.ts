@@ -39,11 +39,12 @@ import { AuditLog } from './services/audit-log.js';
 import { systemClock, type Clock } from './services/clock.js';
 import { GarbageNotingIndex } from './services/garbage-noting-index.js';
 import { HeldCopies } from './services/held-copies.js';
-import { RecordLayout } from './services/record-layout.js';
+import { Layouts } from './services/layouts/layouts.js';
+import { RecordLayout } from './services/layouts/record-layout.js';
 import { RetentionSweep } from './services/retention-sweep.js';
 import { Compactor } from './services/compactor.js';
 import { RecordService } from './services/record-service.js';
-import { SegmentLayout } from './services/segment-layout.js';
+import { SegmentLayout } from './services/layouts/segment-layout.js';
 import { Restorer } from './services/restorer.js';
 import { StatsService } from './services/stats-service.js';
 import { Verifier } from './services/verifier.js';
@@ -197,7 +198,12 @@ export async function createServices(
   }
   const index = new GarbageNotingIndex(adapters.index, garbage);
   const audit = new AuditLog(auditTrail, clock, logger);
-  const reader = new ArchiveReader(store);
+  const layouts = new Layouts(
+    new RecordLayout(store),
+    new SegmentLayout(store, { maxRecords: config.layout.maxRecords, maxBytes: config.layout.maxBytes }),
+    config.layout.name,
+  );
+  const reader = new ArchiveReader(layouts);
   const restorer = new Restorer(live, index, reader, clock);
   const settings = {
     olderThanDays: config.archivalDaysThreshold,
@@ -210,14 +216,7 @@ export async function createServices(
       live,
       index,
       garbage,
-      store,
-      layout:
-        config.layout.name === 'segment'
-          ? new SegmentLayout(store, {
-              maxRecords: config.layout.maxRecords,
-              maxBytes: config.layout.maxBytes,
-            })
-          : new RecordLayout(store),
+      layouts,
       lock,
       runLog,
       retention: new RetentionSweep({
@@ -228,7 +227,16 @@ export async function createServices(
         logger,
         retentionDays: config.retentionDays,
       }),
-      heldCopies: new HeldCopies({ index, deletions, live, store, reader, holds, clock, logger }),
+      heldCopies: new HeldCopies({
+        index,
+        deletions,
+        live,
+        layout: layouts.record,
+        reader,
+        holds,
+        clock,
+        logger,
+      }),
       audit,
       clock,
       logger,
@@ -238,18 +246,17 @@ export async function createServices(
       live,
       index,
       deletions,
-      store,
+      layout: layouts.segment,
       lock,
       clock,
       logger,
       slices: config.archivalSlices,
-      limits: { maxRecords: config.layout.maxRecords, maxBytes: config.layout.maxBytes },
     }),
     verifier: new Verifier({
       live,
       index,
       deletions,
-      store,
+      layouts,
       reader,
       lock,
       clock,

@@ -197,38 +197,3 @@ export function parseManifest(bytes: Buffer, name: string): SegmentManifest {
   }
   return manifest;
 }
-
-/** The manifest's name beside its segment. */
-export function manifestNameOf(segment: string): string {
-  return segment.replace(/\.ndjson\.gz$/, '.manifest.json');
-}
-
-/** Where a run puts its n-th segment: Hive-style by creation month, so engines can prune by month. */
-export function segmentName(month: string, runId: string, n: number): string {
-  return `segments/created=${month}/${runId}-${n.toString().padStart(4, '0')}.ndjson.gz`;
-}
-
-/** The segment a manifest describes: the reverse of manifestNameOf. */
-export function segmentNameOf(manifest: string): string {
-  return manifest.replace(/\.manifest\.json$/, '.ndjson.gz');
-}
-
-/** The creation month a segment's name carries ('undated' for names without one). */
-export function monthOfSegment(segment: string): string {
-  return /^segments\/created=([^/]+)\//.exec(segment)?.[1] ?? 'undated';
-}
-
-/** YYYY-MM of a creation time (UTC); 'undated' when it does not parse. */
-export function creationMonth(createdAt: string): string {
-  const created = new Date(createdAt);
-  if (Number.isNaN(created.getTime())) return 'undated';
-  return `${created.getUTCFullYear().toString().padStart(4, '0')}-${(created.getUTCMonth() + 1).toString().padStart(2, '0')}`;
-}
-
-export function isSegmentName(name: string): boolean {
-  return name.startsWith('segments/') && name.endsWith('.ndjson.gz');
-}
-
-export function isManifestName(name: string): boolean {
-  return name.startsWith('segments/') && name.endsWith('.manifest.json');
-}

@@ -1,24 +1,31 @@
 import { sha256Hex, type RecordDocument } from '../domain/billing-record.js';
 import { ArchivedGoneError, IntegrityError, NotFoundError } from '../domain/errors.js';
-import { recordFromMember } from '../domain/segment-format.js';
 import type { ArchiveEntry } from '../ports/archive-index.js';
-import type { ArchiveStore } from '../ports/archive-store.js';
+import type { Layouts } from './layouts/layouts.js';
 
 /**
- * Reads an archived record through its index entry with one ranged read (of the record's blob, or of
- * the gzip member holding it) and refuses bytes that fail their SHA-256.
+ * Reads an archived record through its index entry, with the one ranged read its layout makes, and
+ * refuses bytes that fail their SHA-256.
  */
 export class ArchiveReader {
-  constructor(private readonly store: ArchiveStore) {}
+  constructor(private readonly layouts: Layouts) {}
 
   /** ArchivedGoneError when the blob is missing, IntegrityError when the bytes do not verify. */
   async read(entry: ArchiveEntry): Promise<RecordDocument> {
+    const bytes = await this.readBytes(entry);
+    const doc = JSON.parse(bytes.toString('utf8')) as RecordDocument;
+    if (doc.id !== entry.id)
+      throw new IntegrityError(`blob ${entry.location.blob} holds record '${doc.id}', not '${entry.id}'`);
+    return doc;
+  }
+
+  /** The record's archived bytes, exactly as written, once they verify against the entry. */
+  async readBytes(entry: ArchiveEntry): Promise<Buffer> {
     const { location } = entry;
-    const { layout, blob, offset, length } = location;
+    const { layout, blob } = location;
     let bytes: Buffer;
     try {
-      const range = await this.store.get(blob, { offset, length });
-      bytes = location.layout === 'segment' ? recordFromMember(range, location.line, blob) : range;
+      bytes = await this.layouts.of(location).read(location);
     } catch (error) {
       if (error instanceof NotFoundError) {
         throw new ArchivedGoneError(`the archived copy of record '${entry.id}' is gone (blob ${blob})`, {
@@ -34,10 +41,7 @@ export class ArchiveReader {
         { details: { id: entry.id, blob, expected: entry.sha256, actual } },
       );
     }
-    const doc = JSON.parse(bytes.toString('utf8')) as RecordDocument;
-    if (doc.id !== entry.id)
-      throw new IntegrityError(`blob ${blob} holds record '${doc.id}', not '${entry.id}'`);
-    return doc;
+    return bytes;
   }
 }
 

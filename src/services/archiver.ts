@@ -3,21 +3,15 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ValidationError } from '../domain/errors.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
-import { manifestNameOf } from '../domain/segment-format.js';
-import {
-  sameLocation,
-  withdrawUnlessChanged,
-  type ArchiveIndex,
-  type ArchiveLocation,
-} from '../ports/archive-index.js';
-import type { ArchiveStore } from '../ports/archive-store.js';
+import { withdrawUnlessChanged, type ArchiveIndex } from '../ports/archive-index.js';
 import type { GarbageQueue } from '../ports/garbage-queue.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
 import { startedRun, type RunLog, type RunRecord } from '../ports/run-log.js';
 import { DAY_MS, type Clock } from './clock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
-import type { ArchiveLayout, DurableBatch } from './archive-layout.js';
+import type { DurableBatch } from './layouts/archive-layout.js';
+import type { Layouts } from './layouts/layouts.js';
 import type { AuditLog } from './audit-log.js';
 import type { HeldCopies } from './held-copies.js';
 import type { RetentionSweep } from './retention-sweep.js';
@@ -53,8 +47,7 @@ export interface ArchiverDeps {
   live: LiveStore;
   index: ArchiveIndex;
   garbage: GarbageQueue;
-  store: ArchiveStore;
-  layout: ArchiveLayout;
+  layouts: Layouts;
   lock: Lock;
   runLog: RunLog;
   retention: RetentionSweep;
@@ -76,8 +69,7 @@ export class Archiver {
   private readonly live: LiveStore;
   private readonly index: ArchiveIndex;
   private readonly garbage: GarbageQueue;
-  private readonly store: ArchiveStore;
-  private readonly layout: ArchiveLayout;
+  private readonly layouts: Layouts;
   private readonly lock: Lock;
   private readonly runLog: RunLog;
   private readonly retention: RetentionSweep;
@@ -92,8 +84,7 @@ export class Archiver {
       live: this.live,
       index: this.index,
       garbage: this.garbage,
-      store: this.store,
-      layout: this.layout,
+      layouts: this.layouts,
       lock: this.lock,
       runLog: this.runLog,
       retention: this.retention,
@@ -247,7 +238,7 @@ export class Archiver {
     const touchedBefore = new Date(this.clock().getTime() - run.older_than_days * DAY_MS);
     const writer = run.dry_run
       ? undefined
-      : this.layout.open({ runId: run.run_id, archivedAt: run.started_at });
+      : this.layouts.writing.open({ runId: run.run_id, archivedAt: run.started_at });
     let remaining = run.limit ?? Number.POSITIVE_INFINITY;
     let continuation: string | undefined;
     do {
@@ -326,25 +317,14 @@ export class Archiver {
       const mine = garbage.filter((item) => inSlice(item.id, slice));
       for (const item of mine) {
         throwIfLost(lease);
-        if (deleted.has(item.location.blob) || (await this.stillReferenced(item.id, item.location))) continue;
+        const layout = this.layouts.of(item.location);
+        if (deleted.has(item.location.blob) || (await layout.stillReferenced(this.index, item))) continue;
         deleted.add(item.location.blob);
-        if (item.location.layout === 'segment') await this.store.delete(manifestNameOf(item.location.blob));
-        await this.store.delete(item.location.blob);
+        await layout.remove(item.location.blob);
         run.garbage_collected += 1;
       }
       await this.garbage.forget(mine.map((item) => item.seq));
     }
-  }
-
-  /**
-   * A record blob is in use while its entry points to it; a segment while any entry points into it
-   * (its other records' dead bytes wait for compaction).
-   */
-  private async stillReferenced(id: string, location: ArchiveLocation): Promise<boolean> {
-    if (location.layout === 'segment')
-      return (await this.index.listAt(location.blob, { limit: 1 })).length > 0;
-    const current = await this.index.get(id);
-    return current !== undefined && sameLocation(current.location, location);
   }
 
   private noteError(run: RunRecord, message: string): void {

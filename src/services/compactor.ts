@@ -1,32 +1,20 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { sha256Hex } from '../domain/billing-record.js';
 import { ArchivedOfflineError, IntegrityError, ValidationError } from '../domain/errors.js';
-import {
-  isSegmentName,
-  manifestNameOf,
-  parseManifest,
-  recordFromMember,
-  SegmentBuilder,
-  segmentName,
-  monthOfSegment,
-  type SegmentLimits,
-  type SegmentManifest,
-} from '../domain/segment-format.js';
+import type { SegmentManifest } from '../domain/segment-format.js';
 import {
   allEntriesIn,
   type ArchiveEntry,
   type ArchiveIndex,
   type StoredEntry,
 } from '../ports/archive-index.js';
-import type { ArchiveStore } from '../ports/archive-store.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { Clock } from './clock.js';
-import { writeSegment } from './segment-layout.js';
+import type { SealedSegment, SegmentGatherer, SegmentLayout } from './layouts/segment-layout.js';
 import { withdrawIfTouchedSince } from './touched-since.js';
 
 export interface CompactOptions {
@@ -54,12 +42,11 @@ export interface CompactorDeps {
   live: LiveStore;
   index: ArchiveIndex;
   deletions: DeletionNotes;
-  store: ArchiveStore;
+  layout: SegmentLayout;
   lock: Lock;
   clock: Clock;
   logger: Logger;
   slices: number;
-  limits: SegmentLimits;
 }
 
 interface Candidate {
@@ -103,10 +90,9 @@ export class Compactor {
       const pass = new CompactionPass(this.deps, report, runId, started, () => {
         throwIfLost(lease);
       });
-      for await (const blob of this.deps.store.list('segments/')) {
-        if (!isSegmentName(blob.name)) continue;
+      for await (const segment of this.deps.layout.segments()) {
         report.segments_examined += 1;
-        const candidate = await this.candidate(blob.name, minDeadShare);
+        const candidate = await this.candidate(segment, minDeadShare);
         if (!candidate) continue;
         report.segments_compacted += 1;
         report.bytes_before += candidate.manifest.bytes;
@@ -127,108 +113,84 @@ export class Compactor {
     if (entries.length === 0) return undefined;
     let manifest: SegmentManifest;
     try {
-      manifest = parseManifest(await this.deps.store.get(manifestNameOf(segment)), manifestNameOf(segment));
+      manifest = await this.deps.layout.manifestOf(segment);
     } catch {
       return undefined;
     }
     if ((manifest.record_count - entries.length) / manifest.record_count < minDeadShare) return undefined;
-    const month = monthOfSegment(segment);
+    const month = this.deps.layout.monthOf(segment);
     return { segment, month, manifest, entries };
   }
 }
 
-/** Gathers the surviving records of one month's candidates into new segments. */
+/** What the gatherer carries with each record: its entry now, and the segment it leaves. */
+interface Moving {
+  entry: StoredEntry;
+  from: string;
+}
+
+/** Gathers the surviving records of one month's candidates into new segments, by the layout's seal rule. */
 class CompactionPass {
-  private builder = new SegmentBuilder();
-  private month: string | undefined;
-  /** Entries of the records in the open builder, in the order added, and the old segments they leave. */
-  private moving: StoredEntry[] = [];
-  private leaving: Candidate[] = [];
-  private written = 0;
+  private readonly gatherer: SegmentGatherer<Moving>;
 
   constructor(
     private readonly deps: CompactorDeps,
     private readonly report: CompactReport,
-    private readonly runId: string,
+    runId: string,
     private readonly started: Date,
     private readonly checkLease: () => void,
-  ) {}
+  ) {
+    this.gatherer = deps.layout.gather<Moving>({ runId, archivedAt: started.toISOString() });
+  }
 
   async take(candidate: Candidate): Promise<void> {
-    let bytes: Buffer;
+    let records: { entry: StoredEntry; bytes: Buffer }[];
     try {
-      bytes = await this.deps.store.get(candidate.segment);
+      records = await this.deps.layout.recordsFor(candidate.segment, candidate.manifest, candidate.entries);
     } catch (error) {
-      if (!(error instanceof ArchivedOfflineError)) throw error;
-      this.skip(candidate, 'in the Archive tier');
+      if (error instanceof ArchivedOfflineError) this.skip(candidate, 'in the Archive tier');
+      else if (error instanceof IntegrityError) this.skip(candidate, `${error.message}; run \`verify\``);
+      else throw error;
       return;
     }
-    if (sha256Hex(bytes) !== candidate.manifest.sha256) {
-      this.skip(candidate, 'does not match its manifest; run `verify`');
-      return;
-    }
-    const records: { entry: StoredEntry; bytes: Buffer }[] = [];
-    for (const entry of candidate.entries) {
-      if (entry.location.layout !== 'segment') continue;
-      const { offset, length, line } = entry.location;
-      try {
-        const found = recordFromMember(bytes.subarray(offset, offset + length), line, candidate.segment);
-        if (sha256Hex(found) !== entry.sha256)
-          throw new IntegrityError(`record '${entry.id}' does not verify`);
-        records.push({ entry, bytes: found });
-      } catch (error) {
-        if (!(error instanceof IntegrityError)) throw error;
-        this.skip(candidate, `${error.message}; run \`verify\``);
-        return;
-      }
-    }
-    if (this.month !== undefined && (candidate.month !== this.month || this.builder.isFull(this.deps.limits)))
-      await this.seal();
-    this.month = candidate.month;
-    for (const { entry, bytes: recordBytes } of records) {
-      this.builder.add(recordBytes, {
-        id: entry.id,
-        customer_id: entry.customer_id,
-        created_at: entry.created_at,
-        sha256: entry.sha256,
-      });
-      this.moving.push(entry);
-    }
-    this.leaving.push(candidate);
+    const sealed = await this.gatherer.add(
+      candidate.month,
+      records.map(({ entry, bytes }) => ({
+        bytes,
+        facts: {
+          id: entry.id,
+          customer_id: entry.customer_id,
+          created_at: entry.created_at,
+          sha256: entry.sha256,
+        },
+        tag: { entry, from: candidate.segment },
+      })),
+    );
+    for (const segment of sealed) await this.repoint(segment);
   }
 
   async finish(): Promise<void> {
-    if (this.leaving.length > 0) await this.seal();
+    for (const segment of await this.gatherer.finish()) await this.repoint(segment);
   }
 
-  private async seal(): Promise<void> {
-    const { builder, moving, leaving } = this;
-    this.builder = new SegmentBuilder();
-    this.moving = [];
-    this.leaving = [];
-    if (moving.length > 0) {
-      this.written += 1;
-      const name = segmentName(this.month ?? 'undated', this.runId, this.written);
-      const context = { runId: this.runId, archivedAt: this.started.toISOString() };
-      const { entries: fresh, bytes } = await writeSegment(this.deps.store, builder, name, context);
-      this.report.segments_written += 1;
-      this.report.bytes_after += bytes;
-      // Entries keep when and by which run their record was archived; only the place changes.
-      const repointed: ArchiveEntry[] = fresh.map((entry, i) => ({
-        ...entry,
-        archived_at: moving[i]?.archived_at ?? entry.archived_at,
-        run_id: moving[i]?.run_id ?? entry.run_id,
-      }));
+  /** Points the moved records' entries at the new segment, then deletes the segments they left once nothing points into them. */
+  private async repoint(sealed: SealedSegment<Moving>): Promise<void> {
+    this.report.segments_written += 1;
+    this.report.bytes_after += sealed.bytes;
+    // Entries keep when and by which run their record was archived; only the place changes.
+    const repointed: ArchiveEntry[] = sealed.entries.map((entry, i) => ({
+      ...entry,
+      archived_at: sealed.tags[i]?.entry.archived_at ?? entry.archived_at,
+      run_id: sealed.tags[i]?.entry.run_id ?? entry.run_id,
+    }));
+    this.checkLease();
+    const stored = await this.deps.index.putMany(repointed);
+    for (const entry of stored) await withdrawIfTouchedSince(this.deps, entry, this.started.toISOString());
+    this.report.records_moved += stored.length;
+    for (const old of new Set(sealed.tags.map((tag) => tag.from))) {
       this.checkLease();
-      const stored = await this.deps.index.putMany(repointed);
-      for (const entry of stored) await withdrawIfTouchedSince(this.deps, entry, this.started.toISOString());
-      this.report.records_moved += stored.length;
-    }
-    for (const old of leaving) {
-      this.checkLease();
-      if ((await this.deps.index.listAt(old.segment, { limit: 1 })).length > 0) continue;
-      await this.deps.store.delete(manifestNameOf(old.segment));
-      await this.deps.store.delete(old.segment);
+      if ((await this.deps.index.listAt(old, { limit: 1 })).length > 0) continue;
+      await this.deps.layout.remove(old);
     }
   }
 

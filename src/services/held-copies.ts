@@ -1,30 +1,22 @@
 import type { Logger } from 'pino';
-import { canonicalBytes, type RecordDocument } from '../domain/billing-record.js';
 import { ArchivedOfflineError } from '../domain/errors.js';
 import { inSlice, type Slice } from '../domain/slices.js';
 import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
-import type { ArchiveStore } from '../ports/archive-store.js';
-import { allHolds, type LegalHolds } from '../ports/legal-holds.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
+import { allHolds, type LegalHolds } from '../ports/legal-holds.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { RunRecord } from '../ports/run-log.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
-import { putRecordBlob } from './record-layout.js';
+import type { RecordLayout } from './layouts/record-layout.js';
 import { withdrawIfTouchedSince } from './touched-since.js';
-
-/**
- * Held records' archived copies live under this prefix, which the lifecycle policy tiers but never
- * deletes: Azure's lifecycle filters can only include blobs, never exclude them, so a held record
- * has to leave the blobs the delete rule covers.
- */
-export const HELD_PREFIX = 'held/';
 
 export interface HeldCopiesDeps {
   index: ArchiveIndex;
   deletions: DeletionNotes;
   live: LiveStore;
-  store: ArchiveStore;
+  /** Held copies are record-layout blobs under `held/`, whatever layout the record was archived in. */
+  layout: RecordLayout;
   reader: ArchiveReader;
   holds: LegalHolds;
   clock: Clock;
@@ -45,7 +37,7 @@ export class HeldCopies {
       // Before the entry is read, so a delete or restore that withdraws it after that read counts.
       const started = this.deps.clock().toISOString();
       const entry = await this.deps.index.get(hold.record_id);
-      if (!entry || entry.location.blob.startsWith(HELD_PREFIX)) continue;
+      if (!entry || this.deps.layout.isHeld(entry.location)) continue;
       checkLease();
       try {
         await this.copy(entry, started, run);
@@ -63,24 +55,12 @@ export class HeldCopies {
   }
 
   private async copy(entry: StoredEntry, started: string, run: RunRecord): Promise<void> {
-    const bytes = canonicalBytes(await this.deps.reader.read(entry));
-    const blob = heldBlobName(entry.id, entry.sha256);
-    await putRecordBlob(this.deps.store, blob, bytes, entry);
-    const [moved] = await this.deps.index.putMany([
-      {
-        ...entry,
-        location: { layout: 'record', blob, offset: 0, length: bytes.length },
-      },
-    ]);
+    const held = await this.deps.layout.writeHeld(entry, await this.deps.reader.readBytes(entry));
+    const [moved] = await this.deps.index.putMany([held]);
     if (moved) await withdrawIfTouchedSince(this.deps, moved, started);
     this.deps.logger.info(
-      { runId: run.run_id, id: entry.id, from: entry.location.blob, to: blob },
+      { runId: run.run_id, id: entry.id, from: entry.location.blob, to: held.location.blob },
       'held record copied',
     );
   }
-}
-
-/** held/{id}.{sha256 prefix}.json: a changed record never lands on a name an entry points to. */
-export function heldBlobName(id: RecordDocument['id'], sha256: string): string {
-  return `${HELD_PREFIX}${id}.${sha256.slice(0, 16)}.json`;
 }

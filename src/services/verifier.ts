@@ -1,38 +1,23 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { sha256Hex } from '../domain/billing-record.js';
 import { ArchivedGoneError, ArchivedOfflineError, IntegrityError } from '../domain/errors.js';
-import {
-  isManifestName,
-  isSegmentName,
-  manifestNameOf,
-  parseManifest,
-  recordFromMember,
-  segmentNameOf,
-  type ManifestRecord,
-  type SegmentManifest,
-} from '../domain/segment-format.js';
+import type { ManifestRecord, SegmentManifest } from '../domain/segment-format.js';
 import {
   allEntriesIn,
   type ArchiveEntry,
   type ArchiveIndex,
   type StoredEntry,
 } from '../ports/archive-index.js';
-import type { ArchiveStore, BlobInfo } from '../ports/archive-store.js';
+import type { BlobInfo } from '../ports/archive-store.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
-import { HELD_PREFIX } from './held-copies.js';
-import { entriesOf } from './segment-layout.js';
-
-/** Where archive blobs live; `locks/` and `rehydrated/` hold no archived record of their own. */
-const ARCHIVE_PREFIXES = ['records/', 'segments/', HELD_PREFIX];
-/** Prefixes of blobs that each hold one record. */
-const RECORD_BLOB_PREFIXES = ['records/', HELD_PREFIX];
+import type { ArchiveLayout } from './layouts/archive-layout.js';
+import type { Layouts } from './layouts/layouts.js';
 const PAGE = 500;
 /** Findings listed in full per kind; the counts are always complete. */
 const LISTED = 50;
@@ -88,7 +73,7 @@ export interface VerifierDeps {
   live: LiveStore;
   index: ArchiveIndex;
   deletions: DeletionNotes;
-  store: ArchiveStore;
+  layouts: Layouts;
   reader: ArchiveReader;
   lock: Lock;
   clock: Clock;
@@ -131,6 +116,8 @@ class VerifyPass {
   private readonly repaired = { entries_rebuilt: 0, orphans_removed: 0 };
   private deadRecords = 0;
   private blobs = new Map<string, BlobInfo>();
+  /** Blobs of the record layout, each holding one record. */
+  private readonly recordBlobs = new Set<string>();
   /** Record-layout blobs some entry points to; segments are checked entry by entry per blob. */
   private readonly referencedRecordBlobs = new Set<string>();
   /** Ids this repair rebuilt, with the archive time of the copy chosen, so a newer copy wins. */
@@ -147,18 +134,18 @@ class VerifyPass {
   }
 
   async run(): Promise<VerifyReport> {
-    for (const prefix of ARCHIVE_PREFIXES)
-      for await (const blob of this.deps.store.list(prefix)) this.blobs.set(blob.name, blob);
+    const { record, segment } = this.deps.layouts;
+    // Only layouts' blobs: `locks/` and `rehydrated/` hold no archived record of their own.
+    for (const layout of this.deps.layouts.all)
+      for await (const blob of layout.blobs()) this.blobs.set(blob.name, blob);
+    for await (const blob of record.blobs()) this.recordBlobs.add(blob.name);
     await this.checkEntries();
     for (const name of [...this.blobs.keys()]) {
-      if (isSegmentName(name)) await this.checkSegment(name);
-      else if (isManifestName(name) && !this.blobs.has(segmentNameOf(name)))
-        await this.noteOrphan(name, 'manifest whose segment is gone');
-      else if (
-        RECORD_BLOB_PREFIXES.some((prefix) => name.startsWith(prefix)) &&
-        !this.referencedRecordBlobs.has(name)
-      )
-        await this.noteOrphan(name, 'record blob no index entry points to');
+      if (segment.isSegment(name)) await this.checkSegment(name);
+      else if (segment.isManifest(name) && !this.blobs.has(segment.segmentOf(name)))
+        await this.noteOrphan(segment, name, 'manifest whose segment is gone');
+      else if (this.recordBlobs.has(name) && !this.referencedRecordBlobs.has(name))
+        await this.noteOrphan(record, name, 'record blob no index entry points to');
     }
     return {
       ok: this.missing.list.count + this.corrupt.list.count + this.unindexed.list.count === 0,
@@ -216,11 +203,11 @@ class VerifyPass {
   }
 
   private async checkSegment(segment: string): Promise<void> {
+    const layout = this.deps.layouts.segment;
     const entries = await allEntriesIn(this.deps.index, segment);
-    const manifestName = manifestNameOf(segment);
-    if (!this.blobs.has(manifestName)) {
+    if (!this.blobs.has(layout.manifestName(segment))) {
       if (entries.length === 0) {
-        await this.noteOrphan(segment, 'segment without a manifest, nothing points into it');
+        await this.noteOrphan(layout, segment, 'segment without a manifest, nothing points into it');
         return;
       }
       this.corrupt.add({
@@ -233,8 +220,8 @@ class VerifyPass {
     let manifest: SegmentManifest;
     let bytes: Buffer;
     try {
-      manifest = parseManifest(await this.deps.store.get(manifestName), manifestName);
-      bytes = await this.deps.store.get(segment);
+      manifest = await layout.manifestOf(segment);
+      bytes = await layout.bytesOf(segment);
     } catch (error) {
       if (error instanceof ArchivedOfflineError) {
         this.offline.add({ blob: segment, message: error.message });
@@ -287,38 +274,20 @@ class VerifyPass {
         });
       }
     }
-    if (!stillUsed) await this.noteOrphan(segment, 'segment no index entry points into', manifestName);
+    if (!stillUsed) await this.noteOrphan(layout, segment, 'segment no index entry points into');
   }
 
   /** Ids of the records whose bytes in the segment match the manifest; mismatches are reported. */
   private checkAgainstManifest(segment: string, bytes: Buffer, manifest: SegmentManifest): Set<string> {
-    const intact = new Set<string>();
-    if (
-      manifest.segment !== segment ||
-      manifest.bytes !== bytes.length ||
-      manifest.sha256 !== sha256Hex(bytes)
-    ) {
+    const layout = this.deps.layouts.segment;
+    if (!layout.matchesManifest(segment, bytes, manifest)) {
       this.corrupt.add({
         blob: segment,
         message: `segment ${segment} does not match its manifest (size or SHA-256)`,
       });
     }
-    for (const record of manifest.records) {
-      this.checked.segment_records += 1;
-      const member = manifest.members[record.member];
-      try {
-        if (!member) throw new IntegrityError(`no member ${record.member}`);
-        const found = recordFromMember(
-          bytes.subarray(member.offset, member.offset + member.length),
-          record,
-          segment,
-        );
-        if (sha256Hex(found) === record.sha256) intact.add(record.id);
-      } catch (error) {
-        if (!(error instanceof IntegrityError)) throw error;
-      }
-    }
-    return intact;
+    this.checked.segment_records += manifest.records.length;
+    return layout.intactRecords(segment, bytes, manifest);
   }
 
   /** Whether a manifest record nothing points to is superseded: live, indexed elsewhere, or deleted after. */
@@ -332,9 +301,9 @@ class VerifyPass {
   }
 
   private async rebuild(manifest: SegmentManifest, record: ManifestRecord): Promise<void> {
-    const entry = entriesOf(manifest, { runId: manifest.run_id, archivedAt: manifest.archived_at }).find(
-      (candidate: ArchiveEntry) => candidate.id === record.id && candidate.sha256 === record.sha256,
-    );
+    const entry = this.deps.layouts.segment
+      .entriesOf(manifest)
+      .find((candidate: ArchiveEntry) => candidate.id === record.id && candidate.sha256 === record.sha256);
     if (!entry) return;
     this.checkLease();
     await this.deps.index.putMany([entry]);
@@ -347,15 +316,13 @@ class VerifyPass {
     );
   }
 
-  private async noteOrphan(blob: string, what: string, companion?: string): Promise<void> {
+  private async noteOrphan(layout: ArchiveLayout, blob: string, what: string): Promise<void> {
     const info = this.blobs.get(blob);
     const ageMs = info ? this.now.getTime() - info.lastModified.getTime() : 0;
     const grace = this.options.graceMs ?? DEFAULT_GRACE_MS;
     if (this.options.repair && ageMs >= grace) {
       this.checkLease();
-      // The manifest goes first, so a crash in between leaves a segment without one, not the reverse.
-      if (companion) await this.deps.store.delete(companion);
-      await this.deps.store.delete(blob);
+      await layout.remove(blob);
       this.repaired.orphans_removed += 1;
       this.deps.logger.warn({ blob, repair: this.runId }, `orphan removed: ${what}`);
       return;

@@ -2,14 +2,12 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/domain/billing-record.js';
 import { IntegrityError } from '../../src/domain/errors.js';
+import { creationMonth } from '../../src/domain/creation-month.js';
 import {
-  creationMonth,
-  manifestNameOf,
   MEMBER_MAX_BYTES,
   parseManifest,
   recordFromMember,
   SegmentBuilder,
-  segmentName,
 } from '../../src/domain/segment-format.js';
 
 function line(id: string, padding: number): Buffer {
@@ -108,14 +106,10 @@ describe('segment format', () => {
     expect(() => parseManifest(Buffer.from(JSON.stringify(moved)), 'm')).toThrow(/member 9/);
   });
 
-  it('names segments by creation month, Hive-style, with the manifest beside them', () => {
+  it('groups by creation month in UTC, and says when a time does not parse', () => {
     expect(creationMonth('2026-03-31T23:59:59.999Z')).toBe('2026-03');
     expect(creationMonth('2026-04-01T01:00:00+02:00')).toBe('2026-03');
+    expect(creationMonth('0999-12-01T00:00:00.000Z')).toBe('0999-12');
     expect(creationMonth('not a date')).toBe('undated');
-    const name = segmentName('2026-03', '20261101T000000000Z-abcd1234', 7);
-    expect(name).toBe('segments/created=2026-03/20261101T000000000Z-abcd1234-0007.ndjson.gz');
-    expect(manifestNameOf(name)).toBe(
-      'segments/created=2026-03/20261101T000000000Z-abcd1234-0007.manifest.json',
-    );
   });
 });

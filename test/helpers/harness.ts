@@ -7,7 +7,7 @@ import { createCosmosClient } from '../../src/adapters/cosmos/cosmos-client.js';
 import { createAdapters, createServices, type Adapters, type Services } from '../../src/composition-root.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
-import type { LayoutName } from '../../src/services/archive-layout.js';
+import type { LayoutName } from '../../src/services/layouts/archive-layout.js';
 import type { Clock } from '../../src/services/clock.js';
 import { cosmosTestAgent, localAzure, uniqueName } from './azure.js';
 import { TEST_API_KEYS } from './keys.js';

@@ -14,7 +14,7 @@ import {
   policyForContainer,
   retentionProblems,
 } from '../../src/lifecycle/lifecycle-policy.js';
-import { HELD_PREFIX } from '../../src/services/held-copies.js';
+import { HELD_PREFIX } from '../../src/services/layouts/record-layout.js';
 import { runCli } from '../helpers/cli.js';
 
 const target = {

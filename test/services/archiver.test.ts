@@ -81,7 +81,7 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
     await seed(harness, ['x']);
     const live = await harness.adapters.live.get('x');
     const bytes = Buffer.from(JSON.stringify(live?.doc));
-    const { recordBlobName } = await import('../../src/services/record-layout.js');
+    const { recordBlobName } = await import('../../src/services/layouts/record-layout.js');
     const wrong = Buffer.from('{"id":"x","amount":0}');
     // A blob already sits at the record's name with other bytes (say, a tampered leftover).
     const name = recordBlobName(live?.doc ?? { id: 'x', created_at: '', updated_at: '' }, sha256Hex(bytes));

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalBytes, type RecordDocument } from '../../src/domain/billing-record.js';
-import type { LayoutName } from '../../src/services/archive-layout.js';
+import type { LayoutName } from '../../src/services/layouts/archive-layout.js';
 import type { VerifyReport } from '../../src/services/verifier.js';
 import { finished, runCli, spawnCli } from '../helpers/cli.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';

@@ -1,0 +1,44 @@
+import type { ArchiveEntry, ArchiveIndex, ArchiveLocation } from '../../ports/archive-index.js';
+import type { BlobInfo } from '../../ports/archive-store.js';
+import type { StoredRecord } from '../../ports/live-store.js';
+
+export type LayoutName = ArchiveLocation['layout'];
+
+export interface LayoutContext {
+  runId: string;
+  archivedAt: string;
+}
+
+/** Records now durable in the archive, each with the live etag read with it, ready to be indexed. */
+export interface DurableBatch {
+  written: { entry: ArchiveEntry; etag: string }[];
+  failed: { id: string; error: Error }[];
+}
+
+/** One run's writer: takes eligible records in `created_at` order, says when they are durable. */
+export interface LayoutWriter {
+  /** Takes the next records; returns the batches that became durable meanwhile (maybe none). */
+  add(records: readonly StoredRecord[]): Promise<DurableBatch[]>;
+  /** Makes everything still buffered durable. */
+  finish(): Promise<DurableBatch[]>;
+}
+
+/**
+ * How archived records are laid out in blobs. A layout is the one owner of the blobs it writes:
+ * their names, how they are written and read, when they are still needed and how they go.
+ */
+export interface ArchiveLayout {
+  readonly name: LayoutName;
+  /** Where its blobs live; nothing else writes under these prefixes. */
+  readonly prefixes: readonly string[];
+  /** A run's writer. */
+  open(context: LayoutContext): LayoutWriter;
+  /** The record's canonical bytes at `location`, with one ranged read; NotFoundError when the blob is gone. */
+  read(location: ArchiveLocation): Promise<Buffer>;
+  /** Whether a blob a garbage note names is still needed by some entry, asked of the index now. */
+  stillReferenced(index: ArchiveIndex, garbage: { id: string; location: ArchiveLocation }): Promise<boolean>;
+  /** Deletes one of its blobs with whatever belongs to it; a missing blob is a no-op. */
+  remove(blob: string): Promise<void>;
+  /** Every blob under its prefixes, in name order per prefix. */
+  blobs(): AsyncIterable<BlobInfo>;
+}

@@ -1,0 +1,281 @@
+import { canonicalBytes, sha256Hex } from '../../domain/billing-record.js';
+import { creationMonth } from '../../domain/creation-month.js';
+import { IntegrityError } from '../../domain/errors.js';
+import {
+  parseManifest,
+  recordFromMember,
+  SegmentBuilder,
+  type ManifestRecord,
+  type RecordFacts,
+  type SegmentLimits,
+  type SegmentManifest,
+} from '../../domain/segment-format.js';
+import type { ArchiveEntry, ArchiveIndex, ArchiveLocation, StoredEntry } from '../../ports/archive-index.js';
+import type { ArchiveStore, BlobInfo } from '../../ports/archive-store.js';
+import type { StoredRecord } from '../../ports/live-store.js';
+import type { ArchiveLayout, DurableBatch, LayoutContext, LayoutWriter } from './archive-layout.js';
+import { putVerified } from './verified-put.js';
+
+const SEGMENTS_PREFIX = 'segments/';
+
+/**
+ * The `segment` layout: the records of one creation month gathered across read batches into one
+ * gzip NDJSON blob, with a manifest beside it. A run names its segments after itself, so no two runs
+ * ever write the same name.
+ */
+export class SegmentLayout implements ArchiveLayout {
+  readonly name = 'segment';
+  readonly prefixes = [SEGMENTS_PREFIX];
+
+  constructor(
+    private readonly store: ArchiveStore,
+    private readonly limits: SegmentLimits,
+  ) {}
+
+  open(context: LayoutContext): LayoutWriter {
+    return new SegmentWriter(this.gather<string>(context));
+  }
+
+  async read(location: ArchiveLocation): Promise<Buffer> {
+    if (location.layout !== 'segment') throw new IntegrityError(`${location.blob} is not a segment location`);
+    const member = await this.store.get(location.blob, { offset: location.offset, length: location.length });
+    return recordFromMember(member, location.line, location.blob);
+  }
+
+  /** A segment is needed while any entry points into it (its other records' dead bytes wait for compaction). */
+  async stillReferenced(index: ArchiveIndex, garbage: { location: ArchiveLocation }): Promise<boolean> {
+    return (await index.listAt(garbage.location.blob, { limit: 1 })).length > 0;
+  }
+
+  /**
+   * Deletes a segment with its manifest, the manifest first: a crash in between leaves a segment
+   * without one, which `verify` reports, never a manifest describing a segment that is not there.
+   */
+  async remove(blob: string): Promise<void> {
+    if (isSegmentName(blob)) await this.store.delete(manifestNameOf(blob));
+    await this.store.delete(blob);
+  }
+
+  blobs(): AsyncIterable<BlobInfo> {
+    return this.store.list(SEGMENTS_PREFIX);
+  }
+
+  /** A writer that gathers records given with a tag each into segments by the seal rule. */
+  gather<Tag>(context: LayoutContext): SegmentGatherer<Tag> {
+    return new SegmentGatherer<Tag>(this.store, this.limits, context);
+  }
+
+  /** The names of every segment, in name order. */
+  async *segments(): AsyncIterable<string> {
+    for await (const blob of this.store.list(SEGMENTS_PREFIX)) if (isSegmentName(blob.name)) yield blob.name;
+  }
+
+  isSegment(name: string): boolean {
+    return isSegmentName(name);
+  }
+
+  isManifest(name: string): boolean {
+    return name.startsWith(SEGMENTS_PREFIX) && name.endsWith('.manifest.json');
+  }
+
+  manifestName(segment: string): string {
+    return manifestNameOf(segment);
+  }
+
+  /** The segment a manifest describes. */
+  segmentOf(manifest: string): string {
+    return manifest.replace(/\.manifest\.json$/, '.ndjson.gz');
+  }
+
+  /** The segment's manifest, checked; IntegrityError when it is not one, NotFoundError when gone. */
+  async manifestOf(segment: string): Promise<SegmentManifest> {
+    const name = manifestNameOf(segment);
+    return parseManifest(await this.store.get(name), name);
+  }
+
+  /** The whole segment. */
+  bytesOf(segment: string): Promise<Buffer> {
+    return this.store.get(segment);
+  }
+
+  /** Whether the segment's bytes are the ones its manifest describes, as a whole. */
+  matchesManifest(segment: string, bytes: Buffer, manifest: SegmentManifest): boolean {
+    return (
+      manifest.segment === segment && manifest.bytes === bytes.length && manifest.sha256 === sha256Hex(bytes)
+    );
+  }
+
+  /** The manifest's records whose bytes in the segment verify. */
+  intactRecords(segment: string, bytes: Buffer, manifest: SegmentManifest): Set<string> {
+    const intact = new Set<string>();
+    for (const record of manifest.records) {
+      try {
+        if (sha256Hex(recordIn(bytes, manifest, record, segment)) === record.sha256) intact.add(record.id);
+      } catch (error) {
+        if (!(error instanceof IntegrityError)) throw error;
+      }
+    }
+    return intact;
+  }
+
+  /**
+   * The bytes of the records `entries` point to, read with the segment in one go; IntegrityError
+   * when the segment does not match its manifest or a record does not verify (the message leaves
+   * the segment for the caller to name).
+   */
+  async recordsFor(
+    segment: string,
+    manifest: SegmentManifest,
+    entries: readonly StoredEntry[],
+  ): Promise<{ entry: StoredEntry; bytes: Buffer }[]> {
+    const bytes = await this.store.get(segment);
+    if (sha256Hex(bytes) !== manifest.sha256) throw new IntegrityError('does not match its manifest');
+    return entries.flatMap((entry) => {
+      if (entry.location.layout !== 'segment') return [];
+      const { offset, length, line } = entry.location;
+      const found = recordFromMember(bytes.subarray(offset, offset + length), line, segment);
+      if (sha256Hex(found) !== entry.sha256) throw new IntegrityError(`record '${entry.id}' does not verify`);
+      return [{ entry, bytes: found }];
+    });
+  }
+
+  /** The index entries a manifest describes, one per record, as the run that wrote it made them. */
+  entriesOf(manifest: SegmentManifest): ArchiveEntry[] {
+    return entriesOf(manifest, { runId: manifest.run_id, archivedAt: manifest.archived_at });
+  }
+
+  /** The creation month a segment's name carries ('undated' for names without one). */
+  monthOf(segment: string): string {
+    return /^segments\/created=([^/]+)\//.exec(segment)?.[1] ?? 'undated';
+  }
+}
+
+/** A segment made durable: its name and size, and the entries to index with their tags, in the order given. */
+export interface SealedSegment<Tag> {
+  segment: string;
+  bytes: number;
+  entries: ArchiveEntry[];
+  tags: Tag[];
+}
+
+/**
+ * Gathers records into segments, one creation month each. The seal rule: the open segment is sealed
+ * before records of another month, or once it is full; records given together stay together.
+ */
+export class SegmentGatherer<Tag> {
+  private builder = new SegmentBuilder();
+  private month: string | undefined;
+  private tags: Tag[] = [];
+  private sealed = 0;
+
+  constructor(
+    private readonly store: ArchiveStore,
+    private readonly limits: SegmentLimits,
+    private readonly context: LayoutContext,
+  ) {}
+
+  async add(
+    month: string,
+    records: readonly { bytes: Buffer; facts: RecordFacts; tag: Tag }[],
+  ): Promise<SealedSegment<Tag>[]> {
+    const sealed: SealedSegment<Tag>[] = [];
+    if (this.builder.recordCount > 0 && (month !== this.month || this.builder.isFull(this.limits)))
+      sealed.push(await this.seal());
+    this.month = month;
+    for (const { bytes, facts, tag } of records) {
+      this.builder.add(bytes, facts);
+      this.tags.push(tag);
+    }
+    return sealed;
+  }
+
+  async finish(): Promise<SealedSegment<Tag>[]> {
+    return this.builder.recordCount > 0 ? [await this.seal()] : [];
+  }
+
+  /** The segment first, then its manifest, so a manifest never describes a segment that is not there. */
+  private async seal(): Promise<SealedSegment<Tag>> {
+    this.sealed += 1;
+    const segment = `${SEGMENTS_PREFIX}created=${this.month ?? 'undated'}/${this.context.runId}-${this.sealed.toString().padStart(4, '0')}.ndjson.gz`;
+    const { builder, tags } = this;
+    this.builder = new SegmentBuilder();
+    this.tags = [];
+    const { bytes, manifest } = builder.seal(segment, this.context);
+    // Run ids are unique, so a name can only exist if an earlier attempt of this very write landed.
+    for (const [name, body] of [
+      [segment, bytes],
+      [manifestNameOf(segment), Buffer.from(JSON.stringify(manifest))],
+    ] as const)
+      await putVerified(this.store, name, body, {
+        recordCount: manifest.record_count,
+        refusal: `blob '${name}' exists with other content; refusing to index into it`,
+      });
+    return { segment, bytes: bytes.length, entries: entriesOf(manifest, this.context), tags };
+  }
+}
+
+/** The archiver's writer: each eligible record goes to the segment of its creation month. */
+class SegmentWriter implements LayoutWriter {
+  constructor(private readonly gatherer: SegmentGatherer<string>) {}
+
+  async add(records: readonly StoredRecord[]): Promise<DurableBatch[]> {
+    const batches: DurableBatch[] = [];
+    for (const { doc, etag } of records) {
+      const bytes = canonicalBytes(doc);
+      const facts = {
+        id: doc.id,
+        customer_id: typeof doc.customer_id === 'string' ? doc.customer_id : '',
+        created_at: doc.created_at,
+        sha256: sha256Hex(bytes),
+      };
+      const sealed = await this.gatherer.add(creationMonth(doc.created_at), [{ bytes, facts, tag: etag }]);
+      batches.push(...sealed.map(durable));
+    }
+    return batches;
+  }
+
+  async finish(): Promise<DurableBatch[]> {
+    return (await this.gatherer.finish()).map(durable);
+  }
+}
+
+function durable(sealed: SealedSegment<string>): DurableBatch {
+  return { written: sealed.entries.map((entry, i) => ({ entry, etag: sealed.tags[i] ?? '' })), failed: [] };
+}
+
+function isSegmentName(name: string): boolean {
+  return name.startsWith(SEGMENTS_PREFIX) && name.endsWith('.ndjson.gz');
+}
+
+function manifestNameOf(segment: string): string {
+  return segment.replace(/\.ndjson\.gz$/, '.manifest.json');
+}
+
+function recordIn(bytes: Buffer, manifest: SegmentManifest, record: ManifestRecord, segment: string): Buffer {
+  const member = manifest.members[record.member];
+  if (!member) throw new IntegrityError(`no member ${record.member}`);
+  return recordFromMember(bytes.subarray(member.offset, member.offset + member.length), record, segment);
+}
+
+function entriesOf(manifest: SegmentManifest, context: LayoutContext): ArchiveEntry[] {
+  return manifest.records.map((record) => {
+    const member = manifest.members[record.member];
+    if (!member) throw new IntegrityError(`manifest of ${manifest.segment} lists no member ${record.member}`);
+    return {
+      id: record.id,
+      customer_id: record.customer_id,
+      created_at: record.created_at,
+      location: {
+        layout: 'segment',
+        blob: manifest.segment,
+        offset: member.offset,
+        length: member.length,
+        line: { offset: record.offset, length: record.length },
+      },
+      sha256: record.sha256,
+      size: record.length,
+      archived_at: context.archivedAt,
+      run_id: context.runId,
+    };
+  });
+}
