@@ -87,8 +87,8 @@ export interface RunLog {
   save(run: RunRecord): Promise<void>;
   /** The run, or undefined when unknown. */
   get(runId: string): Promise<RunRecord | undefined>;
-  /** Runs newest first, started before `before` when given. */
-  list(query: { limit: number; before?: string }): Promise<RunRecord[]>;
+  /** Runs newest first. */
+  list(query: { limit: number }): Promise<RunRecord[]>;
   /** Marks runs of `slice` still 'running' as 'crashed', except `exceptRunId`; returns how many. */
   markCrashed(slice: string, exceptRunId: string, now: Date): Promise<number>;
   /** Counts by status. */

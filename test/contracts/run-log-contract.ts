@@ -31,14 +31,12 @@ export function describeRunLogContract(name: string, make: () => Promise<StoreFi
       expect(await current().get('nope')).toBeUndefined();
     });
 
-    it('lists newest first with a limit and a before bound', async () => {
+    it('lists newest first with a limit', async () => {
       await current().save(runRecord('r1', '2026-11-01T00:00:00.000Z'));
       await current().save(runRecord('r3', '2026-11-03T00:00:00.000Z'));
       await current().save(runRecord('r2', '2026-11-02T00:00:00.000Z'));
       expect((await current().list({ limit: 2 })).map((r) => r.run_id)).toEqual(['r3', 'r2']);
-      expect(
-        (await current().list({ limit: 5, before: '2026-11-03T00:00:00.000Z' })).map((r) => r.run_id),
-      ).toEqual(['r2', 'r1']);
+      expect((await current().list({ limit: 5 })).map((r) => r.run_id)).toEqual(['r3', 'r2', 'r1']);
     });
 
     it('marks other running runs of the slice as crashed and counts by status', async () => {

@@ -37,15 +37,12 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
     }
   }
 
-  async list(query: { limit: number; before?: string }): Promise<RunRecord[]> {
+  async list(query: { limit: number }): Promise<RunRecord[]> {
     try {
       const { resources } = await this.container.items.items
         .query<RunDocument>({
-          query: 'SELECT TOP @limit * FROM c WHERE c.started_at < @before ORDER BY c.started_at DESC',
-          parameters: [
-            { name: '@limit', value: query.limit },
-            { name: '@before', value: query.before ?? '\uffff' },
-          ],
+          query: 'SELECT TOP @limit * FROM c ORDER BY c.started_at DESC',
+          parameters: [{ name: '@limit', value: query.limit }],
         })
         .fetchAll();
       return resources.map(toRun);

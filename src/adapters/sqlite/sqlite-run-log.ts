@@ -39,13 +39,13 @@ export class SqliteRunLog extends SqliteAdapter implements RunLog {
     });
   }
 
-  list(query: { limit: number; before?: string }): Promise<RunRecord[]> {
+  list(query: { limit: number }): Promise<RunRecord[]> {
     return attempt(() =>
       this.file
-        .prepare<[string, number], { run: string }>(
-          'SELECT run FROM archive_runs WHERE started_at < ? ORDER BY started_at DESC, run_id DESC LIMIT ?',
+        .prepare<[number], { run: string }>(
+          'SELECT run FROM archive_runs ORDER BY started_at DESC, run_id DESC LIMIT ?',
         )
-        .all(query.before ?? '\uffff', query.limit)
+        .all(query.limit)
         .map((row) => JSON.parse(row.run) as RunRecord),
     );
   }
