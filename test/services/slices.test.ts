@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { startedRun } from '../../src/domain/archival-runs.js';
 import { LockHeldError, ValidationError } from '../../src/domain/errors.js';
 import { sliceIndexOf } from '../../src/domain/slices.js';
-import { startedRun } from '../../src/ports/run-log.js';
 import { runCli } from '../helpers/cli.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 

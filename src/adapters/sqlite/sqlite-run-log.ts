@@ -1,4 +1,4 @@
-import { crashedRun, type RunLog, type RunRecord, type RunTotals } from '../../ports/run-log.js';
+import type { RunLog, RunRecord, RunTotals } from '../../ports/run-log.js';
 import { attempt } from './open-database.js';
 import { SqliteAdapter } from './sqlite-file.js';
 
@@ -50,26 +50,14 @@ export class SqliteRunLog extends SqliteAdapter implements RunLog {
     );
   }
 
-  markCrashed(slice: string, exceptRunId: string, now: Date): Promise<number> {
+  listRunning(slice: string): Promise<RunRecord[]> {
     return attempt(() =>
-      this.file.db
-        .transaction(() => {
-          const rows = this.file.db
-            .prepare<[string, string], { run: string }>(
-              "SELECT run FROM archive_runs WHERE slice = ? AND status = 'running' AND run_id <> ?",
-            )
-            .all(slice, exceptRunId);
-          const update = this.file.prepare(
-            "UPDATE archive_runs SET status = 'crashed', run = ? WHERE run_id = ?",
-          );
-          for (const row of rows) {
-            const run = JSON.parse(row.run) as RunRecord;
-            const crashed = crashedRun(run, now);
-            update.run(JSON.stringify(crashed), run.run_id);
-          }
-          return rows.length;
-        })
-        .immediate(),
+      this.file
+        .prepare<[string], { run: string }>(
+          "SELECT run FROM archive_runs WHERE slice = ? AND status = 'running'",
+        )
+        .all(slice)
+        .map((row) => JSON.parse(row.run) as RunRecord),
     );
   }
 
