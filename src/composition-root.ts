@@ -62,12 +62,13 @@ export interface Services {
   verifier: Verifier;
   compactor: Compactor;
   audit: AuditLog;
-  /** Applies a lifecycle policy to the archive as if days passed; see `lifecycle simulate`. */
-  simulateLifecycle(options: {
-    policy: LifecyclePolicy;
-    days: number;
-    dryRun: boolean;
-  }): Promise<SimulationReport>;
+  /**
+   * Applies a lifecycle policy to the archive as if days passed (`lifecycle simulate`); undefined
+   * when the archive store has no access tiers to simulate (the embedded archive directory).
+   */
+  simulateLifecycle:
+    | ((options: { policy: LifecyclePolicy; days: number; dryRun: boolean }) => Promise<SimulationReport>)
+    | undefined;
   /** Asks every store to answer; says which one did not. */
   readiness(): Promise<{ ready: boolean; stores: Readiness }>;
   close(): Promise<void>;
@@ -172,6 +173,7 @@ export async function createServices(
     throw error;
   }
   const audit = new AuditLog(auditTrail, clock, logger);
+  const { tiers } = store;
   const reader = new ArchiveReader(store);
   const restorer = new Restorer(live, index, reader, clock);
   const settings = {
@@ -226,17 +228,21 @@ export async function createServices(
       olderThanDays: config.archivalDaysThreshold,
       prices: config.prices,
     }),
-    simulateLifecycle: ({ policy, ...options }) =>
-      simulateLifecycle(
-        {
-          store,
-          policy,
-          container: config.backend.kind === 'azure' ? config.backend.blob.container : POLICY_FILE_CONTAINER,
-          prices: config.blobTierPrices,
-          clock,
-        },
-        options,
-      ),
+    simulateLifecycle:
+      tiers &&
+      (({ policy, ...options }) =>
+        simulateLifecycle(
+          {
+            store,
+            tiers,
+            policy,
+            container:
+              config.backend.kind === 'azure' ? config.backend.blob.container : POLICY_FILE_CONTAINER,
+            prices: config.blobTierPrices,
+            clock,
+          },
+          options,
+        )),
     readiness: () => checkReadiness(adapters),
     close: async () => {
       await Promise.allSettled(opened.map((adapter) => adapter.close()));

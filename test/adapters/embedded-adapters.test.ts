@@ -39,6 +39,7 @@ describeArchiveIndexContract(
 describeArchiveStoreContract(
   'filesystem',
   inTempDir((dir) => new FilesystemArchiveStore(join(dir, 'archive'))),
+  { tiers: false },
 );
 describeLockContract(
   'SQLite file lock',
