@@ -71,9 +71,9 @@ function counted(store) {
     },
     get: (name, range) => store.get(name, range),
     delete: (name) => store.delete(name),
-    setTier: (name, tier) => store.setTier(name, tier),
     list: (prefix) => store.list(prefix),
     ping: () => store.ping(),
+    tiers: store.tiers,
   };
   return { store: wrapped, tally };
 }

@@ -347,7 +347,7 @@ lifecycle
 lifecycle
   .command('simulate')
   .description(
-    'apply the lifecycle policy to this archive as if DAYS days passed (embedded stores or Azurite): move tiers, delete expired blobs, price before and after',
+    'apply the lifecycle policy to this archive as if DAYS days passed (Azurite, or Azure with --dry-run): move tiers, delete expired blobs, price before and after',
   )
   .requiredOption('--days <days>', 'how many days to pass', wholeNumber(0))
   .option(
@@ -360,14 +360,18 @@ lifecycle
     const { backend } = config;
     if (backend.kind === 'azure' && !options.dryRun && !isLoopbackAccount({ ...backend.blob })) {
       throw new ConfigError(
-        'lifecycle simulate changes tiers and deletes blobs: it runs on the embedded stores or a local Azurite only; add --dry-run to forecast a cloud account',
+        'lifecycle simulate changes tiers and deletes blobs: it runs on a local Azurite only; add --dry-run to forecast a cloud account',
       );
     }
     const { policy, problems } = await policyFor(config);
     for (const problem of problems) process.stderr.write(`warning: ${problem}\n`);
     await withServices(async (services) => {
-      const simulate = () =>
-        services.simulateLifecycle({ policy, days: options.days, dryRun: options.dryRun });
+      const { simulateLifecycle } = services;
+      if (!simulateLifecycle)
+        throw new ConfigError(
+          'lifecycle simulate needs an archive store with access tiers (Azure Blob Storage, or a local Azurite); the embedded archive directory has none',
+        );
+      const simulate = () => simulateLifecycle({ policy, days: options.days, dryRun: options.dryRun });
       const report = options.dryRun
         ? await simulate()
         : await audited(

@@ -75,12 +75,13 @@ export interface Services {
   verifier: Verifier;
   compactor: Compactor;
   audit: AuditLog;
-  /** Applies a lifecycle policy to the archive as if days passed; see `lifecycle simulate`. */
-  simulateLifecycle(options: {
-    policy: LifecyclePolicy;
-    days: number;
-    dryRun: boolean;
-  }): Promise<SimulationReport>;
+  /**
+   * Applies a lifecycle policy to the archive as if days passed (`lifecycle simulate`); undefined
+   * when the archive store has no access tiers to simulate (the embedded archive directory).
+   */
+  simulateLifecycle:
+    | ((options: { policy: LifecyclePolicy; days: number; dryRun: boolean }) => Promise<SimulationReport>)
+    | undefined;
   /** Asks every store to answer; says which one did not. */
   readiness(): Promise<{ ready: boolean; stores: Readiness }>;
   close(): Promise<void>;
@@ -203,6 +204,7 @@ export async function createServices(
     new SegmentLayout(store, { maxRecords: config.layout.maxRecords, maxBytes: config.layout.maxBytes }),
     config.layout.name,
   );
+  const { tiers } = store;
   const reader = new ArchiveReader(layouts);
   const restorer = new Restorer(live, index, reader, clock);
   const settings = {
@@ -268,17 +270,21 @@ export async function createServices(
       olderThanDays: config.archivalDaysThreshold,
       prices: config.prices,
     }),
-    simulateLifecycle: ({ policy, ...options }) =>
-      simulateLifecycle(
-        {
-          store,
-          policy,
-          container: config.backend.kind === 'azure' ? config.backend.blob.container : POLICY_FILE_CONTAINER,
-          prices: config.blobTierPrices,
-          clock,
-        },
-        options,
-      ),
+    simulateLifecycle:
+      tiers &&
+      (({ policy, ...options }) =>
+        simulateLifecycle(
+          {
+            store,
+            tiers,
+            policy,
+            container:
+              config.backend.kind === 'azure' ? config.backend.blob.container : POLICY_FILE_CONTAINER,
+            prices: config.blobTierPrices,
+            clock,
+          },
+          options,
+        )),
     readiness: () => checkReadiness(adapters),
     close: async () => {
       await Promise.allSettled(opened.map((adapter) => adapter.close()));

@@ -1,4 +1,4 @@
-import type { AccessTier, BlobInfo } from '../ports/archive-store.js';
+import type { AccessTier, TieredBlobInfo } from '../ports/archive-store.js';
 import { DAY_MS } from '../services/clock.js';
 import type { LifecyclePolicy } from './lifecycle-policy.js';
 
@@ -41,7 +41,7 @@ interface ActionCondition {
 export function planLifecycle(
   policy: LifecyclePolicy,
   container: string,
-  blobs: readonly BlobInfo[],
+  blobs: readonly TieredBlobInfo[],
   asOf: Date,
 ): PlannedChange[] {
   const rules = policy.rules.filter(
@@ -75,7 +75,7 @@ export function planLifecycle(
   return changes;
 }
 
-function isDue(condition: ActionCondition, blob: BlobInfo, asOf: Date): boolean {
+function isDue(condition: ActionCondition, blob: TieredBlobInfo, asOf: Date): boolean {
   const ageDays = (asOf.getTime() - blob.createdOn.getTime()) / DAY_MS;
   if (!(ageDays > condition.daysAfterCreationGreaterThan)) return false;
   const sinceChange = condition.daysAfterLastTierChangeGreaterThan;

@@ -1,4 +1,4 @@
-import type { AccessTier, ArchiveStore, BlobInfo } from '../ports/archive-store.js';
+import type { AccessTier, ArchiveStore, ArchiveTiers, TieredBlobInfo } from '../ports/archive-store.js';
 import { DAY_MS, type Clock } from '../services/clock.js';
 import {
   monthlyStorageCost,
@@ -31,7 +31,10 @@ export interface SimulationReport {
 }
 
 export interface SimulatorDeps {
+  /** Deletes what the policy deletes. */
   store: ArchiveStore;
+  /** The store's tiers: the simulation reads and moves them. */
+  tiers: ArchiveTiers;
   policy: LifecyclePolicy;
   /** The container the policy's prefixes name. */
   container: string;
@@ -47,14 +50,14 @@ export async function simulateLifecycle(
   deps: SimulatorDeps,
   options: { days: number; dryRun: boolean },
 ): Promise<SimulationReport> {
-  const blobs: BlobInfo[] = [];
-  for await (const blob of deps.store.list('')) blobs.push(blob);
+  const blobs: TieredBlobInfo[] = [];
+  for await (const blob of deps.tiers.list('')) blobs.push(blob);
   const asOf = new Date(deps.clock().getTime() + options.days * DAY_MS);
   const changes = planLifecycle(deps.policy, deps.container, blobs, asOf);
   if (!options.dryRun) {
     for (const change of changes) {
       if (change.to === 'deleted') await deps.store.delete(change.name);
-      else await deps.store.setTier(change.name, change.to);
+      else await deps.tiers.setTier(change.name, change.to);
     }
   }
   const changed = new Map(changes.map((change) => [change.name, change.to]));

@@ -6,11 +6,27 @@ export interface BlobInfo {
   name: string;
   size: number;
   lastModified: Date;
+}
+
+/** A blob as the lifecycle policy sees it: its creation and its access tier. */
+export interface TieredBlobInfo extends BlobInfo {
   /** When the blob was created; blobs are never rewritten, so the lifecycle policy counts from here. */
   createdOn: Date;
   tier: AccessTier;
   /** When the tier last changed, or undefined when it never did. */
   tierChangedOn: Date | undefined;
+}
+
+/**
+ * Access tiers: a capability only some stores declare (Azure Blob Storage), which `lifecycle
+ * simulate` needs. Such a store answers `get` of an Archive-tier blob with ArchivedOfflineError
+ * until it has rehydrated it.
+ */
+export interface ArchiveTiers {
+  /** Blobs whose names start with prefix, in name order, with their tiers. */
+  list(prefix: string): AsyncIterable<TieredBlobInfo>;
+  /** Moves the blob to `tier`, as the lifecycle policy would; NotFoundError when absent. */
+  setTier(name: string, tier: AccessTier): Promise<void>;
 }
 
 /** What the writer knows about a blob's content. */
@@ -38,13 +54,10 @@ export interface ArchiveStore {
   get(name: string, range?: ByteRange): Promise<Buffer>;
   /** Deletes the blob; a missing blob is a no-op. */
   delete(name: string): Promise<void>;
-  /**
-   * Moves the blob to `tier`, as the lifecycle policy would; NotFoundError when absent. The local
-   * directory keeps the tier as a note and serves every tier at once (it has no rehydration).
-   */
-  setTier(name: string, tier: AccessTier): Promise<void>;
   /** Blobs whose names start with prefix, in name order. */
   list(prefix: string): AsyncIterable<BlobInfo>;
   /** Readiness probe: resolves when the store answers. */
   ping(): Promise<void>;
+  /** The store's access tiers; absent when it has none (every blob is then always readable). */
+  readonly tiers?: ArchiveTiers;
 }

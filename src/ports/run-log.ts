@@ -34,43 +34,6 @@ export interface RunRecord {
   started_by?: string;
 }
 
-export type NewRun = Pick<
-  RunRecord,
-  'run_id' | 'slice' | 'dry_run' | 'older_than_days' | 'limit' | 'started_at' | 'host' | 'pid'
->;
-
-/** A run as recorded when it starts: running, every count at zero. */
-export function startedRun(run: NewRun): RunRecord {
-  return {
-    ...run,
-    status: 'running',
-    finished_at: null,
-    duration_ms: 0,
-    batches: 0,
-    eligible: 0,
-    archived: 0,
-    skipped: 0,
-    failed: 0,
-    bytes: 0,
-    garbage_collected: 0,
-    expired: 0,
-    kept_on_hold: 0,
-    held_copied: 0,
-    held_copy_pending: 0,
-    errors: [],
-  };
-}
-
-/** A run whose process died while it was running, as the next run of its slice records it. */
-export function crashedRun(run: RunRecord, now: Date): RunRecord {
-  return {
-    ...run,
-    status: 'crashed',
-    finished_at: now.toISOString(),
-    errors: [...run.errors, 'the run stopped without finishing (its process died); the next run took over'],
-  };
-}
-
 export interface RunTotals {
   count: number;
   succeeded: number;
@@ -87,10 +50,10 @@ export interface RunLog {
   save(run: RunRecord): Promise<void>;
   /** The run, or undefined when unknown. */
   get(runId: string): Promise<RunRecord | undefined>;
-  /** Runs newest first, started before `before` when given. */
-  list(query: { limit: number; before?: string }): Promise<RunRecord[]>;
-  /** Marks runs of `slice` still 'running' as 'crashed', except `exceptRunId`; returns how many. */
-  markCrashed(slice: string, exceptRunId: string, now: Date): Promise<number>;
+  /** Runs newest first. */
+  list(query: { limit: number }): Promise<RunRecord[]>;
+  /** Runs of `slice` whose status is 'running', in no particular order. */
+  listRunning(slice: string): Promise<RunRecord[]>;
   /** Counts by status. */
   totals(): Promise<RunTotals>;
   /** Readiness probe: resolves when the history answers, cheaply. */

@@ -1,13 +1,14 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { crashedRun, startedRun } from '../domain/archival-runs.js';
 import { ValidationError } from '../domain/errors.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
 import { withdrawUnlessChanged, type ArchiveIndex } from '../ports/archive-index.js';
 import type { GarbageQueue } from '../ports/garbage-queue.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
-import { startedRun, type RunLog, type RunRecord } from '../ports/run-log.js';
+import type { RunLog, RunRecord } from '../ports/run-log.js';
 import { DAY_MS, type Clock } from './clock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { DurableBatch } from './layouts/archive-layout.js';
@@ -136,7 +137,11 @@ export class Archiver {
       // Holding a slice's lock means no other run of it is alive: a 'running' record of it died.
       let crashed = 0;
       for (const covered of this.coveredSlices(slice))
-        crashed += await this.runLog.markCrashed(covered, runId, this.clock());
+        for (const dead of await this.runLog.listRunning(covered)) {
+          if (dead.run_id === runId) continue;
+          await this.runLog.save(crashedRun(dead, this.clock()));
+          crashed += 1;
+        }
       if (crashed > 0)
         this.logger.warn({ runId, crashed }, 'earlier archival runs had died; this run takes over');
       await this.audit.record({

@@ -27,6 +27,7 @@ function onFreshContainer<T extends { init(): Promise<void>; close(): Promise<vo
 describeArchiveStoreContract(
   'Azure Blob Storage (Azurite)',
   onFreshContainer((c) => new BlobArchiveStore(c, storeOptions)),
+  { tiers: true },
 );
 describeLockContract(
   'Azure blob lease (Azurite)',

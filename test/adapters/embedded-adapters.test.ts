@@ -63,6 +63,7 @@ describeIndexFamilyContract(
 describeArchiveStoreContract(
   'filesystem',
   inTempDir((dir) => new FilesystemArchiveStore(join(dir, 'archive'))),
+  { tiers: false },
 );
 describeLockContract(
   'SQLite file lock',

@@ -1,18 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/domain/billing-record.js';
 import { IntegrityError, NotFoundError } from '../../src/domain/errors.js';
-import { ACCESS_TIERS, type ArchiveStore, type BlobInfo } from '../../src/ports/archive-store.js';
+import {
+  ACCESS_TIERS,
+  type ArchiveStore,
+  type ArchiveTiers,
+  type TieredBlobInfo,
+} from '../../src/ports/archive-store.js';
 import { useFreshStore, type StoreFixture } from './store-fixture.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'utf8');
+
+/** The optional capabilities a store declares; their cases are skipped for a store without them. */
+export interface ArchiveStoreFeatures {
+  tiers: boolean;
+}
 
 /** What every ArchiveStore adapter must do, run unchanged over each of them. */
 export function describeArchiveStoreContract(
   name: string,
   make: () => Promise<StoreFixture<ArchiveStore>>,
+  features: ArchiveStoreFeatures,
 ): void {
   describe(`ArchiveStore contract: ${name}`, () => {
     const current = useFreshStore(make);
+    const tiers = (): ArchiveTiers => {
+      const declared = current().tiers;
+      if (!declared) throw new Error('the store declares no access tiers');
+      return declared;
+    };
 
     it('stores create-only and reads back the exact bytes', async () => {
       const body = bytes('{"id":"a","amount":1}');
@@ -75,38 +91,48 @@ export function describeArchiveStoreContract(
       ]);
     });
 
-    it('moves a blob between tiers and lists its tier, creation and last tier change', async () => {
-      const before = Date.now();
-      for (const name of ['t/a.json', 't/b.json']) {
-        const body = bytes(name);
-        await current().putIfAbsent(name, body, { sha256: sha256Hex(body), recordCount: 1 });
-      }
-      const listed = async (): Promise<BlobInfo[]> => {
-        const infos: BlobInfo[] = [];
-        for await (const info of current().list('')) infos.push(info);
-        return infos;
-      };
-      const [fresh] = await listed();
-      expect(ACCESS_TIERS).toContain(fresh?.tier);
-      // Seconds apart at most; the servers keep whole seconds.
-      expect(Math.abs((fresh?.createdOn.getTime() ?? 0) - before)).toBeLessThan(60_000);
-
-      await current().setTier('t/a.json', 'Archive');
-      await current().setTier('t/b.json', 'Cool');
-      const [a, b] = await listed();
-      expect([a?.name, a?.tier, b?.name, b?.tier]).toEqual(['t/a.json', 'Archive', 't/b.json', 'Cool']);
-      expect(Math.abs((a?.tierChangedOn?.getTime() ?? 0) - Date.now())).toBeLessThan(60_000);
-      expect((await listed()).map((info) => info.name)).toEqual(['t/a.json', 't/b.json']);
-      await expect(current().setTier('t/missing.json', 'Cool')).rejects.toBeInstanceOf(NotFoundError);
-
-      await current().delete('t/a.json');
-      await current().putIfAbsent('t/a.json', bytes('again'), {
-        sha256: sha256Hex(bytes('again')),
-        recordCount: 1,
-      });
-      // A blob made again under the same name starts over in the upload tier, not where the old one was.
-      expect((await listed())[0]?.tier).not.toBe('Archive');
+    it(features.tiers ? 'declares access tiers' : 'declares no access tiers', () => {
+      expect(current().tiers !== undefined).toBe(features.tiers);
     });
+
+    it.skipIf(!features.tiers)(
+      'moves a blob between tiers and lists its tier, creation and last tier change',
+      async () => {
+        const before = Date.now();
+        for (const name of ['t/a.json', 't/b.json']) {
+          const body = bytes(name);
+          await current().putIfAbsent(name, body, { sha256: sha256Hex(body), recordCount: 1 });
+        }
+        const listed = async (): Promise<TieredBlobInfo[]> => {
+          const infos: TieredBlobInfo[] = [];
+          for await (const info of tiers().list('')) infos.push(info);
+          return infos;
+        };
+        const [fresh] = await listed();
+        expect(ACCESS_TIERS).toContain(fresh?.tier);
+        // Seconds apart at most; the servers keep whole seconds.
+        expect(Math.abs((fresh?.createdOn.getTime() ?? 0) - before)).toBeLessThan(60_000);
+
+        await tiers().setTier('t/a.json', 'Archive');
+        await tiers().setTier('t/b.json', 'Cool');
+        const [a, b] = await listed();
+        expect([a?.name, a?.tier, b?.name, b?.tier]).toEqual(['t/a.json', 'Archive', 't/b.json', 'Cool']);
+        expect(Math.abs((a?.tierChangedOn?.getTime() ?? 0) - Date.now())).toBeLessThan(60_000);
+        expect((await listed()).map((info) => info.name)).toEqual(['t/a.json', 't/b.json']);
+        const names: string[] = [];
+        for await (const info of current().list('')) names.push(info.name);
+        expect(names).toEqual(['t/a.json', 't/b.json']);
+        await expect(tiers().setTier('t/missing.json', 'Cool')).rejects.toBeInstanceOf(NotFoundError);
+
+        await current().delete('t/a.json');
+        await current().putIfAbsent('t/a.json', bytes('again'), {
+          sha256: sha256Hex(bytes('again')),
+          recordCount: 1,
+        });
+        // A blob made again under the same name starts over in the upload tier, not where the old one was.
+        expect((await listed())[0]?.tier).not.toBe('Archive');
+      },
+    );
 
     it('answers the readiness probe', async () => {
       await expect(current().ping()).resolves.toBeUndefined();

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { monthlyStorageCost, planLifecycle } from '../../src/lifecycle/lifecycle-plan.js';
 import { loadLifecyclePolicy } from '../../src/lifecycle/lifecycle-policy.js';
-import type { AccessTier, BlobInfo } from '../../src/ports/archive-store.js';
+import type { AccessTier, TieredBlobInfo } from '../../src/ports/archive-store.js';
 
 const NOW = new Date('2026-11-27T00:00:00.000Z');
 const DAY = 24 * 60 * 60 * 1000;
 
-function blob(name: string, ageDays: number, tier: AccessTier, tierChangedDaysAgo?: number): BlobInfo {
+function blob(name: string, ageDays: number, tier: AccessTier, tierChangedDaysAgo?: number): TieredBlobInfo {
   const createdOn = new Date(NOW.getTime() - ageDays * DAY);
   return {
     name,

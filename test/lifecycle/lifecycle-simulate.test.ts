@@ -1,14 +1,26 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimulationReport } from '../../src/lifecycle/lifecycle-simulator.js';
-import type { BlobInfo } from '../../src/ports/archive-store.js';
+import type { BlobInfo, TieredBlobInfo } from '../../src/ports/archive-store.js';
 import { apiClient } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
+const ARCHIVE_PREFIXES = ['segments/', 'records/', 'held/'];
+
 async function archiveBlobs(h: Harness): Promise<BlobInfo[]> {
   const blobs: BlobInfo[] = [];
-  for (const prefix of ['segments/', 'records/', 'held/'])
+  for (const prefix of ARCHIVE_PREFIXES)
     for await (const blob of h.adapters.store.list(prefix)) blobs.push(blob);
+  return blobs;
+}
+
+async function tieredArchiveBlobs(h: Harness): Promise<TieredBlobInfo[]> {
+  const tiers = h.adapters.store.tiers;
+  if (!tiers) throw new Error('the archive store declares no access tiers');
+  const blobs: TieredBlobInfo[] = [];
+  for (const prefix of ARCHIVE_PREFIXES) for await (const blob of tiers.list(prefix)) blobs.push(blob);
   return blobs;
 }
 
@@ -18,31 +30,37 @@ async function simulate(h: Harness, ...args: string[]): Promise<SimulationReport
   return JSON.parse(result.stdout) as SimulationReport;
 }
 
-describe.each(BACKENDS)('lifecycle simulate (%s)', (backend) => {
-  let harness: Harness | undefined;
-  afterEach(async () => {
-    await harness?.destroy();
-    harness = undefined;
-  });
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.destroy();
+  harness = undefined;
+});
 
+/** A segment holding 'plain' and 'kept', 200 days old, and the held copy of 'kept'. */
+async function archiveTwoRecords(
+  backend: 'embedded' | 'azure',
+): Promise<{ first: Harness; blobs: BlobInfo[] }> {
+  const first = await startHarness({ backend, layout: 'segment' });
+  harness = first;
+  for (const id of ['plain', 'kept'])
+    await first.services.records.create(recordBody({ id, created_at: daysAgo(200) }));
+  await first.services.records.setLegalHold('kept', { held: true, by: 'legal', reason: 'case 17' });
+  expect(await first.services.archiver.runOnce()).toMatchObject({ archived: 2, held_copied: 1 });
+  const blobs = await archiveBlobs(first);
+  // The segment (still holding 'plain'), its manifest, and the held copy.
+  expect(blobs.map((blob) => blob.name.split('/')[0]).sort()).toEqual(['held', 'segments', 'segments']);
+  await first.close();
+  return { first, blobs };
+}
+
+describe.runIf(BACKENDS.includes('azure'))('lifecycle simulate (azure)', () => {
   it('tiers the archive down as days pass, then deletes expired blobs but never a held copy', async () => {
-    const first = await startHarness({ backend, layout: 'segment' });
-    harness = first;
-    for (const id of ['plain', 'kept'])
-      await first.services.records.create(recordBody({ id, created_at: daysAgo(200) }));
-    await first.services.records.setLegalHold('kept', { held: true, by: 'legal', reason: 'case 17' });
-    expect(await first.services.archiver.runOnce()).toMatchObject({ archived: 2, held_copied: 1 });
-    const blobs = await archiveBlobs(first);
-    // The segment (still holding 'plain'), its manifest, and the held copy.
-    expect(blobs.map((blob) => blob.name.split('/')[0]).sort()).toEqual(['held', 'segments', 'segments']);
+    const { first, blobs } = await archiveTwoRecords('azure');
     const bytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
-    await first.close();
 
     const archived = await simulate(first, '--days', '100');
     expect(archived.dry_run).toBe(false);
-    expect(archived.moved).toEqual([
-      { from: backend === 'azure' ? 'Cool' : 'Hot', to: 'Archive', blobs: 3, bytes },
-    ]);
+    expect(archived.moved).toEqual([{ from: 'Cool', to: 'Archive', blobs: 3, bytes }]);
     expect(archived.deleted).toEqual({ blobs: 0, bytes: 0 });
     expect(archived.monthly_cost.after.usd_per_month).toBeLessThan(
       archived.monthly_cost.before.usd_per_month,
@@ -56,7 +74,7 @@ describe.each(BACKENDS)('lifecycle simulate (%s)', (backend) => {
     );
 
     harness = await startHarness({ reuse: first });
-    expect((await archiveBlobs(harness)).map((blob) => [blob.name, blob.tier])).toEqual(
+    expect((await tieredArchiveBlobs(harness)).map((blob) => [blob.name, blob.tier])).toEqual(
       blobs.map((blob) => [blob.name, 'Archive']),
     );
     await harness.close();
@@ -76,11 +94,32 @@ describe.each(BACKENDS)('lifecycle simulate (%s)', (backend) => {
     const gone = await api.get('/billing/plain');
     expect(gone.statusCode).toBe(410);
     expect(gone.json()).toMatchObject({ error: 'gone' });
-    // The held copy is in the Archive tier: Azurite makes it wait for rehydration, the local store does not.
-    expect((await api.get('/billing/kept')).statusCode).toBe(backend === 'azure' ? 202 : 200);
+    // The held copy is in the Archive tier: Azurite makes it wait for rehydration.
+    expect((await api.get('/billing/kept')).statusCode).toBe(202);
     const report = await harness.services.verifier.verify({});
     expect(report.ok).toBe(false);
     expect(report.missing).toMatchObject({ count: 1, items: [{ id: 'plain' }] });
+  });
+});
+
+describe.runIf(BACKENDS.includes('embedded'))('lifecycle simulate (embedded)', () => {
+  it('refuses, even as a dry run, because a local directory has no access tiers; changes nothing', async () => {
+    const { first, blobs } = await archiveTwoRecords('embedded');
+    for (const dryRun of [[], ['--dry-run']]) {
+      const result = await runCli(['lifecycle', 'simulate', '--days', '3000', ...dryRun], first.env);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        'lifecycle simulate needs an archive store with access tiers (Azure Blob Storage, or a local Azurite); the embedded archive directory has none',
+      );
+      expect(result.stdout).toBe('');
+    }
+
+    harness = await startHarness({ reuse: first });
+    expect(await archiveBlobs(harness)).toEqual(blobs);
+    expect((await readdir(join(first.env.DATA_DIR ?? '', 'archive'))).sort()).toEqual(['held', 'segments']);
+    const api = apiClient(harness.app);
+    for (const id of ['plain', 'kept']) expect((await api.get(`/billing/${id}`)).statusCode).toBe(200);
+    expect((await harness.services.verifier.verify({})).ok).toBe(true);
   });
 });
 
@@ -93,7 +132,7 @@ describe('lifecycle simulate on a cloud account', () => {
         'DefaultEndpointsProtocol=https;AccountName=billingarchive;AccountKey=a2V5;EndpointSuffix=core.windows.net',
     });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('runs on the embedded stores or a local Azurite only; add --dry-run');
+    expect(result.stderr).toContain('runs on a local Azurite only; add --dry-run');
     expect(result.stdout).toBe('');
   });
 });

@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { startedRun } from '../../src/domain/archival-runs.js';
 import { LockHeldError, ValidationError } from '../../src/domain/errors.js';
 import { sliceIndexOf } from '../../src/domain/slices.js';
-import { startedRun } from '../../src/ports/run-log.js';
+import type { RunLog, RunRecord } from '../../src/ports/run-log.js';
 import { runCli } from '../helpers/cli.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { intercept } from '../helpers/intercept.js';
 
 const owner = { runId: 'other-worker', description: 'another worker' };
 
@@ -74,8 +76,21 @@ describe.each(BACKENDS)('archival split into slices (%s)', (backend) => {
     expect((await harness.adapters.live.summary()).count).toBe(0);
   });
 
-  it('marks a whole-store run that died as crashed when a slice run starts', async () => {
-    harness = await startHarness({ backend, env: { ARCHIVAL_SLICES: '2' } });
+  it('marks a whole-store run that died as crashed when a slice run starts, and only that run', async () => {
+    const saved: RunRecord[] = [];
+    harness = await startHarness({
+      backend,
+      env: { ARCHIVAL_SLICES: '2' },
+      wrap: (adapters) => ({
+        ...adapters,
+        runLog: intercept<RunLog>(adapters.runLog, {
+          save: async (run) => {
+            saved.push({ ...run });
+            await adapters.runLog.save(run);
+          },
+        }),
+      }),
+    });
     const dead = startedRun({
       run_id: 'dead-whole-store-run',
       slice: 'all',
@@ -89,6 +104,10 @@ describe.each(BACKENDS)('archival split into slices (%s)', (backend) => {
     await harness.adapters.runLog.save(dead);
     await harness.services.archiver.runOnce({ slice: { index: 1, count: 2 } });
     expect(await harness.adapters.runLog.get('dead-whole-store-run')).toMatchObject({ status: 'crashed' });
+    // The starting run is 'running' too when the dead are looked for; it never records itself crashed.
+    expect(saved.filter((run) => run.status === 'crashed').map((run) => run.run_id)).toEqual([
+      'dead-whole-store-run',
+    ]);
   });
 
   it('refuses a slice of another split than ARCHIVAL_SLICES, naming it', async () => {

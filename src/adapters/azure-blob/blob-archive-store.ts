@@ -6,9 +6,11 @@ import {
   ACCESS_TIERS,
   type AccessTier,
   type ArchiveStore,
+  type ArchiveTiers,
   type BlobFacts,
   type BlobInfo,
   type ByteRange,
+  type TieredBlobInfo,
 } from '../../ports/archive-store.js';
 import { ensureContainer } from './blob-container.js';
 import { statusOf, storageErrorCode, unavailable } from './blob-errors.js';
@@ -30,10 +32,16 @@ const RETRY_AFTER_SECONDS: Record<RehydratePriority, number> = { High: 15 * 60, 
 
 /**
  * ArchiveStore on an Azure Blob Storage container. Uploads are create-only (If-None-Match: *) and
- * carry Content-MD5 so the service verifies what it stored; blob metadata records the SHA-256. A
- * blob in the Archive tier is read through a rehydrated copy, which the first read starts.
+ * carry Content-MD5 so the service verifies what it stored; blob metadata records the SHA-256. It
+ * declares access tiers: a blob in the Archive tier is read through a rehydrated copy, which the
+ * first read starts.
  */
 export class BlobArchiveStore implements ArchiveStore {
+  readonly tiers: ArchiveTiers = {
+    list: (prefix) => this.listWithTiers(prefix),
+    setTier: (name, tier) => this.setTier(name, tier),
+  };
+
   constructor(
     private readonly container: ContainerClient,
     private readonly options: BlobArchiveStoreOptions,
@@ -96,7 +104,19 @@ export class BlobArchiveStore implements ArchiveStore {
     }
   }
 
-  async setTier(name: string, tier: AccessTier): Promise<void> {
+  list(prefix: string): AsyncIterable<BlobInfo> {
+    return this.listWithTiers(prefix);
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.container.getProperties();
+    } catch (error) {
+      throw unavailable(`reaching container '${this.container.containerName}'`, error);
+    }
+  }
+
+  private async setTier(name: string, tier: AccessTier): Promise<void> {
     try {
       await this.container.getBlobClient(name).setAccessTier(tier);
     } catch (error) {
@@ -105,7 +125,8 @@ export class BlobArchiveStore implements ArchiveStore {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<BlobInfo> {
+  /** One listing serves both: Azure returns every blob's tier with its name. */
+  private async *listWithTiers(prefix: string): AsyncIterable<TieredBlobInfo> {
     try {
       for await (const item of this.container.listBlobsFlat({ prefix })) {
         const { properties } = item;
@@ -120,14 +141,6 @@ export class BlobArchiveStore implements ArchiveStore {
       }
     } catch (error) {
       throw unavailable(`listing blobs under '${prefix}'`, error);
-    }
-  }
-
-  async ping(): Promise<void> {
-    try {
-      await this.container.getProperties();
-    } catch (error) {
-      throw unavailable(`reaching container '${this.container.containerName}'`, error);
     }
   }
 

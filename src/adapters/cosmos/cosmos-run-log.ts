@@ -1,11 +1,5 @@
 import type { CosmosClient } from '@azure/cosmos';
-import {
-  crashedRun,
-  type RunLog,
-  type RunRecord,
-  type RunStatus,
-  type RunTotals,
-} from '../../ports/run-log.js';
+import type { RunLog, RunRecord, RunStatus, RunTotals } from '../../ports/run-log.js';
 import { cosmosStatus, unavailable, withoutSystemFields } from './cosmos-client.js';
 import { CosmosAdapter } from './cosmos-container.js';
 
@@ -37,15 +31,12 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
     }
   }
 
-  async list(query: { limit: number; before?: string }): Promise<RunRecord[]> {
+  async list(query: { limit: number }): Promise<RunRecord[]> {
     try {
       const { resources } = await this.container.items.items
         .query<RunDocument>({
-          query: 'SELECT TOP @limit * FROM c WHERE c.started_at < @before ORDER BY c.started_at DESC',
-          parameters: [
-            { name: '@limit', value: query.limit },
-            { name: '@before', value: query.before ?? '\uffff' },
-          ],
+          query: 'SELECT TOP @limit * FROM c ORDER BY c.started_at DESC',
+          parameters: [{ name: '@limit', value: query.limit }],
         })
         .fetchAll();
       return resources.map(toRun);
@@ -54,23 +45,17 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
     }
   }
 
-  async markCrashed(slice: string, exceptRunId: string, now: Date): Promise<number> {
+  async listRunning(slice: string): Promise<RunRecord[]> {
     try {
       const { resources } = await this.container.items.items
         .query<RunDocument>({
-          query: "SELECT * FROM c WHERE c.slice = @slice AND c.status = 'running' AND c.id <> @except",
-          parameters: [
-            { name: '@slice', value: slice },
-            { name: '@except', value: exceptRunId },
-          ],
+          query: "SELECT * FROM c WHERE c.slice = @slice AND c.status = 'running'",
+          parameters: [{ name: '@slice', value: slice }],
         })
         .fetchAll();
-      for (const doc of resources) {
-        await this.save(crashedRun(toRun(doc), now));
-      }
-      return resources.length;
+      return resources.map(toRun);
     } catch (error) {
-      throw unavailable(`marking crashed runs of slice '${slice}'`, error);
+      throw unavailable(`listing running runs of slice '${slice}'`, error);
     }
   }
 

@@ -1,30 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { sha256Hex } from '../../domain/billing-record.js';
 import { IntegrityError, NotFoundError, ValidationError } from '../../domain/errors.js';
-import type { AccessTier, ArchiveStore, BlobFacts, BlobInfo, ByteRange } from '../../ports/archive-store.js';
+import type { ArchiveStore, BlobFacts, BlobInfo, ByteRange } from '../../ports/archive-store.js';
 import { fsyncDirectory } from './fsync-directory.js';
 
 const TEMP_SUFFIX = '.partial';
-/** Tier notes live in this directory beside the blobs, one JSON file per blob with a tier. */
-const TIERS_DIR = '.tiers';
-/** What a blob with no note is in: Azure's default account tier. */
-const DEFAULT_TIER: AccessTier = 'Hot';
-
-interface TierNote {
-  tier: AccessTier;
-  changed_on: string;
-}
 /** Temporary files older than this are leftovers of a crashed writer, not a write in progress. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /**
  * ArchiveStore on a local directory: each blob is a file of the same name, so any tool can read the
  * archive. Writes go to a temporary file that is fsynced, then hard-linked to its final name (which
- * fails if the name exists: create-only without a race), then the directory is fsynced. Tiers are
- * notes for `lifecycle simulate`: every tier is served at once.
+ * fails if the name exists: create-only without a race), then the directory is fsynced. A directory
+ * has no access tiers, so the store declares none: every blob is always readable.
  */
 export class FilesystemArchiveStore implements ArchiveStore {
   constructor(private readonly root: string) {}
@@ -93,21 +84,6 @@ export class FilesystemArchiveStore implements ArchiveStore {
 
   async delete(name: string): Promise<void> {
     await rm(this.pathOf(name), { force: true });
-    await rm(this.tierNotePath(name), { force: true });
-  }
-
-  async setTier(name: string, tier: AccessTier): Promise<void> {
-    try {
-      await stat(this.pathOf(name));
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT')
-        throw new NotFoundError(`blob '${name}' not found`, { cause: error });
-      throw error;
-    }
-    const note: TierNote = { tier, changed_on: new Date().toISOString() };
-    const path = this.tierNotePath(name);
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, JSON.stringify(note));
   }
 
   async *list(prefix: string): AsyncIterable<BlobInfo> {
@@ -115,22 +91,12 @@ export class FilesystemArchiveStore implements ArchiveStore {
     for await (const path of walk(this.root)) {
       if (path.endsWith(TEMP_SUFFIX)) continue;
       const name = relative(this.root, path).split(sep).join('/');
-      if (name.startsWith(`${TIERS_DIR}/`)) continue;
       if (name.startsWith(prefix)) names.push(name);
     }
     names.sort();
     for (const name of names) {
       const info = await stat(this.pathOf(name));
-      const note = await this.tierNote(name);
-      yield {
-        name,
-        size: info.size,
-        lastModified: info.mtime,
-        // Blobs are never rewritten, so their last write is their creation.
-        createdOn: info.mtime,
-        tier: note?.tier ?? DEFAULT_TIER,
-        tierChangedOn: note ? new Date(note.changed_on) : undefined,
-      };
+      yield { name, size: info.size, lastModified: info.mtime };
     }
   }
 
@@ -138,26 +104,9 @@ export class FilesystemArchiveStore implements ArchiveStore {
     await stat(this.root);
   }
 
-  private tierNotePath(name: string): string {
-    return `${join(this.root, TIERS_DIR, ...name.split('/'))}.json`;
-  }
-
-  private async tierNote(name: string): Promise<TierNote | undefined> {
-    try {
-      return JSON.parse(await readFile(this.tierNotePath(name), 'utf8')) as TierNote;
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') return undefined;
-      throw error;
-    }
-  }
-
   private pathOf(name: string): string {
     const segments = name.split('/');
-    if (
-      name.endsWith(TEMP_SUFFIX) ||
-      segments[0] === TIERS_DIR ||
-      segments.some((s) => s === '' || s === '.' || s === '..')
-    ) {
+    if (name.endsWith(TEMP_SUFFIX) || segments.some((s) => s === '' || s === '.' || s === '..')) {
       throw new ValidationError(`blob name '${name}' is not a valid relative name`);
     }
     return join(this.root, ...segments);

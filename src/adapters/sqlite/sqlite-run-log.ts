@@ -1,4 +1,4 @@
-import { crashedRun, type RunLog, type RunRecord, type RunTotals } from '../../ports/run-log.js';
+import type { RunLog, RunRecord, RunTotals } from '../../ports/run-log.js';
 import { attempt } from './open-database.js';
 import { SqliteAdapter } from './sqlite-file.js';
 
@@ -39,37 +39,25 @@ export class SqliteRunLog extends SqliteAdapter implements RunLog {
     });
   }
 
-  list(query: { limit: number; before?: string }): Promise<RunRecord[]> {
+  list(query: { limit: number }): Promise<RunRecord[]> {
     return attempt(() =>
       this.file
-        .prepare<[string, number], { run: string }>(
-          'SELECT run FROM archive_runs WHERE started_at < ? ORDER BY started_at DESC, run_id DESC LIMIT ?',
+        .prepare<[number], { run: string }>(
+          'SELECT run FROM archive_runs ORDER BY started_at DESC, run_id DESC LIMIT ?',
         )
-        .all(query.before ?? '\uffff', query.limit)
+        .all(query.limit)
         .map((row) => JSON.parse(row.run) as RunRecord),
     );
   }
 
-  markCrashed(slice: string, exceptRunId: string, now: Date): Promise<number> {
+  listRunning(slice: string): Promise<RunRecord[]> {
     return attempt(() =>
-      this.file.db
-        .transaction(() => {
-          const rows = this.file.db
-            .prepare<[string, string], { run: string }>(
-              "SELECT run FROM archive_runs WHERE slice = ? AND status = 'running' AND run_id <> ?",
-            )
-            .all(slice, exceptRunId);
-          const update = this.file.prepare(
-            "UPDATE archive_runs SET status = 'crashed', run = ? WHERE run_id = ?",
-          );
-          for (const row of rows) {
-            const run = JSON.parse(row.run) as RunRecord;
-            const crashed = crashedRun(run, now);
-            update.run(JSON.stringify(crashed), run.run_id);
-          }
-          return rows.length;
-        })
-        .immediate(),
+      this.file
+        .prepare<[string], { run: string }>(
+          "SELECT run FROM archive_runs WHERE slice = ? AND status = 'running'",
+        )
+        .all(slice)
+        .map((row) => JSON.parse(row.run) as RunRecord),
     );
   }
 
