@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ValidationError } from '../domain/errors.js';
+import { runOptionProblems } from '../domain/run-options.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
 import { manifestNameOf } from '../domain/segment-format.js';
 import {
@@ -106,19 +107,10 @@ export class Archiver {
    * once the run is recorded; `done` settles when it ends.
    */
   async start(options: ArchiveRunOptions = {}): Promise<{ run: RunRecord; done: Promise<RunRecord> }> {
+    const problems = runOptionProblems(options, this.settings.slices);
+    if (problems.length > 0) throw new ValidationError(problems.join('; '));
     const olderThanDays = options.olderThanDays ?? this.settings.olderThanDays;
-    if (!Number.isInteger(olderThanDays) || olderThanDays < 0) {
-      throw new ValidationError(`older_than_days must be a whole number ≥ 0 (got ${String(olderThanDays)})`);
-    }
-    if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1)) {
-      throw new ValidationError(`limit must be a whole number ≥ 1 (got ${String(options.limit)})`);
-    }
     const { slice } = options;
-    if (slice !== undefined && slice.count !== this.settings.slices) {
-      throw new ValidationError(
-        `slice ${sliceLabel(slice)} does not split the store the configured way: ARCHIVAL_SLICES is ${this.settings.slices}`,
-      );
-    }
     const runId = `${this.clock().toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
     const lease = await acquireArchivalLocks(this.lock, this.settings.slices, slice, {
       runId,
