@@ -77,13 +77,11 @@ export async function buildApp(
   });
   registerMetrics(app, services.stats);
 
-  const inFlight = new Set<Promise<unknown>>();
-  app.addHook('onClose', async () => {
-    await Promise.allSettled([...inFlight]);
-  });
+  // Closing waits for the archival runs in flight, so whoever owns the services closes them after.
+  app.addHook('onClose', () => services.archiver.settled());
 
   await app.register(billingRoutes, { records: services.records });
-  await app.register(archiveRoutes, { archiver: services.archiver, records: services.records, inFlight });
+  await app.register(archiveRoutes, { archiver: services.archiver, records: services.records });
   await app.register(operationsRoutes, {
     services,
     statsCacheSeconds: config.http.statsCacheSeconds,

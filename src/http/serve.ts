@@ -26,7 +26,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const shutdown = (signal: string): Promise<void> => {
     closing ??= (async () => {
       logger.info({ signal }, 'shutting down');
-      await scheduler?.stop();
+      scheduler?.stop();
       await app.close();
       await services.close();
     })();

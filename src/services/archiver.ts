@@ -20,6 +20,7 @@ import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { ArchiveLayout, DurableBatch } from './archive-layout.js';
 import type { AuditLog } from './audit-log.js';
 import type { HeldCopies } from './held-copies.js';
+import { InFlight } from './in-flight.js';
 import type { RetentionSweep } from './retention-sweep.js';
 
 export interface ArchiveRunOptions {
@@ -84,6 +85,7 @@ export class Archiver {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly settings: ArchiverSettings;
+  private readonly inFlight = new InFlight();
 
   constructor(deps: ArchiverDeps) {
     ({
@@ -104,14 +106,37 @@ export class Archiver {
 
   /**
    * Takes the archival lock (LockHeldError when another run holds it) and starts a run. Resolves
-   * once the run is recorded; `done` settles when it ends.
+   * once the run is recorded; `done` settles when it ends. `settled()` waits for it from this call
+   * on, so a shutdown cannot slip in between a run's start and its tracking.
    */
-  async start(options: ArchiveRunOptions = {}): Promise<{ run: RunRecord; done: Promise<RunRecord> }> {
+  start(options: ArchiveRunOptions = {}): Promise<{ run: RunRecord; done: Promise<RunRecord> }> {
+    const runId = `${this.clock().toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
+    const started = this.begin(runId, options);
+    this.inFlight.track(
+      runId,
+      started.then(({ done }) => done),
+    );
+    return started;
+  }
+
+  /** Resolves once every run this archiver started has ended. */
+  settled(): Promise<void> {
+    return this.inFlight.settled();
+  }
+
+  /** The ids of the runs this archiver started that have not ended yet. */
+  running(): string[] {
+    return this.inFlight.ids();
+  }
+
+  private async begin(
+    runId: string,
+    options: ArchiveRunOptions,
+  ): Promise<{ run: RunRecord; done: Promise<RunRecord> }> {
     const problems = runOptionProblems(options, this.settings.slices);
     if (problems.length > 0) throw new ValidationError(problems.join('; '));
     const olderThanDays = options.olderThanDays ?? this.settings.olderThanDays;
     const { slice } = options;
-    const runId = `${this.clock().toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
     const lease = await acquireArchivalLocks(this.lock, this.settings.slices, slice, {
       runId,
       description: `pid ${process.pid} on ${hostname()}`,
