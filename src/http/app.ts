@@ -77,9 +77,6 @@ export async function buildApp(
   });
   registerMetrics(app, services.stats);
 
-  // Closing waits for the archival runs in flight, so whoever owns the services closes them after.
-  app.addHook('onClose', () => services.archiver.settled());
-
   await app.register(billingRoutes, { records: services.records });
   await app.register(archiveRoutes, { archiver: services.archiver, records: services.records });
   await app.register(operationsRoutes, {

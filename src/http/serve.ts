@@ -4,8 +4,9 @@ import { createServices } from '../composition-root.js';
 import { describeBackend, type Config } from '../config.js';
 import { scheduleArchival, type ArchivalScheduler } from '../scheduler/archival-scheduler.js';
 import { buildApp } from './app.js';
+import { drainAndClose, SHUTDOWN_DEADLINE_MS } from './shutdown.js';
 
-/** Runs the API until SIGINT or SIGTERM, then lets requests and runs in flight finish and closes the stores. */
+/** Runs the API until SIGINT or SIGTERM, then shuts it down: listener first, with a deadline (drainAndClose). */
 export async function serve(config: Config, logger: Logger): Promise<void> {
   const auth = await serverAuth(config, (text) => process.stderr.write(`${text}\n`), process.stderr.isTTY);
   if (auth.disabled) logger.warn('authentication is disabled (AUTH_DISABLED=true)');
@@ -26,9 +27,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const shutdown = (signal: string): Promise<void> => {
     closing ??= (async () => {
       logger.info({ signal }, 'shutting down');
-      scheduler?.stop();
-      await app.close();
-      await services.close();
+      await drainAndClose({ app, services, scheduler }, SHUTDOWN_DEADLINE_MS, logger);
     })();
     return closing;
   };
