@@ -26,15 +26,18 @@ import { HELD_PREFIX } from './services/layouts/record-layout.js';
 
 const HOUR_MS = 60 * 60 * 1000;
 
-function wholeNumber(min: number) {
+function wholeNumber(min: number, expected = `expected a whole number ≥ ${min}`) {
   return (value: string): number => {
     const n = Number(value);
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
-      throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
+      throw new InvalidArgumentError(expected);
     }
     return n;
   };
 }
+
+/** A run option's number; which ones a run takes is the Archiver's to say, in the API's words. */
+const runOptionNumber = wholeNumber(0, 'expected a whole number');
 
 function share(value: string): number {
   const n = Number(value);
@@ -132,10 +135,10 @@ program
   .option('--dry-run', 'count what would be archived; change nothing', false)
   .addOption(
     new Option('--older-than <days>', 'archive records untouched for more than DAYS days').argParser(
-      wholeNumber(0),
+      runOptionNumber,
     ),
   )
-  .addOption(new Option('--limit <n>', 'archive at most N records').argParser(wholeNumber(1)))
+  .addOption(new Option('--limit <n>', 'archive at most N records').argParser(runOptionNumber))
   .addOption(
     new Option(
       '--slice <K/N>',

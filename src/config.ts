@@ -3,6 +3,7 @@ import { Cron } from 'croner';
 import { Type, type Static } from 'typebox';
 import { parseApiKeyEntries, type ApiKeyEntry } from './auth/api-keys.js';
 import type { TokenSettings } from './auth/token-verifier.js';
+import { MAX_OLDER_THAN_DAYS } from './domain/run-options.js';
 import { createCoercingAjv } from './domain/schema-validator.js';
 import { ACCESS_TIERS, type AccessTier } from './ports/archive-store.js';
 
@@ -19,7 +20,7 @@ const httpsUrl = Type.Optional(Type.String({ format: 'uri', pattern: '^https?://
 /** Every environment variable the service reads, with its default. */
 const EnvSchema = Type.Object({
   DATA_DIR: optionalText,
-  ARCHIVAL_DAYS_THRESHOLD: Type.Integer({ minimum: 0, maximum: 36_500, default: 90 }),
+  ARCHIVAL_DAYS_THRESHOLD: Type.Integer({ minimum: 0, maximum: MAX_OLDER_THAN_DAYS, default: 90 }),
   RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36_500, default: 2555 }),
   BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
   ARCHIVAL_SLICES: Type.Integer({ minimum: 1, maximum: 1024, default: 1 }),

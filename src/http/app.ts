@@ -77,13 +77,8 @@ export async function buildApp(
   });
   registerMetrics(app, services.stats);
 
-  const inFlight = new Set<Promise<unknown>>();
-  app.addHook('onClose', async () => {
-    await Promise.allSettled([...inFlight]);
-  });
-
   await app.register(billingRoutes, { records: services.records });
-  await app.register(archiveRoutes, { archiver: services.archiver, records: services.records, inFlight });
+  await app.register(archiveRoutes, { archiver: services.archiver, records: services.records });
   await app.register(operationsRoutes, {
     services,
     statsCacheSeconds: config.http.statsCacheSeconds,

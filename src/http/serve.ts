@@ -1,11 +1,19 @@
+import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
 import { serverAuth } from '../auth/bootstrap-key.js';
 import { createServices } from '../composition-root.js';
 import { describeBackend, type Config } from '../config.js';
 import { scheduleArchival, type ArchivalScheduler } from '../scheduler/archival-scheduler.js';
 import { buildApp } from './app.js';
+import { drainAndClose, SHUTDOWN_DEADLINE_MS } from './shutdown.js';
 
-/** Runs the API until SIGINT or SIGTERM, then lets requests and runs in flight finish and closes the stores. */
+/** How long closing the stores may take after the drain, before the process exits regardless. */
+const STORES_CLOSE_MS = 4_000;
+
+/**
+ * Runs the API until a signal or an uncaught error, then shuts it down: listener first, with a
+ * deadline (drainAndClose).
+ */
 export async function serve(config: Config, logger: Logger): Promise<void> {
   const auth = await serverAuth(config, (text) => process.stderr.write(`${text}\n`), process.stderr.isTTY);
   if (auth.disabled) logger.warn('authentication is disabled (AUTH_DISABLED=true)');
@@ -21,28 +29,14 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     await services.close();
     throw error;
   }
-  let closing: Promise<void> | undefined;
   let scheduler: ArchivalScheduler | undefined;
-  const shutdown = (signal: string): Promise<void> => {
-    closing ??= (async () => {
-      logger.info({ signal }, 'shutting down');
-      await scheduler?.stop();
-      await app.close();
-      await services.close();
-    })();
-    return closing;
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      shutdown(signal).then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    });
-  }
+  // A signal, an uncaught error or a second signal all end here; past the deadline plus time to
+  // close the stores, the process exits anyway (1), so a stuck store cannot keep it alive.
+  closeWithGrace({ delay: SHUTDOWN_DEADLINE_MS + STORES_CLOSE_MS, logger }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'shutting down after an uncaught error');
+    else logger.info({ signal }, 'shutting down');
+    await drainAndClose({ app, services, scheduler }, SHUTDOWN_DEADLINE_MS, logger);
+  });
   try {
     await app.listen({ host: config.apiHost, port: config.apiPort });
   } catch (error) {

@@ -4,8 +4,8 @@ import { LockHeldError } from '../domain/errors.js';
 import type { Archiver } from '../services/archiver.js';
 
 export interface ArchivalScheduler {
-  /** Stops firing; resolves once a run it started has ended. */
-  stop(): Promise<void>;
+  /** Stops firing. A run it started goes on to its end, which Archiver.settled() waits for. */
+  stop(): void;
   /** When the next tick fires, or undefined once stopped. */
   nextRun(): Date | undefined;
 }
@@ -15,11 +15,9 @@ export interface ArchivalScheduler {
  * process's, a CLI's or an Azure Function's: the archival lock knows) logs it and skips.
  */
 export function scheduleArchival(archiver: Archiver, schedule: string, logger: Logger): ArchivalScheduler {
-  let inFlight: Promise<unknown> = Promise.resolve();
   const job = new Cron(schedule, { timezone: 'UTC', name: 'archival' }, async () => {
     try {
       const { run, done } = await archiver.start({ startedBy: { actor: 'system:scheduler' } });
-      inFlight = done.catch(() => undefined);
       logger.info({ runId: run.run_id, schedule }, 'scheduled archival run started');
       const finished = await done;
       logger.info({ runId: finished.run_id, status: finished.status }, 'scheduled archival run finished');
@@ -33,9 +31,8 @@ export function scheduleArchival(archiver: Archiver, schedule: string, logger: L
   });
   logger.info({ schedule, next: job.nextRun()?.toISOString() }, 'archival scheduled');
   return {
-    stop: async () => {
+    stop: () => {
       job.stop();
-      await inFlight;
     },
     nextRun: () => job.nextRun() ?? undefined,
   };

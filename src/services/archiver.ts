@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { crashedRun, startedRun } from '../domain/archival-runs.js';
 import { ValidationError } from '../domain/errors.js';
+import { runOptionProblems } from '../domain/run-options.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
 import { withdrawUnlessChanged, type ArchiveIndex } from '../ports/archive-index.js';
 import type { GarbageQueue } from '../ports/garbage-queue.js';
@@ -15,6 +16,7 @@ import type { DurableBatch } from './layouts/archive-layout.js';
 import type { Layouts } from './layouts/layouts.js';
 import type { AuditLog } from './audit-log.js';
 import type { HeldCopies } from './held-copies.js';
+import { InFlight } from './in-flight.js';
 import type { RetentionSweep } from './retention-sweep.js';
 
 export interface ArchiveRunOptions {
@@ -79,6 +81,7 @@ export class Archiver {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly settings: ArchiverSettings;
+  private readonly inFlight = new InFlight();
 
   constructor(deps: ArchiverDeps) {
     ({
@@ -99,23 +102,37 @@ export class Archiver {
 
   /**
    * Takes the archival lock (LockHeldError when another run holds it) and starts a run. Resolves
-   * once the run is recorded; `done` settles when it ends.
+   * once the run is recorded; `done` settles when it ends. `settled()` waits for it from this call
+   * on, so a shutdown cannot slip in between a run's start and its tracking.
    */
-  async start(options: ArchiveRunOptions = {}): Promise<{ run: RunRecord; done: Promise<RunRecord> }> {
-    const olderThanDays = options.olderThanDays ?? this.settings.olderThanDays;
-    if (!Number.isInteger(olderThanDays) || olderThanDays < 0) {
-      throw new ValidationError(`older_than_days must be a whole number ≥ 0 (got ${String(olderThanDays)})`);
-    }
-    if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1)) {
-      throw new ValidationError(`limit must be a whole number ≥ 1 (got ${String(options.limit)})`);
-    }
-    const { slice } = options;
-    if (slice !== undefined && slice.count !== this.settings.slices) {
-      throw new ValidationError(
-        `slice ${sliceLabel(slice)} does not split the store the configured way: ARCHIVAL_SLICES is ${this.settings.slices}`,
-      );
-    }
+  start(options: ArchiveRunOptions = {}): Promise<{ run: RunRecord; done: Promise<RunRecord> }> {
     const runId = `${this.clock().toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
+    const started = this.begin(runId, options);
+    this.inFlight.track(
+      runId,
+      started.then(({ done }) => done),
+    );
+    return started;
+  }
+
+  /** Resolves once every run this archiver started has ended. */
+  settled(): Promise<void> {
+    return this.inFlight.settled();
+  }
+
+  /** The ids of the runs this archiver started that have not ended yet. */
+  running(): string[] {
+    return this.inFlight.ids();
+  }
+
+  private async begin(
+    runId: string,
+    options: ArchiveRunOptions,
+  ): Promise<{ run: RunRecord; done: Promise<RunRecord> }> {
+    const problems = runOptionProblems(options, this.settings.slices);
+    if (problems.length > 0) throw new ValidationError(problems.join('; '));
+    const olderThanDays = options.olderThanDays ?? this.settings.olderThanDays;
+    const { slice } = options;
     const lease = await acquireArchivalLocks(this.lock, this.settings.slices, slice, {
       runId,
       description: `pid ${process.pid} on ${hostname()}`,

@@ -2,11 +2,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { createCosmosClient } from '../../src/adapters/cosmos/cosmos-client.js';
 import { createAdapters, createServices, type Adapters, type Services } from '../../src/composition-root.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
+import { drainAndClose, SHUTDOWN_DEADLINE_MS } from '../../src/http/shutdown.js';
 import type { LayoutName } from '../../src/services/layouts/archive-layout.js';
 import type { Clock } from '../../src/services/clock.js';
 import { cosmosTestAgent, localAzure, uniqueName } from './azure.js';
@@ -48,8 +49,8 @@ export interface Harness {
   app: FastifyInstance;
   /** Replaces a blob's bytes behind the service's back (to test integrity checks). */
   overwriteBlob(name: string, bytes: Buffer): Promise<void>;
-  /** Closes the app and stores; the data stays until `destroy`. */
-  close(): Promise<void>;
+  /** Shuts down as the server does (drainAndClose, SHUTDOWN_DEADLINE_MS by default); the data stays until `destroy`. */
+  close(deadlineMs?: number): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -63,6 +64,8 @@ export interface HarnessOptions {
   wrap?: (adapters: Adapters) => Adapters;
   /** Reuse the stores of an earlier harness (a restart). */
   reuse?: Harness;
+  /** Where the services, the app and shutdown log; silent by default. */
+  logger?: Logger;
 }
 
 /** The real app over real stores of the chosen backend, driven through app.inject. */
@@ -83,17 +86,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const config = loadConfig(env);
   const built = createAdapters(config.backend, { cosmosAgent: cosmosTestAgent() });
   const adapters = options.wrap ? options.wrap(built.adapters) : built.adapters;
-  const services = await createServices(config, silentLogger, {
+  const logger = options.logger ?? silentLogger;
+  const services = await createServices(config, logger, {
     backend: { adapters, release: () => built.release() },
     ...(options.clock && { clock: options.clock }),
   });
-  const app = await buildApp(services, silentLogger, config);
+  const app = await buildApp(services, logger, config);
   let closed = false;
-  const close = async (): Promise<void> => {
+  const close = async (deadlineMs = SHUTDOWN_DEADLINE_MS): Promise<void> => {
     if (closed) return;
     closed = true;
-    await app.close();
-    await services.close();
+    await drainAndClose({ app, services }, deadlineMs, logger);
   };
   return {
     backend,

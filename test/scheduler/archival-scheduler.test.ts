@@ -18,7 +18,7 @@ describe('the in-process archival scheduler', () => {
   let harness: Harness | undefined;
   let scheduler: ArchivalScheduler | undefined;
   afterEach(async () => {
-    await scheduler?.stop();
+    scheduler?.stop();
     scheduler = undefined;
     await harness?.destroy();
     harness = undefined;
@@ -38,14 +38,15 @@ describe('the in-process archival scheduler', () => {
       },
       { timeout: 10_000, interval: 50 },
     );
-    await scheduler.stop();
+    scheduler.stop();
+    await h.services.archiver.settled();
     const [run] = await h.services.archiver.history(10);
     expect(run).toMatchObject({ archived: 3, status: 'succeeded' });
     expect(messages).toContain('scheduled archival run started');
     expect(messages).toContain('scheduled archival run finished');
   });
 
-  it('skips ticks while a run is in progress, and stop() waits for the run it started', async () => {
+  it('skips ticks while a run is in progress; after stop() the archiver waits for the run it started', async () => {
     // The first run waits inside its first read, so the next ticks find it running.
     const held = heldReads();
     harness = await startHarness({ wrap: held.wrap });
@@ -60,10 +61,11 @@ describe('the in-process archival scheduler', () => {
       },
       { timeout: 10_000, interval: 50 },
     );
-    const stopping = scheduler.stop();
-    held.release();
-    await stopping;
+    scheduler.stop();
     scheduler = undefined;
+    const settling = harness.services.archiver.settled();
+    held.release();
+    await settling;
     const runs = await harness.services.archiver.history(10);
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ status: 'succeeded', archived: 1 });

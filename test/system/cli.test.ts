@@ -106,6 +106,19 @@ describe.each(BACKENDS)('billing-archive CLI (%s)', (backend) => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'explode'");
   });
+
+  it('refuses run options in the same words as the API, and runs nothing', async () => {
+    const cli = await runCli(['archive', '--older-than', '40000', '--limit', '0'], env);
+    expect(cli.code).toBe(2);
+    const api = await apiClient(harness.app).post('/archive/sync', { older_than_days: 40000, limit: 0 });
+    expect(api.statusCode).toBe(400);
+    const { message } = api.json<{ message: string }>();
+    expect(message).toBe(
+      'older_than_days must be a whole number from 0 to 36500 (got 40000); limit must be a whole number ≥ 1 (got 0)',
+    );
+    expect(cli.stderr).toContain(`billing-archive: ${message}\n`);
+    expect(await harness.services.archiver.history(10)).toEqual([]);
+  });
 });
 
 describe('billing-archive keys', () => {
