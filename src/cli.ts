@@ -4,7 +4,7 @@ import { text } from 'node:stream/consumers';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { apiKeyEntry, createApiKey } from './auth/api-keys.js';
 import { parseRoles } from './auth/roles.js';
-import { createServices, type Services } from './composition-root.js';
+import { createServices, isLocalArchive, type Services } from './composition-root.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DomainError, StoreUnavailableError } from './domain/errors.js';
 import { ERROR_CODES, EXIT } from './error-codes.js';
@@ -21,7 +21,6 @@ import {
   type LifecyclePolicy,
 } from './lifecycle/lifecycle-policy.js';
 import type { SimulationReport } from './lifecycle/lifecycle-simulator.js';
-import { isLoopbackAccount } from './adapters/azure-blob/blob-container.js';
 import { HELD_PREFIX } from './services/layouts/record-layout.js';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -361,7 +360,7 @@ lifecycle
   .action(async (options: { days: number; dryRun: boolean }) => {
     const config = loadConfig(process.env);
     const { backend } = config;
-    if (backend.kind === 'azure' && !options.dryRun && !isLoopbackAccount({ ...backend.blob })) {
+    if (!options.dryRun && !isLocalArchive(backend)) {
       throw new ConfigError(
         'lifecycle simulate changes tiers and deletes blobs: it runs on a local Azurite only; add --dry-run to forecast a cloud account',
       );

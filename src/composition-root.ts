@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AppendBlobAuditTrail } from './adapters/azure-blob/append-blob-audit-trail.js';
 import { BlobArchiveStore } from './adapters/azure-blob/blob-archive-store.js';
-import { createContainerClient } from './adapters/azure-blob/blob-container.js';
+import { createContainerClient, isLoopbackAccount } from './adapters/azure-blob/blob-container.js';
 import { BlobLeaseLock } from './adapters/azure-blob/blob-lease-lock.js';
 import { CosmosArchiveIndex } from './adapters/cosmos/cosmos-archive-index.js';
 import { createCosmosClient } from './adapters/cosmos/cosmos-client.js';
@@ -164,6 +164,11 @@ export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent 
       };
     }
   }
+}
+
+/** Whether the backend's archive lives on this machine (a directory, or Azurite on loopback). */
+export function isLocalArchive(backend: Backend): boolean {
+  return backend.kind === 'embedded' || isLoopbackAccount({ ...backend.blob });
 }
 
 /** The one place that turns configuration into adapters and services. */

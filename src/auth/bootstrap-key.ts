@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ConfigError, type AuthSettings, type Config } from '../config.js';
 import { apiKeyEntry, createApiKey, parseApiKeyEntry } from './api-keys.js';
 
-export const BOOTSTRAP_KEY_NAME = 'first-start-admin';
+const BOOTSTRAP_KEY_NAME = 'first-start-admin';
 
 /** Where the first-start admin key's entry (its hash, never the key) is kept under DATA_DIR. */
 export function bootstrapEntryPath(dataDir: string): string {

@@ -1,7 +1,7 @@
 /** Roles in rising order: each grants everything the ones before it grant. */
-export const RANKED_ROLES = ['reader', 'writer', 'operator', 'admin'] as const;
+const RANKED_ROLES = ['reader', 'writer', 'operator', 'admin'] as const;
 /** Placing and lifting legal holds: granted beside a ranked role, never implied by one (not even admin). */
-export const LEGAL_ROLE = 'legal';
+const LEGAL_ROLE = 'legal';
 export const ROLES = [...RANKED_ROLES, LEGAL_ROLE] as const;
 export type Role = (typeof ROLES)[number];
 

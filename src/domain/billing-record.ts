@@ -5,14 +5,11 @@ import { ValidationError } from './errors.js';
 import { compileAssert } from './schema-validator.js';
 
 /** docs/ARCHITECTURE.md: 1–128 characters of [A-Za-z0-9._:-]. */
-export const RECORD_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
+const RECORD_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
 const RECORD_ID_REGEX = new RegExp(RECORD_ID_PATTERN);
 
-export const BILLING_STATUSES = ['pending', 'paid', 'overdue', 'cancelled', 'refunded'] as const;
-export type BillingStatus = (typeof BILLING_STATUSES)[number];
-
 /** Largest amount accepted; far above any real invoice, low enough to keep cents exact in a double. */
-export const MAX_AMOUNT = 999_999_999_999.99;
+const MAX_AMOUNT = 999_999_999_999.99;
 
 const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 

@@ -11,7 +11,7 @@ import { compileAssert } from './schema-validator.js';
  */
 export const MEMBER_MAX_BYTES = 64 * 1024;
 
-export const MANIFEST_FORMAT = 'billing-archive.segment-manifest/1';
+const MANIFEST_FORMAT = 'billing-archive.segment-manifest/1';
 
 const Sha256Schema = Type.String({ pattern: '^[0-9a-f]{64}$' });
 const Count = Type.Integer({ minimum: 0 });

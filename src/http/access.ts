@@ -24,7 +24,7 @@ declare module 'fastify' {
   }
 }
 
-export const WWW_AUTHENTICATE = 'Bearer realm="billing-archive"';
+const WWW_AUTHENTICATE = 'Bearer realm="billing-archive"';
 
 /** The identity a route handler runs for; only routes that need a role call it. */
 export function callerOf(request: FastifyRequest): Identity {

@@ -13,7 +13,7 @@ import { auditRoutes } from './routes/audit-routes.js';
 import { billingRoutes } from './routes/billing-routes.js';
 import { operationsRoutes } from './routes/operations-routes.js';
 
-export const BODY_LIMIT_BYTES = 1024 * 1024;
+const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /**
  * Builds the HTTP app over the services; it never listens (server.ts owns the process) and it

@@ -5,7 +5,7 @@ import { compileAssert } from '../domain/schema-validator.js';
 /** The container name the policy file is written for; deploy rewrites it to BLOB_CONTAINER. */
 export const POLICY_FILE_CONTAINER = 'billing-archive';
 
-export const POLICY_FILE = new URL('../../infra/blob-lifecycle-policy.json', import.meta.url);
+const POLICY_FILE = new URL('../../infra/blob-lifecycle-policy.json', import.meta.url);
 
 const DaysSinceCreation = Type.Object(
   { daysAfterCreationGreaterThan: Type.Integer({ minimum: 0 }) },

@@ -32,7 +32,6 @@ export interface ArchiveTiers {
 /** What the writer knows about a blob's content. */
 export interface BlobFacts {
   sha256: string;
-  recordCount: number;
 }
 
 export interface ByteRange {
@@ -47,7 +46,7 @@ export interface ArchiveStore {
   /**
    * Stores bytes under `name` durably before resolving, create-only: when the name exists the stored
    * blob is left untouched and `created` is false. The store checks the bytes against `sha256` and
-   * keeps it, with the number of records the blob holds, where its backend keeps blob metadata.
+   * keeps it where its backend keeps blob metadata.
    */
   putIfAbsent(name: string, bytes: Uint8Array, facts: BlobFacts): Promise<{ created: boolean }>;
   /** The blob's bytes, or the given range of them; NotFoundError when absent. */

@@ -224,9 +224,14 @@ export class Archiver {
       const checkLease = () => {
         throwIfLost(lease);
       };
-      await this.retention.sweep(run, checkLease, slice);
+      for await (const outcome of this.retention.sweep(
+        { runId: run.run_id, dryRun: run.dry_run },
+        checkLease,
+        slice,
+      ))
+        run[outcome] += 1;
       if (!run.dry_run) {
-        await this.heldCopies.keep(run, checkLease, slice);
+        for await (const outcome of this.heldCopies.keep(run.run_id, checkLease, slice)) run[outcome] += 1;
         await this.runLog.save(run);
         // Last, so the blobs retention left without entries go in the same run.
         await this.collectGarbage(run, lease, slice);

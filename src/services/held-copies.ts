@@ -5,11 +5,13 @@ import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import { allHolds, type LegalHolds } from '../ports/legal-holds.js';
 import type { LiveStore } from '../ports/live-store.js';
-import type { RunRecord } from '../ports/run-log.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
 import type { RecordLayout } from './layouts/record-layout.js';
 import { withdrawIfTouchedSince } from './touched-since.js';
+
+/** What became of a held record not yet under `held/`. */
+export type HeldCopyOutcome = 'held_copied' | 'held_copy_pending';
 
 export interface HeldCopiesDeps {
   index: ArchiveIndex;
@@ -31,7 +33,12 @@ export interface HeldCopiesDeps {
 export class HeldCopies {
   constructor(private readonly deps: HeldCopiesDeps) {}
 
-  async keep(run: RunRecord, checkLease: () => void, slice: Slice | undefined): Promise<void> {
+  /** Copies the held records of `slice`, saying of each whether it was copied or has to wait. */
+  async *keep(
+    runId: string,
+    checkLease: () => void,
+    slice: Slice | undefined,
+  ): AsyncGenerator<HeldCopyOutcome> {
     for (const hold of await allHolds(this.deps.holds)) {
       if (!inSlice(hold.record_id, slice)) continue;
       // Before the entry is read, so a delete or restore that withdraws it after that read counts.
@@ -40,26 +47,27 @@ export class HeldCopies {
       if (!entry || this.deps.layout.isHeld(entry.location)) continue;
       checkLease();
       try {
-        await this.copy(entry, started, run);
-        run.held_copied += 1;
+        await this.copy(entry, started, runId);
       } catch (error) {
         if (!(error instanceof ArchivedOfflineError)) throw error;
         // The read started the rehydration; a later run copies it once it is online.
-        run.held_copy_pending += 1;
         this.deps.logger.warn(
-          { runId: run.run_id, id: entry.id, blob: entry.location.blob },
+          { runId, id: entry.id, blob: entry.location.blob },
           'held record is in the Archive tier; its copy waits for the rehydration',
         );
+        yield 'held_copy_pending';
+        continue;
       }
+      yield 'held_copied';
     }
   }
 
-  private async copy(entry: StoredEntry, started: string, run: RunRecord): Promise<void> {
+  private async copy(entry: StoredEntry, started: string, runId: string): Promise<void> {
     const held = await this.deps.layout.writeHeld(entry, await this.deps.reader.readBytes(entry));
     const [moved] = await this.deps.index.putMany([held]);
     if (moved) await withdrawIfTouchedSince(this.deps, moved, started);
     this.deps.logger.info(
-      { runId: run.run_id, id: entry.id, from: entry.location.blob, to: held.location.blob },
+      { runId, id: entry.id, from: entry.location.blob, to: held.location.blob },
       'held record copied',
     );
   }

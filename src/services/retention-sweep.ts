@@ -4,10 +4,12 @@ import { inSlice, type Slice } from '../domain/slices.js';
 import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LegalHolds } from '../ports/legal-holds.js';
-import type { RunRecord } from '../ports/run-log.js';
 import { DAY_MS, type Clock } from './clock.js';
 
 const PAGE = 500;
+
+/** What the sweep did with a record past retention (dry run: would do). */
+export type RetentionOutcome = 'expired' | 'kept_on_hold';
 
 export interface RetentionSweepDeps {
   index: ArchiveIndex;
@@ -27,8 +29,17 @@ export interface RetentionSweepDeps {
 export class RetentionSweep {
   constructor(private readonly deps: RetentionSweepDeps) {}
 
-  /** Sweeps the records of `slice`, counting into `run`; a dry run only counts. */
-  async sweep(run: RunRecord, checkLease: () => void, slice: Slice | undefined): Promise<void> {
+  /**
+   * Sweeps the records of `slice`, saying what became of each record it judged as it goes, so the
+   * caller's counts hold even when a later step fails; a dry run only judges.
+   */
+  async *sweep(
+    run: { runId: string; dryRun: boolean },
+    checkLease: () => void,
+    slice: Slice | undefined,
+  ): AsyncGenerator<RetentionOutcome> {
+    let expired = 0;
+    let keptOnHold = 0;
     const cutoff = new Date(this.deps.clock().getTime() - this.deps.retentionDays * DAY_MS).toISOString();
     let afterId: string | undefined;
     for (;;) {
@@ -37,24 +48,22 @@ export class RetentionSweep {
       for (const entry of page) {
         if (!inSlice(entry.id, slice)) continue;
         if (await this.deps.holds.get(entry.id)) {
-          run.kept_on_hold += 1;
+          keptOnHold += 1;
+          yield 'kept_on_hold';
           continue;
         }
-        if (run.dry_run) {
-          run.expired += 1;
-          continue;
+        if (!run.dryRun) {
+          checkLease();
+          if (!(await this.remove(entry))) continue;
         }
-        checkLease();
-        if (await this.remove(entry)) run.expired += 1;
+        expired += 1;
+        yield 'expired';
       }
       if (page.length < PAGE) break;
       afterId = page.at(-1)?.id;
     }
-    if (run.expired > 0 || run.kept_on_hold > 0)
-      this.deps.logger.info(
-        { runId: run.run_id, cutoff, expired: run.expired, keptOnHold: run.kept_on_hold },
-        'retention sweep finished',
-      );
+    if (expired > 0 || keptOnHold > 0)
+      this.deps.logger.info({ runId: run.runId, cutoff, expired, keptOnHold }, 'retention sweep finished');
   }
 
   /**

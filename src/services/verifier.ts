@@ -334,7 +334,7 @@ class VerifyPass {
   }
 }
 
-export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
 
 function placeOf(manifest: SegmentManifest, record: ManifestRecord): string {
   return `${manifest.members[record.member]?.offset ?? -1}:${record.offset}`;

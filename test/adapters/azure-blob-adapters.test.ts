@@ -46,10 +46,10 @@ describe('BlobArchiveStore on Azurite', () => {
       const store = new BlobArchiveStore(container, storeOptions);
       await store.init();
       const bytes = Buffer.from('{"id":"a"}');
-      await store.putIfAbsent('records/2026/01/a.json', bytes, { sha256: sha256Hex(bytes), recordCount: 1 });
+      await store.putIfAbsent('records/2026/01/a.json', bytes, { sha256: sha256Hex(bytes) });
       const properties = await container.getBlobClient('records/2026/01/a.json').getProperties();
       expect(properties.accessTier).toBe('Cool');
-      expect(properties.metadata).toEqual({ sha256: sha256Hex(bytes), record_count: '1' });
+      expect(properties.metadata).toEqual({ sha256: sha256Hex(bytes) });
       expect(properties.contentMD5).toBeDefined();
       expect(properties.contentType).toBe('application/json');
     } finally {
@@ -65,7 +65,6 @@ describe('BlobArchiveStore on Azurite', () => {
       const bytes = Buffer.from('{"id":"cold","amount":1}');
       await store.putIfAbsent('records/2020/01/cold.json', bytes, {
         sha256: sha256Hex(bytes),
-        recordCount: 1,
       });
       await container.getBlobClient('records/2020/01/cold.json').setAccessTier('Archive');
 

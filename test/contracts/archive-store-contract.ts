@@ -35,7 +35,6 @@ export function describeArchiveStoreContract(
       expect(
         await current().putIfAbsent('records/2026/01/a.json', body, {
           sha256: sha256Hex(body),
-          recordCount: 1,
         }),
       ).toEqual({
         created: true,
@@ -45,7 +44,6 @@ export function describeArchiveStoreContract(
       expect(
         await current().putIfAbsent('records/2026/01/a.json', other, {
           sha256: sha256Hex(other),
-          recordCount: 1,
         }),
       ).toEqual({
         created: false,
@@ -57,7 +55,6 @@ export function describeArchiveStoreContract(
       await expect(
         current().putIfAbsent('x/bad.json', bytes('abc'), {
           sha256: sha256Hex(bytes('abd')),
-          recordCount: 1,
         }),
       ).rejects.toBeInstanceOf(IntegrityError);
       await expect(current().get('x/bad.json')).rejects.toBeInstanceOf(NotFoundError);
@@ -65,14 +62,14 @@ export function describeArchiveStoreContract(
 
     it('reads a byte range', async () => {
       const body = bytes('0123456789');
-      await current().putIfAbsent('r/range.bin', body, { sha256: sha256Hex(body), recordCount: 1 });
+      await current().putIfAbsent('r/range.bin', body, { sha256: sha256Hex(body) });
       expect((await current().get('r/range.bin', { offset: 3, length: 4 })).toString()).toBe('3456');
     });
 
     it('answers NotFoundError for a missing blob and deletes idempotently', async () => {
       await expect(current().get('nope/missing.json')).rejects.toBeInstanceOf(NotFoundError);
       const body = bytes('x');
-      await current().putIfAbsent('d/x.json', body, { sha256: sha256Hex(body), recordCount: 1 });
+      await current().putIfAbsent('d/x.json', body, { sha256: sha256Hex(body) });
       await current().delete('d/x.json');
       await current().delete('d/x.json');
       await expect(current().get('d/x.json')).rejects.toBeInstanceOf(NotFoundError);
@@ -81,7 +78,7 @@ export function describeArchiveStoreContract(
     it('lists by prefix in name order with sizes', async () => {
       for (const name of ['records/2026/02/b.json', 'records/2026/01/a.json', 'other/c.json']) {
         const body = bytes(name);
-        await current().putIfAbsent(name, body, { sha256: sha256Hex(body), recordCount: 1 });
+        await current().putIfAbsent(name, body, { sha256: sha256Hex(body) });
       }
       const listed = [];
       for await (const info of current().list('records/')) listed.push([info.name, info.size]);
@@ -101,7 +98,7 @@ export function describeArchiveStoreContract(
         const before = Date.now();
         for (const name of ['t/a.json', 't/b.json']) {
           const body = bytes(name);
-          await current().putIfAbsent(name, body, { sha256: sha256Hex(body), recordCount: 1 });
+          await current().putIfAbsent(name, body, { sha256: sha256Hex(body) });
         }
         const listed = async (): Promise<TieredBlobInfo[]> => {
           const infos: TieredBlobInfo[] = [];
@@ -127,7 +124,6 @@ export function describeArchiveStoreContract(
         await current().delete('t/a.json');
         await current().putIfAbsent('t/a.json', bytes('again'), {
           sha256: sha256Hex(bytes('again')),
-          recordCount: 1,
         });
         // A blob made again under the same name starts over in the upload tier, not where the old one was.
         expect((await listed())[0]?.tier).not.toBe('Archive');

@@ -85,7 +85,7 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
     const wrong = Buffer.from('{"id":"x","amount":0}');
     // A blob already sits at the record's name with other bytes (say, a tampered leftover).
     const name = recordBlobName(live?.doc ?? { id: 'x', created_at: '', updated_at: '' }, sha256Hex(bytes));
-    await harness.adapters.store.putIfAbsent(name, wrong, { sha256: sha256Hex(wrong), recordCount: 1 });
+    await harness.adapters.store.putIfAbsent(name, wrong, { sha256: sha256Hex(wrong) });
     const run = await harness.services.archiver.runOnce();
     expect(run).toMatchObject({ status: 'failed', archived: 0, failed: 1 });
     expect(run.errors.join('\n')).toContain('does not hold record');

@@ -55,11 +55,7 @@ export class BlobArchiveStore implements ArchiveStore {
     await Promise.resolve();
   }
 
-  async putIfAbsent(
-    name: string,
-    bytes: Uint8Array,
-    { sha256, recordCount }: BlobFacts,
-  ): Promise<{ created: boolean }> {
+  async putIfAbsent(name: string, bytes: Uint8Array, { sha256 }: BlobFacts): Promise<{ created: boolean }> {
     const actual = sha256Hex(bytes);
     if (actual !== sha256)
       throw new IntegrityError(`bytes for blob '${name}' hash to ${actual}, not ${sha256}`);
@@ -70,7 +66,7 @@ export class BlobArchiveStore implements ArchiveStore {
       conditions: { ifNoneMatch: '*' },
       transactionalContentMD5: md5,
       blobHTTPHeaders: { blobContentType: contentTypeOf(name), blobContentMD5: md5 },
-      metadata: { sha256, record_count: String(recordCount) },
+      metadata: { sha256 },
       tier: this.options.uploadTier,
     };
     try {

@@ -6,7 +6,7 @@ import { ensureContainer } from './blob-container.js';
 import { statusOf, unavailable } from './blob-errors.js';
 
 /** Lease length: a holder killed without warning frees the lock within this many seconds. */
-export const LEASE_SECONDS = 15;
+const LEASE_SECONDS = 15;
 /** Renew well inside the lease, so one slow renewal does not lose it. */
 const RENEW_EVERY_MS = 5_000;
 

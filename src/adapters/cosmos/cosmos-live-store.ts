@@ -1,3 +1,4 @@
+import pMap from 'p-map';
 import type { CosmosClient, ItemDefinition, SqlParameter } from '@azure/cosmos';
 import { lastTouchMs, type RecordDocument } from '../../domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../../domain/errors.js';
@@ -94,23 +95,18 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
   }
 
   async deleteMany(items: readonly { id: string; etag: string }[]): Promise<boolean[]> {
-    const results: boolean[] = [];
-    for (let start = 0; start < items.length; start += DELETE_CONCURRENCY) {
-      const chunk = items.slice(start, start + DELETE_CONCURRENCY);
-      results.push(
-        ...(await Promise.all(
-          chunk.map(async (item) => {
-            try {
-              return await this.delete(item.id, item.etag);
-            } catch (error) {
-              if (error instanceof PreconditionFailedError) return false;
-              throw error;
-            }
-          }),
-        )),
-      );
-    }
-    return results;
+    return pMap(
+      items,
+      async (item) => {
+        try {
+          return await this.delete(item.id, item.etag);
+        } catch (error) {
+          if (error instanceof PreconditionFailedError) return false;
+          throw error;
+        }
+      },
+      { concurrency: DELETE_CONCURRENCY },
+    );
   }
 
   async findEligible(query: {

@@ -117,10 +117,7 @@ export class RecordLayout implements ArchiveLayout {
   }
 
   private putRecord(blob: string, bytes: Buffer, id: string): Promise<{ sha256: string }> {
-    return putVerified(this.store, blob, bytes, {
-      recordCount: 1,
-      refusal: `existing blob '${blob}' does not hold record '${id}'`,
-    });
+    return putVerified(this.store, blob, bytes, `existing blob '${blob}' does not hold record '${id}'`);
   }
 }
 

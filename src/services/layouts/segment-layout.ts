@@ -206,10 +206,12 @@ export class SegmentGatherer<Tag> {
       [segment, bytes],
       [manifestNameOf(segment), Buffer.from(JSON.stringify(manifest))],
     ] as const)
-      await putVerified(this.store, name, body, {
-        recordCount: manifest.record_count,
-        refusal: `blob '${name}' exists with other content; refusing to index into it`,
-      });
+      await putVerified(
+        this.store,
+        name,
+        body,
+        `blob '${name}' exists with other content; refusing to index into it`,
+      );
     return { segment, bytes: bytes.length, entries: entriesOf(manifest, this.context), tags };
   }
 }
