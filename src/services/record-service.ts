@@ -16,7 +16,8 @@ import type { HoldEvent, LegalHold, LegalHolds } from '../ports/legal-holds.js';
 import type { LiveListQuery, LiveStore } from '../ports/live-store.js';
 import { archivedEtag, type ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
-import { RACE_ATTEMPTS, type Restorer } from './restorer.js';
+import { actWhereFound, LOOK_AGAIN } from './record-races.js';
+import type { Restorer } from './restorer.js';
 
 export type RecordSource = 'live' | 'archive';
 
@@ -56,6 +57,10 @@ export class RecordService {
     private readonly clock: Clock,
   ) {}
 
+  private get stores(): { live: LiveStore; index: ArchiveIndex } {
+    return { live: this.live, index: this.index };
+  }
+
   async create(input: unknown): Promise<RecordView> {
     const doc = newRecordDocument(input, this.clock());
     if (await this.index.get(doc.id)) {
@@ -67,106 +72,105 @@ export class RecordService {
 
   async get(id: string): Promise<RecordView> {
     assertRecordId(id);
-    for (let attempt = 0; attempt < RACE_ATTEMPTS; attempt++) {
-      const live = await this.live.get(id);
-      if (live) return { ...live, source: 'live' };
-      const entry = await this.index.get(id);
-      if (!entry) {
-        // A restore may have moved it back between the two reads.
-        const restored = await this.live.get(id);
-        if (restored) return { ...restored, source: 'live' };
-        throw new NotFoundError(`record '${id}' not found`);
-      }
-      try {
-        return { doc: await this.reader.read(entry), etag: archivedEtag(entry), source: 'archive' };
-      } catch (error) {
-        if (!(await this.entryChanged(entry))) throw error;
-      }
-    }
-    throw new ConflictError(
-      `record '${id}' kept moving while it was read; try again`,
-      'concurrent_modification',
+    return actWhereFound(
+      this.stores,
+      id,
+      async (found): Promise<RecordView | typeof LOOK_AGAIN> => {
+        if (found.where === 'live') return { ...found.record, source: 'live' };
+        const { entry } = found;
+        try {
+          return { doc: await this.reader.read(entry), etag: archivedEtag(entry), source: 'archive' };
+        } catch (error) {
+          if (!(await this.entryChanged(entry))) throw error;
+          return LOOK_AGAIN;
+        }
+      },
+      {
+        notFound: `record '${id}' not found`,
+        raced: `record '${id}' kept moving while it was read; try again`,
+      },
     );
   }
 
   async replace(id: string, input: unknown, ifMatch: IfMatch): Promise<RecordView> {
     assertRecordId(id);
-    for (let attempt = 0; attempt < RACE_ATTEMPTS; attempt++) {
-      const live = await this.live.get(id);
-      if (live) {
-        checkIfMatch(id, ifMatch, live.etag);
-        const staleEntry = await this.index.get(id);
-        const doc = replacedRecordDocument(live.doc, input, this.clock());
-        try {
-          const stored = await this.live.replace(doc, live.etag);
-          if (staleEntry) await withdrawUnlessChanged(this.index, staleEntry);
-          return { ...stored, source: 'live' };
-        } catch (error) {
-          if (error instanceof PreconditionFailedError && ifMatch !== undefined) throw error;
-          if (error instanceof PreconditionFailedError || error instanceof NotFoundError) continue;
-          throw error;
+    return actWhereFound(
+      this.stores,
+      id,
+      async (found): Promise<RecordView | typeof LOOK_AGAIN> => {
+        if (found.where === 'live') {
+          const live = found.record;
+          checkIfMatch(id, ifMatch, live.etag);
+          const staleEntry = await this.index.get(id);
+          const doc = replacedRecordDocument(live.doc, input, this.clock());
+          try {
+            const stored = await this.live.replace(doc, live.etag);
+            if (staleEntry) await withdrawUnlessChanged(this.index, staleEntry);
+            return { ...stored, source: 'live' };
+          } catch (error) {
+            if (error instanceof PreconditionFailedError && ifMatch !== undefined) throw error;
+            if (error instanceof PreconditionFailedError || error instanceof NotFoundError) return LOOK_AGAIN;
+            throw error;
+          }
         }
-      }
-      const entry = await this.index.get(id);
-      if (!entry) {
-        if (await this.live.get(id)) continue;
-        throw new NotFoundError(`record '${id}' not found`);
-      }
-      checkIfMatch(id, ifMatch, archivedEtag(entry));
-      const archived = await this.reader.read(entry);
-      const outcome = await this.restorer.bringBack(
-        entry,
-        replacedRecordDocument(archived, input, this.clock()),
-      );
-      switch (outcome.kind) {
-        case 'live':
-          return { ...outcome.record, source: 'live' };
-        case 'already-live':
-          continue;
-        case 'deleted':
-          throw new NotFoundError(`record '${id}' was deleted while it was being updated`);
-      }
-    }
-    throw new ConflictError(
-      `record '${id}' kept changing while it was updated; try again`,
-      'concurrent_modification',
+        const { entry } = found;
+        checkIfMatch(id, ifMatch, archivedEtag(entry));
+        const archived = await this.reader.read(entry);
+        const outcome = await this.restorer.bringBack(
+          entry,
+          replacedRecordDocument(archived, input, this.clock()),
+        );
+        switch (outcome.kind) {
+          case 'live':
+            return { ...outcome.record, source: 'live' };
+          case 'already-live':
+            return LOOK_AGAIN;
+          case 'deleted':
+            throw new NotFoundError(`record '${id}' was deleted while it was being updated`);
+        }
+      },
+      {
+        notFound: `record '${id}' not found`,
+        raced: `record '${id}' kept changing while it was updated; try again`,
+      },
     );
   }
 
   async delete(id: string, ifMatch: IfMatch): Promise<void> {
     assertRecordId(id);
     await this.refuseIfHeld(id);
-    for (let attempt = 0; attempt < RACE_ATTEMPTS; attempt++) {
-      const live = await this.live.get(id);
-      if (live) {
-        checkIfMatch(id, ifMatch, live.etag);
+    await actWhereFound(
+      this.stores,
+      id,
+      async (found): Promise<true | typeof LOOK_AGAIN> => {
+        if (found.where === 'live') {
+          const live = found.record;
+          checkIfMatch(id, ifMatch, live.etag);
+          await this.noteDeletion(id);
+          try {
+            if (!(await this.live.delete(id, live.etag))) return LOOK_AGAIN;
+          } catch (error) {
+            if (error instanceof PreconditionFailedError && ifMatch === undefined) return LOOK_AGAIN;
+            throw error;
+          }
+          // Any archived copy of the same id goes too, or it would resurface on the next read.
+          await this.index.withdraw(id);
+          return true;
+        }
+        const { entry } = found;
+        checkIfMatch(id, ifMatch, archivedEtag(entry));
         await this.noteDeletion(id);
         try {
-          if (!(await this.live.delete(id, live.etag))) continue;
+          if (await this.index.withdraw(id, entry.etag)) return true;
         } catch (error) {
-          if (error instanceof PreconditionFailedError && ifMatch === undefined) continue;
-          throw error;
+          if (!(error instanceof PreconditionFailedError)) throw error;
         }
-        // Any archived copy of the same id goes too, or it would resurface on the next read.
-        await this.index.withdraw(id);
-        return;
-      }
-      const entry = await this.index.get(id);
-      if (!entry) {
-        if (await this.live.get(id)) continue;
-        throw new NotFoundError(`record '${id}' not found`);
-      }
-      checkIfMatch(id, ifMatch, archivedEtag(entry));
-      await this.noteDeletion(id);
-      try {
-        if (await this.index.withdraw(id, entry.etag)) return;
-      } catch (error) {
-        if (!(error instanceof PreconditionFailedError)) throw error;
-      }
-    }
-    throw new ConflictError(
-      `record '${id}' kept changing while it was deleted; try again`,
-      'concurrent_modification',
+        return LOOK_AGAIN;
+      },
+      {
+        notFound: `record '${id}' not found`,
+        raced: `record '${id}' kept changing while it was deleted; try again`,
+      },
     );
   }
 

@@ -4,6 +4,7 @@ import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
 import type { LiveStore, StoredRecord } from '../ports/live-store.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
+import { actWhereFound, LOOK_AGAIN } from './record-races.js';
 
 export type BringBackOutcome =
   | { kind: 'live'; record: StoredRecord }
@@ -11,9 +12,6 @@ export type BringBackOutcome =
   | { kind: 'already-live' }
   /** A concurrent delete withdrew the archived copy; the record no longer exists. */
   | { kind: 'deleted' };
-
-/** How often a request retries after losing a race with another request or the archiver. */
-export const RACE_ATTEMPTS = 4;
 
 /** Moves archived records back to the LiveStore. */
 export class Restorer {
@@ -26,27 +24,29 @@ export class Restorer {
 
   /** Restores an archived record as it was archived, stamped with `restored_at`. */
   async restore(id: string): Promise<StoredRecord> {
-    for (let attempt = 0; attempt < RACE_ATTEMPTS; attempt++) {
-      if (await this.live.get(id)) throw new ConflictError(`record '${id}' is already live`, 'already_live');
-      const entry = await this.index.get(id);
-      if (!entry) {
-        if (await this.live.get(id)) continue;
-        throw new NotFoundError(`record '${id}' is not archived`);
-      }
-      const archived = await this.reader.read(entry);
-      const outcome = await this.bringBack(entry, { ...archived, restored_at: this.clock().toISOString() });
-      switch (outcome.kind) {
-        case 'live':
-          return outcome.record;
-        case 'already-live':
-          continue;
-        case 'deleted':
-          throw new NotFoundError(`record '${id}' was deleted while it was being restored`);
-      }
-    }
-    throw new ConflictError(
-      `record '${id}' kept changing while it was being restored; try again`,
-      'concurrent_modification',
+    return actWhereFound(
+      { live: this.live, index: this.index },
+      id,
+      async (found): Promise<StoredRecord | typeof LOOK_AGAIN> => {
+        if (found.where === 'live') throw new ConflictError(`record '${id}' is already live`, 'already_live');
+        const archived = await this.reader.read(found.entry);
+        const outcome = await this.bringBack(found.entry, {
+          ...archived,
+          restored_at: this.clock().toISOString(),
+        });
+        switch (outcome.kind) {
+          case 'live':
+            return outcome.record;
+          case 'already-live':
+            return LOOK_AGAIN;
+          case 'deleted':
+            throw new NotFoundError(`record '${id}' was deleted while it was being restored`);
+        }
+      },
+      {
+        notFound: `record '${id}' is not archived`,
+        raced: `record '${id}' kept changing while it was being restored; try again`,
+      },
     );
   }
 
