@@ -1,5 +1,9 @@
 import type { ArchiveLocation } from '../../ports/archive-index.js';
 
+/** The columns of a location, in a table's definition. */
+export const LOCATION_COLUMNS = `layout TEXT NOT NULL, blob TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+  line_offset INTEGER, line_length INTEGER`;
+
 /** An archive location as the index and garbage tables keep it: flat columns, a line only in segments. */
 export interface LocationColumns {
   layout: string;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PreconditionFailedError } from '../../domain/errors.js';
 import type { ArchiveEntry, ArchiveIndex, ArchiveListQuery, StoredEntry } from '../../ports/archive-index.js';
-import { locationColumns, locationOf, type LocationColumns } from './location-columns.js';
+import { LOCATION_COLUMNS, locationColumns, locationOf, type LocationColumns } from './location-columns.js';
 import { attempt } from './open-database.js';
 import { SqliteAdapter } from './sqlite-file.js';
 
@@ -21,12 +21,7 @@ CREATE TABLE IF NOT EXISTS archive_index (
   id TEXT PRIMARY KEY,
   customer_id TEXT NOT NULL,
   created_at TEXT NOT NULL,
-  layout TEXT NOT NULL,
-  blob TEXT NOT NULL,
-  offset INTEGER NOT NULL,
-  length INTEGER NOT NULL,
-  line_offset INTEGER,
-  line_length INTEGER,
+  ${LOCATION_COLUMNS},
   sha256 TEXT NOT NULL,
   size INTEGER NOT NULL,
   archived_at TEXT NOT NULL,

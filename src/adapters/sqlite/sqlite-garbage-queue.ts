@@ -1,5 +1,5 @@
 import type { Garbage, GarbageQueue } from '../../ports/garbage-queue.js';
-import { locationColumns, locationOf, type LocationColumns } from './location-columns.js';
+import { LOCATION_COLUMNS, locationColumns, locationOf, type LocationColumns } from './location-columns.js';
 import { attempt } from './open-database.js';
 import { SqliteAdapter } from './sqlite-file.js';
 
@@ -13,12 +13,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS archive_garbage (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   id TEXT NOT NULL,
-  layout TEXT NOT NULL,
-  blob TEXT NOT NULL,
-  offset INTEGER NOT NULL,
-  length INTEGER NOT NULL,
-  line_offset INTEGER,
-  line_length INTEGER,
+  ${LOCATION_COLUMNS},
   since TEXT NOT NULL
 ) STRICT;
 `;
