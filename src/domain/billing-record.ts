@@ -2,10 +2,17 @@ import { createHash, randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { Type, type Static } from 'typebox';
 import { ValidationError } from './errors.js';
-import { compileAssert } from './schema-validator.js';
+import { fullFormats } from 'ajv-formats/dist/formats.js';
+import { compileAssert, PROBLEM } from './schema-validator.js';
 
-/** docs/ARCHITECTURE.md: 1–128 characters of [A-Za-z0-9._:-]. */
-const RECORD_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
+/**
+ * docs/ARCHITECTURE.md: 1–128 characters of [A-Za-z0-9._:-], not dots alone (`.` and `..` name
+ * directories and blob paths, not records).
+ */
+const RECORD_ID_PATTERN = '^(?!\\.+$)[A-Za-z0-9._:-]{1,128}$';
+const RECORD_ID_RULE = '1–128 characters of A–Z a–z 0–9 . _ : -, not dots alone';
+const DUE_DATE_RULE =
+  'must be a date such as 2024-02-15, an RFC 3339 date-time such as 2024-02-15T00:00:00Z, or null';
 const RECORD_ID_REGEX = new RegExp(RECORD_ID_PATTERN);
 
 /** Largest amount accepted; far above any real invoice, low enough to keep cents exact in a double. */
@@ -13,10 +20,7 @@ const MAX_AMOUNT = 999_999_999_999.99;
 
 const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
-export const RecordIdSchema = Type.String({
-  pattern: RECORD_ID_PATTERN,
-  description: '1–128 characters of A–Z a–z 0–9 . _ : -',
-});
+export const RecordIdSchema = Type.String({ pattern: RECORD_ID_PATTERN, description: RECORD_ID_RULE });
 
 export const StatusSchema = Type.Union([
   Type.Literal('pending'),
@@ -29,10 +33,22 @@ export const StatusSchema = Type.Union([
 const recordFieldSchemas = {
   customer_id: Type.String({ minLength: 1, maxLength: 128 }),
   amount: Type.Number({ minimum: 0, maximum: MAX_AMOUNT, description: 'At most 2 decimal places' }),
-  currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code; default USD' })),
+  currency: Type.Optional(
+    Type.String({
+      pattern: '^[A-Z]{3}$',
+      description: 'ISO 4217 code; default USD',
+      [PROBLEM]: 'must be a three-letter ISO 4217 code such as USD',
+    }),
+  ),
   status: Type.Optional(StatusSchema),
   description: Type.Optional(Type.String({ maxLength: 4096 })),
-  due_date: Type.Optional(Type.Union([Type.String({ format: 'date' }), Type.Null()])),
+  // Either form, kept exactly as sent (see dueDateProblem).
+  due_date: Type.Optional(
+    Type.Union([
+      Type.String({ description: 'YYYY-MM-DD or an RFC 3339 date-time', [PROBLEM]: DUE_DATE_RULE }),
+      Type.Null(),
+    ]),
+  ),
   created_at: Type.Optional(
     Type.String({ format: 'date-time', description: 'Server time unless given; never in the future' }),
   ),
@@ -79,7 +95,7 @@ export function isValidRecordId(id: string): boolean {
 
 export function assertRecordId(id: string): void {
   if (!isValidRecordId(id)) {
-    throw new ValidationError(`id '${truncate(id)}' must be 1–128 characters of A–Z a–z 0–9 . _ : -`);
+    throw new ValidationError(`id '${truncate(id)}' must be ${RECORD_ID_RULE}`);
   }
 }
 
@@ -90,12 +106,18 @@ export function newRecordDocument(input: unknown, now: Date): RecordDocument {
   let createdAt = now.toISOString();
   if (input.created_at !== undefined) {
     const created = new Date(input.created_at);
-    if (created.getTime() > now.getTime()) {
+    if (Number.isNaN(created.getTime())) {
+      // RFC 3339 allows second 60; an instant (and JavaScript) has no leap seconds.
+      problems.push(
+        `created_at ${input.created_at} names a leap second, which cannot be stored as an instant; use the second before or after`,
+      );
+    } else if (created.getTime() > now.getTime()) {
       problems.push(`created_at ${input.created_at} is in the future (server time ${now.toISOString()})`);
+    } else {
+      createdAt = created.toISOString();
     }
-    createdAt = created.toISOString();
   }
-  if (problems.length > 0) throw new ValidationError(problems.join('; '));
+  if (problems.length > 0) throw new ValidationError(problems);
   return {
     id: input.id ?? randomUUID(),
     ...knownFields(input),
@@ -122,7 +144,7 @@ export function replacedRecordDocument(existing: RecordDocument, input: unknown,
       problems.push(`field '${field}' is not part of the billing record schema and cannot be changed`);
     }
   }
-  if (problems.length > 0) throw new ValidationError(problems.join('; '));
+  if (problems.length > 0) throw new ValidationError(problems);
 
   const next: RecordDocument = { ...existing };
   delete next.metadata;
@@ -168,13 +190,34 @@ function knownFields(input: NewRecordInput | ReplacementInput): Record<string, u
 
 function semanticProblems(input: NewRecordInput | ReplacementInput): string[] {
   const problems: string[] = [];
-  if (!/^\d+(\.\d{1,2})?$/.test(String(input.amount))) {
+  if (Object.is(input.amount, -0)) {
+    problems.push('amount -0 is a negative zero, which would be stored as 0; send 0');
+  } else if (!/^\d+(\.\d{1,2})?$/.test(String(input.amount))) {
     problems.push(`amount ${String(input.amount)} must have at most 2 decimal places`);
   }
+  const dueDate = dueDateProblem(input.due_date);
+  if (dueDate) problems.push(dueDate);
   if (input.currency !== undefined && !ISO_CURRENCIES.has(input.currency)) {
     problems.push(`currency '${input.currency}' is not an ISO 4217 code`);
   }
   return problems;
+}
+
+const isDate = (text: string): boolean => validates(fullFormats.date, text);
+const isDateTime = (text: string): boolean => validates(fullFormats['date-time'], text);
+
+function validates(format: unknown, text: string): boolean {
+  const validate = (format as { validate: (value: string) => boolean }).validate;
+  return validate(text);
+}
+
+/**
+ * A due date is a day, or a moment, as the client's system keeps it: both are accepted and stored
+ * exactly as sent, so the record reads back byte for byte. Only a real calendar day passes.
+ */
+function dueDateProblem(dueDate: string | null | undefined): string | undefined {
+  if (dueDate === undefined || dueDate === null || isDate(dueDate) || isDateTime(dueDate)) return undefined;
+  return `due_date '${truncate(dueDate)}' ${DUE_DATE_RULE}`;
 }
 
 /** updated_at never precedes created_at, even for a record imported with a creation time ahead of ours. */

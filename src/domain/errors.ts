@@ -16,6 +16,14 @@ export abstract class DomainError extends Error {
 /** The caller's input breaks a rule; nothing was changed. */
 export class ValidationError extends DomainError {
   readonly code = 'validation_error';
+  /** One plain sentence per problem; the message joins them. */
+  readonly problems: readonly string[];
+
+  constructor(problems: string | readonly string[], options?: { cause?: unknown }) {
+    const list = typeof problems === 'string' ? [problems] : [...problems];
+    super(list.join('; '), { ...options, details: { problems: list } });
+    this.problems = list;
+  }
 }
 
 export class NotFoundError extends DomainError {

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ArchivedOfflineError, DomainError } from '../domain/errors.js';
-import { describeSchemaErrors } from '../domain/schema-validator.js';
+import { schemaProblems } from '../domain/schema-validator.js';
 import { ERROR_CODES } from '../error-codes.js';
 
 /** Fastify's own client errors, renamed to stable codes of ours. */
@@ -39,10 +39,8 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       });
     }
     if (error.validation) {
-      return reply.code(400).send({
-        error: 'validation_error',
-        message: describeSchemaErrors(error.validation, error.validationContext ?? 'request'),
-      });
+      const problems = schemaProblems(error.validation, error.validationContext ?? 'request');
+      return reply.code(400).send({ error: 'validation_error', message: problems.join('; '), problems });
     }
     const known = FASTIFY_CODES[error.code];
     if (known) return reply.code(known.status).send({ error: known.code, message: error.message });

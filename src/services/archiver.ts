@@ -130,7 +130,7 @@ export class Archiver {
     options: ArchiveRunOptions,
   ): Promise<{ run: RunRecord; done: Promise<RunRecord> }> {
     const problems = runOptionProblems(options, this.settings.slices);
-    if (problems.length > 0) throw new ValidationError(problems.join('; '));
+    if (problems.length > 0) throw new ValidationError(problems);
     const olderThanDays = options.olderThanDays ?? this.settings.olderThanDays;
     const { slice } = options;
     const lease = await acquireArchivalLocks(this.lock, this.settings.slices, slice, {

@@ -71,6 +71,11 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
       ['an over-precise amount', recordBody({ amount: 1.001 }), 'decimal'],
       ['an invalid created_at', recordBody({ created_at: '2026-13-01T00:00:00Z' }), 'created_at'],
       ['an invalid due_date', recordBody({ due_date: '2026-02-30' }), 'due_date'],
+      ['a due_date on no calendar day', recordBody({ due_date: '2026-02-30T00:00:00Z' }), 'due_date'],
+      ['a due_date that is a number', recordBody({ due_date: 20260215 }), 'due_date'],
+      ['a leap-second created_at', recordBody({ created_at: '2016-12-31T23:59:60Z' }), 'leap second'],
+      ['an id of one dot', recordBody({ id: '.' }), 'not dots alone'],
+      ['an id of two dots', recordBody({ id: '..' }), 'not dots alone'],
       [
         'a future created_at',
         recordBody({ created_at: new Date(Date.now() + 3_600_000).toISOString() }),
@@ -86,6 +91,67 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
     ])('answers 400 for %s and writes nothing', async (_case, body, needle) => {
       const message = expectError(await api.post('/billing', body), 400, 'validation_error');
       expect(message).toContain(needle);
+      expect(await liveCount()).toBe(0);
+    });
+
+    it("accepts the specification's example request, keeping due_date exactly as sent", async () => {
+      const example = {
+        customer_id: 'customer123',
+        amount: 299.99,
+        currency: 'USD',
+        status: 'pending',
+        description: 'Monthly subscription',
+        due_date: '2024-02-15T00:00:00Z',
+      };
+      const created = await api.post('/billing', example);
+      expect(created.statusCode, created.body).toBe(201);
+      expect(created.json()).toMatchObject(example);
+      const asDay = await api.post('/billing', { ...example, due_date: '2024-02-15' });
+      expect(asDay.json()).toMatchObject({ due_date: '2024-02-15' });
+      const withOffset = await api.post('/billing', { ...example, due_date: '2024-02-15T09:30:00.5+05:30' });
+      expect(withOffset.json()).toMatchObject({ due_date: '2024-02-15T09:30:00.5+05:30' });
+    });
+
+    it('keeps a date-time due_date byte for byte through archival', async () => {
+      const body = recordBody({ id: 'due-1', due_date: '2024-02-15T00:00:00Z', created_at: daysAgo(200) });
+      const created = await api.post('/billing', body);
+      expect(created.statusCode).toBe(201);
+      await api.post('/archive/sync');
+      const read = await api.get('/billing/due-1');
+      expect(read.headers['x-record-source']).toBe('archive');
+      expect(read.body).toBe(created.body);
+    });
+
+    it('says what is wrong in one plain sentence per field, never in schema words', async () => {
+      const response = await api.post('/billing', {
+        customer_id: '',
+        amount: '12',
+        currency: 'usd',
+        status: 'lost',
+        due_date: 5,
+        colour: 'red',
+      });
+      expectError(response, 400, 'validation_error');
+      const { problems, message } = response.json<{ problems: string[]; message: string }>();
+      expect(problems).toHaveLength(6);
+      for (const field of ['customer_id', 'amount', 'currency', 'status', 'due_date', "'colour'"])
+        expect(problems.filter((problem) => problem.includes(field))).toHaveLength(1);
+      expect(problems).toContain('status must be one of pending, paid, overdue, cancelled, refunded');
+      expect(problems).toContain('amount must be a number');
+      expect(message).toBe(problems.join('; '));
+      for (const jargon of ['anyOf', 'must be null', 'must match', 'must NOT', '>=', 'body.', 'format "'])
+        expect(message).not.toContain(jargon);
+      expect(await liveCount()).toBe(0);
+    });
+
+    it('answers 400 for a negative zero amount, which JSON would store as 0, and writes nothing', async () => {
+      const response = await api.raw({
+        method: 'POST',
+        url: '/billing',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"customer_id": "c", "amount": -0}',
+      });
+      expect(expectError(response, 400, 'validation_error')).toContain('negative zero');
       expect(await liveCount()).toBe(0);
     });
 

@@ -4,6 +4,7 @@ import { Type, type Static } from 'typebox';
 import { grants } from '../../auth/roles.js';
 import { ForbiddenError, NotFoundError } from '../../domain/errors.js';
 import { MAX_OLDER_THAN_DAYS } from '../../domain/run-options.js';
+import { PROBLEM } from '../../domain/schema-validator.js';
 import type { Archiver } from '../../services/archiver.js';
 import type { RecordService } from '../../services/record-service.js';
 import { callerOf } from '../access.js';
@@ -123,7 +124,13 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
       schema: {
         tags,
         summary: 'One archival run, with progress while it runs',
-        params: Type.Object({ run_id: Type.String({ minLength: 1, maxLength: 100 }) }),
+        params: Type.Object({
+          run_id: Type.String({
+            pattern: '^[A-Za-z0-9-]{1,100}$',
+            // The query below reaches Cosmos DB; characters a run id never has stay out.
+            [PROBLEM]: 'must be a run id such as 20261101T000000000Z-abcd1234',
+          }),
+        }),
         response: { 200: RunSchema, 404: ErrorSchema },
       },
     },
