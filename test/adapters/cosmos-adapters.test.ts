@@ -6,6 +6,7 @@ import { CosmosArchiveIndex } from '../../src/adapters/cosmos/cosmos-archive-ind
 import { CosmosLegalHolds } from '../../src/adapters/cosmos/cosmos-legal-holds.js';
 import { CosmosLiveStore } from '../../src/adapters/cosmos/cosmos-live-store.js';
 import { CosmosRunLog } from '../../src/adapters/cosmos/cosmos-run-log.js';
+import type { RecordDocument } from '../../src/domain/billing-record.js';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
 import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
 import { describeDeletionNotesContract } from '../contracts/deletion-notes-contract.js';
@@ -115,6 +116,26 @@ describe('CosmosLiveStore on the test server', () => {
         limit: 10,
       });
       expect(Object.keys(page.records[0]?.doc ?? {})).toEqual(['id', 'created_at', 'updated_at', 'x']);
+    } finally {
+      await fixture.dispose();
+    }
+  });
+
+  it('keeps every field of a document another system wrote, even one named __proto__', async () => {
+    const make = inFreshDatabase(
+      (client, database) =>
+        new CosmosLiveStore(client, { database, container: 'records', partitionKeyPath: '/id' }),
+    );
+    const fixture = await make();
+    try {
+      const written = JSON.parse(
+        '{"id":"p","created_at":"2026-01-01T00:00:00.000Z","updated_at":"2026-01-01T00:00:00.000Z","__proto__":{"polluted":true},"amount":5}',
+      ) as RecordDocument;
+      await fixture.store.create(written);
+      const got = await fixture.store.get('p');
+      expect(JSON.stringify(got?.doc)).toBe(JSON.stringify(written));
+      expect(Object.hasOwn(got?.doc ?? {}, '__proto__')).toBe(true);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     } finally {
       await fixture.dispose();
     }

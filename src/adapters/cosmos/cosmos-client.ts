@@ -76,11 +76,9 @@ export function unavailable(action: string, error: unknown): StoreUnavailableErr
 
 /** The document without Cosmos DB's system fields, keys in their stored order. */
 export function withoutSystemFields<T extends object>(resource: T): T {
-  const copy: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(resource)) {
-    if (!SYSTEM_FIELDS.includes(key)) copy[key] = value;
-  }
-  return copy as T;
+  // fromEntries defines each key as data, so a field named `__proto__` stays a field (assigning it
+  // would set the copy's prototype and drop it from the archived bytes).
+  return Object.fromEntries(Object.entries(resource).filter(([key]) => !SYSTEM_FIELDS.includes(key))) as T;
 }
 
 export function etagOf(resource: { _etag?: unknown } | undefined): string {
