@@ -20,6 +20,12 @@ const MAX_AMOUNT = 999_999_999_999.99;
 
 const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
+/**
+ * How far a record may nest and how much it may hold (docs/API.md). Past a few thousand levels
+ * serialising overflows the stack, and no billing system nests that deep: the limits are far below.
+ */
+export const RECORD_LIMITS = { depth: 32, values: 10_000, metadataBytes: 64 * 1024 } as const;
+
 export const RecordIdSchema = Type.String({ pattern: RECORD_ID_PATTERN, description: RECORD_ID_RULE });
 
 export const StatusSchema = Type.Union([
@@ -101,6 +107,7 @@ export function assertRecordId(id: string): void {
 
 /** Builds the document to store for a new record; throws ValidationError naming every bad field. */
 export function newRecordDocument(input: unknown, now: Date): RecordDocument {
+  assertWithinLimits(input);
   assertNewRecordShape(input);
   const problems = semanticProblems(input);
   let createdAt = now.toISOString();
@@ -131,6 +138,7 @@ export function newRecordDocument(input: unknown, now: Date): RecordDocument {
  * server's time, and fields the API does not know keep their stored values.
  */
 export function replacedRecordDocument(existing: RecordDocument, input: unknown, now: Date): RecordDocument {
+  assertWithinLimits(input);
   assertReplacementShape(input);
   const problems = semanticProblems(input);
   if (input.id !== undefined && input.id !== existing.id) {
@@ -201,6 +209,33 @@ function semanticProblems(input: NewRecordInput | ReplacementInput): string[] {
     problems.push(`currency '${input.currency}' is not an ISO 4217 code`);
   }
   return problems;
+}
+
+/** Refuses input nested or sized past RECORD_LIMITS, walking it without recursion so no depth can overflow. */
+function assertWithinLimits(input: unknown): void {
+  const problems: string[] = [];
+  let values = 0;
+  let deepest = 0;
+  const pending: { value: unknown; depth: number }[] = [{ value: input, depth: 0 }];
+  while (pending.length > 0 && values <= RECORD_LIMITS.values) {
+    const { value, depth } = pending.pop() ?? { value: undefined, depth: 0 };
+    values += 1;
+    deepest = Math.max(deepest, depth);
+    if (depth > RECORD_LIMITS.depth) break;
+    if (typeof value === 'object' && value !== null)
+      for (const child of Object.values(value)) pending.push({ value: child, depth: depth + 1 });
+  }
+  if (deepest > RECORD_LIMITS.depth)
+    problems.push(`the record nests more than ${RECORD_LIMITS.depth} levels deep`);
+  else if (values > RECORD_LIMITS.values)
+    problems.push(`the record holds more than ${RECORD_LIMITS.values} values in all`);
+  else if (typeof input === 'object' && input !== null && 'metadata' in input) {
+    // `?? null`: JSON.stringify(undefined) is undefined, whatever its type says.
+    const bytes = Buffer.byteLength(JSON.stringify(input.metadata ?? null));
+    if (bytes > RECORD_LIMITS.metadataBytes)
+      problems.push(`metadata takes ${bytes} bytes as JSON, more than ${RECORD_LIMITS.metadataBytes}`);
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
 }
 
 const isDate = (text: string): boolean => validates(fullFormats.date, text);

@@ -3,6 +3,7 @@ import {
   canonicalBytes,
   lastTouchMs,
   newRecordDocument,
+  RECORD_LIMITS,
   replacedRecordDocument,
   sha256Hex,
   type RecordDocument,
@@ -71,6 +72,38 @@ describe('newRecordDocument', () => {
     [null, 'body'],
   ])('refuses %j naming the problem', (input, needle) => {
     expect(rejection(input)).toContain(needle);
+  });
+
+  it('refuses nesting past the limit without overflowing, and accepts it up to the limit', () => {
+    const nested = (levels: number): unknown => {
+      let value: unknown = 1;
+      for (let i = 0; i < levels; i++) value = { a: value };
+      return value;
+    };
+    // metadata is level 1 of the record, so it may nest 31 levels of its own.
+    expect(newRecordDocument({ ...valid, metadata: nested(31) }, now).metadata).toEqual(nested(31));
+    expect(rejection({ ...valid, metadata: nested(32) })).toBe(
+      `the record nests more than ${RECORD_LIMITS.depth} levels deep`,
+    );
+    // Deep enough that serialising it would overflow the stack.
+    expect(rejection({ ...valid, metadata: nested(100_000) })).toContain('levels deep');
+    const existing = newRecordDocument(valid, now);
+    expect(() => replacedRecordDocument(existing, { ...valid, imported: nested(100_000) }, now)).toThrow(
+      /levels deep/,
+    );
+  });
+
+  it('refuses a record of too many values, and metadata too large', () => {
+    const wide = Object.fromEntries(Array.from({ length: RECORD_LIMITS.values }, (_, i) => [`k${i}`, i]));
+    expect(rejection({ ...valid, metadata: wide })).toBe(
+      `the record holds more than ${RECORD_LIMITS.values} values in all`,
+    );
+    const large = { note: 'x'.repeat(RECORD_LIMITS.metadataBytes) };
+    expect(rejection({ ...valid, metadata: large })).toMatch(
+      /^metadata takes \d+ bytes as JSON, more than 65536$/,
+    );
+    const fits = { note: 'x'.repeat(RECORD_LIMITS.metadataBytes - 20) };
+    expect(newRecordDocument({ ...valid, metadata: fits }, now).metadata).toEqual(fits);
   });
 
   it('accepts the largest amount and whole amounts', () => {

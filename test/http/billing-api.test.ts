@@ -155,6 +155,20 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
       expect(await liveCount()).toBe(0);
     });
 
+    it('answers 400 for metadata nested 100,000 levels deep (past what serialising survives)', async () => {
+      const depth = 100_000;
+      const response = await api.raw({
+        method: 'POST',
+        url: '/billing',
+        headers: { 'content-type': 'application/json' },
+        payload: `{"customer_id": "c", "amount": 1, "metadata": ${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
+      });
+      expect(expectError(response, 400, 'validation_error')).toBe(
+        'the record nests more than 32 levels deep',
+      );
+      expect(await liveCount()).toBe(0);
+    });
+
     it('answers 400 for malformed JSON and writes nothing', async () => {
       const response = await api.raw({
         method: 'POST',
