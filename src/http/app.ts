@@ -6,6 +6,7 @@ import type { Services } from '../composition-root.js';
 import type { Config } from '../config.js';
 import { createCoercingAjv, createStrictAjv } from '../domain/schema-validator.js';
 import { registerAccess } from './access.js';
+import { registerStrictJsonBodies } from './json-body.js';
 import { registerErrorHandlers } from './error-handler.js';
 import { registerMetrics } from './metrics.js';
 import { archiveRoutes } from './routes/archive-routes.js';
@@ -43,6 +44,7 @@ export async function buildApp(
   });
   // Only JSON bodies: anything else answers 415 instead of reaching validation as text.
   app.removeContentTypeParser('text/plain');
+  registerStrictJsonBodies(app);
 
   // Bodies are checked strictly (no "12" for 12, no silently dropped fields); query strings and
   // path parameters arrive as text and are coerced.

@@ -68,6 +68,7 @@ describe('newRecordDocument', () => {
     [{ ...valid, surprise: true }, "unknown field 'surprise'"],
     [{ amount: 1 }, "missing required field 'customer_id'"],
     [{ ...valid, metadata: 'x' }, 'metadata'],
+    [{ ...valid, amount: -0 }, 'negative zero'],
     [[], 'body'],
     [null, 'body'],
   ])('refuses %j naming the problem', (input, needle) => {

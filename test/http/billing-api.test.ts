@@ -144,14 +144,72 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
       expect(await liveCount()).toBe(0);
     });
 
-    it('answers 400 for a negative zero amount, which JSON would store as 0, and writes nothing', async () => {
+    it('answers 400 for metadata nested past 32 levels, naming the limit', async () => {
+      const depth = 40;
+      const response = await api.raw({
+        method: 'POST',
+        url: '/billing',
+        headers: { 'content-type': 'application/json' },
+        payload: `{"customer_id": "c", "amount": 1, "metadata": ${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
+      });
+      expect(expectError(response, 400, 'validation_error')).toBe(
+        'the record nests more than 32 levels deep',
+      );
+      expect(await liveCount()).toBe(0);
+    });
+
+    it('answers 400 for an amount of -0, which JSON would store as 0, and writes nothing', async () => {
       const response = await api.raw({
         method: 'POST',
         url: '/billing',
         headers: { 'content-type': 'application/json' },
         payload: '{"customer_id": "c", "amount": -0}',
       });
-      expect(expectError(response, 400, 'validation_error')).toContain('negative zero');
+      expect(expectError(response, 400, 'validation_error')).toBe(
+        'amount -0 cannot be stored exactly: it would become 0',
+      );
+      expect(await liveCount()).toBe(0);
+    });
+
+    it.each([
+      [
+        'an amount with more digits than a double holds',
+        '"amount": 0.1000000000000000001',
+        'amount 0.1000000000000000001 cannot be stored exactly: it would become 0.1',
+      ],
+      [
+        'a metadata integer past 2^53',
+        '"amount": 1, "metadata": {"ref": 9007199254740993}',
+        'metadata.ref 9007199254740993 cannot be stored exactly: it would become 9007199254740992',
+      ],
+      ['a field given twice', '"amount": 1, "amount": 1000', "the body has the field 'amount' twice"],
+      [
+        'a metadata field given twice',
+        '"amount": 1, "metadata": {"po": "A", "po": "B"}',
+        "metadata has the field 'po' twice",
+      ],
+    ])(
+      'answers 400 for %s, which parsing would silently change, and writes nothing',
+      async (_case, fields, sentence) => {
+        const response = await api.raw({
+          method: 'POST',
+          url: '/billing',
+          headers: { 'content-type': 'application/json' },
+          payload: `{"customer_id": "c", ${fields}}`,
+        });
+        expect(expectError(response, 400, 'validation_error')).toBe(sentence);
+        expect(await liveCount()).toBe(0);
+      },
+    );
+
+    it('still refuses a __proto__ key in a request body', async () => {
+      const response = await api.raw({
+        method: 'POST',
+        url: '/billing',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"customer_id": "c", "amount": 1, "__proto__": {"admin": true}}',
+      });
+      expect(response.statusCode).toBe(400);
       expect(await liveCount()).toBe(0);
     });
 
@@ -164,7 +222,7 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
         payload: `{"customer_id": "c", "amount": 1, "metadata": ${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
       });
       expect(expectError(response, 400, 'validation_error')).toBe(
-        'the record nests more than 32 levels deep',
+        'the body nests more than 1000 levels deep',
       );
       expect(await liveCount()).toBe(0);
     });
