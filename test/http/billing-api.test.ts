@@ -19,6 +19,10 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
   }
 
   describe('POST /billing', () => {
+    /** Sends the body as written, for what a client's JSON library would never produce. */
+    const postText = (payload: string) =>
+      api.raw({ method: 'POST', url: '/billing', headers: { 'content-type': 'application/json' }, payload });
+
     it('creates a record with a server id, Location, ETag and updated_at = created_at', async () => {
       const response = await api.post(
         '/billing',
@@ -146,12 +150,9 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
 
     it('answers 400 for metadata nested past 32 levels, naming the limit', async () => {
       const depth = 40;
-      const response = await api.raw({
-        method: 'POST',
-        url: '/billing',
-        headers: { 'content-type': 'application/json' },
-        payload: `{"customer_id": "c", "amount": 1, "metadata": ${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
-      });
+      const response = await postText(
+        `{"customer_id": "c", "amount": 1, "metadata": ${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
+      );
       expect(expectError(response, 400, 'validation_error')).toBe(
         'the record nests more than 32 levels deep',
       );
@@ -159,12 +160,7 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
     });
 
     it('answers 400 for an amount of -0, which JSON would store as 0, and writes nothing', async () => {
-      const response = await api.raw({
-        method: 'POST',
-        url: '/billing',
-        headers: { 'content-type': 'application/json' },
-        payload: '{"customer_id": "c", "amount": -0}',
-      });
+      const response = await postText('{"customer_id": "c", "amount": -0}');
       expect(expectError(response, 400, 'validation_error')).toBe(
         'amount -0 cannot be stored exactly: it would become 0',
       );
@@ -191,36 +187,23 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
     ])(
       'answers 400 for %s, which parsing would silently change, and writes nothing',
       async (_case, fields, sentence) => {
-        const response = await api.raw({
-          method: 'POST',
-          url: '/billing',
-          headers: { 'content-type': 'application/json' },
-          payload: `{"customer_id": "c", ${fields}}`,
-        });
+        const response = await postText(`{"customer_id": "c", ${fields}}`);
         expect(expectError(response, 400, 'validation_error')).toBe(sentence);
         expect(await liveCount()).toBe(0);
       },
     );
 
     it('still refuses a __proto__ key in a request body', async () => {
-      const response = await api.raw({
-        method: 'POST',
-        url: '/billing',
-        headers: { 'content-type': 'application/json' },
-        payload: '{"customer_id": "c", "amount": 1, "__proto__": {"admin": true}}',
-      });
+      const response = await postText('{"customer_id": "c", "amount": 1, "__proto__": {"admin": true}}');
       expect(response.statusCode).toBe(400);
       expect(await liveCount()).toBe(0);
     });
 
     it('answers 400 for metadata nested 100,000 levels deep (past what serialising survives)', async () => {
       const depth = 100_000;
-      const response = await api.raw({
-        method: 'POST',
-        url: '/billing',
-        headers: { 'content-type': 'application/json' },
-        payload: `{"customer_id": "c", "amount": 1, "metadata": ${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
-      });
+      const response = await postText(
+        `{"customer_id": "c", "amount": 1, "metadata": ${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
+      );
       expect(expectError(response, 400, 'validation_error')).toBe(
         'the body nests more than 1000 levels deep',
       );
@@ -228,12 +211,7 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
     });
 
     it('answers 400 for malformed JSON and writes nothing', async () => {
-      const response = await api.raw({
-        method: 'POST',
-        url: '/billing',
-        headers: { 'content-type': 'application/json' },
-        payload: '{"customer_id": "c", "amount": 1',
-      });
+      const response = await postText('{"customer_id": "c", "amount": 1');
       expectError(response, 400, 'invalid_json');
       expect(await liveCount()).toBe(0);
     });
