@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PAGE_MAX_BYTES } from '../../src/http/record-reply.js';
 import { apiClient, expectError, type ApiClient } from '../helpers/api.js';
 import { SETUPS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -312,6 +313,30 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
       expectError(await api.get('/billing?limit=0'), 400, 'validation_error');
       expectError(await api.get('/billing?limit=abc'), 400, 'validation_error');
       expectError(await api.get('/billing?status=lost'), 400, 'validation_error');
+    });
+
+    it('ends a page at 8 MiB of records, whatever the limit, and the pages still visit every record once', async () => {
+      const count = 140;
+      const note = 'n'.repeat(63 * 1024);
+      for (let i = 0; i < count; i++)
+        await api.post(
+          '/billing',
+          recordBody({ id: `big-${String(i).padStart(3, '0')}`, metadata: { note } }),
+        );
+      const seen: string[] = [];
+      let after: string | null = null;
+      let pages = 0;
+      do {
+        const response = await api.get(`/billing?limit=1000${after === null ? '' : `&after=${after}`}`);
+        expect(response.statusCode).toBe(200);
+        expect(Buffer.byteLength(response.body)).toBeLessThan(PAGE_MAX_BYTES + 1024);
+        const page = response.json<{ items: { id: string }[]; next_after: string | null }>();
+        seen.push(...page.items.map((item) => item.id));
+        after = page.next_after;
+        pages += 1;
+      } while (after !== null);
+      expect(pages).toBeGreaterThan(1);
+      expect(seen).toEqual(Array.from({ length: count }, (_, i) => `big-${String(i).padStart(3, '0')}`));
     });
   });
 
