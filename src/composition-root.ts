@@ -202,7 +202,7 @@ export async function createServices(
     await backend.release();
     throw error;
   }
-  const index = new GarbageNotingIndex(adapters.index, garbage);
+  const index = new GarbageNotingIndex(adapters.index, garbage, logger);
   const audit = new AuditLog(auditTrail, clock, logger);
   const layouts = new Layouts(
     new RecordLayout(store),

@@ -114,9 +114,11 @@ export function newRecordDocument(input: unknown, now: Date): RecordDocument {
   if (input.created_at !== undefined) {
     const created = new Date(input.created_at);
     if (Number.isNaN(created.getTime())) {
-      // RFC 3339 allows second 60; an instant (and JavaScript) has no leap seconds.
+      // RFC 3339 allows second 60 and hour-only offsets; JavaScript's Date reads neither.
       problems.push(
-        `created_at ${input.created_at} names a leap second, which cannot be stored as an instant; use the second before or after`,
+        /T\d\d:\d\d:60/i.test(input.created_at)
+          ? `created_at ${input.created_at} names a leap second, which cannot be stored as an instant; use the second before or after`
+          : `created_at ${input.created_at} cannot be read as an instant; write it as 2024-02-15T00:00:00Z or with a +hh:mm offset`,
       );
     } else if (created.getTime() > now.getTime()) {
       problems.push(`created_at ${input.created_at} is in the future (server time ${now.toISOString()})`);

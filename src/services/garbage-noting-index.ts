@@ -1,4 +1,5 @@
 import pMap from 'p-map';
+import type { Logger } from 'pino';
 import {
   sameLocation,
   type ArchiveEntry,
@@ -6,7 +7,7 @@ import {
   type ArchiveListQuery,
   type StoredEntry,
 } from '../ports/archive-index.js';
-import type { GarbageQueue } from '../ports/garbage-queue.js';
+import type { Garbage, GarbageQueue } from '../ports/garbage-queue.js';
 
 /** Index reads in flight while a batch is upserted; as many as the adapters write at once. */
 const READ_CONCURRENCY = 16;
@@ -15,12 +16,15 @@ const READ_CONCURRENCY = 16;
  * The index as services use it: a change that leaves a location no entry points to notes it in the
  * garbage queue, so the collector can delete or compact its bytes. The note follows the change: a
  * crash in between leaves an orphan blob (which `verify` reports and `verify --repair` removes),
- * never a note the collector could judge while the entry still points there and then forget.
+ * never a note the collector could judge while the entry still points there and then forget. For
+ * the same reason a note that cannot be written is logged, not thrown: the change it follows
+ * happened, and the caller must not be told otherwise.
  */
 export class GarbageNotingIndex implements ArchiveIndex {
   constructor(
     private readonly index: ArchiveIndex,
     private readonly garbage: GarbageQueue,
+    private readonly logger: Pick<Logger, 'warn'>,
   ) {}
 
   init(): Promise<void> {
@@ -39,24 +43,41 @@ export class GarbageNotingIndex implements ArchiveIndex {
     return this.index.get(id);
   }
 
-  /** Upserts; an entry that pointed elsewhere before leaves its old location as garbage. */
+  /**
+   * Upserts; an entry that pointed elsewhere before leaves its old location as garbage. When the
+   * upsert fails part way, the entries that did move still leave theirs.
+   */
   async putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]> {
     const previous = await pMap(entries, (entry) => this.index.get(entry.id), {
       concurrency: READ_CONCURRENCY,
     });
-    const stored = await this.index.putMany(entries);
-    const left = previous.filter(
-      (before, i): before is StoredEntry =>
-        before !== undefined && !sameLocation(before.location, entries[i]?.location ?? before.location),
-    );
-    if (left.length > 0) await this.garbage.add(left.map(({ id, location }) => ({ id, location })));
+    const moving = entries.flatMap((entry, i) => {
+      const before = previous[i];
+      return before && !sameLocation(before.location, entry.location) ? [{ entry, before }] : [];
+    });
+    let stored: StoredEntry[];
+    try {
+      stored = await this.index.putMany(entries);
+    } catch (error) {
+      const moved = await pMap(
+        moving,
+        async ({ entry, before }) => {
+          const now = await this.index.get(entry.id).catch(() => undefined);
+          return now && sameLocation(now.location, entry.location) ? [before] : [];
+        },
+        { concurrency: READ_CONCURRENCY },
+      );
+      await this.note(moved.flat());
+      throw error;
+    }
+    await this.note(moving.map(({ before }) => before));
     return stored;
   }
 
   /** Withdraws; the entry's location becomes garbage. */
   async withdraw(id: string, ifMatch?: string): Promise<StoredEntry | undefined> {
     const withdrawn = await this.index.withdraw(id, ifMatch);
-    if (withdrawn) await this.garbage.add([{ id, location: withdrawn.location }]);
+    if (withdrawn) await this.note([withdrawn]);
     return withdrawn;
   }
 
@@ -77,5 +98,19 @@ export class GarbageNotingIndex implements ArchiveIndex {
 
   summary(): Promise<{ count: number; bytes: number }> {
     return this.index.summary();
+  }
+
+  /** Notes where the entries were; a failure leaves orphans for `verify`, and says so. */
+  private async note(left: readonly StoredEntry[]): Promise<void> {
+    if (left.length === 0) return;
+    const items: Omit<Garbage, 'seq'>[] = left.map(({ id, location }) => ({ id, location }));
+    try {
+      await this.garbage.add(items);
+    } catch (error) {
+      this.logger.warn(
+        { err: error, blobs: items.map((item) => item.location.blob) },
+        'could not note garbage: these blobs stay until `verify --repair` removes them as orphans',
+      );
+    }
   }
 }

@@ -1,8 +1,11 @@
+import type { Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { ArchiveEntry, ArchiveIndex, ArchiveLocation } from '../../src/ports/archive-index.js';
 import type { DeletionNotes } from '../../src/ports/deletion-notes.js';
 import type { GarbageQueue } from '../../src/ports/garbage-queue.js';
 import { GarbageNotingIndex } from '../../src/services/garbage-noting-index.js';
+import { StoreUnavailableError } from '../../src/domain/errors.js';
+import { intercept } from '../helpers/intercept.js';
 import { useFreshStore, type StoreFixture } from './store-fixture.js';
 
 /** The index, garbage queue and deletion notes of one backend, which share a file or a container. */
@@ -60,7 +63,9 @@ export function describeIndexFamilyContract(
 ): void {
   describe(`Index, garbage and deletion notes together: ${name}`, () => {
     const current = useFreshStore(make);
-    const noting = () => new GarbageNotingIndex(current().index, current().garbage);
+    const warnings: unknown[] = [];
+    const logger = { warn: (...args: unknown[]) => warnings.push(args) } as unknown as Pick<Logger, 'warn'>;
+    const noting = () => new GarbageNotingIndex(current().index, current().garbage, logger);
     const garbage = async () => (await current().garbage.list({ limit: 100 })).map((g) => [g.id, g.location]);
 
     it('keeps notes and garbage out of the entries they share a store with', async () => {
@@ -99,6 +104,37 @@ export function describeIndexFamilyContract(
       expect(await garbage()).toEqual([]);
       expect(await noting().withdraw('a', stored?.etag)).toEqual(stored);
       expect(await garbage()).toEqual([['a', recordAt('records/a.json')]]);
+    });
+
+    it('an upsert that fails part way still leaves the places of the entries that did move', async () => {
+      await noting().putMany([
+        entry('a', recordAt('records/a.json')),
+        entry('b', recordAt('records/b.json')),
+      ]);
+      const { index, garbage: queue } = current();
+      const halfWay = intercept<ArchiveIndex>(index, {
+        putMany: async (entries) => {
+          await index.putMany(entries.slice(0, 1));
+          throw new StoreUnavailableError('injected: the second write failed');
+        },
+      });
+      const partial = new GarbageNotingIndex(halfWay, queue, logger);
+      await expect(
+        partial.putMany([entry('a', recordAt('held/a.json')), entry('b', recordAt('held/b.json'))]),
+      ).rejects.toThrow('the second write failed');
+      expect(await garbage()).toEqual([['a', recordAt('records/a.json')]]);
+      expect((await index.get('b'))?.location).toEqual(recordAt('records/b.json'));
+    });
+
+    it('a change whose garbage note cannot be written still succeeds, and says what stays behind', async () => {
+      const [stored] = await noting().putMany([entry('a', recordAt('records/a.json'))]);
+      const failing = intercept<GarbageQueue>(current().garbage, {
+        add: () => Promise.reject(new StoreUnavailableError('injected: garbage queue unreachable')),
+      });
+      const index = new GarbageNotingIndex(current().index, failing, logger);
+      expect(await index.withdraw('a', stored?.etag)).toEqual(stored);
+      expect(await current().index.get('a')).toBeUndefined();
+      expect(JSON.stringify(warnings)).toContain('records/a.json');
     });
   });
 }

@@ -69,6 +69,8 @@ describe('newRecordDocument', () => {
     [{ amount: 1 }, "missing required field 'customer_id'"],
     [{ ...valid, metadata: 'x' }, 'metadata'],
     [{ ...valid, amount: -0 }, 'negative zero'],
+    [{ ...valid, created_at: '2016-12-31T23:59:60Z' }, 'leap second'],
+    [{ ...valid, created_at: '2024-01-01T00:00:00+05' }, 'cannot be read as an instant'],
     [[], 'body'],
     [null, 'body'],
   ])('refuses %j naming the problem', (input, needle) => {

@@ -123,5 +123,5 @@ export class RecordLayout implements ArchiveLayout {
 
 /** records/{yyyy}/{mm}/{id}.{sha256 prefix}.json, by creation month (UTC). */
 export function recordBlobName(doc: RecordDocument, sha256: string): string {
-  return `${RECORDS_PREFIX}${creationMonth(doc.created_at).replace('-', '/')}/${doc.id}.${sha256.slice(0, 16)}.json`;
+  return `${RECORDS_PREFIX}${creationMonth(doc.created_at).replace(/-(\d\d)$/, '/$1')}/${doc.id}.${sha256.slice(0, 16)}.json`;
 }
