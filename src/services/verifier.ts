@@ -137,8 +137,10 @@ class VerifyPass {
     const { record, segment } = this.deps.layouts;
     // Only layouts' blobs: `locks/` and `rehydrated/` hold no archived record of their own.
     for (const layout of this.deps.layouts.all)
-      for await (const blob of layout.blobs()) this.blobs.set(blob.name, blob);
-    for await (const blob of record.blobs()) this.recordBlobs.add(blob.name);
+      for await (const blob of layout.blobs()) {
+        this.blobs.set(blob.name, blob);
+        if (layout === record) this.recordBlobs.add(blob.name);
+      }
     await this.checkEntries();
     for (const name of [...this.blobs.keys()]) {
       if (segment.isSegment(name)) await this.checkSegment(name);
