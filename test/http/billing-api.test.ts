@@ -149,14 +149,15 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
       expect(await liveCount()).toBe(0);
     });
 
-    it('answers 400 for metadata nested past 32 levels, naming the limit', async () => {
-      const depth = 40;
+    it.each([
+      [40, 'the record nests more than 32 levels deep'],
+      // Past what serialising survives: refused before the body is walked at all.
+      [100_000, 'the body nests more than 1000 levels deep'],
+    ])('answers 400 for metadata nested %i levels, naming the limit', async (depth, sentence) => {
       const response = await postText(
         `{"customer_id": "c", "amount": 1, "metadata": ${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
       );
-      expect(expectError(response, 400, 'validation_error')).toBe(
-        'the record nests more than 32 levels deep',
-      );
+      expect(expectError(response, 400, 'validation_error')).toBe(sentence);
       expect(await liveCount()).toBe(0);
     });
 
@@ -197,17 +198,6 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
     it('still refuses a __proto__ key in a request body', async () => {
       const response = await postText('{"customer_id": "c", "amount": 1, "__proto__": {"admin": true}}');
       expect(response.statusCode).toBe(400);
-      expect(await liveCount()).toBe(0);
-    });
-
-    it('answers 400 for metadata nested 100,000 levels deep (past what serialising survives)', async () => {
-      const depth = 100_000;
-      const response = await postText(
-        `{"customer_id": "c", "amount": 1, "metadata": ${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
-      );
-      expect(expectError(response, 400, 'validation_error')).toBe(
-        'the body nests more than 1000 levels deep',
-      );
       expect(await liveCount()).toBe(0);
     });
 
