@@ -27,6 +27,7 @@ export const COSMOS_EMULATOR_KEY =
  * @property {string} cosmosKey
  * @property {string} caCertPath PEM file of the Cosmos test server's certificate, for NODE_EXTRA_CA_CERTS
  * @property {string} caCert the same certificate as text
+ * @property {string} tlsKey the certificate's private key, made for this run: lets a test proxy present the same certificate
  * @property {() => Promise<void>} stop stops both servers and removes their files
  */
 
@@ -65,6 +66,7 @@ export async function startLocalAzure() {
       cosmosKey: COSMOS_EMULATOR_KEY,
       caCertPath,
       caCert: pems.cert,
+      tlsKey: pems.private,
       stop: async () => {
         cosmos.closeAllConnections();
         cosmos.close();

@@ -12,6 +12,8 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_content_length' },
 };
 
+const STORE_RETRY_AFTER_SECONDS = 5;
+
 /** Every error leaves as JSON `{ error, message }`; 5xx details stay in the log. */
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
@@ -33,6 +35,8 @@ export function registerErrorHandlers(app: FastifyInstance): void {
         return reply.code(status).send({ error: error.code, message: error.message, ...error.details });
       }
       request.log.error({ err: error, details: error.details }, `request failed: ${error.code}`);
+      // A store that is down after our retries is worth asking again soon, not at once.
+      if (status === 503) reply.header('Retry-After', String(STORE_RETRY_AFTER_SECONDS));
       return reply.code(status ?? 500).send({
         error: error.code,
         message: `${error.code === 'integrity_error' ? 'the stored copy failed its integrity check' : 'a store failed'}; see the server log for request ${request.id}`,

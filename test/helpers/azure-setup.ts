@@ -9,6 +9,7 @@ declare module 'vitest' {
       cosmosKey: string;
       caCertPath: string;
       caCert: string;
+      tlsKey: string;
     };
   }
 }
@@ -26,6 +27,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     cosmosKey: azure.cosmosKey,
     caCertPath: azure.caCertPath,
     caCert: azure.caCert,
+    tlsKey: azure.tlsKey,
   });
   return azure.stop;
 }

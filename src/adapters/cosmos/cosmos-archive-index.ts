@@ -4,6 +4,7 @@ import { PreconditionFailedError } from '../../domain/errors.js';
 import type { ArchiveEntry, ArchiveIndex, ArchiveListQuery, StoredEntry } from '../../ports/archive-index.js';
 import { cosmosStatus, etagOf, ifMatch, unavailable } from './cosmos-client.js';
 import { CosmosAdapter } from './cosmos-container.js';
+import { withCosmosRetries } from './cosmos-retry.js';
 
 interface EntryDocument extends ArchiveEntry {
   type: 'entry';
@@ -23,7 +24,9 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
 
   async get(id: string): Promise<StoredEntry | undefined> {
     try {
-      const { resource } = await this.container.items.item(id, id).read<EntryDocument>();
+      const { resource } = await withCosmosRetries(() =>
+        this.container.items.item(id, id).read<EntryDocument>(),
+      );
       return resource?.type === 'entry' ? toEntry(resource) : undefined;
     } catch (error) {
       if (cosmosStatus(error) === 404) return undefined;
@@ -42,7 +45,14 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
       throw new PreconditionFailedError(`archive entry '${id}' has changed since version ${etag}`);
     }
     try {
-      await this.container.items.item(id, id).delete(ifMatch(current.etag));
+      await withCosmosRetries(async ({ mayHaveLanded }) => {
+        try {
+          await this.container.items.item(id, id).delete(ifMatch(current.etag));
+        } catch (error) {
+          // Gone after an attempt whose answer was lost: that attempt withdrew it.
+          if (!(mayHaveLanded && cosmosStatus(error) === 404)) throw error;
+        }
+      });
       return current;
     } catch (error) {
       if (cosmosStatus(error) === 404) return undefined;
@@ -60,17 +70,19 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
 
   async listAt(blob: string, query: { limit: number; afterId?: string | undefined }): Promise<StoredEntry[]> {
     try {
-      const { resources } = await this.container.items.items
-        .query<EntryDocument>({
-          query: `SELECT TOP @limit * FROM c
+      const { resources } = await withCosmosRetries(() =>
+        this.container.items.items
+          .query<EntryDocument>({
+            query: `SELECT TOP @limit * FROM c
                    WHERE c.type = 'entry' AND c.location.blob = @blob AND c.id > @after ORDER BY c.id`,
-          parameters: [
-            { name: '@limit', value: query.limit },
-            { name: '@blob', value: blob },
-            { name: '@after', value: query.afterId ?? '' },
-          ],
-        })
-        .fetchAll();
+            parameters: [
+              { name: '@limit', value: query.limit },
+              { name: '@blob', value: blob },
+              { name: '@after', value: query.afterId ?? '' },
+            ],
+          })
+          .fetchAll(),
+      );
       return resources.map(toEntry);
     } catch (error) {
       throw unavailable(`listing archive entries in ${blob}`, error);
@@ -82,17 +94,19 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
     query: { limit: number; afterId?: string | undefined },
   ): Promise<StoredEntry[]> {
     try {
-      const { resources } = await this.container.items.items
-        .query<EntryDocument>({
-          query: `SELECT TOP @limit * FROM c
+      const { resources } = await withCosmosRetries(() =>
+        this.container.items.items
+          .query<EntryDocument>({
+            query: `SELECT TOP @limit * FROM c
                    WHERE c.type = 'entry' AND c.created_at < @cutoff AND c.id > @after ORDER BY c.id`,
-          parameters: [
-            { name: '@limit', value: query.limit },
-            { name: '@cutoff', value: cutoff },
-            { name: '@after', value: query.afterId ?? '' },
-          ],
-        })
-        .fetchAll();
+            parameters: [
+              { name: '@limit', value: query.limit },
+              { name: '@cutoff', value: cutoff },
+              { name: '@after', value: query.afterId ?? '' },
+            ],
+          })
+          .fetchAll(),
+      );
       return resources.map(toEntry);
     } catch (error) {
       throw unavailable(`listing archive entries created before ${cutoff}`, error);
@@ -110,12 +124,14 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
       parameters.push({ name: '@customerId', value: query.customerId });
     }
     try {
-      const { resources } = await this.container.items.items
-        .query<EntryDocument>({
-          query: `SELECT TOP @limit * FROM c WHERE ${where.join(' AND ')} ORDER BY c.id`,
-          parameters,
-        })
-        .fetchAll();
+      const { resources } = await withCosmosRetries(() =>
+        this.container.items.items
+          .query<EntryDocument>({
+            query: `SELECT TOP @limit * FROM c WHERE ${where.join(' AND ')} ORDER BY c.id`,
+            parameters,
+          })
+          .fetchAll(),
+      );
       return resources.map(toEntry);
     } catch (error) {
       throw unavailable('listing archive entries', error);
@@ -124,14 +140,16 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
 
   async summary(): Promise<{ count: number; bytes: number }> {
     try {
-      const [count, bytes] = await Promise.all([
-        this.container.items.items
-          .query<number>("SELECT VALUE COUNT(1) FROM c WHERE c.type = 'entry'")
-          .fetchAll(),
-        this.container.items.items
-          .query<number>("SELECT VALUE SUM(c.size) FROM c WHERE c.type = 'entry'")
-          .fetchAll(),
-      ]);
+      const [count, bytes] = await withCosmosRetries(() =>
+        Promise.all([
+          this.container.items.items
+            .query<number>("SELECT VALUE COUNT(1) FROM c WHERE c.type = 'entry'")
+            .fetchAll(),
+          this.container.items.items
+            .query<number>("SELECT VALUE SUM(c.size) FROM c WHERE c.type = 'entry'")
+            .fetchAll(),
+        ]),
+      );
       return { count: count.resources[0] ?? 0, bytes: bytes.resources[0] ?? 0 };
     } catch (error) {
       throw unavailable('counting archive entries', error);
@@ -141,7 +159,8 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
   private async putOne(entry: ArchiveEntry): Promise<StoredEntry> {
     try {
       const document: EntryDocument = { ...entry, type: 'entry' };
-      const { resource } = await this.container.items.items.upsert(document);
+      // An upsert lands the same document however often it is sent.
+      const { resource } = await withCosmosRetries(() => this.container.items.items.upsert(document));
       return { ...entry, etag: etagOf(resource) };
     } catch (error) {
       throw unavailable(`writing archive entry '${entry.id}'`, error);

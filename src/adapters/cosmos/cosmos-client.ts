@@ -24,6 +24,9 @@ export function createCosmosClient(connection: CosmosConnection): CosmosClient {
     connectionPolicy: {
       // A loopback endpoint (emulator, test server) has no other regions to discover.
       enableEndpointDiscovery: !loopback,
+      // A point operation or a query page that takes 10 s is a stalled connection: give it up and
+      // retry (cosmos-retry.ts) rather than hold an API caller for the SDK's default minute.
+      requestTimeout: 10_000,
       // Throttled requests (429) wait as long as the service says, up to 30 s in all.
       retryOptions: {
         maxRetryAttemptCount: 9,

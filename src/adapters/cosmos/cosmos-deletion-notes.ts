@@ -2,6 +2,7 @@ import type { CosmosClient } from '@azure/cosmos';
 import type { DeletionNotes } from '../../ports/deletion-notes.js';
 import { cosmosStatus, unavailable } from './cosmos-client.js';
 import { CosmosAdapter } from './cosmos-container.js';
+import { withCosmosRetries } from './cosmos-retry.js';
 
 interface DeletionDocument {
   id: string;
@@ -29,7 +30,7 @@ export class CosmosDeletionNotes extends CosmosAdapter implements DeletionNotes 
       deleted_at: at,
     };
     try {
-      await this.container.items.items.upsert(document);
+      await withCosmosRetries(() => this.container.items.items.upsert(document));
     } catch (error) {
       throw unavailable(`noting the deletion of '${id}'`, error);
     }
@@ -38,7 +39,9 @@ export class CosmosDeletionNotes extends CosmosAdapter implements DeletionNotes 
   async deletedAt(id: string): Promise<string | undefined> {
     const docId = `${DELETION_PREFIX}${id}`;
     try {
-      const { resource } = await this.container.items.item(docId, docId).read<DeletionDocument>();
+      const { resource } = await withCosmosRetries(() =>
+        this.container.items.item(docId, docId).read<DeletionDocument>(),
+      );
       return resource?.deleted_at;
     } catch (error) {
       if (cosmosStatus(error) === 404) return undefined;

@@ -3,6 +3,7 @@ import type { CosmosClient } from '@azure/cosmos';
 import type { Garbage, GarbageQueue } from '../../ports/garbage-queue.js';
 import { cosmosStatus, unavailable } from './cosmos-client.js';
 import { CosmosAdapter } from './cosmos-container.js';
+import { withCosmosRetries } from './cosmos-retry.js';
 
 interface GarbageDocument {
   id: string;
@@ -32,7 +33,14 @@ export class CosmosGarbageQueue extends CosmosAdapter implements GarbageQueue {
         location: item.location,
       };
       try {
-        await this.container.items.items.create(document);
+        await withCosmosRetries(async ({ mayHaveLanded }) => {
+          try {
+            await this.container.items.items.create(document);
+          } catch (error) {
+            // The id is this note's own: "exists" after a lost answer is the earlier attempt's work.
+            if (!(mayHaveLanded && cosmosStatus(error) === 409)) throw error;
+          }
+        });
       } catch (error) {
         throw unavailable(`recording garbage for '${item.id}'`, error);
       }
@@ -41,15 +49,17 @@ export class CosmosGarbageQueue extends CosmosAdapter implements GarbageQueue {
 
   async list(query: { limit: number; afterSeq?: string | undefined }): Promise<Garbage[]> {
     try {
-      const { resources } = await this.container.items.items
-        .query<GarbageDocument>({
-          query: "SELECT TOP @limit * FROM c WHERE c.type = 'garbage' AND c.id > @after ORDER BY c.id",
-          parameters: [
-            { name: '@limit', value: query.limit },
-            { name: '@after', value: query.afterSeq ?? GARBAGE_PREFIX },
-          ],
-        })
-        .fetchAll();
+      const { resources } = await withCosmosRetries(() =>
+        this.container.items.items
+          .query<GarbageDocument>({
+            query: "SELECT TOP @limit * FROM c WHERE c.type = 'garbage' AND c.id > @after ORDER BY c.id",
+            parameters: [
+              { name: '@limit', value: query.limit },
+              { name: '@after', value: query.afterSeq ?? GARBAGE_PREFIX },
+            ],
+          })
+          .fetchAll(),
+      );
       return resources.map((doc) => ({ seq: doc.id, id: doc.record_id, location: doc.location }));
     } catch (error) {
       throw unavailable('listing archive garbage', error);
@@ -59,7 +69,7 @@ export class CosmosGarbageQueue extends CosmosAdapter implements GarbageQueue {
   async forget(seqs: readonly string[]): Promise<void> {
     for (const seq of seqs) {
       try {
-        await this.container.items.item(seq, seq).delete();
+        await withCosmosRetries(() => this.container.items.item(seq, seq).delete());
       } catch (error) {
         if (cosmosStatus(error) !== 404) throw unavailable(`forgetting garbage '${seq}'`, error);
       }

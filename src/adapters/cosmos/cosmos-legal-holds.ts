@@ -3,6 +3,7 @@ import type { CosmosClient, OperationInput } from '@azure/cosmos';
 import type { HoldChange, HoldEvent, LegalHold, LegalHolds } from '../../ports/legal-holds.js';
 import { cosmosStatus, unavailable } from './cosmos-client.js';
 import { CosmosAdapter } from './cosmos-container.js';
+import { withCosmosRetries } from './cosmos-retry.js';
 
 interface HoldDocument extends LegalHold {
   id: typeof HOLD_ID;
@@ -29,7 +30,9 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
 
   async get(recordId: string): Promise<LegalHold | undefined> {
     try {
-      const { resource } = await this.container.items.item(HOLD_ID, recordId).read<HoldDocument>();
+      const { resource } = await withCosmosRetries(() =>
+        this.container.items.item(HOLD_ID, recordId).read<HoldDocument>(),
+      );
       return resource && toHold(resource);
     } catch (error) {
       if (cosmosStatus(error) === 404) return undefined;
@@ -68,15 +71,17 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
 
   async history(recordId: string): Promise<HoldEvent[]> {
     try {
-      const { resources } = await this.container.items.items
-        .query<EventDocument>(
-          {
-            query: "SELECT * FROM c WHERE c.record_id = @id AND c.type = 'event' ORDER BY c.id",
-            parameters: [{ name: '@id', value: recordId }],
-          },
-          { partitionKey: recordId },
-        )
-        .fetchAll();
+      const { resources } = await withCosmosRetries(() =>
+        this.container.items.items
+          .query<EventDocument>(
+            {
+              query: "SELECT * FROM c WHERE c.record_id = @id AND c.type = 'event' ORDER BY c.id",
+              parameters: [{ name: '@id', value: recordId }],
+            },
+            { partitionKey: recordId },
+          )
+          .fetchAll(),
+      );
       return resources.map(({ record_id, action, at, by, reason }) => ({
         record_id,
         action,
@@ -91,16 +96,18 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
 
   async list(query: { limit: number; afterId?: string | undefined }): Promise<LegalHold[]> {
     try {
-      const { resources } = await this.container.items.items
-        .query<HoldDocument>({
-          query:
-            "SELECT TOP @limit * FROM c WHERE c.type = 'hold' AND c.record_id > @after ORDER BY c.record_id",
-          parameters: [
-            { name: '@limit', value: query.limit },
-            { name: '@after', value: query.afterId ?? '' },
-          ],
-        })
-        .fetchAll();
+      const { resources } = await withCosmosRetries(() =>
+        this.container.items.items
+          .query<HoldDocument>({
+            query:
+              "SELECT TOP @limit * FROM c WHERE c.type = 'hold' AND c.record_id > @after ORDER BY c.record_id",
+            parameters: [
+              { name: '@limit', value: query.limit },
+              { name: '@after', value: query.afterId ?? '' },
+            ],
+          })
+          .fetchAll(),
+      );
       return resources.map(toHold);
     } catch (error) {
       throw unavailable('listing legal holds', error);
@@ -117,7 +124,10 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
     operations: OperationInput[],
   ): Promise<'done' | 'refused'> {
     try {
-      const { result = [] } = await this.container.items.items.batch(operations, recordId);
+      // After a lost answer the retry meets the batch's own work as a refusal: the state is the one asked for.
+      const { result = [] } = await withCosmosRetries(() =>
+        this.container.items.items.batch(operations, recordId),
+      );
       const failed = result.find((outcome) => outcome.statusCode >= 400);
       if (!failed) return 'done';
       if (result[0] === failed && isRefusal(failed.statusCode)) return 'refused';

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import pMap from 'p-map';
 import type { CosmosClient, ItemDefinition, SqlParameter } from '@azure/cosmos';
 import { lastTouchMs, type RecordDocument } from '../../domain/billing-record.js';
@@ -11,6 +12,7 @@ import type {
 } from '../../ports/live-store.js';
 import { cosmosStatus, etagOf, ifMatch, unavailable, withoutSystemFields } from './cosmos-client.js';
 import { CosmosAdapter } from './cosmos-container.js';
+import { withCosmosRetries } from './cosmos-retry.js';
 
 /** Conditional deletes in flight at once: each needs its own request. */
 const DELETE_CONCURRENCY = 16;
@@ -47,8 +49,17 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
       throw new ConflictError(`a record with id '${doc.id}' exists`, 'duplicate_id');
     }
     try {
-      const { resource } = await this.container.items.items.create(doc);
-      return { doc, etag: etagOf(resource) };
+      return await withCosmosRetries(async ({ mayHaveLanded }) => {
+        try {
+          const { resource } = await this.container.items.items.create(doc);
+          return { doc, etag: etagOf(resource) };
+        } catch (error) {
+          // The answer to an earlier attempt was lost: "exists" may be that attempt's own work.
+          const landed = mayHaveLanded && cosmosStatus(error) === 409 && (await this.storedAs(doc));
+          if (landed) return landed;
+          throw error;
+        }
+      });
     } catch (error) {
       if (cosmosStatus(error) === 409) {
         throw new ConflictError(`a record with id '${doc.id}' exists`, 'duplicate_id', { cause: error });
@@ -61,10 +72,19 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
     const current = await this.locate(doc.id);
     if (!current) throw new NotFoundError(`record '${doc.id}' not found`);
     try {
-      const { resource } = await this.container.items
-        .item(doc.id, this.partitionKeyOf(current))
-        .replace(doc, ifMatch(etag));
-      return { doc, etag: etagOf(resource) };
+      return await withCosmosRetries(async ({ mayHaveLanded }) => {
+        try {
+          const { resource } = await this.container.items
+            .item(doc.id, this.partitionKeyOf(current))
+            .replace(doc, ifMatch(etag));
+          return { doc, etag: etagOf(resource) };
+        } catch (error) {
+          // "Changed since" may be this very replace, landed by an attempt whose answer was lost.
+          const landed = mayHaveLanded && cosmosStatus(error) === 412 && (await this.storedAs(doc));
+          if (landed) return landed;
+          throw error;
+        }
+      });
     } catch (error) {
       if (cosmosStatus(error) === 412) {
         throw new PreconditionFailedError(`record '${doc.id}' has changed since version ${etag ?? '?'}`, {
@@ -81,8 +101,16 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
     const current = await this.locate(id);
     if (!current) return false;
     try {
-      await this.container.items.item(id, this.partitionKeyOf(current)).delete(ifMatch(etag));
-      return true;
+      return await withCosmosRetries(async ({ mayHaveLanded }) => {
+        try {
+          await this.container.items.item(id, this.partitionKeyOf(current)).delete(ifMatch(etag));
+          return true;
+        } catch (error) {
+          // Gone after an attempt whose answer was lost: that attempt deleted it.
+          if (mayHaveLanded && cosmosStatus(error) === 404) return true;
+          throw error;
+        }
+      });
     } catch (error) {
       if (cosmosStatus(error) === 404) return false;
       if (cosmosStatus(error) === 412) {
@@ -116,18 +144,23 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
   }): Promise<EligiblePage> {
     const cutoff = query.touchedBefore.toISOString();
     try {
-      const page = await this.container.items.items
-        .query<ItemDefinition>(
-          {
-            query: `SELECT * FROM c WHERE IS_STRING(c.created_at) AND c.created_at < @cutoff
+      const page = await withCosmosRetries(() =>
+        this.container.items.items
+          .query<ItemDefinition>(
+            {
+              query: `SELECT * FROM c WHERE IS_STRING(c.created_at) AND c.created_at < @cutoff
                       AND (NOT IS_DEFINED(c.updated_at) OR c.updated_at < @cutoff)
                       AND (NOT IS_DEFINED(c.restored_at) OR c.restored_at < @cutoff)
                     ORDER BY c.created_at`,
-            parameters: [{ name: '@cutoff', value: cutoff }],
-          },
-          { maxItemCount: query.limit, ...(query.continuation && { continuationToken: query.continuation }) },
-        )
-        .fetchNext();
+              parameters: [{ name: '@cutoff', value: cutoff }],
+            },
+            {
+              maxItemCount: query.limit,
+              ...(query.continuation && { continuationToken: query.continuation }),
+            },
+          )
+          .fetchNext(),
+      );
       // Defence in depth: the text comparison above must agree with the parsed timestamps.
       const records = page.resources
         .map(toStored)
@@ -152,12 +185,14 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
       parameters.push({ name: '@status', value: query.status });
     }
     try {
-      const { resources } = await this.container.items.items
-        .query<ItemDefinition>({
-          query: `SELECT TOP @limit * FROM c WHERE ${where.join(' AND ')} ORDER BY c.id`,
-          parameters: [...parameters, { name: '@limit', value: query.limit }],
-        })
-        .fetchAll();
+      const { resources } = await withCosmosRetries(() =>
+        this.container.items.items
+          .query<ItemDefinition>({
+            query: `SELECT TOP @limit * FROM c WHERE ${where.join(' AND ')} ORDER BY c.id`,
+            parameters: [...parameters, { name: '@limit', value: query.limit }],
+          })
+          .fetchAll(),
+      );
       return resources.map(toStored);
     } catch (error) {
       throw unavailable('listing records', error);
@@ -166,15 +201,17 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
 
   async summary(): Promise<LiveSummary> {
     try {
-      const [count, oldest] = await Promise.all([
-        this.container.items.items.query<number>('SELECT VALUE COUNT(1) FROM c').fetchAll(),
-        this.container.items.items
-          .query<string>(
-            `SELECT VALUE MIN(IS_DEFINED(c.restored_at) AND c.restored_at > c.updated_at ? c.restored_at : c.updated_at)
+      const [count, oldest] = await withCosmosRetries(() =>
+        Promise.all([
+          this.container.items.items.query<number>('SELECT VALUE COUNT(1) FROM c').fetchAll(),
+          this.container.items.items
+            .query<string>(
+              `SELECT VALUE MIN(IS_DEFINED(c.restored_at) AND c.restored_at > c.updated_at ? c.restored_at : c.updated_at)
              FROM c WHERE IS_STRING(c.updated_at)`,
-          )
-          .fetchAll(),
-      ]);
+            )
+            .fetchAll(),
+        ]),
+      );
       const oldestText = oldest.resources[0];
       return {
         count: count.resources[0] ?? 0,
@@ -188,21 +225,31 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
   /** The stored document with this id, wherever its partition is. */
   private async locate(id: string): Promise<ItemDefinition | undefined> {
     try {
-      if (this.options.partitionKeyPath === '/id') {
-        const { resource } = await this.container.items.item(id, id).read<ItemDefinition>();
-        return resource;
-      }
-      const { resources } = await this.container.items.items
-        .query<ItemDefinition>({
-          query: 'SELECT * FROM c WHERE c.id = @id',
-          parameters: [{ name: '@id', value: id }],
-        })
-        .fetchAll();
-      return resources[0];
+      return await withCosmosRetries(async () => {
+        if (this.options.partitionKeyPath === '/id') {
+          const { resource } = await this.container.items.item(id, id).read<ItemDefinition>();
+          return resource;
+        }
+        const { resources } = await this.container.items.items
+          .query<ItemDefinition>({
+            query: 'SELECT * FROM c WHERE c.id = @id',
+            parameters: [{ name: '@id', value: id }],
+          })
+          .fetchAll();
+        return resources[0];
+      });
     } catch (error) {
       if (cosmosStatus(error) === 404) return undefined;
       throw unavailable(`reading record '${id}'`, error);
     }
+  }
+
+  /** The stored record when it is exactly `doc`, which a write whose answer was lost may have left. */
+  private async storedAs(doc: RecordDocument): Promise<StoredRecord | undefined> {
+    const current = await this.locate(doc.id);
+    if (!current) return undefined;
+    const stored = toStored(current);
+    return isDeepStrictEqual(stored.doc, doc) ? stored : undefined;
   }
 
   private partitionKeyOf(resource: ItemDefinition): string {

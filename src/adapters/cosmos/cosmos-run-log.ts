@@ -2,6 +2,7 @@ import type { CosmosClient } from '@azure/cosmos';
 import type { RunLog, RunRecord, RunStatus, RunTotals } from '../../ports/run-log.js';
 import { cosmosStatus, unavailable, withoutSystemFields } from './cosmos-client.js';
 import { CosmosAdapter } from './cosmos-container.js';
+import { withCosmosRetries } from './cosmos-retry.js';
 
 type RunDocument = RunRecord & { id: string };
 
@@ -15,7 +16,9 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
 
   async save(run: RunRecord): Promise<void> {
     try {
-      await this.container.items.items.upsert<RunDocument>({ id: run.run_id, ...run });
+      await withCosmosRetries(() =>
+        this.container.items.items.upsert<RunDocument>({ id: run.run_id, ...run }),
+      );
     } catch (error) {
       throw unavailable(`saving run '${run.run_id}'`, error);
     }
@@ -23,7 +26,9 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
 
   async get(runId: string): Promise<RunRecord | undefined> {
     try {
-      const { resource } = await this.container.items.item(runId, runId).read<RunDocument>();
+      const { resource } = await withCosmosRetries(() =>
+        this.container.items.item(runId, runId).read<RunDocument>(),
+      );
       return resource && toRun(resource);
     } catch (error) {
       if (cosmosStatus(error) === 404) return undefined;
@@ -33,12 +38,14 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
 
   async list(query: { limit: number }): Promise<RunRecord[]> {
     try {
-      const { resources } = await this.container.items.items
-        .query<RunDocument>({
-          query: 'SELECT TOP @limit * FROM c ORDER BY c.started_at DESC',
-          parameters: [{ name: '@limit', value: query.limit }],
-        })
-        .fetchAll();
+      const { resources } = await withCosmosRetries(() =>
+        this.container.items.items
+          .query<RunDocument>({
+            query: 'SELECT TOP @limit * FROM c ORDER BY c.started_at DESC',
+            parameters: [{ name: '@limit', value: query.limit }],
+          })
+          .fetchAll(),
+      );
       return resources.map(toRun);
     } catch (error) {
       throw unavailable('listing runs', error);
@@ -47,12 +54,14 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
 
   async listRunning(slice: string): Promise<RunRecord[]> {
     try {
-      const { resources } = await this.container.items.items
-        .query<RunDocument>({
-          query: "SELECT * FROM c WHERE c.slice = @slice AND c.status = 'running'",
-          parameters: [{ name: '@slice', value: slice }],
-        })
-        .fetchAll();
+      const { resources } = await withCosmosRetries(() =>
+        this.container.items.items
+          .query<RunDocument>({
+            query: "SELECT * FROM c WHERE c.slice = @slice AND c.status = 'running'",
+            parameters: [{ name: '@slice', value: slice }],
+          })
+          .fetchAll(),
+      );
       return resources.map(toRun);
     } catch (error) {
       throw unavailable(`listing running runs of slice '${slice}'`, error);
@@ -62,16 +71,18 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
   /** One COUNT per status: the Cosmos query language has GROUP BY, but the test server lacks it. */
   async totals(): Promise<RunTotals> {
     try {
-      const counts = await Promise.all(
-        STATUSES.map(async (status) => {
-          const { resources } = await this.container.items.items
-            .query<number>({
-              query: 'SELECT VALUE COUNT(1) FROM c WHERE c.status = @status',
-              parameters: [{ name: '@status', value: status }],
-            })
-            .fetchAll();
-          return resources[0] ?? 0;
-        }),
+      const counts = await withCosmosRetries(() =>
+        Promise.all(
+          STATUSES.map(async (status) => {
+            const { resources } = await this.container.items.items
+              .query<number>({
+                query: 'SELECT VALUE COUNT(1) FROM c WHERE c.status = @status',
+                parameters: [{ name: '@status', value: status }],
+              })
+              .fetchAll();
+            return resources[0] ?? 0;
+          }),
+        ),
       );
       const [succeeded = 0, failed = 0, crashed = 0, running = 0] = counts;
       return { count: succeeded + failed + crashed + running, succeeded, failed, crashed, running };

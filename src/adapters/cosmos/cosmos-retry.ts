@@ -1,0 +1,59 @@
+import pRetry from 'p-retry';
+import { cosmosStatus } from './cosmos-client.js';
+
+/**
+ * Attempts per request. The SDK itself retries only throttling (429, up to 30 s) and connection
+ * errors of reads; a reset write, a 503, a 500 or a cut-off answer come back to us. Five attempts
+ * with backoff from 100 ms (with jitter, at most ~3 s in all) outlast a blip without making an API
+ * caller wait long for a store that is really down.
+ */
+export const COSMOS_ATTEMPTS = 5;
+
+/** Statuses that say "try again": timeout, retry-with, server error, bad gateway, unavailable, gateway timeout. */
+const TRANSIENT_STATUSES = new Set([408, 449, 500, 502, 503, 504]);
+
+/** Node and SDK codes of a request that broke on the way: it may or may not have reached the service. */
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'TimeoutError',
+  'REQUEST_SEND_ERROR',
+  'UND_ERR_SOCKET',
+]);
+
+/** Whether sending the same request again may succeed. */
+export function isTransient(error: unknown): boolean {
+  const status = cosmosStatus(error);
+  if (status !== undefined) return TRANSIENT_STATUSES.has(status);
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+  // The SDK reports a connection closed mid-answer as a bare "socket hang up" or "aborted".
+  const message = error instanceof Error ? error.message : '';
+  return /socket hang up|ECONNRESET|premature close|aborted/i.test(message);
+}
+
+/**
+ * What an attempt knows about the ones before it. After a transient failure of a write, the service
+ * may have done it all the same (the answer was lost), so a retry that meets "exists" (409), "gone"
+ * (404) or "changed" (412) has to ask whether it met its own earlier attempt.
+ */
+export interface Attempt {
+  /** An earlier attempt failed in a way that may have reached the service. */
+  mayHaveLanded: boolean;
+}
+
+/** Runs `request`, retrying transient failures with exponential backoff and jitter. */
+export async function withCosmosRetries<T>(request: (attempt: Attempt) => Promise<T>): Promise<T> {
+  return pRetry((attemptNumber) => request({ mayHaveLanded: attemptNumber > 1 }), {
+    retries: COSMOS_ATTEMPTS - 1,
+    minTimeout: 100,
+    factor: 2,
+    maxTimeout: 1_600,
+    randomize: true,
+    shouldRetry: ({ error }) => isTransient(error),
+  });
+}

@@ -1,0 +1,160 @@
+import type { IncomingMessage } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createCosmosClient } from '../../src/adapters/cosmos/cosmos-client.js';
+import { CosmosArchiveIndex } from '../../src/adapters/cosmos/cosmos-archive-index.js';
+import { CosmosGarbageQueue } from '../../src/adapters/cosmos/cosmos-garbage-queue.js';
+import { CosmosLiveStore } from '../../src/adapters/cosmos/cosmos-live-store.js';
+import { COSMOS_ATTEMPTS } from '../../src/adapters/cosmos/cosmos-retry.js';
+import type { RecordDocument } from '../../src/domain/billing-record.js';
+import { StoreUnavailableError } from '../../src/domain/errors.js';
+import type { ArchiveEntry } from '../../src/ports/archive-index.js';
+import { cosmosTestAgent, localAzure, uniqueName } from '../helpers/azure.js';
+import { startFaultProxy, type FaultProxy, type FaultRates } from '../helpers/fault-proxy.js';
+
+/**
+ * The worst moment of a flaky network: the store did the write and the answer never came. The
+ * adapter retries, meets its own earlier write (exists, gone, changed) and must take it for done,
+ * neither failing the caller nor reporting the opposite of what happened.
+ */
+describe('Cosmos DB adapters when the answer to a write is lost', () => {
+  let cleanup: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const step of cleanup.reverse()) await step();
+    cleanup = [];
+  });
+
+  const doc: RecordDocument = {
+    id: 'inv-1',
+    customer_id: 'c-1',
+    amount: 12.5,
+    created_at: '2026-01-01T00:00:00.000Z',
+    updated_at: '2026-01-01T00:00:00.000Z',
+  };
+
+  /** Stores behind a proxy that, once armed, resets the connection after the store acted on the next matching request. */
+  async function behindProxy() {
+    let armed: ((request: IncomingMessage) => boolean) | undefined;
+    const proxy: FaultProxy = await startFaultProxy({
+      target: new URL(localAzure().cosmosEndpoint),
+      rates: { resetAfter: 1 },
+      seed: 1,
+      filter: (request) => {
+        if (!armed?.(request)) return false;
+        armed = undefined;
+        return true;
+      },
+    });
+    cleanup.push(() => proxy.close());
+    const client = createCosmosClient({
+      endpoint: proxy.url.href,
+      key: localAzure().cosmosKey,
+      database: 'unused',
+      agent: cosmosTestAgent(),
+    });
+    const database = uniqueName('db');
+    cleanup.push(async () => {
+      await client.database(database).delete();
+      client.dispose();
+    });
+    const live = new CosmosLiveStore(client, { database, container: 'records', partitionKeyPath: '/id' });
+    const index = new CosmosArchiveIndex(client, { database, container: 'index' });
+    const garbage = new CosmosGarbageQueue(client, { database, container: 'index' });
+    for (const store of [live, index, garbage]) await store.init();
+    return {
+      proxy,
+      live,
+      index,
+      garbage,
+      /** The next request with this method whose path ends so loses its answer. */
+      loseAnswerTo(method: string, path: RegExp) {
+        armed = (request) =>
+          request.method === method &&
+          path.test(request.url ?? '') &&
+          !request.headers['x-ms-documentdb-isquery'];
+      },
+    };
+  }
+
+  it('a create that landed answers with the stored record, not "exists"', async () => {
+    const stores = await behindProxy();
+    stores.loseAnswerTo('POST', /\/colls\/records\/docs$/);
+    const created = await stores.live.create(doc);
+    expect(stores.proxy.injected.resetAfter).toBe(1);
+    expect(created.doc).toEqual(doc);
+    expect((await stores.live.get(doc.id))?.etag).toBe(created.etag);
+    // A different record under the same id is still refused.
+    await expect(stores.live.create({ ...doc, amount: 13 })).rejects.toMatchObject({ code: 'duplicate_id' });
+  });
+
+  it('a conditional replace that landed answers with the new version, not "changed"', async () => {
+    const stores = await behindProxy();
+    const created = await stores.live.create(doc);
+    stores.loseAnswerTo('PUT', /\/docs\/inv-1$/);
+    const replaced = await stores.live.replace({ ...doc, amount: 14 }, created.etag);
+    expect(stores.proxy.injected.resetAfter).toBe(1);
+    expect((await stores.live.get(doc.id))?.doc.amount).toBe(14);
+    expect((await stores.live.get(doc.id))?.etag).toBe(replaced.etag);
+  });
+
+  it('a conditional delete that landed reports the record deleted, so archival keeps its entry', async () => {
+    const stores = await behindProxy();
+    const created = await stores.live.create(doc);
+    stores.loseAnswerTo('DELETE', /\/docs\/inv-1$/);
+    expect(await stores.live.deleteMany([{ id: doc.id, etag: created.etag }])).toEqual([true]);
+    expect(stores.proxy.injected.resetAfter).toBe(1);
+    expect(await stores.live.get(doc.id)).toBeUndefined();
+  });
+
+  it('an index withdrawal that landed returns the withdrawn entry', async () => {
+    const stores = await behindProxy();
+    const entry: ArchiveEntry = {
+      id: doc.id,
+      customer_id: 'c-1',
+      created_at: doc.created_at,
+      location: { layout: 'record', blob: 'records/2026/01/inv-1.json', offset: 0, length: 10 },
+      sha256: '0'.repeat(64),
+      size: 10,
+      archived_at: '2026-02-01T00:00:00.000Z',
+      run_id: 'run-1',
+    };
+    const [stored] = await stores.index.putMany([entry]);
+    stores.loseAnswerTo('DELETE', /\/docs\/inv-1$/);
+    expect((await stores.index.withdraw(doc.id, stored?.etag))?.id).toBe(doc.id);
+    expect(stores.proxy.injected.resetAfter).toBe(1);
+    expect(await stores.index.get(doc.id)).toBeUndefined();
+  });
+
+  it('a garbage note that landed is kept once, not refused as a duplicate', async () => {
+    const stores = await behindProxy();
+    stores.loseAnswerTo('POST', /\/colls\/index\/docs$/);
+    const location = { layout: 'record' as const, blob: 'records/x.json', offset: 0, length: 1 };
+    await stores.garbage.add([{ id: 'inv-9', location }]);
+    expect(stores.proxy.injected.resetAfter).toBe(1);
+    expect(await stores.garbage.list({ limit: 10 })).toMatchObject([{ id: 'inv-9', location }]);
+  });
+
+  it('a store that keeps failing is given up after a bounded number of attempts', async () => {
+    const rates: FaultRates = { unavailable: 1 };
+    const proxy = await startFaultProxy({ target: new URL(localAzure().cosmosEndpoint), rates: {}, seed: 2 });
+    cleanup.push(() => proxy.close());
+    const client = createCosmosClient({
+      endpoint: proxy.url.href,
+      key: localAzure().cosmosKey,
+      database: 'unused',
+      agent: cosmosTestAgent(),
+    });
+    const database = uniqueName('db');
+    cleanup.push(async () => {
+      await client.database(database).delete();
+      client.dispose();
+    });
+    const live = new CosmosLiveStore(client, { database, container: 'records', partitionKeyPath: '/id' });
+    await live.init();
+    proxy.setRates(rates);
+    const before = proxy.requests;
+    await expect(live.create(doc)).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(proxy.requests - before).toBe(COSMOS_ATTEMPTS);
+    proxy.setRates({});
+    expect(await live.get(doc.id)).toBeUndefined();
+  });
+});
