@@ -23,6 +23,8 @@ const TRANSIENT_CODES = new Set([
   'TimeoutError',
   'REQUEST_SEND_ERROR',
   'UND_ERR_SOCKET',
+  // The body was cut off mid-way ("Error reading response as text: aborted").
+  'PARSE_ERROR',
 ]);
 
 /** Whether sending the same request again may succeed. */
@@ -30,10 +32,7 @@ export function isTransient(error: unknown): boolean {
   const status = cosmosStatus(error);
   if (status !== undefined) return TRANSIENT_STATUSES.has(status);
   const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
-  // The SDK reports a connection closed mid-answer as a bare "socket hang up" or "aborted".
-  const message = error instanceof Error ? error.message : '';
-  return /socket hang up|ECONNRESET|premature close|aborted/i.test(message);
+  return typeof code === 'string' && TRANSIENT_CODES.has(code);
 }
 
 /**
