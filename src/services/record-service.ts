@@ -67,6 +67,13 @@ export class RecordService {
       throw new ConflictError(`a record with id '${doc.id}' exists (archived)`, 'duplicate_id');
     }
     const stored = await this.live.create(doc);
+    // An archival run may have moved a record of this id between the look and the create: the
+    // create succeeded only because the run deleted the live copy, after indexing it. Left beside
+    // the archived record, the new one would shadow it and a later change would withdraw it.
+    if (await this.index.get(doc.id)) {
+      await this.live.delete(doc.id, stored.etag);
+      throw new ConflictError(`a record with id '${doc.id}' exists (archived)`, 'duplicate_id');
+    }
     return { ...stored, source: 'live' };
   }
 

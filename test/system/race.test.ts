@@ -4,7 +4,7 @@ import type { LiveStore } from '../../src/ports/live-store.js';
 import type { RecordService } from '../../src/services/record-service.js';
 import { finished, spawnCli } from '../helpers/cli.js';
 import { intercept } from '../helpers/intercept.js';
-import { SETUPS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { BACKENDS, SETUPS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
 describe.each(SETUPS)(
   'a record updated while an archival run is in flight keeps its update ($backend, $layout layout)',
@@ -108,3 +108,44 @@ describe.each(SETUPS)(
     }, 120_000);
   },
 );
+
+describe.each(BACKENDS)('a create racing the archival of a record with the same id (%s)', (backend) => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  it('is refused, and the archived record stays the one that reads back', async () => {
+    const late: { run?: () => Promise<unknown> } = {};
+    harness = await startHarness({
+      backend,
+      // Fault injection: the create has looked in the index and found nothing; the whole run lands now.
+      wrap: (adapters) => ({
+        ...adapters,
+        live: intercept<LiveStore>(adapters.live, {
+          create: async (doc) => {
+            const run = late.run;
+            late.run = undefined;
+            await run?.();
+            return adapters.live.create(doc);
+          },
+        }),
+      }),
+    });
+    const { records, archiver } = harness.services;
+    const original = await records.create(
+      recordBody({ id: 'inv-7', amount: 10.5, created_at: daysAgo(100) }),
+    );
+    late.run = () => archiver.runOnce();
+
+    await expect(records.create(recordBody({ id: 'inv-7', amount: 99 }))).rejects.toMatchObject({
+      code: 'duplicate_id',
+    });
+    expect(late.run).toBeUndefined();
+    const view = await records.get('inv-7');
+    expect(view.source).toBe('archive');
+    expect(view.doc).toEqual(original.doc);
+    expect(await harness.adapters.live.get('inv-7')).toBeUndefined();
+  });
+});
