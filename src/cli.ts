@@ -449,7 +449,7 @@ program
 function verifySummary(report: VerifyReport, repaired: boolean): string {
   const { checked } = report;
   const lines = [
-    `checked ${checked.entries} index entries, ${checked.segments} segments (${checked.segment_records} records), ${checked.record_blobs} record blobs`,
+    `checked ${checked.entries} index entries, ${checked.segments} segments (${checked.segment_records} records), ${checked.record_blobs} record blobs, ${checked.live_records} live records`,
   ];
   const problem = (count: number, text: string): void => {
     if (count > 0) lines.push(`  ${count} ${text}`);
@@ -473,6 +473,10 @@ function verifySummary(report: VerifyReport, repaired: boolean): string {
     'records both live and indexed: harmless, the next archival run heals them',
   );
   problem(report.offline.count, 'blobs in the Archive tier, not checked');
+  problem(
+    report.not_archivable.count,
+    'live records whose timestamps do not read as instants: they stay live until whatever wrote them fixes them',
+  );
   if (repaired)
     lines.push(
       `  repaired: ${report.repaired.entries_rebuilt} entries rebuilt, ${report.repaired.orphans_removed} orphans removed`,

@@ -24,7 +24,9 @@ export function startedRun(run: NewRun): RunRecord {
     kept_on_hold: 0,
     held_copied: 0,
     held_copy_pending: 0,
+    not_archivable: 0,
     errors: [],
+    notes: [],
   };
 }
 

@@ -163,19 +163,6 @@ export function replacedRecordDocument(existing: RecordDocument, input: unknown,
   return next;
 }
 
-/**
- * Age for archival counts from the last touch: the latest of created, updated and restored.
- * Undefined when the document carries none of them readably.
- */
-export function lastTouchMs(doc: RecordDocument): number | undefined {
-  let latest: number | undefined;
-  for (const value of [doc.created_at, doc.updated_at, doc.restored_at]) {
-    const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
-    if (!Number.isNaN(ms) && (latest === undefined || ms > latest)) latest = ms;
-  }
-  return latest;
-}
-
 /** The bytes an archived record is stored and hashed as. */
 export function canonicalBytes(doc: RecordDocument): Buffer {
   return Buffer.from(JSON.stringify(doc), 'utf8');

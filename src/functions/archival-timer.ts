@@ -23,6 +23,10 @@ export function archivalTimerHandler(
       const summary = `archival run ${run.run_id} ${run.status}: ${run.archived} archived, ${run.skipped} skipped, ${run.failed} failed, ${run.garbage_collected} blobs collected in ${run.duration_ms} ms`;
       if (run.status !== 'succeeded') throw new Error(`${summary}; errors: ${run.errors.join('; ')}`);
       context.log(summary);
+      if ((run.not_archivable ?? 0) > 0)
+        context.warn(
+          `${run.not_archivable} documents are not archivable (their timestamps do not read as instants): see the run's notes`,
+        );
       return run;
     } catch (error) {
       if (!(error instanceof LockHeldError)) throw error;

@@ -1,4 +1,5 @@
 import type { RecordDocument } from '../domain/billing-record.js';
+import { recordTimes } from '../domain/record-times.js';
 
 /** A record as the LiveStore holds it, with the version tag conditional writes compare against. */
 export interface StoredRecord {
@@ -6,9 +7,24 @@ export interface StoredRecord {
   etag: string;
 }
 
-/** One page of eligible records; `continuation` fetches the next page, absent after the last. */
+/** A document the archiver must leave live: its timestamps do not read as instants. */
+export interface UnarchivableRecord {
+  id: string;
+  /** Why, for the run history: which field, and what it holds. */
+  problem: string;
+}
+
+/**
+ * One page of eligible records; `continuation` fetches the next page, absent after the last. A page
+ * may hold fewer records than asked for, even none, while a continuation follows.
+ */
 export interface EligiblePage {
   records: StoredRecord[];
+  /**
+   * Documents met on the way whose timestamps do not read as instants (`recordTimes`), unless one
+   * that does read says they were touched at or after the cutoff. Never among `records`.
+   */
+  unarchivable: UnarchivableRecord[];
   continuation: string | undefined;
 }
 
@@ -43,7 +59,11 @@ export interface LiveStore {
    * Each record's delete is atomic, not the set; results are in input order.
    */
   deleteMany(items: readonly { id: string; etag: string }[]): Promise<boolean[]>;
-  /** Records last touched before `touchedBefore`, at most `limit` a page, continuing where a page ended. */
+  /**
+   * Records last touched before `touchedBefore` (judged by the instants `recordTimes` reads, never by
+   * text), roughly in creation order, at most `limit` a page, continuing where a page ended. Over a
+   * whole pass each eligible record comes once, and each unarchivable document at most once.
+   */
   findEligible(query: {
     touchedBefore: Date;
     limit: number;
@@ -55,4 +75,26 @@ export interface LiveStore {
   summary(): Promise<LiveSummary>;
   /** Readiness probe: resolves when the store answers, cheaply. */
   ping(): Promise<void>;
+}
+
+/**
+ * Judges candidates a store's query found by the instants their timestamps name: a store may
+ * pre-select cheaply and loosely (by text, by stored columns), never decide by it.
+ */
+export function judgeEligible(
+  candidates: readonly StoredRecord[],
+  touchedBefore: Date,
+): Pick<EligiblePage, 'records' | 'unarchivable'> {
+  const cutoff = touchedBefore.getTime();
+  const records: StoredRecord[] = [];
+  const unarchivable: UnarchivableRecord[] = [];
+  for (const candidate of candidates) {
+    const times = recordTimes(candidate.doc);
+    if (times.readable) {
+      if (times.lastTouchMs < cutoff) records.push(candidate);
+    } else if (times.lastTouchMs === undefined || times.lastTouchMs < cutoff) {
+      unarchivable.push({ id: candidate.doc.id, problem: times.problem });
+    }
+  }
+  return { records, unarchivable };
 }

@@ -27,7 +27,14 @@ export interface RunRecord {
   held_copied: number;
   /** Held records whose copy waits for their blob to leave the Archive tier. */
   held_copy_pending: number;
+  /**
+   * Documents of the run's slice whose timestamps do not read as instants, left live (docs/OPERATIONS.md,
+   * "Documents the archiver cannot archive"); absent on runs recorded before it was counted.
+   */
+  not_archivable?: number;
   errors: string[];
+  /** The first of what the run met that is no error of its own (such as which documents are not archivable). */
+  notes?: string[];
   host: string;
   pid: number;
   /** Who started it (an identity's id, `system:scheduler`, `cli:<user>`); absent on older runs. */

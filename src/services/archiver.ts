@@ -7,7 +7,7 @@ import { runOptionProblems } from '../domain/run-options.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
 import { withdrawUnlessChanged, type ArchiveIndex } from '../ports/archive-index.js';
 import type { GarbageQueue } from '../ports/garbage-queue.js';
-import type { LiveStore } from '../ports/live-store.js';
+import type { LiveStore, UnarchivableRecord } from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
 import type { RunLog, RunRecord } from '../ports/run-log.js';
 import { DAY_MS, type Clock } from './clock.js';
@@ -62,6 +62,8 @@ export interface ArchiverDeps {
 }
 
 const GARBAGE_PAGE = 500;
+/** Errors and notes a run keeps, each: the first tell the story; the counts are complete. */
+const MAX_NOTES = 20;
 
 /**
  * Runs docs/ARCHITECTURE.md's archival protocol: read a batch of eligible records with their etags, write
@@ -256,7 +258,7 @@ export class Archiver {
       action: 'archive.run.end',
       outcome: run.status === 'succeeded' ? 'succeeded' : 'failed',
       run_id: run.run_id,
-      detail: `${run.archived} archived, ${run.skipped} skipped, ${run.failed} failed, ${run.expired} expired, in ${run.duration_ms} ms`,
+      detail: `${run.archived} archived, ${run.skipped} skipped, ${run.failed} failed, ${run.expired} expired, ${run.not_archivable ?? 0} not archivable, in ${run.duration_ms} ms`,
     });
     return { ...run };
   }
@@ -277,6 +279,7 @@ export class Archiver {
       });
       continuation = page.continuation;
       // Every slice reads the eligible records; each archives only its own.
+      for (const found of page.unarchivable) if (inSlice(found.id, slice)) this.noteUnarchivable(run, found);
       const mine = page.records.filter((record) => inSlice(record.doc.id, slice));
       if (mine.length === 0) continue;
       remaining -= mine.length;
@@ -354,10 +357,20 @@ export class Archiver {
     }
   }
 
+  /** Not an error of the run: the document stays live, and the run (and `verify`) say why. */
+  private noteUnarchivable(run: RunRecord, found: UnarchivableRecord): void {
+    run.not_archivable = (run.not_archivable ?? 0) + 1;
+    const notes = (run.notes ??= []);
+    if (notes.length >= MAX_NOTES) return;
+    const note = `record '${found.id}' is not archivable and stays live: ${found.problem}`;
+    this.logger.warn({ runId: run.run_id, id: found.id }, note);
+    notes.push(note);
+  }
+
   private noteError(run: RunRecord, message: string): void {
     this.logger.error({ runId: run.run_id }, message);
     // Keep the history readable on a bad day: the first errors tell the story.
-    if (run.errors.length < 20) run.errors.push(message);
+    if (run.errors.length < MAX_NOTES) run.errors.push(message);
   }
 }
 

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ArchivedGoneError, ArchivedOfflineError, IntegrityError } from '../domain/errors.js';
+import { recordTimes } from '../domain/record-times.js';
 import type { ManifestRecord, SegmentManifest } from '../domain/segment-format.js';
 import {
   allEntriesIn,
@@ -35,15 +36,27 @@ export interface Finding {
   message: string;
 }
 
-export interface FindingList {
+/** A finding about a live record, which has no blob. */
+export interface RecordFinding {
+  id: string;
+  message: string;
+}
+
+export interface FindingList<T = Finding> {
   count: number;
   /** The first findings, at most 50. */
-  items: Finding[];
+  items: T[];
 }
 
 export interface VerifyReport {
   ok: boolean;
-  checked: { entries: number; segments: number; segment_records: number; record_blobs: number };
+  checked: {
+    entries: number;
+    segments: number;
+    segment_records: number;
+    record_blobs: number;
+    live_records: number;
+  };
   /** Index entries whose blob or bytes are gone. */
   missing: FindingList;
   /** Bytes that fail their SHA-256, segments that contradict their manifest, entries pointing at the wrong place. */
@@ -58,12 +71,17 @@ export interface VerifyReport {
   live_and_archived: FindingList;
   /** Blobs in the Archive tier, which cannot be read without rehydration: not checked. */
   offline: FindingList;
+  /**
+   * Live records whose timestamps do not read as instants, which the archiver leaves live: a fault
+   * of whatever wrote them, not of the archive, so never a failure.
+   */
+  not_archivable: FindingList<RecordFinding>;
   repaired: { entries_rebuilt: number; orphans_removed: number };
 }
 
-class Findings {
-  readonly list: FindingList = { count: 0, items: [] };
-  add(finding: Finding): void {
+class Findings<T = Finding> {
+  readonly list: FindingList<T> = { count: 0, items: [] };
+  add(finding: T): void {
     this.list.count += 1;
     if (this.list.items.length < LISTED) this.list.items.push(finding);
   }
@@ -112,7 +130,14 @@ class VerifyPass {
   private readonly orphans = new Findings();
   private readonly liveAndArchived = new Findings();
   private readonly offline = new Findings();
-  private readonly checked = { entries: 0, segments: 0, segment_records: 0, record_blobs: 0 };
+  private readonly notArchivable = new Findings<RecordFinding>();
+  private readonly checked = {
+    entries: 0,
+    segments: 0,
+    segment_records: 0,
+    record_blobs: 0,
+    live_records: 0,
+  };
   private readonly repaired = { entries_rebuilt: 0, orphans_removed: 0 };
   private deadRecords = 0;
   private blobs = new Map<string, BlobInfo>();
@@ -149,6 +174,7 @@ class VerifyPass {
       else if (this.recordBlobs.has(name) && !this.referencedRecordBlobs.has(name))
         await this.noteOrphan(record, name, 'record blob no index entry points to');
     }
+    await this.checkLive();
     return {
       ok: this.missing.list.count + this.corrupt.list.count + this.unindexed.list.count === 0,
       checked: this.checked,
@@ -159,6 +185,7 @@ class VerifyPass {
       dead_records: this.deadRecords,
       live_and_archived: this.liveAndArchived.list,
       offline: this.offline.list,
+      not_archivable: this.notArchivable.list,
       repaired: this.repaired,
     };
   }
@@ -186,6 +213,22 @@ class VerifyPass {
           this.checked.record_blobs += 1;
           await this.readRecord(entry);
         }
+      }
+    }
+  }
+
+  /** Every live record: whether the archiver can read its timestamps, whatever its age. */
+  private async checkLive(): Promise<void> {
+    let afterId: string | undefined;
+    for (;;) {
+      const page = await this.deps.live.list({ limit: PAGE, ...(afterId !== undefined && { afterId }) });
+      if (page.length === 0) return;
+      afterId = page.at(-1)?.doc.id;
+      for (const { doc } of page) {
+        this.checked.live_records += 1;
+        const times = recordTimes(doc);
+        if (!times.readable)
+          this.notArchivable.add({ id: doc.id, message: `not archivable, stays live: ${times.problem}` });
       }
     }
   }

@@ -120,6 +120,77 @@ export function describeLiveStoreContract(name: string, make: () => Promise<Stor
       expect(old2?.etag).toBe((await current().get('old-2'))?.etag);
     });
 
+    it('judges documents other systems wrote by the instants they name, reporting what does not read', async () => {
+      // Written as another system would: offsets, fractions, lowercase, numbers, fields missing.
+      const written: Record<string, Record<string, unknown>> = {
+        'offset-old': { created_at: '2026-03-01T01:00:00+02:00' },
+        'offset-new': { created_at: '2026-02-28T20:00:00-05:00' },
+        lowercase: { created_at: '2026-02-27t10:00:00.123456z', updated_at: '2026-02-27t10:00:00.123456z' },
+        fraction: { created_at: '2026-01-15T00:00:00.5Z', updated_at: '2026-02-28T23:59:59.999999+00:00' },
+        'touched-offset': { created_at: '2026-01-01T00:00:00Z', updated_at: '2026-03-01T00:30:00+01:00' },
+        'touched-late': { created_at: '2026-01-01T00:00:00Z', updated_at: '2026-02-28T23:30:00-01:00' },
+        'restored-late': { created_at: '2026-01-01T00:00:00Z', restored_at: '2026-03-01T00:00:00.000Z' },
+        'no-updated': { created_at: '2026-01-10T00:00:00Z' },
+        'null-updated': { created_at: '2026-01-11T00:00:00Z', updated_at: null },
+        new: { created_at: '2026-05-01T00:00:00.000Z' },
+        'epoch-seconds': { created_at: 1767225600 },
+        'epoch-millis': { created_at: 1767225600000, updated_at: 1767225600000 },
+        'no-created': { updated_at: '2026-01-01T00:00:00Z' },
+        'no-created-recent': { updated_at: '2026-06-01T00:00:00Z' },
+        'no-times': {},
+        'text-garbage': { created_at: 'Jan 1 2026' },
+        'no-offset': { created_at: '2026-01-01T10:00:00' },
+        'bad-updated': { created_at: '2026-01-01T00:00:00Z', updated_at: 'yesterday' },
+      };
+      // Old by creation text, touched a moment after the cutoff: a loose pre-selection meets them
+      // first, and a pass must still move past them.
+      for (let n = 0; n < 5; n += 1)
+        written[`near-${n}`] = { created_at: '2025-12-01T00:00:00Z', updated_at: '2026-03-01T00:00:00.001Z' };
+      for (const [id, times] of Object.entries(written))
+        await current().create({ id, customer_id: 'c-1', amount: 1, ...times } as unknown as RecordDocument);
+
+      const touchedBefore = new Date('2026-03-01T00:00:00.000Z');
+      const records = [];
+      const unarchivable = [];
+      let continuation: string | undefined;
+      let pages = 0;
+      do {
+        const page = await current().findEligible({ touchedBefore, limit: 2, continuation });
+        expect(page.records.length).toBeLessThanOrEqual(2);
+        records.push(...page.records);
+        unarchivable.push(...page.unarchivable);
+        continuation = page.continuation;
+        pages += 1;
+      } while (continuation !== undefined && pages < 50);
+      expect(continuation).toBeUndefined();
+
+      const recordIds = records.map((r) => r.doc.id);
+      expect(recordIds.sort()).toEqual(
+        ['fraction', 'lowercase', 'no-updated', 'null-updated', 'offset-old', 'touched-offset'].sort(),
+      );
+      // As stored, byte for byte: nothing rewritten into another form.
+      for (const record of records)
+        expect(JSON.stringify(record.doc)).toBe(
+          JSON.stringify({ id: record.doc.id, customer_id: 'c-1', amount: 1, ...written[record.doc.id] }),
+        );
+      const reported = new Map(unarchivable.map((u) => [u.id, u.problem]));
+      expect(unarchivable).toHaveLength(reported.size);
+      expect([...reported.keys()].sort()).toEqual(
+        [
+          'bad-updated',
+          'epoch-millis',
+          'epoch-seconds',
+          'no-created',
+          'no-offset',
+          'no-times',
+          'text-garbage',
+        ].sort(),
+      );
+      expect(reported.get('epoch-seconds')).toMatch(/^created_at is the number 1767225600, /);
+      expect(reported.get('no-created')).toBe('created_at is missing');
+      expect(reported.get('bad-updated')).toMatch(/^updated_at "yesterday" is not an RFC 3339 date-time/);
+    });
+
     it('lists in id order with filters and paging', async () => {
       for (const [id, customer, status] of [
         ['b', 'c-1', 'paid'],

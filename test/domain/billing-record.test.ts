@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   canonicalBytes,
-  lastTouchMs,
   newRecordDocument,
   RECORD_LIMITS,
   replacedRecordDocument,
@@ -170,20 +169,6 @@ describe('replacedRecordDocument', () => {
     expect(() => replacedRecordDocument(existing, { ...existing, brand_new: 1 }, now)).toThrow(
       /unknown field 'brand_new'/,
     );
-  });
-});
-
-describe('lastTouchMs', () => {
-  it('is the latest of created, updated and restored', () => {
-    const doc = { id: 'a', created_at: '2026-01-01T00:00:00Z', updated_at: '2026-02-01T00:00:00Z' };
-    expect(lastTouchMs(doc)).toBe(Date.parse('2026-02-01T00:00:00Z'));
-    expect(lastTouchMs({ ...doc, restored_at: '2026-03-01T00:00:00Z' })).toBe(
-      Date.parse('2026-03-01T00:00:00Z'),
-    );
-  });
-
-  it('is undefined when no timestamp is readable', () => {
-    expect(lastTouchMs({ id: 'a', created_at: 'garbage', updated_at: 'x' })).toBeUndefined();
   });
 });
 

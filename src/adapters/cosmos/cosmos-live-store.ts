@@ -1,14 +1,15 @@
 import { isDeepStrictEqual } from 'node:util';
 import pMap from 'p-map';
 import type { CosmosClient, ItemDefinition, SqlParameter } from '@azure/cosmos';
-import { lastTouchMs, type RecordDocument } from '../../domain/billing-record.js';
+import type { RecordDocument } from '../../domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../../domain/errors.js';
-import type {
-  EligiblePage,
-  LiveListQuery,
-  LiveStore,
-  LiveSummary,
-  StoredRecord,
+import {
+  judgeEligible,
+  type EligiblePage,
+  type LiveListQuery,
+  type LiveStore,
+  type LiveSummary,
+  type StoredRecord,
 } from '../../ports/live-store.js';
 import { cosmosStatus, etagOf, ifMatch, unavailable, withoutSystemFields } from './cosmos-client.js';
 import { CosmosAdapter } from './cosmos-container.js';
@@ -28,7 +29,6 @@ export interface CosmosLiveStoreOptions {
  * LiveStore on the billing platform's Cosmos DB container. Point reads by id when the partition
  * key is /id (else a query finds the document's partition); replace and delete conditional on
  * _etag; eligible records found with a parameterised query paged by continuation token.
- * Timestamps compare as ISO 8601 text, which orders correctly for the UTC form the API writes.
  */
 export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
   constructor(
@@ -137,37 +137,41 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
     );
   }
 
+  /**
+   * A pass reads first the documents whose created_at is text, in its order, then the others (which
+   * an ORDER BY on created_at would leave out). The query only pre-selects, by text bounds loose
+   * enough for any offset (`eligibleTextBound`); `judgeEligible` decides by the instants.
+   */
   async findEligible(query: {
     touchedBefore: Date;
     limit: number;
     continuation?: string;
   }): Promise<EligiblePage> {
-    const cutoff = query.touchedBefore.toISOString();
+    const cursor = parseEligibleCursor(query.continuation);
     try {
       const page = await withCosmosRetries(() =>
         this.container.items.items
           .query<ItemDefinition>(
             {
-              query: `SELECT * FROM c WHERE IS_STRING(c.created_at) AND c.created_at < @cutoff
-                      AND (NOT IS_DEFINED(c.updated_at) OR c.updated_at < @cutoff)
-                      AND (NOT IS_DEFINED(c.restored_at) OR c.restored_at < @cutoff)
-                    ORDER BY c.created_at`,
-              parameters: [{ name: '@cutoff', value: cutoff }],
+              query: cursor.phase === 'text' ? TEXT_CREATED_QUERY : OTHER_CREATED_QUERY,
+              parameters: [
+                { name: '@bound', value: eligibleTextBound(query.touchedBefore) },
+                { name: '@beyond', value: BEYOND_DATE_TIMES },
+              ],
             },
-            {
-              maxItemCount: query.limit,
-              ...(query.continuation && { continuationToken: query.continuation }),
-            },
+            { maxItemCount: query.limit, ...(cursor.token && { continuationToken: cursor.token }) },
           )
           .fetchNext(),
       );
-      // Defence in depth: the text comparison above must agree with the parsed timestamps.
-      const records = page.resources
-        .map(toStored)
-        .filter(
-          (record) => (lastTouchMs(record.doc) ?? Number.POSITIVE_INFINITY) < query.touchedBefore.getTime(),
-        );
-      return { records, continuation: page.continuationToken };
+      const next: EligibleCursor | undefined = page.continuationToken
+        ? { phase: cursor.phase, token: page.continuationToken }
+        : cursor.phase === 'text'
+          ? { phase: 'other' }
+          : undefined;
+      return {
+        ...judgeEligible(page.resources.map(toStored), query.touchedBefore),
+        continuation: next && JSON.stringify(next),
+      };
     } catch (error) {
       throw unavailable('querying eligible records', error);
     }
@@ -263,6 +267,53 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
     }
     return value;
   }
+}
+
+/**
+ * Text at or past this is no date-time of a year before 2100, so it is garbage (or absurd): met by
+ * every pass, so that a document whose timestamp is unreadable text is reported, not left unseen.
+ * Unreadable text starting with 20 is met once it sorts below the bound, as a date-time would.
+ */
+const BEYOND_DATE_TIMES = '21';
+
+/** A timestamp field is a candidate when it is absent or not text, below the bound, or garbage. */
+const TOUCH_FIELDS_CANDIDATE = ['updated_at', 'restored_at']
+  .map((field) => `(NOT IS_STRING(c.${field}) OR c.${field} < @bound OR c.${field} >= @beyond)`)
+  .join(' AND ');
+
+const TEXT_CREATED_QUERY = `SELECT * FROM c
+  WHERE IS_STRING(c.created_at) AND (c.created_at < @bound OR c.created_at >= @beyond)
+    AND ${TOUCH_FIELDS_CANDIDATE}
+  ORDER BY c.created_at`;
+
+/** Absent, a number, null…: never archivable, found to be reported. */
+const OTHER_CREATED_QUERY = `SELECT * FROM c WHERE NOT IS_STRING(c.created_at) AND ${TOUCH_FIELDS_CANDIDATE}`;
+
+interface EligibleCursor {
+  phase: 'text' | 'other';
+  token?: string;
+}
+
+function parseEligibleCursor(continuation: string | undefined): EligibleCursor {
+  if (continuation === undefined) return { phase: 'text' };
+  const cursor = JSON.parse(continuation) as { phase?: unknown; token?: unknown };
+  if (
+    (cursor.phase !== 'text' && cursor.phase !== 'other') ||
+    (cursor.token !== undefined && typeof cursor.token !== 'string')
+  )
+    throw new Error(`invalid continuation '${continuation}'`);
+  return { phase: cursor.phase, ...(cursor.token !== undefined && { token: cursor.token }) };
+}
+
+const TWO_DAYS_MS = 2 * 24 * 60 * 60 * 1000;
+
+/**
+ * Every RFC 3339 date-time of an instant before `cutoff` sorts as text below the date this returns:
+ * an offset is under 24 h, so its local date is at most the day after the cutoff's, and whatever
+ * follows the date (T or t, a fraction, Z or z) cannot lift it past the next date.
+ */
+function eligibleTextBound(cutoff: Date): string {
+  return new Date(cutoff.getTime() + TWO_DAYS_MS).toISOString().slice(0, 10);
 }
 
 function toStored(resource: ItemDefinition): StoredRecord {

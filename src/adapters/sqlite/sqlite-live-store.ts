@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { lastTouchMs, type RecordDocument } from '../../domain/billing-record.js';
+import type { RecordDocument } from '../../domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../../domain/errors.js';
-import type {
-  EligiblePage,
-  LiveListQuery,
-  LiveStore,
-  LiveSummary,
-  StoredRecord,
+import { recordTimes } from '../../domain/record-times.js';
+import {
+  judgeEligible,
+  type EligiblePage,
+  type LiveListQuery,
+  type LiveStore,
+  type LiveSummary,
+  type StoredRecord,
 } from '../../ports/live-store.js';
 import { attempt } from './open-database.js';
 import { SqliteAdapter } from './sqlite-file.js';
@@ -16,7 +18,10 @@ interface RecordRow {
   etag: string;
 }
 
-/** Records without a readable timestamp are never taken as old. */
+/**
+ * Sorts after every instant: `touched_ms` when no timestamp reads, `created_ms` when the record is
+ * not archivable (some timestamp does not read), which puts such records last in a pass.
+ */
 const UNKNOWN_TOUCH = Number.MAX_SAFE_INTEGER;
 
 const SCHEMA = `
@@ -120,8 +125,10 @@ export class SqliteLiveStore extends SqliteAdapter implements LiveStore {
 
   /**
    * Pages in (creation, id) order, so a segment fills with one month at a time; the continuation is
-   * the position of the page's last record. Creation never follows the last touch, so the cutoff
-   * bounds the index range too.
+   * the position of the page's last row. Creation never follows the last touch, so the cutoff
+   * bounds the index range too. Records that are not archivable come last, to be reported. The
+   * columns only pre-select (rows written before they were computed strictly may be off);
+   * `judgeEligible` decides.
    */
   findEligible(query: {
     touchedBefore: Date;
@@ -133,17 +140,29 @@ export class SqliteLiveStore extends SqliteAdapter implements LiveStore {
         query.continuation === undefined
           ? { t: Number.MIN_SAFE_INTEGER, id: '' }
           : parseCursor(query.continuation);
-      const cutoff = query.touchedBefore.getTime();
       const rows = this.file
-        .prepare<[number, number, number, string, number], RecordRow & { created_ms: number; id: string }>(
+        .prepare<
+          { cutoff: number; unknown: number; t: number; id: string; limit: number },
+          RecordRow & { created_ms: number; id: string }
+        >(
           `SELECT id, doc, etag, created_ms FROM records
-           WHERE created_ms < ? AND touched_ms < ? AND (created_ms, id) > (?, ?)
-           ORDER BY created_ms, id LIMIT ?`,
+           WHERE created_ms < @cutoff AND touched_ms < @cutoff AND (created_ms, id) > (@t, @id)
+           UNION ALL
+           SELECT id, doc, etag, created_ms FROM records
+           WHERE created_ms = @unknown AND (touched_ms < @cutoff OR touched_ms = @unknown)
+             AND (created_ms, id) > (@t, @id)
+           ORDER BY created_ms, id LIMIT @limit`,
         )
-        .all(cutoff, cutoff, after.t, after.id, query.limit);
+        .all({
+          cutoff: query.touchedBefore.getTime(),
+          unknown: UNKNOWN_TOUCH,
+          t: after.t,
+          id: after.id,
+          limit: query.limit,
+        });
       const last = rows.at(-1);
       return {
-        records: rows.map(toStored),
+        ...judgeEligible(rows.map(toStored), query.touchedBefore),
         continuation:
           last && rows.length === query.limit
             ? JSON.stringify({ t: last.created_ms, id: last.id })
@@ -193,15 +212,15 @@ function columns(
 ): [string, string, string, string | null, string | null, number, number] {
   const customerId = typeof doc.customer_id === 'string' ? doc.customer_id : null;
   const status = typeof doc.status === 'string' ? doc.status : null;
-  const created = Date.parse(doc.created_at);
+  const times = recordTimes(doc);
   return [
     doc.id,
     JSON.stringify(doc),
     etag,
     customerId,
     status,
-    lastTouchMs(doc) ?? UNKNOWN_TOUCH,
-    Number.isNaN(created) ? UNKNOWN_TOUCH : created,
+    times.lastTouchMs ?? UNKNOWN_TOUCH,
+    times.readable ? times.createdMs : UNKNOWN_TOUCH,
   ];
 }
 

@@ -1,6 +1,7 @@
 import pMap from 'p-map';
 import { canonicalBytes, sha256Hex, type RecordDocument } from '../../domain/billing-record.js';
 import { creationMonth } from '../../domain/creation-month.js';
+import { utcCreatedAt } from '../../domain/record-times.js';
 import { IntegrityError } from '../../domain/errors.js';
 import {
   sameLocation,
@@ -107,7 +108,8 @@ export class RecordLayout implements ArchiveLayout {
     return {
       id: doc.id,
       customer_id: typeof doc.customer_id === 'string' ? doc.customer_id : '',
-      created_at: doc.created_at,
+      // UTC, so the retention sweep's comparison as text is one of instants.
+      created_at: utcCreatedAt(doc.created_at),
       location: { layout: 'record', blob, offset: 0, length: bytes.length },
       sha256,
       size: bytes.length,

@@ -1,5 +1,6 @@
 import { canonicalBytes, sha256Hex } from '../../domain/billing-record.js';
 import { creationMonth } from '../../domain/creation-month.js';
+import { utcCreatedAt } from '../../domain/record-times.js';
 import { IntegrityError } from '../../domain/errors.js';
 import {
   parseManifest,
@@ -227,7 +228,8 @@ class SegmentWriter implements LayoutWriter {
       const facts = {
         id: doc.id,
         customer_id: typeof doc.customer_id === 'string' ? doc.customer_id : '',
-        created_at: doc.created_at,
+        // UTC, so the retention sweep's comparison as text is one of instants.
+        created_at: utcCreatedAt(doc.created_at),
         sha256: sha256Hex(bytes),
       };
       const sealed = await this.gatherer.add(creationMonth(doc.created_at), [{ bytes, facts, tag: etag }]);
