@@ -218,6 +218,9 @@ export function describeLiveStoreContract(name: string, make: () => Promise<Stor
         doc('b', '2026-01-01T00:00:00.000Z', { updated_at: '2026-02-01T00:00:00.000Z' }),
       );
       expect(await current().summary()).toEqual({ count: 2, oldestTouchedAt: '2026-02-01T00:00:00.000Z' });
+      // Written by another system: an empty updated_at is no instant and must not fail the summary.
+      await current().create(doc('c', '2026-06-01T00:00:00.000Z', { updated_at: '' }));
+      expect(await current().summary()).toEqual({ count: 3, oldestTouchedAt: '2026-02-01T00:00:00.000Z' });
     });
   });
 }

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import pMap from 'p-map';
 import type { CosmosClient, ItemDefinition, SqlParameter } from '@azure/cosmos';
 import type { RecordDocument } from '../../domain/billing-record.js';
+import { instantMs } from '../../domain/record-times.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../../domain/errors.js';
 import {
   judgeEligible,
@@ -211,15 +212,17 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
           this.container.items.items
             .query<string>(
               `SELECT VALUE MIN(IS_DEFINED(c.restored_at) AND c.restored_at > c.updated_at ? c.restored_at : c.updated_at)
-             FROM c WHERE IS_STRING(c.updated_at)`,
+             FROM c WHERE IS_STRING(c.updated_at) AND c.updated_at >= '1000-'`,
             )
             .fetchAll(),
         ]),
       );
-      const oldestText = oldest.resources[0];
+      // A text minimum (offsets may shift it by hours: a statistic, not a decision); text another
+      // system wrote that is no timestamp at all leaves the figure out rather than failing /stats.
+      const oldestMs = instantMs(oldest.resources[0]);
       return {
         count: count.resources[0] ?? 0,
-        oldestTouchedAt: typeof oldestText === 'string' ? new Date(oldestText).toISOString() : undefined,
+        oldestTouchedAt: oldestMs === undefined ? undefined : new Date(oldestMs).toISOString(),
       };
     } catch (error) {
       throw unavailable('counting records', error);
