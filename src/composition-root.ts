@@ -236,7 +236,6 @@ export async function createServices(
       }),
       heldCopies: new HeldCopies({
         index,
-        deletions,
         live,
         layout: layouts.record,
         reader,
@@ -252,7 +251,6 @@ export async function createServices(
     compactor: new Compactor({
       live,
       index,
-      deletions,
       layout: layouts.segment,
       lock,
       clock,

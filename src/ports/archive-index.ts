@@ -46,6 +46,12 @@ export interface ArchiveIndex {
   get(id: string): Promise<StoredEntry | undefined>;
   /** Upserts entries, returned with their new etags in input order. */
   putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]>;
+  /**
+   * Moves a record's entry from `from` to `to` (same id) only while it is still exactly `from`:
+   * undefined, and nothing changed, when it was withdrawn or changed meanwhile. Moves that copy
+   * archived bytes elsewhere (compaction, held copies) so never bring back a withdrawn entry.
+   */
+  repoint(from: StoredEntry, to: ArchiveEntry): Promise<StoredEntry | undefined>;
   /** Removes the entry and returns it; undefined when absent; PreconditionFailedError when ifMatch differs. */
   withdraw(id: string, ifMatch?: string): Promise<StoredEntry | undefined>;
   /** Entries whose location is in `blob`, in id order, strictly after `afterId` when given. */

@@ -1,21 +1,20 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import pMap from 'p-map';
 import type { Logger } from 'pino';
 import { ArchivedOfflineError, IntegrityError, ValidationError } from '../domain/errors.js';
 import type { SegmentManifest } from '../domain/segment-format.js';
 import {
   allEntriesIn,
-  type ArchiveEntry,
   type ArchiveIndex,
   type StoredEntry,
 } from '../ports/archive-index.js';
-import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { Clock } from './clock.js';
 import type { SealedSegment, SegmentGatherer, SegmentLayout } from './layouts/segment-layout.js';
-import { withdrawIfTouchedSince } from './touched-since.js';
+import { withdrawIfLive } from './withdraw-if-live.js';
 
 export interface CompactOptions {
   /** Rewrite segments at least this share of whose records no entry points to; default 0.5. */
@@ -41,7 +40,6 @@ export interface CompactReport {
 export interface CompactorDeps {
   live: LiveStore;
   index: ArchiveIndex;
-  deletions: DeletionNotes;
   layout: SegmentLayout;
   lock: Lock;
   clock: Clock;
@@ -129,6 +127,9 @@ interface Moving {
   from: string;
 }
 
+/** Entry moves in flight at once: each is its own conditional write. */
+const REPOINT_CONCURRENCY = 16;
+
 /** Gathers the surviving records of one month's candidates into new segments, by the layout's seal rule. */
 class CompactionPass {
   private readonly gatherer: SegmentGatherer<Moving>;
@@ -137,7 +138,7 @@ class CompactionPass {
     private readonly deps: CompactorDeps,
     private readonly report: CompactReport,
     runId: string,
-    private readonly started: Date,
+    started: Date,
     private readonly checkLease: () => void,
   ) {
     this.gatherer = deps.layout.gather<Moving>({ runId, archivedAt: started.toISOString() });
@@ -177,16 +178,25 @@ class CompactionPass {
   private async repoint(sealed: SealedSegment<Moving>): Promise<void> {
     this.report.segments_written += 1;
     this.report.bytes_after += sealed.bytes;
-    // Entries keep when and by which run their record was archived; only the place changes.
-    const repointed: ArchiveEntry[] = sealed.entries.map((entry, i) => ({
-      ...entry,
-      archived_at: sealed.tags[i]?.entry.archived_at ?? entry.archived_at,
-      run_id: sealed.tags[i]?.entry.run_id ?? entry.run_id,
-    }));
     this.checkLease();
-    const stored = await this.deps.index.putMany(repointed);
-    for (const entry of stored) await withdrawIfTouchedSince(this.deps, entry, this.started.toISOString());
-    this.report.records_moved += stored.length;
+    // Each entry moves only while it is still the one read: a delete, restore or update meanwhile
+    // wins, and its record's copy in the new segment is dead from the start.
+    const moved = await pMap(
+      sealed.entries.map((entry, i) => ({ entry, from: sealed.tags[i]?.entry })),
+      async ({ entry, from }) => {
+        if (!from) return undefined;
+        // Entries keep when and by which run their record was archived; only the place changes.
+        const stored = await this.deps.index.repoint(from, {
+          ...entry,
+          archived_at: from.archived_at,
+          run_id: from.run_id,
+        });
+        if (stored) await withdrawIfLive(this.deps, stored);
+        return stored;
+      },
+      { concurrency: REPOINT_CONCURRENCY },
+    );
+    this.report.records_moved += moved.filter((stored) => stored !== undefined).length;
     for (const old of new Set(sealed.tags.map((tag) => tag.from))) {
       this.checkLease();
       if ((await this.deps.index.listAt(old, { limit: 1 })).length > 0) continue;

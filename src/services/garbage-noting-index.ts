@@ -74,6 +74,13 @@ export class GarbageNotingIndex implements ArchiveIndex {
     return stored;
   }
 
+  /** Moves the entry while it is still `from`; `from`'s location then becomes garbage. */
+  async repoint(from: StoredEntry, to: ArchiveEntry): Promise<StoredEntry | undefined> {
+    const moved = await this.index.repoint(from, to);
+    if (moved && !sameLocation(from.location, moved.location)) await this.note([from]);
+    return moved;
+  }
+
   /** Withdraws; the entry's location becomes garbage. */
   async withdraw(id: string, ifMatch?: string): Promise<StoredEntry | undefined> {
     const withdrawn = await this.index.withdraw(id, ifMatch);

@@ -2,20 +2,18 @@ import type { Logger } from 'pino';
 import { ArchivedOfflineError } from '../domain/errors.js';
 import { inSlice, type Slice } from '../domain/slices.js';
 import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
-import type { DeletionNotes } from '../ports/deletion-notes.js';
 import { allHolds, type LegalHolds } from '../ports/legal-holds.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
 import type { RecordLayout } from './layouts/record-layout.js';
-import { withdrawIfTouchedSince } from './touched-since.js';
+import { withdrawIfLive } from './withdraw-if-live.js';
 
 /** What became of a held record not yet under `held/`. */
 export type HeldCopyOutcome = 'held_copied' | 'held_copy_pending';
 
 export interface HeldCopiesDeps {
   index: ArchiveIndex;
-  deletions: DeletionNotes;
   live: LiveStore;
   /** Held copies are record-layout blobs under `held/`, whatever layout the record was archived in. */
   layout: RecordLayout;
@@ -41,13 +39,11 @@ export class HeldCopies {
   ): AsyncGenerator<HeldCopyOutcome> {
     for (const hold of await allHolds(this.deps.holds)) {
       if (!inSlice(hold.record_id, slice)) continue;
-      // Before the entry is read, so a delete or restore that withdraws it after that read counts.
-      const started = this.deps.clock().toISOString();
       const entry = await this.deps.index.get(hold.record_id);
       if (!entry || this.deps.layout.isHeld(entry.location)) continue;
       checkLease();
       try {
-        await this.copy(entry, started, runId);
+        await this.copy(entry, runId);
       } catch (error) {
         if (!(error instanceof ArchivedOfflineError)) throw error;
         // The read started the rehydration; a later run copies it once it is online.
@@ -62,10 +58,11 @@ export class HeldCopies {
     }
   }
 
-  private async copy(entry: StoredEntry, started: string, runId: string): Promise<void> {
+  private async copy(entry: StoredEntry, runId: string): Promise<void> {
     const held = await this.deps.layout.writeHeld(entry, await this.deps.reader.readBytes(entry));
-    const [moved] = await this.deps.index.putMany([held]);
-    if (moved) await withdrawIfTouchedSince(this.deps, moved, started);
+    // Only while the entry is still the one read: a delete or restore meanwhile wins.
+    const moved = await this.deps.index.repoint(entry, held);
+    if (moved) await withdrawIfLive(this.deps, moved);
     this.deps.logger.info(
       { runId, id: entry.id, from: entry.location.blob, to: held.location.blob },
       'held record copied',

@@ -47,6 +47,21 @@ export function describeArchiveIndexContract(
       expect(moved?.location.blob).toBe('records/2026/01/a.v2.json');
     });
 
+    it('repoints an entry only while it is unchanged; a changed or withdrawn one stays as it is', async () => {
+      const [a, b] = await current().putMany([entry('a'), entry('b')]);
+      if (!a || !b) throw new Error('entries were not stored');
+      const moved = await current().repoint(a, entry('a', 'segments/x.ndjson.gz', { run_id: 'run-1' }));
+      expect(moved?.location.blob).toBe('segments/x.ndjson.gz');
+      expect(moved?.etag).not.toBe(a.etag);
+      expect(await current().get('a')).toEqual(moved);
+      // From the version before the move: changed since, so nothing moves.
+      expect(await current().repoint(a, entry('a', 'segments/y.ndjson.gz'))).toBeUndefined();
+      expect((await current().get('a'))?.location.blob).toBe('segments/x.ndjson.gz');
+      await current().withdraw('b');
+      expect(await current().repoint(b, entry('b', 'segments/x.ndjson.gz'))).toBeUndefined();
+      expect(await current().get('b')).toBeUndefined();
+    });
+
     it('withdraws conditionally and returns what it removed; a missing entry is undefined', async () => {
       const [stored] = await current().putMany([entry('a'), entry('b')]);
       await expect(current().withdraw('a', 'stale')).rejects.toBeInstanceOf(PreconditionFailedError);

@@ -86,6 +86,14 @@ export function describeIndexFamilyContract(
       expect(await garbage()).toEqual([]);
     });
 
+    it('a repointed entry leaves its old place; a repoint refused for a changed entry leaves none', async () => {
+      const [a] = await noting().putMany([entry('a', recordAt('records/a.json'))]);
+      if (!a) throw new Error('entry was not stored');
+      expect((await noting().repoint(a, entry('a', lineAt(7))))?.location).toEqual(lineAt(7));
+      expect(await noting().repoint(a, entry('a', lineAt(42)))).toBeUndefined();
+      expect(await garbage()).toEqual([['a', recordAt('records/a.json')]]);
+    });
+
     it('an entry moved elsewhere leaves its old place, down to the line in a segment', async () => {
       await noting().putMany([entry('a', recordAt('records/a.json')), entry('s', lineAt(0))]);
       const moved = await noting().putMany([entry('a', recordAt('held/a.json')), entry('s', lineAt(21))]);

@@ -113,21 +113,25 @@ describe.each(BACKENDS)('compact (%s)', (backend) => {
 
   it('never brings back a record restored or deleted while it was being copied', async () => {
     const late: { records?: RecordService } = {};
+    let landed: Promise<void> | undefined;
     harness = await startHarness({
       backend,
       layout: 'segment',
       wrap: (adapters) => ({
         ...adapters,
         index: intercept<ArchiveIndex>(adapters.index, {
-          putMany: async (entries) => {
+          repoint: async (from, to) => {
             // Requests land between compaction's copy and its re-pointing of the entries.
-            if (late.records && entries.some((entry) => entry.id === 'r-8')) {
+            if (late.records) {
               const { records } = late;
               late.records = undefined;
-              await records.restore('r-8');
-              await records.delete('r-9', undefined);
+              landed = (async () => {
+                await records.restore('r-8');
+                await records.delete('r-9', undefined);
+              })();
             }
-            return adapters.index.putMany(entries);
+            await landed;
+            return adapters.index.repoint(from, to);
           },
         }),
       }),
@@ -141,6 +145,23 @@ describe.each(BACKENDS)('compact (%s)', (backend) => {
     expect(await harness.adapters.index.get('r-8')).toBeUndefined();
     await expect(harness.services.records.get('r-9')).rejects.toMatchObject({ code: 'not_found' });
     expect((await harness.services.records.get('r-7')).source).toBe('archive');
+    expect(await harness.services.verifier.verify()).toMatchObject({ ok: true });
+  });
+
+  it('keeps a record whose delete was noted but never happened (a DELETE that lost its races)', async () => {
+    harness = await startHarness({ backend, layout: 'segment' });
+    const docs = await archive(harness, 'n', '2025-07', 10);
+    for (const i of [0, 1, 2, 3, 4, 5]) {
+      await harness.services.records.restore(`n-${i}`);
+      docs.delete(`n-${i}`);
+    }
+    // A DELETE notes first, then withdraws; when every withdrawal loses a race it answers 409 and the note stays.
+    await harness.adapters.deletions.note('n-7', new Date(Date.now() + 60_000).toISOString());
+    expect(await harness.services.compactor.compact()).toMatchObject({
+      segments_compacted: 1,
+      records_moved: 4,
+    });
+    await expectArchived(harness, docs);
     expect(await harness.services.verifier.verify()).toMatchObject({ ok: true });
   });
 

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { CosmosClient, SqlParameter } from '@azure/cosmos';
 import pMap from 'p-map';
 import { PreconditionFailedError } from '../../domain/errors.js';
@@ -36,6 +37,30 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
 
   async putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]> {
     return pMap(entries, (entry) => this.putOne(entry), { concurrency: WRITE_CONCURRENCY });
+  }
+
+  async repoint(from: StoredEntry, to: ArchiveEntry): Promise<StoredEntry | undefined> {
+    const document: EntryDocument = { ...to, id: from.id, type: 'entry' };
+    try {
+      return await withCosmosRetries(async ({ mayHaveLanded }) => {
+        try {
+          const { resource } = await this.container.items
+            .item(from.id, from.id)
+            .replace(document, ifMatch(from.etag));
+          return { ...to, id: from.id, etag: etagOf(resource) };
+        } catch (error) {
+          const status = cosmosStatus(error);
+          if (status !== 404 && status !== 412) throw error;
+          // "Changed" after a lost answer may be this very move, landed.
+          const now = mayHaveLanded && status === 412 ? await this.get(from.id) : undefined;
+          return now && isDeepStrictEqual(now.location, to.location) && now.sha256 === to.sha256
+            ? now
+            : undefined;
+        }
+      });
+    } catch (error) {
+      throw unavailable(`moving archive entry '${from.id}'`, error);
+    }
   }
 
   async withdraw(id: string, etag?: string): Promise<StoredEntry | undefined> {

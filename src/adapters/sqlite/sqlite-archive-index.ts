@@ -73,6 +73,22 @@ export class SqliteArchiveIndex extends SqliteAdapter implements ArchiveIndex {
     );
   }
 
+  repoint(from: StoredEntry, to: ArchiveEntry): Promise<StoredEntry | undefined> {
+    return attempt(() => {
+      const stored: StoredEntry = { ...to, id: from.id, etag: randomUUID() };
+      const { changes } = this.file
+        .prepare(
+          `UPDATE archive_index SET
+             customer_id = @customer_id, created_at = @created_at, layout = @layout, blob = @blob,
+             offset = @offset, length = @length, line_offset = @line_offset, line_length = @line_length,
+             sha256 = @sha256, size = @size, archived_at = @archived_at, run_id = @run_id, etag = @etag
+           WHERE id = @id AND etag = @from_etag`,
+        )
+        .run({ ...toRow(stored), from_etag: from.etag });
+      return changes === 1 ? stored : undefined;
+    });
+  }
+
   withdraw(id: string, ifMatch?: string): Promise<StoredEntry | undefined> {
     return attempt(() =>
       this.file.db
