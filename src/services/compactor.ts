@@ -4,11 +4,7 @@ import pMap from 'p-map';
 import type { Logger } from 'pino';
 import { ArchivedOfflineError, IntegrityError, ValidationError } from '../domain/errors.js';
 import type { SegmentManifest } from '../domain/segment-format.js';
-import {
-  allEntriesIn,
-  type ArchiveIndex,
-  type StoredEntry,
-} from '../ports/archive-index.js';
+import { allEntriesIn, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';

@@ -46,6 +46,22 @@ export function describeLiveStoreContract(name: string, make: () => Promise<Stor
       expect((await current().get('a'))?.doc.created_at).toBe('2026-01-01T00:00:00.000Z');
     });
 
+    it('lets at most one of many concurrent creates of one id land, and keeps just that one', async () => {
+      for (let round = 0; round < 10; round++) {
+        const id = `race-${round}`;
+        const attempts = ['c-1', 'c-2', 'c-3'].map((customer) =>
+          doc(id, '2026-01-01T00:00:00.000Z', { customer_id: customer }),
+        );
+        const outcomes = await Promise.allSettled(attempts.map((attempt) => current().create(attempt)));
+        const landed = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+        for (const outcome of outcomes)
+          if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(ConflictError);
+        expect(landed.length).toBeLessThanOrEqual(1);
+        const all = (await current().list({ limit: 100 })).filter((record) => record.doc.id === id);
+        expect(all.map((record) => record.doc)).toEqual(landed.map((record) => record.doc));
+      }
+    });
+
     it('replaces conditionally and changes the etag', async () => {
       const created = await current().create(doc('a', '2026-01-01T00:00:00.000Z'));
       const replaced = await current().replace({ ...created.doc, amount: 2 }, created.etag);

@@ -45,10 +45,53 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
   }
 
   async create(doc: RecordDocument): Promise<StoredRecord> {
-    // Cosmos keeps ids unique per partition only: under another partition key, look first.
-    if (this.options.partitionKeyPath !== '/id' && (await this.locate(doc.id))) {
+    if (this.options.partitionKeyPath === '/id') return this.createDocument(doc);
+    // Cosmos keeps ids unique per partition only: under another partition key, look first, and
+    // after landing look again, for a create of the same id that raced this one.
+    if (await this.locate(doc.id)) {
       throw new ConflictError(`a record with id '${doc.id}' exists`, 'duplicate_id');
     }
+    const stored = await this.createDocument(doc);
+    await this.yieldToRacingCreate(stored);
+    return stored;
+  }
+
+  /**
+   * Each of two racing creates that lands beside another copy of its id deletes its own: at most
+   * one copy stays (none when both see each other, and both callers are told to try again). The
+   * look is a query, which a lagging replica can answer late under session consistency.
+   */
+  private async yieldToRacingCreate(stored: StoredRecord): Promise<void> {
+    const { id } = stored.doc;
+    let copies: number;
+    try {
+      const { resources } = await withCosmosRetries(() =>
+        this.container.items.items
+          .query<number>({
+            query: 'SELECT VALUE COUNT(1) FROM c WHERE c.id = @id',
+            parameters: [{ name: '@id', value: id }],
+          })
+          .fetchAll(),
+      );
+      copies = resources[0] ?? 0;
+    } catch (error) {
+      throw unavailable(`checking record '${id}' for a racing create`, error);
+    }
+    if (copies <= 1) return;
+    try {
+      await withCosmosRetries(() =>
+        this.container.items.item(id, this.partitionKeyOf(stored.doc)).delete(ifMatch(stored.etag)),
+      );
+    } catch (error) {
+      if (cosmosStatus(error) !== 404) throw unavailable(`withdrawing the racing create of '${id}'`, error);
+    }
+    throw new ConflictError(
+      `another create of id '${id}' raced this one; try again`,
+      'concurrent_modification',
+    );
+  }
+
+  private async createDocument(doc: RecordDocument): Promise<StoredRecord> {
     try {
       return await withCosmosRetries(async ({ mayHaveLanded }) => {
         try {
@@ -259,7 +302,7 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
     return isDeepStrictEqual(stored.doc, doc) ? stored : undefined;
   }
 
-  private partitionKeyOf(resource: ItemDefinition): string {
+  private partitionKeyOf(resource: ItemDefinition | RecordDocument): string {
     const field = this.options.partitionKeyPath.replace(/^\//, '');
     const value: unknown = resource[field];
     if (typeof value !== 'string') {
