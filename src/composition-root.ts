@@ -223,6 +223,7 @@ export async function createServices(
       live,
       index,
       garbage,
+      deletions,
       layouts,
       lock,
       runLog,

@@ -6,6 +6,7 @@ import { ValidationError } from '../domain/errors.js';
 import { runOptionProblems } from '../domain/run-options.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
 import { withdrawUnlessChanged, type ArchiveIndex } from '../ports/archive-index.js';
+import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { GarbageQueue } from '../ports/garbage-queue.js';
 import type { LiveStore, UnarchivableRecord } from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
@@ -50,6 +51,7 @@ export interface ArchiverDeps {
   live: LiveStore;
   index: ArchiveIndex;
   garbage: GarbageQueue;
+  deletions: DeletionNotes;
   layouts: Layouts;
   lock: Lock;
   runLog: RunLog;
@@ -74,6 +76,7 @@ export class Archiver {
   private readonly live: LiveStore;
   private readonly index: ArchiveIndex;
   private readonly garbage: GarbageQueue;
+  private readonly deletions: DeletionNotes;
   private readonly layouts: Layouts;
   private readonly lock: Lock;
   private readonly runLog: RunLog;
@@ -90,6 +93,7 @@ export class Archiver {
       live: this.live,
       index: this.index,
       garbage: this.garbage,
+      deletions: this.deletions,
       layouts: this.layouts,
       lock: this.lock,
       runLog: this.runLog,
@@ -317,17 +321,30 @@ export class Archiver {
         chunk.map((entry) => ({ id: entry.id, etag: etags.get(entry.id) ?? '' })),
       );
       for (const [i, entry] of chunk.entries()) {
-        if (deleted[i]) {
+        if (deleted[i] || (await this.goneUndeleted(entry.id, clientDeletesSince(run)))) {
           run.archived += 1;
           run.bytes += entry.size;
         } else {
-          // Changed (or deleted) since it was read: it stays live, and the new entry goes.
+          // Changed, or deleted by a client, since it was read: the new entry goes.
           await withdrawUnlessChanged(this.index, entry);
           run.skipped += 1;
         }
       }
     }
     await this.runLog.save(run);
+  }
+
+  /**
+   * Whether a record the conditional delete missed is gone from the live store although no client
+   * deleted it since `since`: another run took it (a lock lost under it) or this run's own delete
+   * landed with its answer lost. Its new entry may then be its only copy, so it stays. A document
+   * another system deletes straight from Cosmos DB during the run therefore stays archived.
+   * `since` reaches back before the run's start, as a DELETE notes first and deletes after.
+   */
+  private async goneUndeleted(id: string, since: string): Promise<boolean> {
+    if (await this.live.get(id)) return false;
+    const deletedAt = await this.deletions.deletedAt(id);
+    return deletedAt === undefined || deletedAt < since;
   }
 
   /**
@@ -372,6 +389,16 @@ export class Archiver {
     // Keep the history readable on a bad day: the first errors tell the story.
     if (run.errors.length < MAX_NOTES) run.errors.push(message);
   }
+}
+
+/**
+ * How long before a run's start a client delete may have been noted and still be landing: a
+ * DELETE notes, asks the hold, then deletes, all within one request, far under this.
+ */
+const DELETE_IN_FLIGHT_MS = 5 * 60_000;
+
+function clientDeletesSince(run: RunRecord): string {
+  return new Date(Date.parse(run.started_at) - DELETE_IN_FLIGHT_MS).toISOString();
 }
 
 function messageOf(error: unknown): string {

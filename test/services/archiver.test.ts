@@ -3,6 +3,7 @@ import { sha256Hex } from '../../src/domain/billing-record.js';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
 import type { ArchiveIndex } from '../../src/ports/archive-index.js';
 import type { ArchiveStore } from '../../src/ports/archive-store.js';
+import type { LiveStore } from '../../src/ports/live-store.js';
 import { BACKENDS, blobNames, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { intercept } from '../helpers/intercept.js';
 import { losingLock } from '../helpers/lost-lock.js';
@@ -46,6 +47,39 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
       archived: 2,
       failed: 0,
     });
+  });
+
+  it('keeps the entry of a record another run took, and withdraws the one of a record a client deleted', async () => {
+    const late: { deleteByClient?: (id: string) => Promise<void> } = {};
+    harness = await startHarness({
+      backend,
+      layout: 'record',
+      // Fault injection: between the run's indexing and its conditional deletes, one record is
+      // taken by a second run (after a lost lock, or this run's own delete whose answer was lost:
+      // gone, nothing noted) and another deleted by a client (noted, then gone).
+      wrap: (adapters) => ({
+        ...adapters,
+        live: intercept<LiveStore>(adapters.live, {
+          deleteMany: async (items) => {
+            for (const { id, etag } of items) {
+              if (id === 'taken') await adapters.live.delete(id, etag);
+              if (id === 'deleted') await late.deleteByClient?.(id);
+            }
+            return adapters.live.deleteMany(items);
+          },
+        }),
+      }),
+    });
+    const records = harness.services.records;
+    late.deleteByClient = (id) => records.delete(id, undefined);
+    await seed(harness, ['taken', 'deleted', 'plain']);
+    const taken = await records.get('taken');
+    const run = await harness.services.archiver.runOnce();
+    expect(run).toMatchObject({ status: 'succeeded', archived: 2, skipped: 1 });
+    expect(await records.get('taken')).toMatchObject({ source: 'archive', doc: taken.doc });
+    await expect(records.get('deleted')).rejects.toMatchObject({ code: 'not_found' });
+    expect(await harness.adapters.index.get('deleted')).toBeUndefined();
+    expect((await records.get('plain')).source).toBe('archive');
   });
 
   it('deletes nothing from the live store when the index write fails, and the next run heals', async () => {
