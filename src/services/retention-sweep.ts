@@ -54,7 +54,13 @@ export class RetentionSweep {
         }
         if (!run.dryRun) {
           checkLease();
-          if (!(await this.remove(entry))) continue;
+          const outcome = await this.remove(entry);
+          if (outcome === 'changed') continue;
+          if (outcome === 'kept_on_hold') {
+            keptOnHold += 1;
+            yield 'kept_on_hold';
+            continue;
+          }
         }
         expired += 1;
         yield 'expired';
@@ -69,14 +75,22 @@ export class RetentionSweep {
   /**
    * Noted as deleted first, so no repair rebuilds the entry from a segment that still holds the
    * record; an entry that changed since it was listed (restored, archived again) is left alone.
+   * The hold is asked again after the withdrawal: a hold placed since the first look puts the
+   * entry back (its blob is collected only when no entry points to it). A hold placed after that
+   * second look finds the record gone and is refused (`setLegalHold` looks after placing), so
+   * no hold is ever silently dropped.
    */
-  private async remove(entry: StoredEntry): Promise<boolean> {
+  private async remove(entry: StoredEntry): Promise<'expired' | 'kept_on_hold' | 'changed'> {
     await this.deps.deletions.note(entry.id, this.deps.clock().toISOString());
     try {
-      return (await this.deps.index.withdraw(entry.id, entry.etag)) !== undefined;
+      if ((await this.deps.index.withdraw(entry.id, entry.etag)) === undefined) return 'changed';
     } catch (error) {
-      if (error instanceof PreconditionFailedError) return false;
+      if (error instanceof PreconditionFailedError) return 'changed';
       throw error;
     }
+    if (!(await this.deps.holds.get(entry.id))) return 'expired';
+    const { etag: _etag, ...kept } = entry;
+    await this.deps.index.putMany([kept]);
+    return 'kept_on_hold';
   }
 }

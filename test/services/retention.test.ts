@@ -112,6 +112,33 @@ describe.each(SETUPS)(
       expect((await harness.services.records.get('late-held')).source).toBe('archive');
     });
 
+    it("puts a record back when its hold lands between the sweep's last look and its withdrawal", async () => {
+      const change = { at: new Date().toISOString(), ...HOLD };
+      harness = await startHarness({
+        backend,
+        layout,
+        wrap: (adapters) => ({
+          ...adapters,
+          deletions: intercept(adapters.deletions, {
+            note: async (id, at) => {
+              await adapters.deletions.note(id, at);
+              // The sweep has asked the hold and noted the deletion; the hold lands now.
+              if (id === 'just-held') await adapters.holds.set(id, change);
+            },
+          }),
+        }),
+      });
+      const created = await harness.services.records.create(
+        recordBody({ id: 'just-held', created_at: daysAgo(3000) }),
+      );
+      expect(await harness.services.archiver.runOnce()).toMatchObject({ expired: 0, kept_on_hold: 1 });
+      expect(await harness.services.records.get('just-held')).toMatchObject({ doc: created.doc });
+      // Kept on hold from now on: the next run copies it under held/ and never expires it.
+      expect(await harness.services.archiver.runOnce()).toMatchObject({ expired: 0, kept_on_hold: 1 });
+      expect(await harness.services.records.get('just-held')).toMatchObject({ doc: created.doc });
+      expect(await harness.services.verifier.verify()).toMatchObject({ ok: true });
+    });
+
     it('a dry run counts what retention would remove and removes nothing', async () => {
       // Archived while retention was longer, then RETENTION_DAYS shortened.
       const first = await startHarness({ backend, layout, env: { RETENTION_DAYS: '36500' } });
