@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RestError } from '@azure/storage-blob';
+import { BlobServiceClient, RestError } from '@azure/storage-blob';
 import { describe, expect, it } from 'vitest';
 import { AppendBlobAuditTrail } from '../../src/adapters/azure-blob/append-blob-audit-trail.js';
 import { BlobArchiveStore, REHYDRATED_PREFIX } from '../../src/adapters/azure-blob/blob-archive-store.js';
@@ -11,7 +11,8 @@ import { describeAuditTrailContract } from '../contracts/audit-trail-contract.js
 import { describeArchiveStoreContract } from '../contracts/archive-store-contract.js';
 import { describeLockContract } from '../contracts/lock-contract.js';
 import { openedStore, type StoreFixture } from '../contracts/store-fixture.js';
-import { freshContainer } from '../helpers/azure.js';
+import { freshContainer, localAzure, uniqueName } from '../helpers/azure.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 
 const storeOptions = { uploadTier: 'Cool', rehydratePriority: 'High' } as const;
 
@@ -190,6 +191,46 @@ describe('BlobLeaseLock on Azurite', () => {
       await lease.release();
     } finally {
       await remove();
+    }
+  }, 40_000);
+
+  it('reports the lease lost while it still holds, when renewals go unanswered', async () => {
+    const connection = localAzure().blobConnectionString;
+    const endpoint = /BlobEndpoint=([^;]+)/.exec(connection)?.[1] ?? '';
+    // Renewals vanish on the way (a stalled connection): the lease can only run out.
+    const proxy = await startFaultProxy({
+      target: new URL(endpoint),
+      rates: { hang: 1 },
+      seed: 3,
+      filter: (request) => request.headers['x-ms-lease-action'] === 'renew',
+    });
+    const proxied = new URL(endpoint);
+    proxied.host = proxy.url.host;
+    const name = uniqueName('lease');
+    const container = BlobServiceClient.fromConnectionString(
+      connection.replace(endpoint, proxied.href),
+    ).getContainerClient(name);
+    const direct = BlobServiceClient.fromConnectionString(connection).getContainerClient(name);
+    try {
+      const lock = new BlobLeaseLock(container);
+      await lock.init();
+      const lease = await lock.acquire('archival-all', { runId: 'stalled', description: 'a stalled holder' });
+      const lost = new Promise<unknown>((resolve) => {
+        lease.lost.addEventListener('abort', () => {
+          resolve(lease.lost.reason);
+        });
+      });
+      expect(await lost).toBeInstanceOf(StoreUnavailableError);
+      expect(proxy.injected.hang).toBeGreaterThan(0);
+      // Reported while the lease still stands: nobody else can hold the lock yet.
+      const other = new BlobLeaseLock(direct);
+      await expect(
+        other.acquire('archival-all', { runId: 'next', description: 'next' }),
+      ).rejects.toBeInstanceOf(LockHeldError);
+      await lock.close();
+    } finally {
+      await direct.deleteIfExists();
+      await proxy.close();
     }
   }, 40_000);
 });

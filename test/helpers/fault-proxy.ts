@@ -22,6 +22,8 @@ export interface FaultRates {
   throttle?: number;
   /** The answer is held back `slowMs` before it is passed on. */
   slow?: number;
+  /** The request is swallowed: never passed on, never answered, until the client gives up. */
+  hang?: number;
 }
 
 export type FaultKind = keyof FaultRates;
@@ -58,6 +60,7 @@ const KINDS: readonly FaultKind[] = [
   'internalError',
   'throttle',
   'slow',
+  'hang',
 ];
 
 /**
@@ -94,6 +97,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     switch (fault) {
       case 'resetBefore':
         reset(request);
+        return;
+      case 'hang':
+        request.resume();
         return;
       case 'unavailable':
       case 'internalError':

@@ -9,6 +9,16 @@ import { statusOf, unavailable } from './blob-errors.js';
 const LEASE_SECONDS = 15;
 /** Renew well inside the lease, so one slow renewal does not lose it. */
 const RENEW_EVERY_MS = 5_000;
+/** How often the lease is looked after: renewed when due, reported lost when unconfirmed too long. */
+const WATCH_EVERY_MS = 1_000;
+/** A renewal not answered by then is given up and asked again. */
+const RENEW_TIMEOUT_MS = 4_000;
+/**
+ * With no renewal confirmed for this long, the lease may have only 7 s left: report it lost now,
+ * before it can expire under a step that waits on a slow or throttled store, so the holder stops
+ * before its next change rather than overlap a run that took the lock after expiry.
+ */
+const UNCONFIRMED_LIMIT_MS = (LEASE_SECONDS - 7) * 1000;
 
 /**
  * Locks as blob leases on `locks/{name}` in the archive container: shared by every API replica,
@@ -39,6 +49,7 @@ export class BlobLeaseLock implements Lock {
         throw unavailable(`creating lock blob '${name}'`, error);
     }
     const leaseClient = blob.getBlobLeaseClient(randomUUID());
+    const askedAt = Date.now();
     try {
       await leaseClient.acquireLease(LEASE_SECONDS);
     } catch (error) {
@@ -60,13 +71,36 @@ export class BlobLeaseLock implements Lock {
     }
 
     const lost = new AbortController();
+    let confirmedAt = askedAt;
+    const giveUp = (error: unknown) => {
+      clearInterval(timer);
+      this.renewals.delete(timer);
+      lost.abort(unavailable(`renewing the lease on lock '${name}'`, error));
+    };
+    let renewalAskedAt = askedAt;
+    let asking = false;
     const timer = setInterval(() => {
-      leaseClient.renewLease().catch((error: unknown) => {
-        clearInterval(timer);
-        this.renewals.delete(timer);
-        lost.abort(unavailable(`renewing the lease on lock '${name}'`, error));
-      });
-    }, RENEW_EVERY_MS);
+      if (Date.now() - confirmedAt > UNCONFIRMED_LIMIT_MS) {
+        giveUp(new Error(`no renewal confirmed for ${Math.round((Date.now() - confirmedAt) / 1000)} s`));
+        return;
+      }
+      if (asking || Date.now() - renewalAskedAt < RENEW_EVERY_MS) return;
+      asking = true;
+      const asked = (renewalAskedAt = Date.now());
+      leaseClient
+        .renewLease({ abortSignal: AbortSignal.timeout(RENEW_TIMEOUT_MS) })
+        .then(() => {
+          // The lease runs from when the renewal was asked at the latest.
+          confirmedAt = Math.max(confirmedAt, asked);
+        })
+        .catch((error: unknown) => {
+          // One that timed out is asked again at the next turn, until the limit above.
+          if ((error as { name?: unknown }).name !== 'AbortError') giveUp(error);
+        })
+        .finally(() => {
+          asking = false;
+        });
+    }, WATCH_EVERY_MS);
     timer.unref();
     this.renewals.add(timer);
 
