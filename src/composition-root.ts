@@ -237,7 +237,6 @@ export async function createServices(
       }),
       heldCopies: new HeldCopies({
         index,
-        live,
         layout: layouts.record,
         reader,
         holds,
@@ -250,7 +249,6 @@ export async function createServices(
       settings,
     }),
     compactor: new Compactor({
-      live,
       index,
       layout: layouts.segment,
       lock,

@@ -5,12 +5,10 @@ import type { Logger } from 'pino';
 import { ArchivedOfflineError, IntegrityError, ValidationError } from '../domain/errors.js';
 import type { SegmentManifest } from '../domain/segment-format.js';
 import { allEntriesIn, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
-import type { LiveStore } from '../ports/live-store.js';
 import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { Clock } from './clock.js';
 import type { SealedSegment, SegmentGatherer, SegmentLayout } from './layouts/segment-layout.js';
-import { withdrawIfLive } from './withdraw-if-live.js';
 
 export interface CompactOptions {
   /** Rewrite segments at least this share of whose records no entry points to; default 0.5. */
@@ -34,7 +32,6 @@ export interface CompactReport {
 }
 
 export interface CompactorDeps {
-  live: LiveStore;
   index: ArchiveIndex;
   layout: SegmentLayout;
   lock: Lock;
@@ -176,20 +173,17 @@ class CompactionPass {
     this.report.bytes_after += sealed.bytes;
     this.checkLease();
     // Each entry moves only while it is still the one read: a delete, restore or update meanwhile
-    // wins, and its record's copy in the new segment is dead from the start.
+    // wins, and its record's copy in the new segment is dead from the start. An entry whose record
+    // a restore or update has just made live moves all the same: that request's conditional
+    // withdrawal then fails, and it keeps its live copy beside the moved entry, which reads ignore
+    // and the record's next change or archival replaces (withdrawing it here instead made the
+    // request take the move for a delete and drop its live copy: the record was lost).
     const moved = await pMap(
       sealed.entries.map((entry, i) => ({ entry, from: sealed.tags[i]?.entry })),
-      async ({ entry, from }) => {
-        if (!from) return undefined;
+      ({ entry, from }) =>
+        from &&
         // Entries keep when and by which run their record was archived; only the place changes.
-        const stored = await this.deps.index.repoint(from, {
-          ...entry,
-          archived_at: from.archived_at,
-          run_id: from.run_id,
-        });
-        if (stored) await withdrawIfLive(this.deps, stored);
-        return stored;
-      },
+        this.deps.index.repoint(from, { ...entry, archived_at: from.archived_at, run_id: from.run_id }),
       { concurrency: REPOINT_CONCURRENCY },
     );
     this.report.records_moved += moved.filter((stored) => stored !== undefined).length;

@@ -3,18 +3,15 @@ import { ArchivedOfflineError } from '../domain/errors.js';
 import { inSlice, type Slice } from '../domain/slices.js';
 import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
 import { allHolds, type LegalHolds } from '../ports/legal-holds.js';
-import type { LiveStore } from '../ports/live-store.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
 import type { RecordLayout } from './layouts/record-layout.js';
-import { withdrawIfLive } from './withdraw-if-live.js';
 
 /** What became of a held record not yet under `held/`. */
 export type HeldCopyOutcome = 'held_copied' | 'held_copy_pending';
 
 export interface HeldCopiesDeps {
   index: ArchiveIndex;
-  live: LiveStore;
   /** Held copies are record-layout blobs under `held/`, whatever layout the record was archived in. */
   layout: RecordLayout;
   reader: ArchiveReader;
@@ -61,8 +58,7 @@ export class HeldCopies {
   private async copy(entry: StoredEntry, runId: string): Promise<void> {
     const held = await this.deps.layout.writeHeld(entry, await this.deps.reader.readBytes(entry));
     // Only while the entry is still the one read: a delete or restore meanwhile wins.
-    const moved = await this.deps.index.repoint(entry, held);
-    if (moved) await withdrawIfLive(this.deps, moved);
+    await this.deps.index.repoint(entry, held);
     this.deps.logger.info(
       { runId, id: entry.id, from: entry.location.blob, to: held.location.blob },
       'held record copied',

@@ -115,8 +115,12 @@ export class FilesystemArchiveStore implements ArchiveStore {
   private async removeStaleTemporaryFiles(): Promise<void> {
     for await (const path of walk(this.root)) {
       if (!path.endsWith(TEMP_SUFFIX)) continue;
-      const info = await stat(path);
-      if (Date.now() - info.mtimeMs > STALE_TEMP_MS) await rm(path, { force: true });
+      // Another process's write may finish (and remove its temp file) while this one looks.
+      const info = await stat(path).catch((error: unknown) => {
+        if ((error as { code?: unknown }).code === 'ENOENT') return undefined;
+        throw error;
+      });
+      if (info && Date.now() - info.mtimeMs > STALE_TEMP_MS) await rm(path, { force: true });
     }
   }
 }

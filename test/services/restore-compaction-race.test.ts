@@ -1,0 +1,55 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LiveStore } from '../../src/ports/live-store.js';
+import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { intercept } from '../helpers/intercept.js';
+
+describe.each(BACKENDS)('an update or restore of an archived record racing compaction (%s)', (backend) => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  for (const action of ['update', 'restore'] as const)
+    it(`${action}: the record survives a compaction that lands between its live create and its withdraw`, async () => {
+      const late: { compact?: () => Promise<unknown> } = {};
+      harness = await startHarness({
+        backend,
+        layout: 'segment',
+        wrap: (adapters) => ({
+          ...adapters,
+          live: intercept<LiveStore>(adapters.live, {
+            create: async (doc) => {
+              const stored = await adapters.live.create(doc);
+              const compact = late.compact;
+              late.compact = undefined;
+              await compact?.();
+              return stored;
+            },
+          }),
+        }),
+      });
+      const { records, archiver, compactor } = harness.services;
+      await records.create(recordBody({ id: 'keep', amount: 1, created_at: daysAgo(100) }));
+      await records.create(recordBody({ id: 'gone', amount: 2, created_at: daysAgo(100) }));
+      await archiver.runOnce({ olderThanDays: 0 });
+      await records.delete('gone', undefined);
+      const archived = await records.get('keep');
+      expect(archived.source).toBe('archive');
+
+      late.compact = () => compactor.compact({ minDeadShare: 0.5 });
+      const outcome =
+        action === 'update'
+          ? records.replace('keep', { ...archived.doc, amount: 99 }, undefined)
+          : records.restore('keep');
+      const settled = await outcome.then(
+        (view) => ({ ok: true as const, view }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+      expect(late.compact).toBeUndefined();
+      // Whatever the request answered, the record must still exist: before or after the change.
+      const after = await records.get('keep').catch((error: unknown) => error);
+      expect(after).toMatchObject({ doc: { id: 'keep' } });
+      expect(settled.ok ? 'answered ok' : String((settled as { error: unknown }).error)).toBe('answered ok');
+    });
+});
