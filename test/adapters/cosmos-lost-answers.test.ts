@@ -31,19 +31,8 @@ describe('Cosmos DB adapters when the answer to a write is lost', () => {
     updated_at: '2026-01-01T00:00:00.000Z',
   };
 
-  /** Stores behind a proxy that, once armed, resets the connection after the store acted on the next matching request. */
-  async function behindProxy() {
-    let armed: ((request: IncomingMessage) => boolean) | undefined;
-    const proxy: FaultProxy = await startFaultProxy({
-      target: new URL(localAzure().cosmosEndpoint),
-      rates: { resetAfter: 1 },
-      seed: 1,
-      filter: (request) => {
-        if (!armed?.(request)) return false;
-        armed = undefined;
-        return true;
-      },
-    });
+  /** The adapters on a fresh database, talking to Cosmos DB through `proxy`; both go after the test. */
+  async function storesVia(proxy: FaultProxy) {
     cleanup.push(() => proxy.close());
     const client = createCosmosClient({
       endpoint: proxy.url.href,
@@ -60,11 +49,25 @@ describe('Cosmos DB adapters when the answer to a write is lost', () => {
     const index = new CosmosArchiveIndex(client, { database, container: 'index' });
     const garbage = new CosmosGarbageQueue(client, { database, container: 'index' });
     for (const store of [live, index, garbage]) await store.init();
+    return { live, index, garbage };
+  }
+
+  /** Stores behind a proxy that, once armed, resets the connection after the store acted on the next matching request. */
+  async function behindProxy() {
+    let armed: ((request: IncomingMessage) => boolean) | undefined;
+    const proxy: FaultProxy = await startFaultProxy({
+      target: new URL(localAzure().cosmosEndpoint),
+      rates: { resetAfter: 1 },
+      seed: 1,
+      filter: (request) => {
+        if (!armed?.(request)) return false;
+        armed = undefined;
+        return true;
+      },
+    });
     return {
       proxy,
-      live,
-      index,
-      garbage,
+      ...(await storesVia(proxy)),
       /** The next request with this method whose path ends so loses its answer. */
       loseAnswerTo(method: string, path: RegExp) {
         armed = (request) =>
@@ -136,20 +139,7 @@ describe('Cosmos DB adapters when the answer to a write is lost', () => {
   it('a store that keeps failing is given up after a bounded number of attempts', async () => {
     const rates: FaultRates = { unavailable: 1 };
     const proxy = await startFaultProxy({ target: new URL(localAzure().cosmosEndpoint), rates: {}, seed: 2 });
-    cleanup.push(() => proxy.close());
-    const client = createCosmosClient({
-      endpoint: proxy.url.href,
-      key: localAzure().cosmosKey,
-      database: 'unused',
-      agent: cosmosTestAgent(),
-    });
-    const database = uniqueName('db');
-    cleanup.push(async () => {
-      await client.database(database).delete();
-      client.dispose();
-    });
-    const live = new CosmosLiveStore(client, { database, container: 'records', partitionKeyPath: '/id' });
-    await live.init();
+    const { live } = await storesVia(proxy);
     proxy.setRates(rates);
     const before = proxy.requests;
     await expect(live.create(doc)).rejects.toBeInstanceOf(StoreUnavailableError);
