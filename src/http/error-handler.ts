@@ -6,7 +6,6 @@ import { ERROR_CODES } from '../error-codes.js';
 /** Fastify's own client errors, renamed to stable codes of ours. */
 const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_json' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_content_length' },
@@ -45,6 +44,14 @@ export function registerErrorHandlers(app: FastifyInstance): void {
     if (error.validation) {
       const problems = schemaProblems(error.validation, error.validationContext ?? 'request');
       return reply.code(400).send({ error: 'validation_error', message: problems.join('; '), problems });
+    }
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      // Fastify's own message only names the status.
+      const type = request.headers['content-type'];
+      return reply.code(415).send({
+        error: 'unsupported_media_type',
+        message: `the body must be JSON in UTF-8, sent with Content-Type: application/json (got ${type === undefined ? 'no Content-Type' : `'${type}'`})`,
+      });
     }
     const known = FASTIFY_CODES[error.code];
     if (known) return reply.code(known.status).send({ error: known.code, message: error.message });
