@@ -17,32 +17,58 @@ describe('reading requests', () => {
     await harness.destroy();
   });
 
-  const post = (headers: Record<string, string>, payload: string | Buffer) =>
-    api.raw({ method: 'POST', url: '/billing', headers, payload });
+  const record = '{"customer_id":"c","amount":1}';
 
-  async function liveCount(): Promise<number> {
-    return (await harness.adapters.live.summary()).count;
+  /** Posts `payload` as a new record, and checks that the request stored nothing. */
+  async function postRefused(headers: Record<string, string>, payload: string | Buffer) {
+    const before = (await harness.adapters.live.summary()).count;
+    const response = await api.raw({ method: 'POST', url: '/billing', headers, payload });
+    expect((await harness.adapters.live.summary()).count).toBe(before);
+    return response;
   }
 
   it.each([
     ['text/plain', "(got 'text/plain')"],
     ['application/vnd.api+json', "(got 'application/vnd.api+json')"],
   ])('answers 415 for Content-Type %s, saying what to send and what came', async (type, got) => {
-    const message = expectError(
-      await post({ 'content-type': type }, '{"customer_id":"c","amount":1}'),
-      415,
-      'unsupported_media_type',
+    const response = await postRefused({ 'content-type': type }, record);
+    expect(expectError(response, 415, 'unsupported_media_type')).toBe(
+      `the body must be JSON in UTF-8, sent with Content-Type: application/json ${got}`,
     );
-    expect(message).toBe(`the body must be JSON in UTF-8, sent with Content-Type: application/json ${got}`);
-    expect(await liveCount()).toBe(0);
   });
 
   it('answers 415 for a body without Content-Type', async () => {
-    const message = expectError(
-      await post({}, '{"customer_id":"c","amount":1}'),
-      415,
-      'unsupported_media_type',
+    const response = await postRefused({}, record);
+    expect(expectError(response, 415, 'unsupported_media_type')).toContain('(got no Content-Type)');
+  });
+
+  it.each([
+    ['a UTF-8 encoded lone surrogate', [0xed, 0xa0, 0x80]],
+    ['a byte that is never UTF-8', [0xff]],
+    ['a truncated sequence', [0xc3]],
+    ['an overlong encoding of /', [0xc0, 0xaf]],
+    ['Latin-1 é', [0xe9]],
+  ])('answers 400 for a body with %s, which decoding would turn into U+FFFD', async (_case, bad) => {
+    const body = Buffer.concat([
+      Buffer.from('{"customer_id":"c'),
+      Buffer.from(bad),
+      Buffer.from('","amount":1}'),
+    ]);
+    const response = await postRefused({ 'content-type': 'application/json' }, body);
+    expect(expectError(response, 400, 'validation_error')).toBe(
+      'the body is not valid UTF-8, which JSON must be; send its text as UTF-8',
     );
-    expect(message).toContain('(got no Content-Type)');
+  });
+
+  it('reads UTF-8 text beyond ASCII as it was sent', async () => {
+    const customer = 'Ünïcødé 😀';
+    const response = await api.raw({
+      method: 'POST',
+      url: '/billing',
+      headers: { 'content-type': 'application/json' },
+      payload: Buffer.from(JSON.stringify({ customer_id: customer, amount: 1 })),
+    });
+    expect(response.statusCode).toBe(201);
+    expect(response.json<{ customer_id: string }>().customer_id).toBe(customer);
   });
 });
