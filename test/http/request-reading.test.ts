@@ -37,6 +37,32 @@ describe('reading requests', () => {
     );
   });
 
+  it.each(['latin1', 'ISO-8859-1', 'utf-16'])(
+    'answers 415 for JSON declared in charset %s, which would be read as UTF-8 regardless',
+    async (charset) => {
+      // "Ã©" in Latin-1 is the UTF-8 bytes of "é": accepted, it would be stored as other text.
+      const body = Buffer.from('{"customer_id":"Ã©","amount":1}', 'latin1');
+      const response = await postRefused({ 'content-type': `application/json; charset=${charset}` }, body);
+      expect(expectError(response, 415, 'unsupported_media_type')).toContain(
+        `(got 'application/json; charset=${charset}')`,
+      );
+    },
+  );
+
+  it.each([
+    'application/json; charset=utf-8',
+    'application/json;charset="UTF-8"',
+    'Application/JSON; charset=utf8',
+  ])('reads JSON sent as %s', async (type) => {
+    const response = await api.raw({
+      method: 'POST',
+      url: '/billing',
+      headers: { 'content-type': type },
+      payload: record,
+    });
+    expect(response.statusCode).toBe(201);
+  });
+
   it('answers 415 for a body without Content-Type', async () => {
     const response = await postRefused({}, record);
     expect(expectError(response, 415, 'unsupported_media_type')).toContain('(got no Content-Type)');
