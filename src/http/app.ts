@@ -55,6 +55,15 @@ export async function buildApp(
   );
 
   registerErrorHandlers(app);
+  // HTTP never sends a fragment: a '#' in the request target is an id the client did not encode,
+  // and the router would act on the part before it, which names another record.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.raw.url?.includes('#'))
+      return reply.code(400).send({
+        error: 'bad_request',
+        message: "the request target holds '#', which HTTP never sends; percent-encode it as %23",
+      });
+  });
   await app.register(helmet, { global: true });
   await registerAccess(app, {
     authenticator: new Authenticator(config.auth),

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, expectError, type ApiClient } from '../helpers/api.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { TEST_KEYS, bearer } from '../helpers/keys.js';
+import { rawHttpClient, type RawHttpClient } from '../helpers/raw-http.js';
 
 /**
  * How the app reads a request before any store sees it: what it refuses, and in which words.
@@ -96,5 +98,34 @@ describe('reading requests', () => {
     });
     expect(response.statusCode).toBe(201);
     expect(response.json<{ customer_id: string }>().customer_id).toBe(customer);
+  });
+
+  describe('over a socket (inject, fetch and URL would drop a fragment before the app sees it)', () => {
+    let client: RawHttpClient;
+    beforeAll(async () => {
+      await api.post('/billing', recordBody({ id: 'k0' }));
+      const address = await harness.app.listen({ host: '127.0.0.1', port: 0 });
+      client = rawHttpClient(Number(new URL(address).port));
+    });
+    afterAll(() => {
+      client.close();
+    });
+
+    it.each([
+      ['DELETE', '/billing/k0#x'],
+      ['GET', '/billing/k0#x'],
+      ['PUT', '/billing/k0#/legal-hold'],
+    ])(
+      "answers 400 for %s %s: a '#' is an id the client did not encode, not a fragment to drop",
+      async (method, path) => {
+        const answer = await client.send({ method, path, headers: bearer(TEST_KEYS.root) });
+        expect(answer.status).toBe(400);
+        expect(JSON.parse(answer.body)).toEqual({
+          error: 'bad_request',
+          message: "the request target holds '#', which HTTP never sends; percent-encode it as %23",
+        });
+        expect((await api.get('/billing/k0')).statusCode).toBe(200);
+      },
+    );
   });
 });
