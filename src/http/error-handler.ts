@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ConnectionError, FastifyError, FastifyInstance } from 'fastify';
 import { ArchivedOfflineError, DomainError } from '../domain/errors.js';
 import { schemaProblems } from '../domain/schema-validator.js';
 import { ERROR_CODES } from '../error-codes.js';
@@ -64,4 +66,34 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       message: `internal error; see the server log for request ${request.id}`,
     });
   });
+}
+
+/**
+ * Answers what never became a request (HTTP the parser could not read, a header section too
+ * large, a request that did not arrive in time) in the same JSON shape, then closes the
+ * connection, as Node and Fastify do: Fastify's own answer names only the status.
+ */
+export function answerClientError(error: ConnectionError & { reason?: unknown }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, body] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, { error: 'request_timeout', message: 'the request did not arrive whole in time' }]
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [
+            431,
+            { error: 'headers_too_large', message: 'the request headers are larger than the server reads' },
+          ]
+        : [
+            400,
+            {
+              error: 'bad_request',
+              message: `the request is not valid HTTP/1.1: ${typeof error.reason === 'string' ? error.reason : error.code}`,
+            },
+          ];
+  const json = JSON.stringify(body);
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${json}`,
+    );
+  socket.destroy(error);
 }

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, expectError, type ApiClient } from '../helpers/api.js';
 import { recordBody, startHarness, type Harness } from '../helpers/harness.js';
@@ -102,11 +104,24 @@ describe('reading requests', () => {
 
   describe('over a socket (inject, fetch and URL would drop a fragment before the app sees it)', () => {
     let client: RawHttpClient;
+    let port: number;
     beforeAll(async () => {
       await api.post('/billing', recordBody({ id: 'k0' }));
-      const address = await harness.app.listen({ host: '127.0.0.1', port: 0 });
-      client = rawHttpClient(Number(new URL(address).port));
+      port = Number(new URL(await harness.app.listen({ host: '127.0.0.1', port: 0 })).port);
+      client = rawHttpClient(port);
     });
+
+    /** Writes `text` to a fresh connection and reads until the server closes it. */
+    async function exchange(text: string): Promise<{ head: string; body: unknown }> {
+      const socket = connect(port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      socket.on('error', () => undefined);
+      socket.write(text);
+      await once(socket, 'close');
+      const [head = '', body = ''] = answer.split('\r\n\r\n');
+      return { head, body: JSON.parse(body) };
+    }
     afterAll(() => {
       client.close();
     });
@@ -127,5 +142,35 @@ describe('reading requests', () => {
         expect((await api.get('/billing/k0')).statusCode).toBe(200);
       },
     );
+
+    it.each([
+      ['a method HTTP does not have', 'BREW /billing HTTP/1.1\r\nHost: x\r\n\r\n'],
+      [
+        'a Content-Length that is no number',
+        'GET /billing HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n',
+      ],
+      ['a space in a header name', 'GET /billing HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n'],
+      [
+        'both Content-Length and Transfer-Encoding',
+        'POST /billing HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      ],
+    ])('answers 400 in JSON, saying why, for HTTP it cannot read: %s', async (_case, text) => {
+      const { head, body } = await exchange(text);
+      expect(head).toMatch(/^HTTP\/1\.1 400 .*\r\nContent-Type: application\/json/s);
+      const { error, message } = body as { error: unknown; message: unknown };
+      expect(error).toBe('bad_request');
+      expect(message).toMatch(/^the request is not valid HTTP\/1\.1: \w/);
+    });
+
+    it('answers 431 in JSON for headers larger than the server reads', async () => {
+      const { head, body } = await exchange(
+        `GET /billing HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      );
+      expect(head).toMatch(/^HTTP\/1\.1 431 /);
+      expect(body).toEqual({
+        error: 'headers_too_large',
+        message: 'the request headers are larger than the server reads',
+      });
+    });
   });
 });
