@@ -185,8 +185,18 @@ function knownFields(input: NewRecordInput | ReplacementInput): Record<string, u
   return fields;
 }
 
+/** An unpaired UTF-16 surrogate: JSON can escape one (`\ud800`), but it is no character. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 function semanticProblems(input: NewRecordInput | ReplacementInput): string[] {
   const problems: string[] = [];
+  // The stores keep customer_id as text of its own (indexed, listed by), which turns a lone
+  // surrogate into U+FFFD: the record would name another customer than the one sent.
+  if (LONE_SURROGATE.test(input.customer_id)) {
+    problems.push(
+      'customer_id holds a lone surrogate (an unpaired \\uD800–\\uDFFF escape), which is no character',
+    );
+  }
   if (Object.is(input.amount, -0)) {
     problems.push('amount -0 is a negative zero, which would be stored as 0; send 0');
   } else if (!/^\d+(\.\d{1,2})?$/.test(String(input.amount))) {

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { createCoercingAjv, createStrictAjv } from '../domain/schema-validator.js';
 import { registerAccess } from './access.js';
 import { registerStrictJsonBodies } from './json-body.js';
-import { registerErrorHandlers } from './error-handler.js';
+import { answerClientError, registerErrorHandlers } from './error-handler.js';
 import { registerMetrics } from './metrics.js';
 import { archiveRoutes } from './routes/archive-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
@@ -37,6 +37,7 @@ export async function buildApp(
     // Long enough that an over-long record id reaches our own validation and gets its 400.
     routerOptions: { maxParamLength: 1024 },
     // Errors raised before routing (bad URL, oversized header) leave as the same JSON shape.
+    clientErrorHandler: answerClientError,
     frameworkErrors: (error, _request, reply) => {
       const json = reply as unknown as FastifyReply;
       void json.code(error.statusCode ?? 400).send({ error: 'bad_request', message: error.message });
@@ -55,6 +56,15 @@ export async function buildApp(
   );
 
   registerErrorHandlers(app);
+  // HTTP never sends a fragment: a '#' in the request target is an id the client did not encode,
+  // and the router would act on the part before it, which names another record.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.raw.url?.includes('#'))
+      return reply.code(400).send({
+        error: 'bad_request',
+        message: "the request target holds '#', which HTTP never sends; percent-encode it as %23",
+      });
+  });
   await app.register(helmet, { global: true });
   await registerAccess(app, {
     authenticator: new Authenticator(config.auth),

@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ConnectionError, FastifyError, FastifyInstance } from 'fastify';
 import { ArchivedOfflineError, DomainError } from '../domain/errors.js';
 import { schemaProblems } from '../domain/schema-validator.js';
 import { ERROR_CODES } from '../error-codes.js';
@@ -6,7 +8,6 @@ import { ERROR_CODES } from '../error-codes.js';
 /** Fastify's own client errors, renamed to stable codes of ours. */
 const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_json' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_content_length' },
@@ -46,6 +47,14 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       const problems = schemaProblems(error.validation, error.validationContext ?? 'request');
       return reply.code(400).send({ error: 'validation_error', message: problems.join('; '), problems });
     }
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      // Fastify's own message only names the status.
+      const type = request.headers['content-type'];
+      return reply.code(415).send({
+        error: 'unsupported_media_type',
+        message: `the body must be JSON in UTF-8, sent with Content-Type: application/json (got ${type === undefined ? 'no Content-Type' : `'${type}'`})`,
+      });
+    }
     const known = FASTIFY_CODES[error.code];
     if (known) return reply.code(known.status).send({ error: known.code, message: error.message });
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
@@ -57,4 +66,34 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       message: `internal error; see the server log for request ${request.id}`,
     });
   });
+}
+
+/**
+ * Answers what never became a request (HTTP the parser could not read, a header section too
+ * large, a request that did not arrive in time) in the same JSON shape, then closes the
+ * connection, as Node and Fastify do: Fastify's own answer names only the status.
+ */
+export function answerClientError(error: ConnectionError & { reason?: unknown }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, body] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, { error: 'request_timeout', message: 'the request did not arrive whole in time' }]
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [
+            431,
+            { error: 'headers_too_large', message: 'the request headers are larger than the server reads' },
+          ]
+        : [
+            400,
+            {
+              error: 'bad_request',
+              message: `the request is not valid HTTP/1.1: ${typeof error.reason === 'string' ? error.reason : error.code}`,
+            },
+          ];
+  const json = JSON.stringify(body);
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${json}`,
+    );
+  socket.destroy(error);
 }

@@ -115,7 +115,7 @@ export class RecordService {
             if (staleEntry) await withdrawUnlessChanged(this.index, staleEntry);
             return { ...stored, source: 'live' };
           } catch (error) {
-            if (error instanceof PreconditionFailedError && ifMatch !== undefined) throw error;
+            if (error instanceof PreconditionFailedError && namesVersion(ifMatch)) throw error;
             if (error instanceof PreconditionFailedError || error instanceof NotFoundError) return LOOK_AGAIN;
             throw error;
           }
@@ -157,7 +157,7 @@ export class RecordService {
           try {
             if (!(await this.live.delete(id, live.etag))) return LOOK_AGAIN;
           } catch (error) {
-            if (error instanceof PreconditionFailedError && ifMatch === undefined) return LOOK_AGAIN;
+            if (error instanceof PreconditionFailedError && !namesVersion(ifMatch)) return LOOK_AGAIN;
             throw error;
           }
           // Any archived copy of the same id goes too, or it would resurface on the next read.
@@ -261,6 +261,14 @@ export class RecordService {
     const now = await this.index.get(entry.id);
     return now?.etag !== entry.etag;
   }
+}
+
+/**
+ * Whether the caller named the version it changes: a change landing meanwhile then fails the
+ * request (412). Without If-Match, or with `*` (any version), the request looks again instead.
+ */
+function namesVersion(ifMatch: IfMatch): boolean {
+  return ifMatch !== undefined && ifMatch !== '*';
 }
 
 function checkIfMatch(id: string, ifMatch: IfMatch, current: string): void {

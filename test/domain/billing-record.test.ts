@@ -39,6 +39,12 @@ describe('newRecordDocument', () => {
     expect(doc).not.toHaveProperty('metadata');
   });
 
+  it('accepts a customer_id of 128 characters outside the BMP, each a surrogate pair', () => {
+    expect(newRecordDocument({ ...valid, customer_id: '😀'.repeat(128) }, now).customer_id).toBe(
+      '😀'.repeat(128),
+    );
+  });
+
   it('keeps a past created_at normalised to UTC and a given id', () => {
     const doc = newRecordDocument(
       { ...valid, id: 'inv:2026.01_a-b', created_at: '2026-01-01T02:00:00+02:00' },
@@ -68,6 +74,8 @@ describe('newRecordDocument', () => {
     [{ amount: 1 }, "missing required field 'customer_id'"],
     [{ ...valid, metadata: 'x' }, 'metadata'],
     [{ ...valid, amount: -0 }, 'negative zero'],
+    [{ ...valid, customer_id: 'c-\ud800' }, 'customer_id holds a lone surrogate'],
+    [{ ...valid, customer_id: '\udfff' }, 'customer_id holds a lone surrogate'],
     [{ ...valid, created_at: '2016-12-31T23:59:60Z' }, 'leap second'],
     [{ ...valid, created_at: '2024-01-01T00:00:00+05' }, 'cannot be read as an instant'],
     [[], 'body'],
@@ -149,6 +157,12 @@ describe('replacedRecordDocument', () => {
       legacy_ref: existing.legacy_ref,
     });
     expect(next.updated_at).toBe(now.toISOString());
+  });
+
+  it('refuses a customer_id with a lone surrogate, as a create does', () => {
+    expect(() => replacedRecordDocument(existing, { ...existing, customer_id: 'c-\ud83d' }, now)).toThrow(
+      /customer_id holds a lone surrogate/,
+    );
   });
 
   it('drops omitted optional known fields (full replacement) but never unknown ones', () => {

@@ -1,0 +1,78 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LiveStore } from '../../src/ports/live-store.js';
+import { intercept } from '../helpers/intercept.js';
+import { BACKENDS, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+
+describe.each(BACKENDS)('RecordService beside a concurrent writer (%s)', (backend) => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  /**
+   * A harness whose live store sees another writer change the record once, right before the
+   * service's conditional write of `method` reaches it.
+   */
+  async function withOneConcurrentChange(method: 'replace' | 'delete'): Promise<Harness> {
+    const armed = { once: true };
+    const started = await startHarness({
+      backend,
+      wrap: (adapters) => {
+        const changeFirst = async (id: string): Promise<void> => {
+          if (!armed.once) return;
+          armed.once = false;
+          const current = await adapters.live.get(id);
+          if (current)
+            await adapters.live.replace({ ...current.doc, description: 'another writer' }, current.etag);
+        };
+        const live = intercept<LiveStore>(
+          adapters.live,
+          method === 'replace'
+            ? {
+                replace: async (doc, etag) => {
+                  await changeFirst(doc.id);
+                  return adapters.live.replace(doc, etag);
+                },
+              }
+            : {
+                delete: async (id, etag) => {
+                  await changeFirst(id);
+                  return adapters.live.delete(id, etag);
+                },
+              },
+        );
+        return { ...adapters, live };
+      },
+    });
+    await started.services.records.create(recordBody({ id: 'r1' }));
+    return started;
+  }
+
+  it.each([['*'], [undefined]])(
+    'If-Match %s updates a record another writer changed meanwhile',
+    async (ifMatch) => {
+      harness = await withOneConcurrentChange('replace');
+      const view = await harness.services.records.replace('r1', recordBody({ amount: 7 }), ifMatch);
+      expect(view.doc).toMatchObject({ amount: 7, description: '' });
+    },
+  );
+
+  it.each([['*'], [undefined]])(
+    'If-Match %s deletes a record another writer changed meanwhile',
+    async (ifMatch) => {
+      harness = await withOneConcurrentChange('delete');
+      await harness.services.records.delete('r1', ifMatch);
+      expect(await harness.adapters.live.get('r1')).toBeUndefined();
+    },
+  );
+
+  it('If-Match naming the version read fails with 412 when another writer changed it meanwhile', async () => {
+    harness = await withOneConcurrentChange('delete');
+    const { etag } = await harness.services.records.get('r1');
+    await expect(harness.services.records.delete('r1', etag)).rejects.toMatchObject({
+      code: 'precondition_failed',
+    });
+    expect((await harness.adapters.live.get('r1'))?.doc.description).toBe('another writer');
+  });
+});
