@@ -3,7 +3,7 @@ import { randomInt } from 'node:crypto';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
-import type { RecordDocument } from '../../src/domain/billing-record.js';
+import { canonicalBytes, type RecordDocument } from '../../src/domain/billing-record.js';
 import { LockHeldError } from '../../src/domain/errors.js';
 import type { VerifyReport } from '../../src/services/verifier.js';
 import { daysAgo, recordBody, type Harness } from '../helpers/harness.js';
@@ -67,6 +67,43 @@ export async function whenLockFree<T>(step: () => Promise<T>): Promise<T> {
       if (!(error instanceof LockHeldError) || waited >= 30_000) throw error;
     }
     await sleep(1_000);
+  }
+}
+
+/**
+ * Creates `count` documents as another system would have written them into the live store, with
+ * fields the API does not know and an old creation time; the model learns them.
+ */
+export async function addImportedDocuments(
+  harness: Harness,
+  model: CrashModel,
+  count: number,
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const doc: RecordDocument = {
+      id: `imported-${i}`,
+      customer_id: `legacy-${i % 7}`,
+      amount: i * 1.25,
+      currency: 'EUR',
+      status: 'paid',
+      description: `Ünïcødé ✓ invoice ${i}`,
+      due_date: null,
+      created_at: daysAgo(400 + i),
+      updated_at: daysAgo(399 + i),
+      legacy_ref: { system: 'erp-7', lines: [i, 'x', null, { deep: true }] },
+    };
+    await harness.adapters.live.create(doc);
+    model.expected.set(doc.id, canonicalBytes(doc).toString());
+  }
+}
+
+/** Updates each record, through the service, and the model learns the result. */
+export async function updateEach(harness: Harness, model: CrashModel, ids: Iterable<string>): Promise<void> {
+  const { records } = harness.services;
+  for (const id of ids) {
+    const { doc } = await records.get(id);
+    const view = await records.replace(id, { ...doc, status: 'refunded' }, undefined);
+    model.expected.set(id, JSON.stringify(view.doc));
   }
 }
 

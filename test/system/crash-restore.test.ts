@@ -14,6 +14,7 @@ import {
   settleUnanswered,
   type UnansweredChange,
   untilSeen,
+  updateEach,
 } from './crash-kit.js';
 
 /** Kills per backend and layout: each costs a CLI start. */
@@ -124,11 +125,7 @@ describe.each(SETUPS)(
       expect(landings.length - count('before its first write')).toBeGreaterThanOrEqual(rounds / 2);
 
       // A record a kill left both live and indexed heals on its next update, as reads already assumed.
-      for (const id of between) {
-        const { doc } = await harness.services.records.get(id);
-        const view = await harness.services.records.replace(id, { ...doc, status: 'paid' }, undefined);
-        model.expected.set(id, JSON.stringify(view.doc));
-      }
+      await updateEach(harness, model, between);
       await expectIntactAfterKill(harness, model);
     }, 240_000);
   },

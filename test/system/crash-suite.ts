@@ -1,11 +1,18 @@
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalBytes, type RecordDocument } from '../../src/domain/billing-record.js';
 import type { LayoutName } from '../../src/services/layouts/archive-layout.js';
 import type { VerifyReport } from '../../src/services/verifier.js';
 import { finished, runCli, spawnCli } from '../helpers/cli.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
-import { KillTimer, readsBackIntact, storedIds, untilLogged } from './crash-kit.js';
+import {
+  addImportedDocuments,
+  emptyModel,
+  KillTimer,
+  readsBackIntact,
+  storedIds,
+  untilLogged,
+  updateEach,
+} from './crash-kit.js';
 
 /** Rounds and fresh records per round: the Azure stand-ins write far fewer records a second. */
 const WORKLOAD = { embedded: { rounds: 30, perRound: 400 }, azure: { rounds: 8, perRound: 60 } } as const;
@@ -26,7 +33,8 @@ export function describeCrashSafety(layout: LayoutName): void {
     (backend) => {
       const { rounds: ROUNDS, perRound: RECORDS_PER_ROUND } = WORKLOAD[backend];
       let harness: Harness;
-      const expected = new Map<string, string>();
+      const model = emptyModel();
+      const { expected } = model;
       /** Past retention and not held: gone once a run finishes, unless restored or updated meanwhile. */
       const expiring = new Set<string>();
       /** Past retention and under legal hold: kept, in a copy under held/. */
@@ -38,22 +46,7 @@ export function describeCrashSafety(layout: LayoutName): void {
         // Small segments, so kills land between the seals of a run's many segments too.
         env = { ...harness.env, BATCH_SIZE: '20', SEGMENT_MAX_RECORDS: '50', LOG_LEVEL: 'info' };
         // Documents imported from elsewhere carry fields the API does not know: they must survive too.
-        for (let i = 0; i < 50; i++) {
-          const doc: RecordDocument = {
-            id: `imported-${i}`,
-            customer_id: `legacy-${i % 7}`,
-            amount: i * 1.25,
-            currency: 'EUR',
-            status: 'paid',
-            description: `Ünïcødé ✓ invoice ${i}`,
-            due_date: null,
-            created_at: daysAgo(400 + i),
-            updated_at: daysAgo(399 + i),
-            legacy_ref: { system: 'erp-7', lines: [i, 'x', null, { deep: true }] },
-          };
-          await harness.adapters.live.create(doc);
-          expected.set(doc.id, canonicalBytes(doc).toString());
-        }
+        await addImportedDocuments(harness, model, 50);
       });
 
       afterAll(async () => {
@@ -95,13 +88,7 @@ export function describeCrashSafety(layout: LayoutName): void {
           expiring.delete(toRestore.id);
         }
         if (toUpdate) {
-          const current = await harness.services.records.get(toUpdate.id);
-          const view = await harness.services.records.replace(
-            toUpdate.id,
-            { ...current.doc, status: 'refunded' },
-            undefined,
-          );
-          expected.set(toUpdate.id, JSON.stringify(view.doc));
+          await updateEach(harness, model, [toUpdate.id]);
           expiring.delete(toUpdate.id);
         }
       }

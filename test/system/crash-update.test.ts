@@ -3,16 +3,13 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/local-azure.mjs';
-import {
-  canonicalBytes,
-  replacedRecordDocument,
-  type RecordDocument,
-} from '../../src/domain/billing-record.js';
-import { daysAgo, SETUPS, startHarness, type Harness } from '../helpers/harness.js';
+import { replacedRecordDocument, type RecordDocument } from '../../src/domain/billing-record.js';
+import { SETUPS, startHarness, type Harness } from '../helpers/harness.js';
 import { bearer, TEST_KEYS } from '../helpers/keys.js';
 import { startServer, untilReady } from '../helpers/server-process.js';
 import {
   addArchivedRecords,
+  addImportedDocuments,
   archivedOnly,
   emptyModel,
   expectIntactAfterKill,
@@ -21,6 +18,7 @@ import {
   pickAtRandom,
   settleUnanswered,
   type UnansweredChange,
+  updateEach,
 } from './crash-kit.js';
 
 /** Kills per backend and layout (each costs a server start), and the requests in flight at each. */
@@ -50,22 +48,7 @@ describe.each(SETUPS)(
     beforeAll(async () => {
       harness = await startHarness({ backend, layout });
       // Documents imported from elsewhere carry fields the API does not know: an update sends them back.
-      for (let i = 0; i < 6; i++) {
-        const doc: RecordDocument = {
-          id: `imported-${i}`,
-          customer_id: `legacy-${i}`,
-          amount: i * 1.25,
-          currency: 'EUR',
-          status: 'paid',
-          description: `Ünïcødé ✓ invoice ${i}`,
-          due_date: null,
-          created_at: daysAgo(400 + i),
-          updated_at: daysAgo(399 + i),
-          legacy_ref: { system: 'erp-7', lines: [i, 'x', null, { deep: true }] },
-        };
-        await harness.adapters.live.create(doc);
-        model.expected.set(doc.id, canonicalBytes(doc).toString());
-      }
+      await addImportedDocuments(harness, model, 6);
       await addArchivedRecords(harness, model, 'update', ROUNDS * IN_FLIGHT);
     });
 
@@ -171,11 +154,7 @@ describe.each(SETUPS)(
       expect(unansweredCount).toBeGreaterThan(0);
 
       // A record a kill left both live and indexed heals on its next update, as reads already assumed.
-      for (const id of both) {
-        const { doc } = await harness.services.records.get(id);
-        const view = await harness.services.records.replace(id, { ...doc, status: 'paid' }, undefined);
-        model.expected.set(id, JSON.stringify(view.doc));
-      }
+      await updateEach(harness, model, both);
       await expectIntactAfterKill(harness, model);
     }, 240_000);
   },
