@@ -203,6 +203,7 @@ export async function settleUnanswered(
  * land before the work's first durable step.
  */
 export class KillTimer {
+  /** Kills land within this many milliseconds of the work's start. */
   constructor(private workMs: number) {}
 
   /** A random delay before the next kill, counted from when the work started, within `share` of the work. */
