@@ -76,9 +76,8 @@ describe.each(SETUPS)(
           // Now and then anywhere in the process's life, start-up included.
           await sleep(randomInt(0, lifeMs));
         } else {
-          // Otherwise about when the restore writes: once its live copy shows.
+          // Otherwise as soon as its live copy shows: the withdrawal may or may not have followed.
           await untilSeen(async () => (await harness.adapters.live.get(id)) !== undefined, child);
-          await sleep(randomInt(0, 3));
         }
       });
       const result = await outcome;
