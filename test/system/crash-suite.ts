@@ -133,6 +133,7 @@ export function describeCrashSafety(layout: LayoutName): void {
           if (await killRunAtRandom(round)) killed += 1;
         }
 
+        console.log(`crash matrix: ${killed} kills during archival runs (${backend}, ${layout})`);
         const before = await harness.services.stats.stats();
         // The kills interrupted real work: runs died mid-way, and work was left for the final run.
         expect(killed).toBeGreaterThan(ROUNDS / 2);
