@@ -67,6 +67,7 @@ export class Compactor {
       runId,
       description: `compact, pid ${process.pid} on ${hostname()}`,
     });
+    this.deps.logger.info({ runId, minDeadShare, dryRun: options.dryRun ?? false }, 'compaction started');
     const report: CompactReport = {
       dry_run: options.dryRun ?? false,
       segments_examined: 0,

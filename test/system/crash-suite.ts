@@ -1,11 +1,18 @@
 import { randomInt } from 'node:crypto';
-import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalBytes, type RecordDocument } from '../../src/domain/billing-record.js';
 import type { LayoutName } from '../../src/services/layouts/archive-layout.js';
 import type { VerifyReport } from '../../src/services/verifier.js';
 import { finished, runCli, spawnCli } from '../helpers/cli.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import {
+  addImportedDocuments,
+  emptyModel,
+  KillTimer,
+  readsBackIntact,
+  storedIds,
+  untilLogged,
+  updateEach,
+} from './crash-kit.js';
 
 /** Rounds and fresh records per round: the Azure stand-ins write far fewer records a second. */
 const WORKLOAD = { embedded: { rounds: 30, perRound: 400 }, azure: { rounds: 8, perRound: 60 } } as const;
@@ -26,7 +33,8 @@ export function describeCrashSafety(layout: LayoutName): void {
     (backend) => {
       const { rounds: ROUNDS, perRound: RECORDS_PER_ROUND } = WORKLOAD[backend];
       let harness: Harness;
-      const expected = new Map<string, string>();
+      const model = emptyModel();
+      const { expected } = model;
       /** Past retention and not held: gone once a run finishes, unless restored or updated meanwhile. */
       const expiring = new Set<string>();
       /** Past retention and under legal hold: kept, in a copy under held/. */
@@ -38,22 +46,7 @@ export function describeCrashSafety(layout: LayoutName): void {
         // Small segments, so kills land between the seals of a run's many segments too.
         env = { ...harness.env, BATCH_SIZE: '20', SEGMENT_MAX_RECORDS: '50', LOG_LEVEL: 'info' };
         // Documents imported from elsewhere carry fields the API does not know: they must survive too.
-        for (let i = 0; i < 50; i++) {
-          const doc: RecordDocument = {
-            id: `imported-${i}`,
-            customer_id: `legacy-${i % 7}`,
-            amount: i * 1.25,
-            currency: 'EUR',
-            status: 'paid',
-            description: `Ünïcødé ✓ invoice ${i}`,
-            due_date: null,
-            created_at: daysAgo(400 + i),
-            updated_at: daysAgo(399 + i),
-            legacy_ref: { system: 'erp-7', lines: [i, 'x', null, { deep: true }] },
-          };
-          await harness.adapters.live.create(doc);
-          expected.set(doc.id, canonicalBytes(doc).toString());
-        }
+        await addImportedDocuments(harness, model, 50);
       });
 
       afterAll(async () => {
@@ -95,34 +88,12 @@ export function describeCrashSafety(layout: LayoutName): void {
           expiring.delete(toRestore.id);
         }
         if (toUpdate) {
-          const current = await harness.services.records.get(toUpdate.id);
-          const view = await harness.services.records.replace(
-            toUpdate.id,
-            { ...current.doc, status: 'refunded' },
-            undefined,
-          );
-          expected.set(toUpdate.id, JSON.stringify(view.doc));
+          await updateEach(harness, model, [toUpdate.id]);
           expiring.delete(toUpdate.id);
         }
       }
 
-      /** Reads every record through the service, compares it byte for byte; returns how many came from the archive. */
-      async function readsBackIntact(): Promise<number> {
-        let fromArchive = 0;
-        for (const [id, json] of expected) {
-          const view = await harness.services.records.get(id);
-          expect(JSON.stringify(view.doc), id).toBe(json);
-          if (view.source === 'archive') fromArchive += 1;
-        }
-        return fromArchive;
-      }
-
-      /**
-       * How long a run's work takes: learnt from runs that finished before their kill, and stretched
-       * after each kill, so that on a loaded machine the kills do not all land before a run's first
-       * durable step.
-       */
-      let runMs = 300;
+      const runTimer = new KillTimer(300);
 
       /** Starts an archival run and SIGKILLs it at a random instant; returns whether it was killed. */
       async function killRunAtRandom(round: number): Promise<boolean> {
@@ -133,20 +104,13 @@ export function describeCrashSafety(layout: LayoutName): void {
           await new Promise((resolve) => setTimeout(resolve, randomInt(0, 400)));
         } else {
           // Otherwise once the run has started, somewhere inside its work.
-          let log = '';
-          const started = new Promise<void>((resolve) => {
-            child.stderr?.on('data', (chunk: Buffer) => {
-              log += chunk.toString();
-              if (log.includes('archival run started')) resolve();
-            });
-          });
-          await Promise.race([started, once(child, 'exit')]);
-          await new Promise((resolve) => setTimeout(resolve, randomInt(0, Math.max(1, Math.round(runMs)))));
+          await untilLogged(child, 'archival run started');
+          await new Promise((resolve) => setTimeout(resolve, runTimer.next()));
         }
         child.kill('SIGKILL');
         const result = await outcome;
         if (result.signal === 'SIGKILL') {
-          runMs = Math.min(runMs * 1.5, 10_000);
+          runTimer.killed();
           return true;
         }
         if (result.code === 3) {
@@ -157,7 +121,7 @@ export function describeCrashSafety(layout: LayoutName): void {
         }
         expect(result.code, result.stderr).toBe(0);
         const summary = JSON.parse(result.stdout) as { duration_ms: number };
-        runMs = Math.max(20, summary.duration_ms * 0.8);
+        runTimer.finished(summary.duration_ms);
         return false;
       }
 
@@ -169,6 +133,7 @@ export function describeCrashSafety(layout: LayoutName): void {
           if (await killRunAtRandom(round)) killed += 1;
         }
 
+        console.log(`crash matrix: ${killed} kills during archival runs (${backend}, ${layout})`);
         const before = await harness.services.stats.stats();
         // The kills interrupted real work: runs died mid-way, and work was left for the final run.
         expect(killed).toBeGreaterThan(ROUNDS / 2);
@@ -198,16 +163,11 @@ export function describeCrashSafety(layout: LayoutName): void {
           else expect(await harness.adapters.live.get(id), id).toBeDefined();
         }
 
-        const liveIds = new Set(
-          (await harness.adapters.live.list({ limit: 1_000_000 })).map((r) => r.doc.id),
-        );
-        const archivedIds = new Set(
-          (await harness.adapters.index.list({ limit: 1_000_000 })).map((e) => e.id),
-        );
+        const { live: liveIds, archived: archivedIds } = await storedIds(harness);
         expect([...liveIds].filter((id) => archivedIds.has(id))).toEqual([]);
         expect(liveIds.size + archivedIds.size).toBe(expected.size);
 
-        expect(await readsBackIntact()).toBe(archivedIds.size);
+        expect(await readsBackIntact(harness, expected)).toBe(archivedIds.size);
         // Only restored and updated records (touched today) stay live.
         expect(liveIds.size).toBeLessThanOrEqual(2 * ROUNDS);
 
@@ -232,7 +192,7 @@ export function describeCrashSafety(layout: LayoutName): void {
         });
         const again = JSON.parse((await runCli(['verify'], quiet)).stdout) as VerifyReport;
         expect(again).toMatchObject({ ok: true, orphans: { count: 0 } });
-        expect(await readsBackIntact()).toBe(archivedIds.size);
+        expect(await readsBackIntact(harness, expected)).toBe(archivedIds.size);
 
         const after = await harness.services.stats.stats();
         expect(after.runs.running).toBe(0);

@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../scripts/local-azure.mjs';
 import { hashApiKey } from '../../src/auth/api-keys.js';
@@ -9,26 +8,7 @@ import { bootstrapEntryPath, bootstrapKeyPath } from '../../src/auth/bootstrap-k
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { finished } from '../helpers/cli.js';
 import { bearer, TEST_KEYS } from '../helpers/keys.js';
-
-const SERVER = fileURLToPath(new URL('../../dist/server.js', import.meta.url));
-
-function startServer(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [SERVER], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-async function untilReady(base: string, child: ChildProcess): Promise<void> {
-  await vi.waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`server exited with ${String(child.exitCode)}`);
-      // Refused while not listening yet: vi.waitFor tries again.
-      expect((await fetch(`${base}/health`)).ok).toBe(true);
-    },
-    { timeout: 10_000, interval: 100 },
-  );
-}
+import { startServer, untilReady } from '../helpers/server-process.js';
 
 describe.each(BACKENDS)('the server process (%s)', (backend) => {
   let harness: Harness | undefined;
