@@ -52,7 +52,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     await untilReady(`http://127.0.0.1:${port}`, child, READY_WITHIN_MS);
   } catch (error) {
     await stop();
-    throw new Error(`the server did not become ready (${String(error)}):\n${output}`);
+    throw new Error(`the server did not become ready:\n${output}`, { cause: error });
   }
   return { port, output: () => output, stop };
 }
