@@ -24,6 +24,7 @@ export const ERROR_CODES: Readonly<Record<string, { http: number; exit: number }
   conflict: { http: 409, exit: EXIT.conflict },
   concurrent_modification: { http: 409, exit: EXIT.conflict },
   legal_hold: { http: 409, exit: EXIT.conflict },
+  deletion_in_progress: { http: 409, exit: EXIT.conflict },
   archival_running: { http: 409, exit: EXIT.locked },
   gone: { http: 410, exit: EXIT.notFound },
   precondition_failed: { http: 412, exit: EXIT.conflict },

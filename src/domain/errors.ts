@@ -43,6 +43,11 @@ export class ConflictError extends DomainError {
   }
 }
 
+/** A delete of the record is under way: a hold cannot be placed until it ends. */
+export class DeletionUnderWayError extends DomainError {
+  readonly code = 'deletion_in_progress';
+}
+
 /** A conditional write found another version than the one the caller expected. */
 export class PreconditionFailedError extends DomainError {
   readonly code = 'precondition_failed';

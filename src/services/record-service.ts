@@ -4,7 +4,12 @@ import {
   replacedRecordDocument,
   type RecordDocument,
 } from '../domain/billing-record.js';
-import { ConflictError, NotFoundError, PreconditionFailedError } from '../domain/errors.js';
+import {
+  ConflictError,
+  DeletionUnderWayError,
+  NotFoundError,
+  PreconditionFailedError,
+} from '../domain/errors.js';
 import {
   withdrawUnlessChanged,
   type ArchiveIndex,
@@ -16,6 +21,12 @@ import type { HoldEvent, LegalHold, LegalHolds } from '../ports/legal-holds.js';
 import type { LiveListQuery, LiveStore } from '../ports/live-store.js';
 import { archivedEtag, type ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
+import {
+  assertClaimFresh,
+  claimForDeletion,
+  placeHoldBesideDeletes,
+  type HeldClaim,
+} from './deletion-claims.js';
 import { actWhereFound, LOOK_AGAIN } from './record-races.js';
 import type { Restorer } from './restorer.js';
 
@@ -143,9 +154,24 @@ export class RecordService {
     );
   }
 
+  /**
+   * Deletes under a claim that excludes a legal hold: a hold is either in place before the claim
+   * (409 `legal_hold`) or placed after the delete has ended, when the record is gone.
+   */
   async delete(id: string, ifMatch: IfMatch): Promise<void> {
     assertRecordId(id);
-    await this.refuseIfHeld(id);
+    const claim = await claimForDeletion(this.holds, id, this.clock);
+    try {
+      await this.deleteClaimed(claim, ifMatch);
+    } finally {
+      await this.holds.releaseDeletion(id, claim.token).catch(() => {
+        // Unreleased, the claim still expires (CLAIM_LIFETIME_MS): the delete's answer stands.
+      });
+    }
+  }
+
+  private async deleteClaimed(claim: HeldClaim, ifMatch: IfMatch): Promise<void> {
+    const { id } = claim;
     await actWhereFound(
       this.stores,
       id,
@@ -153,7 +179,7 @@ export class RecordService {
         if (found.where === 'live') {
           const live = found.record;
           checkIfMatch(id, ifMatch, live.etag);
-          await this.noteDeletion(id);
+          await this.noteDeletion(claim);
           try {
             if (!(await this.live.delete(id, live.etag))) return LOOK_AGAIN;
           } catch (error) {
@@ -166,7 +192,7 @@ export class RecordService {
         }
         const { entry } = found;
         checkIfMatch(id, ifMatch, archivedEtag(entry));
-        await this.noteDeletion(id);
+        await this.noteDeletion(claim);
         try {
           if (await this.index.withdraw(id, entry.etag)) return true;
         } catch (error) {
@@ -183,25 +209,11 @@ export class RecordService {
 
   /**
    * Noted before the delete, so a crash between the two cannot let `verify --repair` rebuild an
-   * entry for the deleted record from a segment that still holds an older copy of it. The hold is
-   * asked again here, the last step before the delete, to keep the window for a hold placed
-   * meanwhile as short as two stores allow.
+   * entry for the deleted record from a segment that still holds an older copy of it.
    */
-  private async noteDeletion(id: string): Promise<void> {
-    await this.refuseIfHeld(id);
-    await this.deletions.note(id, this.clock().toISOString());
-  }
-
-  private async refuseIfHeld(id: string): Promise<void> {
-    const hold = await this.holds.get(id);
-    if (hold) {
-      throw new ConflictError(
-        `record '${id}' is under legal hold since ${hold.since}; lift the hold before deleting it`,
-        'legal_hold',
-        // Who placed it and why stay out: this answer goes to any writer.
-        { details: { hold: { record_id: hold.record_id, since: hold.since } } },
-      );
-    }
+  private async noteDeletion(claim: HeldClaim): Promise<void> {
+    await this.deletions.note(claim.id, this.clock().toISOString());
+    assertClaimFresh(claim);
   }
 
   async legalHold(id: string): Promise<HoldView> {
@@ -225,7 +237,14 @@ export class RecordService {
       return this.legalHold(id);
     }
     if (!(await this.exists(id))) throw new NotFoundError(`record '${id}' not found`);
-    const { changed } = await this.holds.set(id, change);
+    const { changed } = await placeHoldBesideDeletes(this.holds, id, change).catch(async (error: unknown) => {
+      if (!(error instanceof DeletionUnderWayError)) throw error;
+      if (!(await this.exists(id)))
+        throw new NotFoundError(`record '${id}' was deleted while the hold was being placed`);
+      throw new DeletionUnderWayError(
+        `record '${id}' is being deleted by another request; place the hold again once that delete has ended`,
+      );
+    });
     if (changed && !(await this.exists(id))) {
       // Deleted between the check and the hold: say so rather than hold nothing.
       await this.holds.clear(id, { ...change, reason: 'the record was deleted while the hold was placed' });

@@ -1,4 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { performance } from 'node:perf_hooks';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CLAIM_DEADLINE_MS } from '../../src/services/deletion-claims.js';
 import { intercept } from '../helpers/intercept.js';
 import {
   BACKENDS,
@@ -204,35 +206,140 @@ describe('held records in the Archive tier (Azurite)', () => {
 describe.each(BACKENDS)('legal hold placed while a delete is under way (%s)', (backend) => {
   let harness: Harness | undefined;
   afterEach(async () => {
+    vi.restoreAllMocks();
     await harness?.destroy();
     harness = undefined;
   });
 
-  it('refuses the delete when the hold lands between its first check and the delete', async () => {
-    let armed = false;
-    harness = await startHarness({
+  /**
+   * A harness whose `step` (the delete's destructive call) first starts placing a hold on the
+   * record and lets it be refused once by the delete's claim: the hold lands, if at all, after
+   * the delete decided to go ahead.
+   */
+  async function holdDuringDelete(step: 'live' | 'index'): Promise<{
+    harness: Harness;
+    arm: (id: string) => void;
+    placing: () => Promise<unknown> | undefined;
+  }> {
+    let armedId: string | undefined;
+    let placing: Promise<unknown> | undefined;
+    let refused: (() => void) | undefined;
+    const h: { current?: Harness } = {};
+    const startPlacing = async (id: string): Promise<void> => {
+      if (id !== armedId || !h.current) return;
+      armedId = undefined;
+      const wasRefused = new Promise<void>((resolve) => (refused = resolve));
+      placing = h.current.services.records.setLegalHold(id, { held: true, ...HOLD });
+      // Without a claim to refuse it, the hold is placed at once: the delete goes on regardless.
+      await Promise.race([wasRefused, placing.catch(() => undefined)]);
+    };
+    h.current = await startHarness({
       backend,
       wrap: (adapters) => ({
         ...adapters,
-        live: intercept(adapters.live, {
-          get: async (id) => {
-            // The delete's first read of the record, after its first look at the hold.
-            if (armed && id === 'contested') {
-              armed = false;
-              await adapters.holds.set(id, { at: new Date().toISOString(), ...HOLD });
+        holds: intercept(adapters.holds, {
+          set: async (id, change) => {
+            try {
+              return await adapters.holds.set(id, change);
+            } catch (error) {
+              refused?.();
+              throw error;
             }
-            return adapters.live.get(id);
+          },
+        }),
+        live: intercept(adapters.live, {
+          delete: async (id, etag) => {
+            if (step === 'live') await startPlacing(id);
+            return adapters.live.delete(id, etag);
+          },
+        }),
+        index: intercept(adapters.index, {
+          withdraw: async (id, etag) => {
+            if (step === 'index' && etag !== undefined) await startPlacing(id);
+            return adapters.index.withdraw(id, etag);
           },
         }),
       }),
     });
-    await harness.services.records.create(recordBody({ id: 'contested' }));
-    armed = true;
-    await expect(harness.services.records.delete('contested', undefined)).rejects.toMatchObject({
-      code: 'legal_hold',
+    return { harness: h.current, arm: (id) => (armedId = id), placing: () => placing };
+  }
+
+  it('a hold asked for while a live record is deleted waits for the delete, then answers 404 and holds nothing', async () => {
+    const race = await holdDuringDelete('live');
+    harness = race.harness;
+    const { records } = harness.services;
+    await records.create(recordBody({ id: 'contested' }));
+    race.arm('contested');
+    await records.delete('contested', undefined);
+    await expect(race.placing()).rejects.toMatchObject({ code: 'not_found' });
+    await expect(records.get('contested')).rejects.toMatchObject({ code: 'not_found' });
+    expect(await harness.adapters.holds.get('contested')).toBeUndefined();
+  });
+
+  it('the same for an archived record, deleted by withdrawing its entry', async () => {
+    const race = await holdDuringDelete('index');
+    harness = race.harness;
+    const { records, archiver } = harness.services;
+    await records.create(recordBody({ id: 'contested', created_at: daysAgo(200) }));
+    await archiver.runOnce();
+    expect((await records.get('contested')).source).toBe('archive');
+    race.arm('contested');
+    await records.delete('contested', undefined);
+    await expect(race.placing()).rejects.toMatchObject({ code: 'not_found' });
+    await expect(records.get('contested')).rejects.toMatchObject({ code: 'not_found' });
+    expect(await harness.adapters.holds.get('contested')).toBeUndefined();
+  });
+
+  it('a claim left by a crashed delete answers 409 to holds and deletes until it expires, then stops nothing', async () => {
+    harness = await startHarness({ backend });
+    const { records } = harness.services;
+    await records.create(recordBody({ id: 'orphaned-claim' }));
+    const now = Date.now();
+    await harness.adapters.holds.claimDeletion('orphaned-claim', {
+      token: 'crashed',
+      at: new Date(now).toISOString(),
+      expiresAt: new Date(now + 60_000).toISOString(),
     });
-    expect(armed).toBe(false);
-    expect((await harness.services.records.get('contested')).source).toBe('live');
-    expect(await harness.adapters.deletions.deletedAt('contested')).toBeUndefined();
+    await expect(records.setLegalHold('orphaned-claim', { held: true, ...HOLD })).rejects.toMatchObject({
+      code: 'deletion_in_progress',
+      message: expect.stringContaining('being deleted by another request') as unknown,
+    });
+    await expect(records.delete('orphaned-claim', undefined)).rejects.toMatchObject({
+      code: 'deletion_in_progress',
+    });
+    expect((await records.get('orphaned-claim')).source).toBe('live');
+    expect(await harness.adapters.holds.history('orphaned-claim')).toEqual([]);
+    // Expired, as it is CLAIM_LIFETIME_MS after the crash.
+    await harness.adapters.holds.claimDeletion('other', {
+      token: 'crashed-too',
+      at: new Date(now).toISOString(),
+      expiresAt: new Date(now - 1).toISOString(),
+    });
+    await records.create(recordBody({ id: 'other' }));
+    expect((await records.setLegalHold('other', { held: true, ...HOLD })).legal_hold).toBe(true);
+  });
+
+  it('a delete that took longer than its claim allows stops before removing the record', async () => {
+    harness = await startHarness({
+      backend,
+      wrap: (adapters) => ({
+        ...adapters,
+        deletions: intercept(adapters.deletions, {
+          note: async (id, at) => {
+            // The delete stalled (a store throttling it) between its claim and its destructive step.
+            const later = performance.now() + CLAIM_DEADLINE_MS + 1_000;
+            vi.spyOn(performance, 'now').mockReturnValue(later);
+            return adapters.deletions.note(id, at);
+          },
+        }),
+      }),
+    });
+    const { records } = harness.services;
+    await records.create(recordBody({ id: 'slow' }));
+    await expect(records.delete('slow', undefined)).rejects.toMatchObject({ code: 'store_unavailable' });
+    vi.restoreAllMocks();
+    expect((await records.get('slow')).source).toBe('live');
+    // Its claim was released: a hold goes on at once.
+    expect((await records.setLegalHold('slow', { held: true, ...HOLD })).legal_hold).toBe(true);
   });
 });

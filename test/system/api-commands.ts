@@ -700,19 +700,6 @@ const hostile = fc.oneof(
   },
 );
 
-/**
- * Placing a hold is not raced against a delete of the record: each checks the other's store and
- * then acts, so both can succeed and leave a held record deleted (a known gap, reported, that this
- * test would otherwise find again and again). Lifting a hold races with everything.
- */
-function placesHold(command: Command): boolean {
-  return (
-    command.op === 'hold' &&
-    command.body.form === 'json' &&
-    (command.body.value as { held?: unknown } | undefined)?.held === true
-  );
-}
-
 /** Two to four commands on the race pool sent at once, often beside an archival run, now and then two. */
 const together = fc
   .tuple(
@@ -723,20 +710,17 @@ const together = fc
       { arbitrary: fc.array(fc.constantFrom(...RUN_THRESHOLDS), { minLength: 2, maxLength: 2 }), weight: 1 },
     ),
   )
-  .map(([commands, thresholds]): Command => {
-    const deletes = commands.some((command) => command.op === 'delete');
-    return {
-      op: 'together',
-      commands: [
-        ...commands.filter((command) => !(deletes && placesHold(command))),
-        ...thresholds.map((days): Command => ({
-          op: 'archive',
-          body: { form: 'json', value: { older_than_days: days } },
-          who: 'root',
-        })),
-      ],
-    };
-  });
+  .map(([commands, thresholds]): Command => ({
+    op: 'together',
+    commands: [
+      ...commands,
+      ...thresholds.map((days): Command => ({
+        op: 'archive',
+        body: { form: 'json', value: { older_than_days: days } },
+        who: 'root',
+      })),
+    ],
+  }));
 
 /** One command of a sequence; creates, reads and updates dominate so records accumulate and change. */
 export const command: fc.Arbitrary<Command> = fc.oneof(

@@ -291,12 +291,15 @@ function errorCode(answer: RawAnswer): string | undefined {
   }
 }
 
+/** 409s that say "another request had the record": right answers, changing nothing, while racing. */
+const LOST_RACE_CODES = ['concurrent_modification', 'deletion_in_progress'];
+
 /**
  * A refusal: one of `statuses` (with `code`, when given), and nothing changed. While racing, a
- * lost race refused with concurrent_modification is right too.
+ * lost race (LOST_RACE_CODES) is right too.
  */
 function refused(answer: RawAnswer, state: IdState, statuses: number[], code?: string, sent?: Sent): Outcome {
-  if (sent?.racing && answer.status === 409 && errorCode(answer) === 'concurrent_modification')
+  if (sent?.racing && answer.status === 409 && LOST_RACE_CODES.includes(errorCode(answer) ?? ''))
     return ok(state);
   if (!statuses.includes(answer.status))
     return wrong(`expected ${statuses.join(' or ')}, got ${answer.status}`);
@@ -498,7 +501,16 @@ function judgeHold(input: unknown, state: IdState, answer: RawAnswer, sent: Sent
   if (!valid) return refused(answer, state, [400], 'validation_error');
   const held = input.held === true;
   const known = state.held || state.everHeld || state.record !== undefined;
-  if (held && !state.record) return refused(answer, state, [404], 'not_found', sent);
+  if (held && !state.record) {
+    // A delete that ended while the hold was placed: the hold went on and came off, both audited.
+    if (
+      sent.racing &&
+      answer.status === 404 &&
+      answer.body.includes('deleted while the hold was being placed')
+    )
+      return ok({ ...state, everHeld: true });
+    return refused(answer, state, [404], 'not_found', sent);
+  }
   if (!held && !known) return refused(answer, state, [404], 'not_found', sent);
   if (answer.status !== 200) return refused(answer, state, [200], undefined, sent);
   if (parse(answer)?.legal_hold !== held) return wrong(`legal_hold is not ${String(held)} after the change`);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { CosmosClient, OperationInput } from '@azure/cosmos';
-import type { HoldChange, HoldEvent, LegalHold, LegalHolds } from '../../ports/legal-holds.js';
-import { cosmosStatus, unavailable } from './cosmos-client.js';
+import type { CosmosClient, DeleteOperationInput, OperationBase, OperationInput } from '@azure/cosmos';
+import { DeletionUnderWayError } from '../../domain/errors.js';
+import type { DeletionClaim, HoldChange, HoldEvent, LegalHold, LegalHolds } from '../../ports/legal-holds.js';
+import { cosmosStatus, etagOf, ifMatch, unavailable } from './cosmos-client.js';
 import { CosmosAdapter } from './cosmos-container.js';
 import { withCosmosRetries } from './cosmos-retry.js';
 
@@ -9,6 +10,17 @@ interface HoldDocument extends LegalHold {
   id: typeof HOLD_ID;
   type: 'hold';
 }
+
+/** A delete's claim takes the hold's own id, so a claim and a hold cannot both exist. */
+interface ClaimDocument {
+  id: typeof HOLD_ID;
+  type: 'deletion-claim';
+  record_id: string;
+  token: string;
+  expires_at: string;
+}
+
+type SlotDocument = HoldDocument | ClaimDocument;
 
 interface EventDocument extends HoldEvent {
   id: string;
@@ -21,7 +33,8 @@ const HOLD_ID = 'hold';
 /**
  * Legal holds on a Cosmos DB container (partition key /record_id). A change and its audit event
  * are one transactional batch; the first operation is the conditional one, so when it fails the
- * event is not written.
+ * event is not written. A record's hold and a delete's claim on it are one document id, so
+ * Cosmos DB lets only one of them exist.
  */
 export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
   constructor(client: CosmosClient, options: { database: string; container: string }) {
@@ -29,44 +42,90 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
   }
 
   async get(recordId: string): Promise<LegalHold | undefined> {
-    try {
-      const { resource } = await withCosmosRetries(() =>
-        this.container.items.item(HOLD_ID, recordId).read<HoldDocument>(),
-      );
-      return resource && toHold(resource);
-    } catch (error) {
-      if (cosmosStatus(error) === 404) return undefined;
-      throw unavailable(`reading the legal hold of record '${recordId}'`, error);
-    }
+    const slot = await this.readSlot(recordId);
+    return slot?.doc.type === 'hold' ? toHold(slot.doc) : undefined;
   }
 
   async set(recordId: string, change: HoldChange): Promise<{ hold: LegalHold; changed: boolean }> {
     const hold: LegalHold = { record_id: recordId, since: change.at, by: change.by, reason: change.reason };
     const body: HoldDocument = { id: HOLD_ID, type: 'hold', ...hold };
-    const status = await this.commit(recordId, `placing a legal hold on record '${recordId}'`, [
-      { operationType: 'Create', partitionKey: recordId, resourceBody: { ...body } },
-      {
-        operationType: 'Create',
-        partitionKey: recordId,
-        resourceBody: { ...eventDocument(recordId, 'set', change) },
-      },
-    ]);
-    if (status === 'done') return { hold, changed: true };
-    const existing = await this.get(recordId);
-    // Lifted between the failed create and this read: place it again.
-    return existing ? { hold: existing, changed: false } : this.set(recordId, change);
+    for (;;) {
+      const status = await this.commit(recordId, `placing a legal hold on record '${recordId}'`, [
+        { operationType: 'Create', partitionKey: recordId, resourceBody: { ...body } },
+        {
+          operationType: 'Create',
+          partitionKey: recordId,
+          resourceBody: { ...eventDocument(recordId, 'set', change) },
+        },
+      ]);
+      if (status === 'done') return { hold, changed: true };
+      const slot = await this.readSlot(recordId);
+      // Lifted or released between the failed create and this read: try again.
+      if (!slot) continue;
+      if (slot.doc.type === 'hold') return { hold: toHold(slot.doc), changed: false };
+      if (slot.doc.expires_at > change.at) {
+        throw new DeletionUnderWayError(`record '${recordId}' is being deleted`);
+      }
+      await this.removeExpiredClaim(recordId, slot.etag);
+    }
   }
 
   async clear(recordId: string, change: HoldChange): Promise<{ changed: boolean }> {
-    const status = await this.commit(recordId, `lifting the legal hold on record '${recordId}'`, [
-      { operationType: 'Delete', partitionKey: recordId, id: HOLD_ID },
-      {
-        operationType: 'Create',
+    for (;;) {
+      const slot = await this.readSlot(recordId);
+      if (slot?.doc.type !== 'hold') return { changed: false };
+      // The SDK's type leaves ifMatch off a delete, but sends it, and the service honours it.
+      const deleteHold: DeleteOperationInput & OperationBase = {
+        operationType: 'Delete',
         partitionKey: recordId,
-        resourceBody: { ...eventDocument(recordId, 'cleared', change) },
-      },
-    ]);
-    return { changed: status === 'done' };
+        id: HOLD_ID,
+        ifMatch: slot.etag,
+      };
+      const status = await this.commit(recordId, `lifting the legal hold on record '${recordId}'`, [
+        deleteHold,
+        {
+          operationType: 'Create',
+          partitionKey: recordId,
+          resourceBody: { ...eventDocument(recordId, 'cleared', change) },
+        },
+      ]);
+      if (status === 'done') return { changed: true };
+    }
+  }
+
+  async claimDeletion(
+    recordId: string,
+    claim: DeletionClaim,
+  ): Promise<{ claimed: boolean; hold?: LegalHold }> {
+    const body: ClaimDocument = {
+      id: HOLD_ID,
+      type: 'deletion-claim',
+      record_id: recordId,
+      token: claim.token,
+      expires_at: claim.expiresAt,
+    };
+    for (;;) {
+      try {
+        await withCosmosRetries(() => this.container.items.items.create({ ...body }));
+        return { claimed: true };
+      } catch (error) {
+        if (cosmosStatus(error) !== 409)
+          throw unavailable(`claiming record '${recordId}' for a delete`, error);
+      }
+      const slot = await this.readSlot(recordId);
+      if (!slot) continue;
+      if (slot.doc.type === 'hold') return { claimed: false, hold: toHold(slot.doc) };
+      // Our own claim, when the answer to the create was lost and the retry met it.
+      if (slot.doc.token === claim.token) return { claimed: true };
+      if (slot.doc.expires_at > claim.at) return { claimed: false };
+      await this.removeExpiredClaim(recordId, slot.etag);
+    }
+  }
+
+  async releaseDeletion(recordId: string, token: string): Promise<void> {
+    const slot = await this.readSlot(recordId);
+    if (slot?.doc.type !== 'deletion-claim' || slot.doc.token !== token) return;
+    await this.deleteSlot(recordId, slot.etag, `releasing the delete's claim on record '${recordId}'`);
   }
 
   async history(recordId: string): Promise<HoldEvent[]> {
@@ -114,6 +173,33 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
     }
   }
 
+  /** The record's hold or claim document with its etag, or undefined. */
+  private async readSlot(recordId: string): Promise<{ doc: SlotDocument; etag: string } | undefined> {
+    try {
+      const { resource } = await withCosmosRetries(() =>
+        this.container.items.item(HOLD_ID, recordId).read<SlotDocument>(),
+      );
+      return resource && { doc: resource, etag: etagOf(resource) };
+    } catch (error) {
+      if (cosmosStatus(error) === 404) return undefined;
+      throw unavailable(`reading the legal hold of record '${recordId}'`, error);
+    }
+  }
+
+  private async removeExpiredClaim(recordId: string, etag: string): Promise<void> {
+    await this.deleteSlot(recordId, etag, `removing an expired delete's claim on record '${recordId}'`);
+  }
+
+  /** Deletes the slot document if it is still the version read; gone or changed meanwhile is no error. */
+  private async deleteSlot(recordId: string, etag: string, action: string): Promise<void> {
+    try {
+      await withCosmosRetries(() => this.container.items.item(HOLD_ID, recordId).delete(ifMatch(etag)));
+    } catch (error) {
+      const status = cosmosStatus(error);
+      if (status !== 404 && status !== 412) throw unavailable(action, error);
+    }
+  }
+
   /**
    * Runs the batch: 'done' when every operation succeeded, 'refused' when the first was refused.
    * Each operation names its partition too, which the Cosmos test server needs.
@@ -139,9 +225,9 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
   }
 }
 
-/** Create of an existing hold (409) or delete of a missing one (404). */
+/** Create of an existing hold or claim (409), delete of a missing (404) or changed (412) one. */
 function isRefusal(status: number | undefined): boolean {
-  return status === 409 || status === 404;
+  return status === 409 || status === 404 || status === 412;
 }
 
 function eventDocument(recordId: string, action: HoldEvent['action'], change: HoldChange): EventDocument {

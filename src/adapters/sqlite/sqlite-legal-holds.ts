@@ -1,4 +1,5 @@
-import type { HoldChange, HoldEvent, LegalHold, LegalHolds } from '../../ports/legal-holds.js';
+import { DeletionUnderWayError } from '../../domain/errors.js';
+import type { DeletionClaim, HoldChange, HoldEvent, LegalHold, LegalHolds } from '../../ports/legal-holds.js';
 import { attempt } from './open-database.js';
 import { SqliteAdapter } from './sqlite-file.js';
 
@@ -18,9 +19,22 @@ CREATE TABLE IF NOT EXISTS legal_hold_events (
   reason TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS legal_hold_events_by_record ON legal_hold_events (record_id, seq);
+CREATE TABLE IF NOT EXISTS deletion_claims (
+  record_id TEXT PRIMARY KEY,
+  token TEXT NOT NULL,
+  expires_at TEXT NOT NULL
+) STRICT;
 `;
 
-/** Legal holds on a SQLite file; a hold change and its audit event commit in one transaction. */
+interface ClaimRow {
+  token: string;
+  expires_at: string;
+}
+
+/**
+ * Legal holds on a SQLite file; a hold change and its audit event commit in one transaction, and
+ * so do a delete's claim and the look at the hold it excludes.
+ */
 export class SqliteLegalHolds extends SqliteAdapter implements LegalHolds {
   constructor(path: string) {
     super(path, SCHEMA, 'SqliteLegalHolds');
@@ -36,6 +50,9 @@ export class SqliteLegalHolds extends SqliteAdapter implements LegalHolds {
         .transaction(() => {
           const existing = this.select(recordId);
           if (existing) return { hold: existing, changed: false };
+          if (this.standingClaim(recordId, change.at)) {
+            throw new DeletionUnderWayError(`record '${recordId}' is being deleted`);
+          }
           const hold: LegalHold = {
             record_id: recordId,
             since: change.at,
@@ -65,6 +82,29 @@ export class SqliteLegalHolds extends SqliteAdapter implements LegalHolds {
     );
   }
 
+  claimDeletion(recordId: string, claim: DeletionClaim): Promise<{ claimed: boolean; hold?: LegalHold }> {
+    return attempt(() =>
+      this.file.db
+        .transaction(() => {
+          const hold = this.select(recordId);
+          if (hold) return { claimed: false, hold };
+          const standing = this.standingClaim(recordId, claim.at);
+          if (standing && standing.token !== claim.token) return { claimed: false };
+          this.file
+            .prepare('INSERT OR REPLACE INTO deletion_claims (record_id, token, expires_at) VALUES (?, ?, ?)')
+            .run(recordId, claim.token, claim.expiresAt);
+          return { claimed: true };
+        })
+        .immediate(),
+    );
+  }
+
+  releaseDeletion(recordId: string, token: string): Promise<void> {
+    return attempt(() => {
+      this.file.prepare('DELETE FROM deletion_claims WHERE record_id = ? AND token = ?').run(recordId, token);
+    });
+  }
+
   history(recordId: string): Promise<HoldEvent[]> {
     return attempt(() =>
       this.file
@@ -89,6 +129,15 @@ export class SqliteLegalHolds extends SqliteAdapter implements LegalHolds {
     return this.file
       .prepare<[string], LegalHold>('SELECT * FROM legal_holds WHERE record_id = ?')
       .get(recordId);
+  }
+
+  /** The claim on the record that has not expired at `at`. */
+  private standingClaim(recordId: string, at: string): ClaimRow | undefined {
+    return this.file
+      .prepare<[string, string], ClaimRow>(
+        'SELECT token, expires_at FROM deletion_claims WHERE record_id = ? AND expires_at > ?',
+      )
+      .get(recordId, at);
   }
 
   private addEvent(recordId: string, action: HoldEvent['action'], change: HoldChange): void {
