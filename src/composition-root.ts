@@ -45,6 +45,7 @@ import { RetentionSweep } from './services/retention-sweep.js';
 import { Compactor } from './services/compactor.js';
 import { RecordService } from './services/record-service.js';
 import { SegmentLayout } from './services/layouts/segment-layout.js';
+import { deletedDuringRun } from './services/deleted-during-run.js';
 import { Restorer } from './services/restorer.js';
 import { StatsService } from './services/stats-service.js';
 import { Verifier } from './services/verifier.js';
@@ -211,14 +212,15 @@ export async function createServices(
   );
   const { tiers } = store;
   const reader = new ArchiveReader(layouts);
-  const restorer = new Restorer(live, index, reader, clock);
+  const deletedWhileArchiving = deletedDuringRun(deletions, runLog);
+  const restorer = new Restorer(live, index, reader, clock, deletedWhileArchiving);
   const settings = {
     olderThanDays: config.archivalDaysThreshold,
     batchSize: config.batchSize,
     slices: config.archivalSlices,
   };
   return {
-    records: new RecordService(live, index, reader, restorer, holds, deletions, clock),
+    records: new RecordService(live, index, reader, restorer, holds, deletions, clock, deletedWhileArchiving),
     archiver: new Archiver({
       live,
       index,

@@ -9,6 +9,13 @@ export interface DeletionNotes {
   note(id: string, at: string): Promise<void>;
   /** When the record was last deleted, or undefined. */
   deletedAt(id: string): Promise<string | undefined>;
+  /**
+   * Notes that a delete ended at `at` with the record removed (a note alone may belong to a delete
+   * that then failed); an earlier confirmation never replaces a later one.
+   */
+  confirm(id: string, at: string): Promise<void>;
+  /** When a delete of the record last ended with it removed, or undefined. */
+  confirmedAt(id: string): Promise<string | undefined>;
   /** Readiness probe: resolves when the notes answer, cheaply. */
   ping(): Promise<void>;
 }

@@ -1,9 +1,17 @@
 import { ConflictError, NotFoundError } from '../domain/errors.js';
 import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
 import type { LiveStore, StoredRecord } from '../ports/live-store.js';
+import type { DeletedDuringRun } from './deleted-during-run.js';
 
 /** How often a request looks again after losing a race with another request or the archiver. */
 const RACE_ATTEMPTS = 4;
+
+/** Where a record may be, and which archived copies a running run is about to withdraw. */
+export interface RecordStores {
+  live: LiveStore;
+  index: ArchiveIndex;
+  deletedDuringRun: DeletedDuringRun;
+}
 
 /** Where a record is at the moment it was looked up. */
 export type Found = { where: 'live'; record: StoredRecord } | { where: 'archive'; entry: StoredEntry };
@@ -18,7 +26,7 @@ export const LOOK_AGAIN: unique symbol = Symbol('look again');
  * told to try again (409 `concurrent_modification`).
  */
 export async function actWhereFound<T>(
-  stores: { live: LiveStore; index: ArchiveIndex },
+  stores: RecordStores,
   id: string,
   act: (found: Found) => Promise<T | typeof LOOK_AGAIN>,
   say: { notFound: string; raced: string },
@@ -30,15 +38,11 @@ export async function actWhereFound<T>(
   throw new ConflictError(say.raced, 'concurrent_modification');
 }
 
-async function find(
-  stores: { live: LiveStore; index: ArchiveIndex },
-  id: string,
-  notFound: string,
-): Promise<Found> {
+async function find(stores: RecordStores, id: string, notFound: string): Promise<Found> {
   const live = await stores.live.get(id);
   if (live) return { where: 'live', record: live };
   const entry = await stores.index.get(id);
-  if (entry) return { where: 'archive', entry };
+  if (entry && !(await stores.deletedDuringRun(entry))) return { where: 'archive', entry };
   const moved = await stores.live.get(id);
   if (moved) return { where: 'live', record: moved };
   throw new NotFoundError(notFound);

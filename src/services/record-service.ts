@@ -21,13 +21,14 @@ import type { HoldEvent, LegalHold, LegalHolds } from '../ports/legal-holds.js';
 import type { LiveListQuery, LiveStore } from '../ports/live-store.js';
 import { archivedEtag, type ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
+import type { DeletedDuringRun } from './deleted-during-run.js';
 import {
   assertClaimFresh,
   claimForDeletion,
   placeHoldBesideDeletes,
   type HeldClaim,
 } from './deletion-claims.js';
-import { actWhereFound, LOOK_AGAIN } from './record-races.js';
+import { actWhereFound, LOOK_AGAIN, type RecordStores } from './record-races.js';
 import type { Restorer } from './restorer.js';
 
 export type RecordSource = 'live' | 'archive';
@@ -66,10 +67,11 @@ export class RecordService {
     private readonly holds: LegalHolds,
     private readonly deletions: DeletionNotes,
     private readonly clock: Clock,
+    private readonly deletedDuringRun: DeletedDuringRun,
   ) {}
 
-  private get stores(): { live: LiveStore; index: ArchiveIndex } {
-    return { live: this.live, index: this.index };
+  private get stores(): RecordStores {
+    return { live: this.live, index: this.index, deletedDuringRun: this.deletedDuringRun };
   }
 
   async create(input: unknown): Promise<RecordView> {
@@ -205,6 +207,10 @@ export class RecordService {
         raced: `record '${id}' kept changing while it was deleted; try again`,
       },
     );
+    // Taken after the delete, so it is later than the start of any run that read the record before.
+    await this.deletions.confirm(id, this.clock().toISOString()).catch(() => {
+      // The delete stands; unconfirmed, a run's copy of the record reads until the run withdraws it.
+    });
   }
 
   /**

@@ -4,6 +4,7 @@ import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
 import type { LiveStore, StoredRecord } from '../ports/live-store.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
+import type { DeletedDuringRun } from './deleted-during-run.js';
 import { actWhereFound, LOOK_AGAIN } from './record-races.js';
 
 export type BringBackOutcome =
@@ -20,12 +21,13 @@ export class Restorer {
     private readonly index: ArchiveIndex,
     private readonly reader: ArchiveReader,
     private readonly clock: Clock,
+    private readonly deletedDuringRun: DeletedDuringRun,
   ) {}
 
   /** Restores an archived record as it was archived, stamped with `restored_at`. */
   async restore(id: string): Promise<StoredRecord> {
     return actWhereFound(
-      { live: this.live, index: this.index },
+      { live: this.live, index: this.index, deletedDuringRun: this.deletedDuringRun },
       id,
       async (found): Promise<StoredRecord | typeof LOOK_AGAIN> => {
         if (found.where === 'live') throw new ConflictError(`record '${id}' is already live`, 'already_live');

@@ -20,6 +20,18 @@ export function describeDeletionNotesContract(
       expect(await current().deletedAt('other')).toBeUndefined();
     });
 
+    it('keeps confirmations apart from notes, the latest of each', async () => {
+      await current().note('gone', '2026-03-01T00:00:00.000Z');
+      expect(await current().confirmedAt('gone')).toBeUndefined();
+      await current().confirm('gone', '2026-03-01T00:00:01.000Z');
+      await current().confirm('gone', '2026-02-01T00:00:00.000Z');
+      expect(await current().confirmedAt('gone')).toBe('2026-03-01T00:00:01.000Z');
+      expect(await current().deletedAt('gone')).toBe('2026-03-01T00:00:00.000Z');
+      await current().confirm('other', '2026-04-01T00:00:00.000Z');
+      expect(await current().deletedAt('other')).toBeUndefined();
+      expect(await current().confirmedAt('other')).toBe('2026-04-01T00:00:00.000Z');
+    });
+
     it('answers the readiness probe', async () => {
       await expect(current().ping()).resolves.toBeUndefined();
     });

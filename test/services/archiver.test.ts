@@ -4,6 +4,7 @@ import { StoreUnavailableError } from '../../src/domain/errors.js';
 import type { ArchiveIndex } from '../../src/ports/archive-index.js';
 import type { ArchiveStore } from '../../src/ports/archive-store.js';
 import type { LiveStore } from '../../src/ports/live-store.js';
+import type { RecordService } from '../../src/services/record-service.js';
 import { BACKENDS, blobNames, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { intercept } from '../helpers/intercept.js';
 import { losingLock } from '../helpers/lost-lock.js';
@@ -79,6 +80,46 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
     expect(await records.get('taken')).toMatchObject({ source: 'archive', doc: taken.doc });
     await expect(records.get('deleted')).rejects.toMatchObject({ code: 'not_found' });
     expect(await harness.adapters.index.get('deleted')).toBeUndefined();
+    expect((await records.get('plain')).source).toBe('archive');
+  });
+
+  it('reads a record a client deleted after the run read it as deleted, while the run still holds its copy', async () => {
+    const late: { records?: RecordService; readInWindow?: Promise<unknown> } = {};
+    harness = await startHarness({
+      backend,
+      layout: 'record',
+      // The client's delete lands between the run's read and its indexing: it finds no entry to
+      // withdraw, and the run indexes the copy it read. Reads come in before the run withdraws it.
+      wrap: (adapters) => ({
+        ...adapters,
+        index: intercept<ArchiveIndex>(adapters.index, {
+          putMany: async (entries) => {
+            if (entries.some((entry) => entry.id === 'deleted'))
+              await late.records?.delete('deleted', undefined);
+            return adapters.index.putMany(entries);
+          },
+        }),
+        live: intercept<LiveStore>(adapters.live, {
+          deleteMany: async (items) => {
+            late.readInWindow = late.records?.get('deleted').then(
+              (view) => view.source,
+              (error: unknown) => (error as { code?: string }).code,
+            );
+            await late.readInWindow;
+            return adapters.live.deleteMany(items);
+          },
+        }),
+      }),
+    });
+    const { records } = harness.services;
+    late.records = records;
+    await seed(harness, ['deleted', 'plain']);
+    const run = await harness.services.archiver.runOnce();
+    expect(await late.readInWindow).toBe('not_found');
+    expect(await harness.adapters.index.get('deleted')).toBeUndefined();
+    expect(run).toMatchObject({ status: 'succeeded', archived: 1, skipped: 1 });
+    await expect(records.get('deleted')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(records.restore('deleted')).rejects.toMatchObject({ code: 'not_found' });
     expect((await records.get('plain')).source).toBe('archive');
   });
 
