@@ -32,8 +32,29 @@ export function registerStrictJsonBodies(app: FastifyInstance): void {
       return;
     }
     // The default parser is synchronous: it answers through `done`.
-    void parse(request, text, done);
+    void parse(request, text, (error, value: unknown) => {
+      // It refuses valid JSON only for a key that could poison prototypes, and then only says "not valid JSON".
+      if (error && isJson(text)) {
+        done(
+          new ValidationError(
+            'the body has a field named __proto__, or a constructor holding prototype, which is refused; rename the field',
+          ),
+          undefined,
+        );
+        return;
+      }
+      done(error, value);
+    });
   });
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** JSON is UTF-8 (RFC 8259): a charset parameter may say so, and nothing else. */

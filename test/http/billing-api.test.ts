@@ -197,7 +197,11 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
 
     it('still refuses a __proto__ key in a request body', async () => {
       const response = await postText('{"customer_id": "c", "amount": 1, "__proto__": {"admin": true}}');
-      expect(response.statusCode).toBe(400);
+      expect(expectError(response, 400, 'validation_error')).toBe(
+        'the body has a field named __proto__, or a constructor holding prototype, which is refused; rename the field',
+      );
+      const nested = await postText('{"customer_id": "c", "metadata": {"constructor": {"prototype": {}}}}');
+      expect(expectError(nested, 400, 'validation_error')).toContain('constructor holding prototype');
       expect(await liveCount()).toBe(0);
     });
 
