@@ -43,6 +43,41 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     });
   });
 
+  it.each(['record', 'segment'] as const)(
+    '--repair withdraws the entry of a record that is live too, keeping the live copy (%s layout)',
+    async (layout) => {
+      harness = await startHarness({ backend, layout });
+      await seed(harness, ['both', 'archived']);
+      await harness.services.archiver.runOnce();
+      // What a restore killed between its live copy and its withdrawal leaves.
+      const archived = await harness.services.records.get('both');
+      const live = await harness.adapters.live.create({
+        ...archived.doc,
+        restored_at: '2026-11-30T00:00:00.000Z',
+      });
+      const found = await harness.services.verifier.verify();
+      expect(found).toMatchObject({ ok: true, live_and_archived: { count: 1, items: [{ id: 'both' }] } });
+      expect(await indexedIds(harness)).toEqual(['archived', 'both']);
+
+      const repaired = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
+      expect(repaired.repaired).toEqual({
+        entries_rebuilt: 0,
+        entries_withdrawn: 1,
+        orphans_removed: layout === 'record' ? 1 : 0,
+      });
+      expect(await indexedIds(harness)).toEqual(['archived']);
+      const again = await harness.services.verifier.verify();
+      expect(again).toMatchObject({
+        ok: true,
+        live_and_archived: { count: 0 },
+        orphans: { count: 0 },
+        dead_records: layout === 'segment' ? 1 : 0,
+      });
+      expect(await harness.services.records.get('both')).toMatchObject({ source: 'live', doc: live.doc });
+      expect((await harness.services.records.get('archived')).source).toBe('archive');
+    },
+  );
+
   it('reports orphans of failed runs, and --repair removes those past the grace period only', async () => {
     let failing: SegmentFault = 'manifest';
     harness = await startHarness({
