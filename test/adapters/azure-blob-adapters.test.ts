@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BlobServiceClient, RestError } from '@azure/storage-blob';
-import { describe, expect, it } from 'vitest';
+import { AppendBlobClient, BlobServiceClient, RestError } from '@azure/storage-blob';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AppendBlobAuditTrail } from '../../src/adapters/azure-blob/append-blob-audit-trail.js';
 import { BlobArchiveStore, REHYDRATED_PREFIX } from '../../src/adapters/azure-blob/blob-archive-store.js';
 import { BlobLeaseLock } from '../../src/adapters/azure-blob/blob-lease-lock.js';
@@ -112,6 +112,44 @@ describe('AppendBlobAuditTrail on Azurite', () => {
     outcome: 'succeeded',
     request_id: `q${i}`,
   });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it.each([
+    ['its answer was lost after the service appended it', 'resetAfter'],
+    ['the request broke before it reached the service', 'resetBefore'],
+    ['the service answered 503', 'unavailable'],
+  ] as const)('appends a line exactly once when %s', async (_case, kind) => {
+    const connection = localAzure().blobConnectionString;
+    const endpoint = /BlobEndpoint=([^;]+)/.exec(connection)?.[1] ?? '';
+    let struck = 0;
+    const proxy = await startFaultProxy({
+      target: new URL(endpoint),
+      rates: { [kind]: 1 },
+      seed: 5,
+      // Only the first append of the line, not its creation of the blob nor any look afterwards.
+      filter: (request) => request.url?.includes('comp=appendblock') === true && struck++ === 1,
+    });
+    const proxied = new URL(endpoint);
+    proxied.host = proxy.url.host;
+    const { container, remove } = freshContainer();
+    const throughProxy = BlobServiceClient.fromConnectionString(
+      connection.replace(endpoint, proxied.href),
+    ).getContainerClient(container.containerName);
+    try {
+      const trail = new AppendBlobAuditTrail(throughProxy);
+      await trail.init();
+      await trail.append(entry(0));
+      await trail.append(entry(1));
+      expect(proxy.injected[kind]).toBe(1);
+      const text = (await container.getBlobClient('2026/03/01/0000.ndjson').downloadToBuffer()).toString();
+      expect(text).toBe(`${JSON.stringify(entry(0))}\n${JSON.stringify(entry(1))}\n`);
+    } finally {
+      await proxy.close();
+      await remove();
+    }
+  });
 
   it('moves to the next part when the day blob holds all the blocks it can, and queries read every part', async () => {
     const { container, remove } = freshContainer();
@@ -126,19 +164,22 @@ describe('AppendBlobAuditTrail on Azurite', () => {
       expect(part0.blobCommittedBlockCount).toBe(2);
 
       // The first part refuses further blocks, as a blob holding 50,000 of them would.
-      const getAppendBlobClient = container.getAppendBlobClient.bind(container);
-      container.getAppendBlobClient = (name) => {
-        const client = getAppendBlobClient(name);
-        if (name === '2026/03/01/0000.ndjson')
-          client.appendBlock = () =>
-            Promise.reject(
-              new RestError('The committed block count cannot exceed the maximum limit of 50,000 blocks.', {
-                statusCode: 409,
-                code: 'BlockCountExceedsLimit',
-              }),
-            );
-        return client;
-      };
+      // Called with each client as `this`, as the prototype's own method is.
+      // eslint-disable-next-line @typescript-eslint/unbound-method
+      const appendBlock = AppendBlobClient.prototype.appendBlock;
+      vi.spyOn(AppendBlobClient.prototype, 'appendBlock').mockImplementation(function (
+        this: AppendBlobClient,
+        ...args
+      ) {
+        if (this.name === '2026/03/01/0000.ndjson')
+          return Promise.reject(
+            new RestError('The committed block count cannot exceed the maximum limit of 50,000 blocks.', {
+              statusCode: 409,
+              code: 'BlockCountExceedsLimit',
+            }),
+          );
+        return appendBlock.apply(this, args);
+      });
       await trail.append(entry(2));
       await trail.append(entry(3));
       expect((await container.getBlobClient('2026/03/01/0001.ndjson').downloadToBuffer()).toString()).toBe(

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ContainerClient } from '@azure/storage-blob';
+import { AppendBlobClient, newPipeline, type ContainerClient } from '@azure/storage-blob';
+import pRetry from 'p-retry';
 import { auditDay, auditLine, queryAuditFiles, type AuditDayFile } from '../../domain/audit-query.js';
 import { DomainError } from '../../domain/errors.js';
 import type { AuditEntry, AuditPage, AuditQuery, AuditTrail } from '../../ports/audit-trail.js';
@@ -9,13 +10,20 @@ import { storageErrorCode, unavailable } from './blob-errors.js';
 const PART_NAME = /^(\d{4,})\.ndjson$/;
 /** Key lengths of a year, month and day prefix: '2026', '2026/03', '2026/03/15'. */
 const LEVELS = [4, 7, 10];
+/** Tries of one append; before each retry the line is looked for, as the last try may have landed. */
+const APPEND_ATTEMPTS = 5;
+/** How far back from a blob's end a line that may have landed is looked for. */
+const LANDED_WINDOW_BYTES = 256 * 1024;
+/** Statuses worth another try; a request without one broke on the way. */
+const TRANSIENT_STATUSES = new Set([408, 500, 502, 503, 504]);
 
 /**
  * AuditTrail on append blobs in a container of its own: `YYYY/MM/DD/NNNN.ndjson`, one per UTC day
  * until it holds the 50,000 blocks an append blob can, then the next part. Each entry is one
  * block, so lines never interleave or tear. Appends carry no append-position condition, so several
- * processes can append at once; the price is that a retry after a lost response can append a line
- * twice (same time, same request id).
+ * processes can append at once; they are retried here rather than by the SDK, so that a retry
+ * after a lost answer first looks whether its line landed (lines are unique: time to the
+ * millisecond, actor, action, request id) instead of writing it twice.
  */
 export class AppendBlobAuditTrail implements AuditTrail {
   /** The part each day is appended to, as this process last learnt it (another may be ahead). */
@@ -66,16 +74,27 @@ export class AppendBlobAuditTrail implements AuditTrail {
     }
   }
 
-  /** Appends to the part, creating it on its first line (the service checks the MD5 in transit). */
+  /** Appends to the part, retrying a try that failed on the way unless its line landed after all. */
   private async appendBlock(name: string, body: Buffer, md5: Buffer): Promise<void> {
-    const blob = this.container.getAppendBlobClient(name);
-    try {
-      await blob.appendBlock(body, body.length, { transactionalContentMD5: md5 });
-    } catch (error) {
-      if (storageErrorCode(error) !== 'BlobNotFound') throw error;
-      await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } });
-      await blob.appendBlock(body, body.length, { transactionalContentMD5: md5 });
-    }
+    // The SDK would retry blindly: this client does not retry at all.
+    const blob = new AppendBlobClient(
+      this.container.getAppendBlobClient(name).url,
+      newPipeline(this.container.credential, { retryOptions: { maxTries: 1, tryTimeoutInMs: 30_000 } }),
+    );
+    await pRetry(
+      async (attempt) => {
+        if (attempt > 1 && (await holdsLine(blob, body))) return;
+        await appendOnce(blob, body, md5);
+      },
+      {
+        retries: APPEND_ATTEMPTS - 1,
+        minTimeout: 200,
+        factor: 2,
+        maxTimeout: 3_000,
+        randomize: true,
+        shouldRetry: ({ error }) => isTransient(error),
+      },
+    );
   }
 
   /** On a day's first append, the highest part there is; shared by the appends that race to it. */
@@ -153,4 +172,35 @@ export class AppendBlobAuditTrail implements AuditTrail {
 
 function partName(day: string, part: number): string {
   return `${day}/${String(part).padStart(4, '0')}.ndjson`;
+}
+
+/** One try: appends to the part, creating it on its first line (the service checks the MD5 in transit). */
+async function appendOnce(blob: AppendBlobClient, body: Buffer, md5: Buffer): Promise<void> {
+  try {
+    await blob.appendBlock(body, body.length, { transactionalContentMD5: md5 });
+  } catch (error) {
+    if (storageErrorCode(error) !== 'BlobNotFound') throw error;
+    await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } });
+    await blob.appendBlock(body, body.length, { transactionalContentMD5: md5 });
+  }
+}
+
+/** Whether the line is in the part's last LANDED_WINDOW_BYTES (other processes may have appended since). */
+async function holdsLine(blob: AppendBlobClient, line: Buffer): Promise<boolean> {
+  let length: number;
+  try {
+    length = (await blob.getProperties()).contentLength ?? 0;
+  } catch (error) {
+    if (storageErrorCode(error) === 'BlobNotFound') return false;
+    throw error;
+  }
+  if (length === 0) return false;
+  const from = Math.max(0, length - LANDED_WINDOW_BYTES);
+  return (await blob.downloadToBuffer(from, length - from)).includes(line);
+}
+
+/** A try that failed on the way or was refused for now: it may be tried again. */
+function isTransient(error: unknown): boolean {
+  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof status !== 'number' || TRANSIENT_STATUSES.has(status);
 }
