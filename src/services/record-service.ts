@@ -259,13 +259,15 @@ export class RecordService {
     return this.legalHold(id);
   }
 
-  /** Live, archived, or live again after a restore that ran between the first two reads. */
+  /**
+   * Live, archived (unless a running run's copy of a record deleted meanwhile), or live again after
+   * a restore that ran between the first two reads.
+   */
   private async exists(id: string): Promise<boolean> {
-    return (
-      (await this.live.get(id)) !== undefined ||
-      (await this.index.get(id)) !== undefined ||
-      (await this.live.get(id)) !== undefined
-    );
+    if (await this.live.get(id)) return true;
+    const entry = await this.index.get(id);
+    if (entry && !(await this.deletedDuringRun(entry))) return true;
+    return (await this.live.get(id)) !== undefined;
   }
 
   async restore(id: string): Promise<RecordView> {

@@ -84,7 +84,11 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
   });
 
   it('reads a record a client deleted after the run read it as deleted, while the run still holds its copy', async () => {
-    const late: { records?: RecordService; readInWindow?: Promise<unknown> } = {};
+    const late: {
+      records?: RecordService;
+      readInWindow?: Promise<unknown>;
+      holdInWindow?: Promise<unknown>;
+    } = {};
     harness = await startHarness({
       backend,
       layout: 'record',
@@ -105,7 +109,13 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
               (view) => view.source,
               (error: unknown) => (error as { code?: string }).code,
             );
-            await late.readInWindow;
+            late.holdInWindow = late.records
+              ?.setLegalHold('deleted', { held: true, by: 'legal', reason: 'case 7' })
+              .then(
+                (view) => view.legal_hold,
+                (error: unknown) => (error as { code?: string }).code,
+              );
+            await Promise.all([late.readInWindow, late.holdInWindow]);
             return adapters.live.deleteMany(items);
           },
         }),
@@ -116,6 +126,8 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
     await seed(harness, ['deleted', 'plain']);
     const run = await harness.services.archiver.runOnce();
     expect(await late.readInWindow).toBe('not_found');
+    expect(await late.holdInWindow).toBe('not_found');
+    expect(await harness.adapters.holds.get('deleted')).toBeUndefined();
     expect(await harness.adapters.index.get('deleted')).toBeUndefined();
     expect(run).toMatchObject({ status: 'succeeded', archived: 1, skipped: 1 });
     await expect(records.get('deleted')).rejects.toMatchObject({ code: 'not_found' });
