@@ -49,6 +49,8 @@ export interface FaultProxy {
   requests: number;
   /** Changes the rates from now on (all zero: a faithful proxy). */
   setRates(rates: FaultRates): void;
+  /** Changes which requests can be struck from now on (undefined: all). */
+  setFilter(filter: ((request: IncomingMessage) => boolean) | undefined): void;
   close(): Promise<void>;
 }
 
@@ -76,11 +78,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const dice = xoroshiro128plus(options.seed);
   const random = () => uniformFloat64(dice);
   let rates = options.rates;
+  let filter = options.filter;
   const injected = Object.fromEntries(KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
   const state = { requests: 0 };
 
   const pick = (request: IncomingMessage): FaultKind | undefined => {
-    if (options.filter && !options.filter(request)) return undefined;
+    if (filter && !filter(request)) return undefined;
     let roll = random();
     for (const kind of KINDS) {
       const rate = rates[kind] ?? 0;
@@ -172,6 +175,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     },
     setRates(next) {
       rates = next;
+    },
+    setFilter(next) {
+      filter = next;
     },
     close: async () => {
       server.closeAllConnections();

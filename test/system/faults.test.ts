@@ -158,6 +158,25 @@ describe.runIf(BACKENDS.includes('azure'))('a flaky network between the service 
     expect(report.missing.count + report.corrupt.count + report.unindexed.count).toBe(0);
   }, 300_000);
 
+  it('a write the store swallows is given up after its timeout and sent again: the client gets its answer', async () => {
+    const id =
+      [...expected].find(([key, bytes]) => key.startsWith('flaky-') && bytes !== undefined)?.[0] ?? '';
+    // The update's first write is swallowed: never passed on, never answered.
+    let struck = false;
+    cosmos.setFilter((request) => request.method !== 'GET' && !struck && (struck = true));
+    cosmos.setRates({ hang: 1 });
+    try {
+      const response = await api.put(`/billing/${id}`, recordBody({ amount: 4242.42 }));
+      expect(response.statusCode, response.body).toBe(200);
+      expect(cosmos.injected.hang).toBe(1);
+      expected.set(id, canonicalBytes(response.json()).toString());
+    } finally {
+      cosmos.setRates(NONE);
+      cosmos.setFilter(undefined);
+    }
+    await expectModel();
+  }, 120_000);
+
   /** Every record reads back exactly as the model says, deleted ones are gone, and each lives in one place. */
   async function expectModel(): Promise<void> {
     for (const [id, bytes] of expected) {
