@@ -145,10 +145,10 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }
         tags,
         summary: 'Place (held: true) or lift (held: false) a legal hold; audited with the caller and reason',
         description:
-          'A held record cannot be deleted (409 legal_hold) and is kept past RETENTION_DAYS, live or archived. Repeating a request changes nothing.',
+          'A held record cannot be deleted (409 legal_hold) and is kept past RETENTION_DAYS, live or archived. Repeating a request changes nothing. A hold asked for while the record is being deleted waits for the delete: 404 once the record is gone, 409 deletion_in_progress if the delete still stands after the wait.',
         params: IdParamsSchema,
         body: HoldRequestSchema,
-        response: { 200: HoldViewSchema, 400: ErrorSchema, 404: ErrorSchema },
+        response: { 200: HoldViewSchema, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema },
       },
     },
     async (request) =>
