@@ -280,7 +280,7 @@ program
             { action: 'archive.repair' },
             verify,
             ({ repaired }) =>
-              `${repaired.entries_rebuilt} entries rebuilt, ${repaired.entries_withdrawn} entries beside live copies withdrawn, ${repaired.orphans_removed} orphans removed`,
+              `${repaired.entries_rebuilt} entries rebuilt, ${repaired.orphans_removed} orphans removed`,
           )
         : await verify();
       print(report);
@@ -470,7 +470,7 @@ function verifySummary(report: VerifyReport, repaired: boolean): string {
   problem(report.dead_records, 'dead records inside segments still in use: `compact` reclaims them');
   problem(
     report.live_and_archived.count,
-    'records both live and indexed: harmless, reads serve the live copy; `verify --repair` withdraws the entries',
+    'records both live and indexed: harmless, the next archival run heals them',
   );
   problem(report.offline.count, 'blobs in the Archive tier, not checked');
   problem(
@@ -479,7 +479,7 @@ function verifySummary(report: VerifyReport, repaired: boolean): string {
   );
   if (repaired)
     lines.push(
-      `  repaired: ${report.repaired.entries_rebuilt} entries rebuilt, ${report.repaired.entries_withdrawn} entries beside live copies withdrawn, ${report.repaired.orphans_removed} orphans removed`,
+      `  repaired: ${report.repaired.entries_rebuilt} entries rebuilt, ${report.repaired.orphans_removed} orphans removed`,
     );
   lines.push(
     report.ok

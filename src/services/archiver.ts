@@ -393,7 +393,8 @@ export class Archiver {
 
 /**
  * How long before a run's start a client delete may have been noted and still be landing: a
- * DELETE notes, asks the hold, then deletes, all within one request, far under this.
+ * DELETE claims the record, notes, then deletes, giving up unless its destructive call starts
+ * within 30 s of its claim; that call ends within a few minutes even on a struggling store.
  */
 const DELETE_IN_FLIGHT_MS = 5 * 60_000;
 

@@ -5,19 +5,21 @@ import { ConflictError, DeletionUnderWayError, StoreUnavailableError } from '../
 import type { HoldChange, LegalHold, LegalHolds } from '../ports/legal-holds.js';
 import type { Clock } from './clock.js';
 
-/** How long a delete's claim keeps holds off when its holder dies without releasing it. */
-export const CLAIM_LIFETIME_MS = 120_000;
-
 /**
- * A delete this long past its claim gives up before its destructive step. That step's own retries
- * (10 s a request, 5 attempts) then end well inside the claim's lifetime, so no hold can be placed
- * while a delete that decided to go ahead is still going.
+ * How long a delete's claim keeps holds off. It must outlast the delete: a delete stops at
+ * CLAIM_DEADLINE_MS unless its destructive call has started, and that call (a lookup and a
+ * conditional delete, each at most 5 attempts of 10 s plus the SDK's throttling waits) ends within
+ * a few minutes even on a struggling store. A delete whose process dies leaves the record
+ * unholdable (409 `deletion_in_progress`) for this long.
  */
+export const CLAIM_LIFETIME_MS = 10 * 60_000;
+
+/** A delete this long past its claim gives up before its destructive call (503, nothing removed). */
 export const CLAIM_DEADLINE_MS = 30_000;
 
 /**
- * How a request waits for another's claim to end: about 1.6 s in all, longer than a delete takes on
- * a healthy store.
+ * How a request waits for another's claim to end: 1.6 to 3.2 s in all (jittered), longer than a
+ * delete takes on a healthy store.
  */
 const WAIT_FOR_CLAIM = { retries: 6, minTimeout: 25, factor: 2, randomize: true } as const;
 

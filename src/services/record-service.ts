@@ -218,6 +218,8 @@ export class RecordService {
    * entry for the deleted record from a segment that still holds an older copy of it.
    */
   private async noteDeletion(claim: HeldClaim): Promise<void> {
+    // Checked before the note too: a delete given up must not leave a note saying it happened.
+    assertClaimFresh(claim);
     await this.deletions.note(claim.id, this.clock().toISOString());
     assertClaimFresh(claim);
   }
@@ -243,17 +245,23 @@ export class RecordService {
       return this.legalHold(id);
     }
     if (!(await this.exists(id))) throw new NotFoundError(`record '${id}' not found`);
-    const { changed } = await placeHoldBesideDeletes(this.holds, id, change).catch(async (error: unknown) => {
-      if (!(error instanceof DeletionUnderWayError)) throw error;
-      if (!(await this.exists(id)))
-        throw new NotFoundError(`record '${id}' was deleted while the hold was being placed`);
-      throw new DeletionUnderWayError(
-        `record '${id}' is being deleted by another request; place the hold again once that delete has ended`,
-      );
-    });
-    if (changed && !(await this.exists(id))) {
-      // Deleted between the check and the hold: say so rather than hold nothing.
-      await this.holds.clear(id, { ...change, reason: 'the record was deleted while the hold was placed' });
+    const { hold, changed } = await placeHoldBesideDeletes(this.holds, id, change).catch(
+      async (error: unknown) => {
+        if (!(error instanceof DeletionUnderWayError)) throw error;
+        // Nothing was placed, so nothing is audited: unlike a hold placed and then lifted below.
+        if (!(await this.exists(id)))
+          throw new NotFoundError(`record '${id}' was deleted before the hold could be placed`);
+        throw new DeletionUnderWayError(
+          `record '${id}' is being deleted by another request; place the hold again once that delete has ended`,
+        );
+      },
+    );
+    if (!(await this.exists(id))) {
+      // Deleted between the check and the hold: say so rather than hold nothing. A hold that looks
+      // already placed may be this request's own, when the answer to placing it was lost.
+      const ours = changed || (hold.since === change.at && hold.by === change.by);
+      if (ours)
+        await this.holds.clear(id, { ...change, reason: 'the record was deleted while the hold was placed' });
       throw new NotFoundError(`record '${id}' was deleted while the hold was being placed`);
     }
     return this.legalHold(id);

@@ -1,12 +1,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import {
-  ArchivedGoneError,
-  ArchivedOfflineError,
-  IntegrityError,
-  PreconditionFailedError,
-} from '../domain/errors.js';
+import { ArchivedGoneError, ArchivedOfflineError, IntegrityError } from '../domain/errors.js';
 import { recordTimes } from '../domain/record-times.js';
 import type { ManifestRecord, SegmentManifest } from '../domain/segment-format.js';
 import {
@@ -29,10 +24,7 @@ const PAGE = 500;
 const LISTED = 50;
 
 export interface VerifyOptions {
-  /**
-   * Rebuild missing index entries from manifests, withdraw entries beside a live copy (the newer
-   * one), and remove orphans older than the grace period.
-   */
+  /** Rebuild missing index entries from manifests and remove orphans older than the grace period. */
   repair?: boolean;
   /** Orphans younger than this may belong to a run still in flight elsewhere; default 24 h. */
   graceMs?: number;
@@ -76,8 +68,9 @@ export interface VerifyReport {
   /** Records in segments no entry points to any more, waiting for `compact`. */
   dead_records: number;
   /**
-   * Records both live and indexed, left by a crash between two steps of a run or of a restore or
-   * update, or by a move racing one; reads serve the live copy, and `--repair` withdraws the entry.
+   * Records both live and indexed, left by a crash between two steps of a run (its next run heals
+   * it) or of a restore or update, or by a move racing one (the record's next change heals those);
+   * reads serve the live copy.
    */
   live_and_archived: FindingList;
   /** Blobs in the Archive tier, which cannot be read without rehydration: not checked. */
@@ -87,7 +80,7 @@ export interface VerifyReport {
    * of whatever wrote them, not of the archive, so never a failure.
    */
   not_archivable: FindingList<RecordFinding>;
-  repaired: { entries_rebuilt: number; entries_withdrawn: number; orphans_removed: number };
+  repaired: { entries_rebuilt: number; orphans_removed: number };
 }
 
 class Findings<T = Finding> {
@@ -149,7 +142,7 @@ class VerifyPass {
     record_blobs: 0,
     live_records: 0,
   };
-  private readonly repaired = { entries_rebuilt: 0, entries_withdrawn: 0, orphans_removed: 0 };
+  private readonly repaired = { entries_rebuilt: 0, orphans_removed: 0 };
   private deadRecords = 0;
   private blobs = new Map<string, BlobInfo>();
   /** Blobs of the record layout, each holding one record. */
@@ -211,14 +204,12 @@ class VerifyPass {
       for (const entry of page) {
         this.checked.entries += 1;
         const { blob } = entry.location;
-        if (await this.deps.live.get(entry.id)) {
+        if (await this.deps.live.get(entry.id))
           this.liveAndArchived.add({
             blob,
             id: entry.id,
             message: 'live and indexed; reads serve the live copy',
           });
-          if (this.options.repair && (await this.withdrawBesideLive(entry))) continue;
-        }
         if (!this.blobs.has(blob)) {
           this.missing.add({ blob, id: entry.id, message: `index entry points to ${blob}, which is gone` });
         } else if (entry.location.layout === 'record') {
@@ -228,28 +219,6 @@ class VerifyPass {
         }
       }
     }
-  }
-
-  /**
-   * Withdraws an entry whose record is live too. The live copy is the newer: a restore or update
-   * writes it first and withdraws the entry after, and a run indexes first and deletes the live
-   * copy after; a kill between leaves both. Runs are locked out meanwhile, and a client's change
-   * of the live copy withdraws the entry itself, so only an unchanged entry goes.
-   */
-  private async withdrawBesideLive(entry: StoredEntry): Promise<boolean> {
-    this.checkLease();
-    try {
-      if (!(await this.deps.index.withdraw(entry.id, entry.etag))) return false;
-    } catch (error) {
-      if (error instanceof PreconditionFailedError) return false;
-      throw error;
-    }
-    this.repaired.entries_withdrawn += 1;
-    this.deps.logger.warn(
-      { id: entry.id, blob: entry.location.blob, repair: this.runId },
-      'index entry beside a live copy withdrawn',
-    );
-    return true;
   }
 
   /** Every live record: whether the archiver can read its timestamps, whatever its age. */

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createCosmosClient } from '../../src/adapters/cosmos/cosmos-client.js';
 import { CosmosArchiveIndex } from '../../src/adapters/cosmos/cosmos-archive-index.js';
 import { CosmosGarbageQueue } from '../../src/adapters/cosmos/cosmos-garbage-queue.js';
+import { CosmosLegalHolds } from '../../src/adapters/cosmos/cosmos-legal-holds.js';
 import { CosmosLiveStore } from '../../src/adapters/cosmos/cosmos-live-store.js';
 import { COSMOS_ATTEMPTS } from '../../src/adapters/cosmos/cosmos-retry.js';
 import type { RecordDocument } from '../../src/domain/billing-record.js';
@@ -48,8 +49,9 @@ describe('Cosmos DB adapters when the answer to a write is lost', () => {
     const live = new CosmosLiveStore(client, { database, container: 'records', partitionKeyPath: '/id' });
     const index = new CosmosArchiveIndex(client, { database, container: 'index' });
     const garbage = new CosmosGarbageQueue(client, { database, container: 'index' });
-    for (const store of [live, index, garbage]) await store.init();
-    return { live, index, garbage };
+    const holds = new CosmosLegalHolds(client, { database, container: 'holds' });
+    for (const store of [live, index, garbage, holds]) await store.init();
+    return { live, index, garbage, holds };
   }
 
   /** Stores behind a proxy that, once armed, resets the connection after the store acted on the next matching request. */
@@ -134,6 +136,31 @@ describe('Cosmos DB adapters when the answer to a write is lost', () => {
     await stores.garbage.add([{ id: 'inv-9', location }]);
     expect(stores.proxy.injected.resetAfter).toBe(1);
     expect(await stores.garbage.list({ limit: 10 })).toMatchObject([{ id: 'inv-9', location }]);
+  });
+
+  it('a hold lift that landed reports the hold lifted, once, and lifts nothing more', async () => {
+    const stores = await behindProxy();
+    const change = { at: '2026-11-30T00:00:00.000Z', by: 'legal', reason: 'case 7' };
+    await stores.holds.set('inv-1', change);
+    stores.loseAnswerTo('POST', /\/colls\/holds\/docs$/);
+    expect(await stores.holds.clear('inv-1', { ...change, at: '2026-11-30T00:01:00.000Z' })).toEqual({
+      changed: true,
+    });
+    expect(stores.proxy.injected.resetAfter).toBe(1);
+    expect((await stores.holds.history('inv-1')).map((event) => event.action)).toEqual(['set', 'cleared']);
+  });
+
+  it("a delete's claim that landed is its own, not another delete's", async () => {
+    const stores = await behindProxy();
+    stores.loseAnswerTo('POST', /\/colls\/holds\/docs$/);
+    const claim = { token: 'd1', at: '2026-11-30T00:00:00.000Z', expiresAt: '2026-11-30T00:10:00.000Z' };
+    expect(await stores.holds.claimDeletion('inv-1', claim)).toEqual({ claimed: true });
+    expect(stores.proxy.injected.resetAfter).toBe(1);
+    await expect(
+      stores.holds.set('inv-1', { ...claim, by: 'legal', reason: 'case 7' }),
+    ).rejects.toMatchObject({
+      code: 'deletion_in_progress',
+    });
   });
 
   it('a store that keeps failing is given up after a bounded number of attempts', async () => {

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CLAIM_DEADLINE_MS } from '../../src/services/deletion-claims.js';
+import type { RecordService } from '../../src/services/record-service.js';
 import { intercept } from '../helpers/intercept.js';
 import {
   BACKENDS,
@@ -288,6 +289,38 @@ describe.each(BACKENDS)('legal hold placed while a delete is under way (%s)', (b
     await expect(race.placing()).rejects.toMatchObject({ code: 'not_found' });
     await expect(records.get('contested')).rejects.toMatchObject({ code: 'not_found' });
     expect(await harness.adapters.holds.get('contested')).toBeUndefined();
+  });
+
+  it('a hold whose answer was lost while the record was deleted is lifted again and answers 404', async () => {
+    const late: { records?: RecordService } = {};
+    harness = await startHarness({
+      backend,
+      wrap: (adapters) => ({
+        ...adapters,
+        holds: intercept(adapters.holds, {
+          // The whole delete lands between the hold's look and its write; the write lands, its
+          // answer is lost, and the retry meets the hold as if somebody else had placed it.
+          set: async (id, change) => {
+            await late.records?.delete(id, undefined);
+            late.records = undefined;
+            const placed = await adapters.holds.set(id, change);
+            return { ...placed, changed: false };
+          },
+        }),
+      }),
+    });
+    const { records } = harness.services;
+    await records.create(recordBody({ id: 'lost-answer' }));
+    late.records = records;
+    await expect(records.setLegalHold('lost-answer', { held: true, ...HOLD })).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    await expect(records.get('lost-answer')).rejects.toMatchObject({ code: 'not_found' });
+    expect(await harness.adapters.holds.get('lost-answer')).toBeUndefined();
+    expect((await harness.adapters.holds.history('lost-answer')).map((event) => event.action)).toEqual([
+      'set',
+      'cleared',
+    ]);
   });
 
   it('a claim left by a crashed delete answers 409 to holds and deletes until it expires, then stops nothing', async () => {

@@ -43,40 +43,21 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     });
   });
 
-  it.each(['record', 'segment'] as const)(
-    '--repair withdraws the entry of a record that is live too, keeping the live copy (%s layout)',
-    async (layout) => {
-      harness = await startHarness({ backend, layout });
-      await seed(harness, ['both', 'archived']);
-      await harness.services.archiver.runOnce();
-      // What a restore killed between its live copy and its withdrawal leaves.
-      const archived = await harness.services.records.get('both');
-      const live = await harness.adapters.live.create({
-        ...archived.doc,
-        restored_at: '2026-11-30T00:00:00.000Z',
-      });
-      const found = await harness.services.verifier.verify();
-      expect(found).toMatchObject({ ok: true, live_and_archived: { count: 1, items: [{ id: 'both' }] } });
-      expect(await indexedIds(harness)).toEqual(['archived', 'both']);
-
-      const repaired = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
-      expect(repaired.repaired).toEqual({
-        entries_rebuilt: 0,
-        entries_withdrawn: 1,
-        orphans_removed: layout === 'record' ? 1 : 0,
-      });
-      expect(await indexedIds(harness)).toEqual(['archived']);
-      const again = await harness.services.verifier.verify();
-      expect(again).toMatchObject({
-        ok: true,
-        live_and_archived: { count: 0 },
-        orphans: { count: 0 },
-        dead_records: layout === 'segment' ? 1 : 0,
-      });
-      expect(await harness.services.records.get('both')).toMatchObject({ source: 'live', doc: live.doc });
-      expect((await harness.services.records.get('archived')).source).toBe('archive');
-    },
-  );
+  it('--repair leaves the entry of a record that is live too: a restore of it may be in flight', async () => {
+    harness = await startHarness({ backend, layout: 'record' });
+    await seed(harness, ['both']);
+    await harness.services.archiver.runOnce();
+    // A restore that has written its live copy and not yet withdrawn the entry looks just like this.
+    const archived = await harness.services.records.get('both');
+    await harness.adapters.live.create({ ...archived.doc, restored_at: '2026-11-30T00:00:00.000Z' });
+    const repaired = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
+    expect(repaired).toMatchObject({
+      ok: true,
+      live_and_archived: { count: 1, items: [{ id: 'both' }] },
+      repaired: { entries_rebuilt: 0, orphans_removed: 0 },
+    });
+    expect(await indexedIds(harness)).toEqual(['both']);
+  });
 
   it('reports orphans of failed runs, and --repair removes those past the grace period only', async () => {
     let failing: SegmentFault = 'manifest';

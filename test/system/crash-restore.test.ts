@@ -123,7 +123,7 @@ describe.each(SETUPS)(
       // Most kills came once the restore had written: the live copy, or the live copy and the withdrawal.
       expect(landings.length - count('before its first write')).toBeGreaterThanOrEqual(rounds / 2);
 
-      // Records a kill left live and indexed are live only once repaired, and take their next update.
+      // A record a kill left both live and indexed heals on its next update, as reads already assumed.
       await updateEach(harness, model, between);
       await expectIntactAfterKill(harness, model);
     }, 240_000);

@@ -188,7 +188,6 @@ export function describeCrashSafety(layout: LayoutName): void {
         expect(repaired.code, repaired.stderr).toBe(0);
         expect((JSON.parse(repaired.stdout) as VerifyReport).repaired).toEqual({
           entries_rebuilt: 0,
-          entries_withdrawn: 0,
           orphans_removed: report.orphans.count,
         });
         const again = JSON.parse((await runCli(['verify'], quiet)).stdout) as VerifyReport;

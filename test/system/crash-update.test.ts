@@ -188,7 +188,7 @@ describe.each(SETUPS)(
       expect(midWork).toBeGreaterThan(ROUNDS / 2);
       expect(unansweredCount).toBeGreaterThan(0);
 
-      // Records a kill left live and indexed are live only once repaired, and take their next update.
+      // A record a kill left both live and indexed heals on its next update, as reads already assumed.
       await updateEach(harness, model, both);
       await expectIntactAfterKill(harness, model);
     }, 240_000);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AppendBlobClient, newPipeline, type ContainerClient } from '@azure/storage-blob';
+import { AppendBlobClient, newPipeline, RestError, type ContainerClient } from '@azure/storage-blob';
 import pRetry from 'p-retry';
 import { auditDay, auditLine, queryAuditFiles, type AuditDayFile } from '../../domain/audit-query.js';
 import { DomainError } from '../../domain/errors.js';
@@ -23,7 +23,9 @@ const TRANSIENT_STATUSES = new Set([408, 500, 502, 503, 504]);
  * block, so lines never interleave or tear. Appends carry no append-position condition, so several
  * processes can append at once; they are retried here rather than by the SDK, so that a retry
  * after a lost answer first looks whether its line landed (lines are unique: time to the
- * millisecond, actor, action, request id) instead of writing it twice.
+ * millisecond, actor, action, request or run id) instead of writing it twice. A line can still be
+ * written twice when the service applies a try only after the client gave up on it (30 s) and
+ * looked, or when more than LANDED_WINDOW_BYTES of other lines came after it meanwhile.
  */
 export class AppendBlobAuditTrail implements AuditTrail {
   /** The part each day is appended to, as this process last learnt it (another may be ahead). */
@@ -199,8 +201,9 @@ async function holdsLine(blob: AppendBlobClient, line: Buffer): Promise<boolean>
   return (await blob.downloadToBuffer(from, length - from)).includes(line);
 }
 
-/** A try that failed on the way or was refused for now: it may be tried again. */
+/** A try that failed on the way (no status), timed out, or was refused for now: it may be tried again. */
 function isTransient(error: unknown): boolean {
-  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
-  return typeof status !== 'number' || TRANSIENT_STATUSES.has(status);
+  if (error instanceof Error && error.name === 'AbortError') return true;
+  if (!(error instanceof RestError)) return false;
+  return error.statusCode === undefined || TRANSIENT_STATUSES.has(error.statusCode);
 }

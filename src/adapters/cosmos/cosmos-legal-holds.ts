@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CosmosClient, DeleteOperationInput, OperationBase, OperationInput } from '@azure/cosmos';
-import { DeletionUnderWayError } from '../../domain/errors.js';
+import { DeletionUnderWayError, StoreUnavailableError } from '../../domain/errors.js';
 import type { DeletionClaim, HoldChange, HoldEvent, LegalHold, LegalHolds } from '../../ports/legal-holds.js';
 import { cosmosStatus, etagOf, ifMatch, unavailable } from './cosmos-client.js';
 import { CosmosAdapter } from './cosmos-container.js';
@@ -30,6 +30,9 @@ interface EventDocument extends HoldEvent {
 /** Each record's hold and its events share the record's logical partition, so one batch commits both. */
 const HOLD_ID = 'hold';
 
+/** Rounds of a change to a record's hold slot while others keep changing it, before giving up. */
+const SLOT_ROUNDS = 10;
+
 /**
  * Legal holds on a Cosmos DB container (partition key /record_id). A change and its audit event
  * are one transactional batch; the first operation is the conditional one, so when it fails the
@@ -49,7 +52,7 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
   async set(recordId: string, change: HoldChange): Promise<{ hold: LegalHold; changed: boolean }> {
     const hold: LegalHold = { record_id: recordId, since: change.at, by: change.by, reason: change.reason };
     const body: HoldDocument = { id: HOLD_ID, type: 'hold', ...hold };
-    for (;;) {
+    for (let round = 0; round < SLOT_ROUNDS; round++) {
       const status = await this.commit(recordId, `placing a legal hold on record '${recordId}'`, [
         { operationType: 'Create', partitionKey: recordId, resourceBody: { ...body } },
         {
@@ -68,12 +71,17 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
       }
       await this.removeExpiredClaim(recordId, slot.etag);
     }
+    throw kept(`placing a legal hold on record '${recordId}'`);
   }
 
   async clear(recordId: string, change: HoldChange): Promise<{ changed: boolean }> {
-    for (;;) {
+    // One event for every round: after a lost answer, finding it says this lift landed, and the
+    // hold now in the slot is somebody else's, placed since.
+    const event = eventDocument(recordId, 'cleared', change);
+    for (let round = 0; round < SLOT_ROUNDS; round++) {
       const slot = await this.readSlot(recordId);
-      if (slot?.doc.type !== 'hold') return { changed: false };
+      if (slot?.doc.type !== 'hold')
+        return { changed: round > 0 && (await this.hasEvent(recordId, event.id)) };
       // The SDK's type leaves ifMatch off a delete, but sends it, and the service honours it.
       const deleteHold: DeleteOperationInput & OperationBase = {
         operationType: 'Delete',
@@ -86,11 +94,12 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
         {
           operationType: 'Create',
           partitionKey: recordId,
-          resourceBody: { ...eventDocument(recordId, 'cleared', change) },
+          resourceBody: { ...event },
         },
       ]);
-      if (status === 'done') return { changed: true };
+      if (status === 'done' || (await this.hasEvent(recordId, event.id))) return { changed: true };
     }
+    throw kept(`lifting the legal hold on record '${recordId}'`);
   }
 
   async claimDeletion(
@@ -104,7 +113,7 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
       token: claim.token,
       expires_at: claim.expiresAt,
     };
-    for (;;) {
+    for (let round = 0; round < SLOT_ROUNDS; round++) {
       try {
         await withCosmosRetries(() => this.container.items.items.create({ ...body }));
         return { claimed: true };
@@ -120,6 +129,7 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
       if (slot.doc.expires_at > claim.at) return { claimed: false };
       await this.removeExpiredClaim(recordId, slot.etag);
     }
+    throw kept(`claiming record '${recordId}' for a delete`);
   }
 
   async releaseDeletion(recordId: string, token: string): Promise<void> {
@@ -186,6 +196,18 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
     }
   }
 
+  private async hasEvent(recordId: string, eventId: string): Promise<boolean> {
+    try {
+      const { resource } = await withCosmosRetries(() =>
+        this.container.items.item(eventId, recordId).read<EventDocument>(),
+      );
+      return resource !== undefined;
+    } catch (error) {
+      if (cosmosStatus(error) === 404) return false;
+      throw unavailable(`reading the legal hold history of record '${recordId}'`, error);
+    }
+  }
+
   private async removeExpiredClaim(recordId: string, etag: string): Promise<void> {
     await this.deleteSlot(recordId, etag, `removing an expired delete's claim on record '${recordId}'`);
   }
@@ -223,6 +245,11 @@ export class CosmosLegalHolds extends CosmosAdapter implements LegalHolds {
       throw unavailable(action, error);
     }
   }
+}
+
+/** The slot changed under every round: another writer keeps changing it, or the container is gone. */
+function kept(action: string): StoreUnavailableError {
+  return new StoreUnavailableError(`Cosmos DB: ${action} failed: the record's hold kept changing under it`);
 }
 
 /** Create of an existing hold or claim (409), delete of a missing (404) or changed (412) one. */

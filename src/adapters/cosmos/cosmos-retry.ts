@@ -27,8 +27,17 @@ const TRANSIENT_CODES = new Set([
   'PARSE_ERROR',
 ]);
 
+/**
+ * The SDK rethrows any failure of a transactional batch as a plain Error with this prefix and the
+ * cause's message only, dropping its status and code. A refused operation comes back in the
+ * batch's results, not as an error, so what is thrown is the request itself failing: worth
+ * another try, like any request that broke on the way.
+ */
+const BATCH_FAILURE = 'Batch request error:';
+
 /** Whether sending the same request again may succeed. */
 export function isTransient(error: unknown): boolean {
+  if (error instanceof Error && error.message.startsWith(BATCH_FAILURE)) return true;
   const status = cosmosStatus(error);
   if (status !== undefined) return TRANSIENT_STATUSES.has(status);
   const code = (error as { code?: unknown } | undefined)?.code;
