@@ -15,7 +15,7 @@ import {
 } from './crash-kit.js';
 
 /** Rounds and fresh records per round: the Azure stand-ins write far fewer records a second. */
-const WORKLOAD = { embedded: { rounds: 30, perRound: 400 }, azure: { rounds: 8, perRound: 60 } } as const;
+const WORKLOAD = { embedded: { rounds: 20, perRound: 400 }, azure: { rounds: 6, perRound: 60 } } as const;
 
 /** Past the default RETENTION_DAYS (2555): such records are swept by the run that archives them. */
 const EXPIRED_AGE_DAYS = 3000;

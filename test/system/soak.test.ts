@@ -13,8 +13,8 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
  * times slower on 2 cores, so fewer clients leave archival runs and compaction their share.
  */
 const SETTINGS = {
-  embedded: { durationMs: 35_000 },
-  azure: { durationMs: 30_000, compactEveryMs: 4_000, writers: 2, readers: 1, restorers: 1 },
+  embedded: { durationMs: 25_000 },
+  azure: { durationMs: 24_000, compactEveryMs: 4_000, writers: 2, readers: 1, restorers: 1 },
 } as const;
 
 /** How many answers of `kind` during the soak were `answer` (any answer when absent). */
