@@ -39,11 +39,20 @@ export async function actWhereFound<T>(
 }
 
 async function find(stores: RecordStores, id: string, notFound: string): Promise<Found> {
+  const found = await lookUp(stores, id);
+  if (!found) throw new NotFoundError(notFound);
+  return found;
+}
+
+/**
+ * Where the record is: live, then indexed (unless a running run's copy of a record deleted
+ * meanwhile), then live again, as a restore may have moved it between the first two reads.
+ */
+export async function lookUp(stores: RecordStores, id: string): Promise<Found | undefined> {
   const live = await stores.live.get(id);
   if (live) return { where: 'live', record: live };
   const entry = await stores.index.get(id);
   if (entry && !(await stores.deletedDuringRun(entry))) return { where: 'archive', entry };
   const moved = await stores.live.get(id);
-  if (moved) return { where: 'live', record: moved };
-  throw new NotFoundError(notFound);
+  return moved && { where: 'live', record: moved };
 }

@@ -28,7 +28,7 @@ import {
   placeHoldBesideDeletes,
   type HeldClaim,
 } from './deletion-claims.js';
-import { actWhereFound, LOOK_AGAIN, type RecordStores } from './record-races.js';
+import { actWhereFound, lookUp, LOOK_AGAIN, type RecordStores } from './record-races.js';
 import type { Restorer } from './restorer.js';
 
 export type RecordSource = 'live' | 'archive';
@@ -267,15 +267,8 @@ export class RecordService {
     return this.legalHold(id);
   }
 
-  /**
-   * Live, archived (unless a running run's copy of a record deleted meanwhile), or live again after
-   * a restore that ran between the first two reads.
-   */
   private async exists(id: string): Promise<boolean> {
-    if (await this.live.get(id)) return true;
-    const entry = await this.index.get(id);
-    if (entry && !(await this.deletedDuringRun(entry))) return true;
-    return (await this.live.get(id)) !== undefined;
+    return (await lookUp(this.stores, id)) !== undefined;
   }
 
   async restore(id: string): Promise<RecordView> {
