@@ -261,7 +261,12 @@ export class RecordService {
       // already placed may be this request's own, when the answer to placing it was lost.
       const ours = changed || (hold.since === change.at && hold.by === change.by);
       if (ours)
-        await this.holds.clear(id, { ...change, reason: 'the record was deleted while the hold was placed' });
+        await this.holds.clear(id, {
+          ...change,
+          // After the placement, even within its millisecond, so the history keeps their order.
+          at: new Date(Math.max(this.clock().getTime(), Date.parse(change.at) + 1)).toISOString(),
+          reason: 'the record was deleted while the hold was placed',
+        });
       throw new NotFoundError(`record '${id}' was deleted while the hold was being placed`);
     }
     return this.legalHold(id);
