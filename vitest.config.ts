@@ -9,6 +9,7 @@ const UNIT = [
   'test/auth/api-keys.test.ts',
   'test/auth/bootstrap-key.test.ts',
   'test/lifecycle/lifecycle-plan.test.ts',
+  'test/services/usage-tally.test.ts',
 ];
 /** Processes: the server, the CLI under SIGKILL and in races, the Functions handler. */
 const SYSTEM = ['test/system/**/*.test.ts', 'test/functions/**/*.test.ts'];

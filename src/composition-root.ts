@@ -49,6 +49,8 @@ import { deletedDuringRun } from './services/deleted-during-run.js';
 import { Restorer } from './services/restorer.js';
 import { StatsService } from './services/stats-service.js';
 import { Verifier } from './services/verifier.js';
+import { MeteredArchiveStore } from './services/metered-archive-store.js';
+import { UsageTally } from './services/usage-tally.js';
 
 export interface Adapters {
   live: LiveStore;
@@ -76,6 +78,8 @@ export interface Services {
   verifier: Verifier;
   compactor: Compactor;
   audit: AuditLog;
+  /** Every Cosmos DB request and archive store operation this process made, and what each run made. */
+  usage: UsageTally;
   /**
    * Applies a lifecycle policy to the archive as if days passed (`lifecycle simulate`); undefined
    * when the archive store has no access tiers to simulate (the embedded archive directory).
@@ -88,9 +92,10 @@ export interface Services {
   close(): Promise<void>;
 }
 
-/** The adapters of one backend, and what releases the clients they share. */
+/** The adapters of one backend, the tally their requests are counted in, and what releases the clients they share. */
 export interface BackendAdapters {
   adapters: Adapters;
+  usage: UsageTally;
   release(): Promise<void>;
 }
 
@@ -100,6 +105,7 @@ export interface BackendAdapters {
  * through NODE_EXTRA_CA_CERTS.
  */
 export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent } = {}): BackendAdapters {
+  const usage = new UsageTally();
   switch (backend.kind) {
     case 'embedded': {
       const { dataDir } = backend;
@@ -115,17 +121,21 @@ export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent 
           holds: new SqliteLegalHolds(join(dataDir, 'legal-holds.sqlite')),
           audit: new FilesystemAuditTrail(join(dataDir, 'audit')),
         },
+        usage,
         release: () => Promise.resolve(),
       };
     }
     case 'azure': {
       const { cosmos, blob } = backend;
-      const client = createCosmosClient({
-        endpoint: cosmos.endpoint,
-        key: cosmos.key,
-        database: cosmos.database,
-        agent: options.cosmosAgent,
-      });
+      const client = createCosmosClient(
+        {
+          endpoint: cosmos.endpoint,
+          key: cosmos.key,
+          database: cosmos.database,
+          agent: options.cosmosAgent,
+        },
+        usage,
+      );
       const containerNamed = (name: string) =>
         blob.kind === 'connection-string'
           ? createContainerClient({
@@ -158,6 +168,7 @@ export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent 
           }),
           audit: new AppendBlobAuditTrail(containerNamed(blob.auditContainer)),
         },
+        usage,
         release: () => {
           client.dispose();
           return Promise.resolve();
@@ -182,14 +193,14 @@ export async function createServices(
   const { adapters } = backend;
   const clock = options.clock ?? systemClock;
   const opened: { close(): Promise<void> }[] = [];
-  const { live, store, lock, runLog, holds, garbage, deletions, audit: auditTrail } = adapters;
+  const { live, lock, runLog, holds, garbage, deletions, audit: auditTrail } = adapters;
   try {
     for (const adapter of [
       live,
       adapters.index,
       garbage,
       deletions,
-      store,
+      adapters.store,
       lock,
       runLog,
       holds,
@@ -203,6 +214,8 @@ export async function createServices(
     await backend.release();
     throw error;
   }
+  const { usage } = backend;
+  const store = new MeteredArchiveStore(adapters.store, usage);
   const index = new GarbageNotingIndex(adapters.index, garbage, logger);
   const audit = new AuditLog(auditTrail, clock, logger);
   const layouts = new Layouts(
@@ -246,6 +259,7 @@ export async function createServices(
         logger,
       }),
       audit,
+      usage,
       clock,
       logger,
       settings,
@@ -270,6 +284,7 @@ export async function createServices(
       slices: config.archivalSlices,
     }),
     audit,
+    usage,
     stats: new StatsService(live, index, runLog, clock, {
       olderThanDays: config.archivalDaysThreshold,
       prices: config.prices,

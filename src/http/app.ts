@@ -87,7 +87,7 @@ export async function buildApp(
       security: [{ bearer: [] }, { apiKey: [] }],
     },
   });
-  registerMetrics(app, services.stats);
+  registerMetrics(app, services.stats, services.usage);
 
   await app.register(billingRoutes, { records: services.records });
   await app.register(archiveRoutes, { archiver: services.archiver, records: services.records });

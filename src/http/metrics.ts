@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StatsService } from '../services/stats-service.js';
+import type { UsageTally } from '../services/usage-tally.js';
 
 const RECORD_COUNT_TTL_MS = 60_000;
 
 /** Prometheus metrics for one app: its own registry, so several apps in one process never collide. */
-export function registerMetrics(app: FastifyInstance, stats: StatsService): void {
+export function registerMetrics(app: FastifyInstance, stats: StatsService, usage: UsageTally): void {
   const registry = new Registry();
   // Counting is a scan on Cosmos DB: scrapes every few seconds share one count a minute.
   let counted: { at: number; counts: Promise<{ live: number; archive: number }> } | undefined;
@@ -43,6 +44,8 @@ export function registerMetrics(app: FastifyInstance, stats: StatsService): void
     },
   });
 
+  registerUsage(registry, usage);
+
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     requests.inc({ method: request.method, route, status: String(reply.statusCode) });
@@ -60,4 +63,41 @@ export function registerMetrics(app: FastifyInstance, stats: StatsService): void
       return reply.type(registry.contentType).send(await registry.metrics());
     },
   );
+}
+
+/** What this process asked of the stores that bill per request, read from the tally at each scrape. */
+function registerUsage(registry: Registry, usage: UsageTally): void {
+  new Counter({
+    name: 'billing_archive_cosmos_requests_total',
+    help: 'Cosmos DB network requests (retries and query pages included) by container and operation',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [kind, calls] of Object.entries(usage.totals().cosmos.by_kind))
+        this.inc({ kind }, calls.requests);
+    },
+  });
+  new Counter({
+    name: 'billing_archive_cosmos_request_units_total',
+    help: 'Request units Cosmos DB charged, by container and operation',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [kind, calls] of Object.entries(usage.totals().cosmos.by_kind))
+        this.inc({ kind }, calls.request_units);
+    },
+  });
+  new Counter({
+    name: 'billing_archive_archive_store_operations_total',
+    help: 'Archive store operations (Blob Storage, or the archive directory counted alike) by kind',
+    labelNames: ['operation'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [operation, count] of Object.entries(usage.totals().archive_store.by_kind))
+        this.inc({ operation }, count);
+    },
+  });
 }

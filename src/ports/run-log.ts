@@ -1,3 +1,4 @@
+import type { Usage, UsagePerRecord } from '../domain/usage.js';
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'crashed';
 
 /** One archival run as the history keeps it; counts are updated after every batch. */
@@ -39,6 +40,10 @@ export interface RunRecord {
   pid: number;
   /** Who started it (an identity's id, `system:scheduler`, `cli:<user>`); absent on older runs. */
   started_by?: string;
+  /** Cosmos DB requests (with request units) and archive store operations it made; absent on older runs. */
+  usage?: Usage;
+  /** `usage` divided by the records archived, once the run ended; null when it archived none. */
+  usage_per_archived_record?: UsagePerRecord | null;
 }
 
 export interface RunTotals {

@@ -5,6 +5,7 @@ import { crashedRun, startedRun } from '../domain/archival-runs.js';
 import { ValidationError } from '../domain/errors.js';
 import { runOptionProblems } from '../domain/run-options.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
+import { emptyUsage, usagePerRecord, type Usage } from '../domain/usage.js';
 import { withdrawUnlessChanged, type ArchiveIndex } from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { GarbageQueue } from '../ports/garbage-queue.js';
@@ -19,6 +20,7 @@ import type { AuditLog } from './audit-log.js';
 import type { HeldCopies } from './held-copies.js';
 import { InFlight } from './in-flight.js';
 import type { RetentionSweep } from './retention-sweep.js';
+import type { UsageTally } from './usage-tally.js';
 
 export interface ArchiveRunOptions {
   /** Records last touched more than this many days ago are archived; default from config. */
@@ -58,6 +60,7 @@ export interface ArchiverDeps {
   retention: RetentionSweep;
   heldCopies: HeldCopies;
   audit: AuditLog;
+  usage: UsageTally;
   clock: Clock;
   logger: Logger;
   settings: ArchiverSettings;
@@ -83,6 +86,7 @@ export class Archiver {
   private readonly retention: RetentionSweep;
   private readonly heldCopies: HeldCopies;
   private readonly audit: AuditLog;
+  private readonly usage: UsageTally;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly settings: ArchiverSettings;
@@ -100,6 +104,7 @@ export class Archiver {
       retention: this.retention,
       heldCopies: this.heldCopies,
       audit: this.audit,
+      usage: this.usage,
       clock: this.clock,
       logger: this.logger,
       settings: this.settings,
@@ -113,7 +118,9 @@ export class Archiver {
    */
   start(options: ArchiveRunOptions = {}): Promise<{ run: RunRecord; done: Promise<RunRecord> }> {
     const runId = `${this.clock().toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
-    const started = this.begin(runId, options);
+    // Everything the run asks of Cosmos DB and the archive store, from its lock to its end.
+    const usage = emptyUsage();
+    const started = this.usage.measure(usage, () => this.begin(runId, options, usage));
     this.inFlight.track(
       runId,
       started.then(({ done }) => done),
@@ -134,6 +141,7 @@ export class Archiver {
   private async begin(
     runId: string,
     options: ArchiveRunOptions,
+    usage: Usage,
   ): Promise<{ run: RunRecord; done: Promise<RunRecord> }> {
     const problems = runOptionProblems(options, this.settings.slices);
     if (problems.length > 0) throw new ValidationError(problems);
@@ -156,6 +164,8 @@ export class Archiver {
       });
       const starter = options.startedBy ?? { actor: 'system' };
       run.started_by = starter.actor;
+      // Saved with the run each time, as far as it has counted.
+      run.usage = usage;
       await this.runLog.save(run);
       // Holding a slice's lock means no other run of it is alive: a 'running' record of it died.
       let crashed = 0;
@@ -176,7 +186,7 @@ export class Archiver {
         client: starter.client,
         detail: `slice ${run.slice}, older than ${olderThanDays} days${run.dry_run ? ', dry run' : ''}${run.limit === null ? '' : `, at most ${run.limit} records`}`,
       });
-      return { run: { ...run }, done: this.execute(run, lease, slice, starter) };
+      return { run: snapshot(run), done: this.execute(run, lease, slice, starter) };
     } catch (error) {
       await lease.release();
       throw error;
@@ -250,6 +260,11 @@ export class Archiver {
     } finally {
       run.finished_at = this.clock().toISOString();
       run.duration_ms = Date.now() - started;
+      if (run.usage) {
+        // Counting stops here, so the history, the summary and the per-record figures agree.
+        run.usage = structuredClone(run.usage);
+        run.usage_per_archived_record = usagePerRecord(run.usage, run.archived);
+      }
       try {
         await this.runLog.save(run);
       } finally {
@@ -264,7 +279,7 @@ export class Archiver {
       run_id: run.run_id,
       detail: `${run.archived} archived, ${run.skipped} skipped, ${run.failed} failed, ${run.expired} expired, ${run.not_archivable ?? 0} not archivable, in ${run.duration_ms} ms`,
     });
-    return { ...run };
+    return snapshot(run);
   }
 
   private async archiveEligible(run: RunRecord, lease: LockLease, slice: Slice | undefined): Promise<void> {
@@ -400,6 +415,11 @@ const DELETE_IN_FLIGHT_MS = 5 * 60_000;
 
 function clientDeletesSince(run: RunRecord): string {
   return new Date(Date.parse(run.started_at) - DELETE_IN_FLIGHT_MS).toISOString();
+}
+
+/** A copy of the run that the run's further counting does not change. */
+function snapshot(run: RunRecord): RunRecord {
+  return structuredClone(run);
 }
 
 function messageOf(error: unknown): string {

@@ -1,7 +1,11 @@
 import type { ArchiveIndex } from '../ports/archive-index.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { RunLog, RunRecord, RunTotals } from '../ports/run-log.js';
+import { addUsage, emptyUsage, usagePerRecord, type Usage, type UsagePerRecord } from '../domain/usage.js';
 import { DAY_MS, type Clock } from './clock.js';
+
+/** How many of the latest runs `archival_usage` sums. */
+export const USAGE_RUNS = 100;
 
 /** List prices per GB-month used to show what archiving saves; set from config. */
 export interface StoragePrices {
@@ -18,6 +22,13 @@ export interface Stats {
   archival_days_threshold: number;
   last_run: RunRecord | null;
   runs: RunTotals;
+  /** What the latest runs that counted it asked of Cosmos DB and the archive store. */
+  archival_usage: {
+    runs_counted: number;
+    archived: number;
+    usage: Usage;
+    per_archived_record: UsagePerRecord | null;
+  };
   estimated_monthly_savings: {
     cosmos_usd_avoided: number;
     blob_usd_added: number;
@@ -44,8 +55,12 @@ export class StatsService {
       this.live.summary(),
       this.index.summary(),
       this.runLog.totals(),
-      this.runLog.list({ limit: 1 }),
+      this.runLog.list({ limit: USAGE_RUNS }),
     ]);
+    const counted = latest.filter((run) => run.usage !== undefined);
+    const usage = emptyUsage();
+    for (const run of counted) if (run.usage) addUsage(usage, run.usage);
+    const archivedByRuns = counted.reduce((sum, run) => sum + run.archived, 0);
     const oldest = live.oldestTouchedAt;
     const { cosmosPerGbMonth, blobPerGbMonth } = this.settings.prices;
     const cosmos = (archived.bytes / GB) * cosmosPerGbMonth;
@@ -60,6 +75,12 @@ export class StatsService {
       archival_days_threshold: this.settings.olderThanDays,
       last_run: latest[0] ?? null,
       runs,
+      archival_usage: {
+        runs_counted: counted.length,
+        archived: archivedByRuns,
+        usage,
+        per_archived_record: usagePerRecord(usage, archivedByRuns),
+      },
       estimated_monthly_savings: {
         cosmos_usd_avoided: round(cosmos, 6),
         blob_usd_added: round(blob, 6),

@@ -88,7 +88,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const adapters = options.wrap ? options.wrap(built.adapters) : built.adapters;
   const logger = options.logger ?? silentLogger;
   const services = await createServices(config, logger, {
-    backend: { adapters, release: () => built.release() },
+    backend: { adapters, usage: built.usage, release: () => built.release() },
     ...(options.clock && { clock: options.clock }),
   });
   const app = await buildApp(services, logger, config);

@@ -1,7 +1,16 @@
 import type { Agent } from 'node:http';
-import { CosmosClient, ErrorResponse, type Container, type Database } from '@azure/cosmos';
+import {
+  CosmosClient,
+  ErrorResponse,
+  type Container,
+  type CosmosClientOptions,
+  type Database,
+  type PluginConfig,
+  type RequestContext,
+} from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
 import { StoreUnavailableError } from '../../domain/errors.js';
+import type { RequestMeter } from '../../ports/request-meter.js';
 
 export interface CosmosConnection {
   endpoint: string;
@@ -15,9 +24,9 @@ export interface CosmosConnection {
 /** Fields Cosmos DB adds to every document; they never reach the archive or the API. */
 const SYSTEM_FIELDS = ['_rid', '_self', '_etag', '_attachments', '_ts', '_lsn'];
 
-export function createCosmosClient(connection: CosmosConnection): CosmosClient {
+export function createCosmosClient(connection: CosmosConnection, meter?: RequestMeter): CosmosClient {
   const loopback = /^https?:\/\/(127\.|localhost|\[::1\])/.test(connection.endpoint);
-  return new CosmosClient({
+  const options: CosmosClientOptions & { plugins?: PluginConfig[] } = {
     endpoint: connection.endpoint,
     ...(connection.key ? { key: connection.key } : { aadCredentials: new DefaultAzureCredential() }),
     ...(connection.agent && { agent: connection.agent }),
@@ -34,7 +43,44 @@ export function createCosmosClient(connection: CosmosConnection): CosmosClient {
         maxWaitTimeInSeconds: 30,
       },
     },
-  });
+    ...(meter && { plugins: [meteringPlugin(meter)] }),
+  };
+  return new CosmosClient(options);
+}
+
+/**
+ * Tells the meter of every network request the SDK sends, with its charge: retries, throttled
+ * attempts, query pages and the SDK's own metadata reads included, as Cosmos DB bills them. The
+ * SDK's `plugins` option is public in its code but hidden from its types, hence the widened type.
+ */
+function meteringPlugin(meter: RequestMeter): PluginConfig {
+  return {
+    on: 'request',
+    plugin: async (context, _diagnostics, next) => {
+      try {
+        const response = await next(context);
+        meter.count({ store: 'cosmos', kind: requestKind(context), requestUnits: charge(response.headers) });
+        return response;
+      } catch (error) {
+        const headers = (error as { headers?: Record<string, unknown> } | undefined)?.headers;
+        meter.count({ store: 'cosmos', kind: requestKind(context), requestUnits: charge(headers) });
+        throw error;
+      }
+    },
+  };
+}
+
+/** `<container>/<operation>` for documents (`billing_records/batch`), else `<resource>/<operation>`. */
+function requestKind(context: RequestContext): string {
+  const operation = context.operationType ?? context.method.toLowerCase();
+  const resource: string = context.resourceType ?? 'unknown';
+  const container = resource === 'docs' && /\bcolls\/([^/]+)/.exec(context.path ?? '')?.[1];
+  return `${container || resource}/${operation}`;
+}
+
+function charge(headers: Record<string, unknown> | undefined): number {
+  const value = Number(headers?.['x-ms-request-charge']);
+  return Number.isFinite(value) ? value : 0;
 }
 
 /** The database and container, created if missing (partition key `partitionKeyPath`). */

@@ -1,0 +1,291 @@
+#!/usr/bin/env node
+// What an archived record costs, measured: archives the same records once per layout and record
+// size, one run each, and prints per archived record the bytes left in every place (live document,
+// archive index, segment or record blob, manifest, and what Cool/Cold/Archive bill with their
+// 128 KiB minimum per blob), the Cosmos DB requests and request units the run spent, the archive
+// store operations, and records archived per second.
+//
+//   npm run build && node bench/cost.mjs [--records 100000] [--sizes 0.3,1,4] [--layouts segment,record]
+//                                        [--backend embedded|azure] [--batch-size 100]
+//
+// --backend azure starts Azurite and the Cosmos DB test server on loopback (as the tests do). The
+// test server charges 1 RU for every request, so the RU it reports only count requests; the
+// "modelled RU" column prices the run's operations with Cosmos DB's published charges instead
+// (https://learn.microsoft.com/azure/cosmos-db/understand-request-unit-consumption: a 1 KB point
+// read 1.00 RU, a 1 KB write 4.95, 2 KB 1.04 / 6.29, 4 KB 1.14 / 6.67; a delete priced as a write,
+// a batch as the sum of its operations, a query as a point read of each document it returns).
+import { randomInt } from 'node:crypto';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { createAdapters, createServices } from '../dist/composition-root.js';
+import { loadConfig } from '../dist/config.js';
+import { newRecordDocument } from '../dist/domain/billing-record.js';
+import { sampleRecord } from '../dist/services/sample-records.js';
+
+/** Cool, Cold and Archive bill every blob as at least this many bytes. */
+const MIN_BILLABLE_BYTES = 128 * 1024;
+/** Published RU per operation by document size in KB (see the header). */
+const READ_RU = [
+  [1, 1.0],
+  [2, 1.04],
+  [4, 1.14],
+];
+const WRITE_RU = [
+  [1, 4.95],
+  [2, 6.29],
+  [4, 6.67],
+];
+/** The system properties Cosmos DB adds to every stored document (`_rid`, `_self`, `_etag`, `_attachments`, `_ts`). */
+const COSMOS_SYSTEM_BYTES = 160;
+
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '100000' },
+    sizes: { type: 'string', default: '0.3,1,4' },
+    layouts: { type: 'string', default: 'segment,record' },
+    backend: { type: 'string', default: 'embedded' },
+    'batch-size': { type: 'string', default: '100' },
+  },
+});
+const recordCount = Number(values.records);
+const sizes = values.sizes.split(',').map(Number);
+const layouts = values.layouts.split(',');
+const backend = values.backend;
+const batchSize = values['batch-size'];
+if (!Number.isInteger(recordCount) || recordCount < 1) throw new Error('--records takes a whole number ≥ 1');
+if (sizes.some((kb) => !(kb > 0 && kb <= 60))) throw new Error('--sizes are KB between 0 and 60');
+if (layouts.some((layout) => layout !== 'segment' && layout !== 'record'))
+  throw new Error('--layouts are segment and record');
+if (backend !== 'embedded' && backend !== 'azure') throw new Error('--backend is embedded or azure');
+
+const logger = pino({ level: 'silent' });
+
+const PRODUCTS = ['Pro plan', 'Team plan', 'Storage add-on', 'Support contract', 'API overage', 'Seat licences'];
+const REGIONS = ['westeurope', 'northeurope', 'eastus', 'westus2', 'southeastasia'];
+
+/**
+ * Records of about `kb` KB of JSON: a sample record whose metadata carries line items (products,
+ * quantities, prices, periods) until the document reaches the size, so they compress like real
+ * invoices rather than like padding. Created over the last year, all past the archival threshold.
+ */
+function makeDocs(kb) {
+  const now = new Date();
+  const target = Math.round(kb * 1024);
+  return Array.from({ length: recordCount }, (_, i) => {
+    const input = sampleRecord(i, now, 100 + (i % 365));
+    const lines = [];
+    const doc = () => newRecordDocument({ ...input, metadata: { ...input.metadata, lines } }, now);
+    for (;;) {
+      const next = {
+        sku: `SKU-${randomInt(1000, 9999)}`,
+        product: PRODUCTS[randomInt(PRODUCTS.length)],
+        region: REGIONS[randomInt(REGIONS.length)],
+        quantity: randomInt(1, 500),
+        unit_price: randomInt(1, 100_000) / 100,
+        period: `2026-${String(randomInt(1, 13)).padStart(2, '0')}`,
+      };
+      if (Buffer.byteLength(JSON.stringify(doc())) + Buffer.byteLength(JSON.stringify(next)) > target) break;
+      lines.push(next);
+    }
+    return doc();
+  });
+}
+
+/** Interpolated published charge for a document of `bytes`. */
+function ru(table, bytes) {
+  const kb = Math.max(1, bytes / 1024);
+  let [lastKb, lastRu] = table[0];
+  if (kb <= lastKb) return lastRu;
+  for (const [atKb, atRu] of table.slice(1)) {
+    if (kb <= atKb) return lastRu + ((atRu - lastRu) * (kb - lastKb)) / (atKb - lastKb);
+    [lastKb, lastRu] = [atKb, atRu];
+  }
+  return lastRu * (kb / lastKb);
+}
+
+async function seed(built, docs, cosmos) {
+  if (!cosmos) {
+    for (const doc of docs) await built.adapters.live.create(doc);
+    return;
+  }
+  const { CosmosClient } = await import('@azure/cosmos');
+  const client = new CosmosClient({
+    endpoint: cosmos.endpoint,
+    key: cosmos.key,
+    agent: azureAgent,
+    connectionPolicy: { enableEndpointDiscovery: false },
+  });
+  try {
+    const container = client.database(cosmos.database).container(cosmos.container);
+    for (let start = 0; start < docs.length; start += 1000) {
+      const results = await container.items.executeBulkOperations(
+        docs.slice(start, start + 1000).map((doc) => ({
+          operationType: 'Create',
+          partitionKey: doc.id,
+          resourceBody: doc,
+        })),
+      );
+      const failed = results.find((result) => result.error || (result.response?.statusCode ?? 0) >= 400);
+      if (failed) throw new Error(`seeding failed: ${JSON.stringify(failed.error ?? failed.response)}`);
+    }
+  } finally {
+    client.dispose();
+  }
+}
+
+/** Bytes of the archive index per entry: its documents as Cosmos DB stores them, or the SQLite file. */
+async function indexBytes(built, config, dataDir) {
+  if (config.backend.kind === 'embedded') {
+    let bytes = 0;
+    for (const suffix of ['', '-wal']) {
+      bytes += await stat(join(dataDir, `archive-index.sqlite${suffix}`)).then(
+        (s) => s.size,
+        () => 0,
+      );
+    }
+    return bytes;
+  }
+  let bytes = 0;
+  let afterId;
+  for (;;) {
+    const page = await built.adapters.index.list({ limit: 1000, ...(afterId && { afterId }) });
+    // The document as the adapter writes it (the etag is a system property, counted below).
+    for (const entry of page)
+      bytes += Buffer.byteLength(JSON.stringify({ ...entry, etag: undefined, type: 'entry' })) + COSMOS_SYSTEM_BYTES;
+    if (page.length < 1000) return bytes;
+    afterId = page.at(-1).id;
+  }
+}
+
+async function measure(layout, kb, docs, freshStores) {
+  const stores = await freshStores();
+  try {
+    const config = loadConfig({
+      ...stores.env,
+      ARCHIVE_LAYOUT: layout,
+      BATCH_SIZE: batchSize,
+      LOG_LEVEL: 'silent',
+    });
+    const built = createAdapters(config.backend, azureAgent ? { cosmosAgent: azureAgent } : {});
+    const services = await createServices(config, logger, { backend: built });
+    let result;
+    try {
+      await seed(built, docs, config.backend.kind === 'azure' && config.backend.cosmos);
+      const started = performance.now();
+      const run = await services.archiver.runOnce();
+      const seconds = (performance.now() - started) / 1000;
+      if (run.status !== 'succeeded' || run.archived !== docs.length)
+        throw new Error(`${layout}: the run did not archive everything: ${JSON.stringify(run).slice(0, 2000)}`);
+      const blobs = { segment: 0, manifest: 0, record: 0, billed: 0, count: 0 };
+      for (const prefix of ['segments/', 'records/']) {
+        for await (const blob of built.adapters.store.list(prefix)) {
+          blobs.count += 1;
+          blobs.billed += Math.max(blob.size, MIN_BILLABLE_BYTES);
+          if (blob.name.endsWith('.manifest.json')) blobs.manifest += blob.size;
+          else if (blob.name.startsWith('segments/')) blobs.segment += blob.size;
+          else blobs.record += blob.size;
+        }
+      }
+      const liveBytes = docs.reduce((sum, doc) => sum + Buffer.byteLength(JSON.stringify(doc)), 0);
+      const index = config.backend.kind === 'azure' ? await indexBytes(built, config, undefined) : undefined;
+      const usage = run.usage;
+      const pointReads = Object.entries(usage.cosmos.by_kind)
+        .filter(([kind]) => kind.endsWith('/read'))
+        .reduce((sum, [, calls]) => sum + calls.requests, 0);
+      const entryBytes = index === undefined ? 0 : index / docs.length;
+      const meanDoc = liveBytes / docs.length;
+      const modelledRu =
+        ru(READ_RU, meanDoc) + ru(WRITE_RU, entryBytes) + ru(WRITE_RU, meanDoc) + (pointReads / docs.length) * 1;
+      result = {
+        layout,
+        kb,
+        seconds,
+        recordsPerSecond: docs.length / seconds,
+        liveBytes: meanDoc,
+        blobs,
+        usage,
+        modelledRu: config.backend.kind === 'azure' ? modelledRu : undefined,
+        indexBytes: index,
+      };
+    } finally {
+      await services.close();
+    }
+    if (config.backend.kind === 'embedded') result.indexBytes = await indexBytes(built, config, stores.env.DATA_DIR);
+    return result;
+  } finally {
+    await stores.remove();
+  }
+}
+
+/** @type {import('node:https').Agent | undefined} */
+let azureAgent;
+let stopAzure;
+let freshStores;
+if (backend === 'embedded') {
+  freshStores = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'billing-archive-cost-'));
+    return { env: { DATA_DIR: dir }, remove: () => rm(dir, { recursive: true, force: true }) };
+  };
+} else {
+  const { Agent } = await import('node:https');
+  const { startLocalAzure } = await import('../scripts/local-azure.mjs');
+  const azure = await startLocalAzure();
+  stopAzure = azure.stop;
+  azureAgent = new Agent({ ca: azure.caCert, keepAlive: true });
+  let n = 0;
+  freshStores = () => {
+    n += 1;
+    return Promise.resolve({
+      env: {
+        COSMOS_ENDPOINT: azure.cosmosEndpoint,
+        COSMOS_KEY: azure.cosmosKey,
+        COSMOS_DATABASE: `cost${n}`,
+        BLOB_CONNECTION_STRING: azure.blobConnectionString,
+        BLOB_CONTAINER: `cost${n}`,
+      },
+      // The servers and their files go when the bench ends.
+      remove: () => Promise.resolve(),
+    });
+  };
+}
+
+try {
+  console.log(
+    `${recordCount} records per run, BATCH_SIZE ${batchSize}, ${backend} backend, node ${process.version}, ${new Date().toISOString()}`,
+  );
+  const rows = [];
+  for (const kb of sizes) {
+    const docs = makeDocs(kb);
+    for (const layout of layouts) {
+      const r = await measure(layout, kb, docs, freshStores);
+      const per = (value) => value / recordCount;
+      const round = (value, digits = 1) => Number(value.toFixed(digits));
+      rows.push({
+        size: `${kb} KB`,
+        layout: r.layout,
+        'live B': Math.round(r.liveBytes),
+        'index B': Math.round(per(r.indexBytes)),
+        'data B': Math.round(per(r.blobs.segment + r.blobs.record)),
+        'manifest B': Math.round(per(r.blobs.manifest)),
+        'manifest/data': r.blobs.segment ? round(r.blobs.manifest / r.blobs.segment, 2) : '-',
+        'billed B (cool+)': Math.round(per(r.blobs.billed)),
+        'cosmos req': round(per(r.usage.cosmos.requests), 3),
+        'RU (server)': round(per(r.usage.cosmos.request_units), 2),
+        'RU (modelled)': r.modelledRu === undefined ? '-' : round(r.modelledRu, 2),
+        'store ops': round(per(r.usage.archive_store.operations), 3),
+        'records/s': Math.round(r.recordsPerSecond),
+      });
+      console.log(
+        `  ${kb} KB ${layout}: ${JSON.stringify({ cosmos: r.usage.cosmos.by_kind, store: r.usage.archive_store.by_kind })}`,
+      );
+    }
+  }
+  console.log('per archived record:');
+  console.table(rows);
+} finally {
+  await stopAzure?.();
+}
