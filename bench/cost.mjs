@@ -28,12 +28,13 @@ import { sampleRecord } from '../dist/services/sample-records.js';
 
 /** Cool, Cold and Archive bill every blob as at least this many bytes. */
 const MIN_BILLABLE_BYTES = 128 * 1024;
-/** Published RU per operation by document size in KB (see the header). */
+/** Published RU per operation by document size in KB (see the header). @type {[number, number][]} */
 const READ_RU = [
   [1, 1.0],
   [2, 1.04],
   [4, 1.14],
 ];
+/** @type {[number, number][]} */
 const WRITE_RU = [
   [1, 4.95],
   [2, 6.29],
@@ -64,19 +65,35 @@ if (backend !== 'embedded' && backend !== 'azure') throw new Error('--backend is
 
 const logger = pino({ level: 'silent' });
 
-const PRODUCTS = ['Pro plan', 'Team plan', 'Storage add-on', 'Support contract', 'API overage', 'Seat licences'];
+const PRODUCTS = [
+  'Pro plan',
+  'Team plan',
+  'Storage add-on',
+  'Support contract',
+  'API overage',
+  'Seat licences',
+];
 const REGIONS = ['westeurope', 'northeurope', 'eastus', 'westus2', 'southeastasia'];
+
+/** @typedef {import('../dist/domain/billing-record.js').RecordDocument} RecordDocument */
+/** @typedef {import('../dist/composition-root.js').BackendAdapters} BackendAdapters */
+/** @typedef {import('../dist/config.js').Config} Config */
+/** @typedef {import('../dist/domain/usage.js').Usage} Usage */
+/** @typedef {{ env: Record<string, string>, remove: () => Promise<void> }} Stores */
 
 /**
  * Records of about `kb` KB of JSON: a sample record whose metadata carries line items (products,
  * quantities, prices, periods) until the document reaches the size, so they compress like real
  * invoices rather than like padding. Created over the last year, all past the archival threshold.
+ * @param {number} kb
+ * @returns {RecordDocument[]}
  */
 function makeDocs(kb) {
   const now = new Date();
   const target = Math.round(kb * 1024);
   return Array.from({ length: recordCount }, (_, i) => {
     const input = sampleRecord(i, now, 100 + (i % 365));
+    /** @type {object[]} */
     const lines = [];
     const doc = () => newRecordDocument({ ...input, metadata: { ...input.metadata, lines } }, now);
     for (;;) {
@@ -95,10 +112,14 @@ function makeDocs(kb) {
   });
 }
 
-/** Interpolated published charge for a document of `bytes`. */
+/**
+ * Interpolated published charge for a document of `bytes`.
+ * @param {[number, number][]} table
+ * @param {number} bytes
+ */
 function ru(table, bytes) {
   const kb = Math.max(1, bytes / 1024);
-  let [lastKb, lastRu] = table[0];
+  let [lastKb, lastRu] = table[0] ?? [1, 1];
   if (kb <= lastKb) return lastRu;
   for (const [atKb, atRu] of table.slice(1)) {
     if (kb <= atKb) return lastRu + ((atRu - lastRu) * (kb - lastKb)) / (atKb - lastKb);
@@ -107,6 +128,11 @@ function ru(table, bytes) {
   return lastRu * (kb / lastKb);
 }
 
+/**
+ * @param {BackendAdapters} built
+ * @param {RecordDocument[]} docs
+ * @param {{ endpoint: string, key?: string | undefined, database: string, container: string } | false} cosmos
+ */
 async function seed(built, docs, cosmos) {
   if (!cosmos) {
     for (const doc of docs) await built.adapters.live.create(doc);
@@ -126,7 +152,7 @@ async function seed(built, docs, cosmos) {
         docs.slice(start, start + 1000).map((doc) => ({
           operationType: 'Create',
           partitionKey: doc.id,
-          resourceBody: doc,
+          resourceBody: /** @type {import("@azure/cosmos").JSONObject} */ (doc),
         })),
       );
       const failed = results.find((result) => result.error || (result.response?.statusCode ?? 0) >= 400);
@@ -137,12 +163,17 @@ async function seed(built, docs, cosmos) {
   }
 }
 
-/** Bytes of the archive index per entry: its documents as Cosmos DB stores them, or the SQLite file. */
+/**
+ * Bytes of the archive index: its documents as Cosmos DB stores them, or the SQLite file.
+ * @param {BackendAdapters} built
+ * @param {Config} config
+ * @param {string | undefined} dataDir
+ */
 async function indexBytes(built, config, dataDir) {
   if (config.backend.kind === 'embedded') {
     let bytes = 0;
     for (const suffix of ['', '-wal']) {
-      bytes += await stat(join(dataDir, `archive-index.sqlite${suffix}`)).then(
+      bytes += await stat(join(dataDir ?? '.', `archive-index.sqlite${suffix}`)).then(
         (s) => s.size,
         () => 0,
       );
@@ -150,17 +181,25 @@ async function indexBytes(built, config, dataDir) {
     return bytes;
   }
   let bytes = 0;
+  /** @type {string | undefined} */
   let afterId;
   for (;;) {
     const page = await built.adapters.index.list({ limit: 1000, ...(afterId && { afterId }) });
     // The document as the adapter writes it (the etag is a system property, counted below).
     for (const entry of page)
-      bytes += Buffer.byteLength(JSON.stringify({ ...entry, etag: undefined, type: 'entry' })) + COSMOS_SYSTEM_BYTES;
+      bytes +=
+        Buffer.byteLength(JSON.stringify({ ...entry, etag: undefined, type: 'entry' })) + COSMOS_SYSTEM_BYTES;
     if (page.length < 1000) return bytes;
-    afterId = page.at(-1).id;
+    afterId = page.at(-1)?.id;
   }
 }
 
+/**
+ * @param {string} layout
+ * @param {number} kb
+ * @param {RecordDocument[]} docs
+ * @param {() => Promise<Stores>} freshStores
+ */
 async function measure(layout, kb, docs, freshStores) {
   const stores = await freshStores();
   try {
@@ -172,6 +211,7 @@ async function measure(layout, kb, docs, freshStores) {
     });
     const built = createAdapters(config.backend, azureAgent ? { cosmosAgent: azureAgent } : {});
     const services = await createServices(config, logger, { backend: built });
+    /** @type {{ layout: string, kb: number, seconds: number, recordsPerSecond: number, liveBytes: number, blobs: { segment: number, manifest: number, record: number, billed: number, count: number }, usage: Usage, modelledRu: number | undefined, indexBytes: number }} */
     let result;
     try {
       await seed(built, docs, config.backend.kind === 'azure' && config.backend.cosmos);
@@ -179,7 +219,9 @@ async function measure(layout, kb, docs, freshStores) {
       const run = await services.archiver.runOnce();
       const seconds = (performance.now() - started) / 1000;
       if (run.status !== 'succeeded' || run.archived !== docs.length)
-        throw new Error(`${layout}: the run did not archive everything: ${JSON.stringify(run).slice(0, 2000)}`);
+        throw new Error(
+          `${layout}: the run did not archive everything: ${JSON.stringify(run).slice(0, 2000)}`,
+        );
       const blobs = { segment: 0, manifest: 0, record: 0, billed: 0, count: 0 };
       for (const prefix of ['segments/', 'records/']) {
         for await (const blob of built.adapters.store.list(prefix)) {
@@ -193,13 +235,17 @@ async function measure(layout, kb, docs, freshStores) {
       const liveBytes = docs.reduce((sum, doc) => sum + Buffer.byteLength(JSON.stringify(doc)), 0);
       const index = config.backend.kind === 'azure' ? await indexBytes(built, config, undefined) : undefined;
       const usage = run.usage;
+      if (!usage) throw new Error('the run counted no usage');
       const pointReads = Object.entries(usage.cosmos.by_kind)
         .filter(([kind]) => kind.endsWith('/read'))
         .reduce((sum, [, calls]) => sum + calls.requests, 0);
       const entryBytes = index === undefined ? 0 : index / docs.length;
       const meanDoc = liveBytes / docs.length;
       const modelledRu =
-        ru(READ_RU, meanDoc) + ru(WRITE_RU, entryBytes) + ru(WRITE_RU, meanDoc) + (pointReads / docs.length) * 1;
+        ru(READ_RU, meanDoc) +
+        ru(WRITE_RU, entryBytes) +
+        ru(WRITE_RU, meanDoc) +
+        (pointReads / docs.length) * 1;
       result = {
         layout,
         kb,
@@ -209,12 +255,13 @@ async function measure(layout, kb, docs, freshStores) {
         blobs,
         usage,
         modelledRu: config.backend.kind === 'azure' ? modelledRu : undefined,
-        indexBytes: index,
+        indexBytes: index ?? 0,
       };
     } finally {
       await services.close();
     }
-    if (config.backend.kind === 'embedded') result.indexBytes = await indexBytes(built, config, stores.env.DATA_DIR);
+    if (config.backend.kind === 'embedded')
+      result.indexBytes = await indexBytes(built, config, stores.env.DATA_DIR);
     return result;
   } finally {
     await stores.remove();
@@ -223,7 +270,9 @@ async function measure(layout, kb, docs, freshStores) {
 
 /** @type {import('node:https').Agent | undefined} */
 let azureAgent;
+/** @type {(() => Promise<void>) | undefined} */
 let stopAzure;
+/** @type {() => Promise<Stores>} */
 let freshStores;
 if (backend === 'embedded') {
   freshStores = async () => {
@@ -262,8 +311,8 @@ try {
     const docs = makeDocs(kb);
     for (const layout of layouts) {
       const r = await measure(layout, kb, docs, freshStores);
-      const per = (value) => value / recordCount;
-      const round = (value, digits = 1) => Number(value.toFixed(digits));
+      const per = (/** @type {number} */ value) => value / recordCount;
+      const round = (/** @type {number} */ value, digits = 1) => Number(value.toFixed(digits));
       rows.push({
         size: `${kb} KB`,
         layout: r.layout,
