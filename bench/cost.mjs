@@ -325,7 +325,7 @@ try {
         'cosmos req': round(per(r.usage.cosmos.requests), 3),
         'RU (server)': round(per(r.usage.cosmos.request_units), 2),
         'RU (modelled)': r.modelledRu === undefined ? '-' : round(r.modelledRu, 2),
-        'store ops': round(per(r.usage.archive_store.operations), 3),
+        'store ops /1k': round(per(r.usage.archive_store.operations) * 1000, 1),
         'records/s': Math.round(r.recordsPerSecond),
       });
       console.log(

@@ -29,10 +29,15 @@ export interface StoredEntry extends ArchiveEntry {
   etag: string;
 }
 
+/** Entries in id order, strictly after `afterId` when given, matching every filter given. */
 export interface ArchiveListQuery {
   limit: number;
-  afterId?: string;
-  customerId?: string;
+  afterId?: string | undefined;
+  customerId?: string | undefined;
+  /** Entries whose location is in this blob. */
+  blob?: string | undefined;
+  /** Entries of records created before this ISO time (a comparison of the UTC text entries keep). */
+  createdBefore?: string | undefined;
 }
 
 /**
@@ -44,6 +49,8 @@ export interface ArchiveIndex {
   close(): Promise<void>;
   /** The entry, or undefined when the id is not archived. */
   get(id: string): Promise<StoredEntry | undefined>;
+  /** The entries of these ids in input order (undefined where not archived), in a few requests. */
+  getMany(ids: readonly string[]): Promise<(StoredEntry | undefined)[]>;
   /** Upserts entries, returned with their new etags in input order. */
   putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]>;
   /**
@@ -54,14 +61,7 @@ export interface ArchiveIndex {
   repoint(from: StoredEntry, to: ArchiveEntry): Promise<StoredEntry | undefined>;
   /** Removes the entry and returns it; undefined when absent; PreconditionFailedError when ifMatch differs. */
   withdraw(id: string, ifMatch?: string): Promise<StoredEntry | undefined>;
-  /** Entries whose location is in `blob`, in id order, strictly after `afterId` when given. */
-  listAt(blob: string, query: { limit: number; afterId?: string | undefined }): Promise<StoredEntry[]>;
-  /** Entries of records created before `cutoff` (ISO time), in id order, strictly after `afterId` when given. */
-  listCreatedBefore(
-    cutoff: string,
-    query: { limit: number; afterId?: string | undefined },
-  ): Promise<StoredEntry[]>;
-  /** Entries in id order, filtered by customer when given. */
+  /** A page of entries (see ArchiveListQuery). */
   list(query: ArchiveListQuery): Promise<StoredEntry[]>;
   /** Entry count and summed record sizes (a scan: for stats, not for probes). */
   summary(): Promise<{ count: number; bytes: number }>;
@@ -84,7 +84,7 @@ export async function allEntriesIn(index: ArchiveIndex, blob: string): Promise<S
   const entries: StoredEntry[] = [];
   let afterId: string | undefined;
   for (;;) {
-    const page = await index.listAt(blob, { limit: PAGE, afterId });
+    const page = await index.list({ blob, limit: PAGE, afterId });
     entries.push(...page);
     if (page.length < PAGE) return entries;
     afterId = page.at(-1)?.id;

@@ -190,7 +190,7 @@ class CompactionPass {
     this.report.records_moved += moved.filter((stored) => stored !== undefined).length;
     for (const old of new Set(sealed.tags.map((tag) => tag.from))) {
       this.checkLease();
-      if ((await this.deps.index.listAt(old, { limit: 1 })).length > 0) continue;
+      if ((await this.deps.index.list({ blob: old, limit: 1 })).length > 0) continue;
       await this.deps.layout.remove(old);
     }
   }

@@ -1,4 +1,3 @@
-import pMap from 'p-map';
 import type { Logger } from 'pino';
 import {
   sameLocation,
@@ -8,9 +7,6 @@ import {
   type StoredEntry,
 } from '../ports/archive-index.js';
 import type { Garbage, GarbageQueue } from '../ports/garbage-queue.js';
-
-/** Index reads in flight while a batch is upserted; as many as the adapters write at once. */
-const READ_CONCURRENCY = 16;
 
 /**
  * The index as services use it: a change that leaves a location no entry points to notes it in the
@@ -43,14 +39,16 @@ export class GarbageNotingIndex implements ArchiveIndex {
     return this.index.get(id);
   }
 
+  getMany(ids: readonly string[]): Promise<(StoredEntry | undefined)[]> {
+    return this.index.getMany(ids);
+  }
+
   /**
    * Upserts; an entry that pointed elsewhere before leaves its old location as garbage. When the
    * upsert fails part way, the entries that did move still leave theirs.
    */
   async putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]> {
-    const previous = await pMap(entries, (entry) => this.index.get(entry.id), {
-      concurrency: READ_CONCURRENCY,
-    });
+    const previous = await this.index.getMany(entries.map((entry) => entry.id));
     const moving = entries.flatMap((entry, i) => {
       const before = previous[i];
       return before && !sameLocation(before.location, entry.location) ? [{ entry, before }] : [];
@@ -59,15 +57,13 @@ export class GarbageNotingIndex implements ArchiveIndex {
     try {
       stored = await this.index.putMany(entries);
     } catch (error) {
-      const moved = await pMap(
-        moving,
-        async ({ entry, before }) => {
-          const now = await this.index.get(entry.id).catch(() => undefined);
-          return now && sameLocation(now.location, entry.location) ? [before] : [];
-        },
-        { concurrency: READ_CONCURRENCY },
+      const now = await this.index.getMany(moving.map(({ entry }) => entry.id)).catch(() => []);
+      await this.note(
+        moving.flatMap(({ entry, before }, i) => {
+          const current = now[i];
+          return current && sameLocation(current.location, entry.location) ? [before] : [];
+        }),
       );
-      await this.note(moved.flat());
       throw error;
     }
     await this.note(moving.map(({ before }) => before));
@@ -86,17 +82,6 @@ export class GarbageNotingIndex implements ArchiveIndex {
     const withdrawn = await this.index.withdraw(id, ifMatch);
     if (withdrawn) await this.note([withdrawn]);
     return withdrawn;
-  }
-
-  listAt(blob: string, query: { limit: number; afterId?: string | undefined }): Promise<StoredEntry[]> {
-    return this.index.listAt(blob, query);
-  }
-
-  listCreatedBefore(
-    cutoff: string,
-    query: { limit: number; afterId?: string | undefined },
-  ): Promise<StoredEntry[]> {
-    return this.index.listCreatedBefore(cutoff, query);
   }
 
   list(query: ArchiveListQuery): Promise<StoredEntry[]> {

@@ -44,7 +44,7 @@ export class RetentionSweep {
     let afterId: string | undefined;
     for (;;) {
       checkLease();
-      const page = await this.deps.index.listCreatedBefore(cutoff, { limit: PAGE, afterId });
+      const page = await this.deps.index.list({ createdBefore: cutoff, limit: PAGE, afterId });
       for (const entry of page) {
         if (!inSlice(entry.id, slice)) continue;
         if (await this.deps.holds.get(entry.id)) {

@@ -104,10 +104,29 @@ describe('Cosmos DB adapters when the answer to a write is lost', () => {
   it('a conditional delete that landed reports the record deleted, so archival keeps its entry', async () => {
     const stores = await behindProxy();
     const created = await stores.live.create(doc);
-    stores.loseAnswerTo('DELETE', /\/docs\/inv-1$/);
+    // Archival deletes through the bulk API: one POST of operations to the container's documents.
+    stores.loseAnswerTo('POST', /\/colls\/records\/docs$/);
     expect(await stores.live.deleteMany([{ id: doc.id, etag: created.etag }])).toEqual([true]);
     expect(stores.proxy.injected.resetAfter).toBe(1);
     expect(await stores.live.get(doc.id)).toBeUndefined();
+  });
+
+  it('a bulk index write that landed returns each entry with the etag it has now', async () => {
+    const stores = await behindProxy();
+    const entries = ['inv-1', 'inv-2', 'inv-3'].map((id): ArchiveEntry => ({
+      id,
+      customer_id: 'c-1',
+      created_at: doc.created_at,
+      location: { layout: 'record', blob: `records/2026/01/${id}.json`, offset: 0, length: 10 },
+      sha256: '0'.repeat(64),
+      size: 10,
+      archived_at: '2026-02-01T00:00:00.000Z',
+      run_id: 'run-1',
+    }));
+    stores.loseAnswerTo('POST', /\/colls\/index\/docs$/);
+    const stored = await stores.index.putMany(entries);
+    expect(stores.proxy.injected.resetAfter).toBe(1);
+    expect(await stores.index.getMany(entries.map((entry) => entry.id))).toEqual(stored);
   });
 
   it('an index withdrawal that landed returns the withdrawn entry', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PreconditionFailedError } from '../../src/domain/errors.js';
-import type { ArchiveEntry, ArchiveIndex } from '../../src/ports/archive-index.js';
+import type { ArchiveEntry, ArchiveIndex, ArchiveListQuery } from '../../src/ports/archive-index.js';
 import { useFreshStore, type StoreFixture } from './store-fixture.js';
 
 function entry(
@@ -104,11 +104,13 @@ export function describeArchiveIndexContract(
     it('lists the entries in one blob, in id order with paging', async () => {
       const shared = 'segments/created=2026-01/run-0001.ndjson.gz';
       await current().putMany([entry('c', shared), entry('a', shared), entry('b'), entry('d', shared)]);
-      expect((await current().listAt(shared, { limit: 10 })).map((e) => e.id)).toEqual(['a', 'c', 'd']);
-      expect((await current().listAt(shared, { limit: 1, afterId: 'a' })).map((e) => e.id)).toEqual(['c']);
-      expect(await current().listAt('segments/none.ndjson.gz', { limit: 10 })).toEqual([]);
+      expect((await current().list({ blob: shared, limit: 10 })).map((e) => e.id)).toEqual(['a', 'c', 'd']);
+      expect((await current().list({ blob: shared, limit: 1, afterId: 'a' })).map((e) => e.id)).toEqual([
+        'c',
+      ]);
+      expect(await current().list({ blob: 'segments/none.ndjson.gz', limit: 10 })).toEqual([]);
       await current().withdraw('c');
-      expect((await current().listAt(shared, { limit: 10 })).map((e) => e.id)).toEqual(['a', 'd']);
+      expect((await current().list({ blob: shared, limit: 10 })).map((e) => e.id)).toEqual(['a', 'd']);
     });
 
     it('lists the entries of records created before a time, in id order with paging', async () => {
@@ -121,10 +123,44 @@ export function describeArchiveIndexContract(
       ]);
       const cutoff = '2019-03-01T00:00:00.000Z';
       const ids = async (query: { limit: number; afterId?: string }) =>
-        (await current().listCreatedBefore(cutoff, query)).map((e) => e.id);
+        (await current().list({ createdBefore: cutoff, ...query })).map((e) => e.id);
       expect(await ids({ limit: 10 })).toEqual(['a', 'b', 'c']);
       expect(await ids({ limit: 2 })).toEqual(['a', 'b']);
       expect(await ids({ limit: 2, afterId: 'b' })).toEqual(['c']);
+    });
+
+    it('lists by every filter given at once', async () => {
+      const blob = 'segments/created=2019-01/run-0001.ndjson.gz';
+      await current().putMany([
+        entry('a', blob, { customer_id: 'c1', created_at: '2019-01-01T00:00:00.000Z' }),
+        entry('b', blob, { customer_id: 'c2', created_at: '2019-01-02T00:00:00.000Z' }),
+        entry('c', undefined, { customer_id: 'c1', created_at: '2019-01-03T00:00:00.000Z' }),
+        entry('d', blob, { customer_id: 'c1', created_at: '2019-06-01T00:00:00.000Z' }),
+      ]);
+      const ids = async (query: ArchiveListQuery) => (await current().list(query)).map((e) => e.id);
+      expect(await ids({ limit: 10, customerId: 'c1', blob })).toEqual(['a', 'd']);
+      expect(await ids({ limit: 10, customerId: 'c1', createdBefore: '2019-02-01T00:00:00.000Z' })).toEqual([
+        'a',
+        'c',
+      ]);
+      expect(
+        await ids({ limit: 10, customerId: 'c1', blob, createdBefore: '2019-02-01T00:00:00.000Z' }),
+      ).toEqual(['a']);
+      expect(await ids({ limit: 10 })).toEqual(['a', 'b', 'c', 'd']);
+    });
+
+    it('reads many entries at once, in the order asked, undefined where none', async () => {
+      expect(await current().getMany([])).toEqual([]);
+      const stored = await current().putMany([entry('a'), entry('b'), entry('c')]);
+      const ids = ['c', 'missing', 'a', 'c'];
+      const found = await current().getMany(ids);
+      expect(found).toEqual([stored[2], undefined, stored[0], stored[2]]);
+      // More ids than one request asks for (the Cosmos DB adapter asks 100 at a time).
+      const many = Array.from({ length: 250 }, (_, i) => entry(`m-${String(i).padStart(3, '0')}`));
+      const manyStored = await current().putMany(many);
+      expect(await current().getMany([...many.map((e) => e.id)].reverse())).toEqual(
+        [...manyStored].reverse(),
+      );
     });
 
     it('summarises count and bytes', async () => {

@@ -73,8 +73,11 @@ export function describeIndexFamilyContract(
       await current().garbage.add([{ id: 'old', location: recordAt('records/old.json') }]);
       expect(await current().index.get('gone')).toBeUndefined();
       expect(await current().index.list({ limit: 10 })).toEqual([]);
-      expect(await current().index.listCreatedBefore('2100-01-01T00:00:00.000Z', { limit: 10 })).toEqual([]);
-      expect(await current().index.listAt('records/old.json', { limit: 10 })).toEqual([]);
+      expect(await current().index.list({ createdBefore: '2100-01-01T00:00:00.000Z', limit: 10 })).toEqual(
+        [],
+      );
+      expect(await current().index.list({ blob: 'records/old.json', limit: 10 })).toEqual([]);
+      expect(await current().index.getMany(['gone', 'old'])).toEqual([undefined, undefined]);
       expect(await current().index.summary()).toEqual({ count: 0, bytes: 0 });
       expect(await current().index.withdraw('gone')).toBeUndefined();
       expect(await current().deletions.deletedAt('gone')).toBe('2026-03-01T00:00:00.000Z');

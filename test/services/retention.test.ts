@@ -96,8 +96,8 @@ describe.each(SETUPS)(
         wrap: (adapters) => ({
           ...adapters,
           index: intercept(adapters.index, {
-            listCreatedBefore: async (cutoff, query) => {
-              const page = await adapters.index.listCreatedBefore(cutoff, query);
+            list: async (query) => {
+              const page = await adapters.index.list(query);
               // An operator places the hold while the sweep works through its page.
               if (page.some((entry) => entry.id === 'late-held'))
                 await adapters.holds.set('late-held', change);

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import pMap from 'p-map';
+import { newRecordDocument, type NewRecordInput } from '../../src/domain/billing-record.js';
 import type { Usage } from '../../src/domain/usage.js';
 import type { LiveStore } from '../../src/ports/live-store.js';
 import { apiClient } from '../helpers/api.js';
@@ -89,6 +91,36 @@ describe.each(SETUPS)(
       if (backend === 'azure')
         expect(metrics).toMatch(/billing_archive_cosmos_request_units_total\{kind="[^"]+"\} \d/);
     });
+
+    it.runIf(backend === 'azure')(
+      'archives a run of hundreds of records in at most a quarter of a Cosmos DB request each',
+      async () => {
+        harness = await startHarness({ backend, layout });
+        const count = 600;
+        // Seeded straight into the live store, 16 at once: the API's own checks are not measured here.
+        const { live } = harness.adapters;
+        const docs = Array.from({ length: count }, (_, i) =>
+          newRecordDocument(
+            recordBody({
+              id: `b-${String(i).padStart(4, '0')}`,
+              created_at: daysAgo(100 + (i % 60)),
+            }) as NewRecordInput,
+            new Date(),
+          ),
+        );
+        await pMap(docs, (doc) => live.create(doc), { concurrency: 16 });
+        const run = await harness.services.archiver.runOnce();
+        expect(run).toMatchObject({ status: 'succeeded', archived: count });
+        // Reads, index writes and deletes go a hundred to a request, and no record is read on its own.
+        expect(run.usage_per_archived_record?.cosmos_requests).toBeLessThanOrEqual(0.25);
+        const kinds = Object.entries(run.usage?.cosmos.by_kind ?? {});
+        expect(kinds.filter(([kind]) => kind.endsWith('/read') && !kind.startsWith('archive_runs/'))).toEqual(
+          [],
+        );
+        for (const [kind, calls] of kinds) expect(calls.requests, kind).toBeLessThanOrEqual(count / 50);
+      },
+      60_000,
+    );
 
     it('does not count requests served beside a run against it', async () => {
       // The run waits in its first read of eligible records until the reads beside it are done.

@@ -76,7 +76,7 @@ describe.each(BACKENDS)('Archiver, segment layout (%s)', (backend) => {
     // Each manifest says what its segment holds, and every entry points into it.
     for (const name of manifests) {
       const manifest = parseManifest(await harness.adapters.store.get(name), name);
-      const entries = await harness.adapters.index.listAt(manifest.segment, { limit: 100 });
+      const entries = await harness.adapters.index.list({ blob: manifest.segment, limit: 100 });
       expect(entries.map((e) => e.id).sort()).toEqual(manifest.records.map((r) => r.id).sort());
       for (const member of manifest.members)
         expect(member.uncompressed_length).toBeLessThanOrEqual(MEMBER_MAX_BYTES);

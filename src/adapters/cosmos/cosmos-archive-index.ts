@@ -1,9 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { CosmosClient, SqlParameter } from '@azure/cosmos';
-import pMap from 'p-map';
 import { PreconditionFailedError } from '../../domain/errors.js';
 import type { ArchiveEntry, ArchiveIndex, ArchiveListQuery, StoredEntry } from '../../ports/archive-index.js';
 import { cosmosStatus, etagOf, ifMatch, unavailable } from './cosmos-client.js';
+import { runBulk, type BulkOutcome } from './cosmos-bulk.js';
 import { CosmosAdapter } from './cosmos-container.js';
 import { withCosmosRetries } from './cosmos-retry.js';
 
@@ -12,7 +12,8 @@ interface EntryDocument extends ArchiveEntry {
   _etag?: string;
 }
 
-const WRITE_CONCURRENCY = 16;
+/** Ids one look-up query asks for: its parameter stays a few KB. */
+const IDS_PER_QUERY = 100;
 
 /**
  * ArchiveIndex on a Cosmos DB container (partition key /id): one document per archived record. The
@@ -35,8 +36,51 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
     }
   }
 
+  async getMany(ids: readonly string[]): Promise<(StoredEntry | undefined)[]> {
+    const found = new Map<string, StoredEntry>();
+    for (let start = 0; start < ids.length; start += IDS_PER_QUERY) {
+      const chunk = ids.slice(start, start + IDS_PER_QUERY);
+      try {
+        const { resources } = await withCosmosRetries(() =>
+          this.container.items.items
+            .query<EntryDocument>({
+              query: "SELECT * FROM c WHERE c.type = 'entry' AND ARRAY_CONTAINS(@ids, c.id)",
+              parameters: [{ name: '@ids', value: chunk }],
+            })
+            .fetchAll(),
+        );
+        for (const doc of resources) found.set(doc.id, toEntry(doc));
+      } catch (error) {
+        throw unavailable(`reading ${chunk.length} archive entries`, error);
+      }
+    }
+    return ids.map((id) => found.get(id));
+  }
+
+  /** Upserts through the bulk API: a hundred entries a request, however often an entry is sent. */
   async putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]> {
-    return pMap(entries, (entry) => this.putOne(entry), { concurrency: WRITE_CONCURRENCY });
+    let outcomes: BulkOutcome[];
+    try {
+      outcomes = await runBulk(
+        this.container.items,
+        entries.map((entry) => ({
+          operationType: 'Upsert' as const,
+          partitionKey: entry.id,
+          resourceBody: { ...entry, type: 'entry' } satisfies EntryDocument,
+        })),
+      );
+    } catch (error) {
+      throw unavailable(`writing ${entries.length} archive entries`, error);
+    }
+    return entries.map((entry, i) => {
+      const outcome = outcomes[i];
+      if (!outcome?.etag || outcome.status >= 300)
+        throw unavailable(
+          `writing archive entry '${entry.id}'`,
+          new Error(`status ${outcome?.status ?? 'none'}`),
+        );
+      return { ...entry, etag: outcome.etag };
+    });
   }
 
   async repoint(from: StoredEntry, to: ArchiveEntry): Promise<StoredEntry | undefined> {
@@ -93,51 +137,6 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
     }
   }
 
-  async listAt(blob: string, query: { limit: number; afterId?: string | undefined }): Promise<StoredEntry[]> {
-    try {
-      const { resources } = await withCosmosRetries(() =>
-        this.container.items.items
-          .query<EntryDocument>({
-            query: `SELECT TOP @limit * FROM c
-                   WHERE c.type = 'entry' AND c.location.blob = @blob AND c.id > @after ORDER BY c.id`,
-            parameters: [
-              { name: '@limit', value: query.limit },
-              { name: '@blob', value: blob },
-              { name: '@after', value: query.afterId ?? '' },
-            ],
-          })
-          .fetchAll(),
-      );
-      return resources.map(toEntry);
-    } catch (error) {
-      throw unavailable(`listing archive entries in ${blob}`, error);
-    }
-  }
-
-  async listCreatedBefore(
-    cutoff: string,
-    query: { limit: number; afterId?: string | undefined },
-  ): Promise<StoredEntry[]> {
-    try {
-      const { resources } = await withCosmosRetries(() =>
-        this.container.items.items
-          .query<EntryDocument>({
-            query: `SELECT TOP @limit * FROM c
-                   WHERE c.type = 'entry' AND c.created_at < @cutoff AND c.id > @after ORDER BY c.id`,
-            parameters: [
-              { name: '@limit', value: query.limit },
-              { name: '@cutoff', value: cutoff },
-              { name: '@after', value: query.afterId ?? '' },
-            ],
-          })
-          .fetchAll(),
-      );
-      return resources.map(toEntry);
-    } catch (error) {
-      throw unavailable(`listing archive entries created before ${cutoff}`, error);
-    }
-  }
-
   async list(query: ArchiveListQuery): Promise<StoredEntry[]> {
     const where = ["c.type = 'entry'", 'c.id > @afterId'];
     const parameters: SqlParameter[] = [
@@ -147,6 +146,14 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
     if (query.customerId !== undefined) {
       where.push('c.customer_id = @customerId');
       parameters.push({ name: '@customerId', value: query.customerId });
+    }
+    if (query.blob !== undefined) {
+      where.push('c.location.blob = @blob');
+      parameters.push({ name: '@blob', value: query.blob });
+    }
+    if (query.createdBefore !== undefined) {
+      where.push('c.created_at < @createdBefore');
+      parameters.push({ name: '@createdBefore', value: query.createdBefore });
     }
     try {
       const { resources } = await withCosmosRetries(() =>
@@ -178,17 +185,6 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
       return { count: count.resources[0] ?? 0, bytes: bytes.resources[0] ?? 0 };
     } catch (error) {
       throw unavailable('counting archive entries', error);
-    }
-  }
-
-  private async putOne(entry: ArchiveEntry): Promise<StoredEntry> {
-    try {
-      const document: EntryDocument = { ...entry, type: 'entry' };
-      // An upsert lands the same document however often it is sent.
-      const { resource } = await withCosmosRetries(() => this.container.items.items.upsert(document));
-      return { ...entry, etag: etagOf(resource) };
-    } catch (error) {
-      throw unavailable(`writing archive entry '${entry.id}'`, error);
     }
   }
 }

@@ -70,9 +70,12 @@ function meteringPlugin(meter: RequestMeter): PluginConfig {
   };
 }
 
-/** `<container>/<operation>` for documents (`billing_records/batch`), else `<resource>/<operation>`. */
+/** `<container>/<operation>` for documents (`billing_records/batch`, `records/queryplan`), else `<resource>/<operation>`. */
 function requestKind(context: RequestContext): string {
-  const operation = context.operationType ?? context.method.toLowerCase();
+  // A query first asks the gateway for its plan: a request of its own, marked by this header.
+  const operation = context.headers?.['x-ms-cosmos-is-query-plan-request']
+    ? 'queryplan'
+    : (context.operationType ?? context.method.toLowerCase());
   const resource: string = context.resourceType ?? 'unknown';
   const container = resource === 'docs' && /\bcolls\/([^/]+)/.exec(context.path ?? '')?.[1];
   return `${container || resource}/${operation}`;

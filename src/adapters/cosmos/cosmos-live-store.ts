@@ -13,11 +13,14 @@ import {
   type StoredRecord,
 } from '../../ports/live-store.js';
 import { cosmosStatus, etagOf, ifMatch, unavailable, withoutSystemFields } from './cosmos-client.js';
+import { runBulk, type BulkOutcome } from './cosmos-bulk.js';
 import { CosmosAdapter } from './cosmos-container.js';
 import { withCosmosRetries } from './cosmos-retry.js';
 
-/** Conditional deletes in flight at once: each needs its own request. */
-const DELETE_CONCURRENCY = 16;
+/** Partition look-ups in flight at once, for records whose key this store has not seen. */
+const LOCATE_CONCURRENCY = 16;
+/** Partition keys remembered from eligible pages, for the deletes that follow them. */
+const REMEMBERED_KEYS = 100_000;
 
 export interface CosmosLiveStoreOptions {
   database: string;
@@ -32,6 +35,9 @@ export interface CosmosLiveStoreOptions {
  * _etag; eligible records found with a parameterised query paged by continuation token.
  */
 export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
+  /** Record id → partition key value, insertion order oldest first (only under a key other than /id). */
+  private readonly partitionKeys = new Map<string, string>();
+
   constructor(
     client: CosmosClient,
     private readonly options: CosmosLiveStoreOptions,
@@ -166,19 +172,41 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
     }
   }
 
+  /**
+   * Conditional deletes through the bulk API: a hundred a request. Each needs the document's
+   * partition key: the id under /id, else the one this store saw when it read the record as
+   * eligible, else a query finds it. A wrong or stale key finds nothing (false), never another record.
+   */
   async deleteMany(items: readonly { id: string; etag: string }[]): Promise<boolean[]> {
-    return pMap(
-      items,
-      async (item) => {
-        try {
-          return await this.delete(item.id, item.etag);
-        } catch (error) {
-          if (error instanceof PreconditionFailedError) return false;
-          throw error;
-        }
-      },
-      { concurrency: DELETE_CONCURRENCY },
-    );
+    const keys = await pMap(items, ({ id }) => this.partitionKeyFor(id), { concurrency: LOCATE_CONCURRENCY });
+    const present = items.flatMap((item, i) => {
+      const partitionKey = keys[i];
+      return partitionKey === undefined ? [] : [{ ...item, partitionKey, at: i }];
+    });
+    let outcomes: BulkOutcome[];
+    try {
+      outcomes = await runBulk(
+        this.container.items,
+        present.map(({ id, etag, partitionKey }) => ({
+          operationType: 'Delete' as const,
+          id,
+          partitionKey,
+          ifMatch: etag,
+        })),
+      );
+    } catch (error) {
+      throw unavailable(`deleting ${present.length} records`, error);
+    }
+    const deleted = items.map(() => false);
+    present.forEach(({ id, at }, k) => {
+      const outcome = outcomes[k];
+      if (!outcome) return;
+      // Gone after an attempt whose answer was lost: that attempt deleted it.
+      if (outcome.status < 300 || (outcome.status === 404 && outcome.afterLostAnswer)) deleted[at] = true;
+      else if (outcome.status !== 404 && outcome.status !== 412)
+        throw unavailable(`deleting record '${id}'`, new Error(`status ${outcome.status}`));
+    });
+    return deleted;
   }
 
   /**
@@ -212,10 +240,9 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
         : cursor.phase === 'text'
           ? { phase: 'other' }
           : undefined;
-      return {
-        ...judgeEligible(page.resources.map(toStored), query.touchedBefore),
-        continuation: next && JSON.stringify(next),
-      };
+      const judged = judgeEligible(page.resources.map(toStored), query.touchedBefore);
+      for (const { doc } of judged.records) this.rememberPartition(doc);
+      return { ...judged, continuation: next && JSON.stringify(next) };
     } catch (error) {
       throw unavailable('querying eligible records', error);
     }
@@ -300,6 +327,29 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
     if (!current) return undefined;
     const stored = toStored(current);
     return isDeepStrictEqual(stored.doc, doc) ? stored : undefined;
+  }
+
+  /** The partition key of the record with this id, or undefined when no record has it. */
+  private async partitionKeyFor(id: string): Promise<string | undefined> {
+    if (this.options.partitionKeyPath === '/id') return id;
+    const remembered = this.partitionKeys.get(id);
+    if (remembered !== undefined) return remembered;
+    const resource = await this.locate(id);
+    return resource && this.partitionKeyOf(resource);
+  }
+
+  /** Remembers where an eligible record lives, forgetting the oldest beyond REMEMBERED_KEYS. */
+  private rememberPartition(doc: RecordDocument): void {
+    if (this.options.partitionKeyPath === '/id') return;
+    const field = this.options.partitionKeyPath.replace(/^\//, '');
+    const value: unknown = doc[field];
+    if (typeof value !== 'string') return;
+    this.partitionKeys.delete(doc.id);
+    this.partitionKeys.set(doc.id, value);
+    if (this.partitionKeys.size > REMEMBERED_KEYS) {
+      const oldest = this.partitionKeys.keys().next();
+      if (!oldest.done) this.partitionKeys.delete(oldest.value);
+    }
   }
 
   private partitionKeyOf(resource: ItemDefinition | RecordDocument): string {

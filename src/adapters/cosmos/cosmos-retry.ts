@@ -28,18 +28,24 @@ const TRANSIENT_CODES = new Set([
 ]);
 
 /**
- * The SDK rethrows any failure of a transactional batch as a plain Error with this prefix and the
- * cause's message only, dropping its status and code. A refused operation comes back in the
- * batch's results, not as an error, so what is thrown is the request itself failing: worth
- * another try, like any request that broke on the way.
+ * The SDK rethrows any failure of a transactional batch or of a bulk request as a plain Error with
+ * one of these prefixes and the cause's message only, dropping its status and code. A refused
+ * operation comes back in the results, not as an error, so what is thrown is the request itself
+ * failing: worth another try, like any request that broke on the way.
  */
-const BATCH_FAILURE = 'Batch request error:';
+const BATCH_FAILURES = ['Batch request error:', 'Bulk request errored with:'];
+
+/** Whether a request answered with this status may succeed when sent again. */
+export function isTransientStatus(status: number): boolean {
+  return TRANSIENT_STATUSES.has(status);
+}
 
 /** Whether sending the same request again may succeed. */
 export function isTransient(error: unknown): boolean {
-  if (error instanceof Error && error.message.startsWith(BATCH_FAILURE)) return true;
+  if (error instanceof Error && BATCH_FAILURES.some((prefix) => error.message.startsWith(prefix)))
+    return true;
   const status = cosmosStatus(error);
-  if (status !== undefined) return TRANSIENT_STATUSES.has(status);
+  if (status !== undefined) return isTransientStatus(status);
   const code = (error as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && TRANSIENT_CODES.has(code);
 }

@@ -46,6 +46,16 @@ export class SqliteArchiveIndex extends SqliteAdapter implements ArchiveIndex {
     });
   }
 
+  getMany(ids: readonly string[]): Promise<(StoredEntry | undefined)[]> {
+    return attempt(() => {
+      const select = this.file.prepare<[string], EntryRow>('SELECT * FROM archive_index WHERE id = ?');
+      // One read transaction: every entry as of the same instant.
+      return this.file.db.transaction(() =>
+        ids.map((id) => select.get(id)).map((row) => row && toEntry(row)),
+      )();
+    });
+  }
+
   putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]> {
     return attempt(() =>
       this.file.db
@@ -105,40 +115,23 @@ export class SqliteArchiveIndex extends SqliteAdapter implements ArchiveIndex {
     );
   }
 
-  listAt(blob: string, query: { limit: number; afterId?: string | undefined }): Promise<StoredEntry[]> {
-    return attempt(() =>
-      this.file
-        .prepare<[string, string, number], EntryRow>(
-          'SELECT * FROM archive_index WHERE blob = ? AND id > ? ORDER BY id LIMIT ?',
-        )
-        .all(blob, query.afterId ?? '', query.limit)
-        .map(toEntry),
-    );
-  }
-
-  listCreatedBefore(
-    cutoff: string,
-    query: { limit: number; afterId?: string | undefined },
-  ): Promise<StoredEntry[]> {
-    return attempt(() =>
-      this.file
-        .prepare<[string, string, number], EntryRow>(
-          'SELECT * FROM archive_index WHERE created_at < ? AND id > ? ORDER BY id LIMIT ?',
-        )
-        .all(cutoff, query.afterId ?? '', query.limit)
-        .map(toEntry),
-    );
-  }
-
   list(query: ArchiveListQuery): Promise<StoredEntry[]> {
     const where = ['id > @afterId'];
     if (query.customerId !== undefined) where.push('customer_id = @customerId');
+    if (query.blob !== undefined) where.push('blob = @blob');
+    if (query.createdBefore !== undefined) where.push('created_at < @createdBefore');
     return attempt(() =>
       this.file
         .prepare<Record<string, unknown>, EntryRow>(
           `SELECT * FROM archive_index WHERE ${where.join(' AND ')} ORDER BY id LIMIT @limit`,
         )
-        .all({ afterId: query.afterId ?? '', customerId: query.customerId, limit: query.limit })
+        .all({
+          afterId: query.afterId ?? '',
+          customerId: query.customerId,
+          blob: query.blob,
+          createdBefore: query.createdBefore,
+          limit: query.limit,
+        })
         .map(toEntry),
     );
   }

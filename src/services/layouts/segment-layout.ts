@@ -45,7 +45,7 @@ export class SegmentLayout implements ArchiveLayout {
 
   /** A segment is needed while any entry points into it (its other records' dead bytes wait for compaction). */
   async stillReferenced(index: ArchiveIndex, garbage: { location: ArchiveLocation }): Promise<boolean> {
-    return (await index.listAt(garbage.location.blob, { limit: 1 })).length > 0;
+    return (await index.list({ blob: garbage.location.blob, limit: 1 })).length > 0;
   }
 
   /**
