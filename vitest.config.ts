@@ -10,6 +10,7 @@ const UNIT = [
   'test/auth/bootstrap-key.test.ts',
   'test/lifecycle/lifecycle-plan.test.ts',
   'test/services/usage-tally.test.ts',
+  'test/adapters/cosmos-bulk.test.ts',
 ];
 /** Processes: the server, the CLI under SIGKILL and in races, the Functions handler. */
 const SYSTEM = ['test/system/**/*.test.ts', 'test/functions/**/*.test.ts'];

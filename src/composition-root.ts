@@ -36,7 +36,7 @@ import type { RunLog } from './ports/run-log.js';
 import { ArchiveReader } from './services/archive-reader.js';
 import { Archiver } from './services/archiver.js';
 import { AuditLog } from './services/audit-log.js';
-import { systemClock, type Clock } from './services/clock.js';
+import { systemClock, type Clock, type Sleep } from './services/clock.js';
 import { GarbageNotingIndex } from './services/garbage-noting-index.js';
 import { HeldCopies } from './services/held-copies.js';
 import { Layouts } from './services/layouts/layouts.js';
@@ -187,7 +187,7 @@ export function isLocalArchive(backend: Backend): boolean {
 export async function createServices(
   config: Config,
   logger: Logger,
-  options: { clock?: Clock; backend?: BackendAdapters } = {},
+  options: { clock?: Clock; sleep?: Sleep; backend?: BackendAdapters } = {},
 ): Promise<Services> {
   const backend = options.backend ?? createAdapters(config.backend);
   const { adapters } = backend;
@@ -231,6 +231,7 @@ export async function createServices(
     olderThanDays: config.archivalDaysThreshold,
     batchSize: config.batchSize,
     slices: config.archivalSlices,
+    maxRequestUnitsPerSecond: config.archivalMaxRequestUnitsPerSecond,
   };
   return {
     records: new RecordService(live, index, reader, restorer, holds, deletions, clock, deletedWhileArchiving),
@@ -261,6 +262,7 @@ export async function createServices(
       audit,
       usage,
       clock,
+      sleep: options.sleep,
       logger,
       settings,
     }),

@@ -24,6 +24,7 @@ const EnvSchema = Type.Object({
   RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36_500, default: 2555 }),
   BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
   ARCHIVAL_SLICES: Type.Integer({ minimum: 1, maximum: 1024, default: 1 }),
+  ARCHIVAL_MAX_RU_PER_SECOND: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
   ARCHIVAL_SCHEDULE: Type.String({ default: DEFAULT_SCHEDULE }),
   ARCHIVE_LAYOUT: Type.Union(
     LAYOUTS.map((layout) => Type.Literal(layout)),
@@ -151,6 +152,8 @@ export interface Config {
   batchSize: number;
   /** How many slices parallel archival workers split the records into (`archive --slice K/N`). */
   archivalSlices: number;
+  /** Request units a second an archival run may average on Cosmos DB; 0: no limit. */
+  archivalMaxRequestUnitsPerSecond: number;
   /** When the server runs archival by itself (six-field cron, UTC); undefined: never. */
   archivalSchedule: string | undefined;
   /** How archived records are laid out in blobs, and when a segment is sealed. */
@@ -221,6 +224,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     retentionDays: valid.RETENTION_DAYS,
     batchSize: valid.BATCH_SIZE,
     archivalSlices: valid.ARCHIVAL_SLICES,
+    archivalMaxRequestUnitsPerSecond: valid.ARCHIVAL_MAX_RU_PER_SECOND,
     archivalSchedule: schedule === undefined ? undefined : valid.ARCHIVAL_SCHEDULE,
     layout: {
       name: valid.ARCHIVE_LAYOUT,

@@ -37,12 +37,14 @@ describe('loadConfig', () => {
     const config = loadConfig({
       ARCHIVAL_DAYS_THRESHOLD: '30',
       BATCH_SIZE: '500',
+      ARCHIVAL_MAX_RU_PER_SECOND: '400',
       API_PORT: '0',
       DATA_DIR: '/tmp/x',
     });
     expect(config).toMatchObject({
       archivalDaysThreshold: 30,
       batchSize: 500,
+      archivalMaxRequestUnitsPerSecond: 400,
       apiPort: 0,
       backend: { dataDir: '/tmp/x' },
     });
@@ -54,8 +56,15 @@ describe('loadConfig', () => {
       API_PORT: 'eighty',
       LOG_LEVEL: 'loud',
       BLOB_UPLOAD_TIER: 'Frozen',
+      ARCHIVAL_MAX_RU_PER_SECOND: '-5',
     });
-    for (const variable of ['BATCH_SIZE', 'API_PORT', 'LOG_LEVEL', 'BLOB_UPLOAD_TIER'])
+    for (const variable of [
+      'BATCH_SIZE',
+      'API_PORT',
+      'LOG_LEVEL',
+      'BLOB_UPLOAD_TIER',
+      'ARCHIVAL_MAX_RU_PER_SECOND',
+    ])
       expect(message).toContain(variable);
   });
 

@@ -55,8 +55,9 @@ export interface LiveStore {
   /** Deletes; false when absent; PreconditionFailedError when ifMatch is given and differs. */
   delete(id: string, ifMatch?: string): Promise<boolean>;
   /**
-   * Deletes each record whose etag still matches; true where deleted, false where absent or changed.
-   * Each record's delete is atomic, not the set; results are in input order.
+   * Deletes each record whose etag still matches; true where this call deleted it, false where it
+   * was absent or changed, or where the store cannot tell (a retried delete meeting "gone": the
+   * caller looks again). Each record's delete is atomic, not the set; results are in input order.
    */
   deleteMany(items: readonly { id: string; etag: string }[]): Promise<boolean[]>;
   /**

@@ -42,6 +42,8 @@ export interface RunRecord {
   started_by?: string;
   /** Cosmos DB requests (with request units) and archive store operations it made; absent on older runs. */
   usage?: Usage;
+  /** How long it waited to keep within ARCHIVAL_MAX_RU_PER_SECOND; absent when it never waited. */
+  throttled_ms?: number;
   /** `usage` divided by the records archived, once the run ended; null when it archived none. */
   usage_per_archived_record?: UsagePerRecord | null;
 }

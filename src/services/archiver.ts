@@ -5,6 +5,7 @@ import { crashedRun, startedRun } from '../domain/archival-runs.js';
 import { ValidationError } from '../domain/errors.js';
 import { runOptionProblems } from '../domain/run-options.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
+import { paceDelayMs } from '../domain/pacing.js';
 import { emptyUsage, usagePerRecord, type Usage } from '../domain/usage.js';
 import { withdrawUnlessChanged, type ArchiveIndex } from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
@@ -12,7 +13,7 @@ import type { GarbageQueue } from '../ports/garbage-queue.js';
 import type { LiveStore, UnarchivableRecord } from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
 import type { RunLog, RunRecord } from '../ports/run-log.js';
-import { DAY_MS, type Clock } from './clock.js';
+import { DAY_MS, systemSleep, type Clock, type Sleep } from './clock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { DurableBatch } from './layouts/archive-layout.js';
 import type { Layouts } from './layouts/layouts.js';
@@ -47,6 +48,8 @@ export interface ArchiverSettings {
   batchSize: number;
   /** How many slices the id space is split into for parallel workers; 1 means no splitting. */
   slices: number;
+  /** Request units a second a run may average on Cosmos DB; 0 or absent: no limit. */
+  maxRequestUnitsPerSecond?: number | undefined;
 }
 
 export interface ArchiverDeps {
@@ -62,11 +65,15 @@ export interface ArchiverDeps {
   audit: AuditLog;
   usage: UsageTally;
   clock: Clock;
+  /** How the run waits when it is ahead of its request unit budget; real time by default. */
+  sleep?: Sleep | undefined;
   logger: Logger;
   settings: ArchiverSettings;
 }
 
 const GARBAGE_PAGE = 500;
+/** The longest a run waits for its request unit budget before it looks at its lock again. */
+const PACE_STEP_MS = 1_000;
 /** Errors and notes a run keeps, each: the first tell the story; the counts are complete. */
 const MAX_NOTES = 20;
 
@@ -88,6 +95,7 @@ export class Archiver {
   private readonly audit: AuditLog;
   private readonly usage: UsageTally;
   private readonly clock: Clock;
+  private readonly sleep: Sleep;
   private readonly logger: Logger;
   private readonly settings: ArchiverSettings;
   private readonly inFlight = new InFlight();
@@ -109,6 +117,7 @@ export class Archiver {
       logger: this.logger,
       settings: this.settings,
     } = deps);
+    this.sleep = deps.sleep ?? systemSleep;
   }
 
   /**
@@ -290,7 +299,7 @@ export class Archiver {
     let remaining = run.limit ?? Number.POSITIVE_INFINITY;
     let continuation: string | undefined;
     do {
-      throwIfLost(lease);
+      await this.pace(run, lease);
       const page = await this.live.findEligible({
         touchedBefore,
         limit: Math.min(this.settings.batchSize, remaining),
@@ -326,12 +335,12 @@ export class Archiver {
     }
     // A lost lock may soon be another run's: check before every step that changes what is stored.
     // (A failed lease renewal reports the loss at least 10 s before the lease can expire.)
-    throwIfLost(lease);
+    await this.pace(run, lease);
     const entries = await this.index.putMany(batch.written.map((item) => item.entry));
     const etags = new Map(batch.written.map((item) => [item.entry.id, item.etag]));
     for (let start = 0; start < entries.length; start += this.settings.batchSize) {
       const chunk = entries.slice(start, start + this.settings.batchSize);
-      throwIfLost(lease);
+      await this.pace(run, lease);
       const deleted = await this.live.deleteMany(
         chunk.map((entry) => ({ id: entry.id, etag: etags.get(entry.id) ?? '' })),
       );
@@ -347,6 +356,24 @@ export class Archiver {
       }
     }
     await this.runLog.save(run);
+  }
+
+  /**
+   * Waits while the run is ahead of its request unit budget (ARCHIVAL_MAX_RU_PER_SECOND), averaged
+   * from its start, in steps short enough to notice a lost lock; then checks the lock. A batch's
+   * own requests may burst above the budget: it is kept between batches.
+   */
+  private async pace(run: RunRecord, lease: LockLease): Promise<void> {
+    const budget = this.settings.maxRequestUnitsPerSecond ?? 0;
+    for (;;) {
+      throwIfLost(lease);
+      const spent = run.usage?.cosmos.request_units ?? 0;
+      const wait = paceDelayMs(spent, this.clock().getTime() - Date.parse(run.started_at), budget);
+      if (wait <= 0) return;
+      const step = Math.min(wait, PACE_STEP_MS);
+      await this.sleep(step);
+      run.throttled_ms = (run.throttled_ms ?? 0) + step;
+    }
   }
 
   /**

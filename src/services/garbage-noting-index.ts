@@ -57,7 +57,14 @@ export class GarbageNotingIndex implements ArchiveIndex {
     try {
       stored = await this.index.putMany(entries);
     } catch (error) {
-      const now = await this.index.getMany(moving.map(({ entry }) => entry.id)).catch(() => []);
+      const ids = moving.map(({ entry }) => entry.id);
+      const now = await this.index.getMany(ids).catch((lookUpError: unknown) => {
+        this.logger.warn(
+          { err: lookUpError, ids },
+          'could not tell which entries a failed index write moved: their old blobs stay until `verify --repair` removes them as orphans',
+        );
+        return [];
+      });
       await this.note(
         moving.flatMap(({ entry, before }, i) => {
           const current = now[i];

@@ -9,7 +9,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import { drainAndClose, SHUTDOWN_DEADLINE_MS } from '../../src/http/shutdown.js';
 import type { LayoutName } from '../../src/services/layouts/archive-layout.js';
-import type { Clock } from '../../src/services/clock.js';
+import type { Clock, Sleep } from '../../src/services/clock.js';
 import { cosmosTestAgent, localAzure, uniqueName } from './azure.js';
 import { TEST_API_KEYS } from './keys.js';
 import { tempDir } from './temp-dir.js';
@@ -60,6 +60,8 @@ export interface HarnessOptions {
   layout?: LayoutName;
   env?: Record<string, string>;
   clock?: Clock;
+  /** How an archival run waits for its request unit budget; real time by default. */
+  sleep?: Sleep;
   /** Wraps the real adapters, e.g. to inject faults. */
   wrap?: (adapters: Adapters) => Adapters;
   /** Reuse the stores of an earlier harness (a restart). */
@@ -90,6 +92,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const services = await createServices(config, logger, {
     backend: { adapters, usage: built.usage, release: () => built.release() },
     ...(options.clock && { clock: options.clock }),
+    ...(options.sleep && { sleep: options.sleep }),
   });
   const app = await buildApp(services, logger, config);
   let closed = false;
