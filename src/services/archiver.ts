@@ -2,12 +2,17 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { crashedRun, startedRun } from '../domain/archival-runs.js';
-import { ValidationError } from '../domain/errors.js';
+import { PreconditionFailedError, ValidationError } from '../domain/errors.js';
 import { runOptionProblems } from '../domain/run-options.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
 import { paceDelayMs } from '../domain/pacing.js';
 import { emptyUsage, usagePerRecord, type Usage } from '../domain/usage.js';
-import { withdrawUnlessChanged, type ArchiveIndex } from '../ports/archive-index.js';
+import {
+  sameLocation,
+  withdrawUnlessChanged,
+  type ArchiveIndex,
+  type StoredEntry,
+} from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { GarbageQueue } from '../ports/garbage-queue.js';
 import type { LiveStore, UnarchivableRecord } from '../ports/live-store.js';
@@ -350,12 +355,34 @@ export class Archiver {
           run.bytes += entry.size;
         } else {
           // Changed, or deleted by a client, since it was read: the new entry goes.
-          await withdrawUnlessChanged(this.index, entry);
+          await this.withdrawOwn(entry);
           run.skipped += 1;
         }
       }
     }
     await this.runLog.save(run);
+  }
+
+  /**
+   * Withdraws the entry this run just wrote. Only this run writes entries of its records while it
+   * holds the locks (requests only withdraw them), so an entry that changed since but still holds
+   * this run's copy is this run's own write landing again (a retried index write whose first copy
+   * arrived late): it goes too, at its new etag. Any other entry is left.
+   */
+  private async withdrawOwn(entry: StoredEntry): Promise<void> {
+    try {
+      await this.index.withdraw(entry.id, entry.etag);
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError)) throw error;
+      const now = await this.index.get(entry.id);
+      if (
+        now &&
+        now.run_id === entry.run_id &&
+        now.sha256 === entry.sha256 &&
+        sameLocation(now.location, entry.location)
+      )
+        await withdrawUnlessChanged(this.index, now);
+    }
   }
 
   /**

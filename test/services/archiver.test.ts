@@ -83,6 +83,43 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
     expect((await records.get('plain')).source).toBe('archive');
   });
 
+  it('withdraws its own fresh entry of a record changed meanwhile even when a late copy of the index write changed its etag', async () => {
+    harness = await startHarness({
+      backend,
+      layout: 'record',
+      // Fault injection: the index write lands twice (a retried write whose first copy arrived
+      // late), and a client updates one record before the run's conditional delete.
+      wrap: (adapters) => ({
+        ...adapters,
+        index: intercept<ArchiveIndex>(adapters.index, {
+          putMany: async (entries) => {
+            const stored = await adapters.index.putMany(entries);
+            await adapters.index.putMany(entries);
+            return stored;
+          },
+        }),
+        live: intercept<LiveStore>(adapters.live, {
+          deleteMany: async (items) => {
+            const current = await adapters.live.get('changed');
+            if (current) await adapters.live.replace({ ...current.doc, amount: 77 }, current.etag);
+            return adapters.live.deleteMany(items);
+          },
+        }),
+      }),
+    });
+    await seed(harness, ['changed', 'plain']);
+    const run = await harness.services.archiver.runOnce();
+    expect(run).toMatchObject({ status: 'succeeded', archived: 1, skipped: 1 });
+    // Left behind, the entry would outlive the live copy: a later delete of it would not find it,
+    // and the archived version would read again.
+    expect(await harness.adapters.index.get('changed')).toBeUndefined();
+    expect(await harness.services.records.get('changed')).toMatchObject({
+      source: 'live',
+      doc: { amount: 77 },
+    });
+    expect((await harness.services.records.get('plain')).source).toBe('archive');
+  });
+
   it('reads a record a client deleted after the run read it as deleted, while the run still holds its copy', async () => {
     const late: {
       records?: RecordService;

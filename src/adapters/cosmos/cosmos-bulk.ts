@@ -24,8 +24,10 @@ export interface BulkOutcome {
  * Operations throttled with 429 never ran: they are sent again after a backoff, for up to 30 s in
  * all (the SDK does not retry them inside a bulk call). Operations that failed transiently
  * (408, 5xx) and, when the call itself broke, all of them, are sent again up to the attempts of
- * every Cosmos DB request. Before anything is sent again the earlier call is aborted, so none of its
- * requests still waiting in the SDK's own retries can land after the new one.
+ * every Cosmos DB request. Before anything is sent again the earlier call is aborted, so the SDK
+ * sends none of its requests again (it retries a bulk request after a connection error). A request
+ * the service already received may still complete late (after the 10 s request timeout, say), as
+ * with any retried write: the archiver withdraws its own entries at whatever etag they have.
  *
  * `items.bulk` is deprecated in favour of `executeBulkOperations`, which waits a fixed second per
  * call for partial batches to fill (on the test server 4 upserts took 1,004 ms that way, 5 ms this

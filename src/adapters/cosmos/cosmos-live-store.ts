@@ -199,11 +199,14 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
       throw unavailable(`deleting ${present.length} records`, error);
     }
     // Only a 2xx is "deleted". A 404 may be this call's own earlier attempt or a client's delete:
-    // the archiver tells them apart by the deletion notes. Anything else left the record as it was.
+    // the archiver tells them apart by the deletion notes. A 412 is a record changed since it was
+    // read. Anything else (a refused request, a missing permission) is a fault to report.
     const deleted = items.map(() => false);
-    present.forEach(({ at }, k) => {
+    present.forEach(({ id, at }, k) => {
       const status = outcomes[k]?.status;
       if (status !== undefined && status >= 200 && status < 300) deleted[at] = true;
+      else if (status !== undefined && status !== 404 && status !== 412)
+        throw unavailable(`deleting record '${id}'`, new Error(`status ${status}`));
     });
     return deleted;
   }
