@@ -15,8 +15,7 @@
 // read 1.00 RU, a 1 KB write 4.95, 2 KB 1.04 / 6.29, 4 KB 1.14 / 6.67; a delete priced as a write,
 // a batch as the sum of its operations, a query as a point read of each document it returns).
 import { randomInt } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -25,6 +24,7 @@ import { createAdapters, createServices } from '../dist/composition-root.js';
 import { loadConfig } from '../dist/config.js';
 import { newRecordDocument } from '../dist/domain/billing-record.js';
 import { sampleRecord } from '../dist/services/sample-records.js';
+import { benchStores } from './bench-stores.mjs';
 
 /** Cool, Cold and Archive bill every blob as at least this many bytes. */
 const MIN_BILLABLE_BYTES = 128 * 1024;
@@ -268,39 +268,7 @@ async function measure(layout, kb, docs, freshStores) {
   }
 }
 
-/** @type {import('node:https').Agent | undefined} */
-let azureAgent;
-/** @type {(() => Promise<void>) | undefined} */
-let stopAzure;
-/** @type {() => Promise<Stores>} */
-let freshStores;
-if (backend === 'embedded') {
-  freshStores = async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'billing-archive-cost-'));
-    return { env: { DATA_DIR: dir }, remove: () => rm(dir, { recursive: true, force: true }) };
-  };
-} else {
-  const { Agent } = await import('node:https');
-  const { startLocalAzure } = await import('../scripts/local-azure.mjs');
-  const azure = await startLocalAzure();
-  stopAzure = azure.stop;
-  azureAgent = new Agent({ ca: azure.caCert, keepAlive: true });
-  let n = 0;
-  freshStores = () => {
-    n += 1;
-    return Promise.resolve({
-      env: {
-        COSMOS_ENDPOINT: azure.cosmosEndpoint,
-        COSMOS_KEY: azure.cosmosKey,
-        COSMOS_DATABASE: `cost${n}`,
-        BLOB_CONNECTION_STRING: azure.blobConnectionString,
-        BLOB_CONTAINER: `cost${n}`,
-      },
-      // The servers and their files go when the bench ends.
-      remove: () => Promise.resolve(),
-    });
-  };
-}
+const { freshStores, cosmosAgent: azureAgent, stop: stopAzure } = await benchStores(backend, 'cost');
 
 try {
   console.log(
@@ -336,5 +304,5 @@ try {
   console.log('per archived record:');
   console.table(rows);
 } finally {
-  await stopAzure?.();
+  await stopAzure();
 }

@@ -9,9 +9,6 @@
 //
 // --backend azure starts Azurite and the Cosmos DB test server on loopback (as the tests do).
 import { randomInt } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -19,6 +16,7 @@ import { createAdapters, createServices } from '../dist/composition-root.js';
 import { loadConfig } from '../dist/config.js';
 import { newRecordDocument } from '../dist/domain/billing-record.js';
 import { sampleRecord } from '../dist/services/sample-records.js';
+import { benchStores } from './bench-stores.mjs';
 
 const TARGETS = { speedup: 20, fewerWrites: 500 };
 /** Cool, Cold and Archive bill every blob as at least this many bytes. */
@@ -138,39 +136,7 @@ async function measure(layout, docs, freshStores) {
   }
 }
 
-/** @type {import('node:https').Agent | undefined} */
-let azureAgent;
-/** @type {(() => Promise<void>) | undefined} */
-let stopAzure;
-/** @type {() => Promise<{ env: Record<string, string>, remove: () => Promise<void> }>} */
-let freshStores;
-if (backend === 'embedded') {
-  freshStores = async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'billing-archive-bench-'));
-    return { env: { DATA_DIR: dir }, remove: () => rm(dir, { recursive: true, force: true }) };
-  };
-} else {
-  const { Agent } = await import('node:https');
-  const { startLocalAzure } = await import('../scripts/local-azure.mjs');
-  const azure = await startLocalAzure();
-  stopAzure = azure.stop;
-  azureAgent = new Agent({ ca: azure.caCert, keepAlive: true });
-  let n = 0;
-  freshStores = () => {
-    n += 1;
-    return Promise.resolve({
-      env: {
-        COSMOS_ENDPOINT: azure.cosmosEndpoint,
-        COSMOS_KEY: azure.cosmosKey,
-        COSMOS_DATABASE: `bench${n}`,
-        BLOB_CONNECTION_STRING: azure.blobConnectionString,
-        BLOB_CONTAINER: `bench${n}`,
-      },
-      // The servers and their files go when the bench ends.
-      remove: () => Promise.resolve(),
-    });
-  };
-}
+const { freshStores, cosmosAgent: azureAgent, stop: stopAzure } = await benchStores(backend, 'bench');
 
 try {
   const docs = makeDocs();
@@ -206,5 +172,5 @@ try {
     );
   }
 } finally {
-  await stopAzure?.();
+  await stopAzure();
 }

@@ -1,0 +1,48 @@
+// Fresh stores for a bench run, one set per measurement: a temporary DATA_DIR on the embedded
+// backend, or a new database and container on Azurite and the Cosmos DB test server (started on
+// loopback once, as the tests do, and stopped by `stop`).
+import { Agent } from 'node:https';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** @typedef {{ env: Record<string, string>, remove: () => Promise<void> }} Stores */
+
+/**
+ * @param {'embedded' | 'azure'} backend
+ * @param {string} name prefix of the directories, databases and containers
+ * @returns {Promise<{ freshStores: () => Promise<Stores>, cosmosAgent: Agent | undefined, stop: () => Promise<void> }>}
+ */
+export async function benchStores(backend, name) {
+  if (backend === 'embedded') {
+    return {
+      freshStores: async () => {
+        const dir = await mkdtemp(join(tmpdir(), `billing-archive-${name}-`));
+        return { env: { DATA_DIR: dir }, remove: () => rm(dir, { recursive: true, force: true }) };
+      },
+      cosmosAgent: undefined,
+      stop: () => Promise.resolve(),
+    };
+  }
+  const { startLocalAzure } = await import('../scripts/local-azure.mjs');
+  const azure = await startLocalAzure();
+  let n = 0;
+  return {
+    freshStores: () => {
+      n += 1;
+      return Promise.resolve({
+        env: {
+          COSMOS_ENDPOINT: azure.cosmosEndpoint,
+          COSMOS_KEY: azure.cosmosKey,
+          COSMOS_DATABASE: `${name}${n}`,
+          BLOB_CONNECTION_STRING: azure.blobConnectionString,
+          BLOB_CONTAINER: `${name}${n}`,
+        },
+        // The servers and their files go when the bench ends.
+        remove: () => Promise.resolve(),
+      });
+    },
+    cosmosAgent: new Agent({ ca: azure.caCert, keepAlive: true }),
+    stop: azure.stop,
+  };
+}
