@@ -343,8 +343,7 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
   /** Remembers where an eligible record lives, forgetting the oldest beyond REMEMBERED_KEYS. */
   private rememberPartition(doc: RecordDocument): void {
     if (this.options.partitionKeyPath === '/id') return;
-    const field = this.options.partitionKeyPath.replace(/^\//, '');
-    const value: unknown = doc[field];
+    const value = this.partitionValue(doc);
     if (typeof value !== 'string') return;
     this.partitionKeys.delete(doc.id);
     this.partitionKeys.set(doc.id, value);
@@ -355,8 +354,7 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
   }
 
   private partitionKeyOf(resource: ItemDefinition | RecordDocument): string {
-    const field = this.options.partitionKeyPath.replace(/^\//, '');
-    const value: unknown = resource[field];
+    const value = this.partitionValue(resource);
     if (typeof value !== 'string') {
       throw unavailable(
         `finding the partition key ${this.options.partitionKeyPath} of '${String(resource.id)}'`,
@@ -364,6 +362,11 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
       );
     }
     return value;
+  }
+
+  /** The document's field the partition key path names (a top-level one). */
+  private partitionValue(resource: ItemDefinition | RecordDocument): unknown {
+    return resource[this.options.partitionKeyPath.replace(/^\//, '')];
   }
 }
 
