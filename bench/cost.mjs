@@ -223,11 +223,11 @@ async function measure(layout, kb, docs, freshStores) {
           `${layout}: the run did not archive everything: ${JSON.stringify(run).slice(0, 2000)}`,
         );
       const blobs = { segment: 0, manifest: 0, record: 0, billed: 0, count: 0 };
-      for (const prefix of ['segments/', 'records/']) {
+      for (const prefix of ['segments/', 'manifests/', 'records/']) {
         for await (const blob of built.adapters.store.list(prefix)) {
           blobs.count += 1;
           blobs.billed += Math.max(blob.size, MIN_BILLABLE_BYTES);
-          if (blob.name.endsWith('.manifest.json')) blobs.manifest += blob.size;
+          if (blob.name.startsWith('manifests/')) blobs.manifest += blob.size;
           else if (blob.name.startsWith('segments/')) blobs.segment += blob.size;
           else blobs.record += blob.size;
         }

@@ -63,7 +63,7 @@ function counted(store) {
       const result = await store.putIfAbsent(name, bytes, facts);
       tally.writes += 1;
       tally.bytes += bytes.length;
-      if (name.endsWith('.manifest.json')) tally.manifestBytes += bytes.length;
+      if (name.startsWith('manifests/')) tally.manifestBytes += bytes.length;
       tally.billed += Math.max(bytes.length, MIN_BILLABLE_BYTES);
       return result;
     },

@@ -1,8 +1,13 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { Type, type Static } from 'typebox';
 import { sha256Hex } from './billing-record.js';
 import { IntegrityError } from './errors.js';
-import { compileAssert } from './schema-validator.js';
+import {
+  encodeManifest,
+  type ManifestRecord,
+  type SealedMember,
+  type SegmentManifest,
+  type SegmentMember,
+} from './segment-manifest.js';
 
 /**
  * A segment is NDJSON (one record's canonical bytes and '\n' per line) compressed as independent
@@ -11,50 +16,11 @@ import { compileAssert } from './schema-validator.js';
  */
 export const MEMBER_MAX_BYTES = 64 * 1024;
 
-const MANIFEST_FORMAT = 'billing-archive.segment-manifest/1';
-
-const Sha256Schema = Type.String({ pattern: '^[0-9a-f]{64}$' });
-const Count = Type.Integer({ minimum: 0 });
-
-const MemberSchema = Type.Object(
-  { offset: Count, length: Count, uncompressed_length: Count, records: Count },
-  { additionalProperties: false },
-);
-
-const ManifestRecordSchema = Type.Object(
-  {
-    id: Type.String({ minLength: 1 }),
-    customer_id: Type.String(),
-    created_at: Type.String(),
-    /** Index of the member in `members`. */
-    member: Count,
-    /** Where the record's bytes (without the newline) start in the decompressed member. */
-    offset: Count,
-    length: Count,
-    sha256: Sha256Schema,
-  },
-  { additionalProperties: false },
-);
-
-export const SegmentManifestSchema = Type.Object(
-  {
-    format: Type.Literal(MANIFEST_FORMAT),
-    segment: Type.String({ minLength: 1 }),
-    run_id: Type.String(),
-    archived_at: Type.String(),
-    record_count: Count,
-    /** Size and SHA-256 of the whole segment blob. */
-    bytes: Count,
-    sha256: Sha256Schema,
-    members: Type.Array(MemberSchema),
-    records: Type.Array(ManifestRecordSchema),
-  },
-  { additionalProperties: false },
-);
-
-export type SegmentMember = Static<typeof MemberSchema>;
-export type ManifestRecord = Static<typeof ManifestRecordSchema>;
-export type SegmentManifest = Static<typeof SegmentManifestSchema>;
+/** A manifest as its writer holds it: every record with the SHA-256 it was given, every member hashed. */
+export type SealedManifest = Omit<SegmentManifest, 'members' | 'records'> & {
+  members: SealedMember[];
+  records: (ManifestRecord & { sha256: string })[];
+};
 
 /** What the writer knows of a record besides its bytes. */
 export interface RecordFacts {
@@ -77,8 +43,8 @@ const NEWLINE = Buffer.from('\n');
 /** Gathers records into gzip members in memory; `seal` yields the blob and its manifest. */
 export class SegmentBuilder {
   private readonly closed: Buffer[] = [];
-  private readonly members: SegmentMember[] = [];
-  private readonly records: ManifestRecord[] = [];
+  private readonly members: SealedMember[] = [];
+  private readonly records: (ManifestRecord & { sha256: string })[] = [];
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private pendingRecords = 0;
@@ -111,25 +77,33 @@ export class SegmentBuilder {
     return this.closedBytes + this.pendingBytes;
   }
 
+  /**
+   * The segment's bytes; its manifest in memory, each record with the SHA-256 the writer was given;
+   * and the manifest's bytes to store, which hash members rather than records.
+   */
   seal(
     segment: string,
     context: { runId: string; archivedAt: string },
-  ): { bytes: Buffer; manifest: SegmentManifest } {
+  ): { bytes: Buffer; manifest: SealedManifest; manifestBytes: Buffer } {
     if (this.pendingRecords > 0) this.closeMember();
     const bytes = Buffer.concat(this.closed);
+    const header = {
+      segment,
+      run_id: context.runId,
+      archived_at: context.archivedAt,
+      record_count: this.records.length,
+      bytes: bytes.length,
+      sha256: sha256Hex(bytes),
+    };
     return {
       bytes,
       manifest: {
-        format: MANIFEST_FORMAT,
-        segment,
-        run_id: context.runId,
-        archived_at: context.archivedAt,
-        record_count: this.records.length,
-        bytes: bytes.length,
-        sha256: sha256Hex(bytes),
+        format: 'billing-archive.segment-manifest/2',
+        ...header,
         members: this.members,
         records: this.records,
       },
+      manifestBytes: encodeManifest(header, this.members, this.records),
     };
   }
 
@@ -140,6 +114,7 @@ export class SegmentBuilder {
       length: compressed.length,
       uncompressed_length: this.pendingBytes,
       records: this.pendingRecords,
+      sha256: sha256Hex(compressed),
     });
     this.closed.push(compressed);
     this.closedBytes += compressed.length;
@@ -167,33 +142,41 @@ export function recordFromMember(
   return text.subarray(line.offset, line.offset + line.length);
 }
 
-const assertManifest: (value: unknown) => asserts value is SegmentManifest = compileAssert(
-  SegmentManifestSchema,
-  'manifest',
-);
-
-/** Parses and checks a manifest's shape and internal consistency; IntegrityError otherwise. */
-export function parseManifest(bytes: Buffer, name: string): SegmentManifest {
-  let manifest: SegmentManifest;
-  try {
-    const value: unknown = JSON.parse(bytes.toString('utf8'));
-    assertManifest(value);
-    manifest = value;
-  } catch (error) {
-    throw new IntegrityError(
-      `manifest ${name} is not a valid segment manifest: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
-  }
-  if (manifest.record_count !== manifest.records.length)
-    throw new IntegrityError(
-      `manifest ${name} counts ${manifest.record_count} records but lists ${manifest.records.length}`,
-    );
+/**
+ * The SHA-256 of every record of the segment whose bytes verify against the manifest (its own hash
+ * in format 1, its member's in format 2), keyed by `placeOf`; damaged records are left out. Each
+ * member is decompressed once.
+ */
+export function verifiedRecordHashes(bytes: Buffer, manifest: SegmentManifest): Map<string, string> {
+  const hashes = new Map<string, string>();
+  let current = -1;
+  let text: Buffer | undefined;
   for (const record of manifest.records) {
-    if (manifest.members[record.member] === undefined)
-      throw new IntegrityError(
-        `manifest ${name} puts record '${record.id}' in member ${record.member}, which it does not list`,
-      );
+    if (record.member !== current) {
+      current = record.member;
+      text = verifiedMemberText(bytes, manifest.members[current]);
+    }
+    const end = record.offset + record.length;
+    if (text === undefined || end + 1 > text.length || text[end] !== NEWLINE[0]) continue;
+    const hash = sha256Hex(text.subarray(record.offset, end));
+    if (record.sha256 === undefined || record.sha256 === hash) hashes.set(placeOf(manifest, record), hash);
   }
-  return manifest;
+  return hashes;
+}
+
+/** A member's decompressed lines, or undefined when it fails its hash or does not decompress. */
+function verifiedMemberText(bytes: Buffer, member: SegmentMember | undefined): Buffer | undefined {
+  if (!member) return undefined;
+  const compressed = bytes.subarray(member.offset, member.offset + member.length);
+  if (member.sha256 !== undefined && sha256Hex(compressed) !== member.sha256) return undefined;
+  try {
+    return gunzipSync(compressed);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a manifest record lies, as `<member offset>:<line offset>`: what an index entry points to. */
+export function placeOf(manifest: SegmentManifest, record: ManifestRecord): string {
+  return `${manifest.members[record.member]?.offset ?? -1}:${record.offset}`;
 }

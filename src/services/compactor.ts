@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import pMap from 'p-map';
 import type { Logger } from 'pino';
 import { ArchivedOfflineError, IntegrityError, ValidationError } from '../domain/errors.js';
-import type { SegmentManifest } from '../domain/segment-format.js';
+import type { SegmentManifest } from '../domain/segment-manifest.js';
 import { allEntriesIn, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
 import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';

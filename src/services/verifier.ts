@@ -3,13 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ArchivedGoneError, ArchivedOfflineError, IntegrityError } from '../domain/errors.js';
 import { recordTimes } from '../domain/record-times.js';
-import type { ManifestRecord, SegmentManifest } from '../domain/segment-format.js';
-import {
-  allEntriesIn,
-  type ArchiveEntry,
-  type ArchiveIndex,
-  type StoredEntry,
-} from '../ports/archive-index.js';
+import type { ManifestRecord, SegmentManifest } from '../domain/segment-manifest.js';
+import { allEntriesIn, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
 import type { BlobInfo } from '../ports/archive-store.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LiveStore } from '../ports/live-store.js';
@@ -254,7 +249,7 @@ class VerifyPass {
   private async checkSegment(segment: string): Promise<void> {
     const layout = this.deps.layouts.segment;
     const entries = await allEntriesIn(this.deps.index, segment);
-    if (!this.blobs.has(layout.manifestName(segment))) {
+    if (!layout.manifestNames(segment).some((name) => this.blobs.has(name))) {
       if (entries.length === 0) {
         await this.noteOrphan(layout, segment, 'segment without a manifest, nothing points into it');
         return;
@@ -267,12 +262,11 @@ class VerifyPass {
       return;
     }
     let manifest: SegmentManifest;
-    let bytes: Buffer;
     try {
       manifest = await layout.manifestOf(segment);
-      bytes = await layout.bytesOf(segment);
     } catch (error) {
       if (error instanceof ArchivedOfflineError) {
+        // Format 1 manifests were tiered with their segments.
         this.offline.add({ blob: segment, message: error.message });
         return;
       }
@@ -281,41 +275,55 @@ class VerifyPass {
       for (const entry of entries) await this.readRecord(entry);
       return;
     }
-    this.checked.segments += 1;
-    const intact = this.checkAgainstManifest(segment, bytes, manifest);
-    const byPlace = new Map(manifest.records.map((record) => [placeOf(manifest, record), record]));
+    // The SHA-256 of each intact record by place; undefined while the segment is offline, when the
+    // index is still checked against the manifest, which stays online.
+    let hashes: Map<string, string> | undefined;
+    try {
+      hashes = this.checkAgainstManifest(segment, await layout.bytesOf(segment), manifest);
+    } catch (error) {
+      if (!(error instanceof ArchivedOfflineError)) throw error;
+      this.offline.add({ blob: segment, message: error.message });
+    }
+    const byPlace = new Map(manifest.records.map((record) => [layout.placeOf(manifest, record), record]));
     const pointedAt = new Set<string>();
     for (const entry of entries) {
-      const place =
-        entry.location.layout === 'segment' ? `${entry.location.offset}:${entry.location.line.offset}` : '';
+      const place = layout.placeOfEntry(entry);
       const record = byPlace.get(place);
-      if (!record || record.id !== entry.id || record.sha256 !== entry.sha256) {
+      const hash = hashes?.get(place);
+      if (!record || record.id !== entry.id) {
         this.corrupt.add({
           blob: segment,
           id: entry.id,
           message: `index entry '${entry.id}' points to a place in ${segment} that holds ${record ? `'${record.id}'` : 'no record'}`,
         });
-      } else if (!intact.has(record.id)) {
+      } else if (hashes && hash === undefined) {
         this.corrupt.add({
           blob: segment,
           id: entry.id,
           message: `record '${entry.id}' in ${segment} is damaged`,
+        });
+      } else if (hash !== undefined && hash !== entry.sha256) {
+        this.corrupt.add({
+          blob: segment,
+          id: entry.id,
+          message: `index entry '${entry.id}' has a SHA-256 other than its record's bytes in ${segment}`,
         });
       }
       pointedAt.add(place);
     }
     let stillUsed = entries.length > 0;
     for (const record of manifest.records) {
-      if (pointedAt.has(placeOf(manifest, record))) continue;
+      const place = layout.placeOf(manifest, record);
+      if (pointedAt.has(place)) continue;
       if (await this.isAccountedFor(record, manifest)) {
         this.deadRecords += 1;
         continue;
       }
-      if (this.options.repair && intact.has(record.id)) {
-        await this.rebuild(manifest, record);
-        stillUsed = true;
+      stillUsed = true;
+      const hash = hashes?.get(place);
+      if (this.options.repair && hash !== undefined) {
+        await this.rebuild(manifest, record, hash);
       } else {
-        stillUsed = true;
         this.unindexed.add({
           blob: segment,
           id: record.id,
@@ -326,9 +334,14 @@ class VerifyPass {
     if (!stillUsed) await this.noteOrphan(layout, segment, 'segment no index entry points into');
   }
 
-  /** Ids of the records whose bytes in the segment match the manifest; mismatches are reported. */
-  private checkAgainstManifest(segment: string, bytes: Buffer, manifest: SegmentManifest): Set<string> {
+  /** The SHA-256 of each record whose bytes match the manifest, by place; mismatches are reported. */
+  private checkAgainstManifest(
+    segment: string,
+    bytes: Buffer,
+    manifest: SegmentManifest,
+  ): Map<string, string> {
     const layout = this.deps.layouts.segment;
+    this.checked.segments += 1;
     if (!layout.matchesManifest(segment, bytes, manifest)) {
       this.corrupt.add({
         blob: segment,
@@ -336,7 +349,7 @@ class VerifyPass {
       });
     }
     this.checked.segment_records += manifest.records.length;
-    return layout.intactRecords(segment, bytes, manifest);
+    return layout.verifiedHashes(bytes, manifest);
   }
 
   /** Whether a manifest record nothing points to is superseded: live, indexed elsewhere, or deleted after. */
@@ -349,11 +362,8 @@ class VerifyPass {
     return deletedAt !== undefined && deletedAt >= manifest.archived_at;
   }
 
-  private async rebuild(manifest: SegmentManifest, record: ManifestRecord): Promise<void> {
-    const entry = this.deps.layouts.segment
-      .entriesOf(manifest)
-      .find((candidate: ArchiveEntry) => candidate.id === record.id && candidate.sha256 === record.sha256);
-    if (!entry) return;
+  private async rebuild(manifest: SegmentManifest, record: ManifestRecord, sha256: string): Promise<void> {
+    const entry = this.deps.layouts.segment.entryOf(manifest, record, sha256);
     this.checkLease();
     await this.deps.index.putMany([entry]);
     this.rebuilt.set(record.id, manifest.archived_at);
@@ -384,7 +394,3 @@ class VerifyPass {
 }
 
 const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
-
-function placeOf(manifest: SegmentManifest, record: ManifestRecord): string {
-  return `${manifest.members[record.member]?.offset ?? -1}:${record.offset}`;
-}

@@ -1,14 +1,16 @@
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/domain/billing-record.js';
 import { IntegrityError } from '../../src/domain/errors.js';
 import { creationMonth } from '../../src/domain/creation-month.js';
 import {
   MEMBER_MAX_BYTES,
-  parseManifest,
+  placeOf,
   recordFromMember,
   SegmentBuilder,
+  verifiedRecordHashes,
 } from '../../src/domain/segment-format.js';
+import { parseManifest, type SegmentManifest } from '../../src/domain/segment-manifest.js';
 
 function line(id: string, padding: number): Buffer {
   return Buffer.from(
@@ -73,7 +75,58 @@ describe('segment format', () => {
       expect(found.equals(lines[i] ?? Buffer.alloc(0))).toBe(true);
       expect(record.sha256).toBe(sha256Hex(found));
     });
-    expect(parseManifest(Buffer.from(JSON.stringify(manifest)), 'm')).toEqual(manifest);
+  });
+
+  it('stores its manifest gzipped in columns, hashing members, and reads back every place from it', () => {
+    const { bytes, manifest, manifestBytes } = build(lines);
+    const stored = JSON.parse(gunzipSync(manifestBytes).toString()) as Record<string, unknown>;
+    expect(stored).toMatchObject({
+      format: 'billing-archive.segment-manifest/2',
+      records: { id: lines.map((_, i) => `r${i}`) },
+      members: {
+        sha256: manifest.members.map((m) => sha256Hex(bytes.subarray(m.offset, m.offset + m.length))),
+      },
+    });
+    // The writer's per-record hashes stay out of it; offsets follow from lengths.
+    expect(JSON.stringify(stored)).not.toContain(manifest.records[0]?.sha256);
+    // Format 1 wrote the in-memory manifest as JSON.
+    expect(manifestBytes.length).toBeLessThan(JSON.stringify(manifest).length / 10);
+    const read = parseManifest(manifestBytes, 'm');
+    expect(read).toEqual({ ...manifest, records: manifest.records.map(({ sha256: _, ...place }) => place) });
+  });
+
+  it('still reads format 1 manifests, which hash each record', () => {
+    const { bytes, manifest } = build(lines.slice(0, 5));
+    const v1 = {
+      ...manifest,
+      format: 'billing-archive.segment-manifest/1',
+      members: manifest.members.map(({ sha256: _, ...member }) => member),
+    };
+    const read = parseManifest(Buffer.from(JSON.stringify(v1)), 'm');
+    expect(read).toEqual(v1);
+    expect([...verifiedRecordHashes(bytes, read).values()]).toEqual(manifest.records.map((r) => r.sha256));
+    const wrong = {
+      ...v1,
+      records: v1.records.map((r, i) => (i === 2 ? { ...r, sha256: 'f'.repeat(64) } : r)),
+    };
+    const hashes = verifiedRecordHashes(bytes, parseManifest(Buffer.from(JSON.stringify(wrong)), 'm'));
+    expect(hashes.size).toBe(4);
+    expect(hashes.has(placeOf(read, read.records[2] ?? expect.fail()))).toBe(false);
+  });
+
+  it('verifies records by their member: a damaged member loses its own records only', () => {
+    const { bytes, manifestBytes } = build(lines);
+    const manifest = parseManifest(manifestBytes, 'm');
+    const intact = verifiedRecordHashes(bytes, manifest);
+    expect([...intact.values()]).toEqual(lines.map((l) => sha256Hex(l)));
+    const second = manifest.members[1] ?? expect.fail('one member only');
+    const damaged = Buffer.from(bytes);
+    const at = second.offset + second.length - 5;
+    damaged.writeUInt8(damaged.readUInt8(at) ^ 0xff, at);
+    const left = verifiedRecordHashes(damaged, manifest);
+    expect(left.size).toBe(lines.length - second.records);
+    for (const record of manifest.records)
+      expect(left.has(placeOf(manifest, record))).toBe(record.member !== 1);
   });
 
   it('gives a record longer than a member a member of its own', () => {
@@ -93,8 +146,34 @@ describe('segment format', () => {
     expect(() => recordFromMember(member, { offset: 0, length: 10_000 }, 'seg')).toThrow(IntegrityError);
   });
 
-  it('refuses a manifest of the wrong shape or that contradicts itself', () => {
-    const { manifest } = build(lines.slice(0, 3));
+  it('refuses a format 2 manifest whose columns contradict each other or the segment', () => {
+    const { manifestBytes } = build(lines);
+    const stored = JSON.parse(gunzipSync(manifestBytes).toString()) as {
+      bytes: number;
+      members: { uncompressed_length: number[] };
+      records: { id: string[]; length: number[] };
+    };
+    const parse = (change: (m: typeof stored) => void): SegmentManifest => {
+      const copy = structuredClone(stored);
+      change(copy);
+      return parseManifest(gzipSync(JSON.stringify(copy)), 'm');
+    };
+    expect(() => parse((m) => m.records.id.pop())).toThrow(/record columns of different lengths/);
+    expect(() => parse((m) => (m.bytes += 1))).toThrow(/members take/);
+    expect(() => parse((m) => (m.records.length[0] = (m.records.length[0] ?? 0) + 1))).toThrow(
+      /member 0 holds \d+ bytes but its records' lines take/,
+    );
+    expect(() => parse((m) => (m.members.uncompressed_length = [1]))).toThrow(/member columns/);
+    expect(() => parseManifest(gzipSync('{'), 'm')).toThrow(/not a valid segment manifest/);
+  });
+
+  it('refuses a format 1 manifest of the wrong shape or that contradicts itself', () => {
+    const { manifest: sealed } = build(lines.slice(0, 3));
+    const manifest = {
+      ...sealed,
+      format: 'billing-archive.segment-manifest/1',
+      members: sealed.members.map(({ sha256: _, ...member }) => member),
+    };
     expect(() => parseManifest(Buffer.from('{'), 'm')).toThrow(/not a valid segment manifest/);
     expect(() => parseManifest(Buffer.from(JSON.stringify({ ...manifest, extra: 1 })), 'm')).toThrow(
       /unknown field 'extra'/,

@@ -13,7 +13,7 @@ export function failingSegmentWrites(adapters: Adapters, fault: () => SegmentFau
     ...adapters,
     store: intercept<ArchiveStore>(adapters.store, {
       putIfAbsent: (name, bytes, facts) =>
-        fault() === 'manifest' && name.endsWith('.manifest.json')
+        fault() === 'manifest' && name.endsWith('.manifest.json.gz')
           ? Promise.reject(new StoreUnavailableError('injected: manifest upload failed'))
           : adapters.store.putIfAbsent(name, bytes, facts),
     }),

@@ -38,14 +38,17 @@ describe('the blob lifecycle policy file', () => {
     });
   });
 
-  it('deletes at 2555 days as a backstop to retention, never under held/', async () => {
+  it('deletes at 2555 days as a backstop to retention, manifests with their segments, never under held/', async () => {
     const policy = await loadLifecyclePolicy();
-    const [, backstop] = policy.rules;
+    const [tiers, backstop] = policy.rules;
     expect(policy.rules).toHaveLength(2);
     expect(backstop?.definition.filters.prefixMatch).toEqual([
       'billing-archive/segments/',
+      'billing-archive/manifests/',
       'billing-archive/records/',
     ]);
+    // Manifests are never tiered, so verify and repair can always read them.
+    expect(tiers?.definition.filters.prefixMatch.some((prefix) => prefix.includes('manifests'))).toBe(false);
     expect(backstop?.definition.actions.baseBlob).toEqual({ delete: { daysAfterCreationGreaterThan: 2555 } });
     expect(retentionProblems(policy, { retentionDays: 2555, heldPrefix: HELD_PREFIX })).toEqual([]);
   });
@@ -67,7 +70,7 @@ describe('the blob lifecycle policy file', () => {
     const moved = policyForContainer(await loadLifecyclePolicy(), 'invoices-archive');
     expect(moved.rules.map((rule) => rule.definition.filters.prefixMatch)).toEqual([
       ['invoices-archive/segments/', 'invoices-archive/records/', 'invoices-archive/held/'],
-      ['invoices-archive/segments/', 'invoices-archive/records/'],
+      ['invoices-archive/segments/', 'invoices-archive/manifests/', 'invoices-archive/records/'],
     ]);
     expect(JSON.stringify(moved)).not.toMatch(/rehydrated|locks/);
   });

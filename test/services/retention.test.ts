@@ -70,9 +70,7 @@ describe.each(SETUPS)(
       const blobs = await archiveBlobs(harness);
       expect(blobs.filter((name) => name.startsWith('held/'))).toEqual([heldEntry?.location.blob]);
       const youngBlob = (await harness.adapters.index.get('young'))?.location.blob;
-      expect(blobs.filter((name) => !name.startsWith('held/') && !name.endsWith('.manifest.json'))).toEqual([
-        youngBlob,
-      ]);
+      expect(blobs.filter((name) => !name.startsWith('held/'))).toEqual([youngBlob]);
       const report = await harness.services.verifier.verify({});
       expect(report).toMatchObject({ ok: true, orphans: { count: 0 }, unindexed: { count: 0 } });
 

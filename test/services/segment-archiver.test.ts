@@ -2,7 +2,8 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalBytes } from '../../src/domain/billing-record.js';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
-import { MEMBER_MAX_BYTES, parseManifest } from '../../src/domain/segment-format.js';
+import { MEMBER_MAX_BYTES } from '../../src/domain/segment-format.js';
+import { parseManifest } from '../../src/domain/segment-manifest.js';
 import type { ArchiveStore } from '../../src/ports/archive-store.js';
 import type { LiveStore } from '../../src/ports/live-store.js';
 import { BACKENDS, blobNames, recordBody, startHarness, type Harness } from '../helpers/harness.js';
@@ -11,6 +12,11 @@ import { losingLock } from '../helpers/lost-lock.js';
 import { failingSegmentWrites, type SegmentFault } from '../helpers/segment-faults.js';
 
 const SEGMENTS = 'segments/';
+const MANIFESTS = 'manifests/';
+
+function manifestOf(segment: string): string {
+  return segment.replace(SEGMENTS, MANIFESTS).replace('.ndjson.gz', '.manifest.json.gz');
+}
 
 describe.each(BACKENDS)('Archiver, segment layout (%s)', (backend) => {
   let harness: Harness | undefined;
@@ -34,11 +40,7 @@ describe.each(BACKENDS)('Archiver, segment layout (%s)', (backend) => {
   }
 
   async function segmentsAndManifests(h: Harness): Promise<{ segments: string[]; manifests: string[] }> {
-    const names = await blobNames(h, SEGMENTS);
-    return {
-      segments: names.filter((n) => n.endsWith('.ndjson.gz')),
-      manifests: names.filter((n) => n.endsWith('.manifest.json')),
-    };
+    return { segments: await blobNames(h, SEGMENTS), manifests: await blobNames(h, MANIFESTS) };
   }
 
   it('gathers one creation month per segment across read batches, sealing at SEGMENT_MAX_RECORDS', async () => {
@@ -98,9 +100,8 @@ describe.each(BACKENDS)('Archiver, segment layout (%s)', (backend) => {
               if (!late.harness) continue;
               const entry = await adapters.index.get(id);
               if (entry?.location.layout !== 'segment') throw new Error(`no segment entry for ${id} yet`);
-              const names = await blobNames(late.harness, SEGMENTS);
-              expect(names).toContain(entry.location.blob);
-              expect(names).toContain(entry.location.blob.replace('.ndjson.gz', '.manifest.json'));
+              expect(await blobNames(late.harness, SEGMENTS)).toContain(entry.location.blob);
+              expect(await blobNames(late.harness, MANIFESTS)).toContain(manifestOf(entry.location.blob));
               checked.push(id);
             }
             return adapters.live.deleteMany(items);

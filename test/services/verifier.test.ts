@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../src/domain/billing-record.js';
 import { LockHeldError } from '../../src/domain/errors.js';
+import { verifiedRecordHashes, placeOf } from '../../src/domain/segment-format.js';
+import { parseManifest } from '../../src/domain/segment-manifest.js';
 import { runCli } from '../helpers/cli.js';
 import { BACKENDS, blobNames, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { heldReads } from '../helpers/held-reads.js';
@@ -89,7 +92,9 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
 
     const repaired = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
     expect(repaired).toMatchObject({ ok: true, repaired: { orphans_removed: 2, entries_rebuilt: 0 } });
-    expect(await blobNames(harness, 'segments/')).toHaveLength(2);
+    // The last run's segment and its manifest are all that is left.
+    expect(await blobNames(harness, 'segments/')).toHaveLength(1);
+    expect(await blobNames(harness, 'manifests/')).toHaveLength(1);
     expect(await harness.services.verifier.verify()).toMatchObject({ ok: true, orphans: { count: 0 } });
     for (const id of ['o1', 'o2', 'o3'])
       expect((await harness.services.records.get(id)).source).toBe('archive');
@@ -119,6 +124,47 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     expect(JSON.stringify(view.doc)).toBe(before);
     await expect(harness.services.records.get('d')).rejects.toMatchObject({ code: 'not_found' });
     expect((await harness.services.records.get('e')).source).toBe('live');
+  });
+
+  it('reads, repairs and collects segments whose format 1 manifests an earlier version wrote beside them', async () => {
+    harness = await startHarness({ backend, layout: 'segment' });
+    await seed(harness, ['a', 'b', 'c']);
+    await harness.services.archiver.runOnce();
+    const { store } = harness.adapters;
+    const [manifestName] = await blobNames(harness, 'manifests/');
+    if (!manifestName) throw new Error('no manifest written');
+    const manifest = parseManifest(await store.get(manifestName), manifestName);
+    const hashes = verifiedRecordHashes(await store.get(manifest.segment), manifest);
+    const legacy = Buffer.from(
+      JSON.stringify({
+        ...manifest,
+        format: 'billing-archive.segment-manifest/1',
+        members: manifest.members.map(({ sha256: _, ...member }) => member),
+        records: manifest.records.map((record) => ({
+          ...record,
+          sha256: hashes.get(placeOf(manifest, record)),
+        })),
+      }),
+    );
+    const legacyName = manifest.segment.replace('.ndjson.gz', '.manifest.json');
+    await store.putIfAbsent(legacyName, legacy, { sha256: sha256Hex(legacy) });
+    await store.delete(manifestName);
+
+    expect(await harness.services.verifier.verify()).toMatchObject({
+      ok: true,
+      checked: { segments: 1, segment_records: 3 },
+      orphans: { count: 0 },
+    });
+    await harness.adapters.index.withdraw('b');
+    expect(await harness.services.verifier.verify({ repair: true })).toMatchObject({
+      ok: true,
+      repaired: { entries_rebuilt: 1 },
+    });
+    expect((await harness.services.records.get('b')).source).toBe('archive');
+
+    for (const id of ['a', 'b', 'c']) await harness.services.records.delete(id, undefined);
+    await harness.services.verifier.verify({ repair: true, graceMs: 0 });
+    expect(await blobNames(harness, 'segments/')).toEqual([]);
   });
 
   it('rebuilds a record the index lost from its newest archived copy', async () => {

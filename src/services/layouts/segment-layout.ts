@@ -1,16 +1,16 @@
 import { canonicalBytes, sha256Hex } from '../../domain/billing-record.js';
 import { creationMonth } from '../../domain/creation-month.js';
 import { utcCreatedAt } from '../../domain/record-times.js';
-import { IntegrityError } from '../../domain/errors.js';
+import { IntegrityError, NotFoundError } from '../../domain/errors.js';
 import {
-  parseManifest,
+  placeOf,
   recordFromMember,
   SegmentBuilder,
-  type ManifestRecord,
+  verifiedRecordHashes,
   type RecordFacts,
   type SegmentLimits,
-  type SegmentManifest,
 } from '../../domain/segment-format.js';
+import { parseManifest, type ManifestRecord, type SegmentManifest } from '../../domain/segment-manifest.js';
 import type { ArchiveEntry, ArchiveIndex, ArchiveLocation, StoredEntry } from '../../ports/archive-index.js';
 import type { ArchiveStore, BlobInfo } from '../../ports/archive-store.js';
 import type { StoredRecord } from '../../ports/live-store.js';
@@ -18,15 +18,21 @@ import type { ArchiveLayout, DurableBatch, LayoutContext, LayoutWriter } from '.
 import { putVerified } from './verified-put.js';
 
 const SEGMENTS_PREFIX = 'segments/';
+/** Outside `segments/`, so the lifecycle policy leaves manifests online while segments go to Archive. */
+const MANIFESTS_PREFIX = 'manifests/';
+const SEGMENT_SUFFIX = '.ndjson.gz';
+const MANIFEST_SUFFIX = '.manifest.json.gz';
+/** Where format 1 manifests were written: beside their segments, tiered with them. */
+const LEGACY_MANIFEST_SUFFIX = '.manifest.json';
 
 /**
  * The `segment` layout: the records of one creation month gathered across read batches into one
- * gzip NDJSON blob, with a manifest beside it. A run names its segments after itself, so no two runs
- * ever write the same name.
+ * gzip NDJSON blob, with a manifest under the same name in `manifests/`. A run names its segments
+ * after itself, so no two runs ever write the same name.
  */
 export class SegmentLayout implements ArchiveLayout {
   readonly name = 'segment';
-  readonly prefixes = [SEGMENTS_PREFIX];
+  readonly prefixes = [SEGMENTS_PREFIX, MANIFESTS_PREFIX];
 
   constructor(
     private readonly store: ArchiveStore,
@@ -53,12 +59,12 @@ export class SegmentLayout implements ArchiveLayout {
    * without one, which `verify` reports, never a manifest describing a segment that is not there.
    */
   async remove(blob: string): Promise<void> {
-    if (isSegmentName(blob)) await this.store.delete(manifestNameOf(blob));
+    if (isSegmentName(blob)) for (const manifest of manifestNamesOf(blob)) await this.store.delete(manifest);
     await this.store.delete(blob);
   }
 
-  blobs(): AsyncIterable<BlobInfo> {
-    return this.store.list(SEGMENTS_PREFIX);
+  async *blobs(): AsyncIterable<BlobInfo> {
+    for (const prefix of this.prefixes) yield* this.store.list(prefix);
   }
 
   /** A writer that gathers records given with a tag each into segments by the seal rule. */
@@ -76,22 +82,35 @@ export class SegmentLayout implements ArchiveLayout {
   }
 
   isManifest(name: string): boolean {
-    return name.startsWith(SEGMENTS_PREFIX) && name.endsWith('.manifest.json');
+    return (
+      (name.startsWith(MANIFESTS_PREFIX) && name.endsWith(MANIFEST_SUFFIX)) ||
+      (name.startsWith(SEGMENTS_PREFIX) && name.endsWith(LEGACY_MANIFEST_SUFFIX))
+    );
   }
 
-  manifestName(segment: string): string {
-    return manifestNameOf(segment);
+  /** Where the segment's manifest may be: where it is written now, then where format 1 put it. */
+  manifestNames(segment: string): string[] {
+    return manifestNamesOf(segment);
   }
 
   /** The segment a manifest describes. */
   segmentOf(manifest: string): string {
-    return manifest.replace(/\.manifest\.json$/, '.ndjson.gz');
+    return manifest.startsWith(MANIFESTS_PREFIX)
+      ? `${SEGMENTS_PREFIX}${manifest.slice(MANIFESTS_PREFIX.length, -MANIFEST_SUFFIX.length)}${SEGMENT_SUFFIX}`
+      : `${manifest.slice(0, -LEGACY_MANIFEST_SUFFIX.length)}${SEGMENT_SUFFIX}`;
   }
 
   /** The segment's manifest, checked; IntegrityError when it is not one, NotFoundError when gone. */
   async manifestOf(segment: string): Promise<SegmentManifest> {
-    const name = manifestNameOf(segment);
-    return parseManifest(await this.store.get(name), name);
+    const [current, legacy] = manifestNamesOf(segment);
+    for (const name of [current, legacy]) {
+      try {
+        return parseManifest(await this.store.get(name), name);
+      } catch (error) {
+        if (!(error instanceof NotFoundError) || name === legacy) throw error;
+      }
+    }
+    throw new NotFoundError(`segment ${segment} has no manifest`);
   }
 
   /** The whole segment. */
@@ -106,17 +125,21 @@ export class SegmentLayout implements ArchiveLayout {
     );
   }
 
-  /** The manifest's records whose bytes in the segment verify. */
-  intactRecords(segment: string, bytes: Buffer, manifest: SegmentManifest): Set<string> {
-    const intact = new Set<string>();
-    for (const record of manifest.records) {
-      try {
-        if (sha256Hex(recordIn(bytes, manifest, record, segment)) === record.sha256) intact.add(record.id);
-      } catch (error) {
-        if (!(error instanceof IntegrityError)) throw error;
-      }
-    }
-    return intact;
+  /** The SHA-256 of each manifest record whose bytes in the segment verify, by `placeOf`. */
+  verifiedHashes(bytes: Buffer, manifest: SegmentManifest): Map<string, string> {
+    return verifiedRecordHashes(bytes, manifest);
+  }
+
+  /** Where a manifest record lies, in the terms of an index entry's location. */
+  placeOf(manifest: SegmentManifest, record: ManifestRecord): string {
+    return placeOf(manifest, record);
+  }
+
+  /** Where an index entry points into its segment, comparable with `placeOf`. */
+  placeOfEntry(entry: StoredEntry): string {
+    return entry.location.layout === 'segment'
+      ? `${entry.location.offset}:${entry.location.line.offset}`
+      : '';
   }
 
   /**
@@ -140,9 +163,9 @@ export class SegmentLayout implements ArchiveLayout {
     });
   }
 
-  /** The index entries a manifest describes, one per record, as the run that wrote it made them. */
-  entriesOf(manifest: SegmentManifest): ArchiveEntry[] {
-    return entriesOf(manifest, { runId: manifest.run_id, archivedAt: manifest.archived_at });
+  /** The index entry of a manifest record whose bytes hash to `sha256`, as the run that wrote it made it. */
+  entryOf(manifest: SegmentManifest, record: ManifestRecord, sha256: string): ArchiveEntry {
+    return entryOf(manifest, record, sha256, { runId: manifest.run_id, archivedAt: manifest.archived_at });
   }
 
   /** The creation month a segment's name carries ('undated' for names without one). */
@@ -201,11 +224,11 @@ export class SegmentGatherer<Tag> {
     const { builder, tags } = this;
     this.builder = new SegmentBuilder();
     this.tags = [];
-    const { bytes, manifest } = builder.seal(segment, this.context);
+    const { bytes, manifest, manifestBytes } = builder.seal(segment, this.context);
     // Run ids are unique, so a name can only exist if an earlier attempt of this very write landed.
     for (const [name, body] of [
       [segment, bytes],
-      [manifestNameOf(segment), Buffer.from(JSON.stringify(manifest))],
+      [manifestNamesOf(segment)[0], manifestBytes],
     ] as const)
       await putVerified(
         this.store,
@@ -213,7 +236,8 @@ export class SegmentGatherer<Tag> {
         body,
         `blob '${name}' exists with other content; refusing to index into it`,
       );
-    return { segment, bytes: bytes.length, entries: entriesOf(manifest, this.context), tags };
+    const entries = manifest.records.map((record) => entryOf(manifest, record, record.sha256, this.context));
+    return { segment, bytes: bytes.length, entries, tags };
   }
 }
 
@@ -248,38 +272,40 @@ function durable(sealed: SealedSegment<string>): DurableBatch {
 }
 
 function isSegmentName(name: string): boolean {
-  return name.startsWith(SEGMENTS_PREFIX) && name.endsWith('.ndjson.gz');
+  return name.startsWith(SEGMENTS_PREFIX) && name.endsWith(SEGMENT_SUFFIX);
 }
 
-function manifestNameOf(segment: string): string {
-  return segment.replace(/\.ndjson\.gz$/, '.manifest.json');
+/** `segments/created=M/X.ndjson.gz` → `manifests/created=M/X.manifest.json.gz`, then its format 1 name. */
+function manifestNamesOf(segment: string): [string, string] {
+  const stem = segment.slice(0, -SEGMENT_SUFFIX.length);
+  return [
+    `${MANIFESTS_PREFIX}${stem.slice(SEGMENTS_PREFIX.length)}${MANIFEST_SUFFIX}`,
+    `${stem}${LEGACY_MANIFEST_SUFFIX}`,
+  ];
 }
 
-function recordIn(bytes: Buffer, manifest: SegmentManifest, record: ManifestRecord, segment: string): Buffer {
+function entryOf(
+  manifest: SegmentManifest,
+  record: ManifestRecord,
+  sha256: string,
+  context: LayoutContext,
+): ArchiveEntry {
   const member = manifest.members[record.member];
-  if (!member) throw new IntegrityError(`no member ${record.member}`);
-  return recordFromMember(bytes.subarray(member.offset, member.offset + member.length), record, segment);
-}
-
-function entriesOf(manifest: SegmentManifest, context: LayoutContext): ArchiveEntry[] {
-  return manifest.records.map((record) => {
-    const member = manifest.members[record.member];
-    if (!member) throw new IntegrityError(`manifest of ${manifest.segment} lists no member ${record.member}`);
-    return {
-      id: record.id,
-      customer_id: record.customer_id,
-      created_at: record.created_at,
-      location: {
-        layout: 'segment',
-        blob: manifest.segment,
-        offset: member.offset,
-        length: member.length,
-        line: { offset: record.offset, length: record.length },
-      },
-      sha256: record.sha256,
-      size: record.length,
-      archived_at: context.archivedAt,
-      run_id: context.runId,
-    };
-  });
+  if (!member) throw new IntegrityError(`manifest of ${manifest.segment} lists no member ${record.member}`);
+  return {
+    id: record.id,
+    customer_id: record.customer_id,
+    created_at: record.created_at,
+    location: {
+      layout: 'segment',
+      blob: manifest.segment,
+      offset: member.offset,
+      length: member.length,
+      line: { offset: record.offset, length: record.length },
+    },
+    sha256,
+    size: record.length,
+    archived_at: context.archivedAt,
+    run_id: context.runId,
+  };
 }
