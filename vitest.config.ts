@@ -11,6 +11,7 @@ const UNIT = [
   'test/lifecycle/lifecycle-plan.test.ts',
   'test/services/usage-tally.test.ts',
   'test/adapters/cosmos-bulk.test.ts',
+  'test/adapters/cosmos-quota.test.ts',
 ];
 /** Processes: the server, the CLI under SIGKILL and in races, the Functions handler. */
 const SYSTEM = ['test/system/**/*.test.ts', 'test/functions/**/*.test.ts'];

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import type { CostReport } from './domain/cost-model.js';
 import { hostname, userInfo } from 'node:os';
 import { text } from 'node:stream/consumers';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -415,8 +416,50 @@ function simulationSummary(report: SimulationReport): string {
 }
 
 program
+  .command('cost')
+  .description(
+    'print what the live records and the archive cost a month, what archiving saves, and what moving records costs',
+  )
+  .option('--next-run', 'make a dry run first, and price what the next run would move', false)
+  .action(async (options: { nextRun: boolean }) => {
+    await withServices(async ({ archiver, cost }) => {
+      if (options.nextRun) {
+        const dry = await archiver.runOnce({ dryRun: true, startedBy: { actor: cliActor() } });
+        if (dry.status !== 'succeeded') {
+          print(dry);
+          return EXIT.failed;
+        }
+      }
+      const report = await cost.report();
+      print(report);
+      process.stderr.write(`${costSummary(report)}\n`);
+      return EXIT.ok;
+    });
+  });
+
+function costSummary(report: CostReport): string {
+  const share = report.archived_cost_share_of_live;
+  const payback = report.moving.payback_months;
+  const months = (value: number | null): string => (value === null ? 'never' : `${value.toFixed(1)} months`);
+  const lines = [
+    `live: ${report.live.records} records, $${usd(report.live.usd_per_month)} a month`,
+    `archive: ${report.archive.records} records, $${usd(report.archive.usd_per_month)} a month (blobs $${usd(report.archive.blobs.usd_per_month)}, index $${usd(report.archive.index.usd_per_month)})`,
+    `left live they would cost $${usd(report.if_left_live.usd_per_month)} a month: archiving saves $${usd(report.saving_usd_per_month)}${share === null ? '' : `; an archived record costs ${(share * 100).toFixed(1)}% of a live one`}`,
+    report.moving.usd === null
+      ? `moving: ${report.moving.records} records in ${report.moving.runs} runs; request units are priced on Azure only`
+      : `moving: ${report.moving.records} records in ${report.moving.runs} runs cost $${usd(report.moving.usd.serverless)} serverless (pays back in ${months(payback.serverless)}), $${usd(report.moving.usd.provisioned)} provisioned (${months(payback.provisioned)})`,
+  ];
+  const next = report.next_run;
+  if (next)
+    lines.push(
+      `next run (dry run ${next.run_id}): ${next.records} records${next.usd === null ? '' : `, about $${usd(next.usd.serverless)} serverless, $${usd(next.usd.provisioned)} provisioned`}`,
+    );
+  return lines.join('\n');
+}
+
+program
   .command('stats')
-  .description('print counts, run history and estimated savings')
+  .description('print counts, run history and what the archive costs and saves')
   .action(async () => {
     await withServices(async ({ stats }) => {
       print(await stats.stats());

@@ -22,7 +22,11 @@ import { SqliteLegalHolds } from './adapters/sqlite/sqlite-legal-holds.js';
 import { SqliteLiveStore } from './adapters/sqlite/sqlite-live-store.js';
 import { SqliteRunLog } from './adapters/sqlite/sqlite-run-log.js';
 import type { Backend, Config } from './config.js';
-import { POLICY_FILE_CONTAINER, type LifecyclePolicy } from './lifecycle/lifecycle-policy.js';
+import {
+  loadLifecyclePolicy,
+  POLICY_FILE_CONTAINER,
+  type LifecyclePolicy,
+} from './lifecycle/lifecycle-policy.js';
 import { simulateLifecycle, type SimulationReport } from './lifecycle/lifecycle-simulator.js';
 import type { ArchiveIndex } from './ports/archive-index.js';
 import type { AuditTrail } from './ports/audit-trail.js';
@@ -47,6 +51,7 @@ import { RecordService } from './services/record-service.js';
 import { SegmentLayout } from './services/layouts/segment-layout.js';
 import { deletedDuringRun } from './services/deleted-during-run.js';
 import { Restorer } from './services/restorer.js';
+import { CostService } from './services/cost-service.js';
 import { StatsService } from './services/stats-service.js';
 import { Verifier } from './services/verifier.js';
 import { MeteredArchiveStore } from './services/metered-archive-store.js';
@@ -75,6 +80,8 @@ export interface Services {
   records: RecordService;
   archiver: Archiver;
   stats: StatsService;
+  /** What is stored costs a month, what archiving saves, and what moving records costs. */
+  cost: CostService;
   verifier: Verifier;
   compactor: Compactor;
   audit: AuditLog;
@@ -227,6 +234,19 @@ export async function createServices(
   const reader = new ArchiveReader(layouts);
   const deletedWhileArchiving = deletedDuringRun(deletions, runLog);
   const restorer = new Restorer(live, index, reader, clock, deletedWhileArchiving);
+  const policyContainer =
+    config.backend.kind === 'azure' ? config.backend.blob.container : POLICY_FILE_CONTAINER;
+  const cost = new CostService(
+    { live, index, store, layouts, runLog, clock },
+    {
+      prices: config.prices,
+      uploadTier: config.blobUploadTier,
+      billsRequestUnits: config.backend.kind === 'azure',
+      indexStore: config.backend.kind === 'azure' ? 'Cosmos DB' : 'SQLite',
+      container: policyContainer,
+      policy: () => loadLifecyclePolicy(),
+    },
+  );
   const settings = {
     olderThanDays: config.archivalDaysThreshold,
     batchSize: config.batchSize,
@@ -287,10 +307,10 @@ export async function createServices(
     }),
     audit,
     usage,
-    stats: new StatsService(live, index, runLog, clock, {
+    stats: new StatsService(live, index, runLog, clock, cost, {
       olderThanDays: config.archivalDaysThreshold,
-      prices: config.prices,
     }),
+    cost,
     simulateLifecycle:
       tiers &&
       (({ policy, ...options }) =>
@@ -299,9 +319,8 @@ export async function createServices(
             store,
             tiers,
             policy,
-            container:
-              config.backend.kind === 'azure' ? config.backend.blob.container : POLICY_FILE_CONTAINER,
-            prices: config.blobTierPrices,
+            container: policyContainer,
+            prices: config.prices.blob.storagePerGbMonth,
             clock,
           },
           options,

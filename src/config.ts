@@ -1,3 +1,4 @@
+import type { PriceTable } from './domain/cost-model.js';
 import { resolve } from 'node:path';
 import { Cron } from 'croner';
 import { Type, type Static } from 'typebox';
@@ -39,13 +40,18 @@ const EnvSchema = Type.Object({
     LOG_LEVELS.map((level) => Type.Literal(level)),
     { default: 'info' },
   ),
+  // List prices in USD for the cost model and `lifecycle simulate`; sources and dates in the README.
   PRICE_COSMOS_GB_MONTH: Type.Number({ minimum: 0, default: 0.25 }),
-  PRICE_BLOB_GB_MONTH: Type.Number({ minimum: 0, default: 0.01 }),
-  // Blob capacity list prices per tier (LRS, first 50 TB, USD per GB-month), for `lifecycle simulate`.
+  PRICE_COSMOS_SERVERLESS_MILLION_RU: Type.Number({ minimum: 0, default: 0.25 }),
+  PRICE_COSMOS_PROVISIONED_100_RU_S_HOUR: Type.Number({ minimum: 0, default: 0.008 }),
   PRICE_BLOB_HOT_GB_MONTH: Type.Number({ minimum: 0, default: 0.018 }),
   PRICE_BLOB_COOL_GB_MONTH: Type.Number({ minimum: 0, default: 0.01 }),
   PRICE_BLOB_COLD_GB_MONTH: Type.Number({ minimum: 0, default: 0.0036 }),
   PRICE_BLOB_ARCHIVE_GB_MONTH: Type.Number({ minimum: 0, default: 0.002 }),
+  PRICE_BLOB_HOT_WRITE_10K: Type.Number({ minimum: 0, default: 0.055 }),
+  PRICE_BLOB_COOL_WRITE_10K: Type.Number({ minimum: 0, default: 0.1 }),
+  PRICE_BLOB_COLD_WRITE_10K: Type.Number({ minimum: 0, default: 0.18 }),
+  PRICE_BLOB_ARCHIVE_WRITE_10K: Type.Number({ minimum: 0, default: 0.11 }),
   COSMOS_ENDPOINT: httpsUrl,
   COSMOS_KEY: optionalText,
   COSMOS_DATABASE: Type.String({ minLength: 1, maxLength: 255, default: 'billingdb' }),
@@ -168,9 +174,9 @@ export interface Config {
   apiHost: string;
   apiPort: number;
   logLevel: (typeof LOG_LEVELS)[number];
-  prices: { cosmosPerGbMonth: number; blobPerGbMonth: number };
-  /** Blob capacity price per tier, USD per GB-month. */
-  blobTierPrices: Record<AccessTier, number>;
+  prices: PriceTable;
+  /** BLOB_UPLOAD_TIER on either backend: the cost model prices new blobs in it. */
+  blobUploadTier: AccessTier;
 }
 
 export class ConfigError extends Error {
@@ -240,12 +246,27 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     apiHost: valid.API_HOST,
     apiPort: valid.API_PORT,
     logLevel: valid.LOG_LEVEL,
-    prices: { cosmosPerGbMonth: valid.PRICE_COSMOS_GB_MONTH, blobPerGbMonth: valid.PRICE_BLOB_GB_MONTH },
-    blobTierPrices: {
-      Hot: valid.PRICE_BLOB_HOT_GB_MONTH,
-      Cool: valid.PRICE_BLOB_COOL_GB_MONTH,
-      Cold: valid.PRICE_BLOB_COLD_GB_MONTH,
-      Archive: valid.PRICE_BLOB_ARCHIVE_GB_MONTH,
+    blobUploadTier: valid.BLOB_UPLOAD_TIER,
+    prices: {
+      cosmos: {
+        storagePerGbMonth: valid.PRICE_COSMOS_GB_MONTH,
+        serverlessPerMillionRu: valid.PRICE_COSMOS_SERVERLESS_MILLION_RU,
+        provisionedPer100RuSecondHour: valid.PRICE_COSMOS_PROVISIONED_100_RU_S_HOUR,
+      },
+      blob: {
+        storagePerGbMonth: {
+          Hot: valid.PRICE_BLOB_HOT_GB_MONTH,
+          Cool: valid.PRICE_BLOB_COOL_GB_MONTH,
+          Cold: valid.PRICE_BLOB_COLD_GB_MONTH,
+          Archive: valid.PRICE_BLOB_ARCHIVE_GB_MONTH,
+        },
+        writesPer10k: {
+          Hot: valid.PRICE_BLOB_HOT_WRITE_10K,
+          Cool: valid.PRICE_BLOB_COOL_WRITE_10K,
+          Cold: valid.PRICE_BLOB_COLD_WRITE_10K,
+          Archive: valid.PRICE_BLOB_ARCHIVE_WRITE_10K,
+        },
+      },
     },
   };
 }

@@ -2,8 +2,6 @@ import type { AccessTier, TieredBlobInfo } from '../ports/archive-store.js';
 import { DAY_MS } from '../services/clock.js';
 import type { LifecyclePolicy } from './lifecycle-policy.js';
 
-const GB = 1024 ** 3;
-
 type TierAction = 'tierToCool' | 'tierToCold' | 'tierToArchive';
 type Action = TierAction | 'delete';
 
@@ -81,34 +79,4 @@ function isDue(condition: ActionCondition, blob: TieredBlobInfo, asOf: Date): bo
   const sinceChange = condition.daysAfterLastTierChangeGreaterThan;
   if (typeof sinceChange !== 'number' || blob.tierChangedOn === undefined) return true;
   return (asOf.getTime() - blob.tierChangedOn.getTime()) / DAY_MS > sinceChange;
-}
-
-export interface TierCost {
-  blobs: number;
-  bytes: number;
-  usd_per_month: number;
-}
-
-export interface StorageCost {
-  usd_per_month: number;
-  by_tier: Partial<Record<AccessTier, TierCost>>;
-}
-
-/** Monthly storage cost of the given blobs at list prices (capacity only: no operations or reads). */
-export function monthlyStorageCost(
-  blobs: readonly { size: number; tier: AccessTier }[],
-  prices: TierPrices,
-): StorageCost {
-  const byTier: Partial<Record<AccessTier, TierCost>> = {};
-  let total = 0;
-  for (const blob of blobs) {
-    const cost = (blob.size / GB) * prices[blob.tier];
-    const tier = (byTier[blob.tier] ??= { blobs: 0, bytes: 0, usd_per_month: 0 });
-    tier.blobs += 1;
-    tier.bytes += blob.size;
-    tier.usd_per_month += cost;
-    total += cost;
-  }
-  // Unrounded: a small test archive costs fractions of a cent, and the difference still shows.
-  return { usd_per_month: total, by_tier: byTier };
 }

@@ -1,12 +1,7 @@
 import type { AccessTier, ArchiveStore, ArchiveTiers, TieredBlobInfo } from '../ports/archive-store.js';
 import { DAY_MS, type Clock } from '../services/clock.js';
-import {
-  monthlyStorageCost,
-  planLifecycle,
-  type PlannedChange,
-  type StorageCost,
-  type TierPrices,
-} from './lifecycle-plan.js';
+import { storageCost, type StorageCost } from '../domain/cost-model.js';
+import { planLifecycle, type PlannedChange, type TierPrices } from './lifecycle-plan.js';
 import type { LifecyclePolicy } from './lifecycle-policy.js';
 
 /** Changes listed one by one in the report; the counts are always complete. */
@@ -66,8 +61,8 @@ export async function simulateLifecycle(
     if (to === 'deleted') return [];
     return [{ size: blob.size, tier: to ?? blob.tier }];
   });
-  const before = monthlyStorageCost(blobs, deps.prices);
-  const afterCost = monthlyStorageCost(after, deps.prices);
+  const before = storageCost(blobs, deps.prices);
+  const afterCost = storageCost(after, deps.prices);
   return {
     days: options.days,
     as_of: asOf.toISOString(),

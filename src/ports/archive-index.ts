@@ -1,3 +1,4 @@
+import type { StoredBytes } from '../domain/cost-model.js';
 import { PreconditionFailedError } from '../domain/errors.js';
 
 /**
@@ -65,6 +66,8 @@ export interface ArchiveIndex {
   list(query: ArchiveListQuery): Promise<StoredEntry[]>;
   /** Entry count and summed record sizes (a scan: for stats, not for probes). */
   summary(): Promise<{ count: number; bytes: number }>;
+  /** The bytes the index itself takes where it is kept (for the cost model, not for probes). */
+  storage(): Promise<StoredBytes>;
   /** Readiness probe: resolves when the index answers, cheaply. */
   ping(): Promise<void>;
 }

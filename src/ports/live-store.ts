@@ -1,3 +1,4 @@
+import type { StoredBytes } from '../domain/cost-model.js';
 import type { RecordDocument } from '../domain/billing-record.js';
 import { recordTimes } from '../domain/record-times.js';
 
@@ -74,6 +75,8 @@ export interface LiveStore {
   list(query: LiveListQuery): Promise<StoredRecord[]>;
   /** Record count and oldest last touch (a scan: for stats, not for probes). */
   summary(): Promise<LiveSummary>;
+  /** The bytes the records' documents take (a scan or a metadata read: for the cost model, not for probes). */
+  storage(): Promise<StoredBytes>;
   /** Readiness probe: resolves when the store answers, cheaply. */
   ping(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import type { StoredBytes } from '../domain/cost-model.js';
 import type { Logger } from 'pino';
 import {
   sameLocation,
@@ -97,6 +98,9 @@ export class GarbageNotingIndex implements ArchiveIndex {
 
   summary(): Promise<{ count: number; bytes: number }> {
     return this.index.summary();
+  }
+  storage(): Promise<StoredBytes> {
+    return this.index.storage();
   }
 
   /** Notes where the entries were; a failure leaves orphans for `verify`, and says so. */

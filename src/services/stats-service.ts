@@ -1,17 +1,13 @@
+import type { CostReport } from '../domain/cost-model.js';
 import type { ArchiveIndex } from '../ports/archive-index.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { RunLog, RunRecord, RunTotals } from '../ports/run-log.js';
 import { addUsage, emptyUsage, usagePerRecord, type Usage, type UsagePerRecord } from '../domain/usage.js';
 import { DAY_MS, type Clock } from './clock.js';
+import type { CostService } from './cost-service.js';
 
 /** How many of the latest runs `archival_usage` sums. */
 export const USAGE_RUNS = 100;
-
-/** List prices per GB-month used to show what archiving saves; set from config. */
-export interface StoragePrices {
-  cosmosPerGbMonth: number;
-  blobPerGbMonth: number;
-}
 
 export interface Stats {
   live_records: number;
@@ -29,16 +25,9 @@ export interface Stats {
     usage: Usage;
     per_archived_record: UsagePerRecord | null;
   };
-  estimated_monthly_savings: {
-    cosmos_usd_avoided: number;
-    blob_usd_added: number;
-    net_usd: number;
-    prices_per_gb_month: { cosmos: number; blob: number };
-    note: string;
-  };
+  /** What is stored costs a month, what archiving saves, and what moving records cost. */
+  cost: CostReport;
 }
-
-const GB = 1024 ** 3;
 
 /** What is where, how archival runs went, and what the move saves. */
 export class StatsService {
@@ -47,24 +36,23 @@ export class StatsService {
     private readonly index: ArchiveIndex,
     private readonly runLog: RunLog,
     private readonly clock: Clock,
-    private readonly settings: { olderThanDays: number; prices: StoragePrices },
+    private readonly cost: CostService,
+    private readonly settings: { olderThanDays: number },
   ) {}
 
   async stats(): Promise<Stats> {
-    const [live, archived, runs, latest] = await Promise.all([
+    const [live, archived, runs, latest, cost] = await Promise.all([
       this.live.summary(),
       this.index.summary(),
       this.runLog.totals(),
       this.runLog.list({ limit: USAGE_RUNS }),
+      this.cost.report(),
     ]);
     const counted = latest.filter((run) => run.usage !== undefined);
     const usage = emptyUsage();
     for (const run of counted) if (run.usage) addUsage(usage, run.usage);
     const archivedByRuns = counted.reduce((sum, run) => sum + run.archived, 0);
     const oldest = live.oldestTouchedAt;
-    const { cosmosPerGbMonth, blobPerGbMonth } = this.settings.prices;
-    const cosmos = (archived.bytes / GB) * cosmosPerGbMonth;
-    const blob = (archived.bytes / GB) * blobPerGbMonth;
     return {
       live_records: live.count,
       archived_records: archived.count,
@@ -81,13 +69,7 @@ export class StatsService {
         usage,
         per_archived_record: usagePerRecord(usage, archivedByRuns),
       },
-      estimated_monthly_savings: {
-        cosmos_usd_avoided: round(cosmos, 6),
-        blob_usd_added: round(blob, 6),
-        net_usd: round(cosmos - blob, 6),
-        prices_per_gb_month: { cosmos: cosmosPerGbMonth, blob: blobPerGbMonth },
-        note: 'Archived record bytes at list prices; excludes per-operation charges and minimum billable blob sizes.',
-      },
+      cost,
     };
   }
 }

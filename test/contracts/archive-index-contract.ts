@@ -168,5 +168,15 @@ export function describeArchiveIndexContract(
       await current().putMany([entry('a', undefined, { size: 100 }), entry('b', undefined, { size: 23 })]);
       expect(await current().summary()).toEqual({ count: 2, bytes: 123 });
     });
+
+    it('measures the bytes it takes, growing with its entries', async () => {
+      const empty = await current().storage();
+      await current().putMany(Array.from({ length: 200 }, (_, i) => entry(`s-${i}`)));
+      const full = await current().storage();
+      expect(['counted', 'reported', 'sampled']).toContain(full.from);
+      // An entry takes some hundreds of bytes in any store.
+      expect(full.bytes - empty.bytes).toBeGreaterThan(200 * 100);
+      expect(full.bytes - empty.bytes).toBeLessThan(200 * 4_096);
+    });
   });
 }

@@ -238,5 +238,20 @@ export function describeLiveStoreContract(name: string, make: () => Promise<Stor
       await current().create(doc('c', '2026-06-01T00:00:00.000Z', { updated_at: '' }));
       expect(await current().summary()).toEqual({ count: 3, oldestTouchedAt: '2026-02-01T00:00:00.000Z' });
     });
+
+    it('measures the bytes its documents take', async () => {
+      expect((await current().storage()).bytes).toBe(0);
+      const docs = [
+        doc('a', '2026-03-01T00:00:00.000Z'),
+        doc('b', '2026-03-02T00:00:00.000Z', { note: 'é'.repeat(500) }),
+      ];
+      for (const d of docs) await current().create(d);
+      const { bytes, from } = await current().storage();
+      const json = docs.reduce((sum, d) => sum + Buffer.byteLength(JSON.stringify(d)), 0);
+      if (from === 'counted') expect(bytes).toBe(json);
+      // Cosmos DB adds its system properties to every document.
+      else expect(bytes).toBeGreaterThanOrEqual(json);
+      expect(bytes).toBeLessThan(json + 2 * 1_024);
+    });
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { monthlyStorageCost, planLifecycle } from '../../src/lifecycle/lifecycle-plan.js';
+import { planLifecycle } from '../../src/lifecycle/lifecycle-plan.js';
 import { loadLifecyclePolicy } from '../../src/lifecycle/lifecycle-policy.js';
 import type { AccessTier, TieredBlobInfo } from '../../src/ports/archive-store.js';
 
@@ -61,24 +61,5 @@ describe('planLifecycle with the shipped policy', () => {
   it('matches prefixes with the container name, as Azure does', async () => {
     const policy = await loadLifecyclePolicy();
     expect(planLifecycle(policy, 'other-container', [blob('records/x.json', 100, 'Hot')], NOW)).toEqual([]);
-  });
-});
-
-describe('monthlyStorageCost', () => {
-  it('prices each tier per GB-month and sums them', () => {
-    const prices = { Hot: 0.02, Cool: 0.01, Cold: 0.004, Archive: 0.002 };
-    const cost = monthlyStorageCost(
-      [
-        { size: 2 * 1024 ** 3, tier: 'Hot' },
-        { size: 1024 ** 3, tier: 'Archive' },
-        { size: 512 * 1024 ** 2, tier: 'Archive' },
-      ],
-      prices,
-    );
-    expect(cost.usd_per_month).toBeCloseTo(0.043, 12);
-    expect(cost.by_tier).toEqual({
-      Hot: { blobs: 1, bytes: 2 * 1024 ** 3, usd_per_month: expect.closeTo(0.04, 12) as number },
-      Archive: { blobs: 2, bytes: 1.5 * 1024 ** 3, usd_per_month: expect.closeTo(0.003, 12) as number },
-    });
   });
 });

@@ -1,3 +1,4 @@
+import type { StoredBytes } from '../../domain/cost-model.js';
 import { isDeepStrictEqual } from 'node:util';
 import type { CosmosClient, SqlParameter } from '@azure/cosmos';
 import { PreconditionFailedError } from '../../domain/errors.js';
@@ -168,6 +169,12 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
     } catch (error) {
       throw unavailable('listing archive entries', error);
     }
+  }
+
+  /** The whole container, as Cosmos DB bills it: entries with the garbage and deletion notes beside them. */
+  async storage(): Promise<StoredBytes> {
+    const { count } = await this.summary();
+    return this.container.storage({ query: "SELECT TOP @sample * FROM c WHERE c.type = 'entry'" }, count);
   }
 
   async summary(): Promise<{ count: number; bytes: number }> {

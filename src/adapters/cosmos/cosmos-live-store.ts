@@ -1,3 +1,4 @@
+import type { StoredBytes } from '../../domain/cost-model.js';
 import { isDeepStrictEqual } from 'node:util';
 import pMap from 'p-map';
 import type { CosmosClient, ItemDefinition, SqlParameter } from '@azure/cosmos';
@@ -274,6 +275,11 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
     } catch (error) {
       throw unavailable('listing records', error);
     }
+  }
+
+  async storage(): Promise<StoredBytes> {
+    const { count } = await this.summary();
+    return this.container.storage({ query: 'SELECT TOP @sample * FROM c' }, count);
   }
 
   async summary(): Promise<LiveSummary> {

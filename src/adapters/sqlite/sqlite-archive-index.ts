@@ -1,3 +1,4 @@
+import type { StoredBytes } from '../../domain/cost-model.js';
 import { randomUUID } from 'node:crypto';
 import { PreconditionFailedError } from '../../domain/errors.js';
 import type { ArchiveEntry, ArchiveIndex, ArchiveListQuery, StoredEntry } from '../../ports/archive-index.js';
@@ -134,6 +135,10 @@ export class SqliteArchiveIndex extends SqliteAdapter implements ArchiveIndex {
         })
         .map(toEntry),
     );
+  }
+
+  storage(): Promise<StoredBytes> {
+    return attempt(() => ({ bytes: this.file.tableBytes('archive_index'), from: 'counted' as const }));
   }
 
   summary(): Promise<{ count: number; bytes: number }> {

@@ -29,6 +29,15 @@ export class SqliteFile {
     this.db.prepare('SELECT 1').get();
   }
 
+  /** Bytes of the pages a table and its indexes fill in the file (SQLite's `dbstat`). */
+  tableBytes(table: string): number {
+    const row = this.prepare<[string], { bytes: number | null }>(
+      `SELECT SUM(d.pgsize) AS bytes FROM dbstat('main', 1) AS d
+         JOIN sqlite_schema AS s ON s.name = d.name WHERE s.tbl_name = ?`,
+    ).get(table);
+    return row?.bytes ?? 0;
+  }
+
   /** The statement for `sql`, prepared on first use. */
   prepare<P extends unknown[] | Record<string, unknown> = unknown[], R = unknown>(
     sql: string,

@@ -1,3 +1,4 @@
+import type { StoredBytes } from '../../domain/cost-model.js';
 import { randomUUID } from 'node:crypto';
 import type { RecordDocument } from '../../domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../../domain/errors.js';
@@ -188,6 +189,15 @@ export class SqliteLiveStore extends SqliteAdapter implements LiveStore {
         })
         .map(toStored),
     );
+  }
+
+  storage(): Promise<StoredBytes> {
+    return attempt(() => {
+      const row = this.file
+        .prepare<[], { bytes: number | null }>('SELECT SUM(LENGTH(CAST(doc AS BLOB))) AS bytes FROM records')
+        .get();
+      return { bytes: row?.bytes ?? 0, from: 'counted' as const };
+    });
   }
 
   summary(): Promise<LiveSummary> {

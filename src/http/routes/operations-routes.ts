@@ -61,7 +61,8 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<OperationsRoutesOptions
       config: { access: 'reader' },
       schema: {
         tags,
-        summary: 'Counts, run history and what archiving saves (shared for STATS_CACHE_SECONDS)',
+        summary:
+          'Counts, run history, and what the archive costs a month and saves (shared for STATS_CACHE_SECONDS)',
       },
     },
     async (request) => {
