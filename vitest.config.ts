@@ -12,6 +12,7 @@ const UNIT = [
   'test/services/usage-tally.test.ts',
   'test/adapters/cosmos-bulk.test.ts',
   'test/adapters/cosmos-quota.test.ts',
+  'test/adapters/cosmos-indexing-policy.test.ts',
 ];
 /** Processes: the server, the CLI under SIGKILL and in races, the Functions handler. */
 const SYSTEM = ['test/system/**/*.test.ts', 'test/functions/**/*.test.ts'];

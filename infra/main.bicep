@@ -54,10 +54,15 @@ param planSku string = 'B1'
 
 var databaseName = 'billingdb'
 var containers = [
-  { name: 'records', partitionKey: '/id' }
-  { name: 'archive_index', partitionKey: '/id' }
-  { name: 'archive_runs', partitionKey: '/id' }
-  { name: 'legal_holds', partitionKey: '/record_id' }
+  { name: 'records', partitionKey: '/id', extra: {} }
+  // Only the paths the index's queries filter on; the service creates it with the same file.
+  {
+    name: 'archive_index'
+    partitionKey: '/id'
+    extra: { indexingPolicy: loadJsonContent('archive-index-indexing-policy.json') }
+  }
+  { name: 'archive_runs', partitionKey: '/id', extra: {} }
+  { name: 'legal_holds', partitionKey: '/record_id', extra: {} }
 ]
 // Built-in role definitions.
 var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
@@ -91,10 +96,13 @@ resource cosmosContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/co
     parent: database
     name: container.name
     properties: {
-      resource: {
-        id: container.name
-        partitionKey: { paths: [container.partitionKey], kind: 'Hash' }
-      }
+      resource: union(
+        {
+          id: container.name
+          partitionKey: { paths: [container.partitionKey], kind: 'Hash' }
+        },
+        container.extra
+      )
     }
   }
 ]

@@ -3,6 +3,7 @@ import { createCosmosClient } from '../../src/adapters/cosmos/cosmos-client.js';
 import { CosmosDeletionNotes } from '../../src/adapters/cosmos/cosmos-deletion-notes.js';
 import { CosmosGarbageQueue } from '../../src/adapters/cosmos/cosmos-garbage-queue.js';
 import { CosmosArchiveIndex } from '../../src/adapters/cosmos/cosmos-archive-index.js';
+import { archiveIndexIndexingPolicy } from '../../src/adapters/cosmos/cosmos-container.js';
 import { CosmosLegalHolds } from '../../src/adapters/cosmos/cosmos-legal-holds.js';
 import { CosmosLiveStore } from '../../src/adapters/cosmos/cosmos-live-store.js';
 import { CosmosRunLog } from '../../src/adapters/cosmos/cosmos-run-log.js';
@@ -156,5 +157,33 @@ describe('CosmosLiveStore on the test server', () => {
       (e) => e instanceof StoreUnavailableError && e.message.includes("container 'records'"),
     );
     client.dispose();
+  });
+});
+
+describe('the archive index container on the test server', () => {
+  it('is created with the indexing policy of its file, by whichever adapter of it opens first', async () => {
+    const policy = await archiveIndexIndexingPolicy();
+    for (const build of [
+      (client: ReturnType<typeof testClient>, database: string) =>
+        new CosmosGarbageQueue(client, { database, container: 'archive_index' }),
+      (client: ReturnType<typeof testClient>, database: string) =>
+        new CosmosArchiveIndex(client, { database, container: 'archive_index' }),
+    ]) {
+      const client = testClient();
+      const database = uniqueName('db');
+      const fixture = await openedStore(build(client, database), async () => {
+        await client.database(database).delete();
+        client.dispose();
+      });
+      try {
+        const { resource } = await client.database(database).container('archive_index').read();
+        expect(resource?.indexingPolicy).toMatchObject({
+          includedPaths: policy.includedPaths,
+          excludedPaths: policy.excludedPaths,
+        });
+      } finally {
+        await fixture.dispose();
+      }
+    }
   });
 });

@@ -5,7 +5,7 @@ import { PreconditionFailedError } from '../../domain/errors.js';
 import type { ArchiveEntry, ArchiveIndex, ArchiveListQuery, StoredEntry } from '../../ports/archive-index.js';
 import { cosmosStatus, etagOf, ifMatch, unavailable } from './cosmos-client.js';
 import { runBulk, type BulkOutcome } from './cosmos-bulk.js';
-import { CosmosAdapter } from './cosmos-container.js';
+import { archiveIndexIndexingPolicy, CosmosAdapter } from './cosmos-container.js';
 import { withCosmosRetries } from './cosmos-retry.js';
 
 interface EntryDocument extends ArchiveEntry {
@@ -22,7 +22,8 @@ const IDS_PER_QUERY = 100;
  */
 export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
   constructor(client: CosmosClient, options: { database: string; container: string }) {
-    super(client, options, '/id', 'CosmosArchiveIndex');
+    // The archive index's container: whichever adapter creates it gives it the index's policy.
+    super(client, options, '/id', 'CosmosArchiveIndex', archiveIndexIndexingPolicy);
   }
 
   async get(id: string): Promise<StoredEntry | undefined> {

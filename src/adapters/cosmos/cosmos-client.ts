@@ -5,6 +5,7 @@ import {
   type Container,
   type CosmosClientOptions,
   type Database,
+  type IndexingPolicy,
   type PluginConfig,
   type RequestContext,
 } from '@azure/cosmos';
@@ -86,12 +87,16 @@ function charge(headers: Record<string, unknown> | undefined): number {
   return Number.isFinite(value) ? value : 0;
 }
 
-/** The database and container, created if missing (partition key `partitionKeyPath`). */
+/**
+ * The database and container, created if missing (partition key `partitionKeyPath`, and
+ * `indexingPolicy` when given; an existing container keeps its own).
+ */
 export async function openContainer(
   client: CosmosClient,
   databaseId: string,
   containerId: string,
   partitionKeyPath: string,
+  indexingPolicy?: IndexingPolicy,
 ): Promise<Container> {
   let database: Database;
   try {
@@ -99,6 +104,7 @@ export async function openContainer(
     const { container } = await database.containers.createIfNotExists({
       id: containerId,
       partitionKey: { paths: [partitionKeyPath] },
+      ...(indexingPolicy && { indexingPolicy }),
     });
     return container;
   } catch (error) {

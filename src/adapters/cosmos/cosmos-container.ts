@@ -1,10 +1,24 @@
-import type { Container, CosmosClient, SqlQuerySpec } from '@azure/cosmos';
+import { readFile } from 'node:fs/promises';
+import type { Container, CosmosClient, IndexingPolicy, SqlQuerySpec } from '@azure/cosmos';
 import type { StoredBytes } from '../../domain/cost-model.js';
 import { openContainer, unavailable } from './cosmos-client.js';
 import { withCosmosRetries } from './cosmos-retry.js';
 
 /** Documents sampled for their mean size where the service reports no storage use. */
 const SAMPLE = 100;
+
+const ARCHIVE_INDEX_POLICY_FILE = new URL(
+  '../../../infra/archive-index-indexing-policy.json',
+  import.meta.url,
+);
+
+/**
+ * The archive index container's indexing policy (shared with `infra/main.bicep`): only the paths its
+ * queries filter on (`id` is always indexed), so a write indexes a few paths instead of every one.
+ */
+export async function archiveIndexIndexingPolicy(): Promise<IndexingPolicy> {
+  return JSON.parse(await readFile(ARCHIVE_INDEX_POLICY_FILE, 'utf8')) as IndexingPolicy;
+}
 
 /** One Cosmos DB container of an adapter: opened (created if missing) on init. */
 export class CosmosContainer {
@@ -16,10 +30,17 @@ export class CosmosContainer {
     private readonly id: string,
     private readonly partitionKeyPath: string,
     private readonly owner: string,
+    private readonly indexingPolicy: (() => Promise<IndexingPolicy>) | undefined,
   ) {}
 
   async open(): Promise<void> {
-    this.handle = await openContainer(this.client, this.database, this.id, this.partitionKeyPath);
+    this.handle = await openContainer(
+      this.client,
+      this.database,
+      this.id,
+      this.partitionKeyPath,
+      await this.indexingPolicy?.(),
+    );
   }
 
   /** Readiness: a metadata read, cheap in request units. */
@@ -69,13 +90,22 @@ export class CosmosContainer {
 export abstract class CosmosAdapter {
   protected readonly container: CosmosContainer;
 
+  /** `indexingPolicy`: the one the container is created with, when it is not there yet. */
   protected constructor(
     client: CosmosClient,
     where: { database: string; container: string },
     partitionKeyPath: string,
     owner: string,
+    indexingPolicy?: () => Promise<IndexingPolicy>,
   ) {
-    this.container = new CosmosContainer(client, where.database, where.container, partitionKeyPath, owner);
+    this.container = new CosmosContainer(
+      client,
+      where.database,
+      where.container,
+      partitionKeyPath,
+      owner,
+      indexingPolicy,
+    );
   }
 
   async init(): Promise<void> {

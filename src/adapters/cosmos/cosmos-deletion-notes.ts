@@ -1,7 +1,7 @@
 import type { CosmosClient } from '@azure/cosmos';
 import type { DeletionNotes } from '../../ports/deletion-notes.js';
 import { cosmosStatus, unavailable } from './cosmos-client.js';
-import { CosmosAdapter } from './cosmos-container.js';
+import { archiveIndexIndexingPolicy, CosmosAdapter } from './cosmos-container.js';
 import { withCosmosRetries } from './cosmos-retry.js';
 
 interface DeletionDocument {
@@ -20,7 +20,8 @@ const PREFIX = { deletion: '~deleted~', 'deletion-confirmed': '~deleted-confirme
  */
 export class CosmosDeletionNotes extends CosmosAdapter implements DeletionNotes {
   constructor(client: CosmosClient, options: { database: string; container: string }) {
-    super(client, options, '/id', 'CosmosDeletionNotes');
+    // The archive index's container: whichever adapter creates it gives it the index's policy.
+    super(client, options, '/id', 'CosmosDeletionNotes', archiveIndexIndexingPolicy);
   }
 
   note(id: string, at: string): Promise<void> {

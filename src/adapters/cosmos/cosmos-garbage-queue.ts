@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CosmosClient } from '@azure/cosmos';
 import type { Garbage, GarbageQueue } from '../../ports/garbage-queue.js';
 import { cosmosStatus, unavailable } from './cosmos-client.js';
-import { CosmosAdapter } from './cosmos-container.js';
+import { archiveIndexIndexingPolicy, CosmosAdapter } from './cosmos-container.js';
 import { withCosmosRetries } from './cosmos-retry.js';
 
 interface GarbageDocument {
@@ -21,7 +21,8 @@ const GARBAGE_PREFIX = '~garbage~';
 /** GarbageQueue in the archive index's Cosmos DB container (partition key /id), a document per location. */
 export class CosmosGarbageQueue extends CosmosAdapter implements GarbageQueue {
   constructor(client: CosmosClient, options: { database: string; container: string }) {
-    super(client, options, '/id', 'CosmosGarbageQueue');
+    // The archive index's container: whichever adapter creates it gives it the index's policy.
+    super(client, options, '/id', 'CosmosGarbageQueue', archiveIndexIndexingPolicy);
   }
 
   async add(items: readonly Omit<Garbage, 'seq'>[]): Promise<void> {

@@ -1,0 +1,36 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { archiveIndexIndexingPolicy } from '../../src/adapters/cosmos/cosmos-container.js';
+
+/** The adapters whose documents share the archive index's container. */
+const SHARING = ['cosmos-archive-index.ts', 'cosmos-garbage-queue.ts', 'cosmos-deletion-notes.ts'];
+
+/**
+ * Every `c.<path>` a query of these adapters filters or orders on, read from their string literals
+ * (what a query selects or sums, before `FROM c`, needs no index).
+ */
+async function queriedPaths(): Promise<Set<string>> {
+  const paths = new Set<string>();
+  for (const file of SHARING) {
+    const source = await readFile(new URL(`../../src/adapters/cosmos/${file}`, import.meta.url), 'utf8');
+    for (const [literal] of source.matchAll(/"[^"\n]*"|'[^'\n]*'|`[^`]*`/g)) {
+      const filtered = literal.includes('FROM c') ? literal.slice(literal.indexOf('FROM c') + 6) : literal;
+      for (const [, path] of filtered.matchAll(/\bc\.([a-z_]+(?:\.[a-z_]+)*)/g)) if (path) paths.add(path);
+    }
+  }
+  return paths;
+}
+
+describe('the archive index container indexing policy', () => {
+  it('indexes every path the queries on its container filter or order on, and nothing else', async () => {
+    const policy = await archiveIndexIndexingPolicy();
+    expect(policy.excludedPaths).toEqual([{ path: '/*' }]);
+    const included = new Set(policy.includedPaths?.map(({ path }) => path));
+    const queried = await queriedPaths();
+    // `id` is always indexed, whatever the policy says.
+    queried.delete('id');
+    expect([...queried].map((path) => `/${path.replaceAll('.', '/')}/?`).sort()).toEqual(
+      [...included].sort(),
+    );
+  });
+});
