@@ -14,7 +14,6 @@
 // (https://learn.microsoft.com/azure/cosmos-db/understand-request-unit-consumption: a 1 KB point
 // read 1.00 RU, a 1 KB write 4.95, 2 KB 1.04 / 6.29, 4 KB 1.14 / 6.67; a delete priced as a write,
 // a batch as the sum of its operations, a query as a point read of each document it returns).
-import { randomInt } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,8 +21,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createAdapters, createServices } from '../dist/composition-root.js';
 import { loadConfig } from '../dist/config.js';
-import { newRecordDocument } from '../dist/domain/billing-record.js';
-import { sampleRecord } from '../dist/services/sample-records.js';
+import { invoiceOfSize } from './bench-records.mjs';
 import { benchStores } from './bench-stores.mjs';
 
 /** Cool, Cold and Archive bill every blob as at least this many bytes. */
@@ -65,16 +63,6 @@ if (backend !== 'embedded' && backend !== 'azure') throw new Error('--backend is
 
 const logger = pino({ level: 'silent' });
 
-const PRODUCTS = [
-  'Pro plan',
-  'Team plan',
-  'Storage add-on',
-  'Support contract',
-  'API overage',
-  'Seat licences',
-];
-const REGIONS = ['westeurope', 'northeurope', 'eastus', 'westus2', 'southeastasia'];
-
 /** @typedef {import('../dist/domain/billing-record.js').RecordDocument} RecordDocument */
 /** @typedef {import('../dist/composition-root.js').BackendAdapters} BackendAdapters */
 /** @typedef {import('../dist/config.js').Config} Config */
@@ -82,34 +70,13 @@ const REGIONS = ['westeurope', 'northeurope', 'eastus', 'westus2', 'southeastasi
 /** @typedef {{ env: Record<string, string>, remove: () => Promise<void> }} Stores */
 
 /**
- * Records of about `kb` KB of JSON: a sample record whose metadata carries line items (products,
- * quantities, prices, periods) until the document reaches the size, so they compress like real
- * invoices rather than like padding. Created over the last year, all past the archival threshold.
+ * `recordCount` invoices of about `kb` KB.
  * @param {number} kb
  * @returns {RecordDocument[]}
  */
 function makeDocs(kb) {
   const now = new Date();
-  const target = Math.round(kb * 1024);
-  return Array.from({ length: recordCount }, (_, i) => {
-    const input = sampleRecord(i, now, 100 + (i % 365));
-    /** @type {object[]} */
-    const lines = [];
-    const doc = () => newRecordDocument({ ...input, metadata: { ...input.metadata, lines } }, now);
-    for (;;) {
-      const next = {
-        sku: `SKU-${randomInt(1000, 9999)}`,
-        product: PRODUCTS[randomInt(PRODUCTS.length)],
-        region: REGIONS[randomInt(REGIONS.length)],
-        quantity: randomInt(1, 500),
-        unit_price: randomInt(1, 100_000) / 100,
-        period: `2026-${String(randomInt(1, 13)).padStart(2, '0')}`,
-      };
-      if (Buffer.byteLength(JSON.stringify(doc())) + Buffer.byteLength(JSON.stringify(next)) > target) break;
-      lines.push(next);
-    }
-    return doc();
-  });
+  return Array.from({ length: recordCount }, (_, i) => invoiceOfSize(i, now, kb));
 }
 
 /**

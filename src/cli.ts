@@ -400,8 +400,10 @@ async function policyFor(config: Config): Promise<{ policy: LifecyclePolicy; pro
 }
 
 /** Cents for real archives, significant digits for the tiny ones a trial run makes. */
+/** Dollars to the cent, or to three significant digits below a cent (a small archive costs fractions of one). */
 function usd(value: number): string {
-  return value >= 0.01 || value === 0 ? value.toFixed(2) : value.toPrecision(3);
+  const size = Math.abs(value);
+  return size >= 0.01 || size === 0 ? value.toFixed(2) : value.toPrecision(3);
 }
 
 function simulationSummary(report: SimulationReport): string {
@@ -430,7 +432,7 @@ program
           return EXIT.failed;
         }
       }
-      const report = await cost.report();
+      const report = await cost.report({ fresh: true });
       print(report);
       process.stderr.write(`${costSummary(report)}\n`);
       return EXIT.ok;
@@ -438,17 +440,23 @@ program
   });
 
 function costSummary(report: CostReport): string {
-  const share = report.archived_cost_share_of_live;
-  const payback = report.moving.payback_months;
+  const { moving, saving_usd_per_month: saving, archived_cost_share_of_live: share } = report;
   const months = (value: number | null): string => (value === null ? 'never' : `${value.toFixed(1)} months`);
   const lines = [
+    `as of ${report.as_of}:`,
     `live: ${report.live.records} records, $${usd(report.live.usd_per_month)} a month`,
     `archive: ${report.archive.records} records, $${usd(report.archive.usd_per_month)} a month (blobs $${usd(report.archive.blobs.usd_per_month)}, index $${usd(report.archive.index.usd_per_month)})`,
-    `left live they would cost $${usd(report.if_left_live.usd_per_month)} a month: archiving saves $${usd(report.saving_usd_per_month)}${share === null ? '' : `; an archived record costs ${(share * 100).toFixed(1)}% of a live one`}`,
-    report.moving.usd === null
-      ? `moving: ${report.moving.records} records in ${report.moving.runs} runs; request units are priced on Azure only`
-      : `moving: ${report.moving.records} records in ${report.moving.runs} runs cost $${usd(report.moving.usd.serverless)} serverless (pays back in ${months(payback.serverless)}), $${usd(report.moving.usd.provisioned)} provisioned (${months(payback.provisioned)})`,
+    `left live they would cost $${usd(report.if_left_live.usd_per_month)} a month: archiving ${saving >= 0 ? `saves $${usd(saving)}` : `costs $${usd(-saving)} more`}${share === null ? '' : `; an archived record costs ${(share * 100).toFixed(1)}% of a live one`}`,
   ];
+  if (moving.usd === null)
+    lines.push(
+      `moving: ${moving.records} records in ${moving.runs} runs; request units are priced on Azure only`,
+    );
+  else if (moving.runs === 0) lines.push('moving: no archival run counted yet');
+  else
+    lines.push(
+      `moving: ${moving.records} records in ${moving.runs} runs cost $${usd(moving.usd.serverless)} serverless (pays back in ${months(moving.payback_months.serverless)}), $${usd(moving.usd.provisioned)} provisioned (${months(moving.payback_months.provisioned)})`,
+    );
   const next = report.next_run;
   if (next)
     lines.push(

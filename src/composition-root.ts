@@ -245,6 +245,7 @@ export async function createServices(
       indexStore: config.backend.kind === 'azure' ? 'Cosmos DB' : 'SQLite',
       container: policyContainer,
       policy: () => loadLifecyclePolicy(),
+      maxAgeMs: config.costCacheSeconds * 1000,
     },
   );
   const settings = {
@@ -320,7 +321,7 @@ export async function createServices(
             tiers,
             policy,
             container: policyContainer,
-            prices: config.prices.blob.storagePerGbMonth,
+            prices: config.prices.blob,
             clock,
           },
           options,

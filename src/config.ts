@@ -52,6 +52,7 @@ const EnvSchema = Type.Object({
   PRICE_BLOB_COOL_WRITE_10K: Type.Number({ minimum: 0, default: 0.1 }),
   PRICE_BLOB_COLD_WRITE_10K: Type.Number({ minimum: 0, default: 0.18 }),
   PRICE_BLOB_ARCHIVE_WRITE_10K: Type.Number({ minimum: 0, default: 0.11 }),
+  BLOB_MIN_BILLABLE_KIB: Type.Integer({ minimum: 0, maximum: 1024, default: 128 }),
   COSMOS_ENDPOINT: httpsUrl,
   COSMOS_KEY: optionalText,
   COSMOS_DATABASE: Type.String({ minLength: 1, maxLength: 255, default: 'billingdb' }),
@@ -91,6 +92,7 @@ const EnvSchema = Type.Object({
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 6000 }),
   RATE_LIMIT_ANONYMOUS_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 120 }),
   STATS_CACHE_SECONDS: Type.Integer({ minimum: 0, maximum: 3600, default: 10 }),
+  COST_CACHE_SECONDS: Type.Integer({ minimum: 0, maximum: 86_400, default: 900 }),
   HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 }),
   HTTP_CONNECTION_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 600_000 }),
   BLOB_REHYDRATE_PRIORITY: Type.Union(
@@ -177,6 +179,8 @@ export interface Config {
   prices: PriceTable;
   /** BLOB_UPLOAD_TIER on either backend: the cost model prices new blobs in it. */
   blobUploadTier: AccessTier;
+  /** How long one cost report is shared: it lists every archive blob. */
+  costCacheSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -247,6 +251,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     apiPort: valid.API_PORT,
     logLevel: valid.LOG_LEVEL,
     blobUploadTier: valid.BLOB_UPLOAD_TIER,
+    costCacheSeconds: valid.COST_CACHE_SECONDS,
     prices: {
       cosmos: {
         storagePerGbMonth: valid.PRICE_COSMOS_GB_MONTH,
@@ -266,6 +271,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
           Cold: valid.PRICE_BLOB_COLD_WRITE_10K,
           Archive: valid.PRICE_BLOB_ARCHIVE_WRITE_10K,
         },
+        minBillableBytes: valid.BLOB_MIN_BILLABLE_KIB * 1024,
       },
     },
   };

@@ -2,13 +2,11 @@ import type { AccessTier } from '../ports/archive-store.js';
 
 const GB = 1024 ** 3;
 
-/** Cool, Cold and Archive bill every blob as at least this many bytes (all accounts from July 2027). */
-export const MIN_BILLABLE_BYTES = 128 * 1024;
 const TIERS_WITH_MINIMUM: ReadonlySet<AccessTier> = new Set(['Cool', 'Cold', 'Archive']);
 
-/** The bytes a blob of `size` is billed for in `tier`. */
-export function billedBytes(size: number, tier: AccessTier): number {
-  return TIERS_WITH_MINIMUM.has(tier) ? Math.max(size, MIN_BILLABLE_BYTES) : size;
+/** The bytes a blob of `size` is billed for in `tier`, where Cool, Cold and Archive bill at least `minimum`. */
+export function billedBytes(size: number, tier: AccessTier, minimum: number): number {
+  return TIERS_WITH_MINIMUM.has(tier) ? Math.max(size, minimum) : size;
 }
 
 /** List prices in USD; each has its source and date in the README. */
@@ -19,11 +17,18 @@ export interface PriceTable {
     /** Provisioned throughput, per 100 RU/s for an hour (single region). */
     provisionedPer100RuSecondHour: number;
   };
-  blob: {
-    storagePerGbMonth: Record<AccessTier, number>;
-    /** Write operations (and list pages, which Azure bills alike) per 10,000. */
-    writesPer10k: Record<AccessTier, number>;
-  };
+  blob: BlobPrices;
+}
+
+export interface BlobPrices {
+  storagePerGbMonth: Record<AccessTier, number>;
+  /** Write operations (and list pages, priced alike here) per 10,000. */
+  writesPer10k: Record<AccessTier, number>;
+  /**
+   * The least Cool, Cold and Archive bill a blob as: 128 KiB for accounts created from July 2026,
+   * and for all accounts from July 2027; 0 for older accounts until then.
+   */
+  minBillableBytes: number;
 }
 
 export interface TierCost {
@@ -41,13 +46,13 @@ export interface StorageCost {
 /** Monthly capacity cost of the given blobs, each billed with its tier's minimum size. */
 export function storageCost(
   blobs: Iterable<{ size: number; tier: AccessTier }>,
-  pricesPerGbMonth: Record<AccessTier, number>,
+  prices: Pick<BlobPrices, 'storagePerGbMonth' | 'minBillableBytes'>,
 ): StorageCost {
   const byTier: Partial<Record<AccessTier, TierCost>> = {};
   let total = 0;
   for (const blob of blobs) {
-    const billed = billedBytes(blob.size, blob.tier);
-    const cost = (billed / GB) * pricesPerGbMonth[blob.tier];
+    const billed = billedBytes(blob.size, blob.tier, prices.minBillableBytes);
+    const cost = (billed / GB) * prices.storagePerGbMonth[blob.tier];
     const tier = (byTier[blob.tier] ??= { blobs: 0, bytes: 0, billed_bytes: 0, usd_per_month: 0 });
     tier.blobs += 1;
     tier.bytes += blob.size;
@@ -68,6 +73,8 @@ export interface StoredBytes {
 
 /** What the cost model prices: what is stored now, and what recent runs spent moving records. */
 export interface CostInputs {
+  /** When the stores were measured. */
+  as_of: string;
   live: { records: number; bytes: number; bytes_from: Measure };
   archive: {
     records: number;
@@ -98,6 +105,7 @@ interface ThroughputCost {
 }
 
 export interface CostReport {
+  as_of: string;
   currency: 'USD';
   live: CostInputs['live'] & { usd_per_month: number };
   archive: {
@@ -113,7 +121,7 @@ export interface CostReport {
   archived_cost_share_of_live: number | null;
   moving: CostInputs['moving'] & {
     usd: ThroughputCost | null;
-    /** Months the saving on the records moved takes to repay moving them; null when nothing is saved. */
+    /** Months the saving on the records moved takes to repay moving them; null when nothing is saved or moving is not priced. */
     payback_months: { serverless: number | null; provisioned: number | null };
   };
   next_run: {
@@ -146,6 +154,7 @@ export function costReport(inputs: CostInputs, prices: PriceTable): CostReport {
   const next = inputs.next_run;
   const share = next && moving.records > 0 ? next.records / moving.records : undefined;
   return {
+    as_of: inputs.as_of,
     currency: 'USD',
     live: { ...inputs.live, usd_per_month: liveUsd },
     archive: {
@@ -194,10 +203,15 @@ function addTo(cost: ThroughputCost, usd: number): ThroughputCost {
 
 function notesFor(inputs: CostInputs): string[] {
   const notes = [
-    'Storage at list prices per GB-month; Cool, Cold and Archive blobs billed at 128 KiB or more each.',
-    'Live and left-live costs price the documents’ bytes only: Cosmos DB also bills its index and system properties, so the real saving is larger.',
+    'Storage at list prices per GB-month; Cool, Cold and Archive blobs billed at the minimum size or more each.',
+    'Left live, the archived records are priced by their own JSON bytes: Cosmos DB would also bill their system properties and index, so the saving is larger than shown.',
+    'Provisioned moving cost is the throughput that would serve the runs’ request units in one hour, fully used: a lower bound; throughput already provisioned and idle costs nothing extra.',
     'Reads of archived records, rehydration and early deletion are not priced: they depend on use.',
   ];
+  if (inputs.live.bytes_from === 'reported')
+    notes.push(
+      'Live records are priced as Cosmos DB reports their container: documents, system properties and index.',
+    );
   if (inputs.archive.tiers_from === 'lifecycle policy')
     notes.push(
       'This store has no access tiers: blobs are priced in the tier the lifecycle policy would give them at their age.',

@@ -1,6 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { sha256Hex } from './billing-record.js';
+import { sha256Hex, type RecordDocument } from './billing-record.js';
 import { IntegrityError } from './errors.js';
+import { utcCreatedAt } from './record-times.js';
 import {
   encodeManifest,
   type ManifestRecord,
@@ -143,9 +144,12 @@ export function recordFromMember(
 }
 
 /**
- * The SHA-256 of every record of the segment whose bytes verify against the manifest (its own hash
- * in format 1, its member's in format 2), keyed by `placeOf`; damaged records are left out. Each
- * member is decompressed once.
+ * The SHA-256 of every record of the segment whose bytes verify against the manifest, keyed by
+ * `placeOf`; the others are left out. A record verifies when its member does (its SHA-256 in format
+ * 2; in format 1 the record's own), the member holds exactly the bytes the manifest says, the record
+ * is one whole line, and its document names the id, customer and creation time the manifest gives
+ * it: so a manifest that was changed cannot point an id at another record's bytes, hide a record, or
+ * date one wrongly. Each member is decompressed once.
  */
 export function verifiedRecordHashes(bytes: Buffer, manifest: SegmentManifest): Map<string, string> {
   const hashes = new Map<string, string>();
@@ -157,23 +161,57 @@ export function verifiedRecordHashes(bytes: Buffer, manifest: SegmentManifest): 
       text = verifiedMemberText(bytes, manifest.members[current]);
     }
     const end = record.offset + record.length;
-    if (text === undefined || end + 1 > text.length || text[end] !== NEWLINE[0]) continue;
-    const hash = sha256Hex(text.subarray(record.offset, end));
-    if (record.sha256 === undefined || record.sha256 === hash) hashes.set(placeOf(manifest, record), hash);
+    if (text === undefined || text.indexOf(NEWLINE, record.offset) !== end) continue;
+    const line = text.subarray(record.offset, end);
+    const hash = sha256Hex(line);
+    if (record.sha256 !== undefined && record.sha256 !== hash) continue;
+    if (namesItsFacts(line, record)) hashes.set(placeOf(manifest, record), hash);
   }
   return hashes;
 }
 
-/** A member's decompressed lines, or undefined when it fails its hash or does not decompress. */
+/** The facts a manifest keeps of a record, as its document gives them. */
+export function factsOf(doc: RecordDocument): Omit<RecordFacts, 'sha256'> {
+  return {
+    id: doc.id,
+    customer_id: typeof doc.customer_id === 'string' ? doc.customer_id : '',
+    // UTC, so the retention sweep's comparison as text is one of instants.
+    created_at: utcCreatedAt(doc.created_at),
+  };
+}
+
+function namesItsFacts(line: Buffer, record: ManifestRecord): boolean {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(line.toString('utf8'));
+  } catch {
+    return false;
+  }
+  if (typeof doc !== 'object' || doc === null || typeof (doc as { id?: unknown }).id !== 'string')
+    return false;
+  const facts = factsOf(doc as RecordDocument);
+  return (
+    facts.id === record.id &&
+    facts.customer_id === record.customer_id &&
+    facts.created_at === record.created_at
+  );
+}
+
+/**
+ * A member's decompressed lines, or undefined when it fails its hash, does not decompress, or does
+ * not hold the bytes the manifest says.
+ */
 function verifiedMemberText(bytes: Buffer, member: SegmentMember | undefined): Buffer | undefined {
   if (!member) return undefined;
   const compressed = bytes.subarray(member.offset, member.offset + member.length);
   if (member.sha256 !== undefined && sha256Hex(compressed) !== member.sha256) return undefined;
+  let text: Buffer;
   try {
-    return gunzipSync(compressed);
+    text = gunzipSync(compressed);
   } catch {
     return undefined;
   }
+  return text.length === member.uncompressed_length ? text : undefined;
 }
 
 /** Where a manifest record lies, as `<member offset>:<line offset>`: what an index entry points to. */

@@ -1,6 +1,6 @@
 import type { AccessTier, ArchiveStore, ArchiveTiers, TieredBlobInfo } from '../ports/archive-store.js';
 import { DAY_MS, type Clock } from '../services/clock.js';
-import { storageCost, type StorageCost } from '../domain/cost-model.js';
+import { storageCost, type BlobPrices, type StorageCost } from '../domain/cost-model.js';
 import { planLifecycle, type PlannedChange, type TierPrices } from './lifecycle-plan.js';
 import type { LifecyclePolicy } from './lifecycle-policy.js';
 
@@ -33,7 +33,7 @@ export interface SimulatorDeps {
   policy: LifecyclePolicy;
   /** The container the policy's prefixes name. */
   container: string;
-  prices: TierPrices;
+  prices: Pick<BlobPrices, 'storagePerGbMonth' | 'minBillableBytes'>;
   clock: Clock;
 }
 
@@ -77,7 +77,7 @@ export async function simulateLifecycle(
     changes_listed: Math.min(changes.length, LISTED),
     changes_total: changes.length,
     monthly_cost: {
-      prices_usd_per_gb_month: deps.prices,
+      prices_usd_per_gb_month: deps.prices.storagePerGbMonth,
       before,
       after: afterCost,
       saving_usd_per_month: before.usd_per_month - afterCost.usd_per_month,

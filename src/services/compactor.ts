@@ -82,10 +82,15 @@ export class Compactor {
       const pass = new CompactionPass(this.deps, report, runId, started, () => {
         throwIfLost(lease);
       });
-      for await (const segment of this.deps.layout.segments()) {
+      for await (const { name: segment, tier } of this.deps.layout.segments()) {
         report.segments_examined += 1;
         const candidate = await this.candidate(segment, minDeadShare);
         if (!candidate) continue;
+        // Reading it would start a rehydration to Cool; rewriting it, an early deletion from Archive.
+        if (tier === 'Archive') {
+          report.skipped.push({ blob: segment, reason: 'in the Archive tier' });
+          continue;
+        }
         report.segments_compacted += 1;
         report.bytes_before += candidate.manifest.bytes;
         if (!report.dry_run) await pass.take(candidate);

@@ -35,32 +35,51 @@ export interface CostSettings {
   container: string;
   /** The lifecycle policy, read when a store without tiers needs its blobs' tiers modelled. */
   policy: () => Promise<LifecyclePolicy>;
+  /** How long one report is shared (COST_CACHE_SECONDS): it lists every archive blob and scans the stores. */
+  maxAgeMs: number;
 }
 
 /** Gathers what the cost model prices: what every store holds now and what recent runs spent. */
 export class CostService {
+  private cached: { at: number; report: Promise<CostReport> } | undefined;
+
   constructor(
     private readonly deps: CostDeps,
     private readonly settings: CostSettings,
   ) {}
 
-  async report(): Promise<CostReport> {
+  /** The latest report younger than `maxAgeMs`, or a new one (always a new one when `fresh`). */
+  report(options: { fresh?: boolean } = {}): Promise<CostReport> {
+    const now = this.deps.clock().getTime();
+    if (!options.fresh && this.cached && now - this.cached.at < this.settings.maxAgeMs)
+      return this.cached.report;
+    const report = this.measure();
+    this.cached = { at: now, report };
+    report.catch(() => {
+      if (this.cached?.report === report) this.cached = undefined;
+    });
+    return report;
+  }
+
+  private async measure(): Promise<CostReport> {
+    const asOf = this.deps.clock();
     const { live, index, runLog } = this.deps;
     const [liveSummary, liveStorage, archived, indexStorage, blobs, runs] = await Promise.all([
       live.summary(),
       live.storage(),
       index.summary(),
       index.storage(),
-      this.archiveBlobs(),
+      this.archiveBlobs(asOf),
       runLog.list({ limit: USAGE_RUNS }),
     ]);
     return costReport(
       {
+        as_of: asOf.toISOString(),
         live: { records: liveSummary.count, bytes: liveStorage.bytes, bytes_from: liveStorage.from },
         archive: {
           records: archived.count,
           record_bytes: archived.bytes,
-          blobs: storageCost(blobs.blobs, this.settings.prices.blob.storagePerGbMonth),
+          blobs: storageCost(blobs.blobs, this.settings.prices.blob),
           tiers_from: blobs.tiersFrom,
         },
         index: {
@@ -80,7 +99,7 @@ export class CostService {
    * Every blob of the archive's layouts with its tier: the store's own, or where a store has none
    * (a local directory), the tier the lifecycle policy would have moved it to by its age.
    */
-  private async archiveBlobs(): Promise<{
+  private async archiveBlobs(asOf: Date): Promise<{
     blobs: { size: number; tier: AccessTier }[];
     tiersFrom: CostInputs['archive']['tiers_from'];
   }> {
@@ -102,9 +121,10 @@ export class CostService {
           tierChangedOn: undefined,
         });
     const changes = new Map(
-      planLifecycle(await this.settings.policy(), this.settings.container, uploaded, this.deps.clock()).map(
-        (change) => [change.name, change.to],
-      ),
+      planLifecycle(await this.settings.policy(), this.settings.container, uploaded, asOf).map((change) => [
+        change.name,
+        change.to,
+      ]),
     );
     for (const blob of uploaded) {
       const to = changes.get(blob.name);

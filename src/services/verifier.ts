@@ -5,14 +5,13 @@ import { ArchivedGoneError, ArchivedOfflineError, IntegrityError } from '../doma
 import { recordTimes } from '../domain/record-times.js';
 import type { ManifestRecord, SegmentManifest } from '../domain/segment-manifest.js';
 import { allEntriesIn, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
-import type { BlobInfo } from '../ports/archive-store.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
-import type { ArchiveLayout } from './layouts/archive-layout.js';
+import type { ArchiveLayout, ListedBlob } from './layouts/archive-layout.js';
 import type { Layouts } from './layouts/layouts.js';
 const PAGE = 500;
 /** Findings listed in full per kind; the counts are always complete. */
@@ -139,7 +138,8 @@ class VerifyPass {
   };
   private readonly repaired = { entries_rebuilt: 0, orphans_removed: 0 };
   private deadRecords = 0;
-  private blobs = new Map<string, BlobInfo>();
+  /** Every blob of the layouts, with its tier where the store has tiers. */
+  private blobs = new Map<string, ListedBlob>();
   /** Blobs of the record layout, each holding one record. */
   private readonly recordBlobs = new Set<string>();
   /** Record-layout blobs some entry points to; segments are checked entry by entry per blob. */
@@ -209,8 +209,12 @@ class VerifyPass {
           this.missing.add({ blob, id: entry.id, message: `index entry points to ${blob}, which is gone` });
         } else if (entry.location.layout === 'record') {
           this.referencedRecordBlobs.add(blob);
-          this.checked.record_blobs += 1;
-          await this.readRecord(entry);
+          if (this.inArchiveTier(blob)) {
+            this.offline.add({ blob, id: entry.id, message: NOT_READ });
+          } else {
+            this.checked.record_blobs += 1;
+            await this.readRecord(entry);
+          }
         }
       }
     }
@@ -230,6 +234,19 @@ class VerifyPass {
           this.notArchivable.add({ id: doc.id, message: `not archivable, stays live: ${times.problem}` });
       }
     }
+  }
+
+  private inArchiveTier(blob: string): boolean {
+    return this.blobs.get(blob)?.tier === 'Archive';
+  }
+
+  /** Reads each entry's record to say which are damaged, unless its segment is in the Archive tier. */
+  private async readEntriesOf(segment: string, entries: readonly StoredEntry[]): Promise<void> {
+    if (this.inArchiveTier(segment)) {
+      this.offline.add({ blob: segment, message: NOT_READ });
+      return;
+    }
+    for (const entry of entries) await this.readRecord(entry);
   }
 
   private async readRecord(entry: StoredEntry): Promise<void> {
@@ -258,7 +275,16 @@ class VerifyPass {
         blob: segment,
         message: `${entries.length} entries point into a segment whose manifest is gone`,
       });
-      for (const entry of entries) await this.readRecord(entry);
+      await this.readEntriesOf(segment, entries);
+      return;
+    }
+    // A format 1 manifest went to Archive with its segment: reading it would start a rehydration.
+    if (layout.manifestNames(segment).some((name) => this.inArchiveTier(name))) {
+      this.offline.add({
+        blob: segment,
+        message:
+          'in the Archive tier with its format 1 manifest: neither read, which would start a rehydration',
+      });
       return;
     }
     let manifest: SegmentManifest;
@@ -266,23 +292,27 @@ class VerifyPass {
       manifest = await layout.manifestOf(segment);
     } catch (error) {
       if (error instanceof ArchivedOfflineError) {
-        // Format 1 manifests were tiered with their segments.
         this.offline.add({ blob: segment, message: error.message });
         return;
       }
       if (!(error instanceof IntegrityError)) throw error;
       this.corrupt.add({ blob: segment, message: error.message });
-      for (const entry of entries) await this.readRecord(entry);
+      await this.readEntriesOf(segment, entries);
       return;
     }
-    // The SHA-256 of each intact record by place; undefined while the segment is offline, when the
-    // index is still checked against the manifest, which stays online.
+    // The SHA-256 of each intact record by place. Undefined for a segment in the Archive tier, which
+    // is not read (that would start a rehydration): the index is still checked against its manifest,
+    // which stays online.
     let hashes: Map<string, string> | undefined;
-    try {
-      hashes = this.checkAgainstManifest(segment, await layout.bytesOf(segment), manifest);
-    } catch (error) {
-      if (!(error instanceof ArchivedOfflineError)) throw error;
-      this.offline.add({ blob: segment, message: error.message });
+    if (this.inArchiveTier(segment)) this.offline.add({ blob: segment, message: NOT_READ });
+    else {
+      try {
+        hashes = this.checkAgainstManifest(segment, await layout.bytesOf(segment), manifest);
+      } catch (error) {
+        // Moved to Archive since it was listed.
+        if (!(error instanceof ArchivedOfflineError)) throw error;
+        this.offline.add({ blob: segment, message: error.message });
+      }
     }
     const byPlace = new Map(manifest.records.map((record) => [layout.placeOf(manifest, record), record]));
     const pointedAt = new Set<string>();
@@ -295,6 +325,12 @@ class VerifyPass {
           blob: segment,
           id: entry.id,
           message: `index entry '${entry.id}' points to a place in ${segment} that holds ${record ? `'${record.id}'` : 'no record'}`,
+        });
+      } else if (!layout.sameRange(entry, manifest, record)) {
+        this.corrupt.add({
+          blob: segment,
+          id: entry.id,
+          message: `index entry '${entry.id}' gives lengths in ${segment} other than its manifest's`,
         });
       } else if (hashes && hash === undefined) {
         this.corrupt.add({
@@ -394,3 +430,5 @@ class VerifyPass {
 }
 
 const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
+/** Why a blob in the Archive tier is reported offline: reading it would start a rehydration. */
+const NOT_READ = 'in the Archive tier: not read, which would start a rehydration';

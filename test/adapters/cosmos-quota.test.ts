@@ -16,5 +16,7 @@ describe('reading Cosmos DB storage use from a quota header', () => {
     expect(reportedStorageBytes('documentsCount=3')).toBeUndefined();
     expect(reportedStorageBytes('collectionSize=lots')).toBeUndefined();
     expect(reportedStorageBytes('collectionSize=-1')).toBeUndefined();
+    expect(reportedStorageBytes('documentsCount=40;collectionSize=0')).toBeUndefined();
+    expect(reportedStorageBytes('documentsCount=0;collectionSize=0')).toBe(0);
   });
 });

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   billedBytes,
   costReport,
-  MIN_BILLABLE_BYTES,
   storageCost,
   type CostInputs,
   type PriceTable,
@@ -15,16 +14,18 @@ const PRICES: PriceTable = {
   blob: {
     storagePerGbMonth: { Hot: 0.018, Cool: 0.01, Cold: 0.0036, Archive: 0.002 },
     writesPer10k: { Hot: 0.055, Cool: 0.1, Cold: 0.18, Archive: 0.11 },
+    minBillableBytes: 131_072,
   },
 };
 
 describe('cost model', () => {
-  it('bills Cool, Cold and Archive blobs at 128 KiB or more, Hot ones at their size', () => {
-    expect(MIN_BILLABLE_BYTES).toBe(131_072);
-    expect(billedBytes(1_000, 'Hot')).toBe(1_000);
+  it('bills Cool, Cold and Archive blobs at the minimum or more, Hot ones at their size', () => {
+    expect(billedBytes(1_000, 'Hot', 131_072)).toBe(1_000);
     for (const tier of ['Cool', 'Cold', 'Archive'] as const) {
-      expect(billedBytes(1_000, tier)).toBe(131_072);
-      expect(billedBytes(200_000, tier)).toBe(200_000);
+      expect(billedBytes(1_000, tier, 131_072)).toBe(131_072);
+      expect(billedBytes(200_000, tier, 131_072)).toBe(200_000);
+      // Accounts created before July 2026 bill blobs at their size until July 2027.
+      expect(billedBytes(1_000, tier, 0)).toBe(1_000);
     }
   });
 
@@ -36,7 +37,7 @@ describe('cost model', () => {
         { size: GIB, tier: 'Archive' },
         { size: 2_000, tier: 'Hot' },
       ],
-      PRICES.blob.storagePerGbMonth,
+      PRICES.blob,
     );
     // Cool: two blobs of 128 KiB billed = 0.000244140625 GiB at $0.01.
     expect(cost.by_tier.Cool).toEqual({
@@ -53,12 +54,13 @@ describe('cost model', () => {
   });
 
   const inputs: CostInputs = {
+    as_of: '2026-11-30T00:00:00.000Z',
     live: { records: 1_000, bytes: 2 * GIB, bytes_from: 'counted' },
     archive: {
       records: 1_000_000,
       record_bytes: GIB,
       // $0.002 a month exactly: one Archive blob of 1 GiB.
-      blobs: storageCost([{ size: GIB, tier: 'Archive' }], PRICES.blob.storagePerGbMonth),
+      blobs: storageCost([{ size: GIB, tier: 'Archive' }], PRICES.blob),
       tiers_from: 'store',
     },
     index: { entries: 1_000_000, bytes: GIB / 2, bytes_from: 'reported', store: 'Cosmos DB' },
@@ -105,7 +107,7 @@ describe('cost model', () => {
           records: 3,
           record_bytes: 900,
           // One segment of three small records still bills 128 KiB in Cool.
-          blobs: storageCost([{ size: 400, tier: 'Cool' }], PRICES.blob.storagePerGbMonth),
+          blobs: storageCost([{ size: 400, tier: 'Cool' }], PRICES.blob),
         },
         index: { entries: 3, bytes: 1_900, bytes_from: 'sampled', store: 'Cosmos DB' },
         moving: { ...inputs.moving, records: 3 },

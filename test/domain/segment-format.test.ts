@@ -146,6 +146,48 @@ describe('segment format', () => {
     expect(() => recordFromMember(member, { offset: 0, length: 10_000 }, 'seg')).toThrow(IntegrityError);
   });
 
+  it('verifies no record of a manifest changed to point ids at other bytes, merge lines, hide one or redate one', () => {
+    const { bytes, manifestBytes } = build(lines.slice(0, 6));
+    type Stored = {
+      record_count: number;
+      members: { uncompressed_length: number[]; records: number[] };
+      records: { id: string[]; customer_id: string[]; created_at: string[]; length: number[] };
+    };
+    const stored = JSON.parse(gunzipSync(manifestBytes).toString()) as Stored;
+    const verified = (change: (m: Stored) => void): string[] => {
+      const copy = structuredClone(stored);
+      change(copy);
+      const manifest = parseManifest(gzipSync(JSON.stringify(copy)), 'm');
+      const hashes = verifiedRecordHashes(bytes, manifest);
+      return manifest.records.filter((r) => hashes.has(placeOf(manifest, r))).map((r) => r.id);
+    };
+    expect(verified(() => undefined)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
+    // Two ids swapped: each names bytes whose document has the other id.
+    expect(verified((m) => m.records.id.splice(0, 2, 'r1', 'r0'))).toEqual(['r2', 'r3', 'r4', 'r5']);
+    // Records 0 and 1 made one "record": a line with a newline inside.
+    expect(
+      verified((m) => {
+        m.records.length.splice(0, 2, (m.records.length[0] ?? 0) + 1 + (m.records.length[1] ?? 0));
+        for (const column of [m.records.id, m.records.customer_id, m.records.created_at]) column.splice(1, 1);
+        m.members.records[0] = (m.members.records[0] ?? 0) - 1;
+        m.record_count -= 1;
+      }),
+    ).toEqual(['r2', 'r3', 'r4', 'r5']);
+    // The last record hidden: the member then holds more than the manifest says.
+    expect(
+      verified((m) => {
+        const hidden = m.records.length.pop() ?? 0;
+        for (const column of [m.records.id, m.records.customer_id, m.records.created_at]) column.pop();
+        m.members.records[0] = (m.members.records[0] ?? 0) - 1;
+        m.members.uncompressed_length[0] = (m.members.uncompressed_length[0] ?? 0) - hidden - 1;
+        m.record_count -= 1;
+      }),
+    ).toEqual([]);
+    // A creation time moved (which would let retention remove it early), or another customer named.
+    expect(verified((m) => (m.records.created_at[3] = '2019-01-05T00:00:00.000Z'))).not.toContain('r3');
+    expect(verified((m) => (m.records.customer_id[4] = 'someone else'))).not.toContain('r4');
+  });
+
   it('refuses a format 2 manifest whose columns contradict each other or the segment', () => {
     const { manifestBytes } = build(lines);
     const stored = JSON.parse(gunzipSync(manifestBytes).toString()) as {

@@ -81,6 +81,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     API_KEYS: TEST_API_KEYS,
     // Tests read /stats right after changing what it counts; caching is tested on its own.
     STATS_CACHE_SECONDS: '0',
+    COST_CACHE_SECONDS: '0',
     ...stores.env,
     ...(options.layout && { ARCHIVE_LAYOUT: options.layout }),
     ...options.env,

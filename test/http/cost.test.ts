@@ -97,6 +97,22 @@ describe.each(BACKENDS)('the cost model in /stats and `billing-archive cost` (%s
     }
     expect(summary).toContain('archive: 3 records');
     expect(summary).toContain('left live they would cost');
+    expect(summary).toMatch(/archiving costs \$[0-9.e-]+ more/);
+  });
+
+  it('shares one report for COST_CACHE_SECONDS: it lists every archive blob', async () => {
+    harness = await startHarness({ backend, env: { COST_CACHE_SECONDS: '3600' } });
+    const api = apiClient(harness.app);
+    const first = (await api.get('/stats')).json<{ live_records: number; cost: CostReport }>();
+    await api.post('/billing', recordBody());
+    const second = (await api.get('/stats')).json<{ live_records: number; cost: CostReport }>();
+    // The counts are fresh; the cost report, dated, is the one made first.
+    expect(second.live_records).toBe(first.live_records + 1);
+    expect(second.cost).toEqual(first.cost);
+    expect(Date.parse(second.cost.as_of)).toBeLessThanOrEqual(Date.now());
+    expect((await harness.services.cost.report({ fresh: true })).live.records).toBe(
+      first.cost.live.records + 1,
+    );
   });
 
   it.runIf(backend === 'azure')('prices blobs in the tier the store reports', async () => {

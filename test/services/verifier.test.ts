@@ -167,6 +167,33 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     expect(await blobNames(harness, 'segments/')).toEqual([]);
   });
 
+  it('reports an entry whose lengths or SHA-256 disagree with the record at its place', async () => {
+    harness = await startHarness({ backend, layout: 'segment' });
+    await seed(harness, ['a', 'b', 'c']);
+    await harness.services.archiver.runOnce();
+    const { index } = harness.adapters;
+    const entryOf = async (id: string) => {
+      const { etag: _, ...entry } = (await index.get(id)) ?? expect.fail(`${id} is not indexed`);
+      if (entry.location.layout !== 'segment') throw new Error('not a segment entry');
+      return { ...entry, location: entry.location };
+    };
+    const a = await entryOf('a');
+    await index.putMany([
+      { ...a, location: { ...a.location, line: { ...a.location.line, length: a.location.line.length - 1 } } },
+    ]);
+    const b = await entryOf('b');
+    await index.putMany([{ ...b, sha256: 'f'.repeat(64) }]);
+
+    const report = await harness.services.verifier.verify();
+    expect(report.ok).toBe(false);
+    expect(report.corrupt.items.map(({ id, message }) => [id, message]).sort()).toEqual([
+      ['a', expect.stringContaining('gives lengths in') as string],
+      ['b', expect.stringContaining('has a SHA-256 other than its record') as string],
+    ]);
+    // Repair leaves both alone: each entry points into a segment that holds the record intact.
+    expect((await harness.services.verifier.verify({ repair: true })).repaired.entries_rebuilt).toBe(0);
+  });
+
   it('rebuilds a record the index lost from its newest archived copy', async () => {
     harness = await startHarness({ backend, layout: 'segment' });
     await seed(harness, ['x', 'y']);

@@ -55,9 +55,9 @@ export class CosmosContainer {
   /**
    * The bytes the container's documents and their index take, as Cosmos DB reports them on a read
    * with quota information; where the service reports none (the Cosmos DB test server), the mean
-   * JSON size of up to 100 documents `sample` selects, times `count`.
+   * JSON size of up to 100 documents `sample` selects, times `count` (asked only then).
    */
-  async storage(sample: SqlQuerySpec, count: number): Promise<StoredBytes> {
+  async storage(sample: SqlQuerySpec, count: () => Promise<number>): Promise<StoredBytes> {
     try {
       const { headers } = await withCosmosRetries(() => this.items.read({ populateQuotaInfo: true }));
       const reported = reportedStorageBytes(headers['x-ms-resource-usage']);
@@ -71,10 +71,8 @@ export class CosmosContainer {
           .fetchAll(),
       );
       const sampled = resources.reduce<number>((sum, doc) => sum + Buffer.byteLength(JSON.stringify(doc)), 0);
-      return {
-        bytes: resources.length > 0 ? Math.round((sampled / resources.length) * count) : 0,
-        from: 'sampled',
-      };
+      if (resources.length === 0) return { bytes: 0, from: 'sampled' };
+      return { bytes: Math.round((sampled / resources.length) * (await count())), from: 'sampled' };
     } catch (error) {
       throw unavailable(`measuring the storage of container '${this.id}'`, error);
     }
@@ -134,5 +132,7 @@ export function reportedStorageBytes(header: unknown): number | undefined {
     }),
   );
   const kb = fields.get('collectionSize') ?? fields.get('documentsSize');
+  // Zero with documents counted is no measurement.
+  if (kb === 0 && (fields.get('documentsCount') ?? 0) > 0) return undefined;
   return kb !== undefined && Number.isFinite(kb) && kb >= 0 ? kb * 1024 : undefined;
 }

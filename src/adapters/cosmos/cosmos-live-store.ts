@@ -277,9 +277,11 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
     }
   }
 
-  async storage(): Promise<StoredBytes> {
-    const { count } = await this.summary();
-    return this.container.storage({ query: 'SELECT TOP @sample * FROM c' }, count);
+  storage(): Promise<StoredBytes> {
+    return this.container.storage(
+      { query: 'SELECT TOP @sample * FROM c' },
+      async () => (await this.summary()).count,
+    );
   }
 
   async summary(): Promise<LiveSummary> {

@@ -1,5 +1,5 @@
 import type { ArchiveEntry, ArchiveIndex, ArchiveLocation } from '../../ports/archive-index.js';
-import type { BlobInfo } from '../../ports/archive-store.js';
+import type { AccessTier, ArchiveStore, BlobInfo } from '../../ports/archive-store.js';
 import type { StoredRecord } from '../../ports/live-store.js';
 
 export type LayoutName = ArchiveLocation['layout'];
@@ -23,6 +23,9 @@ export interface LayoutWriter {
   finish(): Promise<DurableBatch[]>;
 }
 
+/** A blob as a layout lists it: with its access tier when the store declares tiers. */
+export type ListedBlob = BlobInfo & { tier?: AccessTier };
+
 /**
  * How archived records are laid out in blobs. A layout is the one owner of the blobs it writes:
  * their names, how they are written and read, when they are still needed and how they go.
@@ -39,6 +42,14 @@ export interface ArchiveLayout {
   stillReferenced(index: ArchiveIndex, garbage: { id: string; location: ArchiveLocation }): Promise<boolean>;
   /** Deletes one of its blobs with whatever belongs to it; a missing blob is a no-op. */
   remove(blob: string): Promise<void>;
-  /** Every blob under its prefixes, in name order per prefix. */
-  blobs(): AsyncIterable<BlobInfo>;
+  /** Every blob under its prefixes, in name order per prefix, with its access tier where the store has tiers. */
+  blobs(): AsyncIterable<ListedBlob>;
+}
+
+/** Every blob under `prefixes`, with its tier when the store has tiers (one listing either way). */
+export async function* listedBlobs(
+  store: ArchiveStore,
+  prefixes: readonly string[],
+): AsyncIterable<ListedBlob> {
+  for (const prefix of prefixes) yield* store.tiers ? store.tiers.list(prefix) : store.list(prefix);
 }

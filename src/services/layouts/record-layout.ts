@@ -9,9 +9,16 @@ import {
   type ArchiveIndex,
   type ArchiveLocation,
 } from '../../ports/archive-index.js';
-import type { ArchiveStore, BlobInfo } from '../../ports/archive-store.js';
+import type { ArchiveStore } from '../../ports/archive-store.js';
 import type { StoredRecord } from '../../ports/live-store.js';
-import type { ArchiveLayout, DurableBatch, LayoutContext, LayoutWriter } from './archive-layout.js';
+import {
+  listedBlobs,
+  type ArchiveLayout,
+  type DurableBatch,
+  type LayoutContext,
+  type LayoutWriter,
+  type ListedBlob,
+} from './archive-layout.js';
 import { putVerified } from './verified-put.js';
 
 /** How many blob writes one batch keeps in flight. */
@@ -59,8 +66,8 @@ export class RecordLayout implements ArchiveLayout {
     return this.store.delete(blob);
   }
 
-  async *blobs(): AsyncIterable<BlobInfo> {
-    for (const prefix of this.prefixes) yield* this.store.list(prefix);
+  blobs(): AsyncIterable<ListedBlob> {
+    return listedBlobs(this.store, this.prefixes);
   }
 
   /** Whether the entry already points to a held copy. */

@@ -1,8 +1,8 @@
 import { canonicalBytes, sha256Hex } from '../../domain/billing-record.js';
 import { creationMonth } from '../../domain/creation-month.js';
-import { utcCreatedAt } from '../../domain/record-times.js';
 import { IntegrityError, NotFoundError } from '../../domain/errors.js';
 import {
+  factsOf,
   placeOf,
   recordFromMember,
   SegmentBuilder,
@@ -12,9 +12,16 @@ import {
 } from '../../domain/segment-format.js';
 import { parseManifest, type ManifestRecord, type SegmentManifest } from '../../domain/segment-manifest.js';
 import type { ArchiveEntry, ArchiveIndex, ArchiveLocation, StoredEntry } from '../../ports/archive-index.js';
-import type { ArchiveStore, BlobInfo } from '../../ports/archive-store.js';
+import type { ArchiveStore } from '../../ports/archive-store.js';
 import type { StoredRecord } from '../../ports/live-store.js';
-import type { ArchiveLayout, DurableBatch, LayoutContext, LayoutWriter } from './archive-layout.js';
+import {
+  listedBlobs,
+  type ArchiveLayout,
+  type DurableBatch,
+  type LayoutContext,
+  type LayoutWriter,
+  type ListedBlob,
+} from './archive-layout.js';
 import { putVerified } from './verified-put.js';
 
 const SEGMENTS_PREFIX = 'segments/';
@@ -63,8 +70,8 @@ export class SegmentLayout implements ArchiveLayout {
     await this.store.delete(blob);
   }
 
-  async *blobs(): AsyncIterable<BlobInfo> {
-    for (const prefix of this.prefixes) yield* this.store.list(prefix);
+  blobs(): AsyncIterable<ListedBlob> {
+    return listedBlobs(this.store, this.prefixes);
   }
 
   /** A writer that gathers records given with a tag each into segments by the seal rule. */
@@ -72,9 +79,10 @@ export class SegmentLayout implements ArchiveLayout {
     return new SegmentGatherer<Tag>(this.store, this.limits, context);
   }
 
-  /** The names of every segment, in name order. */
-  async *segments(): AsyncIterable<string> {
-    for await (const blob of this.store.list(SEGMENTS_PREFIX)) if (isSegmentName(blob.name)) yield blob.name;
+  /** Every segment, in name order, with its tier where the store has tiers. */
+  async *segments(): AsyncIterable<ListedBlob> {
+    for await (const blob of listedBlobs(this.store, [SEGMENTS_PREFIX]))
+      if (isSegmentName(blob.name)) yield blob;
   }
 
   isSegment(name: string): boolean {
@@ -105,7 +113,10 @@ export class SegmentLayout implements ArchiveLayout {
     const [current, legacy] = manifestNamesOf(segment);
     for (const name of [current, legacy]) {
       try {
-        return parseManifest(await this.store.get(name), name);
+        const manifest = parseManifest(await this.store.get(name), name);
+        if (manifest.segment !== segment)
+          throw new IntegrityError(`manifest ${name} describes ${manifest.segment}, not ${segment}`);
+        return manifest;
       } catch (error) {
         if (!(error instanceof NotFoundError) || name === legacy) throw error;
       }
@@ -133,6 +144,17 @@ export class SegmentLayout implements ArchiveLayout {
   /** Where a manifest record lies, in the terms of an index entry's location. */
   placeOf(manifest: SegmentManifest, record: ManifestRecord): string {
     return placeOf(manifest, record);
+  }
+
+  /** Whether an entry at a manifest record's place gives the member's and the record's lengths. */
+  sameRange(entry: StoredEntry, manifest: SegmentManifest, record: ManifestRecord): boolean {
+    const member = manifest.members[record.member];
+    return (
+      entry.location.layout === 'segment' &&
+      member !== undefined &&
+      entry.location.length === member.length &&
+      entry.location.line.length === record.length
+    );
   }
 
   /** Where an index entry points into its segment, comparable with `placeOf`. */
@@ -249,13 +271,7 @@ class SegmentWriter implements LayoutWriter {
     const batches: DurableBatch[] = [];
     for (const { doc, etag } of records) {
       const bytes = canonicalBytes(doc);
-      const facts = {
-        id: doc.id,
-        customer_id: typeof doc.customer_id === 'string' ? doc.customer_id : '',
-        // UTC, so the retention sweep's comparison as text is one of instants.
-        created_at: utcCreatedAt(doc.created_at),
-        sha256: sha256Hex(bytes),
-      };
+      const facts = { ...factsOf(doc), sha256: sha256Hex(bytes) };
       const sealed = await this.gatherer.add(creationMonth(doc.created_at), [{ bytes, facts, tag: etag }]);
       batches.push(...sealed.map(durable));
     }
