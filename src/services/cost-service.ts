@@ -104,28 +104,26 @@ export class CostService {
     tiersFrom: CostInputs['archive']['tiers_from'];
   }> {
     const { store, layouts } = this.deps;
-    const prefixes = layouts.all.flatMap((layout) => layout.prefixes);
-    const blobs: { size: number; tier: AccessTier }[] = [];
-    if (store.tiers) {
-      for (const prefix of prefixes)
-        for await (const blob of store.tiers.list(prefix)) blobs.push({ size: blob.size, tier: blob.tier });
-      return { blobs, tiersFrom: 'store' };
-    }
-    const uploaded = [];
-    for (const prefix of prefixes)
-      for await (const blob of store.list(prefix))
-        uploaded.push({
-          ...blob,
-          createdOn: blob.lastModified,
-          tier: this.settings.uploadTier,
-          tierChangedOn: undefined,
-        });
+    const listed = [];
+    for (const layout of layouts.all) for await (const blob of layout.blobs()) listed.push(blob);
+    if (store.tiers)
+      return {
+        blobs: listed.map((blob) => ({ size: blob.size, tier: blob.tier ?? this.settings.uploadTier })),
+        tiersFrom: 'store',
+      };
+    const uploaded = listed.map((blob) => ({
+      ...blob,
+      createdOn: blob.lastModified,
+      tier: this.settings.uploadTier,
+      tierChangedOn: undefined,
+    }));
     const changes = new Map(
       planLifecycle(await this.settings.policy(), this.settings.container, uploaded, asOf).map((change) => [
         change.name,
         change.to,
       ]),
     );
+    const blobs: { size: number; tier: AccessTier }[] = [];
     for (const blob of uploaded) {
       const to = changes.get(blob.name);
       // A blob the policy would have deleted by now costs nothing.
