@@ -1,9 +1,9 @@
-import type { PriceTable } from './domain/cost-model.js';
 import { resolve } from 'node:path';
 import { Cron } from 'croner';
 import { Type, type Static } from 'typebox';
 import { parseApiKeyEntries, type ApiKeyEntry } from './auth/api-keys.js';
 import type { TokenSettings } from './auth/token-verifier.js';
+import type { PriceTable } from './domain/cost-model.js';
 import { MAX_OLDER_THAN_DAYS } from './domain/run-options.js';
 import { createCoercingAjv } from './domain/schema-validator.js';
 import { ACCESS_TIERS, type AccessTier } from './ports/archive-store.js';

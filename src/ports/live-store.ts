@@ -1,5 +1,5 @@
-import type { StoredBytes } from '../domain/cost-model.js';
 import type { RecordDocument } from '../domain/billing-record.js';
+import type { StoredBytes } from '../domain/cost-model.js';
 import { recordTimes } from '../domain/record-times.js';
 
 /** A record as the LiveStore holds it, with the version tag conditional writes compare against. */

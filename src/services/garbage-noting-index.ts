@@ -1,5 +1,5 @@
-import type { StoredBytes } from '../domain/cost-model.js';
 import type { Logger } from 'pino';
+import type { StoredBytes } from '../domain/cost-model.js';
 import {
   sameLocation,
   type ArchiveEntry,

@@ -1,6 +1,6 @@
-import type { StoredBytes } from '../../domain/cost-model.js';
 import { isDeepStrictEqual } from 'node:util';
 import type { CosmosClient, SqlParameter } from '@azure/cosmos';
+import type { StoredBytes } from '../../domain/cost-model.js';
 import { PreconditionFailedError } from '../../domain/errors.js';
 import type { ArchiveEntry, ArchiveIndex, ArchiveListQuery, StoredEntry } from '../../ports/archive-index.js';
 import { cosmosStatus, etagOf, ifMatch, unavailable } from './cosmos-client.js';

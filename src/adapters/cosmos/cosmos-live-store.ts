@@ -1,8 +1,8 @@
-import type { StoredBytes } from '../../domain/cost-model.js';
 import { isDeepStrictEqual } from 'node:util';
 import pMap from 'p-map';
 import type { CosmosClient, ItemDefinition, SqlParameter } from '@azure/cosmos';
 import type { RecordDocument } from '../../domain/billing-record.js';
+import type { StoredBytes } from '../../domain/cost-model.js';
 import { instantMs } from '../../domain/record-times.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../../domain/errors.js';
 import {

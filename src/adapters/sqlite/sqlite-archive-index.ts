@@ -1,5 +1,5 @@
-import type { StoredBytes } from '../../domain/cost-model.js';
 import { randomUUID } from 'node:crypto';
+import type { StoredBytes } from '../../domain/cost-model.js';
 import { PreconditionFailedError } from '../../domain/errors.js';
 import type { ArchiveEntry, ArchiveIndex, ArchiveListQuery, StoredEntry } from '../../ports/archive-index.js';
 import { LOCATION_COLUMNS, locationColumns, locationOf, type LocationColumns } from './location-columns.js';

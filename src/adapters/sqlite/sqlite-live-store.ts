@@ -1,6 +1,6 @@
-import type { StoredBytes } from '../../domain/cost-model.js';
 import { randomUUID } from 'node:crypto';
 import type { RecordDocument } from '../../domain/billing-record.js';
+import type { StoredBytes } from '../../domain/cost-model.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../../domain/errors.js';
 import { recordTimes } from '../../domain/record-times.js';
 import {
