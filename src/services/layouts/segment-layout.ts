@@ -111,17 +111,19 @@ export class SegmentLayout implements ArchiveLayout {
   /** The segment's manifest, checked; IntegrityError when it is not one, NotFoundError when gone. */
   async manifestOf(segment: string): Promise<SegmentManifest> {
     const [current, legacy] = manifestNamesOf(segment);
-    for (const name of [current, legacy]) {
-      try {
-        const manifest = parseManifest(await this.store.get(name), name);
-        if (manifest.segment !== segment)
-          throw new IntegrityError(`manifest ${name} describes ${manifest.segment}, not ${segment}`);
-        return manifest;
-      } catch (error) {
-        if (!(error instanceof NotFoundError) || name === legacy) throw error;
-      }
+    let name = current;
+    let bytes: Buffer;
+    try {
+      bytes = await this.store.get(current);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      name = legacy;
+      bytes = await this.store.get(legacy);
     }
-    throw new NotFoundError(`segment ${segment} has no manifest`);
+    const manifest = parseManifest(bytes, name);
+    if (manifest.segment !== segment)
+      throw new IntegrityError(`manifest ${name} describes ${manifest.segment}, not ${segment}`);
+    return manifest;
   }
 
   /** The whole segment. */
