@@ -22,7 +22,7 @@ import { pino } from 'pino';
 import { createAdapters, createServices } from '../dist/composition-root.js';
 import { loadConfig } from '../dist/config.js';
 import { invoiceOfSize } from './bench-records.mjs';
-import { benchStores } from './bench-stores.mjs';
+import { benchStores, seedCosmos } from './bench-stores.mjs';
 
 /** Cool, Cold and Archive bill every blob as at least this many bytes. */
 const MIN_BILLABLE_BYTES = 128 * 1024;
@@ -105,29 +105,8 @@ async function seed(built, docs, cosmos) {
     for (const doc of docs) await built.adapters.live.create(doc);
     return;
   }
-  const { CosmosClient } = await import('@azure/cosmos');
-  const client = new CosmosClient({
-    endpoint: cosmos.endpoint,
-    key: cosmos.key,
-    agent: azureAgent,
-    connectionPolicy: { enableEndpointDiscovery: false },
-  });
-  try {
-    const container = client.database(cosmos.database).container(cosmos.container);
-    for (let start = 0; start < docs.length; start += 1000) {
-      const results = await container.items.executeBulkOperations(
-        docs.slice(start, start + 1000).map((doc) => ({
-          operationType: 'Create',
-          partitionKey: doc.id,
-          resourceBody: /** @type {import("@azure/cosmos").JSONObject} */ (doc),
-        })),
-      );
-      const failed = results.find((result) => result.error || (result.response?.statusCode ?? 0) >= 400);
-      if (failed) throw new Error(`seeding failed: ${JSON.stringify(failed.error ?? failed.response)}`);
-    }
-  } finally {
-    client.dispose();
-  }
+  if (!azureAgent) throw new Error('the Azure backend needs the Cosmos DB agent');
+  await seedCosmos(cosmos, docs, azureAgent);
 }
 
 /**
