@@ -1,0 +1,418 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { Type, type Static } from 'typebox';
+import type { ArchiveEntry, ArchiveLocation } from '../ports/archive-index.js';
+import { IntegrityError } from './errors.js';
+import { compileAssert } from './schema-validator.js';
+
+/**
+ * One immutable file of the blob-native archive index: entries sorted by id, in gzip blocks that a
+ * look-up reads one of, then a footer that says where each block is and which ids it covers.
+ *
+ *   [block 0] … [block n-1] [footer: gzipped JSON] [footer length: u32 BE] [MAGIC]
+ *
+ * A block is gzipped `[u32 BE length][JSON columns][32-byte SHA-256 of each entry, in order]`.
+ * The footer keeps each distinct customer, blob and run once; columns refer to them by place, keep
+ * a creation time as milliseconds when that reads back as the same text, and leave out a size equal
+ * to the record's own length. SHA-256 stays whole and binary: it is the archived record's evidence,
+ * and 32 random bytes compress to nothing less. The footer holds each block's SHA-256 too. A file
+ * may also name ids as withdrawn: in a delta, that hides the id's entry in every older file.
+ */
+export const INDEX_FILE_FORMAT = 'billing-archive.index-file/1';
+const MAGIC = Buffer.from('BAIX', 'ascii');
+const TRAILER_BYTES = 4 + MAGIC.length;
+const SHA256_BYTES = 32;
+
+/** What a file says of one id: its entry, or that it was withdrawn. */
+export type IndexFileItem = { id: string; entry: ArchiveEntry } | { id: string; withdrawn: true };
+
+export interface IndexFileBlock {
+  offset: number;
+  length: number;
+  /** The first and last id the block holds (entries and withdrawals alike). */
+  first: string;
+  last: string;
+  items: number;
+  /** Of the compressed block: a look-up checks the block it read is this one, not only intact. */
+  sha256: string;
+}
+
+export interface IndexFileFooter {
+  format: typeof INDEX_FILE_FORMAT;
+  entries: number;
+  withdrawn: number;
+  /** Summed `size` of the entries. */
+  bytes: number;
+  /** Each distinct customer, blob and run (id and archival time) once; blocks refer to them by place. */
+  customers: string[];
+  blobs: string[];
+  runs: [string, string][];
+  blocks: IndexFileBlock[];
+}
+
+export interface EncodedIndexFile {
+  bytes: Buffer;
+  footer: IndexFileFooter;
+  /** Where the footer starts: a reader that knows it reads footer and trailer in one range. */
+  footerOffset: number;
+}
+
+const Count = Type.Integer({ minimum: 0 });
+const FooterSchema = Type.Object(
+  {
+    format: Type.Literal(INDEX_FILE_FORMAT),
+    entries: Count,
+    withdrawn: Count,
+    bytes: Count,
+    customers: Type.Array(Type.String()),
+    blobs: Type.Array(Type.String({ minLength: 1 })),
+    runs: Type.Array(Type.Tuple([Type.String(), Type.String()])),
+    blocks: Type.Array(
+      Type.Object(
+        {
+          offset: Count,
+          length: Count,
+          first: Type.String({ minLength: 1 }),
+          last: Type.String({ minLength: 1 }),
+          items: Count,
+          sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Column = <T extends Parameters<typeof Type.Array>[0]>(item: T) => Type.Array(item);
+const BlockSchema = Type.Object(
+  {
+    ids: Column(Type.String({ minLength: 1 })),
+    withdrawn: Column(Type.String({ minLength: 1 })),
+    customer: Column(Count),
+    created: Column(Type.Union([Count, Type.String()])),
+    blob: Column(Count),
+    offset: Column(Count),
+    length: Column(Count),
+    line_offset: Column(Type.Union([Count, Type.Null()])),
+    line_length: Column(Type.Union([Count, Type.Null()])),
+    /** Null when the record's size is its line's length (segment) or its blob's (record). */
+    size: Column(Type.Union([Count, Type.Null()])),
+    run: Column(Count),
+  },
+  { additionalProperties: false },
+);
+type BlockColumns = Static<typeof BlockSchema>;
+
+const assertFooter: (value: unknown) => asserts value is IndexFileFooter = compileAssert(
+  FooterSchema,
+  'footer',
+);
+const assertBlock: (value: unknown) => asserts value is BlockColumns = compileAssert(BlockSchema, 'block');
+
+/** Items per block unless told: a look-up then reads and unzips ~40 KB (UUID ids, 2026-11-30). */
+export const DEFAULT_ITEMS_PER_BLOCK = 512;
+
+/**
+ * Encodes items (any order; one per id) as an index file. Throws on a repeated id: a file says one
+ * thing of each.
+ */
+export function encodeIndexFile(
+  items: readonly IndexFileItem[],
+  itemsPerBlock = DEFAULT_ITEMS_PER_BLOCK,
+): EncodedIndexFile {
+  if (!(Number.isInteger(itemsPerBlock) && itemsPerBlock >= 1))
+    throw new RangeError('itemsPerBlock must be a whole number ≥ 1');
+  const sorted = [...items].sort((a, b) => compareIds(a.id, b.id));
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]?.id === sorted[i - 1]?.id) throw new RangeError(`id '${sorted[i]?.id}' is given twice`);
+  }
+  const values = new FileValues();
+  const parts: Buffer[] = [];
+  const blocks: IndexFileBlock[] = [];
+  let offset = 0;
+  let entries = 0;
+  let bytes = 0;
+  for (let start = 0; start < sorted.length; start += itemsPerBlock) {
+    const chunk = sorted.slice(start, start + itemsPerBlock);
+    const block = gzipSync(blockPayload(chunk, values), { level: 9 });
+    parts.push(block);
+    blocks.push({
+      offset,
+      length: block.length,
+      first: chunk[0]?.id ?? '',
+      last: chunk.at(-1)?.id ?? '',
+      items: chunk.length,
+      sha256: createHash('sha256').update(block).digest('hex'),
+    });
+    offset += block.length;
+    for (const item of chunk) {
+      if ('entry' in item) {
+        entries += 1;
+        bytes += item.entry.size;
+      }
+    }
+  }
+  const footer: IndexFileFooter = {
+    format: INDEX_FILE_FORMAT,
+    entries,
+    withdrawn: sorted.length - entries,
+    bytes,
+    customers: values.customers.values,
+    blobs: values.blobs.values,
+    runs: values.runs.values.map((key) => {
+      const [runId = '', archivedAt = ''] = key.split('\n');
+      return [runId, archivedAt];
+    }),
+    blocks,
+  };
+  const footerBytes = gzipSync(JSON.stringify(footer));
+  const trailer = Buffer.alloc(TRAILER_BYTES);
+  trailer.writeUInt32BE(footerBytes.length, 0);
+  MAGIC.copy(trailer, 4);
+  return { bytes: Buffer.concat([...parts, footerBytes, trailer]), footer, footerOffset: offset };
+}
+
+/**
+ * The footer from a file's tail: any suffix holding footer and trailer (the whole file will do).
+ * `name` is for messages.
+ */
+export function decodeIndexFooter(tail: Buffer, name: string): IndexFileFooter {
+  if (tail.length < TRAILER_BYTES || !tail.subarray(tail.length - MAGIC.length).equals(MAGIC))
+    throw new IntegrityError(`index file ${name} does not end with its trailer`);
+  const footerLength = tail.readUInt32BE(tail.length - TRAILER_BYTES);
+  const start = tail.length - TRAILER_BYTES - footerLength;
+  if (start < 0) throw new IntegrityError(`index file ${name}: the tail read is shorter than its footer`);
+  let json: Buffer;
+  try {
+    json = gunzipSync(tail.subarray(start, tail.length - TRAILER_BYTES));
+  } catch (error) {
+    throw new IntegrityError(`index file ${name}: its footer does not unzip`, { cause: error });
+  }
+  return shaped(parseJson(json, name, 'footer'), assertFooter, name, 'footer');
+}
+
+/** The block that would hold `id`, or undefined when no block's range covers it. */
+export function blockFor(footer: IndexFileFooter, id: string): IndexFileBlock | undefined {
+  let low = 0;
+  let high = footer.blocks.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const block = footer.blocks[middle];
+    if (!block) return undefined;
+    if (compareIds(id, block.first) < 0) high = middle - 1;
+    else if (compareIds(id, block.last) > 0) low = middle + 1;
+    else return block;
+  }
+  return undefined;
+}
+
+/**
+ * Every item of `block` (one of `footer`'s), in id order, from its bytes, which must be exactly
+ * what the footer says. `name` is for messages.
+ */
+export function decodeIndexBlock(
+  bytes: Buffer,
+  block: IndexFileBlock,
+  footer: IndexFileFooter,
+  name: string,
+): IndexFileItem[] {
+  if (bytes.length !== block.length || createHash('sha256').update(bytes).digest('hex') !== block.sha256)
+    throw new IntegrityError(
+      `index file ${name}: the block at ${block.offset} is not the one its footer describes`,
+    );
+  let payload: Buffer;
+  try {
+    payload = gunzipSync(bytes);
+  } catch (error) {
+    throw new IntegrityError(`index file ${name}: a block does not unzip`, { cause: error });
+  }
+  const jsonLength = payload.length >= 4 ? payload.readUInt32BE(0) : Infinity;
+  if (4 + jsonLength > payload.length) throw new IntegrityError(`index file ${name}: a block is truncated`);
+  const columns = shaped(
+    parseJson(payload.subarray(4, 4 + jsonLength), name, 'block'),
+    assertBlock,
+    name,
+    'block',
+  );
+  const hashes = payload.subarray(4 + jsonLength);
+  const count = columns.ids.length;
+  const perEntry = [
+    columns.customer,
+    columns.created,
+    columns.blob,
+    columns.offset,
+    columns.length,
+    columns.line_offset,
+    columns.line_length,
+    columns.size,
+    columns.run,
+  ];
+  if (perEntry.some((column) => column.length !== count) || hashes.length !== count * SHA256_BYTES)
+    throw new IntegrityError(`index file ${name}: a block has columns of different lengths`);
+  const items: IndexFileItem[] = columns.withdrawn.map((id) => ({ id, withdrawn: true }));
+  for (let i = 0; i < count; i++)
+    items.push({ id: columns.ids[i] ?? '', entry: entryAt(columns, footer, hashes, i, name) });
+  items.sort((a, b) => compareIds(a.id, b.id));
+  if (items.length !== block.items || items[0]?.id !== block.first || items.at(-1)?.id !== block.last)
+    throw new IntegrityError(
+      `index file ${name}: the block at ${block.offset} holds other ids than its footer says`,
+    );
+  return items;
+}
+
+/** What the block says of `id`, or undefined when it says nothing. */
+export function findInBlock(
+  bytes: Buffer,
+  block: IndexFileBlock,
+  footer: IndexFileFooter,
+  id: string,
+  name: string,
+): IndexFileItem | undefined {
+  return decodeIndexBlock(bytes, block, footer, name).find((item) => item.id === id);
+}
+
+/** Record ids are ASCII, so UTF-16 order is byte order, the order SQLite and Cosmos DB list in. */
+export function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function blockPayload(items: readonly IndexFileItem[], values: FileValues): Buffer {
+  const columns: BlockColumns = {
+    ids: [],
+    withdrawn: [],
+    customer: [],
+    created: [],
+    blob: [],
+    offset: [],
+    length: [],
+    line_offset: [],
+    line_length: [],
+    size: [],
+    run: [],
+  };
+  const hashes: Buffer[] = [];
+  for (const item of items) {
+    if (!('entry' in item)) {
+      columns.withdrawn.push(item.id);
+      continue;
+    }
+    const { entry } = item;
+    const { location } = entry;
+    if (entry.id !== item.id) throw new RangeError(`entry '${entry.id}' is filed under '${item.id}'`);
+    const hash = Buffer.from(entry.sha256, 'hex');
+    if (hash.length !== SHA256_BYTES || hash.toString('hex') !== entry.sha256)
+      throw new RangeError(`entry '${entry.id}' has no SHA-256 in lowercase hex`);
+    const line = location.layout === 'segment' ? location.line : undefined;
+    columns.ids.push(entry.id);
+    columns.customer.push(values.customers.indexOf(entry.customer_id));
+    columns.created.push(compactTime(entry.created_at));
+    columns.blob.push(values.blobs.indexOf(location.blob));
+    columns.offset.push(location.offset);
+    columns.length.push(location.length);
+    columns.line_offset.push(line ? line.offset : null);
+    columns.line_length.push(line ? line.length : null);
+    columns.size.push(entry.size === (line ?? location).length ? null : entry.size);
+    columns.run.push(values.runs.indexOf(`${entry.run_id}\n${entry.archived_at}`));
+    hashes.push(hash);
+  }
+  const json = Buffer.from(JSON.stringify(columns));
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(json.length, 0);
+  return Buffer.concat([length, json, ...hashes]);
+}
+
+function entryAt(
+  columns: BlockColumns,
+  footer: IndexFileFooter,
+  hashes: Buffer,
+  i: number,
+  name: string,
+): ArchiveEntry {
+  const broken = (what: string) => new IntegrityError(`index file ${name}: a block's entry ${i} ${what}`);
+  const at = <T>(column: readonly T[], what: string): T => {
+    const value = column[i];
+    if (value === undefined) throw broken(`has no ${what}`);
+    return value;
+  };
+  const [runId, archivedAt] = footer.runs[at(columns.run, 'run')] ?? [];
+  const customer = footer.customers[at(columns.customer, 'customer')];
+  const blob = footer.blobs[at(columns.blob, 'blob')];
+  if (runId === undefined || archivedAt === undefined || customer === undefined || blob === undefined)
+    throw broken('refers to a value the footer does not hold');
+  const lineOffset = at(columns.line_offset, 'line offset');
+  const lineLength = at(columns.line_length, 'line length');
+  const range = { blob, offset: at(columns.offset, 'offset'), length: at(columns.length, 'length') };
+  let location: ArchiveLocation;
+  if (lineOffset === null && lineLength === null) location = { layout: 'record', ...range };
+  else if (lineOffset !== null && lineLength !== null)
+    location = { layout: 'segment', ...range, line: { offset: lineOffset, length: lineLength } };
+  else throw broken('has half a line range');
+  const created = at(columns.created, 'creation time');
+  const size = at(columns.size, 'size');
+  return {
+    id: at(columns.ids, 'id'),
+    customer_id: customer,
+    created_at: typeof created === 'number' ? new Date(created).toISOString() : created,
+    location,
+    sha256: hashes.subarray(i * SHA256_BYTES, (i + 1) * SHA256_BYTES).toString('hex'),
+    size: size ?? (location.layout === 'segment' ? location.line.length : location.length),
+    archived_at: archivedAt,
+    run_id: runId,
+  };
+}
+
+/** The time as milliseconds when they read back as exactly this text; else the text itself. */
+function compactTime(text: string): number | string {
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) && ms >= 0 && new Date(ms).toISOString() === text ? ms : text;
+}
+
+/** The distinct customers, blobs and runs of a file, each numbered by first use. */
+class FileValues {
+  readonly customers = new Dictionary();
+  readonly blobs = new Dictionary();
+  /** `run_id` and `archived_at`, joined by a newline (which neither holds). */
+  readonly runs = new Dictionary();
+}
+
+class Dictionary {
+  readonly values: string[] = [];
+  readonly #at = new Map<string, number>();
+
+  indexOf(value: string): number {
+    let at = this.#at.get(value);
+    if (at === undefined) {
+      at = this.values.length;
+      this.values.push(value);
+      this.#at.set(value, at);
+    }
+    return at;
+  }
+}
+
+function parseJson(bytes: Buffer, name: string, what: string): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch (error) {
+    throw new IntegrityError(`index file ${name}: its ${what} is not JSON`, { cause: error });
+  }
+}
+
+/** The value as its schema's type; IntegrityError, naming every problem, when it is not. */
+function shaped<T>(
+  value: unknown,
+  assert: (value: unknown) => asserts value is T,
+  name: string,
+  what: string,
+): T {
+  try {
+    assert(value);
+    return value;
+  } catch (error) {
+    const problems = error instanceof Error ? error.message : String(error);
+    throw new IntegrityError(`index file ${name}: its ${what} is not in its format: ${problems}`, {
+      cause: error,
+    });
+  }
+}
