@@ -17,14 +17,30 @@ import { compileAssert } from './schema-validator.js';
  * to the record's own length. SHA-256 stays whole and binary: it is the archived record's evidence,
  * and 32 random bytes compress to nothing less. The footer holds each block's SHA-256 too. A file
  * may also name ids as withdrawn: in a delta, that hides the id's entry in every older file.
+ *
+ * Versions are told apart by generations (the index's commit numbers): `put` is the generation
+ * that stored the entry's lineage (an upsert starts one; a repoint keeps it), `changed` the one that
+ * stored this very version. A withdrawal names the lineage it ends.
  */
 export const INDEX_FILE_FORMAT = 'billing-archive.index-file/1';
 const MAGIC = Buffer.from('BAIX', 'ascii');
 const TRAILER_BYTES = 4 + MAGIC.length;
 const SHA256_BYTES = 32;
 
-/** What a file says of one id: its entry, or that it was withdrawn. */
-export type IndexFileItem = { id: string; entry: ArchiveEntry } | { id: string; withdrawn: true };
+/** What a file says of one id: its entry, or that its entry of lineage `withdrawn` was withdrawn. */
+export type IndexFileItem = IndexFileEntry | IndexFileWithdrawal;
+
+export interface IndexFileEntry {
+  id: string;
+  entry: ArchiveEntry;
+  put: number;
+  changed: number;
+}
+
+export interface IndexFileWithdrawal {
+  id: string;
+  withdrawn: number;
+}
 
 export interface IndexFileBlock {
   offset: number;
@@ -89,6 +105,9 @@ const BlockSchema = Type.Object(
   {
     ids: Column(Type.String({ minLength: 1 })),
     withdrawn: Column(Type.String({ minLength: 1 })),
+    withdrawn_put: Column(Count),
+    put: Column(Count),
+    changed: Column(Count),
     customer: Column(Count),
     created: Column(Type.Union([Count, Type.String()])),
     blob: Column(Count),
@@ -238,6 +257,8 @@ export function decodeIndexBlock(
   const hashes = payload.subarray(4 + jsonLength);
   const count = columns.ids.length;
   const perEntry = [
+    columns.put,
+    columns.changed,
     columns.customer,
     columns.created,
     columns.blob,
@@ -250,9 +271,20 @@ export function decodeIndexBlock(
   ];
   if (perEntry.some((column) => column.length !== count) || hashes.length !== count * SHA256_BYTES)
     throw new IntegrityError(`index file ${name}: a block has columns of different lengths`);
-  const items: IndexFileItem[] = columns.withdrawn.map((id) => ({ id, withdrawn: true }));
-  for (let i = 0; i < count; i++)
-    items.push({ id: columns.ids[i] ?? '', entry: entryAt(columns, footer, hashes, i, name) });
+  if (columns.withdrawn_put.length !== columns.withdrawn.length)
+    throw new IntegrityError(`index file ${name}: a block has columns of different lengths`);
+  const items: IndexFileItem[] = columns.withdrawn.map((id, i) => ({
+    id,
+    withdrawn: columns.withdrawn_put[i] ?? 0,
+  }));
+  for (let i = 0; i < count; i++) {
+    items.push({
+      id: columns.ids[i] ?? '',
+      entry: entryAt(columns, footer, hashes, i, name),
+      put: columns.put[i] ?? 0,
+      changed: columns.changed[i] ?? 0,
+    });
+  }
   items.sort((a, b) => compareIds(a.id, b.id));
   if (items.length !== block.items || items[0]?.id !== block.first || items.at(-1)?.id !== block.last)
     throw new IntegrityError(
@@ -281,6 +313,9 @@ function blockPayload(items: readonly IndexFileItem[], values: FileValues): Buff
   const columns: BlockColumns = {
     ids: [],
     withdrawn: [],
+    withdrawn_put: [],
+    put: [],
+    changed: [],
     customer: [],
     created: [],
     blob: [],
@@ -295,6 +330,7 @@ function blockPayload(items: readonly IndexFileItem[], values: FileValues): Buff
   for (const item of items) {
     if (!('entry' in item)) {
       columns.withdrawn.push(item.id);
+      columns.withdrawn_put.push(item.withdrawn);
       continue;
     }
     const { entry } = item;
@@ -305,6 +341,8 @@ function blockPayload(items: readonly IndexFileItem[], values: FileValues): Buff
       throw new RangeError(`entry '${entry.id}' has no SHA-256 in lowercase hex`);
     const line = location.layout === 'segment' ? location.line : undefined;
     columns.ids.push(entry.id);
+    columns.put.push(item.put);
+    columns.changed.push(item.changed);
     columns.customer.push(values.customers.indexOf(entry.customer_id));
     columns.created.push(compactTime(entry.created_at));
     columns.blob.push(values.blobs.indexOf(location.blob));

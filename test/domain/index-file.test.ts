@@ -58,8 +58,9 @@ function recordEntry(id: string): ArchiveEntry {
 function mixedItems(count: number): IndexFileItem[] {
   return Array.from({ length: count }, (_, n): IndexFileItem => {
     const id = `inv-${String((n * 7919) % count).padStart(6, '0')}`;
-    if (n % 10 === 3) return { id, withdrawn: true };
-    return { id, entry: n % 5 === 1 ? recordEntry(id) : segmentEntry(id, n) };
+    if (n % 10 === 3) return { id, withdrawn: 7 + (n % 3) };
+    const put = 1 + (n % 9);
+    return { id, entry: n % 5 === 1 ? recordEntry(id) : segmentEntry(id, n), put, changed: put + (n % 2) };
   });
 }
 
@@ -107,7 +108,12 @@ describe('index files', () => {
   });
 
   it('say nothing of ids they do not hold, before, between and after their blocks', () => {
-    const items = [10, 20, 30, 40].map((n) => ({ id: `inv-${n}`, entry: segmentEntry(`inv-${n}`, n) }));
+    const items = [10, 20, 30, 40].map((n) => ({
+      id: `inv-${n}`,
+      entry: segmentEntry(`inv-${n}`, n),
+      put: 1,
+      changed: 1,
+    }));
     const { bytes, footer } = encodeIndexFile(items, 2);
     for (const id of ['inv-05', 'inv-25', 'inv-50', 'inv-15']) {
       const block = blockFor(footer, id);
@@ -135,13 +141,15 @@ describe('index files', () => {
     const entry = segmentEntry('inv-1', 1);
     expect(() =>
       encodeIndexFile([
-        { id: 'inv-1', entry },
-        { id: 'inv-1', withdrawn: true },
+        { id: 'inv-1', entry, put: 1, changed: 1 },
+        { id: 'inv-1', withdrawn: 1 },
       ]),
     ).toThrow(/given twice/);
-    expect(() => encodeIndexFile([{ id: 'inv-2', entry }])).toThrow(/filed under/);
+    expect(() => encodeIndexFile([{ id: 'inv-2', entry, put: 1, changed: 1 }])).toThrow(/filed under/);
     expect(() =>
-      encodeIndexFile([{ id: 'inv-1', entry: { ...entry, sha256: entry.sha256.toUpperCase() } }]),
+      encodeIndexFile([
+        { id: 'inv-1', entry: { ...entry, sha256: entry.sha256.toUpperCase() }, put: 1, changed: 1 },
+      ]),
     ).toThrow(/SHA-256/);
   });
 
@@ -149,7 +157,7 @@ describe('index files', () => {
     // What the format costs per entry: SHA-256 32 bytes, the id ~17, the rest in columns.
     const items = Array.from({ length: 4096 }, (_, n) => {
       const id = randomUUID();
-      return { id, entry: segmentEntry(id, n) };
+      return { id, entry: segmentEntry(id, n), put: 1, changed: 1 };
     });
     const { bytes } = encodeIndexFile(items);
     expect(bytes.length / items.length).toBeLessThan(80);
@@ -186,6 +194,9 @@ describe('index files', () => {
     const oneEntry = {
       ids: ['a'],
       withdrawn: [],
+      withdrawn_put: [],
+      put: [4],
+      changed: [5],
       customer: [0],
       created: [0],
       blob: [0],
@@ -232,8 +243,12 @@ describe('index files', () => {
             archived_at: 't',
             run_id: 'r',
           },
+          put: 4,
+          changed: 5,
         },
       ]);
+      expect(() => decodeFramed({ ...oneEntry, changed: [] }, 32)).toThrow(/different lengths/);
+      expect(() => decodeFramed({ ...oneEntry, withdrawn: ['b'] }, 32, 2)).toThrow(/different lengths/);
       expect(() => decodeFramed(oneEntry, 31)).toThrow(/different lengths/);
       expect(() => decodeFramed({ ...oneEntry, run: [1] }, 32)).toThrow(/does not hold/);
       expect(() => decodeFramed({ ...oneEntry, line_offset: [3] }, 32)).toThrow(/half a line range/);
