@@ -15,31 +15,35 @@ import { compileAssert } from './schema-validator.js';
  * The footer keeps each distinct customer, blob and run once; columns refer to them by place, keep
  * a creation time as milliseconds when that reads back as the same text, and leave out a size equal
  * to the record's own length. SHA-256 stays whole and binary: it is the archived record's evidence,
- * and 32 random bytes compress to nothing less. The footer holds each block's SHA-256 too. A file
- * may also name ids as withdrawn: in a delta, that hides the id's entry in every older file.
+ * and 32 random bytes compress to nothing less. A file may also name ids as withdrawn: in a delta,
+ * that hides the id's entry in every older file of its shard.
  *
- * Versions are told apart by generations (the index's commit numbers): `put` is the generation
- * that stored the entry's lineage (an upsert starts one; a repoint keeps it), `changed` the one that
- * stored this very version. A withdrawal names the lineage it ends.
+ * A file is written by one commit of the index (its `generation`) for one `shard`. Each entry keeps
+ * the generation that stored this very version (`version`, at most the file's): versions are told
+ * apart by it, and it outlives compactions. Within a shard a newer file's word on an id wins (see
+ * index-root.ts), which the writer keeps true by building each file against the root it commits on.
+ *
+ * The integrity chain starts at the root, which keeps each file's footer SHA-256: the footer (with
+ * its dictionaries) is checked against it, and each block against the footer.
  */
 export const INDEX_FILE_FORMAT = 'billing-archive.index-file/1';
 const MAGIC = Buffer.from('BAIX', 'ascii');
 const TRAILER_BYTES = 4 + MAGIC.length;
 const SHA256_BYTES = 32;
 
-/** What a file says of one id: its entry, or that its entry of lineage `withdrawn` was withdrawn. */
+/** What a file says of one id: its entry, or that it was withdrawn. */
 export type IndexFileItem = IndexFileEntry | IndexFileWithdrawal;
 
 export interface IndexFileEntry {
   id: string;
   entry: ArchiveEntry;
-  put: number;
-  changed: number;
+  /** The generation that stored this version. */
+  version: number;
 }
 
 export interface IndexFileWithdrawal {
   id: string;
-  withdrawn: number;
+  withdrawn: true;
 }
 
 export interface IndexFileBlock {
@@ -55,6 +59,8 @@ export interface IndexFileBlock {
 
 export interface IndexFileFooter {
   format: typeof INDEX_FILE_FORMAT;
+  generation: number;
+  shard: number;
   entries: number;
   withdrawn: number;
   /** Summed `size` of the entries. */
@@ -71,12 +77,29 @@ export interface EncodedIndexFile {
   footer: IndexFileFooter;
   /** Where the footer starts: a reader that knows it reads footer and trailer in one range. */
   footerOffset: number;
+  /** Of the gzipped footer: the root keeps it, and a reader checks the footer against it. */
+  footerSha256: string;
+}
+
+/** What the root says of a file, which its footer must match. */
+export interface ExpectedIndexFile {
+  name: string;
+  generation: number;
+  shard: number;
+  footerOffset: number;
+  footerSha256: string;
 }
 
 const Count = Type.Integer({ minimum: 0 });
+const Generation = Type.Integer({ minimum: 1 });
+/** The latest instant a Date holds, in milliseconds. */
+const MAX_TIME_MS = 8.64e15;
+const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
 const FooterSchema = Type.Object(
   {
     format: Type.Literal(INDEX_FILE_FORMAT),
+    generation: Generation,
+    shard: Count,
     entries: Count,
     withdrawn: Count,
     bytes: Count,
@@ -90,8 +113,8 @@ const FooterSchema = Type.Object(
           length: Count,
           first: Type.String({ minLength: 1 }),
           last: Type.String({ minLength: 1 }),
-          items: Count,
-          sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+          items: Type.Integer({ minimum: 1 }),
+          sha256: Sha256,
         },
         { additionalProperties: false },
       ),
@@ -105,11 +128,11 @@ const BlockSchema = Type.Object(
   {
     ids: Column(Type.String({ minLength: 1 })),
     withdrawn: Column(Type.String({ minLength: 1 })),
-    withdrawn_put: Column(Count),
-    put: Column(Count),
-    changed: Column(Count),
+    version: Column(Generation),
     customer: Column(Count),
-    created: Column(Type.Union([Count, Type.String()])),
+    created: Column(
+      Type.Union([Type.Integer({ minimum: 0, maximum: MAX_TIME_MS }), Type.String({ minLength: 1 })]),
+    ),
     blob: Column(Count),
     offset: Column(Count),
     length: Column(Count),
@@ -138,8 +161,9 @@ export const DEFAULT_ITEMS_PER_BLOCK = 512;
  */
 export function encodeIndexFile(
   items: readonly IndexFileItem[],
-  itemsPerBlock = DEFAULT_ITEMS_PER_BLOCK,
+  file: { generation: number; shard: number; itemsPerBlock?: number },
 ): EncodedIndexFile {
+  const { generation, shard, itemsPerBlock = DEFAULT_ITEMS_PER_BLOCK } = file;
   if (!(Number.isInteger(itemsPerBlock) && itemsPerBlock >= 1))
     throw new RangeError('itemsPerBlock must be a whole number ≥ 1');
   const sorted = [...items].sort((a, b) => compareIds(a.id, b.id));
@@ -154,7 +178,7 @@ export function encodeIndexFile(
   let bytes = 0;
   for (let start = 0; start < sorted.length; start += itemsPerBlock) {
     const chunk = sorted.slice(start, start + itemsPerBlock);
-    const block = gzipSync(blockPayload(chunk, values), { level: 9 });
+    const block = gzipSync(blockPayload(chunk, values, generation), { level: 9 });
     parts.push(block);
     blocks.push({
       offset,
@@ -174,41 +198,72 @@ export function encodeIndexFile(
   }
   const footer: IndexFileFooter = {
     format: INDEX_FILE_FORMAT,
+    generation,
+    shard,
     entries,
     withdrawn: sorted.length - entries,
     bytes,
     customers: values.customers.values,
     blobs: values.blobs.values,
-    runs: values.runs.values.map((key) => {
-      const [runId = '', archivedAt = ''] = key.split('\n');
-      return [runId, archivedAt];
-    }),
+    runs: values.runs.values.map((key) => JSON.parse(key) as [string, string]),
     blocks,
   };
+  // What a reader would refuse is refused here, before anything is written.
+  writable(footer, assertFooter, 'footer');
   const footerBytes = gzipSync(JSON.stringify(footer));
   const trailer = Buffer.alloc(TRAILER_BYTES);
   trailer.writeUInt32BE(footerBytes.length, 0);
   MAGIC.copy(trailer, 4);
-  return { bytes: Buffer.concat([...parts, footerBytes, trailer]), footer, footerOffset: offset };
+  return {
+    bytes: Buffer.concat([...parts, footerBytes, trailer]),
+    footer,
+    footerOffset: offset,
+    footerSha256: sha256Of(footerBytes),
+  };
 }
 
 /**
- * The footer from a file's tail: any suffix holding footer and trailer (the whole file will do).
- * `name` is for messages.
+ * The footer from a file's tail (any suffix holding footer and trailer: the whole file will do),
+ * checked against what the root says of the file and for a block table a look-up can trust.
  */
-export function decodeIndexFooter(tail: Buffer, name: string): IndexFileFooter {
+export function decodeIndexFooter(tail: Buffer, expected: ExpectedIndexFile): IndexFileFooter {
+  const { name } = expected;
   if (tail.length < TRAILER_BYTES || !tail.subarray(tail.length - MAGIC.length).equals(MAGIC))
     throw new IntegrityError(`index file ${name} does not end with its trailer`);
   const footerLength = tail.readUInt32BE(tail.length - TRAILER_BYTES);
   const start = tail.length - TRAILER_BYTES - footerLength;
   if (start < 0) throw new IntegrityError(`index file ${name}: the tail read is shorter than its footer`);
+  const footerBytes = tail.subarray(start, tail.length - TRAILER_BYTES);
+  if (sha256Of(footerBytes) !== expected.footerSha256)
+    throw new IntegrityError(`index file ${name}: its footer is not the one the index root names`);
   let json: Buffer;
   try {
-    json = gunzipSync(tail.subarray(start, tail.length - TRAILER_BYTES));
+    json = gunzipSync(footerBytes);
   } catch (error) {
     throw new IntegrityError(`index file ${name}: its footer does not unzip`, { cause: error });
   }
-  return shaped(parseJson(json, name, 'footer'), assertFooter, name, 'footer');
+  const footer = shaped(parseJson(json, name, 'footer'), assertFooter, name, 'footer');
+  if (footer.generation !== expected.generation || footer.shard !== expected.shard)
+    throw new IntegrityError(
+      `index file ${name} is of generation ${footer.generation}, shard ${footer.shard}, where the root expects ${expected.generation}, ${expected.shard}`,
+    );
+  let offset = 0;
+  let items = 0;
+  let last: string | undefined;
+  for (const block of footer.blocks) {
+    if (block.offset !== offset || compareIds(block.first, block.last) > 0)
+      throw new IntegrityError(`index file ${name}: its footer's block at ${block.offset} is out of place`);
+    if (last !== undefined && compareIds(last, block.first) >= 0)
+      throw new IntegrityError(`index file ${name}: its footer's blocks overlap or are out of order`);
+    offset += block.length;
+    items += block.items;
+    last = block.last;
+  }
+  if (offset !== expected.footerOffset)
+    throw new IntegrityError(`index file ${name}: its blocks do not end where its footer starts`);
+  if (items !== footer.entries + footer.withdrawn)
+    throw new IntegrityError(`index file ${name}: its footer counts other items than its blocks hold`);
+  return footer;
 }
 
 /** The block that would hold `id`, or undefined when no block's range covers it. */
@@ -236,7 +291,7 @@ export function decodeIndexBlock(
   footer: IndexFileFooter,
   name: string,
 ): IndexFileItem[] {
-  if (bytes.length !== block.length || createHash('sha256').update(bytes).digest('hex') !== block.sha256)
+  if (bytes.length !== block.length || sha256Of(bytes) !== block.sha256)
     throw new IntegrityError(
       `index file ${name}: the block at ${block.offset} is not the one its footer describes`,
     );
@@ -257,8 +312,7 @@ export function decodeIndexBlock(
   const hashes = payload.subarray(4 + jsonLength);
   const count = columns.ids.length;
   const perEntry = [
-    columns.put,
-    columns.changed,
+    columns.version,
     columns.customer,
     columns.created,
     columns.blob,
@@ -271,19 +325,12 @@ export function decodeIndexBlock(
   ];
   if (perEntry.some((column) => column.length !== count) || hashes.length !== count * SHA256_BYTES)
     throw new IntegrityError(`index file ${name}: a block has columns of different lengths`);
-  if (columns.withdrawn_put.length !== columns.withdrawn.length)
-    throw new IntegrityError(`index file ${name}: a block has columns of different lengths`);
-  const items: IndexFileItem[] = columns.withdrawn.map((id, i) => ({
-    id,
-    withdrawn: columns.withdrawn_put[i] ?? 0,
-  }));
+  const items: IndexFileItem[] = columns.withdrawn.map((id) => ({ id, withdrawn: true }));
   for (let i = 0; i < count; i++) {
-    items.push({
-      id: columns.ids[i] ?? '',
-      entry: entryAt(columns, footer, hashes, i, name),
-      put: columns.put[i] ?? 0,
-      changed: columns.changed[i] ?? 0,
-    });
+    const version = columns.version[i] ?? 0;
+    if (version > footer.generation)
+      throw new IntegrityError(`index file ${name}: an entry is of a later generation than its file`);
+    items.push({ id: columns.ids[i] ?? '', entry: entryAt(columns, footer, hashes, i, name), version });
   }
   items.sort((a, b) => compareIds(a.id, b.id));
   if (items.length !== block.items || items[0]?.id !== block.first || items.at(-1)?.id !== block.last)
@@ -309,13 +356,11 @@ export function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function blockPayload(items: readonly IndexFileItem[], values: FileValues): Buffer {
+function blockPayload(items: readonly IndexFileItem[], values: FileValues, generation: number): Buffer {
   const columns: BlockColumns = {
     ids: [],
     withdrawn: [],
-    withdrawn_put: [],
-    put: [],
-    changed: [],
+    version: [],
     customer: [],
     created: [],
     blob: [],
@@ -330,19 +375,19 @@ function blockPayload(items: readonly IndexFileItem[], values: FileValues): Buff
   for (const item of items) {
     if (!('entry' in item)) {
       columns.withdrawn.push(item.id);
-      columns.withdrawn_put.push(item.withdrawn);
       continue;
     }
     const { entry } = item;
     const { location } = entry;
     if (entry.id !== item.id) throw new RangeError(`entry '${entry.id}' is filed under '${item.id}'`);
+    if (item.version > generation)
+      throw new RangeError(`entry '${entry.id}' is of generation ${item.version}, later than its file's`);
     const hash = Buffer.from(entry.sha256, 'hex');
     if (hash.length !== SHA256_BYTES || hash.toString('hex') !== entry.sha256)
       throw new RangeError(`entry '${entry.id}' has no SHA-256 in lowercase hex`);
     const line = location.layout === 'segment' ? location.line : undefined;
     columns.ids.push(entry.id);
-    columns.put.push(item.put);
-    columns.changed.push(item.changed);
+    columns.version.push(item.version);
     columns.customer.push(values.customers.indexOf(entry.customer_id));
     columns.created.push(compactTime(entry.created_at));
     columns.blob.push(values.blobs.indexOf(location.blob));
@@ -351,9 +396,10 @@ function blockPayload(items: readonly IndexFileItem[], values: FileValues): Buff
     columns.line_offset.push(line ? line.offset : null);
     columns.line_length.push(line ? line.length : null);
     columns.size.push(entry.size === (line ?? location).length ? null : entry.size);
-    columns.run.push(values.runs.indexOf(`${entry.run_id}\n${entry.archived_at}`));
+    columns.run.push(values.runs.indexOf(JSON.stringify([entry.run_id, entry.archived_at])));
     hashes.push(hash);
   }
+  writable(columns, assertBlock, 'block');
   const json = Buffer.from(JSON.stringify(columns));
   const length = Buffer.alloc(4);
   length.writeUInt32BE(json.length, 0);
@@ -406,11 +452,27 @@ function compactTime(text: string): number | string {
   return Number.isFinite(ms) && ms >= 0 && new Date(ms).toISOString() === text ? ms : text;
 }
 
+function sha256Of(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Asserts what the encoder built is what a reader accepts: RangeError, naming each problem, if not. */
+function writable(value: unknown, assert: (value: unknown) => void, what: string): void {
+  try {
+    assert(value);
+  } catch (error) {
+    throw new RangeError(
+      `index file ${what} would not be readable: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+}
+
 /** The distinct customers, blobs and runs of a file, each numbered by first use. */
 class FileValues {
   readonly customers = new Dictionary();
   readonly blobs = new Dictionary();
-  /** `run_id` and `archived_at`, joined by a newline (which neither holds). */
+  /** `[run_id, archived_at]` as JSON. */
   readonly runs = new Dictionary();
 }
 

@@ -22,14 +22,21 @@ export interface IndexRootFile {
   generation: number;
   bytes: number;
   footer_offset: number;
+  /** Of the gzipped footer: where a reader's integrity checks start. */
+  footer_sha256: string;
   entries: number;
   withdrawn: number;
 }
 
+/**
+ * A shard's files. A look-up asks them in list order, newest word first: the deltas from last to
+ * first, then the base, and the first that says anything of an id is right. Deltas kept through a
+ * compaction have lower generations than the base, and are still newer than what it merged.
+ */
 export interface IndexShard {
   /** The compacted file, or null before the shard's first compaction. */
   base: IndexRootFile | null;
-  /** Files committed since the base, oldest first: a later one's word on an id wins. */
+  /** Files not merged into the base, oldest first. */
   deltas: IndexRootFile[];
 }
 
@@ -47,6 +54,7 @@ const FileSchema = Type.Object(
     generation: Type.Integer({ minimum: 1 }),
     bytes: Count,
     footer_offset: Count,
+    footer_sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
     entries: Count,
     withdrawn: Count,
   },
@@ -116,10 +124,20 @@ export interface IndexRootChange {
 
 /**
  * The next generation's root: `root` with `change` applied, committed at `committedAt`. Throws when
- * a compaction names a file its shard no longer has (another commit replaced it first).
+ * a compaction names a file its shard no longer has (another commit replaced it first), when a file
+ * is added under a name the root holds, or when one commit adds two files to a shard (a version is
+ * told by its generation, so a shard gets one word on an id per commit).
  */
 export function nextIndexRoot(root: IndexRoot, change: IndexRootChange, committedAt: Date): IndexRoot {
   const generation = root.generation + 1;
+  const held = new Set(filesOf(root).map((file) => file.name));
+  const touched = new Set<number>();
+  for (const { shard, file } of [...(change.bases ?? []), ...(change.deltas ?? [])]) {
+    if (held.has(file.name)) throw new RangeError(`the index already holds a file named ${file.name}`);
+    if (touched.has(shard)) throw new RangeError(`one commit may add one file to shard ${shard}`);
+    held.add(file.name);
+    touched.add(shard);
+  }
   const shards = root.shards.map((shard) => ({ base: shard.base, deltas: [...shard.deltas] }));
   const shardAt = (index: number) => {
     const shard = shards[index];
@@ -128,8 +146,8 @@ export function nextIndexRoot(root: IndexRoot, change: IndexRootChange, committe
   };
   for (const { shard, file, replaces } of change.bases ?? []) {
     const target = shardAt(shard);
-    const held = new Set([...(target.base ? [target.base.name] : []), ...target.deltas.map((d) => d.name)]);
-    const gone = replaces.filter((name) => !held.has(name));
+    const holds = new Set([...(target.base ? [target.base.name] : []), ...target.deltas.map((d) => d.name)]);
+    const gone = replaces.filter((name) => !holds.has(name));
     if (gone.length > 0)
       throw new RangeError(`shard ${shard} no longer holds ${gone.join(', ')}: another commit replaced it`);
     if (target.base && !replaces.includes(target.base.name))
@@ -182,7 +200,7 @@ export function parseIndexRoot(bytes: Buffer, name: string): IndexRoot {
   }
   for (const [index, shard] of root.shards.entries()) {
     const order = shard.deltas.map((delta) => delta.generation);
-    if (order.some((generation, i) => i > 0 && generation < (order[i - 1] ?? 0)))
+    if (order.some((generation, i) => i > 0 && generation <= (order[i - 1] ?? 0)))
       throw new IntegrityError(`index root ${name} lists shard ${index}'s deltas out of order`);
   }
   return root;

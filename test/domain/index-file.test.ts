@@ -8,6 +8,7 @@ import {
   decodeIndexFooter,
   encodeIndexFile,
   findInBlock,
+  type IndexFileBlock,
   type IndexFileItem,
 } from '../../src/domain/index-file.js';
 import type { ArchiveEntry } from '../../src/ports/archive-index.js';
@@ -35,7 +36,7 @@ function segmentEntry(id: string, n: number): ArchiveEntry {
   };
 }
 
-function recordEntry(id: string): ArchiveEntry {
+function recordEntry(id: string, n: number): ArchiveEntry {
   return {
     id,
     customer_id: 'cust-x',
@@ -48,7 +49,8 @@ function recordEntry(id: string): ArchiveEntry {
       length: 812,
     },
     sha256: sha(`r-${id}`),
-    size: 812,
+    // A record blob's size is its length but for the odd one, which the file must then keep.
+    size: n % 2 ? 812 : 811,
     archived_at: '2026-03-01T08:00:01.123456Z',
     run_id: '20260301T080000000Z-1a2b3c4d',
   };
@@ -58,32 +60,57 @@ function recordEntry(id: string): ArchiveEntry {
 function mixedItems(count: number): IndexFileItem[] {
   return Array.from({ length: count }, (_, n): IndexFileItem => {
     const id = `inv-${String((n * 7919) % count).padStart(6, '0')}`;
-    if (n % 10 === 3) return { id, withdrawn: 7 + (n % 3) };
-    const put = 1 + (n % 9);
-    return { id, entry: n % 5 === 1 ? recordEntry(id) : segmentEntry(id, n), put, changed: put + (n % 2) };
+    if (n % 10 === 3) return { id, withdrawn: true };
+    return { id, entry: n % 5 === 1 ? recordEntry(id, n) : segmentEntry(id, n), version: 1 + (n % 9) };
   });
 }
 
-function readItem(file: Buffer, id: string): IndexFileItem | undefined {
-  const footer = decodeIndexFooter(file, 'test');
+const GENERATION = 9;
+const SHARD = 3;
+
+function encoded(items: IndexFileItem[], itemsPerBlock?: number) {
+  return encodeIndexFile(items, {
+    generation: GENERATION,
+    shard: SHARD,
+    ...(itemsPerBlock && { itemsPerBlock }),
+  });
+}
+
+/** What the root would say of the encoded file. */
+function expected(file: ReturnType<typeof encoded>) {
+  return {
+    name: 'test',
+    generation: GENERATION,
+    shard: SHARD,
+    footerOffset: file.footerOffset,
+    footerSha256: file.footerSha256,
+  };
+}
+
+function readItem(file: ReturnType<typeof encoded>, id: string): IndexFileItem | undefined {
+  const footer = decodeIndexFooter(file.bytes, expected(file));
   const block = blockFor(footer, id);
-  return (
-    block && findInBlock(file.subarray(block.offset, block.offset + block.length), block, footer, id, 'test')
-  );
+  return block && findInBlock(bytesOf(file.bytes, block), block, footer, id, 'test');
+}
+
+/** The bytes of `block` in `file`. */
+function bytesOf(file: Buffer, block: IndexFileBlock): Buffer {
+  return file.subarray(block.offset, block.offset + block.length);
 }
 
 describe('index files', () => {
   it('give back every entry and withdrawal exactly, whichever block holds it', () => {
     const items = mixedItems(1000);
-    const { bytes, footer } = encodeIndexFile(items, 64);
-    expect(footer.blocks).toHaveLength(16);
-    for (const item of items) expect(readItem(bytes, item.id)).toEqual(item);
+    const file = encoded(items, 64);
+    expect(file.footer.blocks).toHaveLength(16);
+    for (const item of items) expect(readItem(file, item.id)).toEqual(item);
   });
 
-  it('count entries, withdrawals and summed sizes in the footer', () => {
+  it('say in the footer which commit and shard wrote them, and count entries, withdrawals and sizes', () => {
     const items = mixedItems(1000);
-    const { footer } = encodeIndexFile(items, 100);
+    const { footer } = encoded(items, 100);
     const entries = items.flatMap((item) => ('entry' in item ? [item.entry] : []));
+    expect([footer.generation, footer.shard]).toEqual([GENERATION, SHARD]);
     expect(footer.entries).toBe(entries.length);
     expect(footer.withdrawn).toBe(1000 - entries.length);
     expect(footer.bytes).toBe(entries.reduce((sum, entry) => sum + entry.size, 0));
@@ -91,18 +118,15 @@ describe('index files', () => {
   });
 
   it('keep blocks in id order, each block sorted, so a binary search finds the one block', () => {
-    const { bytes, footer } = encodeIndexFile(mixedItems(500), 50);
+    const { bytes, footer } = encoded(mixedItems(500), 50);
     let last = '';
     for (const block of footer.blocks) {
       expect(block.first > last).toBe(true);
-      const ids = decodeIndexBlock(
-        bytes.subarray(block.offset, block.offset + block.length),
-        block,
-        footer,
-        'test',
-      ).map((item) => item.id);
+      const ids = decodeIndexBlock(bytesOf(bytes, block), block, footer, 'test').map((item) => item.id);
       expect(ids).toEqual([...ids].sort());
       expect([ids[0], ids.at(-1)]).toEqual([block.first, block.last]);
+      expect(blockFor(footer, block.first)).toBe(block);
+      expect(blockFor(footer, block.last)).toBe(block);
       last = block.last;
     }
   });
@@ -111,70 +135,129 @@ describe('index files', () => {
     const items = [10, 20, 30, 40].map((n) => ({
       id: `inv-${n}`,
       entry: segmentEntry(`inv-${n}`, n),
-      put: 1,
-      changed: 1,
+      version: 1,
     }));
-    const { bytes, footer } = encodeIndexFile(items, 2);
-    for (const id of ['inv-05', 'inv-25', 'inv-50', 'inv-15']) {
-      const block = blockFor(footer, id);
-      expect(
-        block &&
-          findInBlock(bytes.subarray(block.offset, block.offset + block.length), block, footer, id, 't'),
-      ).toBe(undefined);
-    }
-    expect(blockFor(footer, 'inv-25')).toBeUndefined();
+    const file = encoded(items, 2);
+    const [low, high] = file.footer.blocks;
+    // Inside a block's range but not in it: the block is read, and says nothing.
+    expect(blockFor(file.footer, 'inv-15')).toBe(low);
+    expect(readItem(file, 'inv-15')).toBeUndefined();
+    expect(blockFor(file.footer, 'inv-35')).toBe(high);
+    expect(readItem(file, 'inv-35')).toBeUndefined();
+    // Outside every range: no block is read at all.
+    for (const id of ['inv-05', 'inv-25', 'inv-50']) expect(blockFor(file.footer, id)).toBeUndefined();
   });
 
   it('read the footer from any tail that holds it, as a ranged read from footerOffset would', () => {
-    const { bytes, footer, footerOffset } = encodeIndexFile(mixedItems(300), 64);
-    expect(decodeIndexFooter(bytes.subarray(footerOffset), 't')).toEqual(footer);
-    expect(() => decodeIndexFooter(bytes.subarray(footerOffset + 1), 't')).toThrow(IntegrityError);
+    const file = encoded(mixedItems(300), 64);
+    expect(decodeIndexFooter(file.bytes.subarray(file.footerOffset), expected(file))).toEqual(file.footer);
+    expect(() => decodeIndexFooter(file.bytes.subarray(file.footerOffset + 1), expected(file))).toThrow(
+      IntegrityError,
+    );
   });
 
   it('encode an empty file that holds nothing', () => {
-    const { bytes, footer } = encodeIndexFile([]);
-    expect(decodeIndexFooter(bytes, 't')).toEqual({ ...footer, blocks: [] });
-    expect(blockFor(footer, 'anything')).toBeUndefined();
+    const file = encoded([]);
+    expect(decodeIndexFooter(file.bytes, expected(file)).blocks).toEqual([]);
+    expect(blockFor(file.footer, 'anything')).toBeUndefined();
   });
 
-  it('refuse an id given twice, an entry filed under another id and a SHA-256 that is not hex', () => {
+  it('refuse what a reader would refuse: an id twice, a misfiled entry, a bad hash, a later version', () => {
     const entry = segmentEntry('inv-1', 1);
     expect(() =>
-      encodeIndexFile([
-        { id: 'inv-1', entry, put: 1, changed: 1 },
-        { id: 'inv-1', withdrawn: 1 },
+      encoded([
+        { id: 'inv-1', entry, version: 1 },
+        { id: 'inv-1', withdrawn: true },
       ]),
     ).toThrow(/given twice/);
-    expect(() => encodeIndexFile([{ id: 'inv-2', entry, put: 1, changed: 1 }])).toThrow(/filed under/);
+    expect(() => encoded([{ id: 'inv-2', entry, version: 1 }])).toThrow(/filed under/);
     expect(() =>
-      encodeIndexFile([
-        { id: 'inv-1', entry: { ...entry, sha256: entry.sha256.toUpperCase() }, put: 1, changed: 1 },
-      ]),
+      encoded([{ id: 'inv-1', entry: { ...entry, sha256: entry.sha256.toUpperCase() }, version: 1 }]),
     ).toThrow(/SHA-256/);
+    expect(() => encoded([{ id: 'inv-1', entry, version: GENERATION + 1 }])).toThrow(/later than its file/);
+    expect(() => encoded([{ id: 'inv-1', entry: { ...entry, size: -1 }, version: 1 }])).toThrow(
+      /not be readable/,
+    );
+    expect(() =>
+      encoded([
+        { id: 'inv-1', entry: { ...entry, location: { ...entry.location, offset: 1.5 } }, version: 1 },
+      ]),
+    ).toThrow(/not be readable/);
+  });
+
+  it('keep run ids and archival times apart whatever they hold', () => {
+    const odd = { ...segmentEntry('inv-1', 1), run_id: 'run\nwith a newline', archived_at: 'a"b' };
+    const file = encoded([{ id: 'inv-1', entry: odd, version: 1 }]);
+    expect(readItem(file, 'inv-1')).toEqual({ id: 'inv-1', entry: odd, version: 1 });
   });
 
   it('keep a UUID-keyed entry under 80 bytes when blocks are full, its SHA-256 whole', () => {
     // What the format costs per entry: SHA-256 32 bytes, the id ~17, the rest in columns.
     const items = Array.from({ length: 4096 }, (_, n) => {
       const id = randomUUID();
-      return { id, entry: segmentEntry(id, n), put: 1, changed: 1 };
+      return { id, entry: segmentEntry(id, n), version: 1 };
     });
-    const { bytes } = encodeIndexFile(items);
+    const { bytes } = encoded(items);
     expect(bytes.length / items.length).toBeLessThan(80);
     expect(bytes.length / items.length).toBeGreaterThan(32);
   });
 
   describe('damaged', () => {
-    const { bytes, footer } = encodeIndexFile(mixedItems(200), 100);
+    const file = encoded(mixedItems(200), 100);
+    const { bytes, footer } = file;
     const [block, other] = footer.blocks;
     if (!block || !other) throw new Error('two blocks expected');
+    const blockBytes = bytesOf(bytes, block);
 
     it('say so when the trailer is missing or wrong', () => {
-      expect(() => decodeIndexFooter(bytes.subarray(0, bytes.length - 1), 't')).toThrow(/trailer/);
-      expect(() => decodeIndexFooter(Buffer.from('BA'), 't')).toThrow(IntegrityError);
+      expect(() => decodeIndexFooter(bytes.subarray(0, bytes.length - 1), expected(file))).toThrow(/trailer/);
+      expect(() => decodeIndexFooter(Buffer.from('BA'), expected(file))).toThrow(IntegrityError);
     });
 
-    const blockBytes = bytes.subarray(block.offset, block.offset + block.length);
+    it('say so when the footer is not the one the root names, or of another commit or shard', () => {
+      // A footer whose dictionaries were changed would otherwise decode to other customers or runs.
+      const changed = gzipSync(JSON.stringify({ ...footer, customers: [...footer.customers].reverse() }));
+      const trailer = Buffer.alloc(8);
+      trailer.writeUInt32BE(changed.length, 0);
+      trailer.write('BAIX', 4, 'ascii');
+      const forged = Buffer.concat([bytes.subarray(0, file.footerOffset), changed, trailer]);
+      expect(() => decodeIndexFooter(forged, expected(file))).toThrow(/not the one the index root names/);
+      expect(
+        decodeIndexFooter(forged, { ...expected(file), footerSha256: sha256Of(changed) }).customers,
+      ).toEqual([...footer.customers].reverse());
+      expect(() => decodeIndexFooter(bytes, { ...expected(file), generation: GENERATION + 1 })).toThrow(
+        /where the root expects/,
+      );
+      expect(() => decodeIndexFooter(bytes, { ...expected(file), shard: SHARD + 1 })).toThrow(
+        /where the root expects/,
+      );
+      expect(() => decodeIndexFooter(bytes, { ...expected(file), footerOffset: 1 })).toThrow(
+        /do not end where/,
+      );
+    });
+
+    /** A file of `footer` with its block table replaced, as the root would name it. */
+    const withBlocks = (blocks: IndexFileBlock[], counts = {}) => {
+      const changed = gzipSync(JSON.stringify({ ...footer, ...counts, blocks }));
+      const trailer = Buffer.alloc(8);
+      trailer.writeUInt32BE(changed.length, 0);
+      trailer.write('BAIX', 4, 'ascii');
+      return decodeIndexFooter(Buffer.concat([changed, trailer]), {
+        ...expected(file),
+        footerSha256: sha256Of(changed),
+      });
+    };
+
+    it('say so when the footer lists blocks out of order, overlapping, with gaps, or miscounted', () => {
+      expect(() => withBlocks([other, block])).toThrow(/out of place/);
+      expect(() => withBlocks([block, { ...other, first: block.last }])).toThrow(/overlap/);
+      expect(() => withBlocks([block, { ...other, offset: other.offset + 1 }])).toThrow(/out of place/);
+      expect(() => withBlocks([{ ...block, first: block.last, last: block.first }, other])).toThrow(
+        /out of place/,
+      );
+      expect(() => withBlocks([block, other], { entries: footer.entries + 1 })).toThrow(/counts other items/);
+    });
+
     /** A block as the encoder frames it (length, JSON columns, hashes; gzipped), and its description. */
     const framed = (columns: object, hashes: number, items = 1) => {
       const json = Buffer.from(JSON.stringify(columns));
@@ -194,9 +277,7 @@ describe('index files', () => {
     const oneEntry = {
       ids: ['a'],
       withdrawn: [],
-      withdrawn_put: [],
-      put: [4],
-      changed: [5],
+      version: [4],
       customer: [0],
       created: [0],
       blob: [0],
@@ -218,14 +299,14 @@ describe('index files', () => {
       flipped[flipped.length - 5] = (flipped[flipped.length - 5] ?? 0) ^ 0xff;
       expect(() => decodeIndexBlock(flipped, block, footer, 't')).toThrow(/not the one its footer describes/);
       expect(() => decodeIndexBlock(blockBytes.subarray(1), block, footer, 't')).toThrow(IntegrityError);
-      expect(() =>
-        decodeIndexBlock(bytes.subarray(other.offset, other.offset + other.length), block, footer, 't'),
-      ).toThrow(IntegrityError);
+      expect(() => decodeIndexBlock(bytesOf(bytes, other), block, footer, 't')).toThrow(IntegrityError);
     });
 
     it('say so when a block is not in its format, or holds other ids than its description', () => {
       expect(() => decodeFramed({ ids: ['a'] }, 0)).toThrow(/not in its format/);
       expect(() => decodeFramed(oneEntry, 32, 2)).toThrow(/other ids/);
+      expect(() => decodeFramed({ ...oneEntry, version: [GENERATION + 1] }, 32)).toThrow(/later generation/);
+      expect(() => decodeFramed({ ...oneEntry, created: [9e15] }, 32)).toThrow(/not in its format/);
     });
 
     it('say so when a block has fewer hashes than entries, or refers to values the footer lacks', () => {
@@ -243,12 +324,10 @@ describe('index files', () => {
             archived_at: 't',
             run_id: 'r',
           },
-          put: 4,
-          changed: 5,
+          version: 4,
         },
       ]);
-      expect(() => decodeFramed({ ...oneEntry, changed: [] }, 32)).toThrow(/different lengths/);
-      expect(() => decodeFramed({ ...oneEntry, withdrawn: ['b'] }, 32, 2)).toThrow(/different lengths/);
+      expect(() => decodeFramed({ ...oneEntry, version: [] }, 32)).toThrow(/different lengths/);
       expect(() => decodeFramed(oneEntry, 31)).toThrow(/different lengths/);
       expect(() => decodeFramed({ ...oneEntry, run: [1] }, 32)).toThrow(/does not hold/);
       expect(() => decodeFramed({ ...oneEntry, line_offset: [3] }, 32)).toThrow(/half a line range/);

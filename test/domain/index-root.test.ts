@@ -14,7 +14,14 @@ import {
 } from '../../src/domain/index-root.js';
 
 const at = new Date('2026-11-30T09:00:00.000Z');
-const file = (name: string) => ({ name, bytes: 1000, footer_offset: 900, entries: 10, withdrawn: 1 });
+const file = (name: string) => ({
+  name,
+  bytes: 1000,
+  footer_offset: 900,
+  footer_sha256: 'f'.repeat(64),
+  entries: 10,
+  withdrawn: 1,
+});
 
 /** Three deltas in shard 1 over three commits, one in shard 0. */
 function threeCommits(): IndexRoot {
@@ -83,6 +90,39 @@ describe('index roots', () => {
     expect(() => nextIndexRoot(root, { deltas: [{ shard: 2, file: file('x') }] }, at)).toThrow(/shard 2/);
   });
 
+  it('refuse a file under a name the index holds, and two files for one shard in one commit', () => {
+    // A commit retried after a lost answer must not name its file twice: no reader could open it.
+    const root = threeCommits();
+    expect(() => nextIndexRoot(root, { deltas: [{ shard: 0, file: file('d2') }] }, at)).toThrow(
+      /already holds a file named d2/,
+    );
+    expect(() =>
+      nextIndexRoot(root, { bases: [{ shard: 1, file: file('d3'), replaces: ['d1'] }] }, at),
+    ).toThrow(/already holds/);
+    expect(() =>
+      nextIndexRoot(
+        root,
+        {
+          deltas: [
+            { shard: 0, file: file('x') },
+            { shard: 0, file: file('y') },
+          ],
+        },
+        at,
+      ),
+    ).toThrow(/one file to shard 0/);
+    expect(() =>
+      nextIndexRoot(
+        root,
+        {
+          bases: [{ shard: 1, file: file('b'), replaces: ['d1'] }],
+          deltas: [{ shard: 1, file: file('x') }],
+        },
+        at,
+      ),
+    ).toThrow(/one file to shard 1/);
+  });
+
   it('leave the root it started from as it was', () => {
     const root = threeCommits();
     const before = structuredClone(root);
@@ -110,6 +150,10 @@ describe('index roots', () => {
     const shuffled = structuredClone(root);
     shuffled.shards[1]?.deltas.reverse();
     expect(() => parseIndexRoot(encodeIndexRoot(shuffled), name)).toThrow(/out of order/);
+    const sameCommit = structuredClone(root);
+    const [d1, d2] = sameCommit.shards[1]?.deltas ?? [];
+    if (d1 && d2) d2.generation = d1.generation;
+    expect(() => parseIndexRoot(encodeIndexRoot(sameCommit), name)).toThrow(/out of order/);
     expect(() => parseIndexRoot(encodeIndexRoot({ ...root, shards: [] }), name)).toThrow(IntegrityError);
   });
 
@@ -120,9 +164,10 @@ describe('index roots', () => {
       counts[shard] = (counts[shard] ?? 0) + 1;
     }
     for (const count of counts) expect(count).toBeGreaterThan(800);
-    // Fixed by the format: files written by one version are read by the next.
-    expect([shardOf('inv-1', 16), shardOf('inv-1', 1)]).toEqual([shardOf('inv-1', 16), 0]);
+    // Fixed by the format, so files written by one version are read by the next: SHA-256 of 'a'
+    // starts ca978112, of 'abc' ba7816bf.
     expect(shardOf('a', 4096)).toBe(0xca978112 % 4096);
+    expect(shardOf('abc', 1000)).toBe(0xba7816bf % 1000);
     expect(() => emptyIndexRoot(0)).toThrow(RangeError);
   });
 });
