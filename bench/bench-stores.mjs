@@ -48,8 +48,9 @@ export async function benchStores(backend, name) {
 }
 
 /**
- * Creates `docs` straight in a Cosmos DB container (which must exist), a thousand a bulk call: much
- * faster than the API, so a bench measures its run and not its set-up.
+ * Creates `docs` straight in a Cosmos DB container (which must exist, partitioned on /id as the
+ * records container is), a thousand a bulk call: much faster than the API, so a bench measures its
+ * run and not its set-up.
  * @param {{ endpoint: string, key?: string | undefined, database: string, container: string }} cosmos
  * @param {import('../dist/domain/billing-record.js').RecordDocument[]} docs
  * @param {Agent} agent trusts the Cosmos DB test server's certificate

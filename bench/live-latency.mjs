@@ -121,20 +121,21 @@ async function readWhile(base, key, ids, until) {
  * @returns {Promise<RunFigures>}
  */
 async function archivalRun(env) {
-  const started = performance.now();
   const result = await runCli(cliPath, ['archive'], { ...env, LOG_LEVEL: 'warn' });
-  const seconds = (performance.now() - started) / 1000;
   if (result.code !== 0) throw new Error(`archive exited with ${String(result.code)}: ${result.stderr}`);
   const run =
-    /** @type {{ status: string, archived: number, throttled_ms?: number, usage?: { cosmos: { request_units: number } } }} */ (
+    /** @type {{ status: string, archived: number, started_at: string, finished_at: string | null, throttled_ms?: number, usage?: { cosmos: { request_units: number } } }} */ (
       parseJson(result.stdout)
     );
   if (run.status !== 'succeeded' || run.archived !== archivedCount)
     throw new Error(`the run did not archive every old record: ${result.stdout.slice(0, 2000)}`);
+  if (!run.usage || !run.finished_at)
+    throw new Error(`the run reported no usage or end: ${result.stdout.slice(0, 2000)}`);
   return {
     archived: run.archived,
-    seconds,
-    requestUnits: run.usage?.cosmos.request_units ?? 0,
+    // The run's own time, without the CLI's start-up, so RU/s is what the run spent.
+    seconds: (Date.parse(run.finished_at) - Date.parse(run.started_at)) / 1000,
+    requestUnits: run.usage.cosmos.request_units,
     throttledSeconds: (run.throttled_ms ?? 0) / 1000,
   };
 }
@@ -202,7 +203,8 @@ try {
     return undefined;
   });
   const unbudgeted = await phase(reader.entry, reader.key, archivalRun);
-  const spentPerSecond = (unbudgeted.run?.requestUnits ?? 0) / (unbudgeted.run?.seconds ?? 1);
+  if (!unbudgeted.run) throw new Error('the unbudgeted phase ran no archival run');
+  const spentPerSecond = unbudgeted.run.requestUnits / unbudgeted.run.seconds;
   const budget = Math.max(1, Math.round(spentPerSecond * budgetShare));
   const budgeted = await phase(reader.entry, reader.key, (env) =>
     archivalRun({ ...env, ARCHIVAL_MAX_RU_PER_SECOND: String(budget) }),
