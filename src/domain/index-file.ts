@@ -186,7 +186,7 @@ export function encodeIndexFile(
       first: chunk[0]?.id ?? '',
       last: chunk.at(-1)?.id ?? '',
       items: chunk.length,
-      sha256: createHash('sha256').update(block).digest('hex'),
+      sha256: sha256Of(block),
     });
     offset += block.length;
     for (const item of chunk) {
