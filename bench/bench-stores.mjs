@@ -1,6 +1,7 @@
 // Fresh stores for a bench run, one set per measurement: a temporary DATA_DIR on the embedded
-// backend, or a new database and container on Azurite and the Cosmos DB test server (started on
-// loopback once, as the tests do, and stopped by `stop`).
+// backend, or a new database and containers on Azurite and the Cosmos DB test server (started on
+// loopback once, as the tests do, and stopped by `stop`). The env serves the bench's own process
+// and the built server or CLI it starts alike.
 import { Agent } from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,9 @@ export async function benchStores(backend, name) {
           COSMOS_DATABASE: `${name}${n}`,
           BLOB_CONNECTION_STRING: azure.blobConnectionString,
           BLOB_CONTAINER: `${name}${n}`,
+          AUDIT_BLOB_CONTAINER: `${name}-audit${n}`,
+          // A built server or CLI started with this env trusts the test server the standard Node way.
+          NODE_EXTRA_CA_CERTS: azure.caCertPath,
         },
         // The servers and their files go when the bench ends.
         remove: () => Promise.resolve(),

@@ -13,17 +13,15 @@
 // The test server charges 1 RU a request (a bulk request of 100 operations included), so the budget
 // there is one of requests a second; on Cosmos DB it is of real request units. Beyond ~10,000 old
 // records the test server's eligible-records query outlasts the SDK's 10 s timeout while readers run.
-import { Agent } from 'node:https';
 import { createHistogram, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { newRecordDocument } from '../dist/domain/billing-record.js';
 import { sampleRecord } from '../dist/services/sample-records.js';
-import { startLocalAzure } from '../scripts/local-azure.mjs';
 import { parseJson } from '../test/helpers/soak/json.mjs';
 import { createKey, runCli, startServer } from '../test/helpers/soak/processes.mjs';
 import { invoiceOfSize } from './bench-records.mjs';
-import { seedCosmos } from './bench-stores.mjs';
+import { benchStores, seedCosmos } from './bench-stores.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -140,9 +138,9 @@ async function archivalRun(env) {
   };
 }
 
-const azure = await startLocalAzure();
-const agent = new Agent({ ca: azure.caCert, keepAlive: true });
-let phaseNumber = 0;
+const { freshStores, cosmosAgent, stop } = await benchStores('azure', 'latency');
+if (!cosmosAgent) throw new Error('the Azure stand-ins came without a Cosmos DB agent');
+const agent = cosmosAgent;
 
 /**
  * One phase on fresh stores: a server, old records to archive and recent ones to read, a warm-up,
@@ -152,16 +150,7 @@ let phaseNumber = 0;
  * @param {(env: Record<string, string>) => Promise<RunFigures | undefined>} during
  */
 async function phase(apiKeys, key, during) {
-  phaseNumber += 1;
-  const env = {
-    COSMOS_ENDPOINT: azure.cosmosEndpoint,
-    COSMOS_KEY: azure.cosmosKey,
-    COSMOS_DATABASE: `latency${phaseNumber}`,
-    BLOB_CONNECTION_STRING: azure.blobConnectionString,
-    BLOB_CONTAINER: `latency${phaseNumber}`,
-    AUDIT_BLOB_CONTAINER: `latency-audit${phaseNumber}`,
-    NODE_EXTRA_CA_CERTS: azure.caCertPath,
-  };
+  const { env } = await freshStores();
   const server = await startServer(serverPath, { ...env, API_KEYS: apiKeys });
   try {
     const now = new Date();
@@ -170,9 +159,9 @@ async function phase(apiKeys, key, during) {
       newRecordDocument(sampleRecord(archivedCount + i, now, 1), now),
     );
     const cosmos = {
-      endpoint: azure.cosmosEndpoint,
-      key: azure.cosmosKey,
-      database: env.COSMOS_DATABASE,
+      endpoint: env.COSMOS_ENDPOINT ?? '',
+      key: env.COSMOS_KEY,
+      database: env.COSMOS_DATABASE ?? '',
       container: 'records',
     };
     await seedCosmos(cosmos, [...old, ...recent], agent);
@@ -240,5 +229,5 @@ try {
   console.table(rows);
 } finally {
   agent.destroy();
-  await azure.stop();
+  await stop();
 }

@@ -10,8 +10,10 @@ import { compileAssert } from './schema-validator.js';
  * Readers take the highest generation and never see a half-made one.
  */
 export const INDEX_ROOT_FORMAT = 'billing-archive.index-root/1';
-const ROOT_PREFIX = 'index/roots/';
+/** Where roots are listed from. */
+export const INDEX_ROOT_PREFIX = 'index/roots/';
 const GENERATION_DIGITS = 12;
+const ROOT_NAME = new RegExp(`^${INDEX_ROOT_PREFIX}(\\d{${GENERATION_DIGITS}})\\.json$`);
 /** Shards an index may be made with: a shard is a file set rewritten whole by its compaction. */
 export const MAX_INDEX_SHARDS = 4096;
 
@@ -93,15 +95,12 @@ export function emptyIndexRoot(shards: number): IndexRoot {
 export function indexRootName(generation: number): string {
   if (!(Number.isInteger(generation) && generation >= 1 && generation < 10 ** GENERATION_DIGITS))
     throw new RangeError(`a root's generation is a whole number from 1 to ${10 ** GENERATION_DIGITS - 1}`);
-  return `${ROOT_PREFIX}${String(generation).padStart(GENERATION_DIGITS, '0')}.json`;
+  return `${INDEX_ROOT_PREFIX}${String(generation).padStart(GENERATION_DIGITS, '0')}.json`;
 }
-
-/** Where roots are listed from. */
-export const INDEX_ROOT_PREFIX = ROOT_PREFIX;
 
 /** The generation a root blob name stands for, or undefined when the name is not a root's. */
 export function generationOfRootName(name: string): number | undefined {
-  const match = new RegExp(`^${ROOT_PREFIX}(\\d{${GENERATION_DIGITS}})\\.json$`).exec(name);
+  const match = ROOT_NAME.exec(name);
   const generation = match ? Number(match[1]) : undefined;
   return generation !== undefined && generation >= 1 ? generation : undefined;
 }
