@@ -16,25 +16,32 @@ const UNIT = [
 ];
 /** Processes: the server, the CLI under SIGKILL and in races, the Functions handler. */
 const SYSTEM = ['test/system/**/*.test.ts', 'test/functions/**/*.test.ts'];
+/** Kill timing adapts to the machine's speed, but these files still run alone, as a user's machine would. */
+const CRASH = ['test/system/crash-*.test.ts'];
 
 /**
- * Three tiers, as three projects: `npm test` runs them all. The integration and system tiers start
- * Azurite and the Cosmos test server (once per tier) and need a fresh dist/, since some of their
- * tests run the built CLI or server.
+ * Four projects in three groups: `npm test` runs them all. The two cores run two files at a time,
+ * except the crash suites, which run one by one after everything else. The integration and system
+ * tiers start Azurite and the Cosmos test server (once per project) and need a fresh dist/, since
+ * some of their tests run the built CLI or server.
  */
+const SERVERS = ['test/helpers/check-build.ts', 'test/helpers/azure-setup.ts'];
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true, test: { name: 'unit', include: UNIT } },
+      { extends: true, test: { name: 'unit', include: UNIT, maxWorkers: 2, sequence: { groupOrder: 0 } } },
       {
         extends: true,
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
           exclude: [...UNIT, ...SYSTEM],
-          globalSetup: ['test/helpers/check-build.ts', 'test/helpers/azure-setup.ts'],
+          globalSetup: SERVERS,
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -42,7 +49,20 @@ export default defineConfig({
         test: {
           name: 'system',
           include: SYSTEM,
-          globalSetup: ['test/helpers/check-build.ts', 'test/helpers/azure-setup.ts'],
+          exclude: CRASH,
+          globalSetup: SERVERS,
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'crash',
+          include: CRASH,
+          globalSetup: SERVERS,
+          maxWorkers: 1,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

@@ -11,6 +11,7 @@ import {
   readsBackIntact,
   storedIds,
   untilLogged,
+  untilSeen,
   updateEach,
 } from './crash-kit.js';
 
@@ -94,6 +95,7 @@ export function describeCrashSafety(layout: LayoutName): void {
       }
 
       const runTimer = new KillTimer(300);
+      const PROGRESS_ROUND = 1;
 
       /** Starts an archival run and SIGKILLs it at a random instant; returns whether it was killed. */
       async function killRunAtRandom(round: number): Promise<boolean> {
@@ -102,6 +104,11 @@ export function describeCrashSafety(layout: LayoutName): void {
         if (round % 5 === 0) {
           // Now and then during start-up: before and while the lock is taken.
           await new Promise((resolve) => setTimeout(resolve, randomInt(0, 400)));
+        } else if (round === PROGRESS_ROUND) {
+          // Once right after a batch reached the index, so one kill surely lands mid-work, however
+          // slow the machine is: random delays alone may all land before the first batch.
+          const indexed = (await harness.adapters.index.summary()).count;
+          await untilSeen(async () => (await harness.adapters.index.summary()).count > indexed, child);
         } else {
           // Otherwise once the run has started, somewhere inside its work.
           await untilLogged(child, 'archival run started');
