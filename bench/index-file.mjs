@@ -2,9 +2,10 @@
 // What an entry of the blob-native archive index costs in its file format (issue 15): encodes N
 // random entries (UUID ids, segment locations over --blobs segments, --runs runs, --customers
 // customers, creation times over a year) into one index file per block size, and prints bytes per
-// entry, what a look-up reads (one block), encoding time per entry and decoding time per block.
+// entry, what a look-up reads (one block), encoding time per entry, decoding time per block, and
+// the heap a decoded entry takes (what the index's block cache must budget for).
 //
-//   npm run build && node bench/index-file.mjs [--entries 100000] [--blocks 256,512,1024]
+//   npm run build && node --expose-gc bench/index-file.mjs [--entries 100000] [--blocks 256,512,1024]
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -95,6 +96,7 @@ const rows = blockSizes.map((itemsPerBlock) => {
       'bench',
     );
   const decodeMs = (performance.now() - started) / sample.length;
+  const heapBytes = decodedHeapPerItem(file, sample);
   const blockBytes = file.footerOffset / file.footer.blocks.length;
   return {
     'entries a block': itemsPerBlock,
@@ -103,6 +105,31 @@ const rows = blockSizes.map((itemsPerBlock) => {
     'block bytes (a look-up reads)': Math.round(blockBytes),
     'encode µs an entry': Number(((encodeMs / entryCount) * 1000).toFixed(1)),
     'decode ms a block': Number(decodeMs.toFixed(2)),
+    'heap bytes a decoded entry': heapBytes === undefined ? 'needs --expose-gc' : Math.round(heapBytes),
   };
 });
 console.table(rows);
+
+/**
+ * Heap held by decoded blocks, per item: the blocks decoded again and kept, with collections
+ * before both measures. Undefined without --expose-gc.
+ * @param {import('../dist/domain/index-file.js').EncodedIndexFile} file
+ * @param {import('../dist/domain/index-file.js').IndexFileBlock[]} blocks
+ */
+function decodedHeapPerItem(file, blocks) {
+  const gc = /** @type {(() => void) | undefined} */ (globalThis.gc);
+  if (!gc) return undefined;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const kept = blocks.map((block) =>
+    decodeIndexBlock(
+      file.bytes.subarray(block.offset, block.offset + block.length),
+      block,
+      file.footer,
+      'bench',
+    ),
+  );
+  gc();
+  const held = process.memoryUsage().heapUsed - before;
+  return held / kept.reduce((sum, items) => sum + items.length, 0);
+}

@@ -1,0 +1,174 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BlobArchiveStore } from '../../src/adapters/azure-blob/blob-archive-store.js';
+import { BlobArchiveIndex } from '../../src/adapters/blob-index/blob-archive-index.js';
+import { FilesystemArchiveStore } from '../../src/adapters/filesystem/filesystem-archive-store.js';
+import { sha256Hex } from '../../src/domain/billing-record.js';
+import { IntegrityError, PreconditionFailedError } from '../../src/domain/errors.js';
+import { filesOf, INDEX_ROOT_PREFIX, parseIndexRoot } from '../../src/domain/index-root.js';
+import type { ArchiveEntry } from '../../src/ports/archive-index.js';
+import type { ArchiveStore, BlobFacts } from '../../src/ports/archive-store.js';
+import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
+import { useFreshStore, type StoreFixture } from '../contracts/store-fixture.js';
+import { freshContainer } from '../helpers/azure.js';
+import { BACKENDS, type BackendKind } from '../helpers/harness.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+/** Few shards, so a handful of entries already shares shards and spans several. */
+const OPTIONS = { shards: 4, cacheBytes: 1 << 20 } as const;
+
+/** A fresh archive store of the backend, opened; disposing closes it and removes its data. */
+async function freshArchiveStore(backend: BackendKind): Promise<StoreFixture<ArchiveStore>> {
+  let store: ArchiveStore;
+  let remove: () => Promise<void>;
+  if (backend === 'embedded') {
+    const dir = await tempDir();
+    store = new FilesystemArchiveStore(join(dir.path, 'archive'));
+    remove = dir.remove;
+  } else {
+    const fresh = freshContainer();
+    store = new BlobArchiveStore(fresh.container, { uploadTier: 'Hot', rehydratePriority: 'Standard' });
+    remove = fresh.remove;
+  }
+  await store.init();
+  return {
+    store,
+    dispose: async () => {
+      await store.close();
+      await remove();
+    },
+  };
+}
+
+/** An index opened over a fresh store; disposing closes both. */
+async function freshIndex(backend: BackendKind): Promise<StoreFixture<BlobArchiveIndex>> {
+  const under = await freshArchiveStore(backend);
+  const index = new BlobArchiveIndex(under.store, OPTIONS);
+  await index.init();
+  return {
+    store: index,
+    dispose: async () => {
+      await index.close();
+      await under.dispose();
+    },
+  };
+}
+
+for (const backend of BACKENDS) {
+  describeArchiveIndexContract(
+    `blob-native index (${backend === 'embedded' ? 'filesystem' : 'Azurite'})`,
+    () => freshIndex(backend),
+  );
+}
+
+function entry(id: string, extra: Partial<ArchiveEntry> = {}): ArchiveEntry {
+  return {
+    id,
+    customer_id: 'c-1',
+    created_at: '2026-01-01T00:00:00.000Z',
+    location: { layout: 'record', blob: `records/2026/01/${id}.json`, offset: 0, length: 10 },
+    sha256: 'ab'.repeat(32),
+    size: 10,
+    archived_at: '2026-11-01T00:00:00.000Z',
+    run_id: 'run-1',
+    ...extra,
+  };
+}
+
+async function names(store: ArchiveStore, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const blob of store.list(prefix)) found.push(blob.name);
+  return found;
+}
+
+describe.each(BACKENDS)('blob-native index over one store, several processes (%s)', (backend) => {
+  const current = useFreshStore(() => freshArchiveStore(backend));
+  const open = async (shards: number = OPTIONS.shards) => {
+    const index = new BlobArchiveIndex(current(), { ...OPTIONS, shards });
+    await index.init();
+    return index;
+  };
+
+  it('an index opened on the same store sees what another committed, as soon as it committed', async () => {
+    const writer = await open();
+    const reader = await open();
+    const [a] = await writer.putMany([entry('a'), entry('b')]);
+    expect(await reader.get('a')).toEqual(a);
+    // The reader withdraws (an API replica restoring a record): the writer sees it gone at once.
+    expect(await reader.withdraw('a', a?.etag)).toEqual(a);
+    expect(await writer.get('a')).toBeUndefined();
+    expect((await writer.list({ limit: 10 })).map((e) => e.id)).toEqual(['b']);
+  });
+
+  it('keeps the shard count it was made with, whatever a later process is configured with', async () => {
+    const first = await open(4);
+    const stored = await first.putMany(Array.from({ length: 20 }, (_, i) => entry(`k-${i}`)));
+    const second = await open(16);
+    expect(await second.getMany(stored.map((e) => e.id))).toEqual(stored);
+  });
+
+  it('writers racing for the same generation all land: the losers plan again on the newer root', async () => {
+    const writers = await Promise.all([open(), open(), open()]);
+    const batches = writers.map((_, w) => Array.from({ length: 10 }, (_, i) => entry(`w${w}-${i}`)));
+    await Promise.all(writers.map((writer, w) => writer.putMany(batches[w] ?? [])));
+    const reader = await open();
+    expect((await reader.list({ limit: 100 })).map((e) => e.id)).toEqual(
+      batches
+        .flat()
+        .map((e) => e.id)
+        .sort(),
+    );
+    // Three commits, one generation each, and no file that the newest root does not name.
+    expect(await names(current(), INDEX_ROOT_PREFIX)).toHaveLength(3);
+    expect(await names(current(), 'index/files/')).toEqual(await namedFiles(current()));
+  });
+
+  it('a withdrawal conditioned on an etag fails once another process changed the entry', async () => {
+    const api = await open();
+    const run = await open();
+    const [seen] = await api.putMany([entry('a')]);
+    await run.putMany([entry('a', { run_id: 'run-2' })]);
+    await expect(api.withdraw('a', seen?.etag)).rejects.toBeInstanceOf(PreconditionFailedError);
+    expect((await api.get('a'))?.run_id).toBe('run-2');
+  });
+
+  it('a root whose creation answer was lost is recognised as its own, not committed twice', async () => {
+    const store = current();
+    const lossy: ArchiveStore = Object.create(store) as ArchiveStore;
+    let lost = 0;
+    lossy.putIfAbsent = async (name: string, bytes: Uint8Array, facts: BlobFacts) => {
+      const result = await store.putIfAbsent(name, bytes, facts);
+      // The first root is stored, but its answer is lost, and a retry finds the name taken.
+      if (name.startsWith(INDEX_ROOT_PREFIX) && lost++ === 0) return { created: false };
+      return result;
+    };
+    const index = new BlobArchiveIndex(lossy, OPTIONS);
+    await index.init();
+    const [a] = await index.putMany([entry('a')]);
+    expect(a?.etag).toBe('g1');
+    expect(await names(store, INDEX_ROOT_PREFIX)).toHaveLength(1);
+    expect(await (await open()).get('a')).toEqual(a);
+  });
+
+  it('refuses a damaged index file rather than answering from it', async () => {
+    const writer = await open();
+    await writer.putMany([entry('a')]);
+    const [file] = await names(current(), 'index/files/');
+    if (!file) throw new Error('no index file was written');
+    const bytes = await current().get(file);
+    bytes[0] = (bytes[0] ?? 0) ^ 0xff;
+    await current().delete(file);
+    await current().putIfAbsent(file, bytes, { sha256: sha256Hex(bytes) });
+    const reader = await open();
+    await expect(reader.get('a')).rejects.toBeInstanceOf(IntegrityError);
+  });
+});
+
+/** The files the newest root names, sorted. */
+async function namedFiles(store: ArchiveStore): Promise<string[]> {
+  const root = (await names(store, INDEX_ROOT_PREFIX)).at(-1);
+  if (!root) return [];
+  return filesOf(parseIndexRoot(await store.get(root), root))
+    .map((file) => file.name)
+    .sort();
+}
