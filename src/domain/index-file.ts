@@ -15,10 +15,11 @@ import { compileAssert } from './schema-validator.js';
  * The footer keeps each distinct customer, blob and run once; columns refer to them by place, keep
  * a creation time as milliseconds when that reads back as the same text, and leave out a size equal
  * to the record's own length. SHA-256 stays whole and binary: it is the archived record's evidence,
- * and 32 random bytes compress to nothing less. A file may also name ids as withdrawn: in a delta,
- * that hides the id's entry in every older file of its shard.
+ * and 32 random bytes compress to nothing less. A file may also name ids as withdrawn: that hides
+ * the id's entry in every file asked after it.
  *
- * A file is written by one commit of the index (its `generation`) for one `shard`. Each entry keeps
+ * A file is written by one commit of the index (its `generation`) for one `shard`, or for the
+ * journal, which spans every shard (`shard` null). Each entry keeps
  * the generation that stored this very version (`version`, at most the file's): versions are told
  * apart by it, and it outlives compactions. Within a shard a newer file's word on an id wins (see
  * index-root.ts), which the writer keeps true by building each file against the root it commits on.
@@ -60,7 +61,8 @@ export interface IndexFileBlock {
 export interface IndexFileFooter {
   format: typeof INDEX_FILE_FORMAT;
   generation: number;
-  shard: number;
+  /** Null for a journal file. */
+  shard: number | null;
   entries: number;
   withdrawn: number;
   /** Summed `size` of the entries. */
@@ -85,7 +87,7 @@ export interface EncodedIndexFile {
 export interface ExpectedIndexFile {
   name: string;
   generation: number;
-  shard: number;
+  shard: number | null;
   footerOffset: number;
   footerSha256: string;
 }
@@ -99,7 +101,7 @@ const FooterSchema = Type.Object(
   {
     format: Type.Literal(INDEX_FILE_FORMAT),
     generation: Generation,
-    shard: Count,
+    shard: Type.Union([Count, Type.Null()]),
     entries: Count,
     withdrawn: Count,
     bytes: Count,
@@ -161,7 +163,7 @@ export const DEFAULT_ITEMS_PER_BLOCK = 512;
  */
 export function encodeIndexFile(
   items: readonly IndexFileItem[],
-  file: { generation: number; shard: number; itemsPerBlock?: number },
+  file: { generation: number; shard: number | null; itemsPerBlock?: number },
 ): EncodedIndexFile {
   const { generation, shard, itemsPerBlock = DEFAULT_ITEMS_PER_BLOCK } = file;
   if (!(Number.isInteger(itemsPerBlock) && itemsPerBlock >= 1))

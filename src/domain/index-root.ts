@@ -31,21 +31,26 @@ export interface IndexRootFile {
 }
 
 /**
- * A shard's files. A look-up asks them in list order, newest word first: the deltas from last to
- * first, then the base, and the first that says anything of an id is right. Deltas kept through a
- * compaction have lower generations than the base, and are still newer than what it merged.
+ * A shard's files. Deltas are newer than the base and each newer than the one before it, so a
+ * look-up asks the deltas from last to first, then the base: the first that says anything of an id
+ * is right.
  */
 export interface IndexShard {
-  /** The compacted file, or null before the shard's first compaction. */
+  /** The file below every delta, or null before the shard's first: it holds no withdrawals. */
   base: IndexRootFile | null;
-  /** Files not merged into the base, oldest first. */
+  /** Files above the base, oldest first. */
   deltas: IndexRootFile[];
 }
 
+/**
+ * The index at one generation. The journal spans every shard and takes each change as it comes: it
+ * is asked before any shard's files, newest first, until a fold moves its words into the shards.
+ */
 export interface IndexRoot {
   format: typeof INDEX_ROOT_FORMAT;
   generation: number;
   committed_at: string;
+  journal: IndexRootFile[];
   shards: IndexShard[];
 }
 
@@ -67,6 +72,7 @@ const RootSchema = Type.Object(
     format: Type.Literal(INDEX_ROOT_FORMAT),
     generation: Count,
     committed_at: Type.String(),
+    journal: Type.Array(FileSchema),
     shards: Type.Array(
       Type.Object(
         { base: Type.Union([FileSchema, Type.Null()]), deltas: Type.Array(FileSchema) },
@@ -87,6 +93,7 @@ export function emptyIndexRoot(shards: number): IndexRoot {
     format: INDEX_ROOT_FORMAT,
     generation: 0,
     committed_at: new Date(0).toISOString(),
+    journal: [],
     shards: Array.from({ length: shards }, () => ({ base: null, deltas: [] })),
   };
 }
@@ -110,56 +117,104 @@ export function shardOf(id: string, shards: number): number {
   return createHash('sha256').update(id).digest().readUInt32BE(0) % shards;
 }
 
-/** What one commit changes: files added to shards, and files (by name) it replaces. */
+type NewFile = Omit<IndexRootFile, 'generation'>;
+
+/**
+ * What one commit changes. A file merged from others replaces them: the newest of a list (journal
+ * or deltas) and nothing older is kept beside it, so lists stay ordered by generation and a merged
+ * file is as new as the newest word it took. A root is planned on the root it replaces, whole.
+ */
 export interface IndexRootChange {
-  /** New deltas, appended to their shards in the order given. */
-  deltas?: readonly { shard: number; file: Omit<IndexRootFile, 'generation'> }[];
   /**
-   * Compactions: the shard's new base, which replaces its base and the oldest deltas named (those
-   * the compaction merged; deltas committed meanwhile stay, and are asked before it).
+   * The journal's new file, replacing the journal's newest files named (none, or a merge of them);
+   * or, with `file` null, the whole journal folded into the shards.
    */
-  bases?: readonly { shard: number; file: Omit<IndexRootFile, 'generation'>; replaces: readonly string[] }[];
+  journal?: { file: NewFile | null; replaces: readonly string[] };
+  /**
+   * Shards' new files: a delta replacing the shard's newest deltas named, or a base replacing the
+   * shard's base and every delta (what a base merged has nothing below it, so it drops withdrawals).
+   */
+  shards?: readonly { shard: number; file: NewFile; replaces: readonly string[]; base: boolean }[];
 }
 
 /**
  * The next generation's root: `root` with `change` applied, committed at `committedAt`. Throws when
- * a compaction names a file its shard no longer has (another commit replaced it first), when a file
- * is added under a name the root holds, or when one commit adds two files to a shard (a version is
- * told by its generation, so a shard gets one word on an id per commit).
+ * a file is added under a name the root holds, when a change names files that are not the ones it
+ * may replace, or when one commit gives a shard two files (a version is told by its generation, so
+ * a shard gets one word on an id per commit).
  */
 export function nextIndexRoot(root: IndexRoot, change: IndexRootChange, committedAt: Date): IndexRoot {
   const generation = root.generation + 1;
   const held = new Set(filesOf(root).map((file) => file.name));
-  const touched = new Set<number>();
-  for (const { shard, file } of [...(change.bases ?? []), ...(change.deltas ?? [])]) {
+  const added = [
+    ...(change.journal?.file ? [change.journal.file] : []),
+    ...(change.shards ?? []).map((s) => s.file),
+  ];
+  for (const file of added) {
     if (held.has(file.name)) throw new RangeError(`the index already holds a file named ${file.name}`);
-    if (touched.has(shard)) throw new RangeError(`one commit may add one file to shard ${shard}`);
     held.add(file.name);
-    touched.add(shard);
+  }
+  let journal = [...root.journal];
+  if (change.journal) {
+    const { file, replaces } = change.journal;
+    if (file === null && replaces.length !== journal.length)
+      throw new RangeError('a fold empties the whole journal');
+    journal = replaceNewest(journal, replaces, 'the journal');
+    if (file) journal.push({ ...file, generation });
   }
   const shards = root.shards.map((shard) => ({ base: shard.base, deltas: [...shard.deltas] }));
-  const shardAt = (index: number) => {
-    const shard = shards[index];
-    if (!shard) throw new RangeError(`shard ${index} is not one of the index's ${shards.length}`);
-    return shard;
-  };
-  for (const { shard, file, replaces } of change.bases ?? []) {
-    const target = shardAt(shard);
-    const holds = new Set([...(target.base ? [target.base.name] : []), ...target.deltas.map((d) => d.name)]);
-    const gone = replaces.filter((name) => !holds.has(name));
-    if (gone.length > 0)
-      throw new RangeError(`shard ${shard} no longer holds ${gone.join(', ')}: another commit replaced it`);
-    if (target.base && !replaces.includes(target.base.name))
-      throw new RangeError(`shard ${shard}'s new base must replace its base ${target.base.name}`);
-    // What the base merged must be older than every delta left, which are asked before it.
-    const merged = target.deltas.filter((delta) => replaces.includes(delta.name)).length;
-    if (target.deltas.slice(0, merged).some((delta) => !replaces.includes(delta.name)))
-      throw new RangeError(`shard ${shard}'s new base must replace its oldest deltas, in order`);
-    target.base = { ...file, generation };
-    target.deltas = target.deltas.slice(merged);
+  const touched = new Set<number>();
+  for (const { shard, file, replaces, base } of change.shards ?? []) {
+    const target = shards[shard];
+    if (!target) throw new RangeError(`shard ${shard} is not one of the index's ${shards.length}`);
+    if (touched.has(shard)) throw new RangeError(`one commit may add one file to shard ${shard}`);
+    touched.add(shard);
+    if (base) {
+      const all = [...(target.base ? [target.base.name] : []), ...target.deltas.map((d) => d.name)];
+      if (all.length !== replaces.length || all.some((name, i) => replaces[i] !== name))
+        throw new RangeError(`shard ${shard}'s new base must replace its base and every delta, in order`);
+      target.base = { ...file, generation };
+      target.deltas = [];
+    } else {
+      target.deltas = replaceNewest(target.deltas, replaces, `shard ${shard}'s deltas`);
+      target.deltas.push({ ...file, generation });
+    }
   }
-  for (const { shard, file } of change.deltas ?? []) shardAt(shard).deltas.push({ ...file, generation });
-  return { format: INDEX_ROOT_FORMAT, generation, committed_at: committedAt.toISOString(), shards };
+  return { format: INDEX_ROOT_FORMAT, generation, committed_at: committedAt.toISOString(), journal, shards };
+}
+
+/** `files` without its newest files named in `replaces` (in order); throws unless they are exactly those. */
+function replaceNewest(files: IndexRootFile[], replaces: readonly string[], where: string): IndexRootFile[] {
+  const kept = files.slice(0, files.length - replaces.length);
+  const newest = files.slice(kept.length).map((file) => file.name);
+  if (newest.length !== replaces.length || newest.some((name, i) => replaces[i] !== name))
+    throw new RangeError(
+      `${where}: a merge replaces its newest files, in order, and ${replaces.join(', ')} are not`,
+    );
+  return kept;
+}
+
+/**
+ * How many of a list's newest files a new file of `incoming` items should take in (the
+ * logarithmic method): an older file joins while it holds no more items than the newer ones
+ * together. Files then at least double in size from newest to oldest, so a look-up asks few of
+ * them, and an item is rewritten a logarithmic number of times.
+ */
+export function filesToMerge(files: readonly IndexRootFile[], incoming: number): number {
+  let items = incoming;
+  let taken = 0;
+  for (let i = files.length - 1; i >= 0; i--) {
+    const file = files[i];
+    if (!file || file.entries + file.withdrawn > items) break;
+    items += file.entries + file.withdrawn;
+    taken += 1;
+  }
+  return taken;
+}
+
+/** The journal's files, newest first: the order a look-up asks them in, before any shard's. */
+export function journalNewestFirst(root: IndexRoot): IndexRootFile[] {
+  return [...root.journal].reverse();
 }
 
 /** A shard's files, newest first: the order a look-up asks them in. */
@@ -167,9 +222,12 @@ export function newestFirst(shard: IndexShard): IndexRootFile[] {
   return [...shard.deltas].reverse().concat(shard.base ? [shard.base] : []);
 }
 
-/** Every file the root names. */
+/** Every file the root names: the journal's, then each shard's. */
 export function filesOf(root: IndexRoot): IndexRootFile[] {
-  return root.shards.flatMap((shard) => (shard.base ? [shard.base, ...shard.deltas] : shard.deltas));
+  return [
+    ...root.journal,
+    ...root.shards.flatMap((shard) => (shard.base ? [shard.base, ...shard.deltas] : shard.deltas)),
+  ];
 }
 
 export function encodeIndexRoot(root: IndexRoot): Buffer {
@@ -197,10 +255,17 @@ export function parseIndexRoot(bytes: Buffer, name: string): IndexRoot {
     if (names.has(file.name)) throw new IntegrityError(`index root ${name} names ${file.name} twice`);
     names.add(file.name);
   }
-  for (const [index, shard] of root.shards.entries()) {
-    const order = shard.deltas.map((delta) => delta.generation);
+  const lists = [
+    { what: 'the journal', files: root.journal },
+    ...root.shards.map((shard, index) => ({
+      what: `shard ${index}'s files`,
+      files: shard.base ? [shard.base, ...shard.deltas] : shard.deltas,
+    })),
+  ];
+  for (const { what, files } of lists) {
+    const order = files.map((file) => file.generation);
     if (order.some((generation, i) => i > 0 && generation <= (order[i - 1] ?? 0)))
-      throw new IntegrityError(`index root ${name} lists shard ${index}'s deltas out of order`);
+      throw new IntegrityError(`index root ${name} lists ${what} out of order`);
   }
   return root;
 }

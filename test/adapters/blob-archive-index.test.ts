@@ -5,7 +5,13 @@ import { BlobArchiveIndex } from '../../src/adapters/blob-index/blob-archive-ind
 import { FilesystemArchiveStore } from '../../src/adapters/filesystem/filesystem-archive-store.js';
 import { sha256Hex } from '../../src/domain/billing-record.js';
 import { IntegrityError, PreconditionFailedError } from '../../src/domain/errors.js';
-import { filesOf, INDEX_ROOT_PREFIX, parseIndexRoot } from '../../src/domain/index-root.js';
+import {
+  filesOf,
+  INDEX_ROOT_PREFIX,
+  indexRootName,
+  parseIndexRoot,
+  type IndexRoot,
+} from '../../src/domain/index-root.js';
 import type { ArchiveEntry } from '../../src/ports/archive-index.js';
 import type { ArchiveStore, BlobFacts } from '../../src/ports/archive-store.js';
 import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
@@ -14,8 +20,11 @@ import { freshContainer } from '../helpers/azure.js';
 import { BACKENDS, type BackendKind } from '../helpers/harness.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-/** Few shards, so a handful of entries already shares shards and spans several. */
-const OPTIONS = { shards: 4, cacheBytes: 1 << 20 } as const;
+/**
+ * Few shards and early folds, so a handful of entries already shares shards, spans several, and
+ * goes through journal merges, folds and shard merges.
+ */
+const OPTIONS = { shards: 4, cacheBytes: 1 << 20, foldItemsPerShard: 2 } as const;
 
 /** A fresh archive store of the backend, opened; disposing closes it and removes its data. */
 async function freshArchiveStore(backend: BackendKind): Promise<StoreFixture<ArchiveStore>> {
@@ -118,9 +127,54 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
         .map((e) => e.id)
         .sort(),
     );
-    // Three commits, one generation each, and no file that the newest root does not name.
-    expect(await names(current(), INDEX_ROOT_PREFIX)).toHaveLength(3);
+    // Every commit (three changes, and the folds they led to) took a generation of its own, with
+    // none skipped, and no file is left that the newest root does not name.
+    const roots = await names(current(), INDEX_ROOT_PREFIX);
+    expect(roots.length).toBeGreaterThanOrEqual(3);
+    expect(roots).toEqual(roots.map((_, i) => indexRootName(i + 1)));
     expect(await names(current(), 'index/files/')).toEqual(await namedFiles(current()));
+  });
+
+  it('folds the journal into the shards once it is big enough; every word reads the same after', async () => {
+    const index = await open();
+    const stored = [];
+    for (let batch = 0; batch < 6; batch++)
+      stored.push(...(await index.putMany(Array.from({ length: 5 }, (_, i) => entry(`f${batch}-${i}`)))));
+    const gone = stored.filter((_, i) => i % 4 === 0);
+    for (const entry of gone) expect(await index.withdraw(entry.id, entry.etag)).toEqual(entry);
+    const kept = stored.filter((_, i) => i % 4 !== 0);
+    const root = await newestRoot(current());
+    // Folded: the journal holds less than a fold's worth, and the shards hold files, some of them bases.
+    expect(root.journal.reduce((sum, f) => sum + f.entries + f.withdrawn, 0)).toBeLessThan(8);
+    expect(root.shards.filter((shard) => shard.base !== null).length).toBeGreaterThan(0);
+    const reader = await open();
+    expect(await reader.getMany(stored.map((e) => e.id))).toEqual(
+      stored.map((e) => (gone.includes(e) ? undefined : e)),
+    );
+    expect((await reader.list({ limit: 100 })).map((e) => e.id)).toEqual(kept.map((e) => e.id).sort());
+    expect(await reader.summary()).toEqual({ count: kept.length, bytes: 10 * kept.length });
+    // What a merge or fold replaced is deleted once its root is committed.
+    expect(await names(current(), 'index/files/')).toEqual(await namedFiles(current()));
+  });
+
+  it('a read that finds a file gone because a newer root replaced it reads that root', async () => {
+    const writer = await open();
+    const [a] = await writer.putMany([entry('a')]);
+    const store = current();
+    const racing: ArchiveStore = Object.create(store) as ArchiveStore;
+    let raced = false;
+    racing.get = async (name, range) => {
+      if (!raced && name.startsWith('index/files/')) {
+        raced = true;
+        // Between the reader's root and its file read, another process merges the file away.
+        await writer.putMany(Array.from({ length: 12 }, (_, i) => entry(`r-${i}`)));
+      }
+      return store.get(name, range);
+    };
+    const reader = new BlobArchiveIndex(racing, OPTIONS);
+    await reader.init();
+    expect(await reader.get('a')).toEqual(a);
+    expect(raced).toBe(true);
   });
 
   it('a withdrawal conditioned on an etag fails once another process changed the entry', async () => {
@@ -164,11 +218,15 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
   });
 });
 
+async function newestRoot(store: ArchiveStore): Promise<IndexRoot> {
+  const name = (await names(store, INDEX_ROOT_PREFIX)).at(-1);
+  if (!name) throw new Error('no root was committed');
+  return parseIndexRoot(await store.get(name), name);
+}
+
 /** The files the newest root names, sorted. */
 async function namedFiles(store: ArchiveStore): Promise<string[]> {
-  const root = (await names(store, INDEX_ROOT_PREFIX)).at(-1);
-  if (!root) return [];
-  return filesOf(parseIndexRoot(await store.get(root), root))
+  return filesOf(await newestRoot(store))
     .map((file) => file.name)
     .sort();
 }

@@ -6,6 +6,8 @@ import {
   filesOf,
   generationOfRootName,
   indexRootName,
+  filesToMerge,
+  journalNewestFirst,
   newestFirst,
   nextIndexRoot,
   parseIndexRoot,
@@ -23,123 +25,161 @@ const file = (name: string) => ({
   withdrawn: 1,
 });
 
-/** Three deltas in shard 1 over three commits, one in shard 0. */
-function threeCommits(): IndexRoot {
+/** Shard 1: d1, d2, d3 over three commits; shard 0: e2; and a journal file j4. */
+function fourCommits(): IndexRoot {
   let root = emptyIndexRoot(2);
-  root = nextIndexRoot(root, { deltas: [{ shard: 1, file: file('d1') }] }, at);
-  root = nextIndexRoot(
-    root,
-    {
-      deltas: [
-        { shard: 1, file: file('d2') },
-        { shard: 0, file: file('e2') },
-      ],
-    },
-    at,
-  );
-  return nextIndexRoot(root, { deltas: [{ shard: 1, file: file('d3') }] }, at);
+  const delta = (shard: number, name: string) => ({ shard, file: file(name), replaces: [], base: false });
+  root = nextIndexRoot(root, { shards: [delta(1, 'd1')] }, at);
+  root = nextIndexRoot(root, { shards: [delta(1, 'd2'), delta(0, 'e2')] }, at);
+  root = nextIndexRoot(root, { shards: [delta(1, 'd3')] }, at);
+  return nextIndexRoot(root, { journal: { file: file('j4'), replaces: [] } }, at);
 }
 
 describe('index roots', () => {
   it('name generations so that names sort as generations do, and read them back', () => {
-    expect(indexRootName(7)).toBe('index/roots/000000000007.json');
-    expect(indexRootName(7) < indexRootName(10)).toBe(true);
-    expect(generationOfRootName(indexRootName(123_456))).toBe(123_456);
-    for (const name of [
-      'index/roots/7.json',
-      'index/roots/000000000000.json',
-      'index/files/000000000007.json',
-    ])
-      expect(generationOfRootName(name)).toBeUndefined();
+    expect(indexRootName(1)).toBe('index/roots/000000000001.json');
+    expect(indexRootName(123_456_789)).toBe('index/roots/000123456789.json');
+    expect(generationOfRootName('index/roots/000123456789.json')).toBe(123_456_789);
+    expect(generationOfRootName('index/roots/000000000000.json')).toBeUndefined();
+    expect(generationOfRootName('index/roots/12.json')).toBeUndefined();
+    expect(generationOfRootName('index/files/000000000001.json')).toBeUndefined();
     expect(() => indexRootName(0)).toThrow(RangeError);
+    expect(() => indexRootName(1.5)).toThrow(RangeError);
   });
 
   it('number each commit and stamp its files with it', () => {
-    const root = threeCommits();
-    expect(root.generation).toBe(3);
+    const root = fourCommits();
+    expect(root.generation).toBe(4);
     expect(root.committed_at).toBe(at.toISOString());
     expect(root.shards[1]?.deltas.map((d) => [d.name, d.generation])).toEqual([
       ['d1', 1],
       ['d2', 2],
       ['d3', 3],
     ]);
-    expect(filesOf(root).map((f) => f.name)).toEqual(['e2', 'd1', 'd2', 'd3']);
+    expect(root.journal.map((j) => [j.name, j.generation])).toEqual([['j4', 4]]);
+    expect(filesOf(root).map((f) => f.name)).toEqual(['j4', 'e2', 'd1', 'd2', 'd3']);
   });
 
-  it('ask a shard newest first, its base last', () => {
-    let root = threeCommits();
-    root = nextIndexRoot(root, { bases: [{ shard: 1, file: file('b4'), replaces: ['d1', 'd2'] }] }, at);
+  it('ask the journal newest first, then a shard newest first, its base last', () => {
+    let root = fourCommits();
+    root = nextIndexRoot(root, { journal: { file: file('j5'), replaces: [] } }, at);
+    expect(journalNewestFirst(root).map((f) => f.name)).toEqual(['j5', 'j4']);
+    root = nextIndexRoot(
+      root,
+      { shards: [{ shard: 1, file: file('b6'), replaces: ['d1', 'd2', 'd3'], base: true }] },
+      at,
+    );
+    root = nextIndexRoot(root, { shards: [{ shard: 1, file: file('d7'), replaces: [], base: false }] }, at);
     expect(newestFirst(root.shards[1] ?? { base: null, deltas: [] }).map((f) => f.name)).toEqual([
-      'd3',
-      'b4',
+      'd7',
+      'b6',
     ]);
   });
 
-  it('let a compaction replace only the base and the oldest deltas, all still there', () => {
-    const root = threeCommits();
+  it('let a merge replace only the newest files of its list, and a base only the whole shard', () => {
+    const root = fourCommits();
+    const merged = nextIndexRoot(
+      root,
+      { shards: [{ shard: 1, file: file('m5'), replaces: ['d2', 'd3'], base: false }] },
+      at,
+    );
+    expect(merged.shards[1]?.deltas.map((d) => d.name)).toEqual(['d1', 'm5']);
     expect(() =>
-      nextIndexRoot(root, { bases: [{ shard: 1, file: file('b'), replaces: ['d2'] }] }, at),
-    ).toThrow(/oldest deltas/);
+      nextIndexRoot(
+        root,
+        { shards: [{ shard: 1, file: file('x'), replaces: ['d1', 'd2'], base: false }] },
+        at,
+      ),
+    ).toThrow(/newest files/);
     expect(() =>
-      nextIndexRoot(root, { bases: [{ shard: 1, file: file('b'), replaces: ['d0', 'd1'] }] }, at),
-    ).toThrow(/no longer holds d0/);
-    const compacted = nextIndexRoot(root, { bases: [{ shard: 1, file: file('b4'), replaces: ['d1'] }] }, at);
+      nextIndexRoot(
+        root,
+        { shards: [{ shard: 1, file: file('x'), replaces: ['d3', 'd2'], base: false }] },
+        at,
+      ),
+    ).toThrow(/newest files/);
     expect(() =>
-      nextIndexRoot(compacted, { bases: [{ shard: 1, file: file('b5'), replaces: ['d2'] }] }, at),
-    ).toThrow(/must replace its base b4/);
-    expect(() => nextIndexRoot(root, { deltas: [{ shard: 2, file: file('x') }] }, at)).toThrow(/shard 2/);
+      nextIndexRoot(
+        root,
+        { shards: [{ shard: 1, file: file('x'), replaces: ['d2', 'd3'], base: true }] },
+        at,
+      ),
+    ).toThrow(/base and every delta/);
+    expect(() => nextIndexRoot(root, { journal: { file: file('x'), replaces: ['d3'] } }, at)).toThrow(
+      /the journal/,
+    );
+    expect(() =>
+      nextIndexRoot(root, { shards: [{ shard: 2, file: file('x'), replaces: [], base: false }] }, at),
+    ).toThrow(/shard 2/);
+  });
+
+  it('fold the whole journal into the shards in one commit, and nothing less', () => {
+    let root = fourCommits();
+    root = nextIndexRoot(root, { journal: { file: file('j5'), replaces: [] } }, at);
+    expect(() => nextIndexRoot(root, { journal: { file: null, replaces: ['j5'] } }, at)).toThrow(
+      /whole journal/,
+    );
+    const folded = nextIndexRoot(
+      root,
+      {
+        journal: { file: null, replaces: ['j4', 'j5'] },
+        shards: [
+          { shard: 0, file: file('b6'), replaces: ['e2'], base: true },
+          { shard: 1, file: file('d6'), replaces: [], base: false },
+        ],
+      },
+      at,
+    );
+    expect(folded.journal).toEqual([]);
+    expect(folded.shards[0]).toEqual({ base: { ...file('b6'), generation: 6 }, deltas: [] });
+    expect(folded.shards[1]?.deltas.map((d) => d.name)).toEqual(['d1', 'd2', 'd3', 'd6']);
   });
 
   it('refuse a file under a name the index holds, and two files for one shard in one commit', () => {
     // A commit retried after a lost answer must not name its file twice: no reader could open it.
-    const root = threeCommits();
-    expect(() => nextIndexRoot(root, { deltas: [{ shard: 0, file: file('d2') }] }, at)).toThrow(
+    const root = fourCommits();
+    const delta = (shard: number, name: string) => ({ shard, file: file(name), replaces: [], base: false });
+    expect(() => nextIndexRoot(root, { shards: [delta(0, 'd2')] }, at)).toThrow(
       /already holds a file named d2/,
     );
-    expect(() =>
-      nextIndexRoot(root, { bases: [{ shard: 1, file: file('d3'), replaces: ['d1'] }] }, at),
-    ).toThrow(/already holds/);
-    expect(() =>
-      nextIndexRoot(
-        root,
-        {
-          deltas: [
-            { shard: 0, file: file('x') },
-            { shard: 0, file: file('y') },
-          ],
-        },
-        at,
-      ),
-    ).toThrow(/one file to shard 0/);
-    expect(() =>
-      nextIndexRoot(
-        root,
-        {
-          bases: [{ shard: 1, file: file('b'), replaces: ['d1'] }],
-          deltas: [{ shard: 1, file: file('x') }],
-        },
-        at,
-      ),
-    ).toThrow(/one file to shard 1/);
+    expect(() => nextIndexRoot(root, { journal: { file: file('j4'), replaces: [] } }, at)).toThrow(
+      /already holds/,
+    );
+    expect(() => nextIndexRoot(root, { shards: [delta(0, 'x'), delta(0, 'y')] }, at)).toThrow(
+      /one file to shard 0/,
+    );
+  });
+
+  it('take into a merge the newest files while each holds no more than the newer ones together', () => {
+    const sized = (items: number) => ({ ...file(`f${items}`), entries: items, withdrawn: 0, generation: 1 });
+    // 8, 4, 2, 1 and a new 1: all five merge into 16, like a binary counter's carry.
+    expect(filesToMerge([sized(8), sized(4), sized(2), sized(1)], 1)).toBe(4);
+    expect(filesToMerge([sized(8), sized(4), sized(2)], 1)).toBe(0);
+    expect(filesToMerge([sized(100), sized(3)], 5)).toBe(1);
+    expect(filesToMerge([], 5)).toBe(0);
   });
 
   it('leave the root it started from as it was', () => {
-    const root = threeCommits();
+    const root = fourCommits();
     const before = structuredClone(root);
-    nextIndexRoot(root, { bases: [{ shard: 1, file: file('b4'), replaces: ['d1', 'd2', 'd3'] }] }, at);
+    nextIndexRoot(
+      root,
+      { shards: [{ shard: 1, file: file('b5'), replaces: ['d1', 'd2', 'd3'], base: true }] },
+      at,
+    );
     expect(root).toEqual(before);
   });
 
   it('read back what they wrote', () => {
-    const root = threeCommits();
-    expect(parseIndexRoot(encodeIndexRoot(root), indexRootName(3))).toEqual(root);
+    const root = fourCommits();
+    expect(parseIndexRoot(encodeIndexRoot(root), indexRootName(4))).toEqual(root);
   });
 
   it('refuse a root that is damaged, misnamed, or names files it could not hold', () => {
-    const root = threeCommits();
-    const name = indexRootName(3);
+    const root = fourCommits();
+    const name = indexRootName(4);
     expect(() => parseIndexRoot(Buffer.from('{"format":'), name)).toThrow(IntegrityError);
-    expect(() => parseIndexRoot(encodeIndexRoot(root), indexRootName(4))).toThrow(/says it is generation 3/);
+    expect(() => parseIndexRoot(encodeIndexRoot(root), indexRootName(5))).toThrow(/says it is generation 4/);
     const later = structuredClone(root);
     const first = later.shards[1]?.deltas[0];
     if (first) first.generation = 9;
@@ -150,6 +190,11 @@ describe('index roots', () => {
     const shuffled = structuredClone(root);
     shuffled.shards[1]?.deltas.reverse();
     expect(() => parseIndexRoot(encodeIndexRoot(shuffled), name)).toThrow(/out of order/);
+    const journalShuffled = nextIndexRoot(root, { journal: { file: file('j5'), replaces: [] } }, at);
+    journalShuffled.journal.reverse();
+    expect(() => parseIndexRoot(encodeIndexRoot(journalShuffled), indexRootName(5))).toThrow(
+      /the journal out of order/,
+    );
     const sameCommit = structuredClone(root);
     const [d1, d2] = sameCommit.shards[1]?.deltas ?? [];
     if (d1 && d2) d2.generation = d1.generation;

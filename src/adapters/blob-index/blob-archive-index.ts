@@ -2,12 +2,19 @@ import { randomBytes } from 'node:crypto';
 import pMap from 'p-map';
 import { sha256Hex } from '../../domain/billing-record.js';
 import type { StoredBytes } from '../../domain/cost-model.js';
-import { NotFoundError, PreconditionFailedError, StoreUnavailableError } from '../../domain/errors.js';
+import {
+  IntegrityError,
+  NotFoundError,
+  PreconditionFailedError,
+  StoreUnavailableError,
+} from '../../domain/errors.js';
 import { compareIds, encodeIndexFile, type IndexFileItem } from '../../domain/index-file.js';
 import {
   emptyIndexRoot,
   encodeIndexRoot,
   filesOf,
+  filesToMerge,
+  journalNewestFirst,
   generationOfRootName,
   INDEX_ROOT_PREFIX,
   indexRootName,
@@ -27,13 +34,15 @@ import {
 import type { ArchiveStore } from '../../ports/archive-store.js';
 import { IndexFileReader } from './index-file-reader.js';
 
-/** Where index files live, one folder per shard. */
+/** Where index files live: the journal's, and one folder per shard. */
 const FILES_PREFIX = 'index/files/';
 /** Commits lost to other writers in a row before a change gives up (each loss is another's progress). */
 const MAX_COMMIT_ATTEMPTS = 50;
+/** A fold is maintenance: when other writers keep winning, the next commit folds instead. */
+const MAX_FOLD_ATTEMPTS = 3;
 /** Parallel reads when a call looks up many ids. */
 const READ_CONCURRENCY = 16;
-/** Parallel uploads of a commit's files. */
+/** Parallel uploads of a fold's files. */
 const WRITE_CONCURRENCY = 8;
 
 export interface BlobArchiveIndexOptions {
@@ -41,32 +50,39 @@ export interface BlobArchiveIndexOptions {
   shards: number;
   /** Memory for cached footers and blocks. */
   cacheBytes: number;
+  /**
+   * Journal items a shard's share must reach before a writer folds the journal into the shards:
+   * each fold then gives a shard a delta of about this many items.
+   */
+  foldItemsPerShard?: number;
+  /** Told of a fold that failed after the change it followed was committed (the next commit tries again). */
+  onFoldError?: (error: unknown) => void;
   now?: () => Date;
 }
 
-/** One shard's new word on some ids, as a commit plans it. */
-interface ShardWords {
-  shard: number;
-  items: IndexFileItem[];
-}
+/** Folds once a shard's share of the journal is about a few blocks. */
+export const DEFAULT_FOLD_ITEMS_PER_SHARD = 2048;
 
 /** What a change found at the root it read: words to commit (none: nothing to change), and its answer. */
 interface CommitPlan<T> {
-  words: ShardWords[];
+  words: IndexFileItem[];
   answer: () => T;
 }
 
 /**
- * ArchiveIndex kept as files in the archive store (`index/`): per shard a base and deltas, and a
- * numbered root naming them. A change uploads its files, then commits by creating the next root,
- * create-only; when another writer took that generation first, the change is planned again on the
- * newer root, so its conditions (ifMatch, repoint's "still unchanged") hold at the generation it
- * commits. Every call looks for a newer root first, so an entry committed or withdrawn by another
- * process is seen as soon as that commit returned.
+ * ArchiveIndex kept as files in the archive store (`index/`, see index-root.ts): a journal and per
+ * shard a base and deltas, named by a numbered root. A change merges its words into one journal
+ * file (with the journal's newest files, as the logarithmic method says), then commits by creating
+ * the next root, create-only; when another writer took that generation first, the change is
+ * planned again on the newer root, so its conditions (ifMatch, repoint's "still unchanged") hold at
+ * the generation it commits. Once the journal is big enough, the writer folds it into the shards.
+ * Every call first looks for a newer root, so what another process committed is seen as soon as
+ * its commit returned; a file a newer root replaced (and its writer deleted) sends a read to that root.
  */
 export class BlobArchiveIndex implements ArchiveIndex {
   private readonly reader: IndexFileReader;
   private readonly now: () => Date;
+  private readonly foldItemsPerShard: number;
   private root: IndexRoot;
 
   constructor(
@@ -75,6 +91,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
   ) {
     this.reader = new IndexFileReader(store, options.cacheBytes);
     this.now = options.now ?? (() => new Date());
+    this.foldItemsPerShard = options.foldItemsPerShard ?? DEFAULT_FOLD_ITEMS_PER_SHARD;
     this.root = emptyIndexRoot(options.shards);
   }
 
@@ -90,37 +107,31 @@ export class BlobArchiveIndex implements ArchiveIndex {
     return Promise.resolve();
   }
 
-  async get(id: string): Promise<StoredEntry | undefined> {
-    return this.lookUp(await this.latest(), id);
+  get(id: string): Promise<StoredEntry | undefined> {
+    return this.reading((root) => this.lookUp(root, id));
   }
 
-  async getMany(ids: readonly string[]): Promise<(StoredEntry | undefined)[]> {
-    if (ids.length === 0) return [];
-    const root = await this.latest();
-    const unique = [...new Set(ids)];
-    const found = await pMap(unique, (id) => this.lookUp(root, id), { concurrency: READ_CONCURRENCY });
-    const byId = new Map(unique.map((id, i) => [id, found[i]]));
-    return ids.map((id) => byId.get(id));
+  getMany(ids: readonly string[]): Promise<(StoredEntry | undefined)[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.reading(async (root) => {
+      const unique = [...new Set(ids)];
+      const found = await pMap(unique, (id) => this.lookUp(root, id), { concurrency: READ_CONCURRENCY });
+      const byId = new Map(unique.map((id, i) => [id, found[i]]));
+      return ids.map((id) => byId.get(id));
+    });
   }
 
   async putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]> {
     if (entries.length === 0) return [];
     // One word per id: the last entry given for an id is the one stored.
     const last = new Map(entries.map((entry) => [entry.id, entry]));
-    return this.commit((root, generation) => {
-      const words = new Map<number, IndexFileItem[]>();
-      for (const entry of last.values()) {
-        const shard = shardOf(entry.id, root.shards.length);
-        const items = words.get(shard) ?? [];
-        items.push({ id: entry.id, entry, version: generation });
-        words.set(shard, items);
-      }
-      return Promise.resolve({
-        words: [...words].map(([shard, items]) => ({ shard, items })),
+    return this.commit((_root, generation) =>
+      Promise.resolve({
+        words: [...last.values()].map((entry) => ({ id: entry.id, entry, version: generation })),
         answer: () =>
           entries.map((entry) => ({ ...(last.get(entry.id) ?? entry), etag: etagOf(generation) })),
-      });
-    });
+      }),
+    );
   }
 
   repoint(from: StoredEntry, to: ArchiveEntry): Promise<StoredEntry | undefined> {
@@ -129,12 +140,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
       if (now?.etag !== from.etag) return { words: [], answer: () => undefined };
       const entry = { ...to, id: from.id };
       return {
-        words: [
-          {
-            shard: shardOf(from.id, root.shards.length),
-            items: [{ id: from.id, entry, version: generation }],
-          },
-        ],
+        words: [{ id: from.id, entry, version: generation }],
         answer: (): StoredEntry => ({ ...entry, etag: etagOf(generation) }),
       };
     });
@@ -146,32 +152,33 @@ export class BlobArchiveIndex implements ArchiveIndex {
       if (!now) return { words: [], answer: () => undefined };
       if (ifMatch !== undefined && now.etag !== ifMatch)
         throw new PreconditionFailedError(`archive entry ${id} changed since it was read`);
-      return {
-        words: [{ shard: shardOf(id, root.shards.length), items: [{ id, withdrawn: true }] }],
-        answer: () => now,
-      };
+      return { words: [{ id, withdrawn: true }], answer: () => now };
     });
   }
 
-  async list(query: ArchiveListQuery): Promise<StoredEntry[]> {
-    const page: StoredEntry[] = [];
-    if (query.limit <= 0) return page;
-    for await (const entry of this.entries(await this.latest(), query)) {
-      if (!matches(entry, query)) continue;
-      page.push(entry);
-      if (page.length >= query.limit) break;
-    }
-    return page;
+  list(query: ArchiveListQuery): Promise<StoredEntry[]> {
+    return this.reading(async (root) => {
+      const page: StoredEntry[] = [];
+      if (query.limit <= 0) return page;
+      for await (const entry of this.entries(root, query)) {
+        if (!matches(entry, query)) continue;
+        page.push(entry);
+        if (page.length >= query.limit) break;
+      }
+      return page;
+    });
   }
 
-  async summary(): Promise<{ count: number; bytes: number }> {
-    let count = 0;
-    let bytes = 0;
-    for await (const entry of this.entries(await this.latest(), {})) {
-      count += 1;
-      bytes += entry.size;
-    }
-    return { count, bytes };
+  summary(): Promise<{ count: number; bytes: number }> {
+    return this.reading(async (root) => {
+      let count = 0;
+      let bytes = 0;
+      for await (const entry of this.entries(root, {})) {
+        count += 1;
+        bytes += entry.size;
+      }
+      return { count, bytes };
+    });
   }
 
   async storage(): Promise<StoredBytes> {
@@ -208,8 +215,31 @@ export class BlobArchiveIndex implements ArchiveIndex {
     return parseIndexRoot(await this.store.get(name), name);
   }
 
-  /** The entry `root` holds for `id`: the shard's files asked newest first, the first word wins. */
+  /**
+   * Runs `work` on the newest root, and again on a newer one when a file it read was gone: replaced
+   * and deleted by a commit meanwhile. A file gone while its root is still the newest is damage.
+   */
+  private async reading<T>(work: (root: IndexRoot) => Promise<T>): Promise<T> {
+    for (;;) {
+      const root = await this.latest();
+      try {
+        return await work(root);
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+        if ((await this.latest()).generation === root.generation)
+          throw new IntegrityError(`archive index: a file root ${root.generation} names is missing`, {
+            cause: error,
+          });
+      }
+    }
+  }
+
+  /** The entry `root` holds for `id`: the journal, then the shard's files, newest first; the first word wins. */
   private async lookUp(root: IndexRoot, id: string): Promise<StoredEntry | undefined> {
+    for (const file of journalNewestFirst(root)) {
+      const item = await this.reader.find(file, null, id);
+      if (item) return storedOf(item);
+    }
     const shard = shardOf(id, root.shards.length);
     const files = root.shards[shard];
     if (!files) return undefined;
@@ -221,44 +251,131 @@ export class BlobArchiveIndex implements ArchiveIndex {
   }
 
   /**
-   * Plans the change on the newest root, uploads its files and commits the next root; planned again
-   * on the newer root whenever another writer committed first.
+   * Plans the change on the newest root, writes its words (merged with the journal's newest files)
+   * as one journal file and commits the next root; planned again on the newer root whenever another
+   * writer committed first. Then folds the journal when it is due.
    */
   private async commit<T>(plan: (root: IndexRoot, generation: number) => Promise<CommitPlan<T>>): Promise<T> {
     for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
       const root = await this.latest();
       const generation = root.generation + 1;
-      const { words, answer } = await plan(root, generation);
-      if (words.length === 0) return answer();
-      const deltas = await pMap(
-        words,
-        async ({ shard, items }) => {
-          const encoded = encodeIndexFile(items, { generation, shard });
-          const name = indexFileName(shard, generation);
-          await this.store.putIfAbsent(name, encoded.bytes, { sha256: sha256Hex(encoded.bytes) });
-          const file = {
-            name,
-            bytes: encoded.bytes.length,
-            footer_offset: encoded.footerOffset,
-            footer_sha256: encoded.footerSha256,
-            entries: encoded.footer.entries,
-            withdrawn: encoded.footer.withdrawn,
-          };
-          return { shard, file };
-        },
-        { concurrency: WRITE_CONCURRENCY },
-      );
-      const next = nextIndexRoot(root, { deltas }, this.now());
-      if (await this.createRoot(next)) {
-        if (next.generation > this.root.generation) this.root = next;
+      let file: NewIndexFile;
+      let replaced: IndexRootFile[];
+      let answer: () => T;
+      try {
+        const planned = await plan(root, generation);
+        answer = planned.answer;
+        if (planned.words.length === 0) return answer();
+        replaced = root.journal.slice(root.journal.length - filesToMerge(root.journal, planned.words.length));
+        const words = await this.merged(
+          [sorted(planned.words), ...[...replaced].reverse().map((f) => this.reader.itemsAfter(f, null))],
+          { keepWithdrawals: true },
+        );
+        file = await this.upload(words, generation, null);
+      } catch (error) {
+        // A file the plan read was replaced meanwhile: plan again on the newer root.
+        if (error instanceof NotFoundError) continue;
+        throw error;
+      }
+      const change = { journal: { file, replaces: replaced.map((f) => f.name) } };
+      if (await this.commitRoot(nextIndexRoot(root, change, this.now()), [file], replaced)) {
+        await this.foldIfDue();
         return answer();
       }
-      // Another writer took the generation: these files are named by no root, now or ever.
-      await Promise.all(deltas.map(({ file }) => this.store.delete(file.name)));
     }
     throw new StoreUnavailableError(
       `archive index: ${MAX_COMMIT_ATTEMPTS} commits in a row lost to other writers; try again`,
     );
+  }
+
+  /**
+   * Moves the journal's words into the shards once it holds enough: per shard one file, merged
+   * with the shard's newest files as the logarithmic method says (a base when it takes them all).
+   * A failure is the next commit's to retry: the change before it is committed already.
+   */
+  private async foldIfDue(): Promise<void> {
+    try {
+      for (let attempt = 1; attempt <= MAX_FOLD_ATTEMPTS; attempt++) {
+        const root = await this.latest();
+        const items = root.journal.reduce((sum, f) => sum + f.entries + f.withdrawn, 0);
+        if (root.journal.length === 0 || items < this.foldItemsPerShard * root.shards.length) return;
+        if (await this.fold(root)) return;
+      }
+    } catch (error) {
+      this.options.onFoldError?.(error);
+    }
+  }
+
+  /** One attempt at folding `root`'s journal; false when another writer committed first. */
+  private async fold(root: IndexRoot): Promise<boolean> {
+    const generation = root.generation + 1;
+    let words: IndexFileItem[];
+    try {
+      words = await this.merged(
+        journalNewestFirst(root).map((f) => this.reader.itemsAfter(f, null)),
+        { keepWithdrawals: true },
+      );
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
+    const byShard = new Map<number, IndexFileItem[]>();
+    for (const word of words) {
+      const shard = shardOf(word.id, root.shards.length);
+      const items = byShard.get(shard) ?? [];
+      items.push(word);
+      byShard.set(shard, items);
+    }
+    const written = await pMap(
+      byShard,
+      async ([shard, items]) => {
+        const held = root.shards[shard];
+        const files = held ? [...(held.base ? [held.base] : []), ...held.deltas] : [];
+        const replaced = files.slice(files.length - filesToMerge(files, items.length));
+        // A file with nothing below it needs no withdrawals: they would hide nothing.
+        const base = replaced.length === files.length;
+        const merged = await this.merged(
+          [sorted(items), ...[...replaced].reverse().map((f) => this.reader.itemsAfter(f, shard))],
+          { keepWithdrawals: !base },
+        );
+        const file = await this.upload(merged, generation, shard);
+        return { shard, file, replaced, base };
+      },
+      { concurrency: WRITE_CONCURRENCY },
+    );
+    const change = {
+      journal: { file: null, replaces: root.journal.map((f) => f.name) },
+      shards: written.map(({ shard, file, replaced, base }) => ({
+        shard,
+        file,
+        base,
+        replaces: replaced.map((f) => f.name),
+      })),
+    };
+    return this.commitRoot(
+      nextIndexRoot(root, change, this.now()),
+      written.map((w) => w.file),
+      [...root.journal, ...written.flatMap((w) => w.replaced)],
+    );
+  }
+
+  /**
+   * Creates `next`, create-only. When it is stored, deletes the files it replaced (readers still on
+   * an older root go to the newer one when they miss them); when another writer took the
+   * generation, deletes `written`, which no root names, now or ever.
+   */
+  private async commitRoot(
+    next: IndexRoot,
+    written: NewIndexFile[],
+    replaced: IndexRootFile[],
+  ): Promise<boolean> {
+    if (await this.createRoot(next)) {
+      if (next.generation > this.root.generation) this.root = next;
+      await Promise.all(replaced.map((file) => this.store.delete(file.name)));
+      return true;
+    }
+    await Promise.all(written.map((file) => this.store.delete(file.name)));
+    return false;
   }
 
   /** Creates the root, create-only; true when this one is stored, also when an answer was lost and a retry found it. */
@@ -271,30 +388,66 @@ export class BlobArchiveIndex implements ArchiveIndex {
     return (await this.store.get(name)).equals(bytes);
   }
 
+  /** Encodes and stores a new file of the journal (shard null) or of a shard. */
+  private async upload(
+    items: IndexFileItem[],
+    generation: number,
+    shard: number | null,
+  ): Promise<NewIndexFile> {
+    const encoded = encodeIndexFile(items, { generation, shard });
+    const name = indexFileName(shard, generation);
+    await this.store.putIfAbsent(name, encoded.bytes, { sha256: sha256Hex(encoded.bytes) });
+    return {
+      name,
+      bytes: encoded.bytes.length,
+      footer_offset: encoded.footerOffset,
+      footer_sha256: encoded.footerSha256,
+      entries: encoded.footer.entries,
+      withdrawn: encoded.footer.withdrawn,
+    };
+  }
+
+  /** The words of sorted streams given newest first, one per id (the first stream's wins). */
+  private async merged(
+    streams: Stream<IndexFileItem>[],
+    { keepWithdrawals }: { keepWithdrawals: boolean },
+  ): Promise<IndexFileItem[]> {
+    const words: IndexFileItem[] = [];
+    for await (const word of mergeNewestFirst(streams))
+      if (keepWithdrawals || 'entry' in word) words.push(word);
+    return words;
+  }
+
   /**
-   * Every entry of `root` with an id after `afterId`, in id order: each shard's files merged (the
-   * newest word on an id wins, withdrawals hide it), then the shards merged.
+   * Every entry of `root` with an id after `afterId`, in id order: the journal and every shard's
+   * files merged, the newest word on an id winning. An id is only ever in the journal and its own
+   * shard, so the order among different shards' files does not matter.
    */
   private async *entries(
     root: IndexRoot,
     query: Omit<ArchiveListQuery, 'limit'>,
   ): AsyncIterable<StoredEntry> {
-    const shards = await pMap(
+    const shardFiles = await pMap(
       root.shards.entries(),
       async ([shard, files]) => {
         const newest = newestFirst(files);
-        if (!(await this.mayHold(newest, shard, query))) return undefined;
-        return mergeNewestFirst(newest.map((file) => this.reader.itemsAfter(file, shard, query.afterId)));
+        return (await this.mayHold(newest, shard, query))
+          ? newest.map((file) => this.reader.itemsAfter(file, shard, query.afterId))
+          : [];
       },
       { concurrency: READ_CONCURRENCY },
     );
-    yield* mergeInIdOrder(shards.filter((stream) => stream !== undefined));
+    const journal = journalNewestFirst(root).map((file) => this.reader.itemsAfter(file, null, query.afterId));
+    for await (const word of mergeNewestFirst([...journal, ...shardFiles.flat()])) {
+      const stored = storedOf(word);
+      if (stored) yield stored;
+    }
   }
 
   /**
    * Whether any of a shard's files may hold an entry of the customer or blob asked for: footers
-   * list each once. An entry a shard stands by is in one of its files, so a shard none of whose
-   * files names them holds none.
+   * list each once. An entry that stands in a shard is in one of its files (or in the journal,
+   * which is asked above the shards anyway), so a shard none of whose files names them holds none.
    */
   private async mayHold(
     files: readonly IndexRootFile[],
@@ -315,11 +468,13 @@ export class BlobArchiveIndex implements ArchiveIndex {
   }
 }
 
+type NewIndexFile = Omit<IndexRootFile, 'generation'>;
+
 /**
- * Merges sorted item streams given newest first into one sorted stream of what stands for each id:
- * the first stream's word on an id wins, and a withdrawal leaves nothing.
+ * Merges sorted word streams given newest first into one sorted stream of the word that stands
+ * for each id: the first stream's.
  */
-async function* mergeNewestFirst(streams: AsyncIterable<IndexFileItem>[]): AsyncIterable<StoredEntry> {
+async function* mergeNewestFirst(streams: Stream<IndexFileItem>[]): AsyncIterable<IndexFileItem> {
   const cursors = await Promise.all(streams.map((stream) => Cursor.open(stream)));
   for (;;) {
     let smallest: string | undefined;
@@ -333,33 +488,26 @@ async function* mergeNewestFirst(streams: AsyncIterable<IndexFileItem>[]): Async
       word ??= cursor.head;
       await cursor.advance();
     }
-    const stored = word && storedOf(word);
-    if (stored) yield stored;
+    if (word) yield word;
   }
 }
 
-/** Merges entry streams sorted by id, which share no id, into one. */
-async function* mergeInIdOrder(streams: AsyncIterable<StoredEntry>[]): AsyncIterable<StoredEntry> {
-  const cursors = await Promise.all(streams.map((stream) => Cursor.open(stream)));
-  for (;;) {
-    let next: Cursor<StoredEntry> | undefined;
-    for (const cursor of cursors)
-      if (cursor.head && (!next?.head || compareIds(cursor.head.id, next.head.id) < 0)) next = cursor;
-    if (!next?.head) return;
-    yield next.head;
-    await next.advance();
-  }
+function sorted(items: readonly IndexFileItem[]): IndexFileItem[] {
+  return [...items].sort((a, b) => compareIds(a.id, b.id));
 }
+
+type Stream<T> = AsyncIterable<T> | Iterable<T>;
 
 /** A sorted stream and its current item. */
 class Cursor<T> {
   private constructor(
-    private readonly iterator: AsyncIterator<T>,
+    private readonly iterator: AsyncIterator<T> | Iterator<T>,
     public head: T | undefined,
   ) {}
 
-  static async open<T>(stream: AsyncIterable<T>): Promise<Cursor<T>> {
-    const iterator = stream[Symbol.asyncIterator]();
+  static async open<T>(stream: Stream<T>): Promise<Cursor<T>> {
+    const iterator =
+      Symbol.asyncIterator in stream ? stream[Symbol.asyncIterator]() : stream[Symbol.iterator]();
     const first = await iterator.next();
     return new Cursor(iterator, first.done ? undefined : first.value);
   }
@@ -382,16 +530,16 @@ function storedOf(item: IndexFileItem): StoredEntry | undefined {
   return 'entry' in item ? { ...item.entry, etag: etagOf(item.version) } : undefined;
 }
 
-/** A version is told by the generation that stored it: one word on an id per shard per commit. */
+/** A version is told by the generation that stored it: a file says one word on an id. */
 function etagOf(generation: number): string {
   return `g${generation}`;
 }
 
 /**
- * A new file's name: its shard and generation, and random bytes, so a commit retried after losing
- * its generation (or a writer's lost answer) never names another's file.
+ * A new file's name: the journal or its shard, its generation, and random bytes, so a commit
+ * retried after losing its generation (or a writer's lost answer) never names another's file.
  */
-function indexFileName(shard: number, generation: number): string {
-  const digits = String(generation).padStart(12, '0');
-  return `${FILES_PREFIX}${String(shard).padStart(4, '0')}/${digits}-${randomBytes(6).toString('hex')}.baix`;
+function indexFileName(shard: number | null, generation: number): string {
+  const place = shard === null ? 'journal' : String(shard).padStart(4, '0');
+  return `${FILES_PREFIX}${place}/${String(generation).padStart(12, '0')}-${randomBytes(6).toString('hex')}.baix`;
 }

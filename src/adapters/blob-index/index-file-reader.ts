@@ -37,7 +37,7 @@ export class IndexFileReader {
   }
 
   /** The file's footer: one ranged read of its tail, then from the cache. */
-  footer(file: IndexRootFile, shard: number): Promise<IndexFileFooter> {
+  footer(file: IndexRootFile, shard: number | null): Promise<IndexFileFooter> {
     return this.cached(`f:${file.name}`, async () => {
       const tail = await this.store.get(file.name, {
         offset: file.footer_offset,
@@ -62,7 +62,7 @@ export class IndexFileReader {
   }
 
   /** What the file says of `id`, or undefined when it says nothing. */
-  async find(file: IndexRootFile, shard: number, id: string): Promise<IndexFileItem | undefined> {
+  async find(file: IndexRootFile, shard: number | null, id: string): Promise<IndexFileItem | undefined> {
     const footer = await this.footer(file, shard);
     const block = blockFor(footer, id);
     if (!block) return undefined;
@@ -71,7 +71,11 @@ export class IndexFileReader {
   }
 
   /** The file's items with ids after `afterId` (all when undefined), in id order, block by block. */
-  async *itemsAfter(file: IndexRootFile, shard: number, afterId?: string): AsyncIterable<IndexFileItem> {
+  async *itemsAfter(
+    file: IndexRootFile,
+    shard: number | null,
+    afterId?: string,
+  ): AsyncIterable<IndexFileItem> {
     const footer = await this.footer(file, shard);
     for (const block of footer.blocks) {
       if (afterId !== undefined && compareIds(block.last, afterId) <= 0) continue;
