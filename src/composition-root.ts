@@ -5,6 +5,7 @@ import { AppendBlobAuditTrail } from './adapters/azure-blob/append-blob-audit-tr
 import { BlobArchiveStore } from './adapters/azure-blob/blob-archive-store.js';
 import { createContainerClient, isLoopbackAccount } from './adapters/azure-blob/blob-container.js';
 import { BlobLeaseLock } from './adapters/azure-blob/blob-lease-lock.js';
+import { BlobArchiveIndex } from './adapters/blob-index/blob-archive-index.js';
 import { CosmosArchiveIndex } from './adapters/cosmos/cosmos-archive-index.js';
 import { createCosmosClient } from './adapters/cosmos/cosmos-client.js';
 import { CosmosDeletionNotes } from './adapters/cosmos/cosmos-deletion-notes.js';
@@ -111,18 +112,34 @@ export interface BackendAdapters {
  * or Cosmos DB and Blob Storage. `cosmosAgent` is for tests only; operators trust a certificate
  * through NODE_EXTRA_CA_CERTS.
  */
-export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent } = {}): BackendAdapters {
+export function createAdapters(
+  backend: Backend,
+  options: { cosmosAgent?: Agent; logger?: Logger } = {},
+): BackendAdapters {
   const usage = new UsageTally();
+  /** The configured index: the backend's own, or files in its archive store. */
+  const indexOr = (native: ArchiveIndex, store: ArchiveStore): ArchiveIndex => {
+    const settings = backend.archiveIndex;
+    if (settings.kind === 'native') return native;
+    // Metered, so the index's own blob operations count in usage and the cost model.
+    return new BlobArchiveIndex(new MeteredArchiveStore(store, usage), {
+      shards: settings.shards,
+      cacheBytes: settings.cacheBytes,
+      onFoldError: (error) =>
+        options.logger?.warn({ err: error }, 'archive index: fold failed; the next commit retries'),
+    });
+  };
   switch (backend.kind) {
     case 'embedded': {
       const { dataDir } = backend;
+      const store = new FilesystemArchiveStore(join(dataDir, 'archive'));
       return {
         adapters: {
           live: new SqliteLiveStore(join(dataDir, 'live.sqlite')),
-          index: new SqliteArchiveIndex(join(dataDir, 'archive-index.sqlite')),
+          index: indexOr(new SqliteArchiveIndex(join(dataDir, 'archive-index.sqlite')), store),
           garbage: new SqliteGarbageQueue(join(dataDir, 'archive-index.sqlite')),
           deletions: new SqliteDeletionNotes(join(dataDir, 'archive-index.sqlite')),
-          store: new FilesystemArchiveStore(join(dataDir, 'archive')),
+          store,
           lock: new SqliteFileLock(join(dataDir, 'locks')),
           runLog: new SqliteRunLog(join(dataDir, 'runs.sqlite')),
           holds: new SqliteLegalHolds(join(dataDir, 'legal-holds.sqlite')),
@@ -153,6 +170,10 @@ export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent 
           : createContainerClient({ kind: 'account-url', accountUrl: blob.accountUrl, container: name });
       const container = containerNamed(blob.container);
       const indexContainer = { database: cosmos.database, container: cosmos.archiveIndexContainer };
+      const store = new BlobArchiveStore(container, {
+        uploadTier: blob.uploadTier,
+        rehydratePriority: blob.rehydratePriority,
+      });
       return {
         adapters: {
           live: new CosmosLiveStore(client, {
@@ -160,13 +181,10 @@ export function createAdapters(backend: Backend, options: { cosmosAgent?: Agent 
             container: cosmos.container,
             partitionKeyPath: cosmos.partitionKeyPath,
           }),
-          index: new CosmosArchiveIndex(client, indexContainer),
+          index: indexOr(new CosmosArchiveIndex(client, indexContainer), store),
           garbage: new CosmosGarbageQueue(client, indexContainer),
           deletions: new CosmosDeletionNotes(client, indexContainer),
-          store: new BlobArchiveStore(container, {
-            uploadTier: blob.uploadTier,
-            rehydratePriority: blob.rehydratePriority,
-          }),
+          store,
           lock: new BlobLeaseLock(container),
           runLog: new CosmosRunLog(client, { database: cosmos.database, container: cosmos.runsContainer }),
           holds: new CosmosLegalHolds(client, {
@@ -196,18 +214,19 @@ export async function createServices(
   logger: Logger,
   options: { clock?: Clock; sleep?: Sleep; backend?: BackendAdapters } = {},
 ): Promise<Services> {
-  const backend = options.backend ?? createAdapters(config.backend);
+  const backend = options.backend ?? createAdapters(config.backend, { logger });
   const { adapters } = backend;
   const clock = options.clock ?? systemClock;
   const opened: { close(): Promise<void> }[] = [];
   const { live, lock, runLog, holds, garbage, deletions, audit: auditTrail } = adapters;
   try {
+    // The store before the index: a blob-native index reads its root from the store when it opens.
     for (const adapter of [
       live,
+      adapters.store,
       adapters.index,
       garbage,
       deletions,
-      adapters.store,
       lock,
       runLog,
       holds,
@@ -242,7 +261,12 @@ export async function createServices(
       prices: config.prices,
       uploadTier: config.blobUploadTier,
       billsRequestUnits: config.backend.kind === 'azure',
-      indexStore: config.backend.kind === 'azure' ? 'Cosmos DB' : 'SQLite',
+      indexStore:
+        config.backend.archiveIndex.kind === 'blob'
+          ? 'Blob Storage'
+          : config.backend.kind === 'azure'
+            ? 'Cosmos DB'
+            : 'SQLite',
       container: policyContainer,
       policy: () => loadLifecyclePolicy(),
       maxAgeMs: config.costCacheSeconds * 1000,

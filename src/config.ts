@@ -4,6 +4,7 @@ import { Type, type Static } from 'typebox';
 import { parseApiKeyEntries, type ApiKeyEntry } from './auth/api-keys.js';
 import type { TokenSettings } from './auth/token-verifier.js';
 import type { PriceTable } from './domain/cost-model.js';
+import { MAX_INDEX_SHARDS } from './domain/index-root.js';
 import { MAX_OLDER_THAN_DAYS } from './domain/run-options.js';
 import { createCoercingAjv } from './domain/schema-validator.js';
 import { ACCESS_TIERS, type AccessTier } from './ports/archive-store.js';
@@ -31,6 +32,12 @@ const EnvSchema = Type.Object({
     LAYOUTS.map((layout) => Type.Literal(layout)),
     { default: 'segment' },
   ),
+  // No default: each backend has its own (sqlite embedded, cosmos on Azure).
+  ARCHIVE_INDEX: Type.Optional(
+    Type.Union([Type.Literal('sqlite'), Type.Literal('cosmos'), Type.Literal('blob')]),
+  ),
+  ARCHIVE_INDEX_SHARDS: Type.Integer({ minimum: 1, maximum: MAX_INDEX_SHARDS, default: 16 }),
+  ARCHIVE_INDEX_CACHE_MB: Type.Integer({ minimum: 1, maximum: 4096, default: 32 }),
   // Defaults measured in bench/layouts.mjs; see BENCHMARKS.md.
   SEGMENT_MAX_RECORDS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 50_000 }),
   SEGMENT_MAX_BYTES: Type.Integer({ minimum: 64 * 1024, maximum: 256 * MIB, default: 32 * MIB }),
@@ -148,7 +155,14 @@ export interface HttpLimits {
 
 /** Where everything lives: all on local disk, or all in Azure. Never a mix. */
 export type Backend =
-  { kind: 'embedded'; dataDir: string } | { kind: 'azure'; cosmos: CosmosSettings; blob: BlobSettings };
+  | { kind: 'embedded'; dataDir: string; archiveIndex: ArchiveIndexSettings }
+  | { kind: 'azure'; cosmos: CosmosSettings; blob: BlobSettings; archiveIndex: ArchiveIndexSettings };
+
+/**
+ * Where the archive index lives: beside the backend's other stores (a SQLite file, a Cosmos DB
+ * container), or as files in the archive store itself (issue 15; see docs/ARCHITECTURE.md).
+ */
+export type ArchiveIndexSettings = { kind: 'native' } | { kind: 'blob'; shards: number; cacheBytes: number };
 
 export interface Config {
   backend: Backend;
@@ -325,11 +339,14 @@ function chooseBackend(env: Env, problems: string[]): Backend | undefined {
       'DATA_DIR is set, but with COSMOS_ENDPOINT the service keeps nothing on local disk: unset DATA_DIR',
     );
   }
-  if (problems.length > 0) return undefined;
+  const azure = env.COSMOS_ENDPOINT !== undefined && blobTarget !== undefined;
+  const archiveIndex = chooseArchiveIndex(env, azure, problems);
+  if (problems.length > 0 || !archiveIndex) return undefined;
   if (env.COSMOS_ENDPOINT === undefined || !blobTarget)
-    return { kind: 'embedded', dataDir: resolve(env.DATA_DIR ?? './data') };
+    return { kind: 'embedded', dataDir: resolve(env.DATA_DIR ?? './data'), archiveIndex };
   return {
     kind: 'azure',
+    archiveIndex,
     cosmos: {
       endpoint: env.COSMOS_ENDPOINT,
       key: env.COSMOS_KEY,
@@ -348,6 +365,26 @@ function chooseBackend(env: Env, problems: string[]): Backend | undefined {
       auditContainer: env.AUDIT_BLOB_CONTAINER,
     },
   };
+}
+
+/** ARCHIVE_INDEX, checked against the backend: `sqlite` is the embedded one's, `cosmos` Azure's. */
+function chooseArchiveIndex(env: Env, azure: boolean, problems: string[]): ArchiveIndexSettings | undefined {
+  const kind = env.ARCHIVE_INDEX;
+  if (kind === 'blob')
+    return { kind: 'blob', shards: env.ARCHIVE_INDEX_SHARDS, cacheBytes: env.ARCHIVE_INDEX_CACHE_MB * MIB };
+  if (kind === 'cosmos' && !azure) {
+    problems.push(
+      'ARCHIVE_INDEX=cosmos needs the Azure backend (COSMOS_ENDPOINT and a blob account): use sqlite or blob',
+    );
+    return undefined;
+  }
+  if (kind === 'sqlite' && azure) {
+    problems.push(
+      'ARCHIVE_INDEX=sqlite keeps the index on local disk, which the Azure backend never does: use cosmos or blob',
+    );
+    return undefined;
+  }
+  return { kind: 'native' };
 }
 
 function readAuth(env: Env, problems: string[]): AuthSettings | undefined {

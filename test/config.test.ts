@@ -72,6 +72,7 @@ describe('loadConfig', () => {
     const config = loadConfig(azure);
     expect(config.backend).toEqual({
       kind: 'azure',
+      archiveIndex: { kind: 'native' },
       cosmos: {
         endpoint: azure.COSMOS_ENDPOINT,
         key: 'secret-key',
@@ -92,6 +93,33 @@ describe('loadConfig', () => {
       },
     });
     expect(describeBackend(config)).not.toContain('secret');
+  });
+
+  it('keeps the archive index beside the backend by default, or as files in the archive with ARCHIVE_INDEX=blob', () => {
+    expect(loadConfig({}).backend.archiveIndex).toEqual({ kind: 'native' });
+    expect(loadConfig({ ARCHIVE_INDEX: 'sqlite' }).backend.archiveIndex).toEqual({ kind: 'native' });
+    expect(loadConfig({ ...azure, ARCHIVE_INDEX: 'cosmos' }).backend.archiveIndex).toEqual({
+      kind: 'native',
+    });
+    expect(loadConfig({ ARCHIVE_INDEX: 'blob' }).backend.archiveIndex).toEqual({
+      kind: 'blob',
+      shards: 16,
+      cacheBytes: 32 * 1024 * 1024,
+    });
+    expect(
+      loadConfig({ ...azure, ARCHIVE_INDEX: 'blob', ARCHIVE_INDEX_SHARDS: '64', ARCHIVE_INDEX_CACHE_MB: '8' })
+        .backend.archiveIndex,
+    ).toEqual({ kind: 'blob', shards: 64, cacheBytes: 8 * 1024 * 1024 });
+    expect(() => loadConfig({ ARCHIVE_INDEX: 'cosmos' })).toThrow(
+      /ARCHIVE_INDEX=cosmos needs the Azure backend/,
+    );
+    expect(() => loadConfig({ ...azure, ARCHIVE_INDEX: 'sqlite' })).toThrow(
+      /ARCHIVE_INDEX=sqlite keeps the index on local disk/,
+    );
+    expect(() => loadConfig({ ARCHIVE_INDEX: 'mongo' })).toThrow(/ARCHIVE_INDEX/);
+    expect(() => loadConfig({ ARCHIVE_INDEX: 'blob', ARCHIVE_INDEX_SHARDS: '5000' })).toThrow(
+      /ARCHIVE_INDEX_SHARDS/,
+    );
   });
 
   it('uses managed identity when no key or connection string is given', () => {

@@ -84,7 +84,14 @@ export interface CostInputs {
     /** Whether the blobs' tiers are the store's, or modelled from the lifecycle policy by age. */
     tiers_from: 'store' | 'lifecycle policy';
   };
-  index: { entries: number; bytes: number; bytes_from: Measure; store: 'Cosmos DB' | 'SQLite' };
+  /** Where the index lives; a blob-native index is priced in the tier its files are uploaded in. */
+  index: {
+    entries: number;
+    bytes: number;
+    bytes_from: Measure;
+    store: 'Cosmos DB' | 'SQLite' | 'Blob Storage';
+    tier?: AccessTier;
+  };
   /** Recent archival runs (not dry runs) that archived records. */
   moving: {
     runs: number;
@@ -138,7 +145,9 @@ export interface CostReport {
 export function costReport(inputs: CostInputs, prices: PriceTable): CostReport {
   const perGb = prices.cosmos.storagePerGbMonth;
   const liveUsd = (inputs.live.bytes / GB) * perGb;
-  const indexUsd = (inputs.index.bytes / GB) * perGb;
+  const indexPerGb =
+    inputs.index.store === 'Blob Storage' ? prices.blob.storagePerGbMonth[inputs.index.tier ?? 'Hot'] : perGb;
+  const indexUsd = (inputs.index.bytes / GB) * indexPerGb;
   const archiveUsd = inputs.archive.blobs.usd_per_month + indexUsd;
   const leftLiveUsd = (inputs.archive.record_bytes / GB) * perGb;
   const saving = leftLiveUsd - archiveUsd;
@@ -219,6 +228,10 @@ function notesFor(inputs: CostInputs): string[] {
   if (inputs.index.store === 'SQLite')
     notes.push(
       'The index is a SQLite file here; it is priced as Cosmos DB storage, where it would live on Azure.',
+    );
+  if (inputs.index.store === 'Blob Storage')
+    notes.push(
+      `The index is files in the archive store, priced as blobs in the ${inputs.index.tier ?? 'Hot'} tier new blobs are uploaded in.`,
     );
   if (inputs.live.bytes_from === 'sampled' || inputs.index.bytes_from === 'sampled')
     notes.push(

@@ -87,6 +87,7 @@ export class CostService {
           bytes: indexStorage.bytes,
           bytes_from: indexStorage.from,
           store: this.settings.indexStore,
+          ...(this.settings.indexStore === 'Blob Storage' && { tier: this.settings.uploadTier }),
         },
         moving: this.moving(runs),
         next_run: nextRun(runs),

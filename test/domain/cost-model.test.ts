@@ -134,4 +134,17 @@ describe('cost model', () => {
     expect(embedded.next_run).toMatchObject({ records: 100_000, request_units: null, usd: null });
     expect(embedded.notes.join(' ')).toMatch(/SQLite file.*lifecycle policy|lifecycle policy.*SQLite file/s);
   });
+
+  it('prices a blob-native index as blobs in their upload tier, not as Cosmos DB storage', () => {
+    const blobIndex = costReport(
+      { ...inputs, index: { ...inputs.index, store: 'Blob Storage', tier: 'Cool', bytes_from: 'counted' } },
+      PRICES,
+    );
+    // Half a GiB at Cool's list price, against Cosmos DB's.
+    expect(blobIndex.archive.index.usd_per_month).toBeCloseTo(0.5 * PRICES.blob.storagePerGbMonth.Cool, 10);
+    expect(blobIndex.archive.index.usd_per_month).toBeLessThan(
+      costReport(inputs, PRICES).archive.index.usd_per_month,
+    );
+    expect(blobIndex.notes.join(' ')).toContain('priced as blobs in the Cool tier');
+  });
 });
