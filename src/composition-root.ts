@@ -125,8 +125,8 @@ export function createAdapters(
     return new BlobArchiveIndex(new MeteredArchiveStore(store, usage), {
       shards: settings.shards,
       cacheBytes: settings.cacheBytes,
-      onFoldError: (error) =>
-        options.logger?.warn({ err: error }, 'archive index: fold failed; the next commit retries'),
+      onMaintenanceError: (error, what) =>
+        options.logger?.warn({ err: error }, `archive index: ${what} failed; left for later`),
     });
   };
   switch (backend.kind) {

@@ -84,7 +84,7 @@ export interface CostInputs {
     /** Whether the blobs' tiers are the store's, or modelled from the lifecycle policy by age. */
     tiers_from: 'store' | 'lifecycle policy';
   };
-  /** Where the index lives; a blob-native index is priced in the tier its files are uploaded in. */
+  /** Where the index lives; a blob-native index is priced in the tier it keeps its files in. */
   index: {
     entries: number;
     bytes: number;
@@ -231,7 +231,7 @@ function notesFor(inputs: CostInputs): string[] {
     );
   if (inputs.index.store === 'Blob Storage')
     notes.push(
-      `The index is files in the archive store, priced as blobs in the ${inputs.index.tier ?? 'Hot'} tier new blobs are uploaded in.`,
+      `The index is files in the archive store, priced as blobs in the ${inputs.index.tier ?? 'Hot'} tier it keeps them in.`,
     );
   if (inputs.live.bytes_from === 'sampled' || inputs.index.bytes_from === 'sampled')
     notes.push(

@@ -32,6 +32,12 @@ export interface ArchiveTiers {
 /** What the writer knows about a blob's content. */
 export interface BlobFacts {
   sha256: string;
+  /**
+   * The tier to store it in, where the store has tiers, instead of the store's upload tier: for
+   * blobs replaced within days (the blob-native index's), which Cool or Cold would bill for 30 or
+   * 90 days, and which must never be offline.
+   */
+  tier?: AccessTier;
 }
 
 export interface ByteRange {

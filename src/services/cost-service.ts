@@ -87,7 +87,8 @@ export class CostService {
           bytes: indexStorage.bytes,
           bytes_from: indexStorage.from,
           store: this.settings.indexStore,
-          ...(this.settings.indexStore === 'Blob Storage' && { tier: this.settings.uploadTier }),
+          // The blob-native index keeps its files Hot, whatever tier the archive uploads in.
+          ...(this.settings.indexStore === 'Blob Storage' && { tier: 'Hot' as const }),
         },
         moving: this.moving(runs),
         next_run: nextRun(runs),

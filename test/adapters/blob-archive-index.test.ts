@@ -163,18 +163,60 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
     const store = current();
     const racing: ArchiveStore = Object.create(store) as ArchiveStore;
     let raced = false;
+    let gone = false;
     racing.get = async (name, range) => {
       if (!raced && name.startsWith('index/files/')) {
         raced = true;
         // Between the reader's root and its file read, another process merges the file away.
         await writer.putMany(Array.from({ length: 12 }, (_, i) => entry(`r-${i}`)));
+        gone = !(await names(store, 'index/files/')).includes(name);
       }
       return store.get(name, range);
     };
     const reader = new BlobArchiveIndex(racing, OPTIONS);
     await reader.init();
     expect(await reader.get('a')).toEqual(a);
+    expect([raced, gone]).toEqual([true, true]);
+  });
+
+  it('a withdrawal that loses its generation to a change of the same entry is checked again, and refused', async () => {
+    const run = await open();
+    const [seen] = await run.putMany([entry('a')]);
+    const store = current();
+    const racing: ArchiveStore = Object.create(store) as ArchiveStore;
+    let raced = false;
+    racing.putIfAbsent = async (name: string, bytes: Uint8Array, facts: BlobFacts) => {
+      if (!raced && name.startsWith(INDEX_ROOT_PREFIX)) {
+        raced = true;
+        // The withdrawal planned on the root where 'a' was `seen`; the run commits a new version first.
+        await run.putMany([entry('a', { run_id: 'run-2' })]);
+      }
+      return store.putIfAbsent(name, bytes, facts);
+    };
+    const api = new BlobArchiveIndex(racing, OPTIONS);
+    await api.init();
+    await expect(api.withdraw('a', seen?.etag)).rejects.toBeInstanceOf(PreconditionFailedError);
     expect(raced).toBe(true);
+    expect((await api.get('a'))?.run_id).toBe('run-2');
+    // No file of the losing attempt is left behind.
+    expect(await names(store, 'index/files/')).toEqual(await namedFiles(store));
+  });
+
+  it('a change whose old files cannot be deleted is still committed; the failure is told, not thrown', async () => {
+    const store = current();
+    const stubborn: ArchiveStore = Object.create(store) as ArchiveStore;
+    stubborn.delete = () => Promise.reject(new Error('delete refused'));
+    const told: string[] = [];
+    const index = new BlobArchiveIndex(stubborn, {
+      ...OPTIONS,
+      onMaintenanceError: (_error, what) => told.push(what),
+    });
+    await index.init();
+    // The second commit merges the first's journal file, which it then cannot delete.
+    await index.putMany([entry('a')]);
+    const [b] = await index.putMany([entry('b')]);
+    expect(await (await open()).get('b')).toEqual(b);
+    expect(told).toContain('deleting files a commit replaced');
   });
 
   it('a withdrawal conditioned on an etag fails once another process changed the entry', async () => {
@@ -202,6 +244,17 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
     expect(a?.etag).toBe('g1');
     expect(await names(store, INDEX_ROOT_PREFIX)).toHaveLength(1);
     expect(await (await open()).get('a')).toEqual(a);
+
+    // The same when the put fails after the root was stored (its answer lost on the way back).
+    lossy.putIfAbsent = async (name: string, bytes: Uint8Array, facts: BlobFacts) => {
+      const result = await store.putIfAbsent(name, bytes, facts);
+      if (name.startsWith(INDEX_ROOT_PREFIX)) throw new Error('connection reset');
+      return result;
+    };
+    const [b] = await index.putMany([entry('b')]);
+    expect(b?.etag).toBe('g2');
+    expect(await names(store, INDEX_ROOT_PREFIX)).toHaveLength(2);
+    expect(await (await open()).get('b')).toEqual(b);
   });
 
   it('refuses a damaged index file rather than answering from it', async () => {
@@ -230,3 +283,22 @@ async function namedFiles(store: ArchiveStore): Promise<string[]> {
     .map((file) => file.name)
     .sort();
 }
+
+describe.runIf(BACKENDS.includes('azure'))('blob-native index on Azure Blob Storage', () => {
+  it('keeps its files Hot whatever tier the archive uploads in', async () => {
+    const { container, remove } = freshContainer();
+    try {
+      const store = new BlobArchiveStore(container, { uploadTier: 'Cool', rehydratePriority: 'Standard' });
+      await store.init();
+      const index = new BlobArchiveIndex(store, OPTIONS);
+      await index.init();
+      await index.putMany([entry('a'), entry('b')]);
+      const tiers = new Map<string, string>();
+      for await (const blob of store.tiers.list('index/')) tiers.set(blob.name, blob.tier);
+      expect(tiers.size).toBeGreaterThanOrEqual(2);
+      expect(new Set(tiers.values())).toEqual(new Set(['Hot']));
+    } finally {
+      await remove();
+    }
+  });
+});

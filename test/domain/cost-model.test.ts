@@ -135,7 +135,7 @@ describe('cost model', () => {
     expect(embedded.notes.join(' ')).toMatch(/SQLite file.*lifecycle policy|lifecycle policy.*SQLite file/s);
   });
 
-  it('prices a blob-native index as blobs in their upload tier, not as Cosmos DB storage', () => {
+  it('prices a blob-native index as blobs in their tier, not as Cosmos DB storage', () => {
     const blobIndex = costReport(
       { ...inputs, index: { ...inputs.index, store: 'Blob Storage', tier: 'Cool', bytes_from: 'counted' } },
       PRICES,
@@ -145,6 +145,6 @@ describe('cost model', () => {
     expect(blobIndex.archive.index.usd_per_month).toBeLessThan(
       costReport(inputs, PRICES).archive.index.usd_per_month,
     );
-    expect(blobIndex.notes.join(' ')).toContain('priced as blobs in the Cool tier');
+    expect(blobIndex.notes.join(' ')).toContain('priced as blobs in the Cool tier it keeps them in');
   });
 });

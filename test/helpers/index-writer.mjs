@@ -24,7 +24,7 @@ const index = new BlobArchiveIndex(store, {
   shards: 4,
   cacheBytes: 1 << 20,
   foldItemsPerShard: 8,
-  onFoldError: (error) => {
+  onMaintenanceError: (error) => {
     throw error;
   },
 });

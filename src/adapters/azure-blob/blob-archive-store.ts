@@ -55,7 +55,11 @@ export class BlobArchiveStore implements ArchiveStore {
     await Promise.resolve();
   }
 
-  async putIfAbsent(name: string, bytes: Uint8Array, { sha256 }: BlobFacts): Promise<{ created: boolean }> {
+  async putIfAbsent(
+    name: string,
+    bytes: Uint8Array,
+    { sha256, tier }: BlobFacts,
+  ): Promise<{ created: boolean }> {
     const actual = sha256Hex(bytes);
     if (actual !== sha256)
       throw new IntegrityError(`bytes for blob '${name}' hash to ${actual}, not ${sha256}`);
@@ -67,7 +71,7 @@ export class BlobArchiveStore implements ArchiveStore {
       transactionalContentMD5: md5,
       blobHTTPHeaders: { blobContentType: contentTypeOf(name), blobContentMD5: md5 },
       metadata: { sha256 },
-      tier: this.options.uploadTier,
+      tier: tier ?? this.options.uploadTier,
     };
     try {
       await this.container.getBlockBlobClient(name).upload(bytes, bytes.length, options);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import pMap from 'p-map';
 import { sha256Hex } from '../../domain/billing-record.js';
 import type { StoredBytes } from '../../domain/cost-model.js';
@@ -44,6 +44,11 @@ const MAX_FOLD_ATTEMPTS = 3;
 const READ_CONCURRENCY = 16;
 /** Parallel uploads of a fold's files. */
 const WRITE_CONCURRENCY = 8;
+/**
+ * Index files are replaced within minutes or days, and read by every look-up: Hot, whatever tier
+ * the archive uploads in (Cool and Cold bill 30 and 90 days however soon a blob goes; Archive is offline).
+ */
+const INDEX_TIER = 'Hot';
 
 export interface BlobArchiveIndexOptions {
   /** Shards of a new index; an existing index keeps the count it was made with. */
@@ -55,8 +60,11 @@ export interface BlobArchiveIndexOptions {
    * each fold then gives a shard a delta of about this many items.
    */
   foldItemsPerShard?: number;
-  /** Told of a fold that failed after the change it followed was committed (the next commit tries again). */
-  onFoldError?: (error: unknown) => void;
+  /**
+   * Told of maintenance that failed after the change it followed was committed: a fold (the next
+   * commit tries again) or deleting files a commit replaced (left as orphans).
+   */
+  onMaintenanceError?: (error: unknown, what: string) => void;
   now?: () => Date;
 }
 
@@ -84,6 +92,8 @@ export class BlobArchiveIndex implements ArchiveIndex {
   private readonly now: () => Date;
   private readonly foldItemsPerShard: number;
   private root: IndexRoot;
+  /** This instance's commits, one after another: run side by side, they would only lose to each other. */
+  private commits: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly store: ArchiveStore,
@@ -202,8 +212,14 @@ export class BlobArchiveIndex implements ArchiveIndex {
   }
 
   private async tryReadRoot(generation: number): Promise<IndexRoot | undefined> {
+    const name = indexRootName(generation);
+    const bytes = await this.tryGet(name);
+    return bytes && parseIndexRoot(bytes, name);
+  }
+
+  private async tryGet(name: string): Promise<Buffer | undefined> {
     try {
-      return await this.readRoot(generation);
+      return await this.store.get(name);
     } catch (error) {
       if (error instanceof NotFoundError) return undefined;
       throw error;
@@ -255,8 +271,20 @@ export class BlobArchiveIndex implements ArchiveIndex {
    * as one journal file and commits the next root; planned again on the newer root whenever another
    * writer committed first. Then folds the journal when it is due.
    */
-  private async commit<T>(plan: (root: IndexRoot, generation: number) => Promise<CommitPlan<T>>): Promise<T> {
+  private commit<T>(plan: (root: IndexRoot, generation: number) => Promise<CommitPlan<T>>): Promise<T> {
+    const turn = this.commits.then(
+      () => this.commitNow(plan),
+      () => this.commitNow(plan),
+    );
+    this.commits = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async commitNow<T>(
+    plan: (root: IndexRoot, generation: number) => Promise<CommitPlan<T>>,
+  ): Promise<T> {
     for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
+      if (attempt > 1) await backOff(attempt);
       const root = await this.latest();
       const generation = root.generation + 1;
       let file: NewIndexFile;
@@ -274,8 +302,8 @@ export class BlobArchiveIndex implements ArchiveIndex {
         file = await this.upload(words, generation, null);
       } catch (error) {
         // A file the plan read was replaced meanwhile: plan again on the newer root.
-        if (error instanceof NotFoundError) continue;
-        throw error;
+        await this.unlessReplaced(error, root);
+        continue;
       }
       const change = { journal: { file, replaces: replaced.map((f) => f.name) } };
       if (await this.commitRoot(nextIndexRoot(root, change, this.now()), [file], replaced)) {
@@ -302,7 +330,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
         if (await this.fold(root)) return;
       }
     } catch (error) {
-      this.options.onFoldError?.(error);
+      this.options.onMaintenanceError?.(error, 'folding the journal into the shards');
     }
   }
 
@@ -316,8 +344,8 @@ export class BlobArchiveIndex implements ArchiveIndex {
         { keepWithdrawals: true },
       );
     } catch (error) {
-      if (error instanceof NotFoundError) return false;
-      throw error;
+      await this.unlessReplaced(error, root);
+      return false;
     }
     const byShard = new Map<number, IndexFileItem[]>();
     for (const word of words) {
@@ -326,23 +354,33 @@ export class BlobArchiveIndex implements ArchiveIndex {
       items.push(word);
       byShard.set(shard, items);
     }
-    const written = await pMap(
-      byShard,
-      async ([shard, items]) => {
-        const held = root.shards[shard];
-        const files = held ? [...(held.base ? [held.base] : []), ...held.deltas] : [];
-        const replaced = files.slice(files.length - filesToMerge(files, items.length));
-        // A file with nothing below it needs no withdrawals: they would hide nothing.
-        const base = replaced.length === files.length;
-        const merged = await this.merged(
-          [sorted(items), ...[...replaced].reverse().map((f) => this.reader.itemsAfter(f, shard))],
-          { keepWithdrawals: !base },
-        );
-        const file = await this.upload(merged, generation, shard);
-        return { shard, file, replaced, base };
-      },
-      { concurrency: WRITE_CONCURRENCY },
-    );
+    const uploaded: NewIndexFile[] = [];
+    let written;
+    try {
+      written = await pMap(
+        byShard,
+        async ([shard, items]) => {
+          const held = root.shards[shard];
+          const files = held ? [...(held.base ? [held.base] : []), ...held.deltas] : [];
+          const replaced = files.slice(files.length - filesToMerge(files, items.length));
+          // A file with nothing below it needs no withdrawals: they would hide nothing.
+          const base = replaced.length === files.length;
+          const merged = await this.merged(
+            [sorted(items), ...[...replaced].reverse().map((f) => this.reader.itemsAfter(f, shard))],
+            { keepWithdrawals: !base },
+          );
+          const file = await this.upload(merged, generation, shard);
+          uploaded.push(file);
+          return { shard, file, replaced, base };
+        },
+        { concurrency: WRITE_CONCURRENCY, stopOnError: false },
+      );
+    } catch (error) {
+      // No root will name what this attempt uploaded.
+      await this.deleteQuietly(uploaded, 'removing the files of a fold that did not commit');
+      await this.unlessReplaced(error instanceof AggregateError ? firstOf(error) : error, root);
+      return false;
+    }
     const change = {
       journal: { file: null, replaces: root.journal.map((f) => f.name) },
       shards: written.map(({ shard, file, replaced, base }) => ({
@@ -371,19 +409,48 @@ export class BlobArchiveIndex implements ArchiveIndex {
   ): Promise<boolean> {
     if (await this.createRoot(next)) {
       if (next.generation > this.root.generation) this.root = next;
-      await Promise.all(replaced.map((file) => this.store.delete(file.name)));
+      // The change is in: a file left behind here is an orphan, never a reason to report failure.
+      await this.deleteQuietly(replaced, 'deleting files a commit replaced');
       return true;
     }
-    await Promise.all(written.map((file) => this.store.delete(file.name)));
+    await this.deleteQuietly(written, 'removing the files of a commit that lost its generation');
     return false;
+  }
+
+  private async deleteQuietly(files: readonly { name: string }[], what: string): Promise<void> {
+    const results = await Promise.allSettled(files.map((file) => this.store.delete(file.name)));
+    for (const result of results)
+      if (result.status === 'rejected') this.options.onMaintenanceError?.(result.reason, what);
+  }
+
+  /**
+   * Returns when `error` is a file missing because a root newer than `root` replaced it (the
+   * caller plans again); otherwise throws: a file the newest root names is gone, or another error.
+   */
+  private async unlessReplaced(error: unknown, root: IndexRoot): Promise<void> {
+    if (!(error instanceof NotFoundError)) throw error;
+    if ((await this.latest()).generation === root.generation)
+      throw new IntegrityError(`archive index: a file root ${root.generation} names is missing`, {
+        cause: error,
+      });
   }
 
   /** Creates the root, create-only; true when this one is stored, also when an answer was lost and a retry found it. */
   private async createRoot(root: IndexRoot): Promise<boolean> {
     const name = indexRootName(root.generation);
     const bytes = encodeIndexRoot(root);
-    const { created } = await this.store.putIfAbsent(name, bytes, { sha256: sha256Hex(bytes) });
-    if (created) return true;
+    try {
+      const { created } = await this.store.putIfAbsent(name, bytes, {
+        sha256: sha256Hex(bytes),
+        tier: INDEX_TIER,
+      });
+      if (created) return true;
+    } catch (error) {
+      // The put may have landed though its answer was lost: the root says which.
+      const stored = await this.tryGet(name);
+      if (!stored) throw error;
+      return stored.equals(bytes);
+    }
     // A root names files with random names, so the same bytes can only be this writer's own.
     return (await this.store.get(name)).equals(bytes);
   }
@@ -396,7 +463,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
   ): Promise<NewIndexFile> {
     const encoded = encodeIndexFile(items, { generation, shard });
     const name = indexFileName(shard, generation);
-    await this.store.putIfAbsent(name, encoded.bytes, { sha256: sha256Hex(encoded.bytes) });
+    await this.store.putIfAbsent(name, encoded.bytes, { sha256: sha256Hex(encoded.bytes), tier: INDEX_TIER });
     return {
       name,
       bytes: encoded.bytes.length,
@@ -524,6 +591,16 @@ function matches(entry: StoredEntry, query: ArchiveListQuery): boolean {
     (query.blob === undefined || entry.location.blob === query.blob) &&
     (query.createdBefore === undefined || entry.created_at < query.createdBefore)
   );
+}
+
+/** Another writer won the generation: wait a little, more each time, so racing writers spread out. */
+function backOff(attempt: number): Promise<void> {
+  const ms = randomInt(0, Math.min(200, 5 * 2 ** Math.min(attempt, 6)));
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function firstOf(error: AggregateError): unknown {
+  return (error.errors as unknown[])[0] ?? error;
 }
 
 function storedOf(item: IndexFileItem): StoredEntry | undefined {
