@@ -109,6 +109,25 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
     expect((await writer.list({ limit: 10 })).map((e) => e.id)).toEqual(['b']);
   });
 
+  it('a reader far behind finds the newest root in a few reads, not one a commit', async () => {
+    const store = current();
+    const counting: ArchiveStore = Object.create(store) as ArchiveStore;
+    let rootReads = 0;
+    counting.get = (name, range) => {
+      if (name.startsWith(INDEX_ROOT_PREFIX)) rootReads += 1;
+      return store.get(name, range);
+    };
+    const reader = new BlobArchiveIndex(counting, OPTIONS);
+    await reader.init();
+    const writer = await open();
+    for (let i = 0; i < 40; i++) await writer.putMany([entry(`far-${i}`)]);
+    const generations = (await names(store, INDEX_ROOT_PREFIX)).length;
+    expect(generations).toBeGreaterThanOrEqual(40);
+    expect((await reader.list({ limit: 100 })).length).toBe(40);
+    // Doubling to the first missing generation, then halving: about 2 log2(n) reads.
+    expect(rootReads).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(generations)) + 3);
+  });
+
   it('keeps the shard count it was made with, whatever a later process is configured with', async () => {
     const first = await open(4);
     const stored = await first.putMany(Array.from({ length: 20 }, (_, i) => entry(`k-${i}`)));

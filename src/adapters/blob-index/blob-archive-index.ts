@@ -202,13 +202,30 @@ export class BlobArchiveIndex implements ArchiveIndex {
     return this.store.ping();
   }
 
-  /** The newest committed root: the one known, unless the store holds later ones. */
+  /**
+   * The newest committed root: the one known, unless the store holds later ones. Roots are made
+   * one after another, so generations are contiguous: a reader far behind (an idle replica while a
+   * run committed thousands) finds the newest in a logarithmic number of reads, by steps that
+   * double and then halve, and parses only that one.
+   */
   private async latest(): Promise<IndexRoot> {
-    for (;;) {
-      const next = await this.tryReadRoot(this.root.generation + 1);
-      if (!next) return this.root;
-      if (next.generation > this.root.generation) this.root = next;
+    const known = this.root.generation;
+    let next = await this.tryReadRoot(known + 1);
+    if (!next) return this.root;
+    let found = known + 1;
+    let missing: number | undefined;
+    for (let step = 2; missing === undefined; step *= 2) {
+      if (await this.tryGet(indexRootName(known + step))) found = known + step;
+      else missing = known + step;
     }
+    while (missing - found > 1) {
+      const middle = Math.floor((found + missing) / 2);
+      if (await this.tryGet(indexRootName(middle))) found = middle;
+      else missing = middle;
+    }
+    if (found !== next.generation) next = await this.readRoot(found);
+    if (next.generation > this.root.generation) this.root = next;
+    return this.root;
   }
 
   private async tryReadRoot(generation: number): Promise<IndexRoot | undefined> {
