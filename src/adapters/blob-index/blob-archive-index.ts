@@ -15,8 +15,6 @@ import {
   filesOf,
   filesToMerge,
   journalNewestFirst,
-  generationOfRootName,
-  INDEX_ROOT_PREFIX,
   indexRootName,
   newestFirst,
   nextIndexRoot,
@@ -105,11 +103,10 @@ export class BlobArchiveIndex implements ArchiveIndex {
     this.root = emptyIndexRoot(options.shards);
   }
 
+  /** Finds the newest root as any read does (roots are never removed), without listing the store. */
   async init(): Promise<void> {
-    let newest = 0;
-    for await (const blob of this.store.list(INDEX_ROOT_PREFIX))
-      newest = Math.max(newest, generationOfRootName(blob.name) ?? 0);
-    this.root = newest > 0 ? await this.readRoot(newest) : emptyIndexRoot(this.options.shards);
+    this.root = emptyIndexRoot(this.options.shards);
+    await this.latest();
   }
 
   close(): Promise<void> {
