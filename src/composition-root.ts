@@ -118,9 +118,9 @@ export function createAdapters(
 ): BackendAdapters {
   const usage = new UsageTally();
   /** The configured index: the backend's own, or files in its archive store. */
-  const indexOr = (native: ArchiveIndex, store: ArchiveStore): ArchiveIndex => {
+  const indexOr = (native: () => ArchiveIndex, store: ArchiveStore): ArchiveIndex => {
     const settings = backend.archiveIndex;
-    if (settings.kind === 'native') return native;
+    if (settings.kind === 'native') return native();
     // Metered, so the index's own blob operations count in usage and the cost model.
     return new BlobArchiveIndex(new MeteredArchiveStore(store, usage), {
       shards: settings.shards,
@@ -136,7 +136,7 @@ export function createAdapters(
       return {
         adapters: {
           live: new SqliteLiveStore(join(dataDir, 'live.sqlite')),
-          index: indexOr(new SqliteArchiveIndex(join(dataDir, 'archive-index.sqlite')), store),
+          index: indexOr(() => new SqliteArchiveIndex(join(dataDir, 'archive-index.sqlite')), store),
           garbage: new SqliteGarbageQueue(join(dataDir, 'archive-index.sqlite')),
           deletions: new SqliteDeletionNotes(join(dataDir, 'archive-index.sqlite')),
           store,
@@ -181,7 +181,7 @@ export function createAdapters(
             container: cosmos.container,
             partitionKeyPath: cosmos.partitionKeyPath,
           }),
-          index: indexOr(new CosmosArchiveIndex(client, indexContainer), store),
+          index: indexOr(() => new CosmosArchiveIndex(client, indexContainer), store),
           garbage: new CosmosGarbageQueue(client, indexContainer),
           deletions: new CosmosDeletionNotes(client, indexContainer),
           store,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Type } from 'typebox';
 import { IntegrityError } from './errors.js';
 import { compileAssert } from './schema-validator.js';
@@ -48,6 +48,11 @@ export interface IndexShard {
  */
 export interface IndexRoot {
   format: typeof INDEX_ROOT_FORMAT;
+  /**
+   * Random, fixed by the index's first commit and kept by every later one: versions are told
+   * apart by generation within one index, and by this across an index made again from scratch.
+   */
+  index_id: string;
   generation: number;
   committed_at: string;
   journal: IndexRootFile[];
@@ -70,6 +75,7 @@ const FileSchema = Type.Object(
 const RootSchema = Type.Object(
   {
     format: Type.Literal(INDEX_ROOT_FORMAT),
+    index_id: Type.String({ pattern: '^[0-9a-f]{16}$' }),
     generation: Count,
     committed_at: Type.String(),
     journal: Type.Array(FileSchema),
@@ -91,6 +97,7 @@ export function emptyIndexRoot(shards: number): IndexRoot {
     throw new RangeError(`an index has 1 to ${MAX_INDEX_SHARDS} shards`);
   return {
     format: INDEX_ROOT_FORMAT,
+    index_id: randomBytes(8).toString('hex'),
     generation: 0,
     committed_at: new Date(0).toISOString(),
     journal: [],
@@ -180,7 +187,14 @@ export function nextIndexRoot(root: IndexRoot, change: IndexRootChange, committe
       target.deltas.push({ ...file, generation });
     }
   }
-  return { format: INDEX_ROOT_FORMAT, generation, committed_at: committedAt.toISOString(), journal, shards };
+  return {
+    format: INDEX_ROOT_FORMAT,
+    index_id: root.index_id,
+    generation,
+    committed_at: committedAt.toISOString(),
+    journal,
+    shards,
+  };
 }
 
 /** `files` without its newest files named in `replaces` (in order); throws unless they are exactly those. */

@@ -159,6 +159,19 @@ describe('index roots', () => {
     expect(filesToMerge([], 5)).toBe(0);
   });
 
+  it('keep the index id of the first commit, which differs from one index to the next', () => {
+    const root = fourCommits();
+    expect(root.index_id).toMatch(/^[0-9a-f]{16}$/);
+    expect(nextIndexRoot(root, { journal: { file: file('j5'), replaces: [] } }, at).index_id).toBe(
+      root.index_id,
+    );
+    expect(emptyIndexRoot(2).index_id).not.toBe(emptyIndexRoot(2).index_id);
+    const { index_id: _dropped, ...withoutId } = root;
+    expect(() => parseIndexRoot(Buffer.from(JSON.stringify(withoutId)), indexRootName(4))).toThrow(
+      IntegrityError,
+    );
+  });
+
   it('leave the root it started from as it was', () => {
     const root = fourCommits();
     const before = structuredClone(root);

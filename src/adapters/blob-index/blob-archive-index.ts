@@ -132,11 +132,11 @@ export class BlobArchiveIndex implements ArchiveIndex {
     if (entries.length === 0) return [];
     // One word per id: the last entry given for an id is the one stored.
     const last = new Map(entries.map((entry) => [entry.id, entry]));
-    return this.commit((_root, generation) =>
+    return this.commit((root, generation) =>
       Promise.resolve({
         words: [...last.values()].map((entry) => ({ id: entry.id, entry, version: generation })),
         answer: () =>
-          entries.map((entry) => ({ ...(last.get(entry.id) ?? entry), etag: etagOf(generation) })),
+          entries.map((entry) => ({ ...(last.get(entry.id) ?? entry), etag: etagOf(root, generation) })),
       }),
     );
   }
@@ -148,7 +148,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
       const entry = { ...to, id: from.id };
       return {
         words: [{ id: from.id, entry, version: generation }],
-        answer: (): StoredEntry => ({ ...entry, etag: etagOf(generation) }),
+        answer: (): StoredEntry => ({ ...entry, etag: etagOf(root, generation) }),
       };
     });
   }
@@ -268,14 +268,14 @@ export class BlobArchiveIndex implements ArchiveIndex {
   private async lookUp(root: IndexRoot, id: string): Promise<StoredEntry | undefined> {
     for (const file of journalNewestFirst(root)) {
       const item = await this.reader.find(file, null, id);
-      if (item) return storedOf(item);
+      if (item) return storedOf(root, item);
     }
     const shard = shardOf(id, root.shards.length);
     const files = root.shards[shard];
     if (!files) return undefined;
     for (const file of newestFirst(files)) {
       const item = await this.reader.find(file, shard, id);
-      if (item) return storedOf(item);
+      if (item) return storedOf(root, item);
     }
     return undefined;
   }
@@ -520,7 +520,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
     );
     const journal = journalNewestFirst(root).map((file) => this.reader.itemsAfter(file, null, query.afterId));
     for await (const word of mergeNewestFirst([...journal, ...shardFiles.flat()])) {
-      const stored = storedOf(word);
+      const stored = storedOf(root, word);
       if (stored) yield stored;
     }
   }
@@ -617,13 +617,16 @@ function firstOf(error: AggregateError): unknown {
   return (error.errors as unknown[])[0] ?? error;
 }
 
-function storedOf(item: IndexFileItem): StoredEntry | undefined {
-  return 'entry' in item ? { ...item.entry, etag: etagOf(item.version) } : undefined;
+function storedOf(root: IndexRoot, item: IndexFileItem): StoredEntry | undefined {
+  return 'entry' in item ? { ...item.entry, etag: etagOf(root, item.version) } : undefined;
 }
 
-/** A version is told by the generation that stored it: a file says one word on an id. */
-function etagOf(generation: number): string {
-  return `g${generation}`;
+/**
+ * A version is told by the generation that stored it (a file says one word on an id), and by the
+ * index, so an index made again from scratch never repeats an etag a client holds.
+ */
+function etagOf(root: IndexRoot, generation: number): string {
+  return `g${generation}-${root.index_id}`;
 }
 
 /**
