@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { BlobArchiveIndex } from '../dist/adapters/blob-index/blob-archive-index.js';
 import { FilesystemArchiveStore } from '../dist/adapters/filesystem/filesystem-archive-store.js';
 import { SqliteArchiveIndex } from '../dist/adapters/sqlite/sqlite-archive-index.js';
+import { wholeNumber } from './bench-args.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -24,16 +25,10 @@ const { values } = parseArgs({
     shards: { type: 'string', default: '16' },
   },
 });
-const whole = (/** @type {string} */ text, /** @type {string} */ flag) => {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1)
-    throw new Error(`${flag} takes a whole number ≥ 1 (got ${text})`);
-  return value;
-};
-const entryCount = whole(values.entries, '--entries');
-const batchSize = whole(values.batch, '--batch');
-const lookupCount = whole(values.lookups, '--lookups');
-const shards = whole(values.shards, '--shards');
+const entryCount = wholeNumber(values.entries, '--entries');
+const batchSize = wholeNumber(values.batch, '--batch');
+const lookupCount = wholeNumber(values.lookups, '--lookups');
+const shards = wholeNumber(values.shards, '--shards');
 
 /** Counts the store operations and bytes an index makes. */
 class CountingStore {

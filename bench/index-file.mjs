@@ -10,6 +10,7 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { decodeIndexBlock, encodeIndexFile } from '../dist/domain/index-file.js';
+import { wholeNumber } from './bench-args.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -20,17 +21,11 @@ const { values } = parseArgs({
     customers: { type: 'string', default: '400' },
   },
 });
-const count = (/** @type {string} */ text, /** @type {string} */ flag) => {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1)
-    throw new Error(`${flag} takes a whole number ≥ 1 (got ${text})`);
-  return value;
-};
-const entryCount = count(values.entries, '--entries');
-const blockSizes = values.blocks.split(',').map((size) => count(size, '--blocks'));
-const runCount = count(values.runs, '--runs');
-const blobCount = count(values.blobs, '--blobs');
-const customerCount = count(values.customers, '--customers');
+const entryCount = wholeNumber(values.entries, '--entries');
+const blockSizes = values.blocks.split(',').map((size) => wholeNumber(size, '--blocks'));
+const runCount = wholeNumber(values.runs, '--runs');
+const blobCount = wholeNumber(values.blobs, '--blobs');
+const customerCount = wholeNumber(values.customers, '--customers');
 
 const runs = Array.from({ length: runCount }, (_, i) => ({
   id: `2026${String((i % 12) + 1).padStart(2, '0')}01T080000000Z-${randomBytes(4).toString('hex')}`,

@@ -15,7 +15,7 @@ import {
 import type { ArchiveEntry } from '../../src/ports/archive-index.js';
 import type { ArchiveStore, BlobFacts } from '../../src/ports/archive-store.js';
 import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
-import { useFreshStore, type StoreFixture } from '../contracts/store-fixture.js';
+import { openedStore, useFreshStore, type StoreFixture } from '../contracts/store-fixture.js';
 import { freshContainer } from '../helpers/azure.js';
 import { BACKENDS, type BackendKind } from '../helpers/harness.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -39,28 +39,13 @@ async function freshArchiveStore(backend: BackendKind): Promise<StoreFixture<Arc
     store = new BlobArchiveStore(fresh.container, { uploadTier: 'Hot', rehydratePriority: 'Standard' });
     remove = fresh.remove;
   }
-  await store.init();
-  return {
-    store,
-    dispose: async () => {
-      await store.close();
-      await remove();
-    },
-  };
+  return openedStore(store, remove);
 }
 
 /** An index opened over a fresh store; disposing closes both. */
 async function freshIndex(backend: BackendKind): Promise<StoreFixture<BlobArchiveIndex>> {
   const under = await freshArchiveStore(backend);
-  const index = new BlobArchiveIndex(under.store, OPTIONS);
-  await index.init();
-  return {
-    store: index,
-    dispose: async () => {
-      await index.close();
-      await under.dispose();
-    },
-  };
+  return openedStore(new BlobArchiveIndex(under.store, OPTIONS), () => under.dispose());
 }
 
 for (const backend of BACKENDS) {
