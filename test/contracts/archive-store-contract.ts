@@ -86,6 +86,16 @@ export function describeArchiveStoreContract(
         ['records/2026/01/a.json', 'records/2026/01/a.json'.length],
         ['records/2026/02/b.json', 'records/2026/02/b.json'.length],
       ]);
+      // A prefix is text, not a folder: it may end inside a name, and a missing folder lists nothing.
+      const names = async (prefix: string): Promise<string[]> => {
+        const found = [];
+        for await (const info of current().list(prefix)) found.push(info.name);
+        return found;
+      };
+      expect(await names('records/2026/0')).toEqual(['records/2026/01/a.json', 'records/2026/02/b.json']);
+      expect(await names('records/2026/02/')).toEqual(['records/2026/02/b.json']);
+      expect(await names('rec')).toEqual(['records/2026/01/a.json', 'records/2026/02/b.json']);
+      expect(await names('records/2027/')).toEqual([]);
     });
 
     it(features.tiers ? 'declares access tiers' : 'declares no access tiers', () => {

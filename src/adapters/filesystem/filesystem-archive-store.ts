@@ -88,7 +88,7 @@ export class FilesystemArchiveStore implements ArchiveStore {
 
   async *list(prefix: string): AsyncIterable<BlobInfo> {
     const names: string[] = [];
-    for await (const path of walk(this.root)) {
+    for await (const path of walk(this.directoryOf(prefix))) {
       if (path.endsWith(TEMP_SUFFIX)) continue;
       const name = relative(this.root, path).split(sep).join('/');
       if (name.startsWith(prefix)) names.push(name);
@@ -102,6 +102,16 @@ export class FilesystemArchiveStore implements ArchiveStore {
 
   async ping(): Promise<void> {
     await stat(this.root);
+  }
+
+  /**
+   * The deepest directory every name starting with `prefix` is in, so a listing walks only that
+   * (listing `index/roots/` must not walk the whole archive).
+   */
+  private directoryOf(prefix: string): string {
+    const folders = prefix.split('/').slice(0, -1);
+    if (folders.some((s) => s === '' || s === '.' || s === '..')) return this.root;
+    return join(this.root, ...folders);
   }
 
   private pathOf(name: string): string {
