@@ -280,8 +280,7 @@ program
             audit,
             { action: 'archive.repair' },
             verify,
-            ({ repaired }) =>
-              `${repaired.entries_rebuilt} entries rebuilt, ${repaired.orphans_removed} orphans removed`,
+            ({ repaired }) => repairSummary(repaired),
           )
         : await verify();
       print(report);
@@ -496,6 +495,11 @@ program
     });
   });
 
+function repairSummary(repaired: VerifyReport['repaired']): string {
+  const roots = repaired.index_roots_pruned > 0 ? `, ${repaired.index_roots_pruned} old index roots pruned` : '';
+  return `${repaired.entries_rebuilt} entries rebuilt, ${repaired.orphans_removed} orphans removed${roots}`;
+}
+
 /** What the report means, and what to do about it, in a few lines. */
 function verifySummary(report: VerifyReport, repaired: boolean): string {
   const { checked } = report;
@@ -529,9 +533,7 @@ function verifySummary(report: VerifyReport, repaired: boolean): string {
     'live records whose timestamps do not read as instants: they stay live until whatever wrote them fixes them',
   );
   if (repaired)
-    lines.push(
-      `  repaired: ${report.repaired.entries_rebuilt} entries rebuilt, ${report.repaired.orphans_removed} orphans removed`,
-    );
+    lines.push(`  repaired: ${repairSummary(report.repaired)}`);
   lines.push(
     report.ok
       ? 'verify: no record is missing or corrupt'

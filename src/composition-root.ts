@@ -110,11 +110,11 @@ export interface BackendAdapters {
 /**
  * The adapters for the configured backend: SQLite files and an archive directory under DATA_DIR,
  * or Cosmos DB and Blob Storage. `cosmosAgent` is for tests only; operators trust a certificate
- * through NODE_EXTRA_CA_CERTS.
+ * through NODE_EXTRA_CA_CERTS. `clock` is the services' (a blob-native index dates its roots by it).
  */
 export function createAdapters(
   backend: Backend,
-  options: { cosmosAgent?: Agent; logger?: Logger } = {},
+  options: { cosmosAgent?: Agent; logger?: Logger; clock?: Clock } = {},
 ): BackendAdapters {
   const usage = new UsageTally();
   /** The configured index: the backend's own, or files in its archive store. */
@@ -127,6 +127,7 @@ export function createAdapters(
       cacheBytes: settings.cacheBytes,
       onMaintenanceError: (error, what) =>
         options.logger?.warn({ err: error }, `archive index: ${what} failed; left for later`),
+      ...(options.clock && { now: options.clock }),
     });
   };
   switch (backend.kind) {
@@ -214,9 +215,9 @@ export async function createServices(
   logger: Logger,
   options: { clock?: Clock; sleep?: Sleep; backend?: BackendAdapters } = {},
 ): Promise<Services> {
-  const backend = options.backend ?? createAdapters(config.backend, { logger });
-  const { adapters } = backend;
   const clock = options.clock ?? systemClock;
+  const backend = options.backend ?? createAdapters(config.backend, { logger, clock });
+  const { adapters } = backend;
   const opened: { close(): Promise<void> }[] = [];
   const { live, lock, runLog, holds, garbage, deletions, audit: auditTrail } = adapters;
   try {

@@ -14,6 +14,11 @@ export const INDEX_ROOT_FORMAT = 'billing-archive.index-root/1';
 export const INDEX_ROOT_PREFIX = 'index/roots/';
 const GENERATION_DIGITS = 12;
 const ROOT_NAME = new RegExp(`^${INDEX_ROOT_PREFIX}(\\d{${GENERATION_DIGITS}})\\.json$`);
+/** Where index files are listed from: `<journal or 4-digit shard>/<generation>-<random>.baix`. */
+export const INDEX_FILES_PREFIX = 'index/files/';
+const FILE_NAME = new RegExp(
+  `^${INDEX_FILES_PREFIX}(?:journal|\\d{4})/(\\d{${GENERATION_DIGITS}})-[0-9a-f]{12}\\.baix$`,
+);
 /** Shards an index may be made with: a shard is a file set rewritten whole by its compaction. */
 export const MAX_INDEX_SHARDS = 4096;
 
@@ -115,6 +120,27 @@ export function indexRootName(generation: number): string {
 /** The generation a root blob name stands for, or undefined when the name is not a root's. */
 export function generationOfRootName(name: string): number | undefined {
   const match = ROOT_NAME.exec(name);
+  const generation = match ? Number(match[1]) : undefined;
+  return generation !== undefined && generation >= 1 ? generation : undefined;
+}
+
+/**
+ * A new file's name: the journal or its shard, the generation of the root that will name it, and
+ * random bytes, so a commit retried after losing its generation (or a writer's lost answer) never
+ * names another's file.
+ */
+export function indexFileName(shard: number | null, generation: number): string {
+  const place = shard === null ? 'journal' : String(shard).padStart(4, '0');
+  return `${INDEX_FILES_PREFIX}${place}/${String(generation).padStart(GENERATION_DIGITS, '0')}-${randomBytes(6).toString('hex')}.baix`;
+}
+
+/**
+ * The generation of the root an index file was written for, or undefined when the name is not an
+ * index file's. Only that root can name it first: a file older than the newest root and not named
+ * by it is named by no root, now or later.
+ */
+export function generationOfFileName(name: string): number | undefined {
+  const match = FILE_NAME.exec(name);
   const generation = match ? Number(match[1]) : undefined;
   return generation !== undefined && generation >= 1 ? generation : undefined;
 }

@@ -1,5 +1,6 @@
 import type { StoredBytes } from '../domain/cost-model.js';
 import { PreconditionFailedError } from '../domain/errors.js';
+import type { BlobInfo } from './archive-store.js';
 
 /**
  * Where an archived record's canonical bytes live: a byte range of one blob. In the `segment` layout
@@ -42,6 +43,22 @@ export interface ArchiveListQuery {
 }
 
 /**
+ * Upkeep of an index kept as files (the blob-native one): what its commits leave behind. Indexes
+ * kept in a database (Cosmos DB, SQLite) have none.
+ */
+export interface IndexUpkeep {
+  /**
+   * The index's files that no root names, nor ever will: left by a commit that crashed or lost
+   * its race, or whose delete failed after the commit.
+   */
+  orphans(): Promise<BlobInfo[]>;
+  /** Deletes one of those; ValidationError when the name is not one. */
+  removeOrphan(name: string): Promise<void>;
+  /** Deletes the roots superseded longer ago than a reader may still stand on them; how many. */
+  pruneRoots(): Promise<number>;
+}
+
+/**
  * Record id → archived copy (Cosmos DB container or SQLite table). It only stores: what a change
  * leaves behind is the garbage queue's, noted by the service that makes the change.
  */
@@ -70,6 +87,8 @@ export interface ArchiveIndex {
   storage(): Promise<StoredBytes>;
   /** Readiness probe: resolves when the index answers, cheaply. */
   ping(): Promise<void>;
+  /** Present on indexes kept as files. */
+  readonly upkeep?: IndexUpkeep;
 }
 
 /** Withdraws the entry unless it changed since it was read (a newer version then stays). */

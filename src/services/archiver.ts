@@ -265,6 +265,7 @@ export class Archiver {
         await this.runLog.save(run);
         // Last, so the blobs retention left without entries go in the same run.
         await this.collectGarbage(run, lease, slice);
+        await this.pruneIndexRoots(run);
       }
       run.status = run.failed > 0 ? 'failed' : 'succeeded';
     } catch (error) {
@@ -440,6 +441,21 @@ export class Archiver {
         run.garbage_collected += 1;
       }
       await this.garbage.forget(mine.map((item) => item.seq));
+    }
+  }
+
+  /** A blob-native index's superseded roots; a failure is the next run's to retry, never this run's. */
+  private async pruneIndexRoots(run: RunRecord): Promise<void> {
+    const { upkeep } = this.index;
+    if (!upkeep) return;
+    try {
+      const pruned = await upkeep.pruneRoots();
+      if (pruned > 0) this.logger.info({ runId: run.run_id, pruned }, 'old archive index roots pruned');
+    } catch (error) {
+      this.logger.warn(
+        { err: error, runId: run.run_id },
+        'pruning old archive index roots failed; the next run tries again',
+      );
     }
   }
 

@@ -5,6 +5,7 @@ import {
   type ArchiveEntry,
   type ArchiveIndex,
   type ArchiveListQuery,
+  type IndexUpkeep,
   type StoredEntry,
 } from '../ports/archive-index.js';
 import type { Garbage, GarbageQueue } from '../ports/garbage-queue.js';
@@ -23,6 +24,10 @@ export class GarbageNotingIndex implements ArchiveIndex {
     private readonly garbage: GarbageQueue,
     private readonly logger: Pick<Logger, 'warn'>,
   ) {}
+
+  get upkeep(): IndexUpkeep | undefined {
+    return this.index.upkeep;
+  }
 
   init(): Promise<void> {
     return this.index.init();

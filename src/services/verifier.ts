@@ -74,7 +74,8 @@ export interface VerifyReport {
    * of whatever wrote them, not of the archive, so never a failure.
    */
   not_archivable: FindingList<RecordFinding>;
-  repaired: { entries_rebuilt: number; orphans_removed: number };
+  /** `index_roots_pruned`: roots of a blob-native index superseded long enough ago (0 for other indexes). */
+  repaired: { entries_rebuilt: number; orphans_removed: number; index_roots_pruned: number };
 }
 
 class Findings<T = Finding> {
@@ -136,7 +137,7 @@ class VerifyPass {
     record_blobs: 0,
     live_records: 0,
   };
-  private readonly repaired = { entries_rebuilt: 0, orphans_removed: 0 };
+  private readonly repaired = { entries_rebuilt: 0, orphans_removed: 0, index_roots_pruned: 0 };
   private deadRecords = 0;
   /** Every blob of the layouts, with its tier where the store has tiers. */
   private blobs = new Map<string, ListedBlob>();
@@ -173,6 +174,7 @@ class VerifyPass {
       else if (this.recordBlobs.has(name) && !this.referencedRecordBlobs.has(name))
         await this.noteOrphan(record, name, 'record blob no index entry points to');
     }
+    await this.checkIndexFiles();
     await this.checkLive();
     return {
       ok: this.missing.list.count + this.corrupt.list.count + this.unindexed.list.count === 0,
@@ -218,6 +220,23 @@ class VerifyPass {
         }
       }
     }
+  }
+
+  /**
+   * A blob-native index's own files that no root names (left by commits that crashed or lost their
+   * race); a repair also prunes its old roots, as every archival run does.
+   */
+  private async checkIndexFiles(): Promise<void> {
+    const { upkeep } = this.deps.index;
+    if (!upkeep) return;
+    if (this.options.repair) {
+      this.checkLease();
+      this.repaired.index_roots_pruned = await upkeep.pruneRoots();
+    }
+    for (const orphan of await upkeep.orphans())
+      await this.judgeOrphan(orphan.name, orphan.lastModified, 'index file no index root names', () =>
+        upkeep.removeOrphan(orphan.name),
+      );
   }
 
   /** Every live record: whether the archiver can read its timestamps, whatever its age. */
@@ -412,12 +431,21 @@ class VerifyPass {
   }
 
   private async noteOrphan(layout: ArchiveLayout, blob: string, what: string): Promise<void> {
-    const info = this.blobs.get(blob);
-    const ageMs = info ? this.now.getTime() - info.lastModified.getTime() : 0;
+    await this.judgeOrphan(blob, this.blobs.get(blob)?.lastModified, what, () => layout.remove(blob));
+  }
+
+  /** Removes the orphan on a repair once older than the grace period; otherwise reports it. */
+  private async judgeOrphan(
+    blob: string,
+    lastModified: Date | undefined,
+    what: string,
+    remove: () => Promise<void>,
+  ): Promise<void> {
+    const ageMs = lastModified ? this.now.getTime() - lastModified.getTime() : 0;
     const grace = this.options.graceMs ?? DEFAULT_GRACE_MS;
     if (this.options.repair && ageMs >= grace) {
       this.checkLease();
-      await layout.remove(blob);
+      await remove();
       this.repaired.orphans_removed += 1;
       this.deps.logger.warn({ blob, repair: this.runId }, `orphan removed: ${what}`);
       return;

@@ -4,7 +4,7 @@ import { BlobArchiveStore } from '../../src/adapters/azure-blob/blob-archive-sto
 import { BlobArchiveIndex } from '../../src/adapters/blob-index/blob-archive-index.js';
 import { FilesystemArchiveStore } from '../../src/adapters/filesystem/filesystem-archive-store.js';
 import { sha256Hex } from '../../src/domain/billing-record.js';
-import { IntegrityError, PreconditionFailedError } from '../../src/domain/errors.js';
+import { IntegrityError, PreconditionFailedError, ValidationError } from '../../src/domain/errors.js';
 import {
   filesOf,
   INDEX_ROOT_PREFIX,
@@ -275,6 +275,84 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
     expect(b?.etag).toMatch(/^g2-[0-9a-f]{16}$/);
     expect(await names(store, INDEX_ROOT_PREFIX)).toHaveLength(2);
     expect(await (await open()).get('b')).toEqual(b);
+  });
+
+  it('finds the files of commits that died before their root as orphans, and removes only those', async () => {
+    const store = current();
+    const index = await open();
+    await index.putMany([entry('a')]);
+    // A commit whose root put fails, unstored: the process dies there, its journal file written.
+    const dying: ArchiveStore = Object.create(store) as ArchiveStore;
+    dying.putIfAbsent = (name: string, bytes: Uint8Array, facts: BlobFacts) =>
+      name.startsWith(INDEX_ROOT_PREFIX)
+        ? Promise.reject(new Error('connection reset'))
+        : store.putIfAbsent(name, bytes, facts);
+    const crashing = new BlobArchiveIndex(dying, OPTIONS);
+    await crashing.init();
+    await expect(crashing.putMany([entry('b')])).rejects.toThrow('connection reset');
+    const [dead] = (await names(store, 'index/files/')).filter((name) => !name.includes('/000000000001-'));
+    // Its generation is not reached yet: it may be a commit in flight, so it is left alone.
+    expect(await index.upkeep.orphans()).toEqual([]);
+    await index.putMany([entry('c')]);
+    // Generation 2 is committed without it: no root will ever name it.
+    await expect(crashing.putMany([entry('d')])).rejects.toThrow('connection reset');
+    const orphans = await index.upkeep.orphans();
+    expect(orphans.map((blob) => blob.name)).toEqual([dead]);
+    const named = await namedFiles(store);
+    const inFlight = (await names(store, 'index/files/')).filter(
+      (name) => name !== dead && !named.includes(name),
+    );
+    expect(inFlight).toHaveLength(1);
+    for (const keep of [...named, ...inFlight])
+      await expect(index.upkeep.removeOrphan(keep)).rejects.toBeInstanceOf(ValidationError);
+    await index.upkeep.removeOrphan(dead ?? '');
+    expect(await names(store, 'index/files/')).toEqual([...named, ...inFlight].sort());
+    const reader = await open();
+    expect((await reader.list({ limit: 10 })).map((e) => e.id)).toEqual(['a', 'c']);
+  });
+
+  it('prunes roots superseded longer ago than the retention, oldest first, never the newest', async () => {
+    let ahead = 0;
+    const index = new BlobArchiveIndex(current(), {
+      ...OPTIONS,
+      rootRetentionMs: 60_000,
+      now: () => new Date(Date.now() + ahead),
+    });
+    await index.init();
+    for (let i = 0; i < 6; i++) await index.putMany([entry(`p${i}`)]);
+    const roots = await names(current(), INDEX_ROOT_PREFIX);
+    expect(roots.length).toBeGreaterThanOrEqual(6);
+    expect(await index.upkeep.pruneRoots()).toBe(0);
+    ahead = 61_000;
+    expect(await index.upkeep.pruneRoots()).toBe(roots.length - 1);
+    expect(await names(current(), INDEX_ROOT_PREFIX)).toEqual([roots.at(-1)]);
+    // An index opened now finds the one root left, and commits go on after it.
+    const reader = await open();
+    expect(await reader.list({ limit: 10 })).toHaveLength(6);
+    const [p6] = await index.putMany([entry('p6')]);
+    expect(await reader.get('p6')).toEqual(p6);
+  });
+
+  it('a reader idle past a quarter of the retention lists the roots, not trusting a missing next one', async () => {
+    let idle = 0;
+    const reader = new BlobArchiveIndex(current(), {
+      ...OPTIONS,
+      rootRetentionMs: 60_000,
+      now: () => new Date(Date.now() + idle),
+    });
+    await reader.init();
+    // A writer whose clock says the retention is over prunes every root but the newest.
+    const writer = new BlobArchiveIndex(current(), {
+      ...OPTIONS,
+      rootRetentionMs: 60_000,
+      now: () => new Date(Date.now() + 61_000),
+    });
+    await writer.init();
+    for (let i = 0; i < 3; i++) await writer.putMany([entry(`q${i}`)]);
+    expect(await writer.upkeep.pruneRoots()).toBe(2);
+    // Root 1, the next the reader would probe for, is gone: only a listing finds root 3.
+    idle = 16_000;
+    expect((await reader.list({ limit: 10 })).map((e) => e.id)).toEqual(['q0', 'q1', 'q2']);
   });
 
   it('refuses a damaged index file rather than answering from it', async () => {

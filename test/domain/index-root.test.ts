@@ -4,7 +4,9 @@ import {
   emptyIndexRoot,
   encodeIndexRoot,
   filesOf,
+  generationOfFileName,
   generationOfRootName,
+  indexFileName,
   indexRootName,
   filesToMerge,
   journalNewestFirst,
@@ -45,6 +47,23 @@ describe('index roots', () => {
     expect(generationOfRootName('index/files/000000000001.json')).toBeUndefined();
     expect(() => indexRootName(0)).toThrow(RangeError);
     expect(() => indexRootName(1.5)).toThrow(RangeError);
+  });
+
+  it('name files by place and generation, with random bytes, and read the generation back', () => {
+    const journal = indexFileName(null, 7);
+    expect(journal).toMatch(/^index\/files\/journal\/000000000007-[0-9a-f]{12}\.baix$/);
+    expect(indexFileName(null, 7)).not.toBe(journal);
+    expect(indexFileName(12, 40)).toMatch(/^index\/files\/0012\/000000000040-[0-9a-f]{12}\.baix$/);
+    expect(generationOfFileName(journal)).toBe(7);
+    expect(generationOfFileName(indexFileName(4095, 123_456_789))).toBe(123_456_789);
+    // Only names of that exact shape: anything else under index/ is not the index's to remove.
+    expect(generationOfFileName('index/files/journal/000000000000-0123456789ab.baix')).toBeUndefined();
+    expect(
+      generationOfFileName('index/files/journal/000000000007-0123456789ab.baix.partial'),
+    ).toBeUndefined();
+    expect(generationOfFileName('index/files/12/000000000007-0123456789ab.baix')).toBeUndefined();
+    expect(generationOfFileName('index/roots/000000000007.json')).toBeUndefined();
+    expect(generationOfFileName('segments/000000000007-0123456789ab.baix')).toBeUndefined();
   });
 
   it('number each commit and stamp its files with it', () => {

@@ -87,7 +87,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...options.env,
   };
   const config = loadConfig(env);
-  const built = createAdapters(config.backend, { cosmosAgent: cosmosTestAgent() });
+  const built = createAdapters(config.backend, {
+    cosmosAgent: cosmosTestAgent(),
+    ...(options.clock && { clock: options.clock }),
+  });
   const adapters = options.wrap ? options.wrap(built.adapters) : built.adapters;
   const logger = options.logger ?? silentLogger;
   const services = await createServices(config, logger, {

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BlobArchiveIndex } from '../../src/adapters/blob-index/blob-archive-index.js';
-import { INDEX_ROOT_PREFIX } from '../../src/domain/index-root.js';
+import { sha256Hex } from '../../src/domain/billing-record.js';
+import { indexFileName, INDEX_ROOT_PREFIX } from '../../src/domain/index-root.js';
 import { apiClient, type ApiClient } from '../helpers/api.js';
-import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { BACKENDS, blobNames, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
 /**
  * The whole service on ARCHIVE_INDEX=blob: the archive index kept as files in the archive store
@@ -67,5 +68,62 @@ describe.each(BACKENDS)('the API on the blob-native archive index (%s)', (backen
     const report = await harness.services.verifier.verify();
     expect(report.ok, JSON.stringify(report)).toBe(true);
     expect(report.missing.count + report.corrupt.count).toBe(0);
+  });
+
+  it('runs prune the old index roots, and verify --repair removes index files no root names', async () => {
+    let ahead = 0;
+    const clocked = await startHarness({
+      backend,
+      layout: 'segment',
+      env,
+      clock: () => new Date(Date.now() + ahead),
+    });
+    const clockedApi = apiClient(clocked.app);
+    const roots = () => blobNames(clocked, INDEX_ROOT_PREFIX);
+    try {
+      const archiveOld = async (prefix: string) => {
+        for (let i = 0; i < 10; i++)
+          await clockedApi.post('/billing', recordBody({ id: `${prefix}-${i}`, created_at: daysAgo(200) }));
+        const run = (await clockedApi.post('/archive/sync')).json<{ archived: number }>();
+        expect(run.archived).toBe(10);
+      };
+      await archiveOld('first');
+      expect((await clockedApi.post('/restore/first-0')).statusCode).toBe(200);
+      await archiveOld('between');
+      // Every root is younger than the retention (an hour): the runs kept them all.
+      expect((await roots()).length).toBeGreaterThanOrEqual(3);
+
+      // What a commit that died before its root leaves: a file of a generation the index reached.
+      const orphan = indexFileName(null, 1);
+      const bytes = Buffer.from('a commit that never landed');
+      await clocked.adapters.store.putIfAbsent(orphan, bytes, { sha256: sha256Hex(bytes) });
+      const found = await clocked.services.verifier.verify({ repair: true });
+      expect(found.orphans.items).toContainEqual({
+        blob: orphan,
+        message: 'index file no index root names (younger than the grace period)',
+      });
+
+      // A day later, a run prunes the roots superseded since, and a repair takes the orphan.
+      ahead = 25 * 60 * 60 * 1000;
+      await archiveOld('second');
+      expect(await roots()).toHaveLength(1);
+      const repaired = await clocked.services.verifier.verify({ repair: true });
+      expect(repaired).toMatchObject({ ok: true, orphans: { count: 0 }, repaired: { orphans_removed: 1 } });
+      expect(await blobNames(clocked, 'index/files/')).not.toContain(orphan);
+
+      // A process opening now finds the one root left, and every record where it was.
+      const other = await startHarness({ reuse: clocked, env });
+      try {
+        expect((await apiClient(other.app).get('/billing/first-0')).headers['x-record-source']).toBe('live');
+        for (const id of ['first-9', 'between-0', 'second-0', 'second-9']) {
+          const response = await apiClient(other.app).get(`/billing/${id}`);
+          expect(response.headers['x-record-source'], id).toBe('archive');
+        }
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await clocked.destroy();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import pMap from 'p-map';
 import { sha256Hex } from '../../domain/billing-record.js';
 import type { StoredBytes } from '../../domain/cost-model.js';
@@ -7,6 +7,7 @@ import {
   NotFoundError,
   PreconditionFailedError,
   StoreUnavailableError,
+  ValidationError,
 } from '../../domain/errors.js';
 import { compareIds, encodeIndexFile, type IndexFileItem } from '../../domain/index-file.js';
 import {
@@ -15,9 +16,14 @@ import {
   filesOf,
   filesToMerge,
   journalNewestFirst,
+  indexFileName,
   indexRootName,
   newestFirst,
   nextIndexRoot,
+  INDEX_FILES_PREFIX,
+  INDEX_ROOT_PREFIX,
+  generationOfFileName,
+  generationOfRootName,
   parseIndexRoot,
   shardOf,
   type IndexRoot,
@@ -27,13 +33,12 @@ import {
   type ArchiveEntry,
   type ArchiveIndex,
   type ArchiveListQuery,
+  type IndexUpkeep,
   type StoredEntry,
 } from '../../ports/archive-index.js';
-import type { ArchiveStore } from '../../ports/archive-store.js';
+import type { ArchiveStore, BlobInfo } from '../../ports/archive-store.js';
 import { IndexFileReader } from './index-file-reader.js';
 
-/** Where index files live: the journal's, and one folder per shard. */
-const FILES_PREFIX = 'index/files/';
 /** Commits lost to other writers in a row before a change gives up (each loss is another's progress). */
 const MAX_COMMIT_ATTEMPTS = 50;
 /** A fold is maintenance: when other writers keep winning, the next commit folds instead. */
@@ -59,6 +64,12 @@ export interface BlobArchiveIndexOptions {
    */
   foldItemsPerShard?: number;
   /**
+   * How long a superseded root is kept before `pruneRoots` may delete it. A reader that found the
+   * newest root less than a quarter of this ago trusts a missing next root to mean none was
+   * committed; one idle for longer lists the roots instead (see `latest`).
+   */
+  rootRetentionMs?: number;
+  /**
    * Told of maintenance that failed after the change it followed was committed: a fold (the next
    * commit tries again) or deleting files a commit replaced (left as orphans).
    */
@@ -68,6 +79,8 @@ export interface BlobArchiveIndexOptions {
 
 /** Folds once a shard's share of the journal is about a few blocks. */
 export const DEFAULT_FOLD_ITEMS_PER_SHARD = 2048;
+/** An hour: far longer than any read or commit takes, and a few hundred small roots at most between prunes. */
+export const DEFAULT_ROOT_RETENTION_MS = 60 * 60 * 1000;
 
 /** What a change found at the root it read: words to commit (none: nothing to change), and its answer. */
 interface CommitPlan<T> {
@@ -89,7 +102,10 @@ export class BlobArchiveIndex implements ArchiveIndex {
   private readonly reader: IndexFileReader;
   private readonly now: () => Date;
   private readonly foldItemsPerShard: number;
+  private readonly rootRetentionMs: number;
   private root: IndexRoot;
+  /** When (`now`, ms) `root` was last seen to be the newest: its successor was missing. */
+  private confirmedAt = -Infinity;
   /** This instance's commits, one after another: run side by side, they would only lose to each other. */
   private commits: Promise<unknown> = Promise.resolve();
 
@@ -100,12 +116,21 @@ export class BlobArchiveIndex implements ArchiveIndex {
     this.reader = new IndexFileReader(store, options.cacheBytes);
     this.now = options.now ?? (() => new Date());
     this.foldItemsPerShard = options.foldItemsPerShard ?? DEFAULT_FOLD_ITEMS_PER_SHARD;
+    this.rootRetentionMs = options.rootRetentionMs ?? DEFAULT_ROOT_RETENTION_MS;
     this.root = emptyIndexRoot(options.shards);
   }
 
-  /** Finds the newest root as any read does (roots are never removed), without listing the store. */
+  /** What commits leave behind, found and removed by `verify --repair` and after archival runs. */
+  readonly upkeep: IndexUpkeep = {
+    orphans: () => this.orphanFiles(),
+    removeOrphan: (name) => this.removeOrphan(name),
+    pruneRoots: () => this.pruneRoots(),
+  };
+
+  /** Finds the newest root by listing the roots, as a reader idle for long does. */
   async init(): Promise<void> {
     this.root = emptyIndexRoot(this.options.shards);
+    this.confirmedAt = -Infinity;
     await this.latest();
   }
 
@@ -200,29 +225,102 @@ export class BlobArchiveIndex implements ArchiveIndex {
   }
 
   /**
-   * The newest committed root: the one known, unless the store holds later ones. Roots are made
-   * one after another, so generations are contiguous: a reader far behind (an idle replica while a
-   * run committed thousands) finds the newest in a logarithmic number of reads, by steps that
-   * double and then halve, and parses only that one.
+   * The newest committed root. Roots are made one after another, and pruned oldest first, so the
+   * generations kept are contiguous: a reader that knows root N looks for N+1, and when it is there
+   * (an idle replica while a run committed thousands) finds the newest by steps that double and
+   * then halve, a logarithmic number of reads, and parses only that one.
+   *
+   * A missing N+1 means none was committed only while N cannot have been pruned meanwhile: N+1 is
+   * pruned only once N+2 is older than the retention, so a reader that saw N newest less than a
+   * quarter of the retention ago (the rest is room for clocks that disagree) trusts it. A reader
+   * idle for longer, or opening, lists the roots first (pruning keeps that listing short).
    */
   private async latest(): Promise<IndexRoot> {
-    const known = this.root.generation;
-    let next = await this.tryReadRoot(known + 1);
-    if (!next) return this.root;
-    let found = known + 1;
+    const asked = this.now().getTime();
+    let known = this.root;
+    if (asked - this.confirmedAt > this.rootRetentionMs / 4) known = await this.newestListed(known);
+    const found = await this.newestFrom(known);
+    // Calls overlap: keep the newest root any of them found, and when it was last seen newest.
+    if (found.generation > this.root.generation) {
+      this.root = found;
+      this.confirmedAt = asked;
+    } else if (found.generation === this.root.generation) {
+      this.confirmedAt = Math.max(this.confirmedAt, asked);
+    }
+    return this.root;
+  }
+
+  /** The newest root from `known` on, by probing the generations after it. */
+  private async newestFrom(known: IndexRoot): Promise<IndexRoot> {
+    const start = known.generation;
+    const next = await this.tryReadRoot(start + 1);
+    if (!next) return known;
+    let found = start + 1;
     let missing: number | undefined;
     for (let step = 2; missing === undefined; step *= 2) {
-      if (await this.tryGet(indexRootName(known + step))) found = known + step;
-      else missing = known + step;
+      if (await this.tryGet(indexRootName(start + step))) found = start + step;
+      else missing = start + step;
     }
     while (missing - found > 1) {
       const middle = Math.floor((found + missing) / 2);
       if (await this.tryGet(indexRootName(middle))) found = middle;
       else missing = middle;
     }
-    if (found !== next.generation) next = await this.readRoot(found);
-    if (next.generation > this.root.generation) this.root = next;
-    return this.root;
+    return found === next.generation ? next : this.readRoot(found);
+  }
+
+  /** The newest root the store lists, when newer than `known`. */
+  private async newestListed(known: IndexRoot): Promise<IndexRoot> {
+    let newest = 0;
+    for await (const blob of this.store.list(INDEX_ROOT_PREFIX))
+      newest = Math.max(newest, generationOfRootName(blob.name) ?? 0);
+    return newest > known.generation ? this.readRoot(newest) : known;
+  }
+
+  /**
+   * Deletes roots superseded longer than the retention ago, oldest first and one at a time, so
+   * the roots kept stay contiguous at every instant. A root's successor's creation time (the
+   * store's) says since when it is superseded.
+   */
+  private async pruneRoots(): Promise<number> {
+    const newest = await this.latest();
+    const cutoff = this.now().getTime() - this.rootRetentionMs;
+    const roots: { generation: number; createdAt: number }[] = [];
+    for await (const blob of this.store.list(INDEX_ROOT_PREFIX)) {
+      const generation = generationOfRootName(blob.name);
+      if (generation !== undefined) roots.push({ generation, createdAt: blob.lastModified.getTime() });
+    }
+    let pruned = 0;
+    for (const [i, root] of roots.entries()) {
+      const successor = roots[i + 1];
+      if (
+        root.generation >= newest.generation ||
+        successor?.generation !== root.generation + 1 ||
+        successor.createdAt > cutoff
+      )
+        break;
+      await this.store.delete(indexRootName(root.generation));
+      pruned += 1;
+    }
+    return pruned;
+  }
+
+  /**
+   * Index files no root names, nor ever will: written for a generation the newest root (read after
+   * the listing) has reached, and not named by it. Files of later generations may be a commit in
+   * flight, and are left alone.
+   */
+  private async orphanFiles(): Promise<BlobInfo[]> {
+    const listed: BlobInfo[] = [];
+    for await (const blob of this.store.list(INDEX_FILES_PREFIX)) listed.push(blob);
+    const root = await this.latest();
+    return listed.filter((blob) => isOrphan(root, blob.name));
+  }
+
+  private async removeOrphan(name: string): Promise<void> {
+    if (!isOrphan(await this.latest(), name))
+      throw new ValidationError(`${name} is not an index file no root names`);
+    await this.store.delete(name);
   }
 
   private async tryReadRoot(generation: number): Promise<IndexRoot | undefined> {
@@ -617,6 +715,15 @@ function firstOf(error: AggregateError): unknown {
   return (error.errors as unknown[])[0] ?? error;
 }
 
+function isOrphan(root: IndexRoot, name: string): boolean {
+  const generation = generationOfFileName(name);
+  return (
+    generation !== undefined &&
+    generation <= root.generation &&
+    !filesOf(root).some((file) => file.name === name)
+  );
+}
+
 function storedOf(root: IndexRoot, item: IndexFileItem): StoredEntry | undefined {
   return 'entry' in item ? { ...item.entry, etag: etagOf(root, item.version) } : undefined;
 }
@@ -627,13 +734,4 @@ function storedOf(root: IndexRoot, item: IndexFileItem): StoredEntry | undefined
  */
 function etagOf(root: IndexRoot, generation: number): string {
   return `g${generation}-${root.index_id}`;
-}
-
-/**
- * A new file's name: the journal or its shard, its generation, and random bytes, so a commit
- * retried after losing its generation (or a writer's lost answer) never names another's file.
- */
-function indexFileName(shard: number | null, generation: number): string {
-  const place = shard === null ? 'journal' : String(shard).padStart(4, '0');
-  return `${FILES_PREFIX}${place}/${String(generation).padStart(12, '0')}-${randomBytes(6).toString('hex')}.baix`;
 }
