@@ -276,11 +276,8 @@ program
     await withServices(async ({ verifier, audit }) => {
       const verify = () => verifier.verify({ repair: options.repair, graceMs: options.graceHours * HOUR_MS });
       const report = options.repair
-        ? await audited(
-            audit,
-            { action: 'archive.repair' },
-            verify,
-            ({ repaired }) => repairSummary(repaired),
+        ? await audited(audit, { action: 'archive.repair' }, verify, ({ repaired }) =>
+            repairSummary(repaired),
           )
         : await verify();
       print(report);
@@ -496,7 +493,8 @@ program
   });
 
 function repairSummary(repaired: VerifyReport['repaired']): string {
-  const roots = repaired.index_roots_pruned > 0 ? `, ${repaired.index_roots_pruned} old index roots pruned` : '';
+  const roots =
+    repaired.index_roots_pruned > 0 ? `, ${repaired.index_roots_pruned} old index roots pruned` : '';
   return `${repaired.entries_rebuilt} entries rebuilt, ${repaired.orphans_removed} orphans removed${roots}`;
 }
 
@@ -532,8 +530,7 @@ function verifySummary(report: VerifyReport, repaired: boolean): string {
     report.not_archivable.count,
     'live records whose timestamps do not read as instants: they stay live until whatever wrote them fixes them',
   );
-  if (repaired)
-    lines.push(`  repaired: ${repairSummary(report.repaired)}`);
+  if (repaired) lines.push(`  repaired: ${repairSummary(report.repaired)}`);
   lines.push(
     report.ok
       ? 'verify: no record is missing or corrupt'
