@@ -62,6 +62,13 @@ export interface IndexRoot {
   committed_at: string;
   journal: IndexRootFile[];
   shards: IndexShard[];
+  /** The entries standing at this generation and their records' bytes: `summary` without a scan. */
+  counts: IndexCounts;
+}
+
+export interface IndexCounts {
+  entries: number;
+  bytes: number;
 }
 
 const Count = Type.Integer({ minimum: 0 });
@@ -91,6 +98,7 @@ const RootSchema = Type.Object(
       ),
       { minItems: 1, maxItems: MAX_INDEX_SHARDS },
     ),
+    counts: Type.Object({ entries: Count, bytes: Count }, { additionalProperties: false }),
   },
   { additionalProperties: false },
 );
@@ -107,6 +115,7 @@ export function emptyIndexRoot(shards: number): IndexRoot {
     committed_at: new Date(0).toISOString(),
     journal: [],
     shards: Array.from({ length: shards }, () => ({ base: null, deltas: [] })),
+    counts: { entries: 0, bytes: 0 },
   };
 }
 
@@ -168,6 +177,11 @@ export interface IndexRootChange {
    * shard's base and every delta (what a base merged has nothing below it, so it drops withdrawals).
    */
   shards?: readonly { shard: number; file: NewFile; replaces: readonly string[]; base: boolean }[];
+  /**
+   * What the change adds to the counts (negative for withdrawals), as its writer found the
+   * entries it replaces at the root it planned on; none for a fold, which moves words only.
+   */
+  counts?: IndexCounts;
 }
 
 /**
@@ -213,6 +227,12 @@ export function nextIndexRoot(root: IndexRoot, change: IndexRootChange, committe
       target.deltas.push({ ...file, generation });
     }
   }
+  const counts = {
+    entries: root.counts.entries + (change.counts?.entries ?? 0),
+    bytes: root.counts.bytes + (change.counts?.bytes ?? 0),
+  };
+  if (counts.entries < 0 || counts.bytes < 0)
+    throw new RangeError('a change cannot take the counts below zero');
   return {
     format: INDEX_ROOT_FORMAT,
     index_id: root.index_id,
@@ -220,6 +240,7 @@ export function nextIndexRoot(root: IndexRoot, change: IndexRootChange, committe
     committed_at: committedAt.toISOString(),
     journal,
     shards,
+    counts,
   };
 }
 

@@ -164,10 +164,31 @@ export function describeArchiveIndexContract(
       );
     });
 
-    it('summarises count and bytes', async () => {
-      expect(await current().summary()).toEqual({ count: 0, bytes: 0 });
-      await current().putMany([entry('a', undefined, { size: 100 }), entry('b', undefined, { size: 23 })]);
-      expect(await current().summary()).toEqual({ count: 2, bytes: 123 });
+    it('summarises count and bytes, through upserts, repoints and withdrawals', async () => {
+      const index = current();
+      expect(await index.summary()).toEqual({ count: 0, bytes: 0 });
+      await index.putMany([entry('a', undefined, { size: 100 }), entry('b', undefined, { size: 23 })]);
+      expect(await index.summary()).toEqual({ count: 2, bytes: 123 });
+      // An upsert replaces: an id given twice in one call counts once, as its last entry.
+      await index.putMany([
+        entry('a', undefined, { size: 5 }),
+        entry('a', undefined, { size: 50 }),
+        entry('c', undefined, { size: 1 }),
+      ]);
+      expect(await index.summary()).toEqual({ count: 3, bytes: 74 });
+      const a = await index.get('a');
+      if (!a) throw new Error('a is not indexed');
+      await index.repoint(a, entry('a', 'segments/x.ndjson.gz', { size: 60 }));
+      expect(await index.summary()).toEqual({ count: 3, bytes: 84 });
+      // Changes that change nothing count nothing: a stale repoint, withdrawing an absent id.
+      expect(await index.repoint(a, entry('a', 'segments/y.ndjson.gz', { size: 1 }))).toBeUndefined();
+      await index.withdraw('b');
+      await index.withdraw('b');
+      expect(await index.summary()).toEqual({ count: 2, bytes: 61 });
+      // Enough entries for the blob-native index to fold its journal into shards under test options.
+      await index.putMany(Array.from({ length: 30 }, (_, i) => entry(`n-${i}`, undefined, { size: 2 })));
+      await index.putMany(Array.from({ length: 10 }, (_, i) => entry(`n-${i}`, undefined, { size: 3 })));
+      expect(await index.summary()).toEqual({ count: 32, bytes: 61 + 20 * 2 + 10 * 3 });
     });
 
     it('measures the bytes it takes, growing with its entries', async () => {

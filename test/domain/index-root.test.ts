@@ -66,6 +66,29 @@ describe('index roots', () => {
     expect(generationOfFileName('segments/000000000007-0123456789ab.baix')).toBeUndefined();
   });
 
+  it('keep the counts each change adds, and refuse a change that would take them below zero', () => {
+    let root = emptyIndexRoot(2);
+    const commit = (entries: number, bytes: number) =>
+      nextIndexRoot(
+        root,
+        { journal: { file: file(`j${root.generation + 1}`), replaces: [] }, counts: { entries, bytes } },
+        at,
+      );
+    root = commit(3, 300);
+    root = commit(-1, -120);
+    expect(root.counts).toEqual({ entries: 2, bytes: 180 });
+    // A fold moves words only: the counts stay.
+    const folded = nextIndexRoot(root, { journal: { file: null, replaces: ['j1', 'j2'] } }, at);
+    expect(folded.counts).toEqual({ entries: 2, bytes: 180 });
+    expect(() => commit(-3, 0)).toThrow(/below zero/);
+    expect(() => commit(0, -181)).toThrow(/below zero/);
+    expect(parseIndexRoot(encodeIndexRoot(folded), indexRootName(3)).counts).toEqual(folded.counts);
+    const { counts: _dropped, ...uncounted } = folded;
+    expect(() => parseIndexRoot(Buffer.from(JSON.stringify(uncounted)), indexRootName(3))).toThrow(
+      IntegrityError,
+    );
+  });
+
   it('number each commit and stamp its files with it', () => {
     const root = fourCommits();
     expect(root.generation).toBe(4);

@@ -26,6 +26,7 @@ import {
   generationOfRootName,
   parseIndexRoot,
   shardOf,
+  type IndexCounts,
   type IndexRoot,
   type IndexRootFile,
 } from '../../domain/index-root.js';
@@ -82,11 +83,17 @@ export const DEFAULT_FOLD_ITEMS_PER_SHARD = 2048;
 /** An hour: far longer than any read or commit takes, and a few hundred small roots at most between prunes. */
 export const DEFAULT_ROOT_RETENTION_MS = 60 * 60 * 1000;
 
-/** What a change found at the root it read: words to commit (none: nothing to change), and its answer. */
+/**
+ * What a change found at the root it read: words to commit (none: nothing to change), what they
+ * add to the counts, and its answer.
+ */
 interface CommitPlan<T> {
   words: IndexFileItem[];
+  counts: IndexCounts;
   answer: () => T;
 }
+
+const NO_CHANGE = { entries: 0, bytes: 0 } as const;
 
 /**
  * ArchiveIndex kept as files in the archive store (`index/`, see index-root.ts): a journal and per
@@ -157,22 +164,32 @@ export class BlobArchiveIndex implements ArchiveIndex {
     if (entries.length === 0) return [];
     // One word per id: the last entry given for an id is the one stored.
     const last = new Map(entries.map((entry) => [entry.id, entry]));
-    return this.commit((root, generation) =>
-      Promise.resolve({
-        words: [...last.values()].map((entry) => ({ id: entry.id, entry, version: generation })),
+    return this.commit(async (root, generation) => {
+      const standing = [...last.values()];
+      // What each replaces, for the counts: the blocks are the ones the caller's getMany just read.
+      const before = await pMap(standing, (entry) => this.lookUp(root, entry.id), {
+        concurrency: READ_CONCURRENCY,
+      });
+      return {
+        words: standing.map((entry) => ({ id: entry.id, entry, version: generation })),
+        counts: {
+          entries: before.filter((entry) => entry === undefined).length,
+          bytes: standing.reduce((sum, entry, i) => sum + entry.size - (before[i]?.size ?? 0), 0),
+        },
         answer: () =>
           entries.map((entry) => ({ ...(last.get(entry.id) ?? entry), etag: etagOf(root, generation) })),
-      }),
-    );
+      };
+    });
   }
 
   repoint(from: StoredEntry, to: ArchiveEntry): Promise<StoredEntry | undefined> {
     return this.commit(async (root, generation) => {
       const now = await this.lookUp(root, from.id);
-      if (now?.etag !== from.etag) return { words: [], answer: () => undefined };
+      if (now?.etag !== from.etag) return { words: [], counts: NO_CHANGE, answer: () => undefined };
       const entry = { ...to, id: from.id };
       return {
         words: [{ id: from.id, entry, version: generation }],
+        counts: { entries: 0, bytes: entry.size - now.size },
         answer: (): StoredEntry => ({ ...entry, etag: etagOf(root, generation) }),
       };
     });
@@ -181,10 +198,14 @@ export class BlobArchiveIndex implements ArchiveIndex {
   withdraw(id: string, ifMatch?: string): Promise<StoredEntry | undefined> {
     return this.commit(async (root) => {
       const now = await this.lookUp(root, id);
-      if (!now) return { words: [], answer: () => undefined };
+      if (!now) return { words: [], counts: NO_CHANGE, answer: () => undefined };
       if (ifMatch !== undefined && now.etag !== ifMatch)
         throw new PreconditionFailedError(`archive entry ${id} changed since it was read`);
-      return { words: [{ id, withdrawn: true }], answer: () => now };
+      return {
+        words: [{ id, withdrawn: true }],
+        counts: { entries: -1, bytes: -now.size },
+        answer: () => now,
+      };
     });
   }
 
@@ -201,16 +222,10 @@ export class BlobArchiveIndex implements ArchiveIndex {
     });
   }
 
-  summary(): Promise<{ count: number; bytes: number }> {
-    return this.reading(async (root) => {
-      let count = 0;
-      let bytes = 0;
-      for await (const entry of this.entries(root, {})) {
-        count += 1;
-        bytes += entry.size;
-      }
-      return { count, bytes };
-    });
+  /** Kept in the root by every commit: no scan. */
+  async summary(): Promise<{ count: number; bytes: number }> {
+    const { counts } = await this.latest();
+    return { count: counts.entries, bytes: counts.bytes };
   }
 
   async storage(): Promise<StoredBytes> {
@@ -402,9 +417,11 @@ export class BlobArchiveIndex implements ArchiveIndex {
       let file: NewIndexFile;
       let replaced: IndexRootFile[];
       let answer: () => T;
+      let counts: IndexCounts;
       try {
         const planned = await plan(root, generation);
         answer = planned.answer;
+        counts = planned.counts;
         if (planned.words.length === 0) return answer();
         replaced = root.journal.slice(root.journal.length - filesToMerge(root.journal, planned.words.length));
         const words = await this.merged(
@@ -417,7 +434,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
         await this.unlessReplaced(error, root);
         continue;
       }
-      const change = { journal: { file, replaces: replaced.map((f) => f.name) } };
+      const change = { journal: { file, replaces: replaced.map((f) => f.name) }, counts };
       if (await this.commitRoot(nextIndexRoot(root, change, this.now()), [file], replaced)) {
         await this.foldIfDue();
         return answer();
