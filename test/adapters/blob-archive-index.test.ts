@@ -333,6 +333,64 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
     expect(await reader.get('p6')).toEqual(p6);
   });
 
+  it('prunes a root by the age of the root after it, not its own', async () => {
+    const store = current();
+    const index = await open();
+    for (let i = 0; i < 4; i++) await index.putMany([entry(`m${i}`)]);
+    // Roots 1 and 2 were made two hours ago, 3 and 4 just now: root 2 is superseded only since 3.
+    const dated: ArchiveStore = Object.create(store) as ArchiveStore;
+    dated.list = async function* (prefix: string) {
+      for await (const blob of store.list(prefix)) {
+        const generation = Number(/(\d+)\.json$/.exec(blob.name)?.[1] ?? 0);
+        yield generation >= 1 && generation <= 2
+          ? { ...blob, lastModified: new Date(Date.now() - 2 * 60 * 60 * 1000) }
+          : blob;
+      }
+    };
+    const pruner = new BlobArchiveIndex(dated, OPTIONS);
+    await pruner.init();
+    expect(await pruner.upkeep.pruneRoots()).toBe(1);
+    expect(await names(store, INDEX_ROOT_PREFIX)).toEqual([2, 3, 4].map(indexRootName));
+  });
+
+  it('a writer stalled past the retention never commits onto a pruned generation: it plans again', async () => {
+    const store = current();
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let stalled = false;
+    const stalling: ArchiveStore = Object.create(store) as ArchiveStore;
+    stalling.putIfAbsent = async (name: string, bytes: Uint8Array, facts: BlobFacts) => {
+      if (name.startsWith(INDEX_ROOT_PREFIX) && !stalled) {
+        stalled = true;
+        await released;
+      }
+      return store.putIfAbsent(name, bytes, facts);
+    };
+    await (await open()).putMany([entry('a')]);
+    const slow = new BlobArchiveIndex(stalling, { ...OPTIONS, rootRetentionMs: 60_000 });
+    await slow.init();
+    // Planned on root 1; held up just before it creates root 2.
+    const pending = slow.putMany([entry('w')]);
+    while (!stalled) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Meanwhile others commit roots 2 to 4, and an hour later (by its clock) 1 to 3 are pruned.
+    const later = new BlobArchiveIndex(store, {
+      ...OPTIONS,
+      rootRetentionMs: 60_000,
+      now: () => new Date(Date.now() + 2 * 60_000),
+    });
+    await later.init();
+    for (let i = 0; i < 3; i++) await later.putMany([entry(`x${i}`)]);
+    expect(await later.upkeep.pruneRoots()).toBe(3);
+    // Generation 2 is free again; taking it would put `w` where no reader looks.
+    release();
+    const [w] = await pending;
+    expect(w?.etag).toMatch(/^g5-/);
+    expect(await names(store, INDEX_ROOT_PREFIX)).toEqual([4, 5].map(indexRootName));
+    const reader = await open();
+    expect((await reader.list({ limit: 10 })).map((e) => e.id)).toEqual(['a', 'w', 'x0', 'x1', 'x2']);
+    expect(await names(store, 'index/files/')).toEqual(await namedFiles(store));
+  });
+
   it('a reader idle past a quarter of the retention lists the roots, not trusting a missing next one', async () => {
     let idle = 0;
     const reader = new BlobArchiveIndex(current(), {

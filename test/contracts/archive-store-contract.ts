@@ -96,6 +96,8 @@ export function describeArchiveStoreContract(
       expect(await names('records/2026/02/')).toEqual(['records/2026/02/b.json']);
       expect(await names('rec')).toEqual(['records/2026/01/a.json', 'records/2026/02/b.json']);
       expect(await names('records/2027/')).toEqual([]);
+      expect(await names('records/2026/01/a.json/')).toEqual([]);
+      expect(await names('Records/')).toEqual([]);
     });
 
     it(features.tiers ? 'declares access tiers' : 'declares no access tiers', () => {

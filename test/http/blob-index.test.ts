@@ -103,13 +103,20 @@ describe.each(BACKENDS)('the API on the blob-native archive index (%s)', (backen
         message: 'index file no index root names (younger than the grace period)',
       });
 
-      // A day later, a run prunes the roots superseded since, and a repair takes the orphan.
+      // A day later, a repair takes the orphan and prunes the roots superseded since.
       ahead = 25 * 60 * 60 * 1000;
+      const before = await roots();
+      const repaired = await clocked.services.verifier.verify({ repair: true });
+      expect(repaired).toMatchObject({
+        ok: true,
+        orphans: { count: 0 },
+        repaired: { orphans_removed: 1, index_roots_pruned: before.length - 1 },
+      });
+      expect(await roots()).toEqual([before.at(-1)]);
+      expect(await blobNames(clocked, 'index/files/')).not.toContain(orphan);
+      // A run's commits are an hour old by the clock the index keeps: the run prunes them itself.
       await archiveOld('second');
       expect(await roots()).toHaveLength(1);
-      const repaired = await clocked.services.verifier.verify({ repair: true });
-      expect(repaired).toMatchObject({ ok: true, orphans: { count: 0 }, repaired: { orphans_removed: 1 } });
-      expect(await blobNames(clocked, 'index/files/')).not.toContain(orphan);
 
       // A process opening now finds the one root left, and every record where it was.
       const other = await startHarness({ reuse: clocked, env });

@@ -1,4 +1,6 @@
 import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { isDeepStrictEqual } from 'node:util';
 import pMap from 'p-map';
 import { sha256Hex } from '../../domain/billing-record.js';
 import type { StoredBytes } from '../../domain/cost-model.js';
@@ -78,9 +80,14 @@ export interface BlobArchiveIndexOptions {
   now?: () => Date;
 }
 
+const NEVER = { wall: -Infinity, monotonic: -Infinity } as const;
+
 /** Folds once a shard's share of the journal is about a few blocks. */
 export const DEFAULT_FOLD_ITEMS_PER_SHARD = 2048;
-/** An hour: far longer than any read or commit takes, and a few hundred small roots at most between prunes. */
+/**
+ * An hour: far longer than a read or commit takes. Roots are pruned after each archival run, so what
+ * accumulates between runs is one small root per change made through the API.
+ */
 export const DEFAULT_ROOT_RETENTION_MS = 60 * 60 * 1000;
 
 /**
@@ -111,8 +118,12 @@ export class BlobArchiveIndex implements ArchiveIndex {
   private readonly foldItemsPerShard: number;
   private readonly rootRetentionMs: number;
   private root: IndexRoot;
-  /** When (`now`, ms) `root` was last seen to be the newest: its successor was missing. */
-  private confirmedAt = -Infinity;
+  /**
+   * When `root` was last seen to be the newest (its successor missing), by `now` and by the
+   * monotonic clock: idle time is the longer of the two, so neither a clock stepped back nor a
+   * frozen test clock hides it.
+   */
+  private confirmed = NEVER;
   /** This instance's commits, one after another: run side by side, they would only lose to each other. */
   private commits: Promise<unknown> = Promise.resolve();
 
@@ -137,7 +148,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
   /** Finds the newest root by listing the roots, as a reader idle for long does. */
   async init(): Promise<void> {
     this.root = emptyIndexRoot(this.options.shards);
-    this.confirmedAt = -Infinity;
+    this.confirmed = NEVER;
     await this.latest();
   }
 
@@ -245,22 +256,28 @@ export class BlobArchiveIndex implements ArchiveIndex {
    * (an idle replica while a run committed thousands) finds the newest by steps that double and
    * then halve, a logarithmic number of reads, and parses only that one.
    *
-   * A missing N+1 means none was committed only while N cannot have been pruned meanwhile: N+1 is
-   * pruned only once N+2 is older than the retention, so a reader that saw N newest less than a
-   * quarter of the retention ago (the rest is room for clocks that disagree) trusts it. A reader
-   * idle for longer, or opening, lists the roots first (pruning keeps that listing short).
+   * A missing N+1 means none was committed only while N+1 cannot have been pruned meanwhile: a
+   * root is pruned only once the next one is older than the retention, so a reader that saw N
+   * newest less than a quarter of the retention ago trusts it (the rest is room for a store's
+   * clock and a pruner's to disagree, which Azure bounds at 15 minutes by refusing requests
+   * dated further off). A reader idle for longer, or opening, lists the roots first (pruning keeps
+   * that listing short).
    */
   private async latest(): Promise<IndexRoot> {
-    const asked = this.now().getTime();
+    const asked = { wall: this.now().getTime(), monotonic: performance.now() };
+    const idle = Math.max(asked.wall - this.confirmed.wall, asked.monotonic - this.confirmed.monotonic);
     let known = this.root;
-    if (asked - this.confirmedAt > this.rootRetentionMs / 4) known = await this.newestListed(known);
+    if (idle > this.rootRetentionMs / 4) known = await this.newestListed(known);
     const found = await this.newestFrom(known);
     // Calls overlap: keep the newest root any of them found, and when it was last seen newest.
     if (found.generation > this.root.generation) {
       this.root = found;
-      this.confirmedAt = asked;
+      this.confirmed = asked;
     } else if (found.generation === this.root.generation) {
-      this.confirmedAt = Math.max(this.confirmedAt, asked);
+      this.confirmed = {
+        wall: Math.max(this.confirmed.wall, asked.wall),
+        monotonic: Math.max(this.confirmed.monotonic, asked.monotonic),
+      };
     }
     return this.root;
   }
@@ -294,26 +311,23 @@ export class BlobArchiveIndex implements ArchiveIndex {
 
   /**
    * Deletes roots superseded longer than the retention ago, oldest first and one at a time, so
-   * the roots kept stay contiguous at every instant. A root's successor's creation time (the
-   * store's) says since when it is superseded.
+   * the roots kept stay contiguous at every instant. The next root's time in the store (roots are
+   * never rewritten: when it was made) says since when a root is superseded; the listing comes in
+   * name order, which is generation order.
    */
   private async pruneRoots(): Promise<number> {
     const newest = await this.latest();
     const cutoff = this.now().getTime() - this.rootRetentionMs;
-    const roots: { generation: number; createdAt: number }[] = [];
+    const roots: { generation: number; madeAt: number }[] = [];
     for await (const blob of this.store.list(INDEX_ROOT_PREFIX)) {
       const generation = generationOfRootName(blob.name);
-      if (generation !== undefined) roots.push({ generation, createdAt: blob.lastModified.getTime() });
+      if (generation !== undefined) roots.push({ generation, madeAt: blob.lastModified.getTime() });
     }
     let pruned = 0;
     for (const [i, root] of roots.entries()) {
-      const successor = roots[i + 1];
-      if (
-        root.generation >= newest.generation ||
-        successor?.generation !== root.generation + 1 ||
-        successor.createdAt > cutoff
-      )
-        break;
+      const next = roots[i + 1];
+      // Never the newest this pruner knows, nor any made since it looked.
+      if (root.generation >= newest.generation || next === undefined || next.madeAt > cutoff) break;
       await this.store.delete(indexRootName(root.generation));
       pruned += 1;
     }
@@ -435,7 +449,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
         continue;
       }
       const change = { journal: { file, replaces: replaced.map((f) => f.name) }, counts };
-      if (await this.commitRoot(nextIndexRoot(root, change, this.now()), [file], replaced)) {
+      if (await this.commitRoot(root, nextIndexRoot(root, change, this.now()), [file], replaced)) {
         await this.foldIfDue();
         return answer();
       }
@@ -520,6 +534,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
       })),
     };
     return this.commitRoot(
+      root,
       nextIndexRoot(root, change, this.now()),
       written.map((w) => w.file),
       [...root.journal, ...written.flatMap((w) => w.replaced)],
@@ -527,23 +542,50 @@ export class BlobArchiveIndex implements ArchiveIndex {
   }
 
   /**
-   * Creates `next`, create-only. When it is stored, deletes the files it replaced (readers still on
-   * an older root go to the newer one when they miss them); when another writer took the
-   * generation, deletes `written`, which no root names, now or ever.
+   * Creates `next` (planned on `base`), create-only. When it is stored and follows `base` in the
+   * chain, deletes the files it replaced (readers still on an older root go to the newer one when
+   * they miss them). When another writer took the generation, or `next` took one pruned long ago,
+   * deletes `written`, which no root of the chain names, now or ever.
    */
   private async commitRoot(
+    base: IndexRoot,
     next: IndexRoot,
     written: NewIndexFile[],
     replaced: IndexRootFile[],
   ): Promise<boolean> {
     if (await this.createRoot(next)) {
-      if (next.generation > this.root.generation) this.root = next;
-      // The change is in: a file left behind here is an orphan, never a reason to report failure.
-      await this.deleteQuietly(replaced, 'deleting files a commit replaced');
-      return true;
+      if (await this.follows(base, next)) {
+        if (next.generation > this.root.generation) this.root = next;
+        // The change is in: a file left behind here is an orphan, never a reason to report failure.
+        await this.deleteQuietly(replaced, 'deleting files a commit replaced');
+        return true;
+      }
+      // No reader looks there (they are on later roots, or list them), and the pruner must not stop at it.
+      await this.deleteQuietly(
+        [{ name: indexRootName(next.generation) }],
+        'removing a root made off the chain',
+      );
+      this.confirmed = NEVER;
     }
     await this.deleteQuietly(written, 'removing the files of a commit that lost its generation');
     return false;
+  }
+
+  /**
+   * Whether `next`, just created, follows `base` in the chain readers see. A free generation is
+   * also one pruned long ago, when the writer planned on a root superseded for longer than the
+   * retention (it stalled that long). Roots are pruned oldest first, so while `base` is still
+   * stored as it was read, `next`'s generation was never taken. The first root has no base: the
+   * roots of one chain share its index id.
+   */
+  private async follows(base: IndexRoot, next: IndexRoot): Promise<boolean> {
+    if (base.generation > 0) {
+      const name = indexRootName(base.generation);
+      const stored = await this.tryGet(name);
+      return stored !== undefined && isDeepStrictEqual(parseIndexRoot(stored, name), base);
+    }
+    const newest = await this.newestListed(next);
+    return newest.index_id === next.index_id;
   }
 
   private async deleteQuietly(files: readonly { name: string }[], what: string): Promise<void> {

@@ -87,16 +87,22 @@ export class FilesystemArchiveStore implements ArchiveStore {
   }
 
   async *list(prefix: string): AsyncIterable<BlobInfo> {
+    const directory = await this.directoryOf(prefix);
+    if (directory === undefined) return;
     const names: string[] = [];
-    for await (const path of walk(this.directoryOf(prefix))) {
+    for await (const path of walk(directory)) {
       if (path.endsWith(TEMP_SUFFIX)) continue;
       const name = relative(this.root, path).split(sep).join('/');
       if (name.startsWith(prefix)) names.push(name);
     }
     names.sort();
     for (const name of names) {
-      const info = await stat(this.pathOf(name));
-      yield { name, size: info.size, lastModified: info.mtime };
+      // Deleted since the walk saw it (a commit replacing index files, a prune): no longer listed.
+      const info = await stat(this.pathOf(name)).catch((error: unknown) => {
+        if (errorCode(error) === 'ENOENT') return undefined;
+        throw error;
+      });
+      if (info) yield { name, size: info.size, lastModified: info.mtime };
     }
   }
 
@@ -106,12 +112,23 @@ export class FilesystemArchiveStore implements ArchiveStore {
 
   /**
    * The deepest directory every name starting with `prefix` is in, so a listing walks only that
-   * (listing `index/roots/` must not walk the whole archive).
+   * (listing `index/roots/` must not walk the whole archive); undefined when no such directory
+   * exists. Each folder is looked up by its exact spelling, as a blob name is matched, also on a
+   * file system that ignores case.
    */
-  private directoryOf(prefix: string): string {
+  private async directoryOf(prefix: string): Promise<string | undefined> {
     const folders = prefix.split('/').slice(0, -1);
-    if (folders.some((s) => s === '' || s === '.' || s === '..')) return this.root;
-    return join(this.root, ...folders);
+    if (folders.some((f) => f === '' || f === '.' || f === '..' || f.includes('\\'))) return this.root;
+    let directory = this.root;
+    for (const folder of folders) {
+      const entries = await readdir(directory, { withFileTypes: true }).catch((error: unknown) => {
+        if (errorCode(error) === 'ENOENT') return [];
+        throw error;
+      });
+      if (!entries.some((entry) => entry.name === folder && entry.isDirectory())) return undefined;
+      directory = join(directory, folder);
+    }
+    return directory;
   }
 
   private pathOf(name: string): string {
