@@ -41,6 +41,40 @@ describeAuditTrailContract(
 );
 
 describe('BlobArchiveStore on Azurite', () => {
+  it('reads a blob again when its body breaks off half-way, whole or a range', async () => {
+    const connection = localAzure().blobConnectionString;
+    const endpoint = /BlobEndpoint=([^;]+)/.exec(connection)?.[1] ?? '';
+    let downloads = 0;
+    // The first download of each read is cut half-way through its body, after its headers came.
+    const proxy = await startFaultProxy({
+      target: new URL(endpoint),
+      rates: { truncate: 1 },
+      seed: 7,
+      filter: (request) =>
+        request.method === 'GET' && request.url?.includes('/x.bin') === true && downloads++ % 2 === 0,
+    });
+    const proxied = new URL(endpoint);
+    proxied.host = proxy.url.host;
+    const { container, remove } = freshContainer();
+    const throughProxy = BlobServiceClient.fromConnectionString(
+      connection.replace(endpoint, proxied.href),
+    ).getContainerClient(container.containerName);
+    try {
+      const store = new BlobArchiveStore(throughProxy, storeOptions);
+      await store.init();
+      const bytes = Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => i % 251));
+      await store.putIfAbsent('x.bin', bytes, { sha256: sha256Hex(bytes) });
+      expect(await store.get('x.bin')).toEqual(bytes);
+      expect(await store.get('x.bin', { offset: 1000, length: 20_000 })).toEqual(
+        bytes.subarray(1000, 21_000),
+      );
+      expect(proxy.injected.truncate).toBe(2);
+    } finally {
+      await proxy.close();
+      await remove();
+    }
+  });
+
   it('uploads to the configured tier with the SHA-256 in metadata and the MD5 on the blob', async () => {
     const { container, remove } = freshContainer();
     try {

@@ -5,7 +5,7 @@ import { auditDay, auditLine, queryAuditFiles, type AuditDayFile } from '../../d
 import { DomainError } from '../../domain/errors.js';
 import type { AuditEntry, AuditPage, AuditQuery, AuditTrail } from '../../ports/audit-trail.js';
 import { ensureContainer } from './blob-container.js';
-import { storageErrorCode, unavailable } from './blob-errors.js';
+import { brokeInTransit, storageErrorCode, unavailable } from './blob-errors.js';
 
 const PART_NAME = /^(\d{4,})\.ndjson$/;
 /** Key lengths of a year, month and day prefix: '2026', '2026/03', '2026/03/15'. */
@@ -203,7 +203,8 @@ async function holdsLine(blob: AppendBlobClient, line: Buffer): Promise<boolean>
 
 /** A try that failed on the way (no status), timed out, or was refused for now: it may be tried again. */
 function isTransient(error: unknown): boolean {
-  if (error instanceof Error && error.name === 'AbortError') return true;
-  if (!(error instanceof RestError)) return false;
-  return error.statusCode === undefined || TRANSIENT_STATUSES.has(error.statusCode);
+  if (brokeInTransit(error)) return true;
+  return (
+    error instanceof RestError && error.statusCode !== undefined && TRANSIENT_STATUSES.has(error.statusCode)
+  );
 }

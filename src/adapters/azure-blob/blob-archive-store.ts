@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BlockBlobUploadOptions, ContainerClient } from '@azure/storage-blob';
+import pRetry from 'p-retry';
 import { sha256Hex } from '../../domain/billing-record.js';
 import { ArchivedOfflineError, IntegrityError, NotFoundError } from '../../domain/errors.js';
 import {
@@ -13,7 +14,7 @@ import {
   type TieredBlobInfo,
 } from '../../ports/archive-store.js';
 import { ensureContainer } from './blob-container.js';
-import { statusOf, storageErrorCode, unavailable } from './blob-errors.js';
+import { brokeInTransit, statusOf, storageErrorCode, unavailable } from './blob-errors.js';
 
 export type RehydratePriority = 'High' | 'Standard';
 
@@ -26,6 +27,9 @@ export interface BlobArchiveStoreOptions {
 
 /** Rehydrated copies live beside the archive under this prefix, in an online tier. */
 export const REHYDRATED_PREFIX = 'rehydrated/';
+
+/** Reads of one blob whose body breaks off before one gets through. */
+const DOWNLOAD_ATTEMPTS = 4;
 
 /** What a reader is told to wait: high priority finishes within the hour, standard within 15 h. */
 const RETRY_AFTER_SECONDS: Record<RehydratePriority, number> = { High: 15 * 60, Standard: 60 * 60 };
@@ -144,9 +148,24 @@ export class BlobArchiveStore implements ArchiveStore {
     }
   }
 
+  /**
+   * The blob's bytes, read again when the body broke off on the way: the pipeline retries
+   * requests that got no answer, but not a body cut short after its headers came (reads are safe
+   * to repeat, and an index commit that reads files must not fail on one).
+   */
   private async download(name: string, range?: ByteRange): Promise<Buffer> {
     const blob = this.container.getBlobClient(name);
-    return range ? blob.downloadToBuffer(range.offset, range.length) : blob.downloadToBuffer();
+    return pRetry(
+      () => (range ? blob.downloadToBuffer(range.offset, range.length) : blob.downloadToBuffer()),
+      {
+        retries: DOWNLOAD_ATTEMPTS - 1,
+        minTimeout: 100,
+        factor: 2,
+        maxTimeout: 1_600,
+        randomize: true,
+        shouldRetry: ({ error }) => brokeInTransit(error),
+      },
+    );
   }
 
   /**

@@ -15,3 +15,13 @@ export function statusOf(error: unknown): number | undefined {
 export function unavailable(action: string, error: unknown): StoreUnavailableError {
   return StoreUnavailableError.failed('Blob Storage', action, error);
 }
+
+/**
+ * A request that broke on the way rather than being answered: no status (the pipeline retried
+ * those it could), or a body cut off after its headers came, which the SDK's download stream
+ * reports as an AbortError and does not retry.
+ */
+export function brokeInTransit(error: unknown): boolean {
+  if (error instanceof Error && error.name === 'AbortError') return true;
+  return error instanceof RestError && error.statusCode === undefined;
+}
