@@ -3,7 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LayoutName } from '../../src/services/layouts/archive-layout.js';
 import type { VerifyReport } from '../../src/services/verifier.js';
 import { finished, runCli, spawnCli } from '../helpers/cli.js';
-import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import {
+  BACKENDS,
+  daysAgo,
+  recordBody,
+  startHarness,
+  type BackendKind,
+  type Harness,
+} from '../helpers/harness.js';
 import {
   addImportedDocuments,
   emptyModel,
@@ -15,8 +22,10 @@ import {
   updateEach,
 } from './crash-kit.js';
 
+type Workload = Record<BackendKind, { rounds: number; perRound: number }>;
+
 /** Rounds and fresh records per round: the Azure stand-ins write far fewer records a second. */
-const WORKLOAD = { embedded: { rounds: 20, perRound: 400 }, azure: { rounds: 6, perRound: 60 } } as const;
+const WORKLOAD: Workload = { embedded: { rounds: 20, perRound: 400 }, azure: { rounds: 6, perRound: 60 } };
 
 /** Past the default RETENTION_DAYS (2555): such records are swept by the run that archives them. */
 const EXPIRED_AGE_DAYS = 3000;
@@ -27,12 +36,22 @@ const EXPIRED_AGE_DAYS = 3000;
  * back exactly once with its latest content, byte for byte. Some records are past retention, and
  * some of those under legal hold: kills must neither bring an expired record back nor lose a held one.
  */
-/** The crash suite for one layout on every backend; one file per layout lets the two run side by side. */
-export function describeCrashSafety(layout: LayoutName): void {
+/**
+ * The crash suite for one layout on every backend, on the backend's own index or (`archiveIndex:
+ * 'blob'`) the blob-native one, with a workload of its own when given.
+ */
+export function describeCrashSafety(
+  layout: LayoutName,
+  options: { archiveIndex?: 'blob'; workload?: Workload } = {},
+): void {
+  const indexEnv: Record<string, string> = options.archiveIndex
+    ? { ARCHIVE_INDEX: options.archiveIndex }
+    : {};
+  const indexNote = options.archiveIndex ? `, ARCHIVE_INDEX=${options.archiveIndex}` : '';
   describe.each(BACKENDS)(
-    `crash safety: SIGKILL at any instant of an archival run loses nothing (%s, ${layout} layout)`,
+    `crash safety: SIGKILL at any instant of an archival run loses nothing (%s, ${layout} layout${indexNote})`,
     (backend) => {
-      const { rounds: ROUNDS, perRound: RECORDS_PER_ROUND } = WORKLOAD[backend];
+      const { rounds: ROUNDS, perRound: RECORDS_PER_ROUND } = (options.workload ?? WORKLOAD)[backend];
       let harness: Harness;
       const model = emptyModel();
       const { expected } = model;
@@ -43,7 +62,7 @@ export function describeCrashSafety(layout: LayoutName): void {
       let env: Record<string, string>;
 
       beforeAll(async () => {
-        harness = await startHarness({ backend, layout });
+        harness = await startHarness({ backend, layout, env: indexEnv });
         // Small segments, so kills land between the seals of a run's many segments too.
         env = { ...harness.env, BATCH_SIZE: '20', SEGMENT_MAX_RECORDS: '50', LOG_LEVEL: 'info' };
         // Documents imported from elsewhere carry fields the API does not know: they must survive too.
@@ -140,7 +159,7 @@ export function describeCrashSafety(layout: LayoutName): void {
           if (await killRunAtRandom(round)) killed += 1;
         }
 
-        console.log(`crash matrix: ${killed} kills during archival runs (${backend}, ${layout})`);
+        console.log(`crash matrix: ${killed} kills during archival runs (${backend}, ${layout}${indexNote})`);
         const before = await harness.services.stats.stats();
         // The kills interrupted real work: runs died mid-way, and work was left for the final run.
         expect(killed).toBeGreaterThan(ROUNDS / 2);
@@ -193,9 +212,11 @@ export function describeCrashSafety(layout: LayoutName): void {
         expect(report.checked.entries).toBe(archivedIds.size);
         const repaired = await runCli(['verify', '--repair', '--grace-hours', '0'], quiet);
         expect(repaired.code, repaired.stderr).toBe(0);
+        // No root is an hour old yet: none is pruned.
         expect((JSON.parse(repaired.stdout) as VerifyReport).repaired).toEqual({
           entries_rebuilt: 0,
           orphans_removed: report.orphans.count,
+          index_roots_pruned: 0,
         });
         const again = JSON.parse((await runCli(['verify'], quiet)).stdout) as VerifyReport;
         expect(again).toMatchObject({ ok: true, orphans: { count: 0 } });
