@@ -72,6 +72,14 @@ export interface IndexFileFooter {
   blobs: string[];
   runs: [string, string][];
   blocks: IndexFileBlock[];
+  /** Says which ids the file cannot hold, so a look-up of one skips its block read (see `mayHold`). */
+  bloom: IndexFileBloom;
+}
+
+/** A Bloom filter of the file's ids: `hashes` bit positions an id, in `bits` (base64). */
+export interface IndexFileBloom {
+  hashes: number;
+  bits: string;
 }
 
 export interface EncodedIndexFile {
@@ -121,6 +129,13 @@ const FooterSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    bloom: Type.Object(
+      {
+        hashes: Type.Integer({ minimum: 1, maximum: 32 }),
+        bits: Type.String({ minLength: 4, pattern: '^[A-Za-z0-9+/]*={0,2}$' }),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );
@@ -165,63 +180,106 @@ export function encodeIndexFile(
   items: readonly IndexFileItem[],
   file: { generation: number; shard: number | null; itemsPerBlock?: number },
 ): EncodedIndexFile {
-  const { generation, shard, itemsPerBlock = DEFAULT_ITEMS_PER_BLOCK } = file;
-  if (!(Number.isInteger(itemsPerBlock) && itemsPerBlock >= 1))
-    throw new RangeError('itemsPerBlock must be a whole number ≥ 1');
-  const sorted = [...items].sort((a, b) => compareIds(a.id, b.id));
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]?.id === sorted[i - 1]?.id) throw new RangeError(`id '${sorted[i]?.id}' is given twice`);
+  const writer = new IndexFileWriter(file);
+  for (const item of [...items].sort((a, b) => compareIds(a.id, b.id))) writer.add(item);
+  return writer.finish();
+}
+
+/**
+ * Writes an index file from items given in id order, a block at a time: it holds only the
+ * compressed blocks and the footer's tables, never the decoded items of the whole file, so a merge
+ * of files far larger than memory streams through it.
+ */
+export class IndexFileWriter {
+  private readonly generation: number;
+  private readonly shard: number | null;
+  private readonly itemsPerBlock: number;
+  private readonly values = new FileValues();
+  private readonly parts: Buffer[] = [];
+  private readonly blocks: IndexFileBlock[] = [];
+  private pending: IndexFileItem[] = [];
+  /** Each item's two Bloom hashes, 8 bytes an item: the filter's size is known only at the end. */
+  private readonly hashes: [number, number][] = [];
+  private lastId: string | undefined;
+  private offset = 0;
+  private entries = 0;
+  private withdrawn = 0;
+  private bytes = 0;
+
+  constructor(file: { generation: number; shard: number | null; itemsPerBlock?: number }) {
+    const { generation, shard, itemsPerBlock = DEFAULT_ITEMS_PER_BLOCK } = file;
+    if (!(Number.isInteger(itemsPerBlock) && itemsPerBlock >= 1))
+      throw new RangeError('itemsPerBlock must be a whole number ≥ 1');
+    this.generation = generation;
+    this.shard = shard;
+    this.itemsPerBlock = itemsPerBlock;
   }
-  const values = new FileValues();
-  const parts: Buffer[] = [];
-  const blocks: IndexFileBlock[] = [];
-  let offset = 0;
-  let entries = 0;
-  let bytes = 0;
-  for (let start = 0; start < sorted.length; start += itemsPerBlock) {
-    const chunk = sorted.slice(start, start + itemsPerBlock);
-    const block = gzipSync(blockPayload(chunk, values, generation), { level: 9 });
-    parts.push(block);
-    blocks.push({
-      offset,
+
+  /** Adds the next item; throws unless its id comes after the last one's (a file says one thing of each). */
+  add(item: IndexFileItem): void {
+    if (this.lastId !== undefined && compareIds(item.id, this.lastId) <= 0)
+      throw new RangeError(
+        item.id === this.lastId
+          ? `id '${item.id}' is given twice`
+          : `id '${item.id}' comes after '${this.lastId}', out of order`,
+      );
+    this.lastId = item.id;
+    this.pending.push(item);
+    this.hashes.push(bloomHashes(item.id));
+    if ('entry' in item) {
+      this.entries += 1;
+      this.bytes += item.entry.size;
+    } else {
+      this.withdrawn += 1;
+    }
+    if (this.pending.length >= this.itemsPerBlock) this.sealBlock();
+  }
+
+  /** The file's bytes, with its footer and where it starts. */
+  finish(): EncodedIndexFile {
+    if (this.pending.length > 0) this.sealBlock();
+    const footer: IndexFileFooter = {
+      format: INDEX_FILE_FORMAT,
+      generation: this.generation,
+      shard: this.shard,
+      entries: this.entries,
+      withdrawn: this.withdrawn,
+      bytes: this.bytes,
+      customers: this.values.customers.values,
+      blobs: this.values.blobs.values,
+      runs: this.values.runs.values.map((key) => JSON.parse(key) as [string, string]),
+      blocks: this.blocks,
+      bloom: bloomOf(this.hashes),
+    };
+    // What a reader would refuse is refused here, before anything is written.
+    writable(footer, assertFooter, 'footer');
+    const footerBytes = gzipSync(JSON.stringify(footer));
+    const trailer = Buffer.alloc(TRAILER_BYTES);
+    trailer.writeUInt32BE(footerBytes.length, 0);
+    MAGIC.copy(trailer, 4);
+    return {
+      bytes: Buffer.concat([...this.parts, footerBytes, trailer]),
+      footer,
+      footerOffset: this.offset,
+      footerSha256: sha256Of(footerBytes),
+    };
+  }
+
+  private sealBlock(): void {
+    const chunk = this.pending;
+    this.pending = [];
+    const block = gzipSync(blockPayload(chunk, this.values, this.generation), { level: 9 });
+    this.parts.push(block);
+    this.blocks.push({
+      offset: this.offset,
       length: block.length,
       first: chunk[0]?.id ?? '',
       last: chunk.at(-1)?.id ?? '',
       items: chunk.length,
       sha256: sha256Of(block),
     });
-    offset += block.length;
-    for (const item of chunk) {
-      if ('entry' in item) {
-        entries += 1;
-        bytes += item.entry.size;
-      }
-    }
+    this.offset += block.length;
   }
-  const footer: IndexFileFooter = {
-    format: INDEX_FILE_FORMAT,
-    generation,
-    shard,
-    entries,
-    withdrawn: sorted.length - entries,
-    bytes,
-    customers: values.customers.values,
-    blobs: values.blobs.values,
-    runs: values.runs.values.map((key) => JSON.parse(key) as [string, string]),
-    blocks,
-  };
-  // What a reader would refuse is refused here, before anything is written.
-  writable(footer, assertFooter, 'footer');
-  const footerBytes = gzipSync(JSON.stringify(footer));
-  const trailer = Buffer.alloc(TRAILER_BYTES);
-  trailer.writeUInt32BE(footerBytes.length, 0);
-  MAGIC.copy(trailer, 4);
-  return {
-    bytes: Buffer.concat([...parts, footerBytes, trailer]),
-    footer,
-    footerOffset: offset,
-    footerSha256: sha256Of(footerBytes),
-  };
 }
 
 /**
@@ -266,6 +324,54 @@ export function decodeIndexFooter(tail: Buffer, expected: ExpectedIndexFile): In
   if (items !== footer.entries + footer.withdrawn)
     throw new IntegrityError(`index file ${name}: its footer counts other items than its blocks hold`);
   return footer;
+}
+
+/**
+ * False when the file holds nothing of `id` (its Bloom filter says so: a look-up of an id a file
+ * does not hold, as every new id is, then reads no block); true when it may, wrongly about 1 time
+ * in 120. The footer's SHA-256 in the root covers the filter: a damaged one is refused with it.
+ */
+export function mayHold(footer: IndexFileFooter, id: string): boolean {
+  let bits = decodedBlooms.get(footer);
+  if (!bits) {
+    bits = Buffer.from(footer.bloom.bits, 'base64');
+    decodedBlooms.set(footer, bits);
+  }
+  const size = bits.length * 8;
+  const [first, step] = bloomHashes(id);
+  for (let i = 0; i < footer.bloom.hashes; i++) {
+    const at = (first + i * step) % size;
+    if (((bits[at >> 3] ?? 0) & (1 << (at & 7))) === 0) return false;
+  }
+  return true;
+}
+
+/** Bits a file's Bloom filter gives an item and hash positions an id: about 0.8% false positives. */
+const BLOOM_BITS_PER_ITEM = 10;
+const BLOOM_HASHES = 7;
+/** Decoded filters of footers read, kept as long as the footer is (the reader caches footers). */
+const decodedBlooms = new WeakMap<IndexFileFooter, Buffer>();
+
+/**
+ * An id's two Bloom hashes, from bytes 8 to 15 of its SHA-256: bytes 0 to 3 choose its shard, so
+ * every id of a shard file shares them modulo the shard count.
+ */
+function bloomHashes(id: string): [number, number] {
+  const digest = createHash('sha256').update(id).digest();
+  // Odd, so the steps never repeat a position before wrapping the filter (`>>> 0` keeps it unsigned).
+  return [digest.readUInt32BE(8), (digest.readUInt32BE(12) | 1) >>> 0];
+}
+
+function bloomOf(hashes: readonly [number, number][]): IndexFileBloom {
+  const bytes = Math.max(8, Math.ceil((hashes.length * BLOOM_BITS_PER_ITEM) / 8));
+  const bits = Buffer.alloc(bytes);
+  const size = bytes * 8;
+  for (const [first, step] of hashes)
+    for (let i = 0; i < BLOOM_HASHES; i++) {
+      const at = (first + i * step) % size;
+      bits[at >> 3] = (bits[at >> 3] ?? 0) | (1 << (at & 7));
+    }
+  return { hashes: BLOOM_HASHES, bits: bits.toString('base64') };
 }
 
 /** The block that would hold `id`, or undefined when no block's range covers it. */

@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BlobArchiveStore } from '../../src/adapters/azure-blob/blob-archive-store.js';
-import { BlobArchiveIndex } from '../../src/adapters/blob-index/blob-archive-index.js';
+import {
+  BlobArchiveIndex,
+  DEFAULT_ROOT_RETENTION_MS,
+} from '../../src/adapters/blob-index/blob-archive-index.js';
 import { FilesystemArchiveStore } from '../../src/adapters/filesystem/filesystem-archive-store.js';
 import { sha256Hex } from '../../src/domain/billing-record.js';
 import { IntegrityError, PreconditionFailedError, ValidationError } from '../../src/domain/errors.js';
@@ -162,7 +165,9 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
       stored.push(...(await index.putMany(Array.from({ length: 5 }, (_, i) => entry(`f${batch}-${i}`)))));
     const gone = stored.filter((_, i) => i % 4 === 0);
     for (const entry of gone) expect(await index.withdraw(entry.id, entry.etag)).toEqual(entry);
-    const kept = stored.filter((_, i) => i % 4 !== 0);
+    // Withdrawals never fold: the next upsert (a run's) folds them with the rest.
+    stored.push(...(await index.putMany([entry('f6-0')])));
+    const kept = stored.filter((e) => !gone.includes(e));
     const root = await newestRoot(current());
     // Folded: the journal holds less than a fold's worth, and the shards hold files, some of them bases.
     expect(root.journal.reduce((sum, f) => sum + f.entries + f.withdrawn, 0)).toBeLessThan(8);
@@ -175,6 +180,29 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
     expect(await reader.summary()).toEqual({ count: kept.length, bytes: 10 * kept.length });
     // What a merge or fold replaced is deleted once its root is committed.
     expect(await names(current(), 'index/files/')).toEqual(await namedFiles(current()));
+  });
+
+  it('a withdrawal never folds, so no API request waits for one; the next upsert folds what is due', async () => {
+    const store = current();
+    const index = await open();
+    // Four shards, two items each: the journal is due at 8 items.
+    await index.putMany(Array.from({ length: 7 }, (_, i) => entry(`w${i}`)));
+    await index.withdraw('w0');
+    let root = await newestRoot(store);
+    expect(root.journal.reduce((sum, f) => sum + f.entries + f.withdrawn, 0)).toBe(8);
+    expect(root.shards.every((shard) => shard.base === null && shard.deltas.length === 0)).toBe(true);
+    await index.putMany([entry('w7')]);
+    root = await newestRoot(store);
+    expect(root.journal).toEqual([]);
+    expect((await (await open()).list({ limit: 10 })).map((e) => e.id)).toEqual([
+      'w1',
+      'w2',
+      'w3',
+      'w4',
+      'w5',
+      'w6',
+      'w7',
+    ]);
   });
 
   it('a read that finds a file gone because a newer root replaced it reads that root', async () => {
@@ -333,6 +361,24 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
     expect(await reader.get('p6')).toEqual(p6);
   });
 
+  it('two pruners at once leave only the newest root, and every entry readable', async () => {
+    const index = await open();
+    for (let i = 0; i < 8; i++) await index.putMany([entry(`t${i}`)]);
+    const roots = await names(current(), INDEX_ROOT_PREFIX);
+    const pruner = async () => {
+      const later = new BlobArchiveIndex(current(), {
+        ...OPTIONS,
+        now: () => new Date(Date.now() + 2 * DEFAULT_ROOT_RETENTION_MS),
+      });
+      await later.init();
+      return later.upkeep.pruneRoots();
+    };
+    const [a, b] = await Promise.all([pruner(), pruner()]);
+    expect(a + b).toBeGreaterThanOrEqual(roots.length - 1);
+    expect(await names(current(), INDEX_ROOT_PREFIX)).toEqual([roots.at(-1)]);
+    expect(await (await open()).list({ limit: 20 })).toHaveLength(8);
+  });
+
   it('prunes a root by the age of the root after it, not its own', async () => {
     const store = current();
     const index = await open();
@@ -357,11 +403,11 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
     const store = current();
     let release = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
-    let stalled = false;
+    const gate = { stalled: false };
     const stalling: ArchiveStore = Object.create(store) as ArchiveStore;
     stalling.putIfAbsent = async (name: string, bytes: Uint8Array, facts: BlobFacts) => {
-      if (name.startsWith(INDEX_ROOT_PREFIX) && !stalled) {
-        stalled = true;
+      if (name.startsWith(INDEX_ROOT_PREFIX) && !gate.stalled) {
+        gate.stalled = true;
         await released;
       }
       return store.putIfAbsent(name, bytes, facts);
@@ -371,7 +417,7 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
     await slow.init();
     // Planned on root 1; held up just before it creates root 2.
     const pending = slow.putMany([entry('w')]);
-    while (!stalled) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (!gate.stalled) await new Promise((resolve) => setTimeout(resolve, 5));
     // Meanwhile others commit roots 2 to 4, and an hour later (by its clock) 1 to 3 are pruned.
     const later = new BlobArchiveIndex(store, {
       ...OPTIONS,

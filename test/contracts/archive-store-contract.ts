@@ -100,6 +100,20 @@ export function describeArchiveStoreContract(
       expect(await names('Records/')).toEqual([]);
     });
 
+    it('goes on listing when a blob is deleted while the listing is under way', async () => {
+      for (const name of ['l/a.json', 'l/b.json', 'l/c.json']) {
+        const body = bytes(name);
+        await current().putIfAbsent(name, body, { sha256: sha256Hex(body) });
+      }
+      const seen: string[] = [];
+      for await (const info of current().list('l/')) {
+        seen.push(info.name);
+        if (info.name === 'l/a.json') await current().delete('l/b.json');
+      }
+      // The deleted blob may be listed or not; the others are, in order.
+      expect(seen.filter((name) => name !== 'l/b.json')).toEqual(['l/a.json', 'l/c.json']);
+    });
+
     it(features.tiers ? 'declares access tiers' : 'declares no access tiers', () => {
       expect(current().tiers !== undefined).toBe(features.tiers);
     });

@@ -8,6 +8,8 @@ import {
   decodeIndexFooter,
   encodeIndexFile,
   findInBlock,
+  IndexFileWriter,
+  mayHold,
   type IndexFileBlock,
   type IndexFileItem,
 } from '../../src/domain/index-file.js';
@@ -15,6 +17,11 @@ import type { ArchiveEntry } from '../../src/ports/archive-index.js';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 const sha256Of = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+/** A UUID-shaped id fixed by `n`, so the test's ids are the same every run. */
+const randomUUIDFrom = (n: number) => {
+  const hex = sha(`id-${n}`);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+};
 
 function segmentEntry(id: string, n: number): ArchiveEntry {
   return {
@@ -183,6 +190,45 @@ describe('index files', () => {
         { id: 'inv-1', entry: { ...entry, location: { ...entry.location, offset: 1.5 } }, version: 1 },
       ]),
     ).toThrow(/not be readable/);
+  });
+
+  it('are written item by item in id order, the same bytes as encoded whole, and refuse any other order', () => {
+    const items: IndexFileItem[] = Array.from({ length: 1200 }, (_, n) => {
+      const id = `inv-${String(n).padStart(5, '0')}`;
+      return n % 9 === 0 ? { id, withdrawn: true } : { id, entry: segmentEntry(id, n), version: 1 + (n % 9) };
+    });
+    const writer = new IndexFileWriter({ generation: GENERATION, shard: SHARD, itemsPerBlock: 100 });
+    for (const item of items) writer.add(item);
+    const streamed = writer.finish();
+    const whole = encoded([...items].reverse(), 100);
+    expect(streamed.bytes.equals(whole.bytes)).toBe(true);
+    expect(streamed.footer.blocks).toHaveLength(12);
+    expect(streamed.footer).toMatchObject({ entries: 1066, withdrawn: 134 });
+
+    const backwards = new IndexFileWriter({ generation: GENERATION, shard: SHARD });
+    backwards.add({ id: 'inv-2', withdrawn: true });
+    expect(() => {
+      backwards.add({ id: 'inv-1', withdrawn: true });
+    }).toThrow(/out of order/);
+    expect(() => {
+      backwards.add({ id: 'inv-2', withdrawn: true });
+    }).toThrow(/given twice/);
+  });
+
+  it('say, without a block read, that they hold nothing of almost every id they do not hold', () => {
+    const items: IndexFileItem[] = Array.from({ length: 5000 }, (_, n) => {
+      const id = randomUUIDFrom(n);
+      return n % 10 === 0 ? { id, withdrawn: true } : { id, entry: segmentEntry(id, n), version: 1 };
+    });
+    const file = encoded(items);
+    // Never wrong about an id it holds, entry or withdrawal.
+    expect(items.filter((item) => !mayHold(file.footer, item.id))).toEqual([]);
+    // Ids fixed by their numbers, so the share is the same every run: about 0.8% by design.
+    const absent = Array.from({ length: 20_000 }, (_, n) => randomUUIDFrom(100_000 + n));
+    const wrong = absent.filter((id) => mayHold(file.footer, id)).length;
+    expect(wrong / absent.length).toBeLessThan(0.015);
+    // About 10 bits an item, in the footer the root's SHA-256 covers.
+    expect(Buffer.from(file.footer.bloom.bits, 'base64').length).toBe(Math.ceil((5000 * 10) / 8));
   });
 
   it('keep run ids and archival times apart whatever they hold', () => {

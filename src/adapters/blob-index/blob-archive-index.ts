@@ -11,7 +11,7 @@ import {
   StoreUnavailableError,
   ValidationError,
 } from '../../domain/errors.js';
-import { compareIds, encodeIndexFile, type IndexFileItem } from '../../domain/index-file.js';
+import { compareIds, IndexFileWriter, type IndexFileItem } from '../../domain/index-file.js';
 import {
   emptyIndexRoot,
   encodeIndexRoot,
@@ -175,7 +175,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
     if (entries.length === 0) return [];
     // One word per id: the last entry given for an id is the one stored.
     const last = new Map(entries.map((entry) => [entry.id, entry]));
-    return this.commit(async (root, generation) => {
+    return this.commit({ fold: true }, async (root, generation) => {
       const standing = [...last.values()];
       // What each replaces, for the counts: the blocks are the ones the caller's getMany just read.
       const before = await pMap(standing, (entry) => this.lookUp(root, entry.id), {
@@ -194,7 +194,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
   }
 
   repoint(from: StoredEntry, to: ArchiveEntry): Promise<StoredEntry | undefined> {
-    return this.commit(async (root, generation) => {
+    return this.commit({ fold: true }, async (root, generation) => {
       const now = await this.lookUp(root, from.id);
       if (now?.etag !== from.etag) return { words: [], counts: NO_CHANGE, answer: () => undefined };
       const entry = { ...to, id: from.id };
@@ -206,8 +206,12 @@ export class BlobArchiveIndex implements ArchiveIndex {
     });
   }
 
+  /**
+   * Withdrawals come from API requests (restore, update, delete of an archived record): they never
+   * fold, so no client waits for one; the next upsert or repoint (a run's) folds what is due.
+   */
   withdraw(id: string, ifMatch?: string): Promise<StoredEntry | undefined> {
-    return this.commit(async (root) => {
+    return this.commit({ fold: false }, async (root) => {
       const now = await this.lookUp(root, id);
       if (!now) return { words: [], counts: NO_CHANGE, answer: () => undefined };
       if (ifMatch !== undefined && now.etag !== ifMatch)
@@ -410,12 +414,15 @@ export class BlobArchiveIndex implements ArchiveIndex {
   /**
    * Plans the change on the newest root, writes its words (merged with the journal's newest files)
    * as one journal file and commits the next root; planned again on the newer root whenever another
-   * writer committed first. Then folds the journal when it is due.
+   * writer committed first. Then, unless told not to, folds the journal when it is due.
    */
-  private commit<T>(plan: (root: IndexRoot, generation: number) => Promise<CommitPlan<T>>): Promise<T> {
+  private commit<T>(
+    { fold }: { fold: boolean },
+    plan: (root: IndexRoot, generation: number) => Promise<CommitPlan<T>>,
+  ): Promise<T> {
     const turn = this.commits.then(
-      () => this.commitNow(plan),
-      () => this.commitNow(plan),
+      () => this.commitNow(plan, fold),
+      () => this.commitNow(plan, fold),
     );
     this.commits = turn.catch(() => undefined);
     return turn;
@@ -423,6 +430,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
 
   private async commitNow<T>(
     plan: (root: IndexRoot, generation: number) => Promise<CommitPlan<T>>,
+    fold: boolean,
   ): Promise<T> {
     for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
       if (attempt > 1) await backOff(attempt);
@@ -438,11 +446,10 @@ export class BlobArchiveIndex implements ArchiveIndex {
         counts = planned.counts;
         if (planned.words.length === 0) return answer();
         replaced = root.journal.slice(root.journal.length - filesToMerge(root.journal, planned.words.length));
-        const words = await this.merged(
+        file = await this.write(
           [sorted(planned.words), ...[...replaced].reverse().map((f) => this.reader.itemsAfter(f, null))],
-          { keepWithdrawals: true },
+          { generation, shard: null, keepWithdrawals: true },
         );
-        file = await this.upload(words, generation, null);
       } catch (error) {
         // A file the plan read was replaced meanwhile: plan again on the newer root.
         await this.unlessReplaced(error, root);
@@ -450,7 +457,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
       }
       const change = { journal: { file, replaces: replaced.map((f) => f.name) }, counts };
       if (await this.commitRoot(root, nextIndexRoot(root, change, this.now()), [file], replaced)) {
-        await this.foldIfDue();
+        if (fold) await this.foldIfDue();
         return answer();
       }
     }
@@ -482,10 +489,12 @@ export class BlobArchiveIndex implements ArchiveIndex {
     const generation = root.generation + 1;
     let words: IndexFileItem[];
     try {
-      words = await this.merged(
+      // The journal is small by design (it is folded once it reaches the fold size): held whole.
+      words = [];
+      for await (const word of mergeNewestFirst(
         journalNewestFirst(root).map((f) => this.reader.itemsAfter(f, null)),
-        { keepWithdrawals: true },
-      );
+      ))
+        words.push(word);
     } catch (error) {
       await this.unlessReplaced(error, root);
       return false;
@@ -508,11 +517,10 @@ export class BlobArchiveIndex implements ArchiveIndex {
           const replaced = files.slice(files.length - filesToMerge(files, items.length));
           // A file with nothing below it needs no withdrawals: they would hide nothing.
           const base = replaced.length === files.length;
-          const merged = await this.merged(
+          const file = await this.write(
             [sorted(items), ...[...replaced].reverse().map((f) => this.reader.itemsAfter(f, shard))],
-            { keepWithdrawals: !base },
+            { generation, shard, keepWithdrawals: !base },
           );
-          const file = await this.upload(merged, generation, shard);
           uploaded.push(file);
           return { shard, file, replaced, base };
         },
@@ -626,13 +634,23 @@ export class BlobArchiveIndex implements ArchiveIndex {
     return (await this.store.get(name)).equals(bytes);
   }
 
-  /** Encodes and stores a new file of the journal (shard null) or of a shard. */
-  private async upload(
-    items: IndexFileItem[],
-    generation: number,
-    shard: number | null,
+  /**
+   * Stores a new file of the journal (shard null) or of a shard: the words of sorted streams given
+   * newest first, one per id (the first stream's), streamed block by block into the file, so a
+   * merge that takes a shard's whole base never holds its decoded entries.
+   */
+  private async write(
+    streams: Stream<IndexFileItem>[],
+    {
+      generation,
+      shard,
+      keepWithdrawals,
+    }: { generation: number; shard: number | null; keepWithdrawals: boolean },
   ): Promise<NewIndexFile> {
-    const encoded = encodeIndexFile(items, { generation, shard });
+    const writer = new IndexFileWriter({ generation, shard });
+    for await (const word of mergeNewestFirst(streams))
+      if (keepWithdrawals || 'entry' in word) writer.add(word);
+    const encoded = writer.finish();
     const name = indexFileName(shard, generation);
     await this.store.putIfAbsent(name, encoded.bytes, { sha256: sha256Hex(encoded.bytes), tier: INDEX_TIER });
     return {
@@ -643,17 +661,6 @@ export class BlobArchiveIndex implements ArchiveIndex {
       entries: encoded.footer.entries,
       withdrawn: encoded.footer.withdrawn,
     };
-  }
-
-  /** The words of sorted streams given newest first, one per id (the first stream's wins). */
-  private async merged(
-    streams: Stream<IndexFileItem>[],
-    { keepWithdrawals }: { keepWithdrawals: boolean },
-  ): Promise<IndexFileItem[]> {
-    const words: IndexFileItem[] = [];
-    for await (const word of mergeNewestFirst(streams))
-      if (keepWithdrawals || 'entry' in word) words.push(word);
-    return words;
   }
 
   /**

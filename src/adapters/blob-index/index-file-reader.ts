@@ -4,6 +4,7 @@ import {
   compareIds,
   decodeIndexBlock,
   decodeIndexFooter,
+  mayHold,
   type IndexFileBlock,
   type IndexFileFooter,
   type IndexFileItem,
@@ -64,6 +65,7 @@ export class IndexFileReader {
   /** What the file says of `id`, or undefined when it says nothing. */
   async find(file: IndexRootFile, shard: number | null, id: string): Promise<IndexFileItem | undefined> {
     const footer = await this.footer(file, shard);
+    if (!mayHold(footer, id)) return undefined;
     const block = blockFor(footer, id);
     if (!block) return undefined;
     const items = await this.block(file, footer, block);
@@ -121,7 +123,9 @@ function itemOf(items: readonly IndexFileItem[], id: string): IndexFileItem | un
 
 function footerBytes(footer: IndexFileFooter): number {
   const strings = [...footer.customers, ...footer.blobs].reduce((sum, text) => sum + text.length, 0);
-  return 2 * strings + 200 * (footer.blocks.length + footer.runs.length);
+  // The Bloom filter as base64 text, then decoded to bytes on its first use.
+  const bloom = footer.bloom.bits.length * (1 + 3 / 4);
+  return 2 * strings + bloom + 200 * (footer.blocks.length + footer.runs.length);
 }
 
 function itemsBytes(items: readonly IndexFileItem[]): number {
