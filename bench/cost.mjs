@@ -6,7 +6,11 @@
 // store operations, and records archived per second.
 //
 //   npm run build && node bench/cost.mjs [--records 100000] [--sizes 0.3,1,4] [--layouts segment,record]
-//                                        [--backend embedded|azure] [--batch-size 100]
+//                                        [--backend embedded|azure] [--batch-size 100] [--indexes native,blob]
+//
+// --indexes native,blob runs each case on the backend's own index (SQLite, Cosmos DB) and on
+// ARCHIVE_INDEX=blob; "share of live" is the cost model's archived_cost_share_of_live right after
+// the run (blobs in their upload tier, before the lifecycle policy cools them).
 //
 // --backend azure starts Azurite and the Cosmos DB test server on loopback (as the tests do). The
 // test server charges 1 RU for every request, so the RU it reports only count requests; the
@@ -48,6 +52,7 @@ const { values } = parseArgs({
     layouts: { type: 'string', default: 'segment,record' },
     backend: { type: 'string', default: 'embedded' },
     'batch-size': { type: 'string', default: '100' },
+    indexes: { type: 'string', default: 'native' },
   },
 });
 const recordCount = Number(values.records);
@@ -55,6 +60,9 @@ const sizes = values.sizes.split(',').map(Number);
 const layouts = values.layouts.split(',');
 const backend = values.backend;
 const batchSize = values['batch-size'];
+const indexes = values.indexes.split(',');
+if (indexes.some((kind) => kind !== 'native' && kind !== 'blob'))
+  throw new Error('--indexes are native and blob');
 if (!Number.isInteger(recordCount) || recordCount < 1) throw new Error('--records takes a whole number ≥ 1');
 if (sizes.some((kb) => !(kb > 0 && kb <= 60))) throw new Error('--sizes are KB between 0 and 60');
 if (layouts.some((layout) => layout !== 'segment' && layout !== 'record'))
@@ -142,11 +150,12 @@ async function indexBytes(built, config, dataDir) {
 
 /**
  * @param {string} layout
+ * @param {string} indexKind
  * @param {number} kb
  * @param {RecordDocument[]} docs
  * @param {() => Promise<Stores>} freshStores
  */
-async function measure(layout, kb, docs, freshStores) {
+async function measure(layout, indexKind, kb, docs, freshStores) {
   const stores = await freshStores();
   try {
     const config = loadConfig({
@@ -154,10 +163,12 @@ async function measure(layout, kb, docs, freshStores) {
       ARCHIVE_LAYOUT: layout,
       BATCH_SIZE: batchSize,
       LOG_LEVEL: 'silent',
+      ...(indexKind === 'blob' && { ARCHIVE_INDEX: 'blob' }),
     });
+    const blobIndex = config.backend.archiveIndex.kind === 'blob';
     const built = createAdapters(config.backend, azureAgent ? { cosmosAgent: azureAgent } : {});
     const services = await createServices(config, logger, { backend: built });
-    /** @type {{ layout: string, kb: number, seconds: number, recordsPerSecond: number, liveBytes: number, blobs: { segment: number, manifest: number, record: number, billed: number, count: number }, usage: Usage, modelledRu: number | undefined, indexBytes: number }} */
+    /** @type {{ layout: string, kb: number, seconds: number, recordsPerSecond: number, liveBytes: number, blobs: { segment: number, manifest: number, record: number, billed: number, count: number }, usage: Usage, modelledRu: number | undefined, indexBytes: number, share: number | null }} */
     let result;
     try {
       await seed(built, docs, config.backend.kind === 'azure' && config.backend.cosmos);
@@ -179,7 +190,11 @@ async function measure(layout, kb, docs, freshStores) {
         }
       }
       const liveBytes = docs.reduce((sum, doc) => sum + Buffer.byteLength(JSON.stringify(doc)), 0);
-      const index = config.backend.kind === 'azure' ? await indexBytes(built, config, undefined) : undefined;
+      const index = blobIndex
+        ? (await built.adapters.index.storage()).bytes
+        : config.backend.kind === 'azure'
+          ? await indexBytes(built, config, undefined)
+          : undefined;
       const usage = run.usage;
       if (!usage) throw new Error('the run counted no usage');
       const pointReads = Object.entries(usage.cosmos.by_kind)
@@ -187,11 +202,13 @@ async function measure(layout, kb, docs, freshStores) {
         .reduce((sum, [, calls]) => sum + calls.requests, 0);
       const entryBytes = index === undefined ? 0 : index / docs.length;
       const meanDoc = liveBytes / docs.length;
+      // A blob-native index writes no Cosmos DB document for an entry.
       const modelledRu =
         ru(READ_RU, meanDoc) +
-        ru(WRITE_RU, entryBytes) +
+        (blobIndex ? 0 : ru(WRITE_RU, entryBytes)) +
         ru(WRITE_RU, meanDoc) +
         (pointReads / docs.length) * 1;
+      const share = (await services.cost.report({ fresh: true })).archived_cost_share_of_live;
       result = {
         layout,
         kb,
@@ -202,11 +219,12 @@ async function measure(layout, kb, docs, freshStores) {
         usage,
         modelledRu: config.backend.kind === 'azure' ? modelledRu : undefined,
         indexBytes: index ?? 0,
+        share,
       };
     } finally {
       await services.close();
     }
-    if (config.backend.kind === 'embedded')
+    if (config.backend.kind === 'embedded' && !blobIndex)
       result.indexBytes = await indexBytes(built, config, stores.env.DATA_DIR);
     return result;
   } finally {
@@ -223,29 +241,32 @@ try {
   const rows = [];
   for (const kb of sizes) {
     const docs = makeDocs(kb);
-    for (const layout of layouts) {
-      const r = await measure(layout, kb, docs, freshStores);
-      const per = (/** @type {number} */ value) => value / recordCount;
-      const round = (/** @type {number} */ value, digits = 1) => Number(value.toFixed(digits));
-      rows.push({
-        size: `${kb} KB`,
-        layout: r.layout,
-        'live B': Math.round(r.liveBytes),
-        'index B': Math.round(per(r.indexBytes)),
-        'data B': Math.round(per(r.blobs.segment + r.blobs.record)),
-        'manifest B': Math.round(per(r.blobs.manifest)),
-        'manifest/data': r.blobs.segment ? round(r.blobs.manifest / r.blobs.segment, 2) : '-',
-        'billed B (cool+)': Math.round(per(r.blobs.billed)),
-        'cosmos req': round(per(r.usage.cosmos.requests), 3),
-        'RU (server)': round(per(r.usage.cosmos.request_units), 2),
-        'RU (modelled)': r.modelledRu === undefined ? '-' : round(r.modelledRu, 2),
-        'store ops /1k': round(per(r.usage.archive_store.operations) * 1000, 1),
-        'records/s': Math.round(r.recordsPerSecond),
-      });
-      console.log(
-        `  ${kb} KB ${layout}: ${JSON.stringify({ cosmos: r.usage.cosmos.by_kind, store: r.usage.archive_store.by_kind })}`,
-      );
-    }
+    for (const layout of layouts)
+      for (const indexKind of indexes) {
+        const r = await measure(layout, indexKind, kb, docs, freshStores);
+        const per = (/** @type {number} */ value) => value / recordCount;
+        const round = (/** @type {number} */ value, digits = 1) => Number(value.toFixed(digits));
+        rows.push({
+          size: `${kb} KB`,
+          layout: r.layout,
+          index: indexKind,
+          'live B': Math.round(r.liveBytes),
+          'index B': Math.round(per(r.indexBytes)),
+          'data B': Math.round(per(r.blobs.segment + r.blobs.record)),
+          'manifest B': Math.round(per(r.blobs.manifest)),
+          'manifest/data': r.blobs.segment ? round(r.blobs.manifest / r.blobs.segment, 2) : '-',
+          'billed B (cool+)': Math.round(per(r.blobs.billed)),
+          'cosmos req': round(per(r.usage.cosmos.requests), 3),
+          'RU (server)': round(per(r.usage.cosmos.request_units), 2),
+          'RU (modelled)': r.modelledRu === undefined ? '-' : round(r.modelledRu, 2),
+          'store ops /1k': round(per(r.usage.archive_store.operations) * 1000, 1),
+          'records/s': Math.round(r.recordsPerSecond),
+          'share of live %': r.share === null ? '-' : round(r.share * 100, 2),
+        });
+        console.log(
+          `  ${kb} KB ${layout} ${indexKind}: ${JSON.stringify({ cosmos: r.usage.cosmos.by_kind, store: r.usage.archive_store.by_kind })}`,
+        );
+      }
   }
   console.log('per archived record:');
   console.table(rows);
