@@ -11,8 +11,8 @@ import { describeAuditTrailContract } from '../contracts/audit-trail-contract.js
 import { describeArchiveStoreContract } from '../contracts/archive-store-contract.js';
 import { describeLockContract } from '../contracts/lock-contract.js';
 import { openedStore, type StoreFixture } from '../contracts/store-fixture.js';
-import { freshContainer, localAzure, uniqueName } from '../helpers/azure.js';
-import { startFaultProxy } from '../helpers/fault-proxy.js';
+import { freshContainer, localAzure } from '../helpers/azure.js';
+import { startFaultProxy, type FaultProxyOptions } from '../helpers/fault-proxy.js';
 
 const storeOptions = { uploadTier: 'Cool', rehydratePriority: 'High' } as const;
 
@@ -23,6 +23,23 @@ function onFreshContainer<T extends { init(): Promise<void>; close(): Promise<vo
     const { container, remove } = freshContainer();
     return openedStore(build(container), remove);
   };
+}
+
+/**
+ * A fresh container, reached directly and through a fault proxy in front of Azurite; `remove`
+ * deletes the container (the proxy is the caller's to close).
+ */
+async function freshContainerThroughProxy(options: Omit<FaultProxyOptions, 'target'>) {
+  const connection = localAzure().blobConnectionString;
+  const endpoint = /BlobEndpoint=([^;]+)/.exec(connection)?.[1] ?? '';
+  const proxy = await startFaultProxy({ target: new URL(endpoint), ...options });
+  const proxied = new URL(endpoint);
+  proxied.host = proxy.url.host;
+  const { container, remove } = freshContainer();
+  const throughProxy = BlobServiceClient.fromConnectionString(
+    connection.replace(endpoint, proxied.href),
+  ).getContainerClient(container.containerName);
+  return { proxy, container, throughProxy, remove };
 }
 
 describeArchiveStoreContract(
@@ -42,23 +59,14 @@ describeAuditTrailContract(
 
 describe('BlobArchiveStore on Azurite', () => {
   it('reads a blob again when its body breaks off half-way, whole or a range', async () => {
-    const connection = localAzure().blobConnectionString;
-    const endpoint = /BlobEndpoint=([^;]+)/.exec(connection)?.[1] ?? '';
     let downloads = 0;
     // The first download of each read is cut half-way through its body, after its headers came.
-    const proxy = await startFaultProxy({
-      target: new URL(endpoint),
+    const { proxy, throughProxy, remove } = await freshContainerThroughProxy({
       rates: { truncate: 1 },
       seed: 7,
       filter: (request) =>
         request.method === 'GET' && request.url?.includes('/x.bin') === true && downloads++ % 2 === 0,
     });
-    const proxied = new URL(endpoint);
-    proxied.host = proxy.url.host;
-    const { container, remove } = freshContainer();
-    const throughProxy = BlobServiceClient.fromConnectionString(
-      connection.replace(endpoint, proxied.href),
-    ).getContainerClient(container.containerName);
     try {
       const store = new BlobArchiveStore(throughProxy, storeOptions);
       await store.init();
@@ -155,22 +163,13 @@ describe('AppendBlobAuditTrail on Azurite', () => {
     ['the request broke before it reached the service', 'resetBefore'],
     ['the service answered 503', 'unavailable'],
   ] as const)('appends a line exactly once when %s', async (_case, kind) => {
-    const connection = localAzure().blobConnectionString;
-    const endpoint = /BlobEndpoint=([^;]+)/.exec(connection)?.[1] ?? '';
     let struck = 0;
-    const proxy = await startFaultProxy({
-      target: new URL(endpoint),
+    const { proxy, container, throughProxy, remove } = await freshContainerThroughProxy({
       rates: { [kind]: 1 },
       seed: 5,
       // Only the first append of the line, not its creation of the blob nor any look afterwards.
       filter: (request) => request.url?.includes('comp=appendblock') === true && struck++ === 1,
     });
-    const proxied = new URL(endpoint);
-    proxied.host = proxy.url.host;
-    const { container, remove } = freshContainer();
-    const throughProxy = BlobServiceClient.fromConnectionString(
-      connection.replace(endpoint, proxied.href),
-    ).getContainerClient(container.containerName);
     try {
       const trail = new AppendBlobAuditTrail(throughProxy);
       await trail.init();
@@ -270,22 +269,17 @@ describe('BlobLeaseLock on Azurite', () => {
   }, 40_000);
 
   it('reports the lease lost while it still holds, when renewals go unanswered', async () => {
-    const connection = localAzure().blobConnectionString;
-    const endpoint = /BlobEndpoint=([^;]+)/.exec(connection)?.[1] ?? '';
     // Renewals vanish on the way (a stalled connection): the lease can only run out.
-    const proxy = await startFaultProxy({
-      target: new URL(endpoint),
+    const {
+      proxy,
+      container: direct,
+      throughProxy: container,
+      remove,
+    } = await freshContainerThroughProxy({
       rates: { hang: 1 },
       seed: 3,
       filter: (request) => request.headers['x-ms-lease-action'] === 'renew',
     });
-    const proxied = new URL(endpoint);
-    proxied.host = proxy.url.host;
-    const name = uniqueName('lease');
-    const container = BlobServiceClient.fromConnectionString(
-      connection.replace(endpoint, proxied.href),
-    ).getContainerClient(name);
-    const direct = BlobServiceClient.fromConnectionString(connection).getContainerClient(name);
     try {
       const lock = new BlobLeaseLock(container);
       await lock.init();
@@ -304,7 +298,7 @@ describe('BlobLeaseLock on Azurite', () => {
       ).rejects.toBeInstanceOf(LockHeldError);
       await lock.close();
     } finally {
-      await direct.deleteIfExists();
+      await remove();
       await proxy.close();
     }
   }, 40_000);
