@@ -27,7 +27,7 @@ import { compileAssert } from './schema-validator.js';
  * The integrity chain starts at the root, which keeps each file's footer SHA-256: the footer (with
  * its dictionaries) is checked against it, and each block against the footer.
  */
-export const INDEX_FILE_FORMAT = 'billing-archive.index-file/1';
+export const INDEX_FILE_FORMAT = 'billing-archive.index-file/2';
 const MAGIC = Buffer.from('BAIX', 'ascii');
 const TRAILER_BYTES = 4 + MAGIC.length;
 const SHA256_BYTES = 32;
@@ -199,7 +199,8 @@ export class IndexFileWriter {
   private readonly blocks: IndexFileBlock[] = [];
   private pending: IndexFileItem[] = [];
   /** Each item's two Bloom hashes, 8 bytes an item: the filter's size is known only at the end. */
-  private readonly hashes: [number, number][] = [];
+  private hashes = new Uint32Array(2 * 1024);
+  private items = 0;
   private lastId: string | undefined;
   private offset = 0;
   private entries = 0;
@@ -225,7 +226,15 @@ export class IndexFileWriter {
       );
     this.lastId = item.id;
     this.pending.push(item);
-    this.hashes.push(bloomHashes(item.id));
+    if (2 * this.items + 2 > this.hashes.length) {
+      const grown = new Uint32Array(this.hashes.length * 2);
+      grown.set(this.hashes);
+      this.hashes = grown;
+    }
+    const [first, step] = bloomHashes(item.id);
+    this.hashes[2 * this.items] = first;
+    this.hashes[2 * this.items + 1] = step;
+    this.items += 1;
     if ('entry' in item) {
       this.entries += 1;
       this.bytes += item.entry.size;
@@ -249,7 +258,7 @@ export class IndexFileWriter {
       blobs: this.values.blobs.values,
       runs: this.values.runs.values.map((key) => JSON.parse(key) as [string, string]),
       blocks: this.blocks,
-      bloom: bloomOf(this.hashes),
+      bloom: bloomOf(this.hashes.subarray(0, 2 * this.items)),
     };
     // What a reader would refuse is refused here, before anything is written.
     writable(footer, assertFooter, 'footer');
@@ -340,8 +349,9 @@ export function mayHold(footer: IndexFileFooter, id: string): boolean {
   const size = bits.length * 8;
   const [first, step] = bloomHashes(id);
   for (let i = 0; i < footer.bloom.hashes; i++) {
+    // Division, not `>> 3`: a shift works on 32-bit signed integers.
     const at = (first + i * step) % size;
-    if (((bits[at >> 3] ?? 0) & (1 << (at & 7))) === 0) return false;
+    if (((bits[Math.floor(at / 8)] ?? 0) & (1 << (at % 8))) === 0) return false;
   }
   return true;
 }
@@ -362,15 +372,21 @@ function bloomHashes(id: string): [number, number] {
   return [digest.readUInt32BE(8), (digest.readUInt32BE(12) | 1) >>> 0];
 }
 
-function bloomOf(hashes: readonly [number, number][]): IndexFileBloom {
-  const bytes = Math.max(8, Math.ceil((hashes.length * BLOOM_BITS_PER_ITEM) / 8));
+/** The filter of items whose hashes are `hashes`, two a item (first, step). */
+function bloomOf(hashes: Uint32Array): IndexFileBloom {
+  const items = hashes.length / 2;
+  const bytes = Math.max(8, Math.ceil((items * BLOOM_BITS_PER_ITEM) / 8));
   const bits = Buffer.alloc(bytes);
   const size = bytes * 8;
-  for (const [first, step] of hashes)
+  for (let item = 0; item < items; item++) {
+    const first = hashes[2 * item] ?? 0;
+    const step = hashes[2 * item + 1] ?? 1;
     for (let i = 0; i < BLOOM_HASHES; i++) {
       const at = (first + i * step) % size;
-      bits[at >> 3] = (bits[at >> 3] ?? 0) | (1 << (at & 7));
+      const byte = Math.floor(at / 8);
+      bits[byte] = (bits[byte] ?? 0) | (1 << (at % 8));
     }
+  }
   return { hashes: BLOOM_HASHES, bits: bits.toString('base64') };
 }
 

@@ -9,7 +9,7 @@ import { compileAssert } from './schema-validator.js';
  * writers cannot both commit the same generation (the loser reads the winner's and tries again).
  * Readers take the highest generation and never see a half-made one.
  */
-export const INDEX_ROOT_FORMAT = 'billing-archive.index-root/1';
+export const INDEX_ROOT_FORMAT = 'billing-archive.index-root/2';
 /** Where roots are listed from. */
 export const INDEX_ROOT_PREFIX = 'index/roots/';
 const GENERATION_DIGITS = 12;
@@ -227,12 +227,12 @@ export function nextIndexRoot(root: IndexRoot, change: IndexRootChange, committe
       target.deltas.push({ ...file, generation });
     }
   }
+  // A statistic never blocks a change: counts that would go below zero (they can only if they
+  // were wrong already) stop at zero, and the writer says so (see countsFallShort).
   const counts = {
-    entries: root.counts.entries + (change.counts?.entries ?? 0),
-    bytes: root.counts.bytes + (change.counts?.bytes ?? 0),
+    entries: Math.max(0, root.counts.entries + (change.counts?.entries ?? 0)),
+    bytes: Math.max(0, root.counts.bytes + (change.counts?.bytes ?? 0)),
   };
-  if (counts.entries < 0 || counts.bytes < 0)
-    throw new RangeError('a change cannot take the counts below zero');
   return {
     format: INDEX_ROOT_FORMAT,
     index_id: root.index_id,
@@ -242,6 +242,12 @@ export function nextIndexRoot(root: IndexRoot, change: IndexRootChange, committe
     shards,
     counts,
   };
+}
+
+/** Whether `change` would take `root`'s counts below zero: they were wrong before it. */
+export function countsFallShort(root: IndexRoot, change: IndexRootChange): boolean {
+  const { entries = 0, bytes = 0 } = change.counts ?? {};
+  return root.counts.entries + entries < 0 || root.counts.bytes + bytes < 0;
 }
 
 /** `files` without its newest files named in `replaces` (in order); throws unless they are exactly those. */

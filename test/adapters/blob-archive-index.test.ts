@@ -182,7 +182,7 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
     expect(await names(current(), 'index/files/')).toEqual(await namedFiles(current()));
   });
 
-  it('a withdrawal never folds, so no API request waits for one; the next upsert folds what is due', async () => {
+  it('a withdrawal folds only at four times the fold size, so API requests seldom wait; an upsert folds what is due', async () => {
     const store = current();
     const index = await open();
     // Four shards, two items each: the journal is due at 8 items.
@@ -203,6 +203,44 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
       'w6',
       'w7',
     ]);
+  });
+
+  it('a long row of withdrawals (a retention sweep) folds once the journal is four times the fold size', async () => {
+    const store = current();
+    const index = await open();
+    // 40 entries fold at once (over 8); then 31 withdrawals stay in the journal, the 32nd folds.
+    await index.putMany(Array.from({ length: 40 }, (_, i) => entry(`s${String(i).padStart(2, '0')}`)));
+    expect((await newestRoot(store)).journal).toEqual([]);
+    for (let i = 0; i < 31; i++) await index.withdraw(`s${String(i).padStart(2, '0')}`);
+    expect((await newestRoot(store)).journal.reduce((sum, f) => sum + f.withdrawn, 0)).toBe(31);
+    await index.withdraw('s31');
+    expect((await newestRoot(store)).journal).toEqual([]);
+    expect((await (await open()).list({ limit: 50 })).map((e) => e.id)).toEqual(
+      Array.from({ length: 8 }, (_, i) => `s${32 + i}`),
+    );
+    expect(await index.summary()).toEqual({ count: 8, bytes: 80 });
+  });
+
+  it('counts stay exact while several processes race on the same ids, losing generations to each other', async () => {
+    const writers = await Promise.all([open(), open(), open()]);
+    const ids = Array.from({ length: 12 }, (_, i) => `r${i}`);
+    await Promise.all(
+      writers.map(async (writer, w) => {
+        for (let round = 0; round < 4; round++) {
+          // Overlapping upserts of other sizes, and withdrawals of ids another may be upserting.
+          await writer.putMany(
+            ids.filter((_, i) => (i + round + w) % 3 !== 0).map((id) => entry(id, { size: 10 + w })),
+          );
+          await writer.withdraw(ids[(round * 3 + w) % ids.length] ?? '');
+        }
+      }),
+    );
+    const reader = await open();
+    const listed = await reader.list({ limit: 100 });
+    expect(await reader.summary()).toEqual({
+      count: listed.length,
+      bytes: listed.reduce((sum, e) => sum + e.size, 0),
+    });
   });
 
   it('a read that finds a file gone because a newer root replaced it reads that root', async () => {

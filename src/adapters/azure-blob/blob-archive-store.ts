@@ -14,7 +14,7 @@ import {
   type TieredBlobInfo,
 } from '../../ports/archive-store.js';
 import { ensureContainer } from './blob-container.js';
-import { brokeInTransit, statusOf, storageErrorCode, unavailable } from './blob-errors.js';
+import { bodyCutOff, statusOf, storageErrorCode, unavailable } from './blob-errors.js';
 
 export type RehydratePriority = 'High' | 'Standard';
 
@@ -163,7 +163,8 @@ export class BlobArchiveStore implements ArchiveStore {
         factor: 2,
         maxTimeout: 1_600,
         randomize: true,
-        shouldRetry: ({ error }) => brokeInTransit(error),
+        // Only the cut-off body: what got no answer the pipeline has tried 5 times already.
+        shouldRetry: ({ error }) => bodyCutOff(error),
       },
     );
   }

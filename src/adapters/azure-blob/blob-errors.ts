@@ -17,11 +17,14 @@ export function unavailable(action: string, error: unknown): StoreUnavailableErr
 }
 
 /**
- * A request that broke on the way rather than being answered: no status (the pipeline retried
- * those it could), or a body cut off after its headers came, which the SDK's download stream
- * reports as an AbortError and does not retry.
+ * A body cut off after its headers came, which the SDK's download stream reports as an
+ * AbortError and does not retry (its pipeline retries requests that got no answer).
  */
+export function bodyCutOff(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
+}
+
+/** A request that broke on the way rather than being answered: no status, or a body cut off. */
 export function brokeInTransit(error: unknown): boolean {
-  if (error instanceof Error && error.name === 'AbortError') return true;
-  return error instanceof RestError && error.statusCode === undefined;
+  return bodyCutOff(error) || (error instanceof RestError && error.statusCode === undefined);
 }

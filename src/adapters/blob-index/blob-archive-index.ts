@@ -20,6 +20,7 @@ import {
   journalNewestFirst,
   indexFileName,
   indexRootName,
+  countsFallShort,
   newestFirst,
   nextIndexRoot,
   INDEX_FILES_PREFIX,
@@ -81,6 +82,8 @@ export interface BlobArchiveIndexOptions {
 }
 
 const NEVER = { wall: -Infinity, monotonic: -Infinity } as const;
+/** A withdrawal folds once the journal holds this many times the fold size. */
+const WITHDRAWAL_FOLD_FACTOR = 4;
 
 /** Folds once a shard's share of the journal is about a few blocks. */
 export const DEFAULT_FOLD_ITEMS_PER_SHARD = 2048;
@@ -175,7 +178,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
     if (entries.length === 0) return [];
     // One word per id: the last entry given for an id is the one stored.
     const last = new Map(entries.map((entry) => [entry.id, entry]));
-    return this.commit({ fold: true }, async (root, generation) => {
+    return this.commit({ foldAt: 1 }, async (root, generation) => {
       const standing = [...last.values()];
       // What each replaces, for the counts: the blocks are the ones the caller's getMany just read.
       const before = await pMap(standing, (entry) => this.lookUp(root, entry.id), {
@@ -194,7 +197,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
   }
 
   repoint(from: StoredEntry, to: ArchiveEntry): Promise<StoredEntry | undefined> {
-    return this.commit({ fold: true }, async (root, generation) => {
+    return this.commit({ foldAt: 1 }, async (root, generation) => {
       const now = await this.lookUp(root, from.id);
       if (now?.etag !== from.etag) return { words: [], counts: NO_CHANGE, answer: () => undefined };
       const entry = { ...to, id: from.id };
@@ -207,11 +210,13 @@ export class BlobArchiveIndex implements ArchiveIndex {
   }
 
   /**
-   * Withdrawals come from API requests (restore, update, delete of an archived record): they never
-   * fold, so no client waits for one; the next upsert or repoint (a run's) folds what is due.
+   * Withdrawals come mostly from API requests (restore, update, delete of an archived record): they
+   * fold only once the journal is several times the fold size, so a client seldom waits for one,
+   * and the next upsert or repoint (a run's) folds what is due. Only so many, since a retention
+   * sweep withdraws thousands in a row and the journal must stay small.
    */
   withdraw(id: string, ifMatch?: string): Promise<StoredEntry | undefined> {
-    return this.commit({ fold: false }, async (root) => {
+    return this.commit({ foldAt: WITHDRAWAL_FOLD_FACTOR }, async (root) => {
       const now = await this.lookUp(root, id);
       if (!now) return { words: [], counts: NO_CHANGE, answer: () => undefined };
       if (ifMatch !== undefined && now.etag !== ifMatch)
@@ -414,15 +419,15 @@ export class BlobArchiveIndex implements ArchiveIndex {
   /**
    * Plans the change on the newest root, writes its words (merged with the journal's newest files)
    * as one journal file and commits the next root; planned again on the newer root whenever another
-   * writer committed first. Then, unless told not to, folds the journal when it is due.
+   * writer committed first. Then folds the journal once it holds `foldAt` times the fold size.
    */
   private commit<T>(
-    { fold }: { fold: boolean },
+    { foldAt }: { foldAt: number },
     plan: (root: IndexRoot, generation: number) => Promise<CommitPlan<T>>,
   ): Promise<T> {
     const turn = this.commits.then(
-      () => this.commitNow(plan, fold),
-      () => this.commitNow(plan, fold),
+      () => this.commitNow(plan, foldAt),
+      () => this.commitNow(plan, foldAt),
     );
     this.commits = turn.catch(() => undefined);
     return turn;
@@ -430,7 +435,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
 
   private async commitNow<T>(
     plan: (root: IndexRoot, generation: number) => Promise<CommitPlan<T>>,
-    fold: boolean,
+    foldAt: number,
   ): Promise<T> {
     for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
       if (attempt > 1) await backOff(attempt);
@@ -456,8 +461,15 @@ export class BlobArchiveIndex implements ArchiveIndex {
         continue;
       }
       const change = { journal: { file, replaces: replaced.map((f) => f.name) }, counts };
+      if (countsFallShort(root, change))
+        this.options.onMaintenanceError?.(
+          new IntegrityError(
+            `archive index: root ${root.generation} counts fewer entries than a change withdraws`,
+          ),
+          'keeping the entry counts (they stop at zero)',
+        );
       if (await this.commitRoot(root, nextIndexRoot(root, change, this.now()), [file], replaced)) {
-        if (fold) await this.foldIfDue();
+        await this.foldIfDue(foldAt);
         return answer();
       }
     }
@@ -471,12 +483,12 @@ export class BlobArchiveIndex implements ArchiveIndex {
    * with the shard's newest files as the logarithmic method says (a base when it takes them all).
    * A failure is the next commit's to retry: the change before it is committed already.
    */
-  private async foldIfDue(): Promise<void> {
+  private async foldIfDue(foldAt: number): Promise<void> {
     try {
       for (let attempt = 1; attempt <= MAX_FOLD_ATTEMPTS; attempt++) {
         const root = await this.latest();
         const items = root.journal.reduce((sum, f) => sum + f.entries + f.withdrawn, 0);
-        if (root.journal.length === 0 || items < this.foldItemsPerShard * root.shards.length) return;
+        if (root.journal.length === 0 || items < foldAt * this.foldItemsPerShard * root.shards.length) return;
         if (await this.fold(root)) return;
       }
     } catch (error) {
@@ -489,7 +501,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
     const generation = root.generation + 1;
     let words: IndexFileItem[];
     try {
-      // The journal is small by design (it is folded once it reaches the fold size): held whole.
+      // The journal is small by design (folded at a few times the fold size at most): held whole.
       words = [];
       for await (const word of mergeNewestFirst(
         journalNewestFirst(root).map((f) => this.reader.itemsAfter(f, null)),
