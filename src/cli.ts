@@ -495,7 +495,8 @@ program
 function repairSummary(repaired: VerifyReport['repaired']): string {
   const roots =
     repaired.index_roots_pruned > 0 ? `, ${repaired.index_roots_pruned} old index roots pruned` : '';
-  return `${repaired.entries_rebuilt} entries rebuilt, ${repaired.orphans_removed} orphans removed${roots}`;
+  const counts = repaired.index_counts_recounted ? ', index counts recounted' : '';
+  return `${repaired.entries_rebuilt} entries rebuilt, ${repaired.orphans_removed} orphans removed${roots}${counts}`;
 }
 
 /** What the report means, and what to do about it, in a few lines. */

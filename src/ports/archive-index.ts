@@ -56,6 +56,18 @@ export interface IndexUpkeep {
   removeOrphan(name: string): Promise<void>;
   /** Deletes the roots superseded longer ago than a reader may still stand on them; how many. */
   pruneRoots(): Promise<number>;
+  /**
+   * The counts `summary` answers from against a scan of the same generation; with `repair`, when
+   * they differ, commits a generation that keeps the scan's.
+   */
+  checkCounts(options: { repair: boolean }): Promise<IndexCountCheck>;
+}
+
+export interface IndexCountCheck {
+  kept: { count: number; bytes: number };
+  counted: { count: number; bytes: number };
+  /** Whether a repair committed the counted figures. */
+  repaired: boolean;
 }
 
 /**

@@ -74,8 +74,17 @@ export interface VerifyReport {
    * of whatever wrote them, not of the archive, so never a failure.
    */
   not_archivable: FindingList<RecordFinding>;
-  /** `index_roots_pruned`: roots of a blob-native index superseded long enough ago (0 for other indexes). */
-  repaired: { entries_rebuilt: number; orphans_removed: number; index_roots_pruned: number };
+  /**
+   * `index_roots_pruned`: roots of a blob-native index superseded long enough ago;
+   * `index_counts_recounted`: whether its entry counts were wrong and were written again from a scan
+   * (0 and false for other indexes).
+   */
+  repaired: {
+    entries_rebuilt: number;
+    orphans_removed: number;
+    index_roots_pruned: number;
+    index_counts_recounted: boolean;
+  };
 }
 
 class Findings<T = Finding> {
@@ -137,7 +146,12 @@ class VerifyPass {
     record_blobs: 0,
     live_records: 0,
   };
-  private readonly repaired = { entries_rebuilt: 0, orphans_removed: 0, index_roots_pruned: 0 };
+  private readonly repaired = {
+    entries_rebuilt: 0,
+    orphans_removed: 0,
+    index_roots_pruned: 0,
+    index_counts_recounted: false,
+  };
   private deadRecords = 0;
   /** Every blob of the layouts, with its tier where the store has tiers. */
   private blobs = new Map<string, ListedBlob>();
@@ -224,7 +238,8 @@ class VerifyPass {
 
   /**
    * A blob-native index's own files that no root names (left by commits that crashed or lost their
-   * race); a repair also prunes its old roots, as every archival run does.
+   * race), and the counts its root keeps against a scan; a repair also prunes its old roots, as
+   * every archival run does, and writes wrong counts again from the scan.
    */
   private async checkIndexFiles(): Promise<void> {
     const { upkeep } = this.deps.index;
@@ -237,6 +252,17 @@ class VerifyPass {
       await this.judgeOrphan(orphan.name, orphan.lastModified, 'index file no index root names', () =>
         upkeep.removeOrphan(orphan.name),
       );
+    if (this.options.repair) this.checkLease();
+    const { kept, counted, repaired } = await upkeep.checkCounts({ repair: this.options.repair ?? false });
+    if (repaired) {
+      this.repaired.index_counts_recounted = true;
+      this.deps.logger.warn({ kept, counted, repair: this.runId }, 'archive index counts recounted');
+    } else if (kept.count !== counted.count || kept.bytes !== counted.bytes) {
+      this.corrupt.add({
+        blob: 'index/roots/',
+        message: `the archive index counts ${kept.count} entries of ${kept.bytes} bytes, its files hold ${counted.count} of ${counted.bytes}: verify --repair counts them again`,
+      });
+    }
   }
 
   /** Every live record: whether the archiver can read its timestamps, whatever its age. */

@@ -9,6 +9,7 @@ import { FilesystemArchiveStore } from '../../src/adapters/filesystem/filesystem
 import { sha256Hex } from '../../src/domain/billing-record.js';
 import { IntegrityError, PreconditionFailedError, ValidationError } from '../../src/domain/errors.js';
 import {
+  encodeIndexRoot,
   filesOf,
   INDEX_ROOT_PREFIX,
   indexRootName,
@@ -495,6 +496,36 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
     // Root 1, the next the reader would probe for, is gone: only a listing finds root 3.
     idle = 16_000;
     expect((await reader.list({ limit: 10 })).map((e) => e.id)).toEqual(['q0', 'q1', 'q2']);
+  });
+
+  it('finds counts that disagree with its files, and a repair writes them again from a scan', async () => {
+    const store = current();
+    const index = await open();
+    await index.putMany([entry('a', { size: 5 }), entry('b', { size: 7 })]);
+    expect(await index.upkeep.checkCounts({ repair: false })).toEqual({
+      kept: { count: 2, bytes: 12 },
+      counted: { count: 2, bytes: 12 },
+      repaired: false,
+    });
+    // A root that keeps wrong counts, as a bug could leave: the next generation, the same files.
+    const root = await newestRoot(store);
+    const wrong = encodeIndexRoot({
+      ...root,
+      generation: root.generation + 1,
+      counts: { entries: 5, bytes: 1 },
+    });
+    await store.putIfAbsent(indexRootName(root.generation + 1), wrong, { sha256: sha256Hex(wrong) });
+    const reader = await open();
+    expect(await reader.summary()).toEqual({ count: 5, bytes: 1 });
+    expect(await reader.upkeep.checkCounts({ repair: false })).toMatchObject({
+      kept: { count: 5, bytes: 1 },
+      counted: { count: 2, bytes: 12 },
+      repaired: false,
+    });
+    expect((await reader.upkeep.checkCounts({ repair: true })).repaired).toBe(true);
+    expect(await (await open()).summary()).toEqual({ count: 2, bytes: 12 });
+    expect((await reader.upkeep.checkCounts({ repair: true })).repaired).toBe(false);
+    expect(await reader.list({ limit: 10 })).toHaveLength(2);
   });
 
   it('refuses a damaged index file rather than answering from it', async () => {

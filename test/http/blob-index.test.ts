@@ -1,7 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BlobArchiveIndex } from '../../src/adapters/blob-index/blob-archive-index.js';
 import { sha256Hex } from '../../src/domain/billing-record.js';
-import { indexFileName, INDEX_ROOT_PREFIX } from '../../src/domain/index-root.js';
+import {
+  encodeIndexRoot,
+  indexFileName,
+  indexRootName,
+  INDEX_ROOT_PREFIX,
+  parseIndexRoot,
+} from '../../src/domain/index-root.js';
 import { apiClient, type ApiClient } from '../helpers/api.js';
 import { BACKENDS, blobNames, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -68,6 +74,31 @@ describe.each(BACKENDS)('the API on the blob-native archive index (%s)', (backen
     const report = await harness.services.verifier.verify();
     expect(report.ok, JSON.stringify(report)).toBe(true);
     expect(report.missing.count + report.corrupt.count).toBe(0);
+  });
+
+  it('verify fails on index counts that disagree with the files, and --repair counts them again', async () => {
+    for (let i = 0; i < 3; i++)
+      await api.post('/billing', recordBody({ id: `counted-${i}`, created_at: daysAgo(200) }));
+    await api.post('/archive/sync');
+    const rootNames = await blobNames(harness, INDEX_ROOT_PREFIX);
+    const newest = rootNames.at(-1) ?? '';
+    const root = parseIndexRoot(await harness.adapters.store.get(newest), newest);
+    const wrong = encodeIndexRoot({
+      ...root,
+      generation: root.generation + 1,
+      counts: { entries: 9, bytes: 9 },
+    });
+    await harness.adapters.store.putIfAbsent(indexRootName(root.generation + 1), wrong, {
+      sha256: sha256Hex(wrong),
+    });
+    const found = await harness.services.verifier.verify();
+    expect(found.ok).toBe(false);
+    expect(found.corrupt.items.map((item) => item.message)).toEqual([
+      expect.stringContaining('the archive index counts 9 entries of 9 bytes, its files hold 3 of'),
+    ]);
+    const repaired = await harness.services.verifier.verify({ repair: true });
+    expect(repaired).toMatchObject({ ok: true, repaired: { index_counts_recounted: true } });
+    expect((await api.get('/stats')).json()).toMatchObject({ archived_records: 3 });
   });
 
   it('runs prune the old index roots, and verify --repair removes index files no root names', async () => {

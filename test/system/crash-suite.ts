@@ -217,6 +217,7 @@ export function describeCrashSafety(
           entries_rebuilt: 0,
           orphans_removed: report.orphans.count,
           index_roots_pruned: 0,
+          index_counts_recounted: false,
         });
         const again = JSON.parse((await runCli(['verify'], quiet)).stdout) as VerifyReport;
         expect(again).toMatchObject({ ok: true, orphans: { count: 0 } });

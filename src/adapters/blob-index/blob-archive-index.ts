@@ -37,6 +37,7 @@ import {
   type ArchiveEntry,
   type ArchiveIndex,
   type ArchiveListQuery,
+  type IndexCountCheck,
   type IndexUpkeep,
   type StoredEntry,
 } from '../../ports/archive-index.js';
@@ -146,6 +147,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
     orphans: () => this.orphanFiles(),
     removeOrphan: (name) => this.removeOrphan(name),
     pruneRoots: () => this.pruneRoots(),
+    checkCounts: ({ repair }) => this.checkCounts(repair),
   };
 
   /** Finds the newest root by listing the roots, as a reader idle for long does. */
@@ -341,6 +343,41 @@ export class BlobArchiveIndex implements ArchiveIndex {
       pruned += 1;
     }
     return pruned;
+  }
+
+  /**
+   * Counts the entries of one generation and compares them with what its root keeps; with
+   * `repair`, commits the next generation with the counted figures (the same files), again on a
+   * newer root if another writer committed first.
+   */
+  private async checkCounts(repair: boolean): Promise<IndexCountCheck> {
+    for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
+      const { root, counted } = await this.reading(async (root) => {
+        let entries = 0;
+        let bytes = 0;
+        for await (const entry of this.entries(root, {})) {
+          entries += 1;
+          bytes += entry.size;
+        }
+        return { root, counted: { entries, bytes } };
+      });
+      const check = {
+        kept: { count: root.counts.entries, bytes: root.counts.bytes },
+        counted: { count: counted.entries, bytes: counted.bytes },
+        repaired: false,
+      };
+      if (!repair || (counted.entries === root.counts.entries && counted.bytes === root.counts.bytes))
+        return check;
+      const change = {
+        counts: { entries: counted.entries - root.counts.entries, bytes: counted.bytes - root.counts.bytes },
+      };
+      if (await this.commitRoot(root, nextIndexRoot(root, change, this.now()), [], []))
+        return { ...check, repaired: true };
+      await backOff(attempt);
+    }
+    throw new StoreUnavailableError(
+      `archive index: ${MAX_COMMIT_ATTEMPTS} recounts in a row lost to other writers; try again`,
+    );
   }
 
   /**
