@@ -76,18 +76,27 @@ export class RecordService {
 
   async create(input: unknown): Promise<RecordView> {
     const doc = newRecordDocument(input, this.clock());
-    if (await this.index.get(doc.id)) {
+    if (await this.isArchived(doc.id)) {
       throw new ConflictError(`a record with id '${doc.id}' exists (archived)`, 'duplicate_id');
     }
     const stored = await this.live.create(doc);
     // An archival run may have moved a record of this id between the look and the create: the
     // create succeeded only because the run deleted the live copy, after indexing it. Left beside
     // the archived record, the new one would shadow it and a later change would withdraw it.
-    if (await this.index.get(doc.id)) {
+    if (await this.isArchived(doc.id)) {
       await this.live.delete(doc.id, stored.etag);
       throw new ConflictError(`a record with id '${doc.id}' exists (archived)`, 'duplicate_id');
     }
     return { ...stored, source: 'live' };
+  }
+
+  /**
+   * Whether the id has an archived record, as reads see it: a running run's copy of a record a
+   * client deleted after the run read it is no record (the run withdraws it), so its id is free.
+   */
+  private async isArchived(id: string): Promise<boolean> {
+    const entry = await this.index.get(id);
+    return entry !== undefined && !(await this.deletedDuringRun(entry));
   }
 
   async get(id: string): Promise<RecordView> {

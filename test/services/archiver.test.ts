@@ -172,6 +172,45 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
     expect((await records.get('plain')).source).toBe('archive');
   });
 
+  it('lets a client create a record again under the id of one it deleted while a run still held its copy', async () => {
+    const late: { records?: RecordService; createInWindow?: Promise<unknown> } = {};
+    harness = await startHarness({
+      backend,
+      layout: 'record',
+      // As above: the delete lands between the run's read and its indexing; then, before the run
+      // withdraws its copy, the client makes a new record of the same id.
+      wrap: (adapters) => ({
+        ...adapters,
+        index: intercept<ArchiveIndex>(adapters.index, {
+          putMany: async (entries) => {
+            if (entries.some((entry) => entry.id === 'again')) await late.records?.delete('again', undefined);
+            return adapters.index.putMany(entries);
+          },
+        }),
+        live: intercept<LiveStore>(adapters.live, {
+          deleteMany: async (items) => {
+            late.createInWindow = late.records
+              ?.create(recordBody({ id: 'again', amount: 5.5, created_at: '2026-11-01T00:00:00.000Z' }))
+              .then(
+                (view) => view.source,
+                (error: unknown) => (error as { code?: string }).code,
+              );
+            await late.createInWindow;
+            return adapters.live.deleteMany(items);
+          },
+        }),
+      }),
+    });
+    const { records } = harness.services;
+    late.records = records;
+    await seed(harness, ['again']);
+    const run = await harness.services.archiver.runOnce();
+    expect(await late.createInWindow).toBe('live');
+    expect(run).toMatchObject({ status: 'succeeded', archived: 0, skipped: 1 });
+    expect(await harness.adapters.index.get('again')).toBeUndefined();
+    expect(await records.get('again')).toMatchObject({ source: 'live', doc: { amount: 5.5 } });
+  });
+
   it('deletes nothing from the live store when the index write fails, and the next run heals', async () => {
     let failing = true;
     harness = await startHarness({
