@@ -14,9 +14,17 @@ interface GarbageDocument {
 
 /**
  * Ids start with '~', which record ids cannot contain, so garbage never collides with the index's
- * entries in the shared container; the time that follows makes id order the order it was noted in.
+ * entries in the shared container; the time and this process's count that follow make id order the
+ * order it was noted in.
  */
 const GARBAGE_PREFIX = '~garbage~';
+
+let notesMade = 0;
+/** This process's notes in the order made, so two in one millisecond still list in that order. */
+function nextNoteNumber(): string {
+  notesMade += 1;
+  return String(notesMade).padStart(12, '0');
+}
 
 /** GarbageQueue in the archive index's Cosmos DB container (partition key /id), a document per location. */
 export class CosmosGarbageQueue extends CosmosAdapter implements GarbageQueue {
@@ -28,7 +36,7 @@ export class CosmosGarbageQueue extends CosmosAdapter implements GarbageQueue {
   async add(items: readonly Omit<Garbage, 'seq'>[]): Promise<void> {
     for (const item of items) {
       const document: GarbageDocument = {
-        id: `${GARBAGE_PREFIX}${new Date().toISOString()}~${randomUUID()}`,
+        id: `${GARBAGE_PREFIX}${new Date().toISOString()}~${nextNoteNumber()}~${randomUUID()}`,
         type: 'garbage',
         record_id: item.id,
         location: item.location,
