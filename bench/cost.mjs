@@ -7,10 +7,15 @@
 //
 //   npm run build && node bench/cost.mjs [--records 100000] [--sizes 0.3,1,4] [--layouts segment,record]
 //                                        [--backend embedded|azure] [--batch-size 100] [--indexes native,blob]
+//                                        [--after-days 100]
 //
 // --indexes native,blob runs each case on the backend's own index (SQLite, Cosmos DB) and on
 // ARCHIVE_INDEX=blob; "share of live" is the cost model's archived_cost_share_of_live right after
 // the run (blobs in their upload tier, before the lifecycle policy cools them).
+//
+// --after-days N prices the archive again as it stands N days later under infra/blob-lifecycle-policy.json:
+// on Azurite the policy is applied (`lifecycle simulate`), on the embedded backend the cost model
+// gives each blob the tier the policy would by then. "share after" is that second figure.
 //
 // --backend azure starts Azurite and the Cosmos DB test server on loopback (as the tests do). The
 // test server charges 1 RU for every request, so the RU it reports only count requests; the
@@ -25,9 +30,11 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createAdapters, createServices } from '../dist/composition-root.js';
 import { loadConfig } from '../dist/config.js';
+import { loadLifecyclePolicy, policyForContainer } from '../dist/lifecycle/lifecycle-policy.js';
 import { invoiceOfSize } from './bench-records.mjs';
 import { benchStores, seedCosmos } from './bench-stores.mjs';
 
+const DAY_MS = 24 * 60 * 60 * 1000;
 /** Cool, Cold and Archive bill every blob as at least this many bytes. */
 const MIN_BILLABLE_BYTES = 128 * 1024;
 /** Published RU per operation by document size in KB (see the header). @type {[number, number][]} */
@@ -53,6 +60,7 @@ const { values } = parseArgs({
     backend: { type: 'string', default: 'embedded' },
     'batch-size': { type: 'string', default: '100' },
     indexes: { type: 'string', default: 'native' },
+    'after-days': { type: 'string' },
   },
 });
 const recordCount = Number(values.records);
@@ -68,8 +76,12 @@ if (sizes.some((kb) => !(kb > 0 && kb <= 60))) throw new Error('--sizes are KB b
 if (layouts.some((layout) => layout !== 'segment' && layout !== 'record'))
   throw new Error('--layouts are segment and record');
 if (backend !== 'embedded' && backend !== 'azure') throw new Error('--backend is embedded or azure');
+const afterDays = values['after-days'] === undefined ? undefined : Number(values['after-days']);
+if (afterDays !== undefined && !(Number.isInteger(afterDays) && afterDays >= 1))
+  throw new Error('--after-days takes a whole number ≥ 1');
 
 const logger = pino({ level: 'silent' });
+const lifecyclePolicyFile = new URL('../infra/blob-lifecycle-policy.json', import.meta.url);
 
 /** @typedef {import('../dist/domain/billing-record.js').RecordDocument} RecordDocument */
 /** @typedef {import('../dist/composition-root.js').BackendAdapters} BackendAdapters */
@@ -166,9 +178,12 @@ async function measure(layout, indexKind, kb, docs, freshStores) {
       ...(indexKind === 'blob' && { ARCHIVE_INDEX: 'blob' }),
     });
     const blobIndex = config.backend.archiveIndex.kind === 'blob';
-    const built = createAdapters(config.backend, azureAgent ? { cosmosAgent: azureAgent } : {});
-    const services = await createServices(config, logger, { backend: built });
-    /** @type {{ layout: string, kb: number, seconds: number, recordsPerSecond: number, liveBytes: number, blobs: { segment: number, manifest: number, record: number, billed: number, count: number }, usage: Usage, modelledRu: number | undefined, indexBytes: number, share: number | null }} */
+    // Moved on by --after-days once the run is priced, so the archive is priced again as it ages.
+    let offsetMs = 0;
+    const clock = () => new Date(Date.now() + offsetMs);
+    const built = createAdapters(config.backend, { ...(azureAgent && { cosmosAgent: azureAgent }), clock });
+    const services = await createServices(config, logger, { backend: built, clock });
+    /** @type {{ layout: string, kb: number, seconds: number, recordsPerSecond: number, liveBytes: number, blobs: { segment: number, manifest: number, record: number, billed: number, count: number }, usage: Usage, modelledRu: number | undefined, indexBytes: number, share: number | null, shareAfter: number | null | undefined }} */
     let result;
     try {
       await seed(built, docs, config.backend.kind === 'azure' && config.backend.cosmos);
@@ -209,6 +224,17 @@ async function measure(layout, indexKind, kb, docs, freshStores) {
         ru(WRITE_RU, meanDoc) +
         (pointReads / docs.length) * 1;
       const share = (await services.cost.report({ fresh: true })).archived_cost_share_of_live;
+      let shareAfter;
+      if (afterDays !== undefined) {
+        offsetMs = afterDays * DAY_MS;
+        if (services.simulateLifecycle) {
+          const container =
+            config.backend.kind === 'azure' ? config.backend.blob.container : 'billing-archive';
+          const policy = policyForContainer(await loadLifecyclePolicy(lifecyclePolicyFile), container);
+          await services.simulateLifecycle({ policy, days: 0, dryRun: false });
+        }
+        shareAfter = (await services.cost.report({ fresh: true })).archived_cost_share_of_live;
+      }
       result = {
         layout,
         kb,
@@ -220,6 +246,7 @@ async function measure(layout, indexKind, kb, docs, freshStores) {
         modelledRu: config.backend.kind === 'azure' ? modelledRu : undefined,
         indexBytes: index ?? 0,
         share,
+        shareAfter,
       };
     } finally {
       await services.close();
@@ -262,6 +289,9 @@ try {
           'store ops /1k': round(per(r.usage.archive_store.operations) * 1000, 1),
           'records/s': Math.round(r.recordsPerSecond),
           'share of live %': r.share === null ? '-' : round(r.share * 100, 2),
+          ...(afterDays !== undefined && {
+            [`share after ${afterDays} d %`]: r.shareAfter == null ? '-' : round(r.shareAfter * 100, 2),
+          }),
         });
         console.log(
           `  ${kb} KB ${layout} ${indexKind}: ${JSON.stringify({ cosmos: r.usage.cosmos.by_kind, store: r.usage.archive_store.by_kind })}`,
