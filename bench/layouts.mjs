@@ -98,7 +98,7 @@ async function measure(layout, docs, freshStores) {
     const built = createAdapters(config.backend, azureAgent ? { cosmosAgent: azureAgent } : {});
     const { store, tally } = counted(built.adapters.store);
     const services = await createServices(config, logger, {
-      backend: { adapters: { ...built.adapters, store }, usage: built.usage, release: () => built.release() },
+      backend: { ...built, adapters: { ...built.adapters, store } },
     });
     try {
       for (const doc of docs) await built.adapters.live.create(doc);

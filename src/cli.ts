@@ -309,6 +309,52 @@ program
     });
   });
 
+const index = program.command('index').description('the archive index');
+
+index
+  .command('migrate')
+  .description(
+    "copy the backend's own archive index (Cosmos DB or SQLite) into ARCHIVE_INDEX=blob, resumably: sync passes before the switch, then one --finish pass after it (docs/OPERATIONS.md)",
+  )
+  .option(
+    '--finish',
+    'after every process reads ARCHIVE_INDEX=blob: take over what processes still on the old index changed since the last sync',
+    false,
+  )
+  .option('--restart', 'start the pass from the first id instead of resuming an unfinished one', false)
+  .addOption(
+    new Option('--page-size <entries>', 'entries read and written at a time')
+      .argParser(wholeNumber(1, 'expected a whole number ≥ 1'))
+      .default(1000),
+  )
+  .action(async (options: { finish: boolean; restart: boolean; pageSize: number }) => {
+    await withServices(async ({ migrateIndex, audit }) => {
+      const pass = options.finish ? 'finish' : 'sync';
+      const report = await audited(
+        audit,
+        { action: 'index.migrate' },
+        () => migrateIndex({ pass, restart: options.restart, pageSize: options.pageSize }),
+        ({ tally }) =>
+          `${pass} pass: ${tally.examined} examined, ${tally.copied} copied, ${tally.withdrawn} withdrawn, ${tally.kept} kept`,
+      );
+      print(report);
+      const { tally, counts } = report;
+      const changes = `${tally.copied} copied, ${tally.withdrawn} withdrawn, ${tally.kept} left as they were`;
+      if (pass === 'finish') {
+        process.stderr.write(
+          `index migrate: finished (${changes}); the blob index is the archive index now\n`,
+        );
+        return EXIT.ok;
+      }
+      process.stderr.write(
+        report.counts_match
+          ? `index migrate: in step (${counts.target.count} entries; this pass ${changes}): switch every process to ARCHIVE_INDEX=blob, then run \`index migrate --finish\`\n`
+          : `index migrate: not yet in step (source ${counts.source.count} entries, blob index ${counts.target.count}; this pass ${changes}): run it again\n`,
+      );
+      return report.counts_match ? EXIT.ok : EXIT.failed;
+    });
+  });
+
 const lifecycle = program.command('lifecycle').description("the archive container's blob lifecycle policy");
 
 lifecycle

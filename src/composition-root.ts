@@ -42,6 +42,8 @@ import { ArchiveReader } from './services/archive-reader.js';
 import { Archiver } from './services/archiver.js';
 import { AuditLog } from './services/audit-log.js';
 import { systemClock, type Clock, type Sleep } from './services/clock.js';
+import { ValidationError } from './domain/errors.js';
+import { IndexMigration, type MigrationOptions, type MigrationReport } from './services/index-migration.js';
 import { GarbageNotingIndex } from './services/garbage-noting-index.js';
 import { HeldCopies } from './services/held-copies.js';
 import { Layouts } from './services/layouts/layouts.js';
@@ -95,14 +97,26 @@ export interface Services {
   simulateLifecycle:
     | ((options: { policy: LifecyclePolicy; days: number; dryRun: boolean }) => Promise<SimulationReport>)
     | undefined;
+  /**
+   * `index migrate`: a sync pass (ARCHIVE_INDEX still the backend's own) or a finish pass
+   * (ARCHIVE_INDEX=blob) between the two indexes; see IndexMigration.
+   */
+  migrateIndex: (options: MigrationOptions) => Promise<MigrationReport>;
   /** Asks every store to answer; says which one did not. */
   readiness(): Promise<{ ready: boolean; stores: Readiness }>;
   close(): Promise<void>;
 }
 
+/** The backend's own index kind, and a maker of the index kind not configured (unopened). */
+export interface IndexKinds {
+  nativeKind: 'sqlite' | 'cosmos';
+  other: () => ArchiveIndex;
+}
+
 /** The adapters of one backend, the tally their requests are counted in, and what releases the clients they share. */
 export interface BackendAdapters {
   adapters: Adapters;
+  indexes: IndexKinds;
   usage: UsageTally;
   release(): Promise<void>;
 }
@@ -117,27 +131,42 @@ export function createAdapters(
   options: { cosmosAgent?: Agent; logger?: Logger; clock?: Clock } = {},
 ): BackendAdapters {
   const usage = new UsageTally();
-  /** The configured index: the backend's own, or files in its archive store. */
-  const indexOr = (native: () => ArchiveIndex, store: ArchiveStore): ArchiveIndex => {
-    const settings = backend.archiveIndex;
-    if (settings.kind === 'native') return native();
+  /** The blob-native index over the backend's archive store. */
+  const blobIndex = (store: ArchiveStore): ArchiveIndex =>
     // Metered, so the index's own blob operations count in usage and the cost model.
-    return new BlobArchiveIndex(new MeteredArchiveStore(store, usage), {
-      shards: settings.shards,
-      cacheBytes: settings.cacheBytes,
+    new BlobArchiveIndex(new MeteredArchiveStore(store, usage), {
+      shards: backend.archiveIndex.shards,
+      cacheBytes: backend.archiveIndex.cacheBytes,
       onMaintenanceError: (error, what) =>
         options.logger?.warn({ err: error }, `archive index: ${what} failed; left for later`),
       ...(options.clock && { now: options.clock }),
     });
+  /** The configured index, and the kind not configured for `index migrate` to open when asked. */
+  const indexes = (
+    nativeKind: IndexKinds['nativeKind'],
+    native: () => ArchiveIndex,
+    store: ArchiveStore,
+  ): { index: ArchiveIndex; kinds: IndexKinds } => {
+    const configured = backend.archiveIndex.kind;
+    return {
+      index: configured === 'native' ? native() : blobIndex(store),
+      kinds: { nativeKind, other: configured === 'native' ? () => blobIndex(store) : native },
+    };
   };
   switch (backend.kind) {
     case 'embedded': {
       const { dataDir } = backend;
       const store = new FilesystemArchiveStore(join(dataDir, 'archive'));
+      const { index, kinds } = indexes(
+        'sqlite',
+        () => new SqliteArchiveIndex(join(dataDir, 'archive-index.sqlite')),
+        store,
+      );
       return {
+        indexes: kinds,
         adapters: {
           live: new SqliteLiveStore(join(dataDir, 'live.sqlite')),
-          index: indexOr(() => new SqliteArchiveIndex(join(dataDir, 'archive-index.sqlite')), store),
+          index,
           garbage: new SqliteGarbageQueue(join(dataDir, 'archive-index.sqlite')),
           deletions: new SqliteDeletionNotes(join(dataDir, 'archive-index.sqlite')),
           store,
@@ -175,14 +204,16 @@ export function createAdapters(
         uploadTier: blob.uploadTier,
         rehydratePriority: blob.rehydratePriority,
       });
+      const { index, kinds } = indexes('cosmos', () => new CosmosArchiveIndex(client, indexContainer), store);
       return {
+        indexes: kinds,
         adapters: {
           live: new CosmosLiveStore(client, {
             database: cosmos.database,
             container: cosmos.container,
             partitionKeyPath: cosmos.partitionKeyPath,
           }),
-          index: indexOr(() => new CosmosArchiveIndex(client, indexContainer), store),
+          index,
           garbage: new CosmosGarbageQueue(client, indexContainer),
           deletions: new CosmosDeletionNotes(client, indexContainer),
           store,
@@ -351,6 +382,33 @@ export async function createServices(
           },
           options,
         )),
+    migrateIndex: async (migration) => {
+      const onBlob = config.backend.archiveIndex.kind === 'blob';
+      if (onBlob !== (migration.pass === 'finish'))
+        throw new ValidationError(
+          onBlob
+            ? "this process reads ARCHIVE_INDEX=blob already, so a sync pass would undo what it withdrew: run `index migrate --finish`, or sync with the backend's own ARCHIVE_INDEX"
+            : 'a finish pass runs once every process reads the blob index: set ARCHIVE_INDEX=blob first',
+        );
+      const other = backend.indexes.other();
+      await other.init();
+      try {
+        return await new IndexMigration({
+          source: onBlob ? other : adapters.index,
+          sourceKind: backend.indexes.nativeKind,
+          target: onBlob ? adapters.index : other,
+          store,
+          live,
+          deletions,
+          lock,
+          slices: config.archivalSlices,
+          clock,
+          logger,
+        }).migrate(migration);
+      } finally {
+        await other.close();
+      }
+    },
     readiness: () => checkReadiness(adapters),
     close: async () => {
       await Promise.allSettled(opened.map((adapter) => adapter.close()));

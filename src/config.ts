@@ -162,7 +162,12 @@ export type Backend =
  * Where the archive index lives: beside the backend's other stores (a SQLite file, a Cosmos DB
  * container), or as files in the archive store itself (issue 15; see docs/ARCHITECTURE.md).
  */
-export type ArchiveIndexSettings = { kind: 'native' } | { kind: 'blob'; shards: number; cacheBytes: number };
+export interface ArchiveIndexSettings {
+  kind: 'native' | 'blob';
+  /** The blob-native index's: read with either kind, since `index migrate` makes one beside the native. */
+  shards: number;
+  cacheBytes: number;
+}
 
 export interface Config {
   backend: Backend;
@@ -370,8 +375,8 @@ function chooseBackend(env: Env, problems: string[]): Backend | undefined {
 /** ARCHIVE_INDEX, checked against the backend: `sqlite` is the embedded one's, `cosmos` Azure's. */
 function chooseArchiveIndex(env: Env, azure: boolean, problems: string[]): ArchiveIndexSettings | undefined {
   const kind = env.ARCHIVE_INDEX;
-  if (kind === 'blob')
-    return { kind: 'blob', shards: env.ARCHIVE_INDEX_SHARDS, cacheBytes: env.ARCHIVE_INDEX_CACHE_MB * MIB };
+  const blob = { shards: env.ARCHIVE_INDEX_SHARDS, cacheBytes: env.ARCHIVE_INDEX_CACHE_MB * MIB };
+  if (kind === 'blob') return { kind: 'blob', ...blob };
   if (kind === 'cosmos' && !azure) {
     problems.push(
       'ARCHIVE_INDEX=cosmos needs the Azure backend (COSMOS_ENDPOINT and a blob account): use sqlite or blob',
@@ -384,7 +389,7 @@ function chooseArchiveIndex(env: Env, azure: boolean, problems: string[]): Archi
     );
     return undefined;
   }
-  return { kind: 'native' };
+  return { kind: 'native', ...blob };
 }
 
 function readAuth(env: Env, problems: string[]): AuthSettings | undefined {

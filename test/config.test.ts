@@ -72,7 +72,7 @@ describe('loadConfig', () => {
     const config = loadConfig(azure);
     expect(config.backend).toEqual({
       kind: 'azure',
-      archiveIndex: { kind: 'native' },
+      archiveIndex: { kind: 'native', shards: 16, cacheBytes: 32 * 1024 * 1024 },
       cosmos: {
         endpoint: azure.COSMOS_ENDPOINT,
         key: 'secret-key',
@@ -96,10 +96,15 @@ describe('loadConfig', () => {
   });
 
   it('keeps the archive index beside the backend by default, or as files in the archive with ARCHIVE_INDEX=blob', () => {
-    expect(loadConfig({}).backend.archiveIndex).toEqual({ kind: 'native' });
-    expect(loadConfig({ ARCHIVE_INDEX: 'sqlite' }).backend.archiveIndex).toEqual({ kind: 'native' });
+    const defaults = { shards: 16, cacheBytes: 32 * 1024 * 1024 };
+    expect(loadConfig({}).backend.archiveIndex).toEqual({ kind: 'native', ...defaults });
+    expect(loadConfig({ ARCHIVE_INDEX: 'sqlite' }).backend.archiveIndex).toEqual({
+      kind: 'native',
+      ...defaults,
+    });
     expect(loadConfig({ ...azure, ARCHIVE_INDEX: 'cosmos' }).backend.archiveIndex).toEqual({
       kind: 'native',
+      ...defaults,
     });
     expect(loadConfig({ ARCHIVE_INDEX: 'blob' }).backend.archiveIndex).toEqual({
       kind: 'blob',

@@ -125,6 +125,21 @@ export async function allEntriesIn(index: ArchiveIndex, blob: string): Promise<S
   }
 }
 
+/** Whether two entries say the same of a record (etags aside: each index makes its own). */
+export function sameEntry(a: ArchiveEntry, b: ArchiveEntry): boolean {
+  return (
+    a.id === b.id &&
+    a.customer_id === b.customer_id &&
+    a.created_at === b.created_at &&
+    a.location.layout === b.location.layout &&
+    sameLocation(a.location, b.location) &&
+    a.sha256 === b.sha256 &&
+    a.size === b.size &&
+    a.archived_at === b.archived_at &&
+    a.run_id === b.run_id
+  );
+}
+
 /** Blob names differ between layouts, so blob, range and line identify a location. */
 export function sameLocation(a: ArchiveLocation, b: ArchiveLocation): boolean {
   return (

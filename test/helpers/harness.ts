@@ -94,7 +94,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const adapters = options.wrap ? options.wrap(built.adapters) : built.adapters;
   const logger = options.logger ?? silentLogger;
   const services = await createServices(config, logger, {
-    backend: { adapters, usage: built.usage, release: () => built.release() },
+    backend: { ...built, adapters },
     ...(options.clock && { clock: options.clock }),
     ...(options.sleep && { sleep: options.sleep }),
   });

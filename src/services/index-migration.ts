@@ -1,0 +1,284 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { LockHeldError, PreconditionFailedError, ValidationError } from '../domain/errors.js';
+import {
+  checkpointName,
+  emptyTally,
+  encodeCheckpoint,
+  INDEX_MIGRATION_PREFIX,
+  parseCheckpoint,
+  sequenceOfCheckpointName,
+  type MigrationCheckpoint,
+  type MigrationPass,
+  type MigrationTally,
+} from '../domain/index-migration.js';
+import { sha256Hex } from '../domain/billing-record.js';
+import { sameEntry, type ArchiveEntry, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
+import type { ArchiveStore } from '../ports/archive-store.js';
+import type { DeletionNotes } from '../ports/deletion-notes.js';
+import type { LiveStore } from '../ports/live-store.js';
+import type { Lock, LockLease } from '../ports/lock.js';
+import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
+import type { Clock } from './clock.js';
+
+const DEFAULT_PAGE_SIZE = 1000;
+
+/** Both indexes come opened. */
+export interface IndexMigrationDeps {
+  /** The backend's own index (Cosmos DB or SQLite): what is migrated from. */
+  source: ArchiveIndex;
+  /** `cosmos` or `sqlite`, for the checkpoint and the report. */
+  sourceKind: string;
+  /** The blob-native index: what is migrated to. */
+  target: ArchiveIndex;
+  /** Where checkpoints are kept: the archive store the blob index lives in. */
+  store: ArchiveStore;
+  live: LiveStore;
+  deletions: DeletionNotes;
+  lock: Lock;
+  slices: number;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface MigrationOptions {
+  pass: MigrationPass;
+  /** Start the pass again from the first id instead of resuming an unfinished one. */
+  restart?: boolean;
+  pageSize?: number;
+}
+
+export interface MigrationReport {
+  pass: MigrationPass;
+  source: string;
+  /** Whether this call took up a pass an earlier one left unfinished. */
+  resumed: boolean;
+  pass_started_at: string;
+  finished_at: string;
+  /**
+   * Over the whole pass: entries examined; copied into or corrected in the blob index; withdrawn
+   * from it; and left as they were although the two indexes differ (see `kept` in docs/OPERATIONS.md).
+   */
+  tally: MigrationTally;
+  /** When the newest finished sync pass began (what a finish pass works from). */
+  synced_from: string | null;
+  counts: { source: { count: number; bytes: number }; target: { count: number; bytes: number } };
+  /** Both indexes hold as many entries of as many bytes. */
+  counts_match: boolean;
+}
+
+/**
+ * Moves the archive index from the backend's own store (Cosmos DB or SQLite) into the blob-native
+ * index, while the service keeps running, in passes that resume where a killed one stopped:
+ *
+ * - `sync`, before the switch (every process still on the source): makes the blob index a copy of
+ *   the source: copies what is missing or differs, withdraws what the source no longer has. Run it
+ *   again until nothing changes; it holds the archival lock, so no run, compaction or repair moves
+ *   entries meanwhile, and what API requests withdraw during it the next pass catches.
+ * - `finish`, after every process reads the blob index: takes over what processes still on the
+ *   source did since the last sync began (withdrawals by restores, updates and deletes, entries
+ *   archived by a run), and nothing the blob index changed since the switch.
+ */
+export class IndexMigration {
+  constructor(private readonly deps: IndexMigrationDeps) {}
+
+  async migrate(options: MigrationOptions): Promise<MigrationReport> {
+    const { deps } = this;
+    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    const lease = await acquireArchivalLocks(deps.lock, deps.slices, undefined, {
+      runId: `index-migrate-${randomUUID().slice(0, 8)}`,
+      description: `index migrate (${options.pass}), pid ${process.pid} on ${hostname()}`,
+    });
+    try {
+      const latest = await this.latestCheckpoint();
+      if (options.pass === 'finish' && !latest?.synced_from)
+        throw new ValidationError(
+          'no sync pass has finished: run `billing-archive index migrate` until it reports matching counts, then switch to ARCHIVE_INDEX=blob and finish',
+        );
+      const resumed =
+        !options.restart && latest?.pass === options.pass && latest.stage !== 'done' ? latest : undefined;
+      let checkpoint: MigrationCheckpoint =
+        resumed ??
+        (await this.save(latest, {
+          format: 'billing-archive.index-migration/1',
+          sequence: latest ? latest.sequence + 1 : 0,
+          source: deps.sourceKind,
+          pass: options.pass,
+          stage: 'source',
+          after_id: null,
+          pass_started_at: deps.clock().toISOString(),
+          synced_from: latest?.synced_from ?? null,
+          tally: emptyTally(),
+        }));
+      deps.logger.info(
+        { pass: options.pass, resumed: resumed !== undefined, after_id: checkpoint.after_id },
+        'index migration started',
+      );
+      while (checkpoint.stage !== 'done') {
+        throwIfLost(lease);
+        checkpoint = await this.step(checkpoint, pageSize, lease);
+      }
+      const [source, target] = await Promise.all([deps.source.summary(), deps.target.summary()]);
+      const report: MigrationReport = {
+        pass: checkpoint.pass,
+        source: checkpoint.source,
+        resumed: resumed !== undefined,
+        pass_started_at: checkpoint.pass_started_at,
+        finished_at: deps.clock().toISOString(),
+        tally: checkpoint.tally,
+        synced_from: checkpoint.synced_from,
+        counts: { source, target },
+        counts_match: source.count === target.count && source.bytes === target.bytes,
+      };
+      deps.logger.info({ ...report }, 'index migration pass finished');
+      return report;
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** One page of the current stage, applied and checkpointed. */
+  private async step(
+    checkpoint: MigrationCheckpoint,
+    pageSize: number,
+    lease: LockLease,
+  ): Promise<MigrationCheckpoint> {
+    const { source, target } = this.deps;
+    const afterId = checkpoint.after_id ?? undefined;
+    const walked = checkpoint.stage === 'source' ? source : target;
+    const page = await walked.list({ limit: pageSize, afterId });
+    const tally = { ...checkpoint.tally };
+    if (page.length > 0) {
+      const ids = page.map((entry) => entry.id);
+      if (checkpoint.stage === 'source')
+        await this.fromSource(checkpoint, page, await target.getMany(ids), tally);
+      else await this.fromTarget(checkpoint, page, await source.getMany(ids), tally);
+      tally.examined += page.length;
+    }
+    throwIfLost(lease);
+    const last = page.at(-1)?.id;
+    const stageDone = page.length < pageSize;
+    const next: MigrationCheckpoint = {
+      ...checkpoint,
+      sequence: checkpoint.sequence + 1,
+      tally,
+      ...(stageDone
+        ? checkpoint.stage === 'source'
+          ? { stage: 'target', after_id: null }
+          : {
+              stage: 'done',
+              after_id: null,
+              synced_from: checkpoint.pass === 'sync' ? checkpoint.pass_started_at : checkpoint.synced_from,
+            }
+        : { after_id: last ?? null }),
+    };
+    return this.save(checkpoint, next);
+  }
+
+  /** Source entries against what the blob index holds for the same ids. */
+  private async fromSource(
+    checkpoint: MigrationCheckpoint,
+    page: readonly StoredEntry[],
+    held: readonly (StoredEntry | undefined)[],
+    tally: MigrationTally,
+  ): Promise<void> {
+    const copies: ArchiveEntry[] = [];
+    for (const [i, entry] of page.entries()) {
+      const there = held[i];
+      if (there && sameEntry(entry, there)) continue;
+      if (checkpoint.pass === 'sync') {
+        copies.push(withoutEtag(entry));
+        continue;
+      }
+      // Finish: only what the source gained since the sync began is the source's to give.
+      const sinceSync = entry.archived_at >= (checkpoint.synced_from ?? '');
+      if (!there) {
+        // A record live again was restored through the blob index, or created anew under its id.
+        if (sinceSync && !(await this.deps.live.get(entry.id))) copies.push(withoutEtag(entry));
+        else tally.kept += 1;
+      } else if (sinceSync && entry.archived_at > there.archived_at) {
+        const moved = await this.deps.target.repoint(there, withoutEtag(entry));
+        if (moved) tally.copied += 1;
+        else tally.kept += 1;
+      } else {
+        tally.kept += 1;
+      }
+    }
+    if (copies.length > 0) {
+      await this.deps.target.putMany(copies);
+      tally.copied += copies.length;
+    }
+  }
+
+  /** Blob index entries against the source: the ones the source no longer has. */
+  private async fromTarget(
+    checkpoint: MigrationCheckpoint,
+    page: readonly StoredEntry[],
+    sources: readonly (StoredEntry | undefined)[],
+    tally: MigrationTally,
+  ): Promise<void> {
+    for (const [i, entry] of page.entries()) {
+      if (sources[i]) continue;
+      const withdraw =
+        checkpoint.pass === 'sync' ||
+        // Finish: withdrawn on the source since the sync, by a restore, update or delete whose
+        // record is live or noted deleted; anything else is the blob index's own (archived since
+        // the switch) or for `verify` to judge.
+        (entry.archived_at < (checkpoint.synced_from ?? '') && (await this.withdrawnForGood(entry)));
+      if (!withdraw) {
+        tally.kept += 1;
+        continue;
+      }
+      try {
+        await this.deps.target.withdraw(entry.id, entry.etag);
+        tally.withdrawn += 1;
+      } catch (error) {
+        if (!(error instanceof PreconditionFailedError)) throw error;
+        // Changed in the blob index since this page was read: the newer entry stays.
+        tally.kept += 1;
+      }
+    }
+  }
+
+  private async withdrawnForGood(entry: StoredEntry): Promise<boolean> {
+    if (await this.deps.live.get(entry.id)) return true;
+    const deletedAt = await this.deps.deletions.deletedAt(entry.id);
+    return deletedAt !== undefined && deletedAt >= entry.archived_at;
+  }
+
+  /** The newest checkpoint; older ones (left by a kill between writing one and deleting the last) go. */
+  private async latestCheckpoint(): Promise<MigrationCheckpoint | undefined> {
+    const names: string[] = [];
+    for await (const blob of this.deps.store.list(INDEX_MIGRATION_PREFIX))
+      if (sequenceOfCheckpointName(blob.name) !== undefined) names.push(blob.name);
+    const newest = names.at(-1);
+    if (newest === undefined) return undefined;
+    const checkpoint = parseCheckpoint(await this.deps.store.get(newest), newest);
+    for (const name of names.slice(0, -1)) await this.deps.store.delete(name);
+    return checkpoint;
+  }
+
+  /** Writes `next` create-only, then lets `previous` go. */
+  private async save(
+    previous: MigrationCheckpoint | undefined,
+    next: MigrationCheckpoint,
+  ): Promise<MigrationCheckpoint> {
+    const bytes = encodeCheckpoint(next);
+    const { created } = await this.deps.store.putIfAbsent(checkpointName(next.sequence), bytes, {
+      sha256: sha256Hex(bytes),
+      tier: 'Hot',
+    });
+    if (!created)
+      throw new LockHeldError(
+        `index migration checkpoint ${next.sequence} exists already: another migration is running`,
+      );
+    if (previous) await this.deps.store.delete(checkpointName(previous.sequence));
+    return next;
+  }
+}
+
+function withoutEtag(entry: StoredEntry): ArchiveEntry {
+  const { etag: _etag, ...rest } = entry;
+  return rest;
+}

@@ -1,0 +1,206 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BlobArchiveIndex } from '../../src/adapters/blob-index/blob-archive-index.js';
+import { ValidationError } from '../../src/domain/errors.js';
+import { INDEX_MIGRATION_PREFIX } from '../../src/domain/index-migration.js';
+import type { ArchiveEntry, ArchiveIndex } from '../../src/ports/archive-index.js';
+import { IndexMigration } from '../../src/services/index-migration.js';
+import { apiClient, type ApiClient } from '../helpers/api.js';
+import { runCli } from '../helpers/cli.js';
+import {
+  BACKENDS,
+  blobNames,
+  daysAgo,
+  recordBody,
+  silentLogger,
+  startHarness,
+  type Harness,
+} from '../helpers/harness.js';
+
+/**
+ * `index migrate` (issue 15): the backend's own index copied into the blob-native one while the
+ * service runs, resumed after a kill, kept in step by further sync passes, and finished after the
+ * switch without undoing what the blob index did meanwhile.
+ */
+describe.each(BACKENDS)('index migrate (%s)', (backend) => {
+  const shards = { ARCHIVE_INDEX_SHARDS: '4', BATCH_SIZE: '5' };
+  let old: Harness;
+  let oldApi: ApiClient;
+
+  beforeEach(async () => {
+    old = await startHarness({ backend, layout: 'segment', env: shards });
+    oldApi = apiClient(old.app);
+  });
+  afterEach(async () => {
+    await old.destroy();
+  });
+
+  async function archiveOld(api: ApiClient, prefix: string, count: number): Promise<Map<string, unknown>> {
+    const created = new Map<string, unknown>();
+    for (let i = 0; i < count; i++) {
+      const response = await api.post(
+        '/billing',
+        recordBody({ id: `${prefix}-${i}`, created_at: daysAgo(200) }),
+      );
+      expect(response.statusCode).toBe(201);
+      created.set(`${prefix}-${i}`, response.json());
+    }
+    expect((await api.post('/archive/sync')).json()).toMatchObject({ archived: count });
+    return created;
+  }
+
+  it('syncs the index into blob files, catches what the API withdrew meanwhile, and finishes after the switch', async () => {
+    const archived = await archiveOld(oldApi, 'old', 12);
+
+    const first = await old.services.migrateIndex({ pass: 'sync', pageSize: 5 });
+    expect(first).toMatchObject({
+      pass: 'sync',
+      resumed: false,
+      tally: { examined: 24, copied: 12, withdrawn: 0, kept: 0 },
+      counts_match: true,
+    });
+    expect(first.counts.target).toEqual(first.counts.source);
+    expect(first.synced_from).toBe(first.pass_started_at);
+
+    // The API keeps running on the old index: a restore between passes is caught by the next.
+    expect((await oldApi.post('/restore/old-0')).statusCode).toBe(200);
+    const second = await old.services.migrateIndex({ pass: 'sync' });
+    expect(second.tally).toEqual({ examined: 11 + 12, copied: 0, withdrawn: 1, kept: 0 });
+    expect(second.counts_match).toBe(true);
+    // One checkpoint stays: the newest.
+    expect(await blobNames(old, INDEX_MIGRATION_PREFIX)).toHaveLength(1);
+
+    // The switch: a process on the blob index reads every archived record as it was.
+    const blob = await startHarness({ reuse: old, env: { ...shards, ARCHIVE_INDEX: 'blob' } });
+    const blobApi = apiClient(blob.app);
+    try {
+      expect(blob.adapters.index).toBeInstanceOf(BlobArchiveIndex);
+      for (const [id, body] of archived) {
+        if (id === 'old-0') continue;
+        const response = await blobApi.get(`/billing/${id}`);
+        expect(response.statusCode, id).toBe(200);
+        expect(response.headers['x-record-source']).toBe('archive');
+        expect(response.json()).toEqual(body);
+      }
+
+      // While the switch rolls out, a process still on the old index deletes one record and
+      // restores another, and its run archives a third; the blob index's process restores a fourth
+      // and archives a fifth.
+      expect((await oldApi.delete('/billing/old-1')).statusCode).toBe(204);
+      expect((await oldApi.post('/restore/old-2')).statusCode).toBe(200);
+      const late = await archiveOld(oldApi, 'late', 1);
+      expect((await blobApi.post('/restore/old-3')).statusCode).toBe(200);
+      const fresh = await archiveOld(blobApi, 'new', 1);
+      // The blob index has not heard of the old process's changes yet.
+      expect((await blobApi.get('/billing/old-1')).statusCode).toBe(200);
+      expect((await blobApi.get('/billing/late-0')).statusCode).toBe(404);
+
+      await expect(old.services.migrateIndex({ pass: 'finish' })).rejects.toThrow(ValidationError);
+      await expect(blob.services.migrateIndex({ pass: 'sync' })).rejects.toThrow(ValidationError);
+      const finish = await blob.services.migrateIndex({ pass: 'finish', pageSize: 4 });
+      expect(finish.synced_from).toBe(second.pass_started_at);
+      // Copied late-0; withdrew old-1 (deleted) and old-2 (live); kept the blob index's own: old-3
+      // (restored through it, still on the source) and new-0 (archived through it since).
+      expect(finish.tally).toMatchObject({ copied: 1, withdrawn: 2, kept: 2 });
+
+      expect((await blobApi.get('/billing/old-1')).statusCode).toBe(404);
+      expect((await blobApi.get('/billing/old-2')).headers['x-record-source']).toBe('live');
+      expect((await blobApi.get('/billing/old-3')).headers['x-record-source']).toBe('live');
+      for (const [id, body] of [...late, ...fresh]) {
+        const response = await blobApi.get(`/billing/${id}`);
+        expect(response.headers['x-record-source'], id).toBe('archive');
+        expect(response.json()).toEqual(body);
+      }
+      // 12 archived, old-0..old-3 back or gone, late-0 and new-0 added.
+      expect((await blob.services.stats.stats()).archived_records).toBe(10);
+      const report = await blob.services.verifier.verify();
+      expect(report.ok, JSON.stringify(report)).toBe(true);
+    } finally {
+      await blob.close();
+    }
+  });
+
+  it('resumes a killed pass from its checkpoint instead of starting over', async () => {
+    await archiveOld(oldApi, 'old', 12);
+    const target = new BlobArchiveIndex(old.adapters.store, { shards: 4, cacheBytes: 1 << 20 });
+    await target.init();
+    const put: string[] = [];
+    let putsLeft = 1;
+    const failing = new Proxy(target, {
+      get(index, property) {
+        if (property === 'putMany')
+          return async (entries: readonly ArchiveEntry[]) => {
+            if (putsLeft-- <= 0) throw new Error('injected: the store went away');
+            put.push(...entries.map((entry) => entry.id));
+            return index.putMany(entries);
+          };
+        const value: unknown = Reflect.get(index, property, index);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(index) : value;
+      },
+    }) as ArchiveIndex;
+    const migration = (into: ArchiveIndex) =>
+      new IndexMigration({
+        source: old.adapters.index,
+        sourceKind: backend === 'azure' ? 'cosmos' : 'sqlite',
+        target: into,
+        store: old.adapters.store,
+        live: old.adapters.live,
+        deletions: old.adapters.deletions,
+        lock: old.adapters.lock,
+        slices: 1,
+        clock: () => new Date(),
+        logger: silentLogger,
+      });
+
+    await expect(migration(failing).migrate({ pass: 'sync', pageSize: 5 })).rejects.toThrow('injected');
+    expect(put).toHaveLength(5);
+    putsLeft = Infinity;
+    const resumed = await migration(failing).migrate({ pass: 'sync', pageSize: 5 });
+    // Only the pages after the checkpoint were put again.
+    expect(put).toHaveLength(12);
+    expect(new Set(put).size).toBe(12);
+    expect(resumed).toMatchObject({
+      resumed: true,
+      tally: { examined: 24, copied: 12, withdrawn: 0 },
+      counts_match: true,
+    });
+    expect((await target.getMany(['old-0', 'old-11'])).map((entry) => entry?.id)).toEqual([
+      'old-0',
+      'old-11',
+    ]);
+
+    const restarted = await migration(target).migrate({ pass: 'sync', restart: true });
+    expect(restarted).toMatchObject({ resumed: false, tally: { examined: 24, copied: 0 } });
+  });
+
+  it('runs from the CLI, which says what to do next and refuses the wrong pass for the process', async () => {
+    await archiveOld(oldApi, 'old', 3);
+    const env = { ...old.env, LOG_LEVEL: 'warn' };
+    const early = await runCli(['index', 'migrate', '--finish'], env);
+    expect(early.code).not.toBe(0);
+    expect(early.stderr).toContain('a finish pass runs once every process reads the blob index');
+    const synced = await runCli(['index', 'migrate'], env);
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(JSON.parse(synced.stdout)).toMatchObject({
+      pass: 'sync',
+      tally: { copied: 3 },
+      counts_match: true,
+    });
+    expect(synced.stderr).toContain('index migrate: in step (3 entries');
+    const finished = await runCli(['index', 'migrate', '--finish'], { ...env, ARCHIVE_INDEX: 'blob' });
+    expect(finished.code, finished.stderr).toBe(0);
+    expect(JSON.parse(finished.stdout)).toMatchObject({ pass: 'finish', tally: { copied: 0, withdrawn: 0 } });
+    const audit = await old.services.audit.query({ limit: 10 });
+    expect(audit.items.filter((item) => item.action === 'index.migrate')).toHaveLength(3);
+  });
+
+  it('will not finish before a sync pass has finished', async () => {
+    const blob = await startHarness({ reuse: old, env: { ...shards, ARCHIVE_INDEX: 'blob' } });
+    try {
+      await expect(blob.services.migrateIndex({ pass: 'finish' })).rejects.toThrow(
+        /no sync pass has finished/,
+      );
+    } finally {
+      await blob.close();
+    }
+  });
+});
