@@ -346,12 +346,14 @@ index
         );
         return EXIT.ok;
       }
+      // In step only when a whole pass found nothing to change: counts alone miss moved entries.
+      const inStep = report.counts_match && tally.copied + tally.withdrawn === 0;
       process.stderr.write(
-        report.counts_match
-          ? `index migrate: in step (${counts.target.count} entries; this pass ${changes}): switch every process to ARCHIVE_INDEX=blob, then run \`index migrate --finish\`\n`
+        inStep
+          ? `index migrate: in step (${counts.target.count} entries): switch every process to ARCHIVE_INDEX=blob, then run \`index migrate --finish\`\n`
           : `index migrate: not yet in step (source ${counts.source.count} entries, blob index ${counts.target.count}; this pass ${changes}): run it again\n`,
       );
-      return report.counts_match ? EXIT.ok : EXIT.failed;
+      return inStep ? EXIT.ok : EXIT.failed;
     });
   });
 

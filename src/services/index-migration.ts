@@ -92,6 +92,14 @@ export class IndexMigration {
     });
     try {
       const latest = await this.latestCheckpoint();
+      if (latest?.pass === 'finish' && latest.stage === 'done')
+        throw new ValidationError(
+          `the migration finished at ${latest.pass_started_at}: the blob index is the archive index, and another pass would undo what it has done since`,
+        );
+      if (options.pass === 'sync' && latest?.pass === 'finish')
+        throw new ValidationError(
+          'a finish pass has begun, so processes read the blob index: a sync pass would undo what they changed; run `index migrate --finish` to complete it',
+        );
       if (options.pass === 'finish' && !latest?.synced_from)
         throw new ValidationError(
           'no sync pass has finished: run `billing-archive index migrate` until it reports matching counts, then switch to ARCHIVE_INDEX=blob and finish',
@@ -192,12 +200,12 @@ export class IndexMigration {
         continue;
       }
       // Finish: only what the source gained since the sync began is the source's to give.
-      const sinceSync = entry.archived_at >= (checkpoint.synced_from ?? '');
+      const sinceSync = timeOf(entry.archived_at) >= timeOf(checkpoint.synced_from);
       if (!there) {
-        // A record live again was restored through the blob index, or created anew under its id.
-        if (sinceSync && !(await this.deps.live.get(entry.id))) copies.push(withoutEtag(entry));
+        // Live again or deleted: restored, created anew or deleted through the blob index.
+        if (sinceSync && !(await this.withdrawnForGood(entry))) copies.push(withoutEtag(entry));
         else tally.kept += 1;
-      } else if (sinceSync && entry.archived_at > there.archived_at) {
+      } else if (sinceSync && timeOf(entry.archived_at) > timeOf(there.archived_at)) {
         const moved = await this.deps.target.repoint(there, withoutEtag(entry));
         if (moved) tally.copied += 1;
         else tally.kept += 1;
@@ -225,7 +233,7 @@ export class IndexMigration {
         // Finish: withdrawn on the source since the sync, by a restore, update or delete whose
         // record is live or noted deleted; anything else is the blob index's own (archived since
         // the switch) or for `verify` to judge.
-        (entry.archived_at < (checkpoint.synced_from ?? '') && (await this.withdrawnForGood(entry)));
+        (timeOf(entry.archived_at) < timeOf(checkpoint.synced_from) && (await this.withdrawnForGood(entry)));
       if (!withdraw) {
         tally.kept += 1;
         continue;
@@ -244,7 +252,7 @@ export class IndexMigration {
   private async withdrawnForGood(entry: StoredEntry): Promise<boolean> {
     if (await this.deps.live.get(entry.id)) return true;
     const deletedAt = await this.deps.deletions.deletedAt(entry.id);
-    return deletedAt !== undefined && deletedAt >= entry.archived_at;
+    return deletedAt !== undefined && timeOf(deletedAt) >= timeOf(entry.archived_at);
   }
 
   /** The newest checkpoint; older ones (left by a kill between writing one and deleting the last) go. */
@@ -276,6 +284,11 @@ export class IndexMigration {
     if (previous) await this.deps.store.delete(checkpointName(previous.sequence));
     return next;
   }
+}
+
+/** Milliseconds since the epoch; ISO texts of one instant can differ (`…00Z`, `…00.000Z`). */
+function timeOf(iso: string | null): number {
+  return iso === null ? Number.NEGATIVE_INFINITY : Date.parse(iso);
 }
 
 function withoutEtag(entry: StoredEntry): ArchiveEntry {

@@ -101,6 +101,9 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
       // Copied late-0; withdrew old-1 (deleted) and old-2 (live); kept the blob index's own: old-3
       // (restored through it, still on the source) and new-0 (archived through it since).
       expect(finish.tally).toMatchObject({ copied: 1, withdrawn: 2, kept: 2 });
+      // Once finished, no pass may run again: a sync would undo the blob index's own changes.
+      await expect(blob.services.migrateIndex({ pass: 'finish' })).rejects.toThrow(/the migration finished/);
+      await expect(old.services.migrateIndex({ pass: 'sync' })).rejects.toThrow(/the migration finished/);
 
       expect((await blobApi.get('/billing/old-1')).statusCode).toBe(404);
       expect((await blobApi.get('/billing/old-2')).headers['x-record-source']).toBe('live');
@@ -178,19 +181,22 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
     const early = await runCli(['index', 'migrate', '--finish'], env);
     expect(early.code).not.toBe(0);
     expect(early.stderr).toContain('a finish pass runs once every process reads the blob index');
-    const synced = await runCli(['index', 'migrate'], env);
-    expect(synced.code, synced.stderr).toBe(0);
-    expect(JSON.parse(synced.stdout)).toMatchObject({
+    const copied = await runCli(['index', 'migrate'], env);
+    expect(copied.code, copied.stderr).toBe(1);
+    expect(JSON.parse(copied.stdout)).toMatchObject({
       pass: 'sync',
       tally: { copied: 3 },
       counts_match: true,
     });
-    expect(synced.stderr).toContain('index migrate: in step (3 entries');
+    expect(copied.stderr).toContain('index migrate: not yet in step (source 3 entries, blob index 3');
+    const synced = await runCli(['index', 'migrate'], env);
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.stderr).toContain('index migrate: in step (3 entries)');
     const finished = await runCli(['index', 'migrate', '--finish'], { ...env, ARCHIVE_INDEX: 'blob' });
     expect(finished.code, finished.stderr).toBe(0);
     expect(JSON.parse(finished.stdout)).toMatchObject({ pass: 'finish', tally: { copied: 0, withdrawn: 0 } });
     const audit = await old.services.audit.query({ limit: 10 });
-    expect(audit.items.filter((item) => item.action === 'index.migrate')).toHaveLength(3);
+    expect(audit.items.filter((item) => item.action === 'index.migrate')).toHaveLength(4);
   });
 
   it('will not finish before a sync pass has finished', async () => {
