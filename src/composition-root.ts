@@ -43,6 +43,7 @@ import { Archiver } from './services/archiver.js';
 import { AuditLog } from './services/audit-log.js';
 import { systemClock, type Clock, type Sleep } from './services/clock.js';
 import { ValidationError } from './domain/errors.js';
+import { MigrationGate } from './services/migration-gate.js';
 import { IndexMigration, type MigrationOptions, type MigrationReport } from './services/index-migration.js';
 import { GarbageNotingIndex } from './services/garbage-noting-index.js';
 import { HeldCopies } from './services/held-copies.js';
@@ -276,6 +277,7 @@ export async function createServices(
   const store = new MeteredArchiveStore(adapters.store, usage);
   const index = new GarbageNotingIndex(adapters.index, garbage, logger);
   const audit = new AuditLog(auditTrail, clock, logger);
+  const migrationGate = new MigrationGate(store);
   const layouts = new Layouts(
     new RecordLayout(store),
     new SegmentLayout(store, { maxRecords: config.layout.maxRecords, maxBytes: config.layout.maxBytes }),
@@ -342,6 +344,7 @@ export async function createServices(
       sleep: options.sleep,
       logger,
       settings,
+      migrationGate,
     }),
     compactor: new Compactor({
       index,
@@ -350,6 +353,7 @@ export async function createServices(
       clock,
       logger,
       slices: config.archivalSlices,
+      migrationGate,
     }),
     verifier: new Verifier({
       live,
@@ -361,6 +365,7 @@ export async function createServices(
       clock,
       logger,
       slices: config.archivalSlices,
+      migrationGate,
     }),
     audit,
     usage,

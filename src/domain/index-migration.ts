@@ -30,18 +30,15 @@ const CheckpointSchema = Type.Object(
     source: Type.String({ minLength: 1 }),
     /**
      * A sync pass makes the blob index a copy of the source; a finish pass, after the switch, takes
-     * over only what processes still on the source changed since the last sync began. A pass walks
-     * the source index in id order (stage `source`), then the blob index (`target`).
+     * over only what processes still on the source withdrew since. A pass walks the source index in
+     * id order (stage `source`), then the blob index (`target`).
      */
     pass: Type.Union([Type.Literal('sync'), Type.Literal('finish')]),
     stage: Type.Union([Type.Literal('source'), Type.Literal('target'), Type.Literal('done')]),
     /** The last id the stage finished with; null at the stage's start. */
     after_id: Type.Union([Type.String(), Type.Null()]),
     pass_started_at: Type.String(),
-    /**
-     * When the newest finished sync pass began: every entry archived before it was in the blob
-     * index when that pass ended, so a finish pass knows what came later. Null before one finished.
-     */
+    /** When the newest finished sync pass began; null before one finished (a finish needs one). */
     synced_from: Type.Union([Type.String(), Type.Null()]),
     tally: TallySchema,
   },

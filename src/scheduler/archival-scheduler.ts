@@ -23,7 +23,7 @@ export function scheduleArchival(archiver: Archiver, schedule: string, logger: L
       logger.info({ runId: finished.run_id, status: finished.status }, 'scheduled archival run finished');
     } catch (error) {
       if (error instanceof LockHeldError) {
-        logger.info({ reason: error.message }, 'scheduled archival skipped: a run is already in progress');
+        logger.info({ reason: error.message }, 'scheduled archival skipped: the archive is busy');
         return;
       }
       logger.error({ err: error }, 'scheduled archival run could not start');

@@ -25,6 +25,7 @@ import type { Layouts } from './layouts/layouts.js';
 import type { AuditLog } from './audit-log.js';
 import type { HeldCopies } from './held-copies.js';
 import { InFlight } from './in-flight.js';
+import type { MigrationGate } from './migration-gate.js';
 import type { RetentionSweep } from './retention-sweep.js';
 import type { UsageTally } from './usage-tally.js';
 
@@ -74,6 +75,8 @@ export interface ArchiverDeps {
   sleep?: Sleep | undefined;
   logger: Logger;
   settings: ArchiverSettings;
+  /** Keeps this work from changing the archive while an index migration is open. */
+  migrationGate?: MigrationGate | undefined;
 }
 
 const GARBAGE_PAGE = 500;
@@ -103,6 +106,7 @@ export class Archiver {
   private readonly sleep: Sleep;
   private readonly logger: Logger;
   private readonly settings: ArchiverSettings;
+  private readonly migrationGate: MigrationGate | undefined;
   private readonly inFlight = new InFlight();
 
   constructor(deps: ArchiverDeps) {
@@ -123,6 +127,7 @@ export class Archiver {
       settings: this.settings,
     } = deps);
     this.sleep = deps.sleep ?? systemSleep;
+    this.migrationGate = deps.migrationGate;
   }
 
   /**
@@ -166,6 +171,7 @@ export class Archiver {
       description: `pid ${process.pid} on ${hostname()}`,
     });
     try {
+      if (!options.dryRun) await this.migrationGate?.refuseWhileOpen('an archival run');
       const run = startedRun({
         run_id: runId,
         slice: sliceLabel(slice),

@@ -8,6 +8,7 @@ import { allEntriesIn, type ArchiveIndex, type StoredEntry } from '../ports/arch
 import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { Clock } from './clock.js';
+import type { MigrationGate } from './migration-gate.js';
 import type { SealedSegment, SegmentGatherer, SegmentLayout } from './layouts/segment-layout.js';
 
 export interface CompactOptions {
@@ -38,6 +39,8 @@ export interface CompactorDeps {
   clock: Clock;
   logger: Logger;
   slices: number;
+  /** Keeps this work from changing the archive while an index migration is open. */
+  migrationGate?: MigrationGate | undefined;
 }
 
 interface Candidate {
@@ -79,6 +82,7 @@ export class Compactor {
       skipped: [],
     };
     try {
+      if (!report.dry_run) await this.deps.migrationGate?.refuseWhileOpen('compaction');
       const pass = new CompactionPass(this.deps, report, runId, started, () => {
         throwIfLost(lease);
       });

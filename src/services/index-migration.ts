@@ -6,9 +6,7 @@ import {
   checkpointName,
   emptyTally,
   encodeCheckpoint,
-  INDEX_MIGRATION_PREFIX,
   parseCheckpoint,
-  sequenceOfCheckpointName,
   type MigrationCheckpoint,
   type MigrationPass,
   type MigrationTally,
@@ -21,6 +19,7 @@ import type { LiveStore } from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { Clock } from './clock.js';
+import { checkpointNames } from './migration-gate.js';
 
 const DEFAULT_PAGE_SIZE = 1000;
 
@@ -61,7 +60,7 @@ export interface MigrationReport {
    * from it; and left as they were although the two indexes differ (see `kept` in docs/OPERATIONS.md).
    */
   tally: MigrationTally;
-  /** When the newest finished sync pass began (what a finish pass works from). */
+  /** When the newest finished sync pass began; a finish pass needs one. */
   synced_from: string | null;
   counts: { source: { count: number; bytes: number }; target: { count: number; bytes: number } };
   /** Both indexes hold as many entries of as many bytes. */
@@ -74,11 +73,13 @@ export interface MigrationReport {
  *
  * - `sync`, before the switch (every process still on the source): makes the blob index a copy of
  *   the source: copies what is missing or differs, withdraws what the source no longer has. Run it
- *   again until nothing changes; it holds the archival lock, so no run, compaction or repair moves
- *   entries meanwhile, and what API requests withdraw during it the next pass catches.
- * - `finish`, after every process reads the blob index: takes over what processes still on the
- *   source did since the last sync began (withdrawals by restores, updates and deletes, entries
- *   archived by a run), and nothing the blob index changed since the switch.
+ *   again until nothing changes; what API requests withdraw during a pass the next one catches.
+ * - `finish`, after every process reads the blob index: withdraws what processes still on the
+ *   source withdrew since (restores, updates and deletes), and nothing else.
+ *
+ * From the first sync until the finish, the migration gate keeps archival runs, compaction and
+ * repairs from running (each pass also holds the archival lock), so entries change only by API
+ * withdrawals, on either side.
  */
 export class IndexMigration {
   constructor(private readonly deps: IndexMigrationDeps) {}
@@ -184,38 +185,29 @@ export class IndexMigration {
     return this.save(checkpoint, next);
   }
 
-  /** Source entries against what the blob index holds for the same ids. */
+  /**
+   * Source entries against what the blob index holds for the same ids. A sync copies each that
+   * differs. A finish copies nothing: with archival paused by the migration gate, nothing reached
+   * the source since the sync but withdrawals, and a difference here is the blob index's own
+   * change since the switch (a restore, update or delete through it), so it is only counted.
+   */
   private async fromSource(
     checkpoint: MigrationCheckpoint,
     page: readonly StoredEntry[],
     held: readonly (StoredEntry | undefined)[],
     tally: MigrationTally,
   ): Promise<void> {
-    const copies: ArchiveEntry[] = [];
-    for (const [i, entry] of page.entries()) {
+    const differing = page.filter((entry, i) => {
       const there = held[i];
-      if (there && sameEntry(entry, there)) continue;
-      if (checkpoint.pass === 'sync') {
-        copies.push(withoutEtag(entry));
-        continue;
-      }
-      // Finish: only what the source gained since the sync began is the source's to give.
-      const sinceSync = timeOf(entry.archived_at) >= timeOf(checkpoint.synced_from);
-      if (!there) {
-        // Live again or deleted: restored, created anew or deleted through the blob index.
-        if (sinceSync && !(await this.withdrawnForGood(entry))) copies.push(withoutEtag(entry));
-        else tally.kept += 1;
-      } else if (sinceSync && timeOf(entry.archived_at) > timeOf(there.archived_at)) {
-        const moved = await this.deps.target.repoint(there, withoutEtag(entry));
-        if (moved) tally.copied += 1;
-        else tally.kept += 1;
-      } else {
-        tally.kept += 1;
-      }
+      return !there || !sameEntry(entry, there);
+    });
+    if (checkpoint.pass === 'finish') {
+      tally.kept += differing.length;
+      return;
     }
-    if (copies.length > 0) {
-      await this.deps.target.putMany(copies);
-      tally.copied += copies.length;
+    if (differing.length > 0) {
+      await this.deps.target.putMany(differing.map(withoutEtag));
+      tally.copied += differing.length;
     }
   }
 
@@ -228,12 +220,9 @@ export class IndexMigration {
   ): Promise<void> {
     for (const [i, entry] of page.entries()) {
       if (sources[i]) continue;
-      const withdraw =
-        checkpoint.pass === 'sync' ||
-        // Finish: withdrawn on the source since the sync, by a restore, update or delete whose
-        // record is live or noted deleted; anything else is the blob index's own (archived since
-        // the switch) or for `verify` to judge.
-        (timeOf(entry.archived_at) < timeOf(checkpoint.synced_from) && (await this.withdrawnForGood(entry)));
+      // Finish: withdrawn on the source since the sync by a restore, update or delete, so its
+      // record is live or noted deleted; anything else is left for `verify` to judge.
+      const withdraw = checkpoint.pass === 'sync' || (await this.withdrawnForGood(entry));
       if (!withdraw) {
         tally.kept += 1;
         continue;
@@ -257,13 +246,12 @@ export class IndexMigration {
 
   /** The newest checkpoint; older ones (left by a kill between writing one and deleting the last) go. */
   private async latestCheckpoint(): Promise<MigrationCheckpoint | undefined> {
-    const names: string[] = [];
-    for await (const blob of this.deps.store.list(INDEX_MIGRATION_PREFIX))
-      if (sequenceOfCheckpointName(blob.name) !== undefined) names.push(blob.name);
+    const { store } = this.deps;
+    const names = await checkpointNames(store);
     const newest = names.at(-1);
     if (newest === undefined) return undefined;
-    const checkpoint = parseCheckpoint(await this.deps.store.get(newest), newest);
-    for (const name of names.slice(0, -1)) await this.deps.store.delete(name);
+    const checkpoint = parseCheckpoint(await store.get(newest), newest);
+    for (const name of names.slice(0, -1)) await store.delete(name);
     return checkpoint;
   }
 
@@ -287,8 +275,8 @@ export class IndexMigration {
 }
 
 /** Milliseconds since the epoch; ISO texts of one instant can differ (`…00Z`, `…00.000Z`). */
-function timeOf(iso: string | null): number {
-  return iso === null ? Number.NEGATIVE_INFINITY : Date.parse(iso);
+function timeOf(iso: string): number {
+  return Date.parse(iso);
 }
 
 function withoutEtag(entry: StoredEntry): ArchiveEntry {

@@ -11,6 +11,7 @@ import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
+import type { MigrationGate } from './migration-gate.js';
 import type { ArchiveLayout, ListedBlob } from './layouts/archive-layout.js';
 import type { Layouts } from './layouts/layouts.js';
 const PAGE = 500;
@@ -105,6 +106,8 @@ export interface VerifierDeps {
   clock: Clock;
   logger: Logger;
   slices: number;
+  /** Keeps this work from changing the archive while an index migration is open. */
+  migrationGate?: MigrationGate | undefined;
 }
 
 /**
@@ -122,6 +125,7 @@ export class Verifier {
       description: `verify, pid ${process.pid} on ${hostname()}`,
     });
     try {
+      if (options.repair) await this.deps.migrationGate?.refuseWhileOpen('a repair');
       return await new VerifyPass(this.deps, options, clock(), () => {
         throwIfLost(lease);
       }).run();
