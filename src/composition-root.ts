@@ -245,7 +245,16 @@ export function isLocalArchive(backend: Backend): boolean {
 export async function createServices(
   config: Config,
   logger: Logger,
-  options: { clock?: Clock; sleep?: Sleep; backend?: BackendAdapters } = {},
+  options: {
+    clock?: Clock;
+    sleep?: Sleep;
+    backend?: BackendAdapters;
+    /**
+     * Refuse an ARCHIVE_INDEX that cannot be this archive's (MigrationGate.checkIndexKind); only
+     * `verify --repair`, which can index an archive again from scratch, goes without.
+     */
+    checkIndexKind?: boolean;
+  } = {},
 ): Promise<Services> {
   const clock = options.clock ?? systemClock;
   const backend = options.backend ?? createAdapters(config.backend, { logger, clock });
@@ -277,7 +286,19 @@ export async function createServices(
   const store = new MeteredArchiveStore(adapters.store, usage);
   const index = new GarbageNotingIndex(adapters.index, garbage, logger);
   const audit = new AuditLog(auditTrail, clock, logger);
-  const migrationGate = new MigrationGate(store);
+  const migrationGate = new MigrationGate(store, {
+    onBlob: config.backend.archiveIndex.kind === 'blob',
+    nativeKind: backend.indexes.nativeKind,
+  });
+  if (options.checkIndexKind ?? true) {
+    try {
+      await migrationGate.checkIndexKind();
+    } catch (error) {
+      await Promise.allSettled(opened.map((adapter) => adapter.close()));
+      await backend.release();
+      throw error;
+    }
+  }
   const layouts = new Layouts(
     new RecordLayout(store),
     new SegmentLayout(store, { maxRecords: config.layout.maxRecords, maxBytes: config.layout.maxBytes }),

@@ -15,6 +15,8 @@ import type { MigrationGate } from './migration-gate.js';
 import type { ArchiveLayout, ListedBlob } from './layouts/archive-layout.js';
 import type { Layouts } from './layouts/layouts.js';
 const PAGE = 500;
+/** How far a process's clock and the store's may disagree: Azure refuses requests dated further off. */
+const CLOCK_SKEW_MS = 15 * 60 * 1000;
 /** Findings listed in full per kind; the counts are always complete. */
 const LISTED = 50;
 
@@ -190,7 +192,7 @@ class VerifyPass {
       else if (segment.isManifest(name) && !this.blobs.has(segment.segmentOf(name)))
         await this.noteOrphan(segment, name, 'manifest whose segment is gone');
       else if (this.recordBlobs.has(name) && !this.referencedRecordBlobs.has(name))
-        await this.noteOrphan(record, name, 'record blob no index entry points to');
+        await this.checkUnreferencedRecordBlob(name);
     }
     await this.checkIndexFiles();
     await this.checkLive();
@@ -438,13 +440,70 @@ class VerifyPass {
   }
 
   /** Whether a manifest record nothing points to is superseded: live, indexed elsewhere, or deleted after. */
-  private async isAccountedFor(record: ManifestRecord, manifest: SegmentManifest): Promise<boolean> {
-    const rebuiltAt = this.rebuilt.get(record.id);
-    if (rebuiltAt !== undefined) return rebuiltAt >= manifest.archived_at;
-    if (await this.deps.index.get(record.id)) return true;
-    if (await this.deps.live.get(record.id)) return true;
-    const deletedAt = await this.deps.deletions.deletedAt(record.id);
-    return deletedAt !== undefined && deletedAt >= manifest.archived_at;
+  private isAccountedFor(record: ManifestRecord, manifest: SegmentManifest): Promise<boolean> {
+    return this.superseded(record.id, manifest.archived_at);
+  }
+
+  /** Whether the copy of `id` archived at `archivedAt` is superseded: live, indexed elsewhere, or deleted after. */
+  private async superseded(id: string, archivedAt: string): Promise<boolean> {
+    const rebuiltAt = this.rebuilt.get(id);
+    if (rebuiltAt !== undefined) return rebuiltAt >= archivedAt;
+    if (await this.deps.index.get(id)) return true;
+    if (await this.deps.live.get(id)) return true;
+    const deletedAt = await this.deps.deletions.deletedAt(id);
+    return deletedAt !== undefined && deletedAt >= archivedAt;
+  }
+
+  /**
+   * A record-layout blob no entry points to. An orphan when its record is superseded (a run died
+   * before indexing it, so the record is live; or a newer copy or a deletion came after); else it
+   * is the record's only archived copy and the index lost its entry: unindexed, never removed, and
+   * a repair indexes it again from the blob's own bytes.
+   */
+  private async checkUnreferencedRecordBlob(name: string): Promise<void> {
+    const layout = this.deps.layouts.record;
+    const blob = this.blobs.get(name);
+    const id = layout.idOf(name);
+    if (!blob || id === undefined) {
+      await this.noteOrphan(layout, name, 'record blob no index entry points to');
+      return;
+    }
+    // The store dates the blob; the deletion note, the process that deleted. Azure refuses requests
+    // dated over 15 minutes off, so a deletion noted after the write reads at most that much before it.
+    const writtenAt = new Date(blob.lastModified.getTime() - CLOCK_SKEW_MS).toISOString();
+    if (await this.superseded(id, writtenAt)) {
+      await this.noteOrphan(layout, name, 'record blob no index entry points to');
+      return;
+    }
+    const unindexed = `record '${id}' is in ${name} but neither live, nor indexed, nor deleted`;
+    if (!this.options.repair) {
+      this.unindexed.add({ blob: name, id, message: unindexed });
+      return;
+    }
+    if (this.inArchiveTier(name)) {
+      this.unindexed.add({
+        blob: name,
+        id,
+        message: `${unindexed}; in the Archive tier: rehydrate it, then repair`,
+      });
+      return;
+    }
+    const bytes = await this.deps.layouts.record.read({
+      layout: 'record',
+      blob: name,
+      offset: 0,
+      length: blob.size,
+    });
+    const entry = layout.entryOfBlob(name, bytes, blob.lastModified.toISOString(), this.runId);
+    if (!entry) {
+      this.corrupt.add({ blob: name, id, message: `${name} does not hold record '${id}' as its name says` });
+      return;
+    }
+    this.checkLease();
+    await this.deps.index.putMany([entry]);
+    this.rebuilt.set(id, entry.archived_at);
+    this.repaired.entries_rebuilt = this.rebuilt.size;
+    this.deps.logger.warn({ id, blob: name, repair: this.runId }, 'index entry rebuilt from its record blob');
   }
 
   private async rebuild(manifest: SegmentManifest, record: ManifestRecord, sha256: string): Promise<void> {

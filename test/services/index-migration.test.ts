@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BlobArchiveIndex } from '../../src/adapters/blob-index/blob-archive-index.js';
+import { ConfigError } from '../../src/config.js';
 import { ValidationError } from '../../src/domain/errors.js';
 import { INDEX_MIGRATION_PREFIX } from '../../src/domain/index-migration.js';
 import type { ArchiveEntry, ArchiveIndex } from '../../src/ports/archive-index.js';
@@ -116,6 +117,13 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
       // Once finished, no pass may run again: a sync would undo the blob index's own changes.
       await expect(blob.services.migrateIndex({ pass: 'finish' })).rejects.toThrow(/the migration finished/);
       await expect(old.services.migrateIndex({ pass: 'sync' })).rejects.toThrow(/the migration finished/);
+      // A process left on the old index may not archive into it, nor start again on it.
+      const stray = await oldApi.post('/archive/sync');
+      expect(stray.statusCode).toBe(409);
+      expect(stray.json<{ message: string }>().message).toContain(
+        'an archival run cannot run on the old archive index: the archive index moved into the archive',
+      );
+      await expect(startHarness({ reuse: old, env: shards })).rejects.toThrow(ConfigError);
 
       expect((await blobApi.get('/billing/old-1')).statusCode).toBe(404);
       const index = blob.adapters.index;
@@ -212,6 +220,30 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
     expect(JSON.parse(finished.stdout)).toMatchObject({ pass: 'finish', tally: { copied: 0, withdrawn: 0 } });
     const audit = await old.services.audit.query({ limit: 10 });
     expect(audit.items.filter((item) => item.action === 'index.migrate')).toHaveLength(4);
+  });
+
+  it('will not serve a blob index never written over an archive indexed elsewhere; verify --repair indexes it again', async () => {
+    const archived = await archiveOld(oldApi, 'old', 4);
+    const blobEnv = { ...shards, ARCHIVE_INDEX: 'blob' };
+    await expect(startHarness({ reuse: old, env: blobEnv })).rejects.toThrow(
+      /ARCHIVE_INDEX=blob, but the archive holds archived records and no blob index/,
+    );
+    const env = { ...old.env, ...blobEnv, LOG_LEVEL: 'warn' };
+    const refused = await runCli(['verify'], env);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('billing-archive index migrate');
+
+    // Recovery of a lost blob index: a repair indexes every record again from the manifests.
+    const repaired = await runCli(['verify', '--repair'], env);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(JSON.parse(repaired.stdout)).toMatchObject({ repaired: { entries_rebuilt: 4 } });
+    const blob = await startHarness({ reuse: old, env: blobEnv });
+    try {
+      const blobApi = apiClient(blob.app);
+      for (const [id, body] of archived) expect((await blobApi.get(`/billing/${id}`)).json()).toEqual(body);
+    } finally {
+      await blob.close();
+    }
   });
 
   it('will not finish before a sync pass has finished', async () => {

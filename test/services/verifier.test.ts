@@ -126,6 +126,68 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     expect((await harness.services.records.get('e')).source).toBe('live');
   });
 
+  it('never takes a record blob the index lost for an orphan: it is unindexed, and --repair indexes it again', async () => {
+    harness = await startHarness({ backend, layout: 'record' });
+    await seed(harness, ['a', 'b', 'c', 'd', 'e']);
+    await harness.services.archiver.runOnce();
+    const before = JSON.stringify((await harness.services.records.get('a')).doc);
+    const entryOfA = await harness.adapters.index.get('a');
+    await harness.services.records.delete('d', undefined);
+    await harness.services.records.restore('e');
+    // The index loses two entries: their blobs are now the records' only trace.
+    await harness.adapters.index.withdraw('a');
+    await harness.adapters.index.withdraw('b');
+
+    const report = await harness.services.verifier.verify();
+    expect(report.ok).toBe(false);
+    expect(report.unindexed.items.map((f) => f.id).sort()).toEqual(['a', 'b']);
+    // d's blob (deleted) and e's (live again) are the ones nothing needs.
+    expect(report.orphans.count).toBe(2);
+
+    const repaired = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
+    expect(repaired).toMatchObject({ ok: true, repaired: { entries_rebuilt: 2, orphans_removed: 2 } });
+    expect((await indexedIds(harness)).sort()).toEqual(['a', 'b', 'c']);
+    const rebuilt = await harness.adapters.index.get('a');
+    expect(rebuilt).toMatchObject({
+      customer_id: entryOfA?.customer_id,
+      created_at: entryOfA?.created_at,
+      location: entryOfA?.location,
+      sha256: entryOfA?.sha256,
+      size: entryOfA?.size,
+      run_id: expect.stringMatching(/^repair-/) as string,
+    });
+    const view = await harness.services.records.get('a');
+    expect(view.source).toBe('archive');
+    expect(JSON.stringify(view.doc)).toBe(before);
+    await expect(harness.services.records.get('d')).rejects.toMatchObject({ code: 'not_found' });
+    expect((await harness.services.records.get('e')).source).toBe('live');
+    expect(await harness.services.verifier.verify()).toMatchObject({ ok: true, orphans: { count: 0 } });
+  });
+
+  it('reports a record blob whose bytes are not the record its name says, and never indexes it', async () => {
+    harness = await startHarness({ backend, layout: 'record' });
+    await seed(harness, ['a', 'b']);
+    await harness.services.archiver.runOnce();
+    const entry = await harness.adapters.index.get('a');
+    const other = await harness.adapters.index.get('b');
+    if (!entry || !other) throw new Error('both should be archived');
+    await harness.adapters.index.withdraw('a');
+    // a's blob now holds b's bytes.
+    await harness.overwriteBlob(entry.location.blob, await harness.adapters.store.get(other.location.blob));
+    const repaired = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
+    expect(repaired.ok).toBe(false);
+    expect(repaired.corrupt.items).toEqual([
+      {
+        blob: entry.location.blob,
+        id: 'a',
+        message: `${entry.location.blob} does not hold record 'a' as its name says`,
+      },
+    ]);
+    expect(repaired.repaired.entries_rebuilt).toBe(0);
+    expect(await indexedIds(harness)).toEqual(['b']);
+    expect(await blobNames(harness, 'records/')).toContain(entry.location.blob);
+  });
+
   it('reads, repairs and collects segments whose format 1 manifests an earlier version wrote beside them', async () => {
     harness = await startHarness({ backend, layout: 'segment' });
     await seed(harness, ['a', 'b', 'c']);

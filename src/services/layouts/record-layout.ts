@@ -30,6 +30,8 @@ const RECORDS_PREFIX = 'records/';
  * blobs the delete rule covers.
  */
 export const HELD_PREFIX = 'held/';
+/** `records/{yyyy}/{mm}/{id}.{16 hex}.json` or `held/{id}.{16 hex}.json`: the id, the hash prefix. */
+const RECORD_BLOB_NAME = /^(?:records\/\d{4}\/\d{2}\/|held\/)([^/]+)\.([0-9a-f]{16})\.json$/;
 
 /**
  * The `record` layout: one blob per archived record version. The name carries a prefix of the
@@ -68,6 +70,40 @@ export class RecordLayout implements ArchiveLayout {
 
   blobs(): AsyncIterable<ListedBlob> {
     return listedBlobs(this.store, this.prefixes);
+  }
+
+  /** The record id a record or held blob's name carries; undefined for any other name. */
+  idOf(blob: string): string | undefined {
+    return RECORD_BLOB_NAME.exec(blob)?.[1];
+  }
+
+  /**
+   * The entry a record blob's own bytes make, for a repair whose index lost it: undefined unless
+   * the bytes are the canonical JSON of the record the name says, with the hash the name carries.
+   * When and by which run it was archived are lost with the entry: the blob's time and the repair
+   * stand in.
+   */
+  entryOfBlob(blob: string, bytes: Buffer, archivedAt: string, runId: string): ArchiveEntry | undefined {
+    const sha256 = sha256Hex(bytes);
+    const [, id, hashPrefix] = RECORD_BLOB_NAME.exec(blob) ?? [];
+    if (!id || !hashPrefix || !sha256.startsWith(hashPrefix)) return undefined;
+    let doc: RecordDocument;
+    try {
+      doc = JSON.parse(bytes.toString('utf8')) as RecordDocument;
+    } catch {
+      return undefined;
+    }
+    if (doc.id !== id || !canonicalBytes(doc).equals(bytes)) return undefined;
+    return {
+      id,
+      customer_id: typeof doc.customer_id === 'string' ? doc.customer_id : '',
+      created_at: utcCreatedAt(doc.created_at),
+      location: { layout: 'record', blob, offset: 0, length: bytes.length },
+      sha256,
+      size: bytes.length,
+      archived_at: archivedAt,
+      run_id: runId,
+    };
   }
 
   /** Whether the entry already points to a held copy. */
