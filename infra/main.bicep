@@ -49,6 +49,10 @@ param entraApiClientId string = ''
 @description('Six-field cron (UTC) for the Function\'s archival runs.')
 param archivalSchedule string = '0 0 0 * * *'
 
+@description('ARCHIVE_INDEX for both apps. blob (new deployments): the archive index as files in the archive container, where an archived 1 KB record costs under 1% of a live one (BENCHMARKS.md). cosmos: documents in the archive_index container. A deployment made before this parameter indexes in Cosmos DB: pass cosmos until `billing-archive index migrate` has moved the index (docs/OPERATIONS.md); on blob over an archive indexed elsewhere, the apps refuse to start.')
+@allowed(['blob', 'cosmos'])
+param archiveIndex string = 'blob'
+
 @description('App Service plan size for the API and the Function app.')
 param planSku string = 'B1'
 
@@ -206,6 +210,7 @@ var storeSettings = [
   { name: 'BLOB_ACCOUNT_URL', value: storage.properties.primaryEndpoints.blob }
   { name: 'BLOB_CONTAINER', value: archiveContainer }
   { name: 'AUDIT_BLOB_CONTAINER', value: auditContainer }
+  { name: 'ARCHIVE_INDEX', value: archiveIndex }
 ]
 
 // Entra ID access tokens, when both parameters are set. The v2.0 issuer means the app registration
