@@ -103,12 +103,9 @@ function print(value: unknown): void {
 }
 
 /** Builds the services for one command, runs it and closes them whatever happens. */
-async function withServices(
-  action: (services: Services, config: Config) => Promise<number>,
-  options: { checkIndexKind?: boolean } = {},
-): Promise<void> {
+async function withServices(action: (services: Services, config: Config) => Promise<number>): Promise<void> {
   const config = loadConfig(process.env);
-  const services = await createServices(config, createLogger(config, 'stderr'), options);
+  const services = await createServices(config, createLogger(config, 'stderr'));
   try {
     process.exitCode = await action(services, config);
   } finally {
@@ -276,22 +273,17 @@ program
       .default(24),
   )
   .action(async (options: { repair: boolean; graceHours: number }) => {
-    await withServices(
-      async ({ verifier, audit }) => {
-        const verify = () =>
-          verifier.verify({ repair: options.repair, graceMs: options.graceHours * HOUR_MS });
-        const report = options.repair
-          ? await audited(audit, { action: 'archive.repair' }, verify, ({ repaired }) =>
-              repairSummary(repaired),
-            )
-          : await verify();
-        print(report);
-        process.stderr.write(`${verifySummary(report, options.repair)}\n`);
-        return report.ok ? EXIT.ok : EXIT.failed;
-      },
-      // A repair may index an archive again from nothing, so it goes where other commands refuse to.
-      { checkIndexKind: !options.repair },
-    );
+    await withServices(async ({ verifier, audit }) => {
+      const verify = () => verifier.verify({ repair: options.repair, graceMs: options.graceHours * HOUR_MS });
+      const report = options.repair
+        ? await audited(audit, { action: 'archive.repair' }, verify, ({ repaired }) =>
+            repairSummary(repaired),
+          )
+        : await verify();
+      print(report);
+      process.stderr.write(`${verifySummary(report, options.repair)}\n`);
+      return report.ok ? EXIT.ok : EXIT.failed;
+    });
   });
 
 program

@@ -249,11 +249,6 @@ export async function createServices(
     clock?: Clock;
     sleep?: Sleep;
     backend?: BackendAdapters;
-    /**
-     * Refuse an ARCHIVE_INDEX that cannot be this archive's (MigrationGate.checkIndexKind); only
-     * `verify --repair`, which can index an archive again from scratch, goes without.
-     */
-    checkIndexKind?: boolean;
   } = {},
 ): Promise<Services> {
   const clock = options.clock ?? systemClock;
@@ -289,15 +284,18 @@ export async function createServices(
   const migrationGate = new MigrationGate(store, {
     onBlob: config.backend.archiveIndex.kind === 'blob',
     nativeKind: backend.indexes.nativeKind,
+    openNative: async () => {
+      const native = backend.indexes.other();
+      await native.init();
+      return native;
+    },
   });
-  if (options.checkIndexKind ?? true) {
-    try {
-      await migrationGate.checkIndexKind();
-    } catch (error) {
-      await Promise.allSettled(opened.map((adapter) => adapter.close()));
-      await backend.release();
-      throw error;
-    }
+  try {
+    await migrationGate.checkIndexKind();
+  } catch (error) {
+    await Promise.allSettled(opened.map((adapter) => adapter.close()));
+    await backend.release();
+    throw error;
   }
   const layouts = new Layouts(
     new RecordLayout(store),
@@ -379,6 +377,7 @@ export async function createServices(
     verifier: new Verifier({
       live,
       index,
+      garbage,
       deletions,
       layouts,
       reader,

@@ -1,5 +1,5 @@
 import { ConfigError } from '../config.js';
-import { LockHeldError } from '../domain/errors.js';
+import { IntegrityError, LockHeldError } from '../domain/errors.js';
 import { INDEX_ROOT_PREFIX } from '../domain/index-root.js';
 import {
   INDEX_MIGRATION_PREFIX,
@@ -7,6 +7,7 @@ import {
   sequenceOfCheckpointName,
 } from '../domain/index-migration.js';
 import type { MigrationCheckpoint } from '../domain/index-migration.js';
+import type { ArchiveIndex } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 
 /** The names of the migration checkpoints in the store, oldest first. */
@@ -23,28 +24,34 @@ export async function newestCheckpoint(store: ArchiveStore): Promise<MigrationCh
   return newest === undefined ? undefined : parseCheckpoint(await store.get(newest), newest);
 }
 
-/** Blobs that hold archived records, in either layout. */
-const ARCHIVED_RECORD_PREFIXES = ['segments/', 'records/', 'held/'];
+/** What a migration checkpoint says, or that it cannot be read. */
+type MigrationState = MigrationCheckpoint | { unreadable: string } | undefined;
 
 /**
  * Keeps the archive's two possible indexes apart. While an index migration is open (from its first
  * sync pass until its finish) two indexes point at the archive and share one garbage queue, and
  * work that moves or deletes archived bytes (archival runs with their garbage collection,
  * compaction, `verify --repair`) consults only its own, so it could delete bytes the other still
- * points at: such work waits. Once a finish has begun, a process still on the old index must not
- * run at all; and a blob index never written over an archive that holds records is not this
- * archive's index.
+ * points at: such work waits. Outside a migration, a process must use the index that holds the
+ * archive's entries: the backend's own is refused once a finish has begun or a blob index exists
+ * without a migration, and the blob index while the backend's own holds entries.
  */
 export class MigrationGate {
   constructor(
     private readonly store: ArchiveStore,
-    private readonly index: { onBlob: boolean; nativeKind: string },
+    private readonly index: {
+      onBlob: boolean;
+      nativeKind: string;
+      /** Opens the backend's own index when this process is on the blob one; the caller closes it. */
+      openNative: () => Promise<ArchiveIndex & { close(): Promise<void> }>;
+    },
   ) {}
 
   /** LockHeldError (which schedulers take as "skip this slot") while work must wait. */
   async refuseWhileOpen(what: string): Promise<void> {
-    const latest = await newestCheckpoint(this.store);
+    const latest = await this.state();
     if (!latest) return;
+    if ('unreadable' in latest) throw new LockHeldError(`${what} waits: ${latest.unreadable}`);
     if (latest.pass === 'finish' && !this.index.onBlob)
       throw new LockHeldError(`${what} cannot run on the old archive index: ${movedOn(latest)}`);
     if (latest.pass === 'finish' && latest.stage === 'done') return;
@@ -53,23 +60,40 @@ export class MigrationGate {
     );
   }
 
-  /**
-   * ConfigError when ARCHIVE_INDEX cannot be this archive's index: the backend's own after a
-   * migration moved it into the archive, or a blob index that was never written while the archive
-   * holds records (they are indexed elsewhere: served from it, they would read as absent).
-   */
+  /** ConfigError when ARCHIVE_INDEX names an index that does not hold this archive's entries. */
   async checkIndexKind(): Promise<void> {
-    const latest = await newestCheckpoint(this.store);
-    if (!this.index.onBlob) {
-      if (latest?.pass === 'finish') throw new ConfigError(movedOn(latest));
+    const latest = await this.state();
+    // A migration (or a checkpoint that cannot be read: runs wait on it) decides which is which.
+    if (latest && !('unreadable' in latest)) {
+      if (latest.pass === 'finish' && !this.index.onBlob) throw new ConfigError(movedOn(latest));
       return;
     }
-    if (latest || (await holdsAny(this.store, INDEX_ROOT_PREFIX))) return;
-    for (const prefix of ARCHIVED_RECORD_PREFIXES)
-      if (await holdsAny(this.store, prefix))
+    if (latest) return;
+    if (!this.index.onBlob) {
+      if (await holdsAny(this.store, INDEX_ROOT_PREFIX))
         throw new ConfigError(
-          `ARCHIVE_INDEX=blob, but the archive holds archived records and no blob index: they are indexed in the backend's own (ARCHIVE_INDEX=${this.index.nativeKind}). Keep that setting and move the index with \`billing-archive index migrate\` (docs/OPERATIONS.md); if the blob index was lost instead, \`billing-archive verify --repair\` indexes the records again from the archive`,
+          `ARCHIVE_INDEX=${this.index.nativeKind}, but this archive is indexed in the archive itself (ARCHIVE_INDEX=blob), and no migration put it there: set ARCHIVE_INDEX=blob`,
         );
+      return;
+    }
+    const native = await this.index.openNative();
+    try {
+      if ((await native.list({ limit: 1 })).length > 0)
+        throw new ConfigError(
+          `ARCHIVE_INDEX=blob, but this archive's entries are in the backend's own index (ARCHIVE_INDEX=${this.index.nativeKind}): keep that setting and move them with \`billing-archive index migrate\` (docs/OPERATIONS.md)`,
+        );
+    } finally {
+      await native.close();
+    }
+  }
+
+  private async state(): Promise<MigrationState> {
+    try {
+      return await newestCheckpoint(this.store);
+    } catch (error) {
+      if (!(error instanceof IntegrityError)) throw error;
+      return { unreadable: `${error.message}; the index migration's state is unknown until it is mended` };
+    }
   }
 }
 

@@ -4,8 +4,14 @@ import type { Logger } from 'pino';
 import { ArchivedGoneError, ArchivedOfflineError, IntegrityError } from '../domain/errors.js';
 import { recordTimes } from '../domain/record-times.js';
 import type { ManifestRecord, SegmentManifest } from '../domain/segment-manifest.js';
-import { allEntriesIn, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
+import {
+  allEntriesIn,
+  type ArchiveEntry,
+  type ArchiveIndex,
+  type StoredEntry,
+} from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
+import type { GarbageQueue } from '../ports/garbage-queue.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
@@ -15,8 +21,7 @@ import type { MigrationGate } from './migration-gate.js';
 import type { ArchiveLayout, ListedBlob } from './layouts/archive-layout.js';
 import type { Layouts } from './layouts/layouts.js';
 const PAGE = 500;
-/** How far a process's clock and the store's may disagree: Azure refuses requests dated further off. */
-const CLOCK_SKEW_MS = 15 * 60 * 1000;
+const UNREFERENCED_RECORD_BLOB = 'record blob no index entry points to';
 /** Findings listed in full per kind; the counts are always complete. */
 const LISTED = 50;
 
@@ -101,6 +106,8 @@ class Findings<T = Finding> {
 export interface VerifierDeps {
   live: LiveStore;
   index: ArchiveIndex;
+  /** What index changes left behind: record blobs in it are garbage, not lost records. */
+  garbage: GarbageQueue;
   deletions: DeletionNotes;
   layouts: Layouts;
   reader: ArchiveReader;
@@ -167,6 +174,8 @@ class VerifyPass {
   private readonly referencedRecordBlobs = new Set<string>();
   /** Ids this repair rebuilt, with the archive time of the copy chosen, so a newer copy wins. */
   private readonly rebuilt = new Map<string, string>();
+  /** Blobs the garbage queue holds, once a record blob needs judging. */
+  private garbage: ReadonlySet<string> | undefined;
   private readonly runId: string;
 
   constructor(
@@ -187,13 +196,19 @@ class VerifyPass {
         if (layout === record) this.recordBlobs.add(blob.name);
       }
     await this.checkEntries();
+    /** Record blobs no entry points to, by the id their names carry: judged after the segments. */
+    const unreferenced = new Map<string, string[]>();
     for (const name of [...this.blobs.keys()]) {
       if (segment.isSegment(name)) await this.checkSegment(name);
       else if (segment.isManifest(name) && !this.blobs.has(segment.segmentOf(name)))
         await this.noteOrphan(segment, name, 'manifest whose segment is gone');
-      else if (this.recordBlobs.has(name) && !this.referencedRecordBlobs.has(name))
-        await this.checkUnreferencedRecordBlob(name);
+      else if (this.recordBlobs.has(name) && !this.referencedRecordBlobs.has(name)) {
+        const id = record.idOf(name);
+        if (id === undefined) await this.noteOrphan(record, name, UNREFERENCED_RECORD_BLOB);
+        else unreferenced.set(id, [...(unreferenced.get(id) ?? []), name]);
+      }
     }
+    for (const [id, names] of unreferenced) await this.judgeRecordBlobs(id, names);
     await this.checkIndexFiles();
     await this.checkLive();
     return {
@@ -440,70 +455,105 @@ class VerifyPass {
   }
 
   /** Whether a manifest record nothing points to is superseded: live, indexed elsewhere, or deleted after. */
-  private isAccountedFor(record: ManifestRecord, manifest: SegmentManifest): Promise<boolean> {
-    return this.superseded(record.id, manifest.archived_at);
-  }
-
-  /** Whether the copy of `id` archived at `archivedAt` is superseded: live, indexed elsewhere, or deleted after. */
-  private async superseded(id: string, archivedAt: string): Promise<boolean> {
-    const rebuiltAt = this.rebuilt.get(id);
-    if (rebuiltAt !== undefined) return rebuiltAt >= archivedAt;
-    if (await this.deps.index.get(id)) return true;
-    if (await this.deps.live.get(id)) return true;
-    const deletedAt = await this.deps.deletions.deletedAt(id);
-    return deletedAt !== undefined && deletedAt >= archivedAt;
+  private async isAccountedFor(record: ManifestRecord, manifest: SegmentManifest): Promise<boolean> {
+    const rebuiltAt = this.rebuilt.get(record.id);
+    if (rebuiltAt !== undefined) return rebuiltAt >= manifest.archived_at;
+    if (await this.deps.index.get(record.id)) return true;
+    if (await this.deps.live.get(record.id)) return true;
+    const deletedAt = await this.deps.deletions.deletedAt(record.id);
+    return deletedAt !== undefined && deletedAt >= manifest.archived_at;
   }
 
   /**
-   * A record-layout blob no entry points to. An orphan when its record is superseded (a run died
-   * before indexing it, so the record is live; or a newer copy or a deletion came after); else it
-   * is the record's only archived copy and the index lost its entry: unindexed, never removed, and
-   * a repair indexes it again from the blob's own bytes.
+   * The record-layout blobs of one id that no entry points to. Orphans when an index change noted
+   * them as garbage (a restore, update, delete or expiry withdrew their entry), or the record is
+   * live (a run died before indexing it) or indexed at another copy. Otherwise the index lost the
+   * entry of what may be the record's only archived copy: never removed; with no delete of the
+   * record ever noted, a repair indexes the newest copy again from its own bytes, and with one,
+   * it is reported and left as it is, since a copy made before that delete cannot be told here
+   * from one made after it.
    */
-  private async checkUnreferencedRecordBlob(name: string): Promise<void> {
+  private async judgeRecordBlobs(id: string, names: readonly string[]): Promise<void> {
     const layout = this.deps.layouts.record;
-    const blob = this.blobs.get(name);
-    const id = layout.idOf(name);
-    if (!blob || id === undefined) {
-      await this.noteOrphan(layout, name, 'record blob no index entry points to');
-      return;
-    }
-    // The store dates the blob; the deletion note, the process that deleted. Azure refuses requests
-    // dated over 15 minutes off, so a deletion noted after the write reads at most that much before it.
-    const writtenAt = new Date(blob.lastModified.getTime() - CLOCK_SKEW_MS).toISOString();
-    if (await this.superseded(id, writtenAt)) {
-      await this.noteOrphan(layout, name, 'record blob no index entry points to');
-      return;
-    }
-    const unindexed = `record '${id}' is in ${name} but neither live, nor indexed, nor deleted`;
-    if (!this.options.repair) {
-      this.unindexed.add({ blob: name, id, message: unindexed });
-      return;
-    }
-    if (this.inArchiveTier(name)) {
+    const orphans = async (blobs: readonly string[]) => {
+      for (const name of blobs) await this.noteOrphan(layout, name, UNREFERENCED_RECORD_BLOB);
+    };
+    // Rebuilt from a segment this pass: which copy is newer is for the next verify to see.
+    if (this.rebuilt.has(id)) return;
+    const garbage = await this.garbageBlobs();
+    await orphans(names.filter((name) => garbage.has(name)));
+    const left = names.filter((name) => !garbage.has(name));
+    const [first] = left;
+    if (first === undefined) return;
+    if ((await this.deps.live.get(id)) || (await this.deps.index.get(id))) return orphans(left);
+    const unindexed = (blob: string, why: string) => {
       this.unindexed.add({
-        blob: name,
+        blob,
         id,
-        message: `${unindexed}; in the Archive tier: rehydrate it, then repair`,
+        message: `record '${id}' is in ${blob} but neither live nor indexed${why}`,
       });
+    };
+    const deletedAt = await this.deps.deletions.deletedAt(id);
+    if (deletedAt !== undefined) {
+      unindexed(first, `, and a delete of it was noted at ${deletedAt}: nothing is changed, look into it`);
       return;
     }
-    const bytes = await this.deps.layouts.record.read({
-      layout: 'record',
-      blob: name,
-      offset: 0,
-      length: blob.size,
-    });
-    const entry = layout.entryOfBlob(name, bytes, blob.lastModified.toISOString(), this.runId);
-    if (!entry) {
-      this.corrupt.add({ blob: name, id, message: `${name} does not hold record '${id}' as its name says` });
+    if (!this.options.repair) {
+      unindexed(first, ', nor deleted');
       return;
     }
+    const copies: { name: string; entry: ArchiveEntry; updatedAt: string }[] = [];
+    for (const name of left) {
+      const blob = this.blobs.get(name);
+      if (!blob) continue;
+      if (this.inArchiveTier(name)) {
+        unindexed(name, ', nor deleted; in the Archive tier: rehydrate it, then repair');
+        return;
+      }
+      const bytes = await layout.read({ layout: 'record', blob: name, offset: 0, length: blob.size });
+      const copy = layout.entryOfBlob(name, bytes, blob.lastModified.toISOString(), this.runId);
+      if (copy) copies.push({ name, ...copy });
+      else
+        this.corrupt.add({
+          blob: name,
+          id,
+          message: `${name} does not hold record '${id}' as its name says`,
+        });
+    }
+    // The newest version first (an update dates it; then the later write); of equal ones a held
+    // copy, which the lifecycle policy never deletes.
+    copies.sort(
+      (a, b) =>
+        Date.parse(b.updatedAt) - Date.parse(a.updatedAt) ||
+        Date.parse(b.entry.archived_at) - Date.parse(a.entry.archived_at) ||
+        Number(layout.isHeld(b.entry.location)) - Number(layout.isHeld(a.entry.location)),
+    );
+    const [newest, ...older] = copies;
+    if (!newest) return;
     this.checkLease();
-    await this.deps.index.putMany([entry]);
-    this.rebuilt.set(id, entry.archived_at);
+    await this.deps.index.putMany([newest.entry]);
+    this.rebuilt.set(id, newest.entry.archived_at);
     this.repaired.entries_rebuilt = this.rebuilt.size;
-    this.deps.logger.warn({ id, blob: name, repair: this.runId }, 'index entry rebuilt from its record blob');
+    this.deps.logger.warn(
+      { id, blob: newest.name, repair: this.runId },
+      'index entry rebuilt from its record blob',
+    );
+    await orphans(older.map((copy) => copy.name));
+  }
+
+  /** The blobs the garbage queue holds, read once a pass. */
+  private async garbageBlobs(): Promise<ReadonlySet<string>> {
+    if (this.garbage) return this.garbage;
+    const blobs = new Set<string>();
+    let afterSeq: string | undefined;
+    for (;;) {
+      const page = await this.deps.garbage.list({ limit: PAGE, afterSeq });
+      for (const item of page) blobs.add(item.location.blob);
+      if (page.length < PAGE) break;
+      afterSeq = page.at(-1)?.seq;
+    }
+    this.garbage = blobs;
+    return blobs;
   }
 
   private async rebuild(manifest: SegmentManifest, record: ManifestRecord, sha256: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BlobArchiveIndex } from '../../src/adapters/blob-index/blob-archive-index.js';
 import { ConfigError } from '../../src/config.js';
+import { sha256Hex } from '../../src/domain/billing-record.js';
 import { ValidationError } from '../../src/domain/errors.js';
 import { INDEX_MIGRATION_PREFIX } from '../../src/domain/index-migration.js';
 import type { ArchiveEntry, ArchiveIndex } from '../../src/ports/archive-index.js';
@@ -222,27 +223,66 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
     expect(audit.items.filter((item) => item.action === 'index.migrate')).toHaveLength(4);
   });
 
-  it('will not serve a blob index never written over an archive indexed elsewhere; verify --repair indexes it again', async () => {
-    const archived = await archiveOld(oldApi, 'old', 4);
+  it("refuses ARCHIVE_INDEX=blob over an archive whose entries are in the backend's own index, even to repair", async () => {
+    await archiveOld(oldApi, 'old', 2);
     const blobEnv = { ...shards, ARCHIVE_INDEX: 'blob' };
     await expect(startHarness({ reuse: old, env: blobEnv })).rejects.toThrow(
-      /ARCHIVE_INDEX=blob, but the archive holds archived records and no blob index/,
+      /ARCHIVE_INDEX=blob, but this archive's entries are in the backend's own index/,
     );
     const env = { ...old.env, ...blobEnv, LOG_LEVEL: 'warn' };
-    const refused = await runCli(['verify'], env);
-    expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain('billing-archive index migrate');
+    for (const args of [['verify'], ['verify', '--repair'], ['archive']]) {
+      const refused = await runCli(args, env);
+      expect(refused.code, args.join(' ')).toBe(2);
+      expect(refused.stderr).toContain('move them with `billing-archive index migrate`');
+    }
+    expect(await blobNames(old, 'index/')).toEqual([]);
+  });
 
-    // Recovery of a lost blob index: a repair indexes every record again from the manifests.
-    const repaired = await runCli(['verify', '--repair'], env);
-    expect(repaired.code, repaired.stderr).toBe(0);
-    expect(JSON.parse(repaired.stdout)).toMatchObject({ repaired: { entries_rebuilt: 4 } });
-    const blob = await startHarness({ reuse: old, env: blobEnv });
+  it("refuses the backend's own index over an archive indexed in the archive, and rebuilds a lost blob index on repair", async () => {
+    const blobEnv = { ...shards, ARCHIVE_INDEX: 'blob' };
+    const blob = await startHarness({ backend, layout: 'record', env: blobEnv });
     try {
       const blobApi = apiClient(blob.app);
-      for (const [id, body] of archived) expect((await blobApi.get(`/billing/${id}`)).json()).toEqual(body);
+      const archived = await archiveOld(blobApi, 'b', 3);
+      await expect(startHarness({ reuse: blob, env: { ...shards, ARCHIVE_INDEX: '' } })).rejects.toThrow(
+        /but this archive is indexed in the archive itself \(ARCHIVE_INDEX=blob\)/,
+      );
+      await blob.close();
+
+      // The blob index is lost whole: the archive alone rebuilds it.
+      for (const name of await blobNames(blob, 'index/')) await blob.adapters.store.delete(name);
+      const again = await startHarness({ reuse: blob, env: blobEnv });
+      try {
+        const againApi = apiClient(again.app);
+        expect((await againApi.get('/billing/b-0')).statusCode).toBe(404);
+        const repaired = await again.services.verifier.verify({ repair: true });
+        expect(repaired).toMatchObject({ ok: true, repaired: { entries_rebuilt: 3 } });
+        for (const [id, body] of archived)
+          expect((await againApi.get(`/billing/${id}`)).json()).toEqual(body);
+      } finally {
+        await again.destroy();
+      }
     } finally {
       await blob.close();
+    }
+  });
+
+  it('holds runs back, without stopping the service, while a migration checkpoint cannot be read', async () => {
+    await archiveOld(oldApi, 'old', 1);
+    const bytes = Buffer.from('{"not": "a checkpoint"}');
+    await old.adapters.store.putIfAbsent(`${INDEX_MIGRATION_PREFIX}000000000007.json`, bytes, {
+      sha256: sha256Hex(bytes),
+    });
+    const restarted = await startHarness({ reuse: old, env: shards });
+    try {
+      const refused = await apiClient(restarted.app).post('/archive/sync');
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json<{ message: string }>().message).toMatch(
+        /an archival run waits: index migration checkpoint .*000000000007.json is not one/,
+      );
+      expect((await apiClient(restarted.app).get('/billing/old-0')).statusCode).toBe(200);
+    } finally {
+      await restarted.close();
     }
   });
 

@@ -164,6 +164,42 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     expect(await harness.services.verifier.verify()).toMatchObject({ ok: true, orphans: { count: 0 } });
   });
 
+  it('leaves record blobs alone where a delete was noted, and takes a deleted one for garbage whatever its time', async () => {
+    harness = await startHarness({ backend, layout: 'record' });
+    await seed(harness, ['again', 'unsure', 'copied']);
+    await harness.services.archiver.runOnce();
+    const copied = await harness.adapters.index.get('copied');
+    if (!copied) throw new Error('copied should be archived');
+    // Deleted, created again and archived again: the new copy is not the deleted one.
+    await harness.services.records.delete('again', undefined);
+    await harness.services.records.create(
+      recordBody({ id: 'again', amount: 99, created_at: '2025-01-20T10:00:00.000Z' }),
+    );
+    await harness.services.archiver.runOnce();
+    // Deleted, then its blob's time reset, as copying an archive does: the garbage queue knows it.
+    await harness.services.records.delete('copied', undefined);
+    const copiedBlob = copied.location.blob;
+    await harness.overwriteBlob(copiedBlob, await harness.adapters.store.get(copiedBlob));
+    // A delete given up after its note; then the index loses what it held of both others.
+    await harness.adapters.deletions.note('unsure', new Date().toISOString());
+    await harness.adapters.index.withdraw('again');
+    await harness.adapters.index.withdraw('unsure');
+    const blobsBefore = await blobNames(harness, 'records/');
+
+    const repaired = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
+    expect(repaired.ok).toBe(false);
+    expect(repaired.repaired).toMatchObject({ entries_rebuilt: 0, orphans_removed: 1 });
+    const reported = new Map(repaired.unindexed.items.map((item) => [item.id, item.message]));
+    expect([...reported.keys()].sort()).toEqual(['again', 'unsure']);
+    for (const message of reported.values())
+      expect(message).toMatch(
+        /neither live nor indexed, and a delete of it was noted at .*: nothing is changed/,
+      );
+    expect(await indexedIds(harness)).toEqual([]);
+    expect(await blobNames(harness, 'records/')).toEqual(blobsBefore.filter((name) => name !== copiedBlob));
+    await expect(harness.services.records.get('copied')).rejects.toMatchObject({ code: 'not_found' });
+  });
+
   it('reports a record blob whose bytes are not the record its name says, and never indexes it', async () => {
     harness = await startHarness({ backend, layout: 'record' });
     await seed(harness, ['a', 'b']);

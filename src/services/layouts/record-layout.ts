@@ -78,12 +78,17 @@ export class RecordLayout implements ArchiveLayout {
   }
 
   /**
-   * The entry a record blob's own bytes make, for a repair whose index lost it: undefined unless
-   * the bytes are the canonical JSON of the record the name says, with the hash the name carries.
-   * When and by which run it was archived are lost with the entry: the blob's time and the repair
-   * stand in.
+   * The entry a record blob's own bytes make, for a repair whose index lost it, with the record's
+   * last update: undefined unless the bytes are the canonical JSON of the record the name says,
+   * with the hash the name carries. When and by which run it was archived are lost with the entry:
+   * the blob's time and the repair stand in.
    */
-  entryOfBlob(blob: string, bytes: Buffer, archivedAt: string, runId: string): ArchiveEntry | undefined {
+  entryOfBlob(
+    blob: string,
+    bytes: Buffer,
+    archivedAt: string,
+    runId: string,
+  ): { entry: ArchiveEntry; updatedAt: string } | undefined {
     const sha256 = sha256Hex(bytes);
     const [, id, hashPrefix] = RECORD_BLOB_NAME.exec(blob) ?? [];
     if (!id || !hashPrefix || !sha256.startsWith(hashPrefix)) return undefined;
@@ -93,8 +98,9 @@ export class RecordLayout implements ArchiveLayout {
     } catch {
       return undefined;
     }
-    if (doc.id !== id || !canonicalBytes(doc).equals(bytes)) return undefined;
-    return {
+    if (doc.id !== id || typeof doc.updated_at !== 'string' || !canonicalBytes(doc).equals(bytes))
+      return undefined;
+    const entry: ArchiveEntry = {
       id,
       customer_id: typeof doc.customer_id === 'string' ? doc.customer_id : '',
       created_at: utcCreatedAt(doc.created_at),
@@ -104,6 +110,7 @@ export class RecordLayout implements ArchiveLayout {
       archived_at: archivedAt,
       run_id: runId,
     };
+    return { entry, updatedAt: doc.updated_at };
   }
 
   /** Whether the entry already points to a held copy. */
