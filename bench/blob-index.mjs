@@ -6,7 +6,11 @@
 // the store reads each one took.
 //
 //   npm run build && node bench/blob-index.mjs [--entries 100000] [--batch 1000] [--lookups 2000]
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+//                                              [--backend embedded|azure]
+//
+// --backend azure puts the blob index in Azurite and compares it with the Cosmos DB index on the
+// Cosmos DB test server (both on loopback, started as the tests start them).
+import { randomInt, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +19,11 @@ import { parseArgs } from 'node:util';
 import { BlobArchiveIndex } from '../dist/adapters/blob-index/blob-archive-index.js';
 import { FilesystemArchiveStore } from '../dist/adapters/filesystem/filesystem-archive-store.js';
 import { SqliteArchiveIndex } from '../dist/adapters/sqlite/sqlite-archive-index.js';
+import { createAdapters } from '../dist/composition-root.js';
+import { loadConfig } from '../dist/config.js';
 import { wholeNumber } from './bench-args.mjs';
+import { benchStores } from './bench-stores.mjs';
+import { entryOf } from './bench-entries.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -23,8 +31,11 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '1000' },
     lookups: { type: 'string', default: '2000' },
     shards: { type: 'string', default: '16' },
+    backend: { type: 'string', default: 'embedded' },
   },
 });
+const backend = values.backend;
+if (backend !== 'embedded' && backend !== 'azure') throw new Error('--backend is embedded or azure');
 const entryCount = wholeNumber(values.entries, '--entries');
 const batchSize = wholeNumber(values.batch, '--batch');
 const lookupCount = wholeNumber(values.lookups, '--lookups');
@@ -32,7 +43,7 @@ const shards = wholeNumber(values.shards, '--shards');
 
 /** Counts the store operations and bytes an index makes. */
 class CountingStore {
-  /** @param {FilesystemArchiveStore} store */
+  /** @param {import("../dist/ports/archive-store.js").ArchiveStore} store */
   constructor(store) {
     this.store = store;
     this.reads = 0;
@@ -71,37 +82,6 @@ class CountingStore {
   }
 }
 
-/** Records one archival run archives here: a run seals one segment per creation month. */
-const RUN_RECORDS = 20_000;
-/**
- * The `n`th archived entry, as the segment layout stores it: runs of 20,000 records, each writing
- * one segment per creation month, so entries name few distinct blobs (600 at 1M entries), as real
- * segments of up to 50,000 records do.
- * @returns {import('../dist/ports/archive-index.js').ArchiveEntry}
- */
-function entryOf(/** @type {string} */ id, /** @type {number} */ n) {
-  const runNumber = Math.floor(n / RUN_RECORDS);
-  const month = randomInt(12);
-  const run = `2026${String((runNumber % 12) + 1).padStart(2, '0')}01T080000000Z-${runNumber}`;
-  const size = randomInt(300, 1200);
-  return {
-    id,
-    customer_id: `cust-${String(randomInt(1, 401)).padStart(5, '0')}`,
-    created_at: new Date(Date.UTC(2025, month, randomInt(1, 29), randomInt(24), randomInt(60))).toISOString(),
-    location: {
-      layout: 'segment',
-      blob: `segments/created=2025-${String(month + 1).padStart(2, '0')}/${run}-0000.ndjson.gz`,
-      offset: randomInt(0, 40_000_000),
-      length: randomInt(15_000, 30_000),
-      line: { offset: randomInt(0, 65_000), length: size },
-    },
-    sha256: randomBytes(32).toString('hex'),
-    size,
-    archived_at: new Date(Date.UTC(2026, 0, 1 + (runNumber % 300), 8)).toISOString(),
-    run_id: run,
-  };
-}
-
 /** p50 and p99 of the look-up times, in ms. */
 function percentiles(/** @type {number[]} */ times) {
   const sorted = [...times].sort((a, b) => a - b);
@@ -129,17 +109,47 @@ async function lookUps(
   return { ...percentiles(times), reads };
 }
 
-const dir = await mkdtemp(join(tmpdir(), 'bench-blob-index-'));
+/**
+ * The archive store the blob index is kept in, and the backend's own index to compare it with.
+ * @returns {Promise<{ store: import('../dist/ports/archive-store.js').ArchiveStore, native: import('../dist/ports/archive-index.js').ArchiveIndex, nativeName: string, release: () => Promise<void> }>}
+ */
+async function stores() {
+  if (backend === 'embedded') {
+    const dir = await mkdtemp(join(tmpdir(), 'bench-blob-index-'));
+    return {
+      store: new FilesystemArchiveStore(join(dir, 'archive')),
+      native: new SqliteArchiveIndex(join(dir, 'index.sqlite')),
+      nativeName: 'SQLite',
+      release: () => rm(dir, { recursive: true, force: true }),
+    };
+  }
+  const azure = await benchStores('azure', 'blobindex');
+  const fresh = await azure.freshStores();
+  const built = createAdapters(loadConfig({ ...fresh.env, LOG_LEVEL: 'silent' }).backend, {
+    ...(azure.cosmosAgent && { cosmosAgent: azure.cosmosAgent }),
+  });
+  return {
+    store: built.adapters.store,
+    native: built.adapters.index,
+    nativeName: 'Cosmos DB',
+    release: async () => {
+      await built.release();
+      await azure.stop();
+    },
+  };
+}
+
+const { store, native, nativeName, release } = await stores();
 try {
   console.log(
-    `${entryCount} entries in batches of ${batchSize}, ${shards} shards, ${lookupCount} look-ups, node ${process.version}, ${new Date().toISOString()}`,
+    `${entryCount} entries in batches of ${batchSize}, ${shards} shards, ${lookupCount} look-ups, ${backend} backend, node ${process.version}, ${new Date().toISOString()}`,
   );
   const ids = Array.from({ length: entryCount }, () => randomUUID());
   const batches = [];
   for (let i = 0; i < ids.length; i += batchSize)
     batches.push(ids.slice(i, i + batchSize).map((id, j) => entryOf(id, i + j)));
 
-  const counting = new CountingStore(new FilesystemArchiveStore(join(dir, 'archive')));
+  const counting = new CountingStore(store);
   await counting.init();
   const blob = new BlobArchiveIndex(counting, { shards, cacheBytes: 32 * 1024 * 1024 });
   await blob.init();
@@ -149,19 +159,18 @@ try {
   const loading = { writes: counting.writes, written: counting.written, deletes: counting.deletes };
   const storage = await blob.storage();
 
-  const sqlite = new SqliteArchiveIndex(join(dir, 'index.sqlite'));
-  await sqlite.init();
+  await native.init();
   started = performance.now();
-  for (const batch of batches) await sqlite.putMany(batch);
-  const sqliteLoadS = (performance.now() - started) / 1000;
-  const sqliteStorage = await sqlite.storage();
+  for (const batch of batches) await native.putMany(batch);
+  const nativeLoadS = (performance.now() - started) / 1000;
+  const nativeStorage = await native.storage();
 
   // Cold: a fresh index over the same files, as a new process (or replica) starts.
   const cold = new BlobArchiveIndex(counting, { shards, cacheBytes: 32 * 1024 * 1024 });
   await cold.init();
   const blobCold = await lookUps(cold, ids, counting);
   const blobWarm = await lookUps(cold, ids, counting);
-  const sqliteLookups = await lookUps(sqlite, ids, undefined);
+  const nativeLookups = await lookUps(native, ids, undefined);
 
   console.table([
     {
@@ -178,17 +187,17 @@ try {
       'warm reads a look-up': Number((blobWarm.reads ?? 0).toFixed(2)),
     },
     {
-      index: 'SQLite',
-      'bytes an entry': Number((sqliteStorage.bytes / entryCount).toFixed(1)),
-      'load s': Number(sqliteLoadS.toFixed(1)),
-      'warm p50 ms': sqliteLookups.p50,
-      'warm p99 ms': sqliteLookups.p99,
+      index: nativeName,
+      'bytes an entry': Number((nativeStorage.bytes / entryCount).toFixed(1)),
+      'load s': Number(nativeLoadS.toFixed(1)),
+      'warm p50 ms': nativeLookups.p50,
+      'warm p99 ms': nativeLookups.p99,
     },
   ]);
   await cold.close();
   await blob.close();
-  await sqlite.close();
+  await native.close();
   await counting.close();
 } finally {
-  await rm(dir, { recursive: true, force: true });
+  await release();
 }
