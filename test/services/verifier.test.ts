@@ -100,54 +100,54 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
       expect((await harness.services.records.get(id)).source).toBe('archive');
   });
 
-  it('finds records the index lost and rebuilds them from manifests, never a deleted or live one', async () => {
-    harness = await startHarness({ backend, layout: 'segment' });
-    await seed(harness, ['a', 'b', 'c', 'd', 'e']);
-    await harness.services.archiver.runOnce();
-    const before = JSON.stringify((await harness.services.records.get('a')).doc);
-    await harness.services.records.delete('d', undefined);
-    await harness.services.records.restore('e');
-    // The index loses two entries (say, a botched manual clean-up).
-    await harness.adapters.index.withdraw('a');
-    await harness.adapters.index.withdraw('b');
-
-    const report = await harness.services.verifier.verify();
-    expect(report.ok).toBe(false);
-    expect(report.unindexed.items.map((f) => f.id).sort()).toEqual(['a', 'b']);
-    expect(report.dead_records).toBe(2);
-
-    const repaired = await harness.services.verifier.verify({ repair: true });
-    expect(repaired).toMatchObject({ ok: true, repaired: { entries_rebuilt: 2 } });
-    expect((await indexedIds(harness)).sort()).toEqual(['a', 'b', 'c']);
-    const view = await harness.services.records.get('a');
-    expect(view.source).toBe('archive');
-    expect(JSON.stringify(view.doc)).toBe(before);
-    await expect(harness.services.records.get('d')).rejects.toMatchObject({ code: 'not_found' });
-    expect((await harness.services.records.get('e')).source).toBe('live');
-  });
-
-  it('never takes a record blob the index lost for an orphan: it is unindexed, and --repair indexes it again', async () => {
-    harness = await startHarness({ backend, layout: 'record' });
+  /**
+   * Archives a to e, deletes d, restores e, then the index loses a and b (say, a botched manual
+   * clean-up): what a read of a gave before, and a's entry.
+   */
+  async function loseTwoEntries(layout: 'segment' | 'record') {
+    harness = await startHarness({ backend, layout });
     await seed(harness, ['a', 'b', 'c', 'd', 'e']);
     await harness.services.archiver.runOnce();
     const before = JSON.stringify((await harness.services.records.get('a')).doc);
     const entryOfA = await harness.adapters.index.get('a');
     await harness.services.records.delete('d', undefined);
     await harness.services.records.restore('e');
-    // The index loses two entries: their blobs are now the records' only trace.
     await harness.adapters.index.withdraw('a');
     await harness.adapters.index.withdraw('b');
+    return { h: harness, before, entryOfA };
+  }
 
-    const report = await harness.services.verifier.verify();
+  it('finds records the index lost and rebuilds them from manifests, never a deleted or live one', async () => {
+    const { h, before } = await loseTwoEntries('segment');
+
+    const report = await h.services.verifier.verify();
+    expect(report.ok).toBe(false);
+    expect(report.unindexed.items.map((f) => f.id).sort()).toEqual(['a', 'b']);
+    expect(report.dead_records).toBe(2);
+
+    const repaired = await h.services.verifier.verify({ repair: true });
+    expect(repaired).toMatchObject({ ok: true, repaired: { entries_rebuilt: 2 } });
+    expect((await indexedIds(h)).sort()).toEqual(['a', 'b', 'c']);
+    const view = await h.services.records.get('a');
+    expect(view.source).toBe('archive');
+    expect(JSON.stringify(view.doc)).toBe(before);
+    await expect(h.services.records.get('d')).rejects.toMatchObject({ code: 'not_found' });
+    expect((await h.services.records.get('e')).source).toBe('live');
+  });
+
+  it('never takes a record blob the index lost for an orphan: it is unindexed, and --repair indexes it again', async () => {
+    const { h, before, entryOfA } = await loseTwoEntries('record');
+
+    const report = await h.services.verifier.verify();
     expect(report.ok).toBe(false);
     expect(report.unindexed.items.map((f) => f.id).sort()).toEqual(['a', 'b']);
     // d's blob (deleted) and e's (live again) are the ones nothing needs.
     expect(report.orphans.count).toBe(2);
 
-    const repaired = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
+    const repaired = await h.services.verifier.verify({ repair: true, graceMs: 0 });
     expect(repaired).toMatchObject({ ok: true, repaired: { entries_rebuilt: 2, orphans_removed: 2 } });
-    expect((await indexedIds(harness)).sort()).toEqual(['a', 'b', 'c']);
-    const rebuilt = await harness.adapters.index.get('a');
+    expect((await indexedIds(h)).sort()).toEqual(['a', 'b', 'c']);
+    const rebuilt = await h.adapters.index.get('a');
     expect(rebuilt).toMatchObject({
       customer_id: entryOfA?.customer_id,
       created_at: entryOfA?.created_at,
@@ -156,12 +156,12 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
       size: entryOfA?.size,
       run_id: expect.stringMatching(/^repair-/) as string,
     });
-    const view = await harness.services.records.get('a');
+    const view = await h.services.records.get('a');
     expect(view.source).toBe('archive');
     expect(JSON.stringify(view.doc)).toBe(before);
-    await expect(harness.services.records.get('d')).rejects.toMatchObject({ code: 'not_found' });
-    expect((await harness.services.records.get('e')).source).toBe('live');
-    expect(await harness.services.verifier.verify()).toMatchObject({ ok: true, orphans: { count: 0 } });
+    await expect(h.services.records.get('d')).rejects.toMatchObject({ code: 'not_found' });
+    expect((await h.services.records.get('e')).source).toBe('live');
+    expect(await h.services.verifier.verify()).toMatchObject({ ok: true, orphans: { count: 0 } });
   });
 
   it('leaves record blobs alone where a delete was noted, and takes a deleted one for garbage whatever its time', async () => {
