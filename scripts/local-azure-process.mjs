@@ -25,14 +25,21 @@ export async function startLocalAzureProcess() {
   const first = /** @type {unknown[]} */ (await Promise.race([once(lines, 'line'), exited]));
   lines.close();
   /** @type {unknown} */
-  const parsed = JSON.parse(String(first[0]));
+  let parsed;
+  try {
+    parsed = JSON.parse(String(first[0]));
+  } catch (error) {
+    child.kill('SIGTERM');
+    throw error;
+  }
   const facts = /** @type {Omit<LocalAzureProcess, 'stop'>} */ (parsed);
   return {
     ...facts,
     stop: async () => {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exit = once(child, 'exit');
       child.stdin.end();
-      await once(child, 'exit');
+      await exit;
     },
   };
 }
@@ -50,5 +57,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   };
   process.stdin.on('end', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
+  // Ctrl-C reaches the whole process group: stop cleanly rather than leave Azurite behind.
+  process.on('SIGINT', () => void shutdown());
   process.stdin.resume();
 }

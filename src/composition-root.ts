@@ -22,7 +22,7 @@ import { SqliteFileLock } from './adapters/sqlite/sqlite-file-lock.js';
 import { SqliteLegalHolds } from './adapters/sqlite/sqlite-legal-holds.js';
 import { SqliteLiveStore } from './adapters/sqlite/sqlite-live-store.js';
 import { SqliteRunLog } from './adapters/sqlite/sqlite-run-log.js';
-import type { Backend, Config } from './config.js';
+import { ConfigError, type Backend, type Config } from './config.js';
 import {
   loadLifecyclePolicy,
   POLICY_FILE_CONTAINER,
@@ -236,6 +236,17 @@ export function createAdapters(
   }
 }
 
+/** The index, opened; closed again when opening fails part way. */
+async function openedIndex(index: ArchiveIndex): Promise<ArchiveIndex> {
+  try {
+    await index.init();
+  } catch (error) {
+    await index.close().catch(() => undefined);
+    throw error;
+  }
+  return index;
+}
+
 /** Whether the backend's archive lives on this machine (a directory, or Azurite on loopback). */
 export function isLocalArchive(backend: Backend): boolean {
   return backend.kind === 'embedded' || isLoopbackAccount({ ...backend.blob });
@@ -284,14 +295,11 @@ export async function createServices(
   const migrationGate = new MigrationGate(store, {
     onBlob: config.backend.archiveIndex.kind === 'blob',
     nativeKind: backend.indexes.nativeKind,
-    openNative: async () => {
-      const native = backend.indexes.other();
-      await native.init();
-      return native;
-    },
+    openNative: () => openedIndex(backend.indexes.other()),
   });
   try {
-    await migrationGate.checkIndexKind();
+    const wrong = await migrationGate.wrongIndexKind();
+    if (wrong) throw new ConfigError(wrong);
   } catch (error) {
     await Promise.allSettled(opened.map((adapter) => adapter.close()));
     await backend.release();
@@ -412,11 +420,10 @@ export async function createServices(
       if (onBlob !== (migration.pass === 'finish'))
         throw new ValidationError(
           onBlob
-            ? "this process reads ARCHIVE_INDEX=blob already, so a sync pass would undo what it withdrew: run `index migrate --finish`, or sync with the backend's own ARCHIVE_INDEX"
+            ? 'this process reads ARCHIVE_INDEX=blob already, so a sync pass would undo what it withdrew: run `index migrate --finish`'
             : 'a finish pass runs once every process reads the blob index: set ARCHIVE_INDEX=blob first',
         );
-      const other = backend.indexes.other();
-      await other.init();
+      const other = await openedIndex(backend.indexes.other());
       try {
         return await new IndexMigration({
           source: onBlob ? other : adapters.index,

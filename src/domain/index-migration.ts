@@ -38,6 +38,11 @@ const CheckpointSchema = Type.Object(
     /** The last id the stage finished with; null at the stage's start. */
     after_id: Type.Union([Type.String(), Type.Null()]),
     pass_started_at: Type.String(),
+    /**
+     * The blob index's newest root when this checkpoint was written: a later sync pass that finds
+     * another knows a process on the blob index changed it, and refuses to undo that.
+     */
+    blob_root: Type.Union([Type.String(), Type.Null()]),
     /** When the newest finished sync pass began; null before one finished (a finish needs one). */
     synced_from: Type.Union([Type.String(), Type.Null()]),
     tally: TallySchema,

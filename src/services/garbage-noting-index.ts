@@ -13,7 +13,8 @@ import type { Garbage, GarbageQueue } from '../ports/garbage-queue.js';
 /**
  * The index as services use it: a change that leaves a location no entry points to notes it in the
  * garbage queue, so the collector can delete or compact its bytes. The note follows the change: a
- * crash in between leaves an orphan blob (which `verify` reports and `verify --repair` removes),
+ * crash in between leaves an unnoted blob (which `verify` reports, and removes on a repair where it
+ * can tell it from a lost record),
  * never a note the collector could judge while the entry still points there and then forget. For
  * the same reason a note that cannot be written is logged, not thrown: the change it follows
  * happened, and the caller must not be told otherwise.
@@ -67,7 +68,7 @@ export class GarbageNotingIndex implements ArchiveIndex {
       const now = await this.index.getMany(ids).catch((lookUpError: unknown) => {
         this.logger.warn(
           { err: lookUpError, ids },
-          'could not tell which entries a failed index write moved: their old blobs stay until `verify --repair` removes them as orphans',
+          'could not tell which entries a failed index write moved: their old blobs stay, and `verify` reports those it cannot tell from lost records',
         );
         return [];
       });
@@ -117,7 +118,7 @@ export class GarbageNotingIndex implements ArchiveIndex {
     } catch (error) {
       this.logger.warn(
         { err: error, blobs: items.map((item) => item.location.blob) },
-        'could not note garbage: these blobs stay until `verify --repair` removes them as orphans',
+        'could not note garbage: these blobs stay, and `verify` reports those it cannot tell from lost records',
       );
     }
   }

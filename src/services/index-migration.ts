@@ -6,12 +6,14 @@ import {
   checkpointName,
   emptyTally,
   encodeCheckpoint,
+  INDEX_MIGRATION_FORMAT,
   parseCheckpoint,
   type MigrationCheckpoint,
   type MigrationPass,
   type MigrationTally,
 } from '../domain/index-migration.js';
 import { sha256Hex } from '../domain/billing-record.js';
+import { INDEX_ROOT_PREFIX } from '../domain/index-root.js';
 import { sameEntry, type ArchiveEntry, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
@@ -101,6 +103,13 @@ export class IndexMigration {
         throw new ValidationError(
           'a finish pass has begun, so processes read the blob index: a sync pass would undo what they changed; run `index migrate --finish` to complete it',
         );
+      if (options.pass === 'sync' && !options.restart && latest?.blob_root !== undefined) {
+        const now = await this.newestRoot();
+        if (now !== latest.blob_root)
+          throw new ValidationError(
+            `the blob index changed since the migration last wrote it (its newest root is ${now ?? 'none'}, the migration left ${latest.blob_root ?? 'none'}): a process reads ARCHIVE_INDEX=blob already, and a sync pass would undo what it changed. Switch the others and run \`index migrate --finish\`; only if no process reads the blob index (a pass killed part way through a page) sync with --restart`,
+          );
+      }
       if (options.pass === 'finish' && !latest?.synced_from)
         throw new ValidationError(
           'no sync pass has finished: run `billing-archive index migrate` until it reports matching counts, then switch to ARCHIVE_INDEX=blob and finish',
@@ -110,7 +119,7 @@ export class IndexMigration {
       let checkpoint: MigrationCheckpoint =
         resumed ??
         (await this.save(latest, {
-          format: 'billing-archive.index-migration/1',
+          format: INDEX_MIGRATION_FORMAT,
           sequence: latest ? latest.sequence + 1 : 0,
           source: deps.sourceKind,
           pass: options.pass,
@@ -118,6 +127,7 @@ export class IndexMigration {
           after_id: null,
           pass_started_at: deps.clock().toISOString(),
           synced_from: latest?.synced_from ?? null,
+          blob_root: null,
           tally: emptyTally(),
         }));
       deps.logger.info(
@@ -255,11 +265,19 @@ export class IndexMigration {
     return checkpoint;
   }
 
-  /** Writes `next` create-only, then lets `previous` go. */
+  /** The blob index's newest root, by name; null before its first commit. */
+  private async newestRoot(): Promise<string | null> {
+    let newest: string | null = null;
+    for await (const blob of this.deps.store.list(INDEX_ROOT_PREFIX)) newest = blob.name;
+    return newest;
+  }
+
+  /** Writes `next` create-only (with the blob index's newest root as it left it), then lets `previous` go. */
   private async save(
     previous: MigrationCheckpoint | undefined,
     next: MigrationCheckpoint,
   ): Promise<MigrationCheckpoint> {
+    next = { ...next, blob_root: await this.newestRoot() };
     const bytes = encodeCheckpoint(next);
     const { created } = await this.deps.store.putIfAbsent(checkpointName(next.sequence), bytes, {
       sha256: sha256Hex(bytes),

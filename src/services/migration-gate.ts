@@ -1,5 +1,4 @@
-import { ConfigError } from '../config.js';
-import { IntegrityError, LockHeldError } from '../domain/errors.js';
+import { IntegrityError, LockHeldError, NotFoundError } from '../domain/errors.js';
 import { INDEX_ROOT_PREFIX } from '../domain/index-root.js';
 import {
   INDEX_MIGRATION_PREFIX,
@@ -18,10 +17,20 @@ export async function checkpointNames(store: ArchiveStore): Promise<string[]> {
   return names;
 }
 
-/** The newest migration checkpoint, or undefined when no migration ever began. */
-export async function newestCheckpoint(store: ArchiveStore): Promise<MigrationCheckpoint | undefined> {
-  const newest = (await checkpointNames(store)).at(-1);
-  return newest === undefined ? undefined : parseCheckpoint(await store.get(newest), newest);
+/**
+ * The newest migration checkpoint, or undefined when no migration ever began. A pass replaces its
+ * checkpoint after every page, so one listed may be gone when read: then the listing is asked again.
+ */
+async function newestCheckpoint(store: ArchiveStore): Promise<MigrationCheckpoint | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const newest = (await checkpointNames(store)).at(-1);
+    if (newest === undefined) return undefined;
+    try {
+      return parseCheckpoint(await store.get(newest), newest);
+    } catch (error) {
+      if (!(error instanceof NotFoundError) || attempt >= 5) throw error;
+    }
+  }
 }
 
 /** What a migration checkpoint says, or that it cannot be read. */
@@ -43,7 +52,7 @@ export class MigrationGate {
       onBlob: boolean;
       nativeKind: string;
       /** Opens the backend's own index when this process is on the blob one; the caller closes it. */
-      openNative: () => Promise<ArchiveIndex & { close(): Promise<void> }>;
+      openNative: () => Promise<ArchiveIndex>;
     },
   ) {}
 
@@ -55,33 +64,31 @@ export class MigrationGate {
     if (latest.pass === 'finish' && !this.index.onBlob)
       throw new LockHeldError(`${what} cannot run on the old archive index: ${movedOn(latest)}`);
     if (latest.pass === 'finish' && latest.stage === 'done') return;
+    if (latest.pass === 'finish')
+      throw new LockHeldError(
+        `${what} waits while the archive index migrates: a finish pass began at ${latest.pass_started_at}; complete it with \`index migrate --finish\``,
+      );
     throw new LockHeldError(
       `${what} waits while the archive index migrates (a ${latest.pass} pass began at ${latest.pass_started_at}): finish it with \`index migrate\` until in step, the switch to ARCHIVE_INDEX=blob, then \`index migrate --finish\``,
     );
   }
 
-  /** ConfigError when ARCHIVE_INDEX names an index that does not hold this archive's entries. */
-  async checkIndexKind(): Promise<void> {
+  /** Why ARCHIVE_INDEX names an index that does not hold this archive's entries; undefined when it does. */
+  async wrongIndexKind(): Promise<string | undefined> {
     const latest = await this.state();
     // A migration (or a checkpoint that cannot be read: runs wait on it) decides which is which.
-    if (latest && !('unreadable' in latest)) {
-      if (latest.pass === 'finish' && !this.index.onBlob) throw new ConfigError(movedOn(latest));
-      return;
-    }
-    if (latest) return;
-    if (!this.index.onBlob) {
-      if (await holdsAny(this.store, INDEX_ROOT_PREFIX))
-        throw new ConfigError(
-          `ARCHIVE_INDEX=${this.index.nativeKind}, but this archive is indexed in the archive itself (ARCHIVE_INDEX=blob), and no migration put it there: set ARCHIVE_INDEX=blob`,
-        );
-      return;
-    }
+    if (latest && !('unreadable' in latest))
+      return latest.pass === 'finish' && !this.index.onBlob ? movedOn(latest) : undefined;
+    if (latest) return undefined;
+    if (!this.index.onBlob)
+      return (await holdsAny(this.store, INDEX_ROOT_PREFIX))
+        ? `ARCHIVE_INDEX=${this.index.nativeKind}, but this archive is indexed in the archive itself (ARCHIVE_INDEX=blob), and no migration put it there: set ARCHIVE_INDEX=blob`
+        : undefined;
     const native = await this.index.openNative();
     try {
-      if ((await native.list({ limit: 1 })).length > 0)
-        throw new ConfigError(
-          `ARCHIVE_INDEX=blob, but this archive's entries are in the backend's own index (ARCHIVE_INDEX=${this.index.nativeKind}): keep that setting and move them with \`billing-archive index migrate\` (docs/OPERATIONS.md)`,
-        );
+      return (await native.list({ limit: 1 })).length > 0
+        ? `ARCHIVE_INDEX=blob, but this archive's entries are in the backend's own index (ARCHIVE_INDEX=${this.index.nativeKind}): keep that setting and move them with \`billing-archive index migrate\` (docs/OPERATIONS.md)`
+        : undefined;
     } finally {
       await native.close();
     }

@@ -485,7 +485,14 @@ class VerifyPass {
     const left = names.filter((name) => !garbage.has(name));
     const [first] = left;
     if (first === undefined) return;
-    if ((await this.deps.live.get(id)) || (await this.deps.index.get(id))) return orphans(left);
+    if (await this.deps.live.get(id)) return orphans(left);
+    const elsewhere = await this.deps.index.get(id);
+    if (elsewhere) {
+      // Superseded only by a copy that is there: an entry whose blob is gone is reported missing,
+      // and these may then be the record's last bytes.
+      if (this.blobs.has(elsewhere.location.blob)) await orphans(left);
+      return;
+    }
     const unindexed = (blob: string, why: string) => {
       this.unindexed.add({
         blob,

@@ -105,6 +105,10 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
       expect((await oldApi.delete('/billing/old-1')).statusCode).toBe(204);
       expect((await oldApi.post('/restore/old-2')).statusCode).toBe(200);
       expect((await blobApi.post('/restore/old-3')).statusCode).toBe(200);
+      // Someone syncing again from the old side now would undo that restore: refused.
+      await expect(old.services.migrateIndex({ pass: 'sync' })).rejects.toThrow(
+        /the blob index changed since the migration last wrote it/,
+      );
       // The blob index has not heard of the old process's delete yet.
       expect((await blobApi.get('/billing/old-1')).statusCode).toBe(200);
 
