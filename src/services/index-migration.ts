@@ -112,7 +112,7 @@ export class IndexMigration {
       }
       if (options.pass === 'finish' && !latest?.synced_from)
         throw new ValidationError(
-          'no sync pass has finished: run `billing-archive index migrate` until it reports matching counts, then switch to ARCHIVE_INDEX=blob and finish',
+          'no sync pass has finished: run `billing-archive index migrate` until it says the indexes are in step, then switch to ARCHIVE_INDEX=blob and finish',
         );
       const resumed =
         !options.restart && latest?.pass === options.pass && latest.stage !== 'done' ? latest : undefined;
