@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/domain/billing-record.js';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
+import type { Adapters } from '../../src/composition-root.js';
 import type { ArchiveIndex } from '../../src/ports/archive-index.js';
 import type { ArchiveStore } from '../../src/ports/archive-store.js';
 import type { LiveStore } from '../../src/ports/live-store.js';
@@ -10,6 +11,33 @@ import { intercept } from '../helpers/intercept.js';
 import { losingLock } from '../helpers/lost-lock.js';
 
 // The segment layout's own faults are in segment-archiver.test.ts.
+/**
+ * Adapters where a client deletes `id` between a run's read and its indexing (the delete finds no
+ * entry to withdraw, and the run indexes the copy it read), and `inWindow` runs after that, before
+ * the run's live deletes and so before it withdraws its copy.
+ */
+function deletedMidRun(
+  id: string,
+  late: { records?: RecordService },
+  inWindow: () => Promise<unknown> | undefined,
+): (adapters: Adapters) => Adapters {
+  return (adapters) => ({
+    ...adapters,
+    index: intercept<ArchiveIndex>(adapters.index, {
+      putMany: async (entries) => {
+        if (entries.some((entry) => entry.id === id)) await late.records?.delete(id, undefined);
+        return adapters.index.putMany(entries);
+      },
+    }),
+    live: intercept<LiveStore>(adapters.live, {
+      deleteMany: async (items) => {
+        await inWindow();
+        return adapters.live.deleteMany(items);
+      },
+    }),
+  });
+}
+
 describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) => {
   let harness: Harness | undefined;
   afterEach(async () => {
@@ -129,33 +157,19 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
     harness = await startHarness({
       backend,
       layout: 'record',
-      // The client's delete lands between the run's read and its indexing: it finds no entry to
-      // withdraw, and the run indexes the copy it read. Reads come in before the run withdraws it.
-      wrap: (adapters) => ({
-        ...adapters,
-        index: intercept<ArchiveIndex>(adapters.index, {
-          putMany: async (entries) => {
-            if (entries.some((entry) => entry.id === 'deleted'))
-              await late.records?.delete('deleted', undefined);
-            return adapters.index.putMany(entries);
-          },
-        }),
-        live: intercept<LiveStore>(adapters.live, {
-          deleteMany: async (items) => {
-            late.readInWindow = late.records?.get('deleted').then(
-              (view) => view.source,
-              (error: unknown) => (error as { code?: string }).code,
-            );
-            late.holdInWindow = late.records
-              ?.setLegalHold('deleted', { held: true, by: 'legal', reason: 'case 7' })
-              .then(
-                (view) => view.legal_hold,
-                (error: unknown) => (error as { code?: string }).code,
-              );
-            await Promise.all([late.readInWindow, late.holdInWindow]);
-            return adapters.live.deleteMany(items);
-          },
-        }),
+      // A read and a legal hold come in before the run withdraws its copy.
+      wrap: deletedMidRun('deleted', late, () => {
+        late.readInWindow = late.records?.get('deleted').then(
+          (view) => view.source,
+          (error: unknown) => (error as { code?: string }).code,
+        );
+        late.holdInWindow = late.records
+          ?.setLegalHold('deleted', { held: true, by: 'legal', reason: 'case 7' })
+          .then(
+            (view) => view.legal_hold,
+            (error: unknown) => (error as { code?: string }).code,
+          );
+        return Promise.all([late.readInWindow, late.holdInWindow]);
       }),
     });
     const { records } = harness.services;
@@ -177,28 +191,15 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
     harness = await startHarness({
       backend,
       layout: 'record',
-      // As above: the delete lands between the run's read and its indexing; then, before the run
-      // withdraws its copy, the client makes a new record of the same id.
-      wrap: (adapters) => ({
-        ...adapters,
-        index: intercept<ArchiveIndex>(adapters.index, {
-          putMany: async (entries) => {
-            if (entries.some((entry) => entry.id === 'again')) await late.records?.delete('again', undefined);
-            return adapters.index.putMany(entries);
-          },
-        }),
-        live: intercept<LiveStore>(adapters.live, {
-          deleteMany: async (items) => {
-            late.createInWindow = late.records
-              ?.create(recordBody({ id: 'again', amount: 5.5, created_at: '2026-11-01T00:00:00.000Z' }))
-              .then(
-                (view) => view.source,
-                (error: unknown) => (error as { code?: string }).code,
-              );
-            await late.createInWindow;
-            return adapters.live.deleteMany(items);
-          },
-        }),
+      // Before the run withdraws its copy, the client makes a new record of the same id.
+      wrap: deletedMidRun('again', late, () => {
+        late.createInWindow = late.records
+          ?.create(recordBody({ id: 'again', amount: 5.5, created_at: '2026-11-01T00:00:00.000Z' }))
+          .then(
+            (view) => view.source,
+            (error: unknown) => (error as { code?: string }).code,
+          );
+        return late.createInWindow;
       }),
     });
     const { records } = harness.services;
