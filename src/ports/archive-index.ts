@@ -125,6 +125,12 @@ export async function allEntriesIn(index: ArchiveIndex, blob: string): Promise<S
   }
 }
 
+/** The entry as it is put: the etag is the index's to give. */
+export function withoutEtag(entry: StoredEntry): ArchiveEntry {
+  const { etag: _etag, ...rest } = entry;
+  return rest;
+}
+
 /** Whether two entries say the same of a record (etags aside: each index makes its own). */
 export function sameEntry(a: ArchiveEntry, b: ArchiveEntry): boolean {
   return (

@@ -14,7 +14,7 @@ import {
 } from '../domain/index-migration.js';
 import { sha256Hex } from '../domain/billing-record.js';
 import { INDEX_ROOT_PREFIX } from '../domain/index-root.js';
-import { sameEntry, type ArchiveEntry, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
+import { sameEntry, withoutEtag, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LiveStore } from '../ports/live-store.js';
@@ -295,9 +295,4 @@ export class IndexMigration {
 /** Milliseconds since the epoch; ISO texts of one instant can differ (`…00Z`, `…00.000Z`). */
 function timeOf(iso: string): number {
   return Date.parse(iso);
-}
-
-function withoutEtag(entry: StoredEntry): ArchiveEntry {
-  const { etag: _etag, ...rest } = entry;
-  return rest;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { PreconditionFailedError } from '../domain/errors.js';
 import { inSlice, type Slice } from '../domain/slices.js';
-import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
+import { withoutEtag, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LegalHolds } from '../ports/legal-holds.js';
 import { DAY_MS, type Clock } from './clock.js';
@@ -89,8 +89,7 @@ export class RetentionSweep {
       throw error;
     }
     if (!(await this.deps.holds.get(entry.id))) return 'expired';
-    const { etag: _etag, ...kept } = entry;
-    await this.deps.index.putMany([kept]);
+    await this.deps.index.putMany([withoutEtag(entry)]);
     return 'kept_on_hold';
   }
 }
