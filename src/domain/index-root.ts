@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Type } from 'typebox';
 import { IntegrityError } from './errors.js';
 import { compileAssert } from './schema-validator.js';
+import { creationMonth } from './creation-month.js';
 
 /**
  * The root of the blob-native archive index: which files make up each shard at one generation.
@@ -9,7 +10,9 @@ import { compileAssert } from './schema-validator.js';
  * writers cannot both commit the same generation (the loser reads the winner's and tries again).
  * Readers take the highest generation and never see a half-made one.
  */
-export const INDEX_ROOT_FORMAT = 'billing-archive.index-root/2';
+export const INDEX_ROOT_FORMAT = 'billing-archive.index-root/3';
+/** The format before roots kept counts by creation month: still read, never written. */
+const INDEX_ROOT_FORMAT_2 = 'billing-archive.index-root/2';
 /** Where roots are listed from. */
 export const INDEX_ROOT_PREFIX = 'index/roots/';
 const GENERATION_DIGITS = 12;
@@ -69,6 +72,16 @@ export interface IndexRoot {
 export interface IndexCounts {
   entries: number;
   bytes: number;
+  /**
+   * The same by records' creation month (YYYY-MM, UTC; months with none left out). Absent on a
+   * root of format 2, which did not keep them, and on every root after it until a recount.
+   */
+  months?: Record<string, MonthCounts>;
+}
+
+export interface MonthCounts {
+  entries: number;
+  bytes: number;
 }
 
 const Count = Type.Integer({ minimum: 0 });
@@ -86,7 +99,7 @@ const FileSchema = Type.Object(
 );
 const RootSchema = Type.Object(
   {
-    format: Type.Literal(INDEX_ROOT_FORMAT),
+    format: Type.Union([Type.Literal(INDEX_ROOT_FORMAT), Type.Literal(INDEX_ROOT_FORMAT_2)]),
     index_id: Type.String({ pattern: '^[0-9a-f]{16}$' }),
     generation: Count,
     committed_at: Type.String(),
@@ -98,11 +111,25 @@ const RootSchema = Type.Object(
       ),
       { minItems: 1, maxItems: MAX_INDEX_SHARDS },
     ),
-    counts: Type.Object({ entries: Count, bytes: Count }, { additionalProperties: false }),
+    counts: Type.Object(
+      {
+        entries: Count,
+        bytes: Count,
+        months: Type.Optional(
+          Type.Record(
+            Type.String({ minLength: 1 }),
+            Type.Object({ entries: Count, bytes: Count }, { additionalProperties: false }),
+          ),
+        ),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );
-const assertRoot: (value: unknown) => asserts value is IndexRoot = compileAssert(RootSchema, 'root');
+/** A root as read: of either format. */
+type StoredIndexRoot = Omit<IndexRoot, 'format'> & { format: string };
+const assertRoot: (value: unknown) => asserts value is StoredIndexRoot = compileAssert(RootSchema, 'root');
 
 /** The root of an index with no files yet (generation 0 is never written). */
 export function emptyIndexRoot(shards: number): IndexRoot {
@@ -115,7 +142,7 @@ export function emptyIndexRoot(shards: number): IndexRoot {
     committed_at: new Date(0).toISOString(),
     journal: [],
     shards: Array.from({ length: shards }, () => ({ base: null, deltas: [] })),
-    counts: { entries: 0, bytes: 0 },
+    counts: { entries: 0, bytes: 0, months: {} },
   };
 }
 
@@ -179,9 +206,49 @@ export interface IndexRootChange {
   shards?: readonly { shard: number; file: NewFile; replaces: readonly string[]; base: boolean }[];
   /**
    * What the change adds to the counts (negative for withdrawals), as its writer found the
-   * entries it replaces at the root it planned on; none for a fold, which moves words only.
+   * entries it replaces at the root it planned on (see `countsChange`); none for a fold, which
+   * moves words only.
    */
-  counts?: IndexCounts;
+  counts?: CountsChange;
+  /** Counts that replace the root's whole: a recount of the same files. */
+  recount?: Required<IndexCounts>;
+}
+
+/** What a change adds to each count, total and by creation month. */
+export interface CountsChange {
+  entries: number;
+  bytes: number;
+  months: Record<string, MonthCounts>;
+}
+
+/** What an entry adds to the counts: its record's size, in its record's creation month. */
+export interface CountedEntry {
+  created_at: string;
+  size: number;
+}
+
+/** What storing `added` adds to the counts, where it replaces the entries in `replaced` (or none). */
+export function countsChange(
+  added: readonly CountedEntry[],
+  replaced: readonly (CountedEntry | undefined)[],
+): CountsChange {
+  const change: CountsChange = { entries: 0, bytes: 0, months: {} };
+  const count = (entry: CountedEntry, sign: 1 | -1) => {
+    change.entries += sign;
+    change.bytes += sign * entry.size;
+    const month = (change.months[creationMonth(entry.created_at)] ??= { entries: 0, bytes: 0 });
+    month.entries += sign;
+    month.bytes += sign * entry.size;
+  };
+  for (const entry of added) count(entry, 1);
+  for (const entry of replaced) if (entry) count(entry, -1);
+  return change;
+}
+
+/** The counts of every entry in `entries`: a recount. */
+export function countsOf(entries: Iterable<CountedEntry>): Required<IndexCounts> {
+  const { entries: total, bytes, months } = countsChange([...entries], []);
+  return { entries: total, bytes, months: sortedMonths(months) };
 }
 
 /**
@@ -227,12 +294,7 @@ export function nextIndexRoot(root: IndexRoot, change: IndexRootChange, committe
       target.deltas.push({ ...file, generation });
     }
   }
-  // A statistic never blocks a change: counts that would go below zero (they can only if they
-  // were wrong already) stop at zero, and the writer says so (see countsFallShort).
-  const counts = {
-    entries: Math.max(0, root.counts.entries + (change.counts?.entries ?? 0)),
-    bytes: Math.max(0, root.counts.bytes + (change.counts?.bytes ?? 0)),
-  };
+  const counts = change.recount ?? withChange(root.counts, change.counts);
   return {
     format: INDEX_ROOT_FORMAT,
     index_id: root.index_id,
@@ -244,10 +306,51 @@ export function nextIndexRoot(root: IndexRoot, change: IndexRootChange, committe
   };
 }
 
-/** Whether `change` would take `root`'s counts below zero: they were wrong before it. */
+/**
+ * `counts` with `change` added. A statistic never blocks a change: a count that would go below zero
+ * (it can only if it was wrong already) stops at zero, and the writer says so (see countsFallShort).
+ * Months kept are kept up to date; months not kept (a format 2 root's) stay unknown until a recount.
+ */
+function withChange(counts: IndexCounts, change: CountsChange | undefined): IndexCounts {
+  if (!change) return counts;
+  const total = {
+    entries: atLeastZero(counts.entries + change.entries),
+    bytes: atLeastZero(counts.bytes + change.bytes),
+  };
+  if (counts.months === undefined) return total;
+  const months = new Map(Object.entries(counts.months));
+  for (const [month, delta] of Object.entries(change.months)) {
+    const was = months.get(month) ?? { entries: 0, bytes: 0 };
+    const now = {
+      entries: atLeastZero(was.entries + delta.entries),
+      bytes: atLeastZero(was.bytes + delta.bytes),
+    };
+    if (now.entries === 0 && now.bytes === 0) months.delete(month);
+    else months.set(month, now);
+  }
+  return { ...total, months: sortedMonths(Object.fromEntries(months)) };
+}
+
+function atLeastZero(count: number): number {
+  return Math.max(0, count);
+}
+
+/** The same months, oldest first, so a root reads in order. */
+function sortedMonths(months: Record<string, MonthCounts>): Record<string, MonthCounts> {
+  return Object.fromEntries(Object.entries(months).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Whether `change` would take any of `root`'s counts below zero: they were wrong before it. */
 export function countsFallShort(root: IndexRoot, change: IndexRootChange): boolean {
-  const { entries = 0, bytes = 0 } = change.counts ?? {};
-  return root.counts.entries + entries < 0 || root.counts.bytes + bytes < 0;
+  const delta = change.counts;
+  if (!delta) return false;
+  if (root.counts.entries + delta.entries < 0 || root.counts.bytes + delta.bytes < 0) return true;
+  const { months } = root.counts;
+  if (months === undefined) return false;
+  return Object.entries(delta.months).some(([month, { entries, bytes }]) => {
+    const was = months[month] ?? { entries: 0, bytes: 0 };
+    return was.entries + entries < 0 || was.bytes + bytes < 0;
+  });
 }
 
 /** `files` without its newest files named in `replaces` (in order); throws unless they are exactly those. */
@@ -303,16 +406,19 @@ export function encodeIndexRoot(root: IndexRoot): Buffer {
 
 /** Parses and checks a root read from `name`; IntegrityError when it is not one. */
 export function parseIndexRoot(bytes: Buffer, name: string): IndexRoot {
-  let root: unknown;
+  let stored: StoredIndexRoot;
   try {
-    root = JSON.parse(bytes.toString('utf8')) as unknown;
-    assertRoot(root);
+    const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
+    assertRoot(parsed);
+    stored = parsed;
   } catch (error) {
     throw new IntegrityError(
       `index root ${name} is not one: ${error instanceof Error ? error.message : String(error)}`,
       { cause: error },
     );
   }
+  // A format 2 root reads as a root that keeps no months, and the next commit writes format 3.
+  const root: IndexRoot = { ...stored, format: INDEX_ROOT_FORMAT };
   if (generationOfRootName(name) !== root.generation)
     throw new IntegrityError(`index root ${name} says it is generation ${root.generation}`);
   const names = new Set<string>();

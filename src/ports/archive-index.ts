@@ -63,9 +63,18 @@ export interface IndexUpkeep {
   checkCounts(options: { repair: boolean }): Promise<IndexCountCheck>;
 }
 
+/** Archived records of one creation month (YYYY-MM, UTC) and their summed sizes. */
+export interface MonthSummary {
+  month: string;
+  count: number;
+  bytes: number;
+}
+
 export interface IndexCountCheck {
   kept: { count: number; bytes: number };
   counted: { count: number; bytes: number };
+  /** Whether the counts by month agree too; 'not kept' by a root written before they were. */
+  months: 'agree' | 'differ' | 'not kept';
   /** Whether a repair committed the counted figures. */
   repaired: boolean;
 }
@@ -95,6 +104,8 @@ export interface ArchiveIndex {
   list(query: ArchiveListQuery): Promise<StoredEntry[]>;
   /** Entry count and summed record sizes (a scan: for stats, not for probes). */
   summary(): Promise<{ count: number; bytes: number }>;
+  /** The same by records' creation month, oldest first; months with none left out. */
+  summaryByMonth(): Promise<MonthSummary[]>;
   /** The bytes the index itself takes where it is kept (for the cost model, not for probes). */
   storage(): Promise<StoredBytes>;
   /** Readiness probe: resolves when the index answers, cheaply. */

@@ -6,6 +6,7 @@ import {
   type ArchiveIndex,
   type ArchiveListQuery,
   type IndexUpkeep,
+  type MonthSummary,
   type StoredEntry,
 } from '../ports/archive-index.js';
 import type { Garbage, GarbageQueue } from '../ports/garbage-queue.js';
@@ -104,6 +105,10 @@ export class GarbageNotingIndex implements ArchiveIndex {
 
   summary(): Promise<{ count: number; bytes: number }> {
     return this.index.summary();
+  }
+
+  summaryByMonth(): Promise<MonthSummary[]> {
+    return this.index.summaryByMonth();
   }
   storage(): Promise<StoredBytes> {
     return this.index.storage();

@@ -1,5 +1,5 @@
 import type { CostReport } from '../domain/cost-model.js';
-import type { ArchiveIndex } from '../ports/archive-index.js';
+import type { ArchiveIndex, MonthSummary } from '../ports/archive-index.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { RunLog, RunRecord, RunTotals } from '../ports/run-log.js';
 import { addUsage, emptyUsage, usagePerRecord, type Usage, type UsagePerRecord } from '../domain/usage.js';
@@ -13,6 +13,8 @@ export interface Stats {
   live_records: number;
   archived_records: number;
   archived_bytes: number;
+  /** Archived records and their bytes by creation month (YYYY-MM, UTC), oldest first. */
+  archived_by_month: MonthSummary[];
   oldest_live_touched_at: string | null;
   oldest_live_age_days: number | null;
   archival_days_threshold: number;
@@ -41,9 +43,10 @@ export class StatsService {
   ) {}
 
   async stats(): Promise<Stats> {
-    const [live, archived, runs, latest, cost] = await Promise.all([
+    const [live, archived, byMonth, runs, latest, cost] = await Promise.all([
       this.live.summary(),
       this.index.summary(),
+      this.index.summaryByMonth(),
       this.runLog.totals(),
       this.runLog.list({ limit: USAGE_RUNS }),
       this.cost.report(),
@@ -57,6 +60,7 @@ export class StatsService {
       live_records: live.count,
       archived_records: archived.count,
       archived_bytes: archived.bytes,
+      archived_by_month: byMonth,
       oldest_live_touched_at: oldest ?? null,
       oldest_live_age_days:
         oldest === undefined ? null : round((this.clock().getTime() - Date.parse(oldest)) / DAY_MS, 2),

@@ -84,7 +84,8 @@ export interface VerifyReport {
   not_archivable: FindingList<RecordFinding>;
   /**
    * `index_roots_pruned`: roots of a blob-native index superseded long enough ago;
-   * `index_counts_recounted`: whether its entry counts were wrong and were written again from a scan
+   * `index_counts_recounted`: whether its entry counts were wrong, or by month not kept (a root older
+   * than format 3), and were written again from a scan
    * (0 and false for other indexes).
    */
   repaired: {
@@ -274,14 +275,21 @@ class VerifyPass {
         upkeep.removeOrphan(orphan.name),
       );
     if (this.options.repair) this.checkLease();
-    const { kept, counted, repaired } = await upkeep.checkCounts({ repair: this.options.repair ?? false });
+    const { kept, counted, months, repaired } = await upkeep.checkCounts({
+      repair: this.options.repair ?? false,
+    });
     if (repaired) {
       this.repaired.index_counts_recounted = true;
-      this.deps.logger.warn({ kept, counted, repair: this.runId }, 'archive index counts recounted');
+      this.deps.logger.warn({ kept, counted, months, repair: this.runId }, 'archive index counts recounted');
     } else if (kept.count !== counted.count || kept.bytes !== counted.bytes) {
       this.corrupt.add({
         blob: 'index/roots/',
         message: `the archive index counts ${kept.count} entries of ${kept.bytes} bytes, its files hold ${counted.count} of ${counted.bytes}: verify --repair counts them again`,
+      });
+    } else if (months === 'differ') {
+      this.corrupt.add({
+        blob: 'index/roots/',
+        message: `the archive index's counts by creation month disagree with its files: verify --repair counts them again`,
       });
     }
   }

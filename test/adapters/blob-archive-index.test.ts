@@ -505,6 +505,7 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
     expect(await index.upkeep.checkCounts({ repair: false })).toEqual({
       kept: { count: 2, bytes: 12 },
       counted: { count: 2, bytes: 12 },
+      months: 'agree',
       repaired: false,
     });
     // A root that keeps wrong counts, as a bug could leave: the next generation, the same files.
@@ -512,20 +513,66 @@ describe.each(BACKENDS)('blob-native index over one store, several processes (%s
     const wrong = encodeIndexRoot({
       ...root,
       generation: root.generation + 1,
-      counts: { entries: 5, bytes: 1 },
+      counts: { entries: 5, bytes: 1, months: { '2026-01': { entries: 5, bytes: 1 } } },
     });
     await store.putIfAbsent(indexRootName(root.generation + 1), wrong, { sha256: sha256Hex(wrong) });
     const reader = await open();
     expect(await reader.summary()).toEqual({ count: 5, bytes: 1 });
-    expect(await reader.upkeep.checkCounts({ repair: false })).toMatchObject({
+    expect(await reader.upkeep.checkCounts({ repair: false })).toEqual({
       kept: { count: 5, bytes: 1 },
       counted: { count: 2, bytes: 12 },
+      months: 'differ',
       repaired: false,
     });
     expect((await reader.upkeep.checkCounts({ repair: true })).repaired).toBe(true);
     expect(await (await open()).summary()).toEqual({ count: 2, bytes: 12 });
+    expect(await (await open()).summaryByMonth()).toEqual([{ month: '2026-01', count: 2, bytes: 12 }]);
     expect((await reader.upkeep.checkCounts({ repair: true })).repaired).toBe(false);
     expect(await reader.list({ limit: 10 })).toHaveLength(2);
+  });
+
+  it('counts the months of a root written before roots kept them from a scan, until a repair keeps them', async () => {
+    const store = current();
+    const index = await open();
+    await index.putMany([
+      entry('a', { size: 5 }),
+      entry('b', { size: 7, created_at: '2025-06-30T23:00:00.000Z' }),
+    ]);
+    // The root an index of format 2 wrote: totals only.
+    const root = await newestRoot(store);
+    const { months: _months, ...totals } = root.counts;
+    const older = Buffer.from(
+      JSON.stringify({
+        ...root,
+        format: 'billing-archive.index-root/2',
+        generation: root.generation + 1,
+        counts: totals,
+      }),
+    );
+    await store.putIfAbsent(indexRootName(root.generation + 1), older, { sha256: sha256Hex(older) });
+    const reader = await open();
+    const byMonth = [
+      { month: '2025-06', count: 1, bytes: 7 },
+      { month: '2026-01', count: 1, bytes: 5 },
+    ];
+    expect(await reader.summaryByMonth()).toEqual(byMonth);
+    // Changes since keep the totals, and the months stay unknown rather than counting only them.
+    await reader.putMany([entry('c', { size: 1 })]);
+    expect(await reader.summary()).toEqual({ count: 3, bytes: 13 });
+    expect((await newestRoot(store)).counts.months).toBeUndefined();
+    expect(await reader.upkeep.checkCounts({ repair: false })).toMatchObject({
+      months: 'not kept',
+      repaired: false,
+    });
+    expect((await reader.upkeep.checkCounts({ repair: true })).repaired).toBe(true);
+    expect((await newestRoot(store)).counts.months).toEqual({
+      '2025-06': { entries: 1, bytes: 7 },
+      '2026-01': { entries: 2, bytes: 6 },
+    });
+    expect(await (await open()).summaryByMonth()).toEqual([
+      { month: '2025-06', count: 1, bytes: 7 },
+      { month: '2026-01', count: 2, bytes: 6 },
+    ]);
   });
 
   it('refuses a damaged index file rather than answering from it', async () => {

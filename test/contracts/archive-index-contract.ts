@@ -191,6 +191,42 @@ export function describeArchiveIndexContract(
       expect(await index.summary()).toEqual({ count: 32, bytes: 61 + 20 * 2 + 10 * 3 });
     });
 
+    it('summarises by creation month, oldest first, through upserts that move a record between months and withdrawals', async () => {
+      const index = current();
+      expect(await index.summaryByMonth()).toEqual([]);
+      const at = (created_at: string, size: number) => ({ created_at, size });
+      await index.putMany([
+        entry('a', undefined, at('2025-12-31T23:59:59.999Z', 100)),
+        entry('b', undefined, at('2026-01-01T00:00:00.000Z', 20)),
+        entry('c', undefined, at('2026-01-31T12:00:00.000Z', 3)),
+        entry('d', undefined, at('2026-03-15T00:00:00.000Z', 4000)),
+      ]);
+      expect(await index.summaryByMonth()).toEqual([
+        { month: '2025-12', count: 1, bytes: 100 },
+        { month: '2026-01', count: 2, bytes: 23 },
+        { month: '2026-03', count: 1, bytes: 4000 },
+      ]);
+      // An upsert that gives a record another creation month moves it; a month left empty goes.
+      await index.putMany([entry('d', undefined, at('2026-01-02T00:00:00.000Z', 40))]);
+      await index.withdraw('a');
+      expect(await index.summaryByMonth()).toEqual([{ month: '2026-01', count: 3, bytes: 63 }]);
+      // Enough entries for the blob-native index to fold its journal into shards under test options.
+      await index.putMany(
+        Array.from({ length: 30 }, (_, i) =>
+          entry(`n-${i}`, undefined, at(`2026-${i < 10 ? '02' : '04'}-01T00:00:00.000Z`, 2)),
+        ),
+      );
+      const months = await index.summaryByMonth();
+      expect(months).toEqual([
+        { month: '2026-01', count: 3, bytes: 63 },
+        { month: '2026-02', count: 10, bytes: 20 },
+        { month: '2026-04', count: 20, bytes: 40 },
+      ]);
+      const { count, bytes } = await index.summary();
+      expect(months.reduce((sum, m) => sum + m.count, 0)).toBe(count);
+      expect(months.reduce((sum, m) => sum + m.bytes, 0)).toBe(bytes);
+    });
+
     it('measures the bytes it takes, growing with its entries', async () => {
       const empty = await current().storage();
       await current().putMany(

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../src/domain/errors.js';
 import {
+  countsChange,
   countsFallShort,
+  countsOf,
   emptyIndexRoot,
   encodeIndexRoot,
   filesOf,
@@ -15,6 +17,8 @@ import {
   nextIndexRoot,
   parseIndexRoot,
   shardOf,
+  INDEX_ROOT_FORMAT,
+  type CountsChange,
   type IndexRoot,
 } from '../../src/domain/index-root.js';
 
@@ -67,30 +71,82 @@ describe('index roots', () => {
     expect(generationOfFileName('segments/000000000007-0123456789ab.baix')).toBeUndefined();
   });
 
-  it('keep the counts each change adds, stopping at zero where counts were already wrong', () => {
+  it('keep the counts each change adds, in total and by creation month, stopping at zero where counts were already wrong', () => {
     let root = emptyIndexRoot(2);
-    const commit = (entries: number, bytes: number) =>
-      nextIndexRoot(
-        root,
-        { journal: { file: file(`j${root.generation + 1}`), replaces: [] }, counts: { entries, bytes } },
-        at,
-      );
-    root = commit(3, 300);
-    root = commit(-1, -120);
-    expect(root.counts).toEqual({ entries: 2, bytes: 180 });
+    const commit = (counts: CountsChange) =>
+      nextIndexRoot(root, { journal: { file: file(`j${root.generation + 1}`), replaces: [] }, counts }, at);
+    const jan = { created_at: '2025-01-31T23:59:59.999Z', size: 100 };
+    const feb = { created_at: '2025-02-01T00:00:00.000Z', size: 80 };
+    const feb2 = { created_at: '2025-02-14T10:00:00.000Z', size: 120 };
+    root = commit(countsChange([jan, feb, feb2], []));
+    // A withdrawal, and an upsert over an entry of another month (a repoint keeps the month).
+    root = commit(countsChange([], [feb2]));
+    expect(root.counts).toEqual({
+      entries: 2,
+      bytes: 180,
+      months: { '2025-01': { entries: 1, bytes: 100 }, '2025-02': { entries: 1, bytes: 80 } },
+    });
+    root = commit(countsChange([{ ...feb, size: 90 }], [feb]));
+    expect(root.counts.months?.['2025-02']).toEqual({ entries: 1, bytes: 90 });
+    root = commit(countsChange([], [{ ...feb, size: 90 }]));
+    // A month none are left in is left out.
+    expect(root.counts).toEqual({
+      entries: 1,
+      bytes: 100,
+      months: { '2025-01': { entries: 1, bytes: 100 } },
+    });
     // A fold moves words only: the counts stay.
-    const folded = nextIndexRoot(root, { journal: { file: null, replaces: ['j1', 'j2'] } }, at);
-    expect(folded.counts).toEqual({ entries: 2, bytes: 180 });
+    const folded = nextIndexRoot(root, { journal: { file: null, replaces: ['j1', 'j2', 'j3', 'j4'] } }, at);
+    expect(folded.counts).toEqual(root.counts);
     // A statistic never blocks a withdrawal: the writer is told (countsFallShort), the change goes in.
-    const short = { journal: { file: file('j3'), replaces: [] }, counts: { entries: -3, bytes: -100 } };
+    const short = { journal: { file: file('j5'), replaces: [] }, counts: countsChange([], [feb]) };
     expect(countsFallShort(root, short)).toBe(true);
-    expect(nextIndexRoot(root, short, at).counts).toEqual({ entries: 0, bytes: 80 });
-    expect(countsFallShort(root, { counts: { entries: -2, bytes: -180 } })).toBe(false);
-    expect(parseIndexRoot(encodeIndexRoot(folded), indexRootName(3)).counts).toEqual(folded.counts);
+    expect(nextIndexRoot(root, short, at).counts).toEqual({
+      entries: 0,
+      bytes: 20,
+      months: { '2025-01': { entries: 1, bytes: 100 } },
+    });
+    expect(countsFallShort(root, { counts: countsChange([], [jan]) })).toBe(false);
+    expect(parseIndexRoot(encodeIndexRoot(folded), indexRootName(5)).counts).toEqual(folded.counts);
     const { counts: _dropped, ...uncounted } = folded;
-    expect(() => parseIndexRoot(Buffer.from(JSON.stringify(uncounted)), indexRootName(3))).toThrow(
+    expect(() => parseIndexRoot(Buffer.from(JSON.stringify(uncounted)), indexRootName(5))).toThrow(
       IntegrityError,
     );
+  });
+
+  it('read a root of format 2 as one that keeps no months, which only a recount brings back', () => {
+    const root = nextIndexRoot(emptyIndexRoot(2), { journal: { file: file('j1'), replaces: [] } }, at);
+    const older = { ...root, format: 'billing-archive.index-root/2', counts: { entries: 3, bytes: 30 } };
+    const read = parseIndexRoot(Buffer.from(JSON.stringify(older)), indexRootName(1));
+    expect(read.format).toBe(INDEX_ROOT_FORMAT);
+    expect(read.counts).toEqual({ entries: 3, bytes: 30 });
+    // Changes keep the totals; the months stay unknown rather than counting only what came since.
+    const changed = nextIndexRoot(
+      read,
+      {
+        journal: { file: file('j2'), replaces: [] },
+        counts: countsChange([{ created_at: '2025-01-01T00:00:00.000Z', size: 5 }], []),
+      },
+      at,
+    );
+    expect(changed.counts).toEqual({ entries: 4, bytes: 35 });
+    expect(
+      countsFallShort(read, {
+        counts: countsChange([], [{ created_at: '2025-01-01T00:00:00.000Z', size: 5 }]),
+      }),
+    ).toBe(false);
+    const recount = countsOf([
+      { created_at: '2025-03-01T00:00:00.000Z', size: 7 },
+      { created_at: '2025-01-01T00:00:00.000Z', size: 5 },
+    ]);
+    const recounted = nextIndexRoot(changed, { recount }, at);
+    expect(recounted.counts).toEqual({
+      entries: 2,
+      bytes: 12,
+      months: { '2025-01': { entries: 1, bytes: 5 }, '2025-03': { entries: 1, bytes: 7 } },
+    });
+    expect(Object.keys(recounted.counts.months ?? {})).toEqual(['2025-01', '2025-03']);
+    expect(encodeIndexRoot(recounted).toString()).toContain('"format":"billing-archive.index-root/3"');
   });
 
   it('number each commit and stamp its files with it', () => {

@@ -98,7 +98,36 @@ describe.each(BACKENDS)('the API on the blob-native archive index (%s)', (backen
     ]);
     const repaired = await harness.services.verifier.verify({ repair: true });
     expect(repaired).toMatchObject({ ok: true, repaired: { index_counts_recounted: true } });
-    expect((await api.get('/stats')).json()).toMatchObject({ archived_records: 3 });
+    const stats = (await api.get('/stats')).json<{ archived_bytes: number }>();
+    const month = daysAgo(200).slice(0, 7);
+    expect(stats).toMatchObject({
+      archived_records: 3,
+      archived_by_month: [{ month, count: 3, bytes: stats.archived_bytes }],
+    });
+
+    // Totals right, months wrong: found and counted again alike.
+    const recounted = parseIndexRoot(
+      await harness.adapters.store.get(indexRootName(root.generation + 2)),
+      indexRootName(root.generation + 2),
+    );
+    const misdated = encodeIndexRoot({
+      ...recounted,
+      generation: recounted.generation + 1,
+      counts: { ...recounted.counts, months: { '2001-01': { entries: 3, bytes: stats.archived_bytes } } },
+    });
+    await harness.adapters.store.putIfAbsent(indexRootName(recounted.generation + 1), misdated, {
+      sha256: sha256Hex(misdated),
+    });
+    expect((await harness.services.verifier.verify()).corrupt.items.map((item) => item.message)).toEqual([
+      expect.stringContaining('counts by creation month disagree with its files'),
+    ]);
+    expect(await harness.services.verifier.verify({ repair: true })).toMatchObject({
+      ok: true,
+      repaired: { index_counts_recounted: true },
+    });
+    expect(await harness.services.stats.stats()).toMatchObject({
+      archived_by_month: [{ month, count: 3, bytes: stats.archived_bytes }],
+    });
   });
 
   it('runs prune the old index roots, and verify --repair removes index files no root names', async () => {

@@ -53,13 +53,15 @@ describe.each(SETUPS)('operations API ($backend, $layout layout)', ({ backend, l
   it('GET /stats reports counts, the oldest live record, the last run and run totals', async () => {
     harness = await startHarness({ backend, layout });
     const api = apiClient(harness.app);
-    await api.post('/billing', recordBody({ id: 'old', created_at: daysAgo(100) }));
+    const oldCreatedAt = daysAgo(100);
+    await api.post('/billing', recordBody({ id: 'old', created_at: oldCreatedAt }));
     await api.post('/billing', recordBody({ id: 'mid', created_at: daysAgo(20) }));
     await api.post('/billing', recordBody({ id: 'new' }));
     const before = (await api.get('/stats')).json<Record<string, unknown>>();
     expect(before).toMatchObject({
       live_records: 3,
       archived_records: 0,
+      archived_by_month: [],
       last_run: null,
       runs: { count: 0 },
     });
@@ -70,6 +72,7 @@ describe.each(SETUPS)('operations API ($backend, $layout layout)', ({ backend, l
       live_records: 2,
       archived_records: 1,
       archived_bytes: run.bytes,
+      archived_by_month: [{ month: oldCreatedAt.slice(0, 7), count: 1, bytes: run.bytes }],
       archival_days_threshold: 90,
       last_run: { run_id: run.run_id, status: 'succeeded' },
       runs: { count: 1, succeeded: 1, failed: 0 },

@@ -20,7 +20,11 @@ import {
   journalNewestFirst,
   indexFileName,
   indexRootName,
+  countsChange,
   countsFallShort,
+  countsOf,
+  type CountedEntry,
+  type CountsChange,
   newestFirst,
   nextIndexRoot,
   INDEX_FILES_PREFIX,
@@ -39,6 +43,7 @@ import {
   type ArchiveListQuery,
   type IndexCountCheck,
   type IndexUpkeep,
+  type MonthSummary,
   type StoredEntry,
 } from '../../ports/archive-index.js';
 import type { ArchiveStore, BlobInfo } from '../../ports/archive-store.js';
@@ -100,11 +105,11 @@ export const DEFAULT_ROOT_RETENTION_MS = 60 * 60 * 1000;
  */
 interface CommitPlan<T> {
   words: IndexFileItem[];
-  counts: IndexCounts;
+  counts: CountsChange;
   answer: () => T;
 }
 
-const NO_CHANGE = { entries: 0, bytes: 0 } as const;
+const NO_CHANGE: CountsChange = { entries: 0, bytes: 0, months: {} };
 
 /**
  * ArchiveIndex kept as files in the archive store (`index/`, see index-root.ts): a journal and per
@@ -188,10 +193,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
       });
       return {
         words: standing.map((entry) => ({ id: entry.id, entry, version: generation })),
-        counts: {
-          entries: before.filter((entry) => entry === undefined).length,
-          bytes: standing.reduce((sum, entry, i) => sum + entry.size - (before[i]?.size ?? 0), 0),
-        },
+        counts: countsChange(standing, before),
         answer: () =>
           entries.map((entry) => ({ ...(last.get(entry.id) ?? entry), etag: etagOf(root, generation) })),
       };
@@ -205,7 +207,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
       const entry = { ...to, id: from.id };
       return {
         words: [{ id: from.id, entry, version: generation }],
-        counts: { entries: 0, bytes: entry.size - now.size },
+        counts: countsChange([entry], [now]),
         answer: (): StoredEntry => ({ ...entry, etag: etagOf(root, generation) }),
       };
     });
@@ -225,7 +227,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
         throw new PreconditionFailedError(`archive entry ${id} changed since it was read`);
       return {
         words: [{ id, withdrawn: true }],
-        counts: { entries: -1, bytes: -now.size },
+        counts: countsChange([], [now]),
         answer: () => now,
       };
     });
@@ -248,6 +250,17 @@ export class BlobArchiveIndex implements ArchiveIndex {
   async summary(): Promise<{ count: number; bytes: number }> {
     const { counts } = await this.latest();
     return { count: counts.entries, bytes: counts.bytes };
+  }
+
+  /**
+   * Kept in the root by every commit since roots had format 3. A root older than that keeps none,
+   * and its months are counted from a scan until `verify --repair` recounts them into the root.
+   */
+  summaryByMonth(): Promise<MonthSummary[]> {
+    return this.reading(async (root) => {
+      const months = root.counts.months ?? (await this.recount(root)).months;
+      return Object.entries(months).map(([month, { entries, bytes }]) => ({ month, count: entries, bytes }));
+    });
   }
 
   async storage(): Promise<StoredBytes> {
@@ -352,32 +365,41 @@ export class BlobArchiveIndex implements ArchiveIndex {
    */
   private async checkCounts(repair: boolean): Promise<IndexCountCheck> {
     for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
-      const { root, counted } = await this.reading(async (root) => {
-        let entries = 0;
-        let bytes = 0;
-        for await (const entry of this.entries(root, {})) {
-          entries += 1;
-          bytes += entry.size;
-        }
-        return { root, counted: { entries, bytes } };
-      });
+      const { root, counted } = await this.reading(async (root) => ({
+        root,
+        counted: await this.recount(root),
+      }));
+      const { counts } = root;
       const check = {
-        kept: { count: root.counts.entries, bytes: root.counts.bytes },
+        kept: { count: counts.entries, bytes: counts.bytes },
         counted: { count: counted.entries, bytes: counted.bytes },
+        months:
+          counts.months === undefined
+            ? 'not kept'
+            : isDeepStrictEqual(counts.months, counted.months)
+              ? 'agree'
+              : 'differ',
         repaired: false,
-      };
-      if (!repair || (counted.entries === root.counts.entries && counted.bytes === root.counts.bytes))
+      } as const;
+      if (
+        !repair ||
+        (counted.entries === counts.entries && counted.bytes === counts.bytes && check.months === 'agree')
+      )
         return check;
-      const change = {
-        counts: { entries: counted.entries - root.counts.entries, bytes: counted.bytes - root.counts.bytes },
-      };
-      if (await this.commitRoot(root, nextIndexRoot(root, change, this.now()), [], []))
+      if (await this.commitRoot(root, nextIndexRoot(root, { recount: counted }, this.now()), [], []))
         return { ...check, repaired: true };
       await backOff(attempt);
     }
     throw new StoreUnavailableError(
       `archive index: ${MAX_COMMIT_ATTEMPTS} recounts in a row lost to other writers; try again`,
     );
+  }
+
+  /** The counts of every entry `root` holds, from a scan of its files. */
+  private async recount(root: IndexRoot): Promise<Required<IndexCounts>> {
+    const sizes: CountedEntry[] = [];
+    for await (const { created_at, size } of this.entries(root, {})) sizes.push({ created_at, size });
+    return countsOf(sizes);
   }
 
   /**
@@ -481,7 +503,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
       let file: NewIndexFile;
       let replaced: IndexRootFile[];
       let answer: () => T;
-      let counts: IndexCounts;
+      let counts: CountsChange;
       try {
         const planned = await plan(root, generation);
         answer = planned.answer;

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { StoredBytes } from '../../domain/cost-model.js';
 import { PreconditionFailedError } from '../../domain/errors.js';
-import type { ArchiveEntry, ArchiveIndex, ArchiveListQuery, StoredEntry } from '../../ports/archive-index.js';
+import type {
+  ArchiveEntry,
+  ArchiveIndex,
+  ArchiveListQuery,
+  MonthSummary,
+  StoredEntry,
+} from '../../ports/archive-index.js';
 import { LOCATION_COLUMNS, locationColumns, locationOf, type LocationColumns } from './location-columns.js';
 import { attempt } from './open-database.js';
 import { SqliteAdapter } from './sqlite-file.js';
@@ -150,6 +156,18 @@ export class SqliteArchiveIndex extends SqliteAdapter implements ArchiveIndex {
         .get();
       return { count: row?.count ?? 0, bytes: row?.bytes ?? 0 };
     });
+  }
+
+  /** Entries keep creation times as UTC text, so the first seven characters are the month. */
+  summaryByMonth(): Promise<MonthSummary[]> {
+    return attempt(() =>
+      this.file
+        .prepare<[], MonthSummary>(
+          `SELECT substr(created_at, 1, 7) AS month, COUNT(*) AS count, SUM(size) AS bytes
+             FROM archive_index GROUP BY month ORDER BY month`,
+        )
+        .all(),
+    );
   }
 
   private selectEntry(id: string): EntryRow | undefined {
