@@ -44,6 +44,7 @@ import { AuditLog } from './services/audit-log.js';
 import { systemClock, type Clock, type Sleep } from './services/clock.js';
 import { ValidationError } from './domain/errors.js';
 import { MigrationGate } from './services/migration-gate.js';
+import { RetiredIndexGuard } from './services/retired-index-guard.js';
 import { IndexMigration, type MigrationOptions, type MigrationReport } from './services/index-migration.js';
 import { GarbageNotingIndex } from './services/garbage-noting-index.js';
 import { HeldCopies } from './services/held-copies.js';
@@ -290,13 +291,25 @@ export async function createServices(
   }
   const { usage } = backend;
   const store = new MeteredArchiveStore(adapters.store, usage);
-  const index = new GarbageNotingIndex(adapters.index, garbage, logger);
   const audit = new AuditLog(auditTrail, clock, logger);
-  const migrationGate = new MigrationGate(store, {
-    onBlob: config.backend.archiveIndex.kind === 'blob',
-    nativeKind: backend.indexes.nativeKind,
-    openNative: () => openedIndex(backend.indexes.other()),
-  });
+  const onBlob = config.backend.archiveIndex.kind === 'blob';
+  const gateOn = (over: ArchiveStore) =>
+    new MigrationGate(over, {
+      onBlob,
+      nativeKind: backend.indexes.nativeKind,
+      openNative: () => openedIndex(backend.indexes.other()),
+    });
+  const migrationGate = gateOn(store);
+  // Asked every few seconds whatever the process does: not metered, so a run's usage stays its own.
+  const retirement = gateOn(adapters.store);
+  const servedIndex = onBlob
+    ? adapters.index
+    : new RetiredIndexGuard(
+        adapters.index,
+        () => retirement.retiredBecause(),
+        () => clock().getTime(),
+      );
+  const index = new GarbageNotingIndex(servedIndex, garbage, logger);
   try {
     const wrong = await migrationGate.wrongIndexKind();
     if (wrong) throw new ConfigError(wrong);
@@ -322,12 +335,7 @@ export async function createServices(
       prices: config.prices,
       uploadTier: config.blobUploadTier,
       billsRequestUnits: config.backend.kind === 'azure',
-      indexStore:
-        config.backend.archiveIndex.kind === 'blob'
-          ? 'Blob Storage'
-          : config.backend.kind === 'azure'
-            ? 'Cosmos DB'
-            : 'SQLite',
+      indexStore: onBlob ? 'Blob Storage' : config.backend.kind === 'azure' ? 'Cosmos DB' : 'SQLite',
       container: policyContainer,
       policy: () => loadLifecyclePolicy(),
       maxAgeMs: config.costCacheSeconds * 1000,
@@ -416,7 +424,6 @@ export async function createServices(
           options,
         )),
     migrateIndex: async (migration) => {
-      const onBlob = config.backend.archiveIndex.kind === 'blob';
       if (onBlob !== (migration.pass === 'finish'))
         throw new ValidationError(
           onBlob
@@ -441,7 +448,7 @@ export async function createServices(
         await other.close();
       }
     },
-    readiness: () => checkReadiness(adapters),
+    readiness: () => checkReadiness({ ...adapters, index: servedIndex }),
     close: async () => {
       await Promise.allSettled(opened.map((adapter) => adapter.close()));
       await backend.release();

@@ -73,6 +73,17 @@ export class MigrationGate {
     );
   }
 
+  /**
+   * Why this process's index (the backend's own) is no longer kept up: a finish began, so the blob
+   * index is the archive's. Undefined while it is kept up, or on the blob index, or when the
+   * checkpoint cannot be read (which holds runs back, not the API).
+   */
+  async retiredBecause(): Promise<string | undefined> {
+    if (this.index.onBlob) return undefined;
+    const latest = await this.state();
+    return latest && !('unreadable' in latest) && latest.pass === 'finish' ? movedOn(latest) : undefined;
+  }
+
   /** Why ARCHIVE_INDEX names an index that does not hold this archive's entries; undefined when it does. */
   async wrongIndexKind(): Promise<string | undefined> {
     const latest = await this.state();

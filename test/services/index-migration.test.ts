@@ -6,6 +6,7 @@ import { ValidationError } from '../../src/domain/errors.js';
 import { INDEX_MIGRATION_PREFIX } from '../../src/domain/index-migration.js';
 import type { ArchiveEntry, ArchiveIndex } from '../../src/ports/archive-index.js';
 import { IndexMigration } from '../../src/services/index-migration.js';
+import { RETIREMENT_RECHECK_MS } from '../../src/services/retired-index-guard.js';
 import { apiClient, type ApiClient } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
 import {
@@ -147,6 +148,44 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
       expect(report.ok, JSON.stringify(report)).toBe(true);
     } finally {
       await blob.close();
+    }
+  });
+
+  it('a process left on the old index stops answering within seconds of the finish, so it can neither serve nor change a record', async () => {
+    await archiveOld(oldApi, 'old', 3);
+    expect((await old.services.migrateIndex({ pass: 'sync' })).counts_match).toBe(true);
+    // A process started before the finish, on the old setting, that nobody switched.
+    let ahead = 0;
+    const stale = await startHarness({ reuse: old, env: shards, clock: () => new Date(Date.now() + ahead) });
+    const staleApi = apiClient(stale.app);
+    const blob = await startHarness({ reuse: old, env: { ...shards, ARCHIVE_INDEX: 'blob' } });
+    const blobApi = apiClient(blob.app);
+    try {
+      expect((await staleApi.get('/billing/old-0')).statusCode).toBe(200);
+      expect((await staleApi.get('/ready')).statusCode).toBe(200);
+      await blob.services.migrateIndex({ pass: 'finish' });
+
+      ahead += RETIREMENT_RECHECK_MS;
+      expect((await staleApi.get('/billing/old-0')).statusCode).toBe(503);
+      // Out of a load balancer's rotation, saying why to an admin.
+      const ready = await staleApi.get('/ready');
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toMatchObject({
+        ready: false,
+        stores: { index: { ok: false, error: expect.stringContaining('set ARCHIVE_INDEX=blob') as unknown } },
+      });
+      expect((await staleApi.post('/restore/old-1')).statusCode).toBe(503);
+      expect((await staleApi.delete('/billing/old-2')).statusCode).toBe(503);
+      // Nothing changed: both records are still archived, as the blob index says.
+      for (const id of ['old-1', 'old-2']) {
+        const response = await blobApi.get(`/billing/${id}`);
+        expect(response.statusCode, id).toBe(200);
+        expect(response.headers['x-record-source'], id).toBe('archive');
+      }
+      expect((await blob.services.verifier.verify()).ok).toBe(true);
+    } finally {
+      await blob.close();
+      await stale.close();
     }
   });
 
