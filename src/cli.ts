@@ -314,12 +314,20 @@ const index = program.command('index').description('the archive index');
 index
   .command('migrate')
   .description(
-    "copy the backend's own archive index (Cosmos DB or SQLite) into ARCHIVE_INDEX=blob, resumably: sync passes before the switch, then one --finish pass after it (docs/OPERATIONS.md)",
+    "copy the backend's own archive index (Cosmos DB or SQLite) into ARCHIVE_INDEX=blob, resumably: sync passes before the switch, then one --finish pass after it, or --abandon instead (docs/OPERATIONS.md)",
   )
   .option(
     '--finish',
     'after every process reads ARCHIVE_INDEX=blob: take over what processes still on the old index changed since the last sync',
     false,
+  )
+  .addOption(
+    new Option(
+      '--abandon',
+      'before any finish, on the old index: give it back what processes on the blob index withdrew, remove the blob index, and end the migration',
+    )
+      .default(false)
+      .conflicts('finish'),
   )
   .option('--restart', 'start the pass from the first id instead of resuming an unfinished one', false)
   .addOption(
@@ -327,9 +335,9 @@ index
       .argParser(wholeNumber(1, 'expected a whole number ≥ 1'))
       .default(1000),
   )
-  .action(async (options: { finish: boolean; restart: boolean; pageSize: number }) => {
+  .action(async (options: { finish: boolean; abandon: boolean; restart: boolean; pageSize: number }) => {
     await withServices(async ({ migrateIndex, audit }) => {
-      const pass = options.finish ? 'finish' : 'sync';
+      const pass = options.finish ? 'finish' : options.abandon ? 'abandon' : 'sync';
       const report = await audited(
         audit,
         { action: 'index.migrate' },
@@ -340,6 +348,12 @@ index
       print(report);
       const { tally, counts } = report;
       const changes = `${tally.copied} copied, ${tally.withdrawn} withdrawn, ${tally.kept} left as they were`;
+      if (pass === 'abandon') {
+        process.stderr.write(
+          `index migrate: abandoned (${tally.withdrawn} withdrawn from the old index as processes on the blob index had, ${tally.removed ?? 0} blob index files removed); the old index is the archive index again, and archival resumes\n`,
+        );
+        return EXIT.ok;
+      }
       if (pass === 'finish') {
         process.stderr.write(
           `index migrate: finished (${changes}); the blob index is the archive index now\n`,

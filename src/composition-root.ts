@@ -302,13 +302,11 @@ export async function createServices(
   const migrationGate = gateOn(store);
   // Asked every few seconds whatever the process does: not metered, so a run's usage stays its own.
   const retirement = gateOn(adapters.store);
-  const servedIndex = onBlob
-    ? adapters.index
-    : new RetiredIndexGuard(
-        adapters.index,
-        () => retirement.retiredBecause(),
-        () => clock().getTime(),
-      );
+  const servedIndex = new RetiredIndexGuard(
+    adapters.index,
+    () => retirement.retiredBecause(),
+    () => clock().getTime(),
+  );
   const index = new GarbageNotingIndex(servedIndex, garbage, logger);
   try {
     const wrong = await migrationGate.wrongIndexKind();
@@ -424,11 +422,15 @@ export async function createServices(
           options,
         )),
     migrateIndex: async (migration) => {
-      if (onBlob !== (migration.pass === 'finish'))
+      if (onBlob && migration.pass !== 'finish')
         throw new ValidationError(
-          onBlob
+          migration.pass === 'sync'
             ? 'this process reads ARCHIVE_INDEX=blob already, so a sync pass would undo what it withdrew: run `index migrate --finish`'
-            : 'a finish pass runs once every process reads the blob index: set ARCHIVE_INDEX=blob first',
+            : `an abandon pass runs on the old index, which the archive goes back to: set ARCHIVE_INDEX=${backend.indexes.nativeKind} first`,
+        );
+      if (!onBlob && migration.pass === 'finish')
+        throw new ValidationError(
+          'a finish pass runs once every process reads the blob index: set ARCHIVE_INDEX=blob first',
         );
       const other = await openedIndex(backend.indexes.other());
       try {
@@ -442,6 +444,7 @@ export async function createServices(
           lock,
           slices: config.archivalSlices,
           clock,
+          sleep: options.sleep,
           logger,
         }).migrate(migration);
       } finally {

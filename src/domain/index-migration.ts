@@ -18,6 +18,8 @@ const TallySchema = Type.Object(
     copied: Type.Integer({ minimum: 0 }),
     withdrawn: Type.Integer({ minimum: 0 }),
     kept: Type.Integer({ minimum: 0 }),
+    /** Blob index files and roots an abandon pass removed. */
+    removed: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );
@@ -31,9 +33,11 @@ const CheckpointSchema = Type.Object(
     /**
      * A sync pass makes the blob index a copy of the source; a finish pass, after the switch, takes
      * over only what processes still on the source withdrew since. A pass walks the source index in
-     * id order (stage `source`), then the blob index (`target`).
+     * id order (stage `source`), then the blob index (`target`). An abandon pass, before any finish,
+     * gives the source what processes on the blob index withdrew (stage `source`), then removes the
+     * blob index (`target`): the archive is the source's again, as if no migration had begun.
      */
-    pass: Type.Union([Type.Literal('sync'), Type.Literal('finish')]),
+    pass: Type.Union([Type.Literal('sync'), Type.Literal('finish'), Type.Literal('abandon')]),
     stage: Type.Union([Type.Literal('source'), Type.Literal('target'), Type.Literal('done')]),
     /** The last id the stage finished with; null at the stage's start. */
     after_id: Type.Union([Type.String(), Type.Null()]),

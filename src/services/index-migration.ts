@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pMap from 'p-map';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { LockHeldError, PreconditionFailedError, ValidationError } from '../domain/errors.js';
@@ -13,15 +14,16 @@ import {
   type MigrationTally,
 } from '../domain/index-migration.js';
 import { sha256Hex } from '../domain/billing-record.js';
-import { INDEX_ROOT_PREFIX } from '../domain/index-root.js';
+import { INDEX_FILES_PREFIX, INDEX_ROOT_PREFIX } from '../domain/index-root.js';
 import { sameEntry, withoutEtag, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
-import type { Clock } from './clock.js';
+import { systemSleep, type Clock, type Sleep } from './clock.js';
 import { checkpointNames } from './migration-gate.js';
+import { RETIREMENT_RECHECK_MS } from './retired-index-guard.js';
 
 const DEFAULT_PAGE_SIZE = 1000;
 
@@ -40,6 +42,8 @@ export interface IndexMigrationDeps {
   lock: Lock;
   slices: number;
   clock: Clock;
+  /** Waits out the time processes left on the wrong index take to notice (RetiredIndexGuard). */
+  sleep?: Sleep | undefined;
   logger: Logger;
 }
 
@@ -95,50 +99,65 @@ export class IndexMigration {
     });
     try {
       const latest = await this.latestCheckpoint();
+      const { pass } = options;
+      if (pass === 'abandon') refuseAbandon(latest);
       if (latest?.pass === 'finish' && latest.stage === 'done')
         throw new ValidationError(
           `the migration finished at ${latest.pass_started_at}: the blob index is the archive index, and another pass would undo what it has done since`,
         );
-      if (options.pass === 'sync' && latest?.pass === 'finish')
+      if (pass === 'sync' && latest?.pass === 'abandon' && latest.stage !== 'done')
+        throw new ValidationError(
+          `an abandon pass began at ${latest.pass_started_at}: run \`index migrate --abandon\` to complete it before a new migration begins`,
+        );
+      if (pass === 'sync' && latest?.pass === 'finish')
         throw new ValidationError(
           'a finish pass has begun, so processes read the blob index: a sync pass would undo what they changed; run `index migrate --finish` to complete it',
         );
-      if (options.pass === 'sync' && !options.restart && latest?.blob_root !== undefined) {
+      if (pass === 'sync' && !options.restart && latest?.blob_root !== undefined) {
         const now = await this.newestRoot();
         if (now !== latest.blob_root)
           throw new ValidationError(
             `the blob index changed since the migration last wrote it (its newest root is ${now ?? 'none'}, the migration left ${latest.blob_root ?? 'none'}): a process reads ARCHIVE_INDEX=blob already, and a sync pass would undo what it changed. Switch the others and run \`index migrate --finish\`; only if no process reads the blob index (a pass killed part way through a page) sync with --restart`,
           );
       }
-      if (options.pass === 'finish' && !latest?.synced_from)
+      if (pass === 'finish' && (!latest?.synced_from || latest.pass === 'abandon'))
         throw new ValidationError(
           'no sync pass has finished: run `billing-archive index migrate` until it says the indexes are in step, then switch to ARCHIVE_INDEX=blob and finish',
         );
       const resumed =
-        !options.restart && latest?.pass === options.pass && latest.stage !== 'done' ? latest : undefined;
+        !options.restart && latest?.pass === pass && latest.stage !== 'done' ? latest : undefined;
       let checkpoint: MigrationCheckpoint =
         resumed ??
         (await this.save(latest, {
           format: INDEX_MIGRATION_FORMAT,
           sequence: latest ? latest.sequence + 1 : 0,
           source: deps.sourceKind,
-          pass: options.pass,
+          pass,
           stage: 'source',
           after_id: null,
           pass_started_at: deps.clock().toISOString(),
-          synced_from: latest?.synced_from ?? null,
+          // A migration begun again after an abandoned one syncs from scratch.
+          synced_from: latest?.pass === 'abandon' ? null : (latest?.synced_from ?? null),
           blob_root: null,
           tally: emptyTally(),
         }));
       deps.logger.info(
-        { pass: options.pass, resumed: resumed !== undefined, after_id: checkpoint.after_id },
+        { pass, resumed: resumed !== undefined, after_id: checkpoint.after_id },
         'index migration started',
       );
+      // The checkpoint just written retires the index of processes on the side this pass leaves
+      // behind; they notice within RETIREMENT_RECHECK_MS, and what they withdraw until then this
+      // pass must still see.
+      if (pass !== 'sync') await (deps.sleep ?? systemSleep)(2 * RETIREMENT_RECHECK_MS);
       while (checkpoint.stage !== 'done') {
         throwIfLost(lease);
         checkpoint = await this.step(checkpoint, pageSize, lease);
       }
-      const [source, target] = await Promise.all([deps.source.summary(), deps.target.summary()]);
+      const [source, target] = await Promise.all([
+        deps.source.summary(),
+        // Removed by an abandon: this instance would still answer from the root it cached.
+        pass === 'abandon' ? { count: 0, bytes: 0 } : deps.target.summary(),
+      ]);
       const report: MigrationReport = {
         pass: checkpoint.pass,
         source: checkpoint.source,
@@ -163,6 +182,8 @@ export class IndexMigration {
     pageSize: number,
     lease: LockLease,
   ): Promise<MigrationCheckpoint> {
+    if (checkpoint.pass === 'abandon' && checkpoint.stage === 'target')
+      return this.removeBlobIndex(checkpoint, pageSize, lease);
     const { source, target } = this.deps;
     const afterId = checkpoint.after_id ?? undefined;
     const walked = checkpoint.stage === 'source' ? source : target;
@@ -207,6 +228,7 @@ export class IndexMigration {
     held: readonly (StoredEntry | undefined)[],
     tally: MigrationTally,
   ): Promise<void> {
+    if (checkpoint.pass === 'abandon') return this.takeBack(page, held, tally);
     const differing = page.filter((entry, i) => {
       const there = held[i];
       return !there || !sameEntry(entry, there);
@@ -219,6 +241,60 @@ export class IndexMigration {
       await this.deps.target.putMany(differing.map(withoutEtag));
       tally.copied += differing.length;
     }
+  }
+
+  /**
+   * Abandon: source entries the blob index lacks. With archival paused, only a withdrawal through
+   * a process on the blob index takes one away, and leaves its record live or noted deleted; the
+   * source withdraws those too. The others the sync had not copied yet, and stay.
+   */
+  private async takeBack(
+    page: readonly StoredEntry[],
+    held: readonly (StoredEntry | undefined)[],
+    tally: MigrationTally,
+  ): Promise<void> {
+    for (const [i, entry] of page.entries()) {
+      if (held[i] || !(await this.withdrawnForGood(entry))) {
+        if (!held[i] || !sameEntry(entry, held[i])) tally.kept += 1;
+        continue;
+      }
+      try {
+        await this.deps.source.withdraw(entry.id, entry.etag);
+        tally.withdrawn += 1;
+      } catch (error) {
+        if (!(error instanceof PreconditionFailedError)) throw error;
+        tally.kept += 1;
+      }
+    }
+  }
+
+  /**
+   * Abandon: deletes a page of the blob index's roots, then of its files, once the source has
+   * taken back what it needed. Roots go first, so no reader finds a root naming a file gone.
+   */
+  private async removeBlobIndex(
+    checkpoint: MigrationCheckpoint,
+    pageSize: number,
+    lease: LockLease,
+  ): Promise<MigrationCheckpoint> {
+    const { store } = this.deps;
+    const names: string[] = [];
+    for (const prefix of [INDEX_ROOT_PREFIX, INDEX_FILES_PREFIX]) {
+      for await (const blob of store.list(prefix)) {
+        names.push(blob.name);
+        if (names.length >= pageSize) break;
+      }
+      if (names.length > 0) break;
+    }
+    await pMap(names, (name) => store.delete(name), { concurrency: 8 });
+    throwIfLost(lease);
+    const tally = { ...checkpoint.tally, removed: (checkpoint.tally.removed ?? 0) + names.length };
+    return this.save(checkpoint, {
+      ...checkpoint,
+      sequence: checkpoint.sequence + 1,
+      tally,
+      ...(names.length === 0 && { stage: 'done' as const }),
+    });
   }
 
   /** Blob index entries against the source: the ones the source no longer has. */
@@ -290,6 +366,19 @@ export class IndexMigration {
     if (previous) await this.deps.store.delete(checkpointName(previous.sequence));
     return next;
   }
+}
+
+/** Throws unless a migration is open that may still be abandoned: begun, and no finish begun. */
+function refuseAbandon(latest: MigrationCheckpoint | undefined): void {
+  if (!latest) throw new ValidationError('no index migration has begun: there is nothing to abandon');
+  if (latest.pass === 'finish')
+    throw new ValidationError(
+      `a finish pass began at ${latest.pass_started_at}, so processes read the blob index and the old one is no longer kept up: the migration can no longer be abandoned${latest.stage === 'done' ? '' : '; run `index migrate --finish` to complete it'}`,
+    );
+  if (latest.pass === 'abandon' && latest.stage === 'done')
+    throw new ValidationError(
+      `the migration was abandoned already (at ${latest.pass_started_at}): there is nothing to abandon`,
+    );
 }
 
 /** Milliseconds since the epoch; ISO texts of one instant can differ (`…00Z`, `…00.000Z`). */

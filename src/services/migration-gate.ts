@@ -61,6 +61,16 @@ export class MigrationGate {
     const latest = await this.state();
     if (!latest) return;
     if ('unreadable' in latest) throw new LockHeldError(`${what} waits: ${latest.unreadable}`);
+    if (latest.pass === 'abandon') {
+      if (this.index.onBlob)
+        throw new LockHeldError(
+          `${what} cannot run on the blob archive index: ${abandoned(latest, this.index.nativeKind)}`,
+        );
+      if (latest.stage === 'done') return;
+      throw new LockHeldError(
+        `${what} waits while an index migration is abandoned (the abandon pass began at ${latest.pass_started_at}): complete it with \`index migrate --abandon\``,
+      );
+    }
     if (latest.pass === 'finish' && !this.index.onBlob)
       throw new LockHeldError(`${what} cannot run on the old archive index: ${movedOn(latest)}`);
     if (latest.pass === 'finish' && latest.stage === 'done') return;
@@ -74,22 +84,27 @@ export class MigrationGate {
   }
 
   /**
-   * Why this process's index (the backend's own) is no longer kept up: a finish began, so the blob
-   * index is the archive's. Undefined while it is kept up, or on the blob index, or when the
-   * checkpoint cannot be read (which holds runs back, not the API).
+   * Why this process's index is no longer kept up: the backend's own once a finish began (the blob
+   * index is the archive's), the blob index once an abandon began (it is being removed). Undefined
+   * while it is kept up, or when the checkpoint cannot be read (which holds runs back, not the API).
    */
   async retiredBecause(): Promise<string | undefined> {
-    if (this.index.onBlob) return undefined;
     const latest = await this.state();
-    return latest && !('unreadable' in latest) && latest.pass === 'finish' ? movedOn(latest) : undefined;
+    return latest && !('unreadable' in latest) ? this.supersededBy(latest) : undefined;
+  }
+
+  /** Why this process's index is not the archive's once `latest` was written; undefined when it is. */
+  private supersededBy(latest: MigrationCheckpoint): string | undefined {
+    if (latest.pass === 'finish' && !this.index.onBlob) return movedOn(latest);
+    if (latest.pass === 'abandon' && this.index.onBlob) return abandoned(latest, this.index.nativeKind);
+    return undefined;
   }
 
   /** Why ARCHIVE_INDEX names an index that does not hold this archive's entries; undefined when it does. */
   async wrongIndexKind(): Promise<string | undefined> {
     const latest = await this.state();
     // A migration (or a checkpoint that cannot be read: runs wait on it) decides which is which.
-    if (latest && !('unreadable' in latest))
-      return latest.pass === 'finish' && !this.index.onBlob ? movedOn(latest) : undefined;
+    if (latest && !('unreadable' in latest)) return this.supersededBy(latest);
     if (latest) return undefined;
     if (!this.index.onBlob)
       return (await holdsAny(this.store, INDEX_ROOT_PREFIX))
@@ -117,6 +132,10 @@ export class MigrationGate {
 
 function movedOn(finish: MigrationCheckpoint): string {
   return `the archive index moved into the archive (its finish pass began at ${finish.pass_started_at}), and the old one is no longer kept up: set ARCHIVE_INDEX=blob`;
+}
+
+function abandoned(abandon: MigrationCheckpoint, nativeKind: string): string {
+  return `the index migration was abandoned (its abandon pass began at ${abandon.pass_started_at}), and the blob index is removed: set ARCHIVE_INDEX=${nativeKind}`;
 }
 
 async function holdsAny(store: ArchiveStore, prefix: string): Promise<boolean> {

@@ -4,6 +4,7 @@ import type {
   ArchiveEntry,
   ArchiveIndex,
   ArchiveListQuery,
+  IndexUpkeep,
   MonthSummary,
   StoredEntry,
 } from '../ports/archive-index.js';
@@ -12,13 +13,13 @@ import type {
 export const RETIREMENT_RECHECK_MS = 5_000;
 
 /**
- * The backend's own index in a process started before a migration's finish began. Once it has,
- * the blob index is the archive's and the old one is no longer kept up: a withdrawal (a restore or
- * a delete through this process) would not reach the index everyone else reads, and a read could
- * serve a record since deleted. So every call, the readiness probe's included, fails once the
- * finish has begun, which takes the process out of a load balancer's rotation and tells its
- * operator to switch it. Asking costs one listing of the checkpoints, shared by every call for a
- * few seconds; a retired index stays retired.
+ * The index of a process that an index migration left behind: the backend's own once a finish
+ * began (the blob index is the archive's), the blob index once an abandon began (it is removed).
+ * Such an index is no longer kept up: a withdrawal (a restore or a delete through this process)
+ * would not reach the index everyone else reads, and a read could serve a record since deleted.
+ * So every call, the readiness probe's included, fails from then on, which takes the process out
+ * of a load balancer's rotation and tells its operator to switch it. Asking costs one listing of
+ * the checkpoints, shared by every call for a few seconds; a retired index stays retired.
  */
 export class RetiredIndexGuard implements ArchiveIndex {
   private retired: string | undefined;
@@ -31,6 +32,11 @@ export class RetiredIndexGuard implements ArchiveIndex {
     /** Milliseconds by the services' clock. */
     private readonly now: () => number,
   ) {}
+
+  /** What the archival run and `verify` use, which the migration gate holds back on its own. */
+  get upkeep(): IndexUpkeep | undefined {
+    return this.index.upkeep;
+  }
 
   init(): Promise<void> {
     return this.index.init();

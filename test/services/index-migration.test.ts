@@ -24,13 +24,16 @@ import {
  * service runs, resumed after a kill, kept in step by further sync passes, and finished after the
  * switch without undoing what the blob index did meanwhile.
  */
+/** A finish or abandon pass waits for processes on the side it leaves to notice; tests need not. */
+const noWait = () => Promise.resolve();
+
 describe.each(BACKENDS)('index migrate (%s)', (backend) => {
   const shards = { ARCHIVE_INDEX_SHARDS: '4', BATCH_SIZE: '5' };
   let old: Harness;
   let oldApi: ApiClient;
 
   beforeEach(async () => {
-    old = await startHarness({ backend, layout: 'segment', env: shards });
+    old = await startHarness({ backend, layout: 'segment', env: shards, sleep: noWait });
     oldApi = apiClient(old.app);
   });
   afterEach(async () => {
@@ -88,7 +91,7 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
     expect((await old.services.verifier.verify()).ok).toBe(true);
 
     // The switch: a process on the blob index reads every archived record as it was.
-    const blob = await startHarness({ reuse: old, env: { ...shards, ARCHIVE_INDEX: 'blob' } });
+    const blob = await startHarness({ reuse: old, env: { ...shards, ARCHIVE_INDEX: 'blob' }, sleep: noWait });
     const blobApi = apiClient(blob.app);
     try {
       expect(blob.adapters.index).toBeInstanceOf(BlobArchiveIndex);
@@ -158,7 +161,7 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
     let ahead = 0;
     const stale = await startHarness({ reuse: old, env: shards, clock: () => new Date(Date.now() + ahead) });
     const staleApi = apiClient(stale.app);
-    const blob = await startHarness({ reuse: old, env: { ...shards, ARCHIVE_INDEX: 'blob' } });
+    const blob = await startHarness({ reuse: old, env: { ...shards, ARCHIVE_INDEX: 'blob' }, sleep: noWait });
     const blobApi = apiClient(blob.app);
     try {
       expect((await staleApi.get('/billing/old-0')).statusCode).toBe(200);
@@ -187,6 +190,69 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
       await blob.close();
       await stale.close();
     }
+  });
+
+  it('abandons a migration before its finish: the old index takes back what the blob index withdrew, the blob index goes, and archival resumes', async () => {
+    const archived = await archiveOld(oldApi, 'old', 6);
+    await expect(old.services.migrateIndex({ pass: 'abandon' })).rejects.toThrow(
+      'no index migration has begun: there is nothing to abandon',
+    );
+    expect((await old.services.migrateIndex({ pass: 'sync' })).counts_match).toBe(true);
+    let ahead = 0;
+    const blob = await startHarness({
+      reuse: old,
+      env: { ...shards, ARCHIVE_INDEX: 'blob' },
+      clock: () => new Date(Date.now() + ahead),
+    });
+    const blobApi = apiClient(blob.app);
+    try {
+      // Switched processes restore one record and delete another; an old one restores a third.
+      expect((await blobApi.post('/restore/old-0')).statusCode).toBe(200);
+      expect((await blobApi.delete('/billing/old-1')).statusCode).toBe(204);
+      expect((await oldApi.post('/restore/old-2')).statusCode).toBe(200);
+      await expect(blob.services.migrateIndex({ pass: 'abandon' })).rejects.toThrow(
+        'an abandon pass runs on the old index, which the archive goes back to: set ARCHIVE_INDEX=',
+      );
+
+      const report = await old.services.migrateIndex({ pass: 'abandon', pageSize: 2 });
+      // old-0 and old-1 taken back; old-2 the old index had withdrawn itself.
+      expect(report).toMatchObject({ pass: 'abandon', tally: { withdrawn: 2, kept: 0 } });
+      expect(report.tally.removed).toBeGreaterThan(0);
+      expect(await blobNames(old, 'index/roots/')).toEqual([]);
+      expect(await blobNames(old, 'index/files/')).toEqual([]);
+      await expect(old.services.migrateIndex({ pass: 'abandon' })).rejects.toThrow('abandoned already');
+      await expect(old.services.migrateIndex({ pass: 'finish' })).rejects.toThrow(ValidationError);
+
+      // The old index serves every record as the switched processes left it.
+      expect((await oldApi.get('/billing/old-1')).statusCode).toBe(404);
+      for (const id of ['old-0', 'old-2']) {
+        const response = await oldApi.get(`/billing/${id}`);
+        expect(response.headers['x-record-source'], id).toBe('live');
+      }
+      for (const id of ['old-3', 'old-4', 'old-5']) {
+        const response = await oldApi.get(`/billing/${id}`);
+        expect(response.headers['x-record-source'], id).toBe('archive');
+        expect(response.json(), id).toEqual(archived.get(id));
+      }
+      // The blob index is gone: a process still on it stops (the pass waited for it to notice),
+      // and none may start on it.
+      ahead += RETIREMENT_RECHECK_MS;
+      await expect(blob.services.records.get('old-3')).rejects.toThrow('the index migration was abandoned');
+      await expect(startHarness({ reuse: old, env: { ...shards, ARCHIVE_INDEX: 'blob' } })).rejects.toThrow(
+        ConfigError,
+      );
+    } finally {
+      await blob.close();
+    }
+    // Archival resumes on the old index, and the archive verifies whole.
+    expect((await oldApi.post('/archive/sync')).statusCode).toBe(200);
+    const verified = await old.services.verifier.verify();
+    expect(verified.ok, JSON.stringify(verified)).toBe(true);
+    expect((await old.services.stats.stats()).archived_records).toBe(3);
+
+    // A migration may begin again, from scratch.
+    const again = await old.services.migrateIndex({ pass: 'sync' });
+    expect(again).toMatchObject({ resumed: false, tally: { copied: 3 }, counts_match: true });
   });
 
   it('resumes a killed pass from its checkpoint instead of starting over', async () => {
@@ -330,7 +396,7 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
   });
 
   it('will not finish before a sync pass has finished', async () => {
-    const blob = await startHarness({ reuse: old, env: { ...shards, ARCHIVE_INDEX: 'blob' } });
+    const blob = await startHarness({ reuse: old, env: { ...shards, ARCHIVE_INDEX: 'blob' }, sleep: noWait });
     try {
       await expect(blob.services.migrateIndex({ pass: 'finish' })).rejects.toThrow(
         /no sync pass has finished/,
