@@ -12,7 +12,7 @@ export function registerMetrics(app: FastifyInstance, stats: StatsService, usage
   let counted: { at: number; counts: Promise<{ live: number; archive: number }> } | undefined;
   const recordCounts = (): Promise<{ live: number; archive: number }> => {
     if (!counted || Date.now() - counted.at > RECORD_COUNT_TTL_MS) {
-      const counts = stats.stats().then((s) => ({ live: s.live_records, archive: s.archived_records }));
+      const counts = stats.recordCounts();
       counted = { at: Date.now(), counts };
       counts.catch(() => (counted = undefined));
     }

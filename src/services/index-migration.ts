@@ -100,7 +100,7 @@ export class IndexMigration {
     try {
       const latest = await this.latestCheckpoint();
       const { pass } = options;
-      if (pass === 'abandon') refuseAbandon(latest);
+      if (pass === 'abandon') refuseAbandon(latest, options.restart === true);
       if (latest?.pass === 'finish' && latest.stage === 'done')
         throw new ValidationError(
           `the migration finished at ${latest.pass_started_at}: the blob index is the archive index, and another pass would undo what it has done since`,
@@ -182,6 +182,15 @@ export class IndexMigration {
     pageSize: number,
     lease: LockLease,
   ): Promise<MigrationCheckpoint> {
+    // Abandon: a process on the blob index that committed since the last page (a call it let
+    // through just before it noticed the abandon) may have withdrawn what was taken back already.
+    const root = checkpoint.pass === 'abandon' ? await this.newestRoot() : undefined;
+    if (root !== undefined && root !== checkpoint.blob_root && checkpoint.tally.removed === undefined)
+      return this.save(
+        checkpoint,
+        { ...checkpoint, sequence: checkpoint.sequence + 1, stage: 'source', after_id: null },
+        root,
+      );
     if (checkpoint.pass === 'abandon' && checkpoint.stage === 'target')
       return this.removeBlobIndex(checkpoint, pageSize, lease);
     const { source, target } = this.deps;
@@ -213,7 +222,8 @@ export class IndexMigration {
             }
         : { after_id: last ?? null }),
     };
-    return this.save(checkpoint, next);
+    // Abandon keeps the root as it was before the page was read: a commit meanwhile shows next time.
+    return this.save(checkpoint, next, root);
   }
 
   /**
@@ -228,7 +238,8 @@ export class IndexMigration {
     held: readonly (StoredEntry | undefined)[],
     tally: MigrationTally,
   ): Promise<void> {
-    if (checkpoint.pass === 'abandon') return this.takeBack(page, held, tally);
+    if (checkpoint.pass === 'abandon')
+      return this.takeBack(page, held, tally, checkpoint.synced_from !== null);
     const differing = page.filter((entry, i) => {
       const there = held[i];
       return !there || !sameEntry(entry, there);
@@ -244,17 +255,20 @@ export class IndexMigration {
   }
 
   /**
-   * Abandon: source entries the blob index lacks. With archival paused, only a withdrawal through
-   * a process on the blob index takes one away, and leaves its record live or noted deleted; the
-   * source withdraws those too. The others the sync had not copied yet, and stay.
+   * Abandon: source entries the blob index lacks. Once a sync has finished, only a withdrawal
+   * through a process on the blob index takes one away (archival is paused), and leaves its record
+   * live or noted deleted: the source withdraws those too. Before, the blob index may lack an entry
+   * because no sync reached it, and a note alone may belong to a delete that failed: only a live
+   * record or a confirmed delete counts. The others stay.
    */
   private async takeBack(
     page: readonly StoredEntry[],
     held: readonly (StoredEntry | undefined)[],
     tally: MigrationTally,
+    synced: boolean,
   ): Promise<void> {
     for (const [i, entry] of page.entries()) {
-      if (held[i] || !(await this.withdrawnForGood(entry))) {
+      if (held[i] || !(await (synced ? this.withdrawnForGood(entry) : this.goneForGood(entry)))) {
         if (!held[i] || !sameEntry(entry, held[i])) tally.kept += 1;
         continue;
       }
@@ -286,13 +300,20 @@ export class IndexMigration {
       }
       if (names.length > 0) break;
     }
+    // Marked as begun first: from here on the newest root changes by this pass's own deletes.
+    if (checkpoint.tally.removed === undefined)
+      checkpoint = await this.save(checkpoint, {
+        ...checkpoint,
+        sequence: checkpoint.sequence + 1,
+        tally: { ...checkpoint.tally, removed: 0 },
+      });
     await pMap(names, (name) => store.delete(name), { concurrency: 8 });
     throwIfLost(lease);
-    const tally = { ...checkpoint.tally, removed: (checkpoint.tally.removed ?? 0) + names.length };
+    const removed = (checkpoint.tally.removed ?? 0) + names.length;
     return this.save(checkpoint, {
       ...checkpoint,
       sequence: checkpoint.sequence + 1,
-      tally,
+      tally: { ...checkpoint.tally, removed },
       ...(names.length === 0 && { stage: 'done' as const }),
     });
   }
@@ -324,6 +345,14 @@ export class IndexMigration {
     }
   }
 
+  /** Whether the entry's record is live again, or a delete of it after it was archived was confirmed. */
+  private async goneForGood(entry: StoredEntry): Promise<boolean> {
+    if (await this.deps.live.get(entry.id)) return true;
+    const confirmedAt = await this.deps.deletions.confirmedAt(entry.id);
+    return confirmedAt !== undefined && timeOf(confirmedAt) >= timeOf(entry.archived_at);
+  }
+
+  /** Whether the entry's record is live again, or noted deleted after it was archived. */
   private async withdrawnForGood(entry: StoredEntry): Promise<boolean> {
     if (await this.deps.live.get(entry.id)) return true;
     const deletedAt = await this.deps.deletions.deletedAt(entry.id);
@@ -348,12 +377,16 @@ export class IndexMigration {
     return newest;
   }
 
-  /** Writes `next` create-only (with the blob index's newest root as it left it), then lets `previous` go. */
+  /**
+   * Writes `next` create-only, with the blob index's newest root as it left it (or `root`, as it
+   * was when the work the checkpoint records began), then lets `previous` go.
+   */
   private async save(
     previous: MigrationCheckpoint | undefined,
     next: MigrationCheckpoint,
+    root?: string | null,
   ): Promise<MigrationCheckpoint> {
-    next = { ...next, blob_root: await this.newestRoot() };
+    next = { ...next, blob_root: root === undefined ? await this.newestRoot() : root };
     const bytes = encodeCheckpoint(next);
     const { created } = await this.deps.store.putIfAbsent(checkpointName(next.sequence), bytes, {
       sha256: sha256Hex(bytes),
@@ -369,8 +402,11 @@ export class IndexMigration {
 }
 
 /** Throws unless a migration is open that may still be abandoned: begun, and no finish begun. */
-function refuseAbandon(latest: MigrationCheckpoint | undefined): void {
+function refuseAbandon(latest: MigrationCheckpoint | undefined, restart: boolean): void {
   if (!latest) throw new ValidationError('no index migration has begun: there is nothing to abandon');
+  // Begun again part way through its removal, it would find the blob index lacking every entry.
+  if (restart)
+    throw new ValidationError('an abandon pass always resumes where it stopped: run it without --restart');
   if (latest.pass === 'finish')
     throw new ValidationError(
       `a finish pass began at ${latest.pass_started_at}, so processes read the blob index and the old one is no longer kept up: the migration can no longer be abandoned${latest.stage === 'done' ? '' : '; run `index migrate --finish` to complete it'}`,

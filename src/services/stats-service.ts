@@ -42,6 +42,12 @@ export class StatsService {
     private readonly settings: { olderThanDays: number },
   ) {}
 
+  /** Live and archived record counts alone, for metrics: two scans, not the whole of `stats`. */
+  async recordCounts(): Promise<{ live: number; archive: number }> {
+    const [live, archived] = await Promise.all([this.live.summary(), this.index.summary()]);
+    return { live: live.count, archive: archived.count };
+  }
+
   async stats(): Promise<Stats> {
     const [live, archived, byMonth, runs, latest, cost] = await Promise.all([
       this.live.summary(),

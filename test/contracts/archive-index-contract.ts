@@ -222,6 +222,10 @@ export function describeArchiveIndexContract(
         { month: '2026-02', count: 10, bytes: 20 },
         { month: '2026-04', count: 20, bytes: 40 },
       ]);
+      // Months far apart are found as readily as neighbours.
+      await index.putMany([entry('ancient', undefined, at('0001-01-01T00:00:00.000Z', 9))]);
+      expect((await index.summaryByMonth())[0]).toEqual({ month: '0001-01', count: 1, bytes: 9 });
+      await index.withdraw('ancient');
       const { count, bytes } = await index.summary();
       expect(months.reduce((sum, m) => sum + m.count, 0)).toBe(count);
       expect(months.reduce((sum, m) => sum + m.bytes, 0)).toBe(bytes);

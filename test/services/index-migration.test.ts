@@ -308,6 +308,131 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
     expect(restarted).toMatchObject({ resumed: false, tally: { examined: 24, copied: 0 } });
   });
 
+  it('an abandon catches a withdrawal a late blob index process committed after its page, and a killed one resumes while archival waits', async () => {
+    await archiveOld(oldApi, 'old', 6);
+    expect((await old.services.migrateIndex({ pass: 'sync' })).counts_match).toBe(true);
+    const target = new BlobArchiveIndex(old.adapters.store, { shards: 4, cacheBytes: 1 << 20 });
+    await target.init();
+    // A process on the blob index whose delete of old-5 passed its check before it noticed the
+    // abandon, and commits only after the pass read old-5's page.
+    const late = new BlobArchiveIndex(old.adapters.store, { shards: 4, cacheBytes: 1 << 20 });
+    await late.init();
+    let lateDelete: (() => Promise<void>) | undefined = async () => {
+      const at = new Date().toISOString();
+      await old.adapters.deletions.note('old-5', at);
+      await late.withdraw('old-5');
+      await old.adapters.deletions.confirm('old-5', at);
+    };
+    const lagging = new Proxy(target, {
+      get(index, property) {
+        if (property === 'getMany')
+          return async (ids: readonly string[]) => {
+            const found = await index.getMany(ids);
+            if (ids.includes('old-5')) {
+              const commit = lateDelete;
+              lateDelete = undefined;
+              await commit?.();
+            }
+            return found;
+          };
+        const value: unknown = Reflect.get(index, property, index);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(index) : value;
+      },
+    }) as ArchiveIndex;
+    // The store goes away once the removal of the blob index's files has begun.
+    let filesDeletable = 0;
+    const store = new Proxy(old.adapters.store, {
+      get(inner, property) {
+        if (property === 'delete')
+          return async (name: string) => {
+            if (name.startsWith('index/files/') && filesDeletable-- <= 0)
+              throw new Error('injected: the store went away');
+            return inner.delete(name);
+          };
+        const value: unknown = Reflect.get(inner, property, inner);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(inner) : value;
+      },
+    });
+    const waited: number[] = [];
+    const abandon = (restart = false) =>
+      new IndexMigration({
+        source: old.adapters.index,
+        sourceKind: backend === 'azure' ? 'cosmos' : 'sqlite',
+        target: lagging,
+        store,
+        live: old.adapters.live,
+        deletions: old.adapters.deletions,
+        lock: old.adapters.lock,
+        slices: 1,
+        clock: () => new Date(),
+        sleep: (ms) => {
+          waited.push(ms);
+          return Promise.resolve();
+        },
+        logger: silentLogger,
+      }).migrate({ pass: 'abandon', restart, pageSize: 4 });
+
+    await expect(abandon()).rejects.toThrow('injected');
+    // It waited for processes on the blob index to notice before it read anything.
+    expect(waited).toEqual([2 * RETIREMENT_RECHECK_MS]);
+    const refused = await oldApi.post('/archive/sync');
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json<{ message: string }>().message).toContain(
+      'waits while an index migration is abandoned',
+    );
+    await expect(abandon(true)).rejects.toThrow('an abandon pass always resumes where it stopped');
+
+    filesDeletable = Infinity;
+    const report = await abandon();
+    expect(report).toMatchObject({ pass: 'abandon', resumed: true, tally: { withdrawn: 1 } });
+    expect(await blobNames(old, 'index/')).toEqual(
+      (await blobNames(old, INDEX_MIGRATION_PREFIX)).map((name) => name),
+    );
+    // The late delete reached the old index; the rest stayed archived.
+    expect((await oldApi.get('/billing/old-5')).statusCode).toBe(404);
+    expect((await oldApi.get('/billing/old-4')).headers['x-record-source']).toBe('archive');
+    expect((await oldApi.post('/archive/sync')).statusCode).toBe(200);
+  });
+
+  it('an abandon before any sync finished takes back only confirmed deletes: a blob index a sync had not reached lacks entries for no reason', async () => {
+    await archiveOld(oldApi, 'old', 6);
+    const target = new BlobArchiveIndex(old.adapters.store, { shards: 4, cacheBytes: 1 << 20 });
+    await target.init();
+    const migration = (into: ArchiveIndex) =>
+      new IndexMigration({
+        source: old.adapters.index,
+        sourceKind: backend === 'azure' ? 'cosmos' : 'sqlite',
+        target: into,
+        store: old.adapters.store,
+        live: old.adapters.live,
+        deletions: old.adapters.deletions,
+        lock: old.adapters.lock,
+        slices: 1,
+        clock: () => new Date(),
+        sleep: noWait,
+        logger: silentLogger,
+      });
+    // A first sync killed after its first page: old-2 to old-5 are not in the blob index yet.
+    let puts = 0;
+    const failing = new Proxy(target, {
+      get(index, property) {
+        if (property === 'putMany' && puts++ > 0) return () => Promise.reject(new Error('injected'));
+        const value: unknown = Reflect.get(index, property, index);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(index) : value;
+      },
+    }) as ArchiveIndex;
+    await expect(migration(failing).migrate({ pass: 'sync', pageSize: 2 })).rejects.toThrow('injected');
+    // A delete of old-3 that failed after its note; one of old-4 that went through.
+    const at = new Date().toISOString();
+    await old.adapters.deletions.note('old-3', at);
+    await old.adapters.deletions.note('old-4', at);
+    await old.adapters.deletions.confirm('old-4', at);
+    const report = await migration(target).migrate({ pass: 'abandon', pageSize: 2 });
+    expect(report.tally).toMatchObject({ withdrawn: 1, kept: 3 });
+    expect((await oldApi.get('/billing/old-3')).headers['x-record-source']).toBe('archive');
+    expect((await oldApi.get('/billing/old-4')).statusCode).toBe(404);
+  });
+
   it('runs from the CLI, which says what to do next and refuses the wrong pass for the process', async () => {
     await archiveOld(oldApi, 'old', 3);
     const env = { ...old.env, LOG_LEVEL: 'warn' };

@@ -1,6 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { CosmosClient, SqlParameter } from '@azure/cosmos';
-import pMap from 'p-map';
 import type { StoredBytes } from '../../domain/cost-model.js';
 import { PreconditionFailedError } from '../../domain/errors.js';
 import type {
@@ -209,28 +208,31 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
   }
 
   /**
-   * The first and last creation time, then a count and a sum per month between them: range
-   * filters on the indexed `created_at`, which entries keep as UTC text, so its first seven
-   * characters are the month. (The Cosmos DB test server we test on has no GROUP BY.)
+   * A count and a sum per month that holds entries, found one after another: the first creation
+   * time at or after the start of the month past the last one counted. Range filters and ordering
+   * on the indexed `created_at`, which entries keep as UTC text, so its first seven characters are
+   * the month. Empty months cost nothing, however far apart the first and last record were made.
+   * (The Cosmos DB test server we test on has no GROUP BY.)
    */
   async summaryByMonth(): Promise<MonthSummary[]> {
     try {
-      const [first, last] = await withCosmosRetries(() =>
-        Promise.all(
-          ['MIN', 'MAX'].map((aggregate) =>
-            this.container.items.items
-              .query<string>(`SELECT VALUE ${aggregate}(c.created_at) FROM c WHERE c.type = 'entry'`)
-              .fetchAll(),
-          ),
-        ),
-      );
-      const from = first?.resources[0];
-      const to = last?.resources[0];
-      if (from === undefined || to === undefined) return [];
-      const months = await pMap(monthsBetween(from, to), (month) => this.monthSummary(month), {
-        concurrency: MONTH_QUERY_CONCURRENCY,
-      });
-      return months.filter((month) => month.count > 0);
+      const months: MonthSummary[] = [];
+      for (let from = ''; ;) {
+        const { resources } = await withCosmosRetries(() =>
+          this.container.items.items
+            .query<string>({
+              query:
+                "SELECT TOP 1 VALUE c.created_at FROM c WHERE c.type = 'entry' AND c.created_at >= @from ORDER BY c.created_at",
+              parameters: [{ name: '@from', value: from }],
+            })
+            .fetchAll(),
+        );
+        const first = resources[0];
+        if (first === undefined) return months;
+        const month = await this.monthSummary(first.slice(0, 7));
+        if (month.count > 0) months.push(month);
+        from = nextMonth(month.month);
+      }
     } catch (error) {
       throw unavailable('counting archive entries by month', error);
     }
@@ -261,16 +263,6 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
     );
     return { month, count: count.resources[0] ?? 0, bytes: bytes.resources[0] ?? 0 };
   }
-}
-
-/** Month queries in flight at once: enough to hide round trips, few enough not to crowd out the API's reads. */
-const MONTH_QUERY_CONCURRENCY = 4;
-
-/** Every month (YYYY-MM) from the month of UTC time `from` to that of `to`, both included. */
-function monthsBetween(from: string, to: string): string[] {
-  const months: string[] = [];
-  for (let month = from.slice(0, 7); month <= to.slice(0, 7); month = nextMonth(month)) months.push(month);
-  return months;
 }
 
 /** The month after `month` (YYYY-MM). */
