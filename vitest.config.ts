@@ -10,6 +10,7 @@ const UNIT = [
   'test/auth/bootstrap-key.test.ts',
   'test/lifecycle/lifecycle-plan.test.ts',
   'test/services/usage-tally.test.ts',
+  'test/services/retired-index-guard.test.ts',
   'test/adapters/cosmos-bulk.test.ts',
   'test/adapters/cosmos-quota.test.ts',
   'test/adapters/cosmos-indexing-policy.test.ts',
