@@ -223,9 +223,15 @@ export function describeArchiveIndexContract(
         { month: '2026-04', count: 20, bytes: 40 },
       ]);
       // Months far apart are found as readily as neighbours.
-      await index.putMany([entry('ancient', undefined, at('0001-01-01T00:00:00.000Z', 9))]);
-      expect((await index.summaryByMonth())[0]).toEqual({ month: '0001-01', count: 1, bytes: 9 });
+      await index.putMany([
+        entry('ancient', undefined, at('0001-01-01T00:00:00.000Z', 9)),
+        entry('last', undefined, at('9999-12-31T23:59:59.999Z', 8)),
+      ]);
+      const spread = await index.summaryByMonth();
+      expect(spread[0]).toEqual({ month: '0001-01', count: 1, bytes: 9 });
+      expect(spread.at(-1)).toEqual({ month: '9999-12', count: 1, bytes: 8 });
       await index.withdraw('ancient');
+      await index.withdraw('last');
       const { count, bytes } = await index.summary();
       expect(months.reduce((sum, m) => sum + m.count, 0)).toBe(count);
       expect(months.reduce((sum, m) => sum + m.bytes, 0)).toBe(bytes);

@@ -231,6 +231,7 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
         if (first === undefined) return months;
         const month = await this.monthSummary(first.slice(0, 7));
         if (month.count > 0) months.push(month);
+        if (month.month === LAST_MONTH) return months;
         from = nextMonth(month.month);
       }
     } catch (error) {
@@ -241,7 +242,8 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
   private async monthSummary(month: string): Promise<MonthSummary> {
     const parameters = [
       { name: '@from', value: month },
-      { name: '@to', value: nextMonth(month) },
+      // Every text of the last month sorts before this; '10000-01' would sort before them all.
+      { name: '@to', value: month === LAST_MONTH ? `${LAST_MONTH}\uffff` : nextMonth(month) },
     ];
     const [count, bytes] = await withCosmosRetries(() =>
       Promise.all([
@@ -266,6 +268,9 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
 }
 
 /** The month after `month` (YYYY-MM). */
+/** The last month an RFC 3339 time can fall in. */
+const LAST_MONTH = '9999-12';
+
 function nextMonth(month: string): string {
   const year = Number(month.slice(0, 4));
   const next = Number(month.slice(5, 7)) + 1;
