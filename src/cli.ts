@@ -272,22 +272,9 @@ program
       .argParser(wholeNumber(0))
       .default(24),
   )
-  .addOption(
-    new Option(
-      '--rebuild-index',
-      'with ARCHIVE_INDEX=blob: empty the index first and build it again whole from manifests and record blobs (implies --repair)',
-    )
-      .default(false)
-      .implies({ repair: true }),
-  )
-  .action(async (options: { repair: boolean; graceHours: number; rebuildIndex: boolean }) => {
+  .action(async (options: { repair: boolean; graceHours: number }) => {
     await withServices(async ({ verifier, audit }) => {
-      const verify = () =>
-        verifier.verify({
-          repair: options.repair,
-          graceMs: options.graceHours * HOUR_MS,
-          rebuildIndex: options.rebuildIndex,
-        });
+      const verify = () => verifier.verify({ repair: options.repair, graceMs: options.graceHours * HOUR_MS });
       const report = options.repair
         ? await audited(audit, { action: 'archive.repair' }, verify, ({ repaired }) =>
             repairSummary(repaired),
@@ -571,11 +558,7 @@ function repairSummary(repaired: VerifyReport['repaired']): string {
   const roots =
     repaired.index_roots_pruned > 0 ? `, ${repaired.index_roots_pruned} old index roots pruned` : '';
   const counts = repaired.index_counts_recounted ? ', index counts recounted' : '';
-  const discarded =
-    repaired.index_files_discarded > 0
-      ? `, index emptied of ${repaired.index_files_discarded} files first`
-      : '';
-  return `${repaired.entries_rebuilt} entries rebuilt${discarded}, ${repaired.orphans_removed} orphans removed${roots}${counts}`;
+  return `${repaired.entries_rebuilt} entries rebuilt, ${repaired.orphans_removed} orphans removed${roots}${counts}`;
 }
 
 /** What the report means, and what to do about it, in a few lines. */

@@ -61,11 +61,6 @@ export interface IndexUpkeep {
    * they differ, commits a generation that keeps the scan's.
    */
   checkCounts(options: { repair: boolean }): Promise<IndexCountCheck>;
-  /**
-   * Empties the index for a rebuild (`verify --repair --rebuild-index`): the next generation names
-   * no file, and every file no root names any more is deleted; how many files went.
-   */
-  discard(): Promise<number>;
 }
 
 /** Archived records of one creation month (YYYY-MM, UTC) and their summed sizes. */

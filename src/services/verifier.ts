@@ -1,12 +1,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import {
-  ArchivedGoneError,
-  ArchivedOfflineError,
-  IntegrityError,
-  ValidationError,
-} from '../domain/errors.js';
+import { ArchivedGoneError, ArchivedOfflineError, IntegrityError } from '../domain/errors.js';
 import { recordTimes } from '../domain/record-times.js';
 import type { ManifestRecord, SegmentManifest } from '../domain/segment-manifest.js';
 import {
@@ -35,11 +30,6 @@ export interface VerifyOptions {
   repair?: boolean;
   /** Orphans younger than this may belong to a run still in flight elsewhere; default 24 h. */
   graceMs?: number;
-  /**
-   * With `repair`, on an index kept as files: empty the index first, so the repair builds it again
-   * whole from the manifests and record blobs (for an index damaged past reading).
-   */
-  rebuildIndex?: boolean;
 }
 
 export interface Finding {
@@ -95,15 +85,14 @@ export interface VerifyReport {
   /**
    * `index_roots_pruned`: roots of a blob-native index superseded long enough ago;
    * `index_counts_recounted`: whether its entry counts were wrong, or by month not kept (a root older
-   * than format 3), and were written again from a scan; `index_files_discarded`: the files
-   * `--rebuild-index` emptied the index of before the rebuild (0 and false for other indexes).
+   * than format 3), and were written again from a scan
+   * (0 and false for other indexes).
    */
   repaired: {
     entries_rebuilt: number;
     orphans_removed: number;
     index_roots_pruned: number;
     index_counts_recounted: boolean;
-    index_files_discarded: number;
   };
 }
 
@@ -146,14 +135,6 @@ export class Verifier {
       description: `verify, pid ${process.pid} on ${hostname()}`,
     });
     try {
-      if (options.rebuildIndex) {
-        if (!options.repair)
-          throw new ValidationError('--rebuild-index rebuilds as a repair does: add --repair');
-        if (!this.deps.index.upkeep)
-          throw new ValidationError(
-            '--rebuild-index replaces an index kept as files (ARCHIVE_INDEX=blob); a Cosmos DB or SQLite index is mended entry by entry by --repair alone',
-          );
-      }
       if (options.repair) await this.deps.migrationGate?.refuseWhileOpen('a repair');
       return await new VerifyPass(this.deps, options, clock(), () => {
         throwIfLost(lease);
@@ -184,7 +165,6 @@ class VerifyPass {
     orphans_removed: 0,
     index_roots_pruned: 0,
     index_counts_recounted: false,
-    index_files_discarded: 0,
   };
   private deadRecords = 0;
   /** Every blob of the layouts, with its tier where the store has tiers. */
@@ -216,7 +196,6 @@ class VerifyPass {
         this.blobs.set(blob.name, blob);
         if (layout === record) this.recordBlobs.add(blob.name);
       }
-    if (this.options.rebuildIndex) await this.discardIndex();
     await this.checkEntries();
     /** Record blobs no entry points to, by the id their names carry: judged after the segments. */
     const unreferenced = new Map<string, string[]>();
@@ -246,25 +225,6 @@ class VerifyPass {
       not_archivable: this.notArchivable.list,
       repaired: this.repaired,
     };
-  }
-
-  /**
-   * Empties the index for the repair to build again. Not while any archived blob is in the Archive
-   * tier: its records could be indexed again only once rehydrated, and would read as not found
-   * until then.
-   */
-  private async discardIndex(): Promise<void> {
-    const offline = [...this.blobs.keys()].filter((name) => this.inArchiveTier(name));
-    if (offline.length > 0)
-      throw new ValidationError(
-        `${offline.length} archived blobs are in the Archive tier (${offline[0] ?? ''} first): a rebuilt index could hold their records only once they are rehydrated; rehydrate them first, or repair without --rebuild-index`,
-      );
-    this.checkLease();
-    this.repaired.index_files_discarded = (await this.deps.index.upkeep?.discard()) ?? 0;
-    this.deps.logger.warn(
-      { files: this.repaired.index_files_discarded, repair: this.runId },
-      'archive index emptied for a rebuild',
-    );
   }
 
   /** Every entry: its blob exists; record-layout bytes verify (segments are checked per segment). */

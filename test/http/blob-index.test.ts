@@ -3,7 +3,6 @@ import { BlobArchiveIndex } from '../../src/adapters/blob-index/blob-archive-ind
 import { sha256Hex } from '../../src/domain/billing-record.js';
 import {
   encodeIndexRoot,
-  filesOf,
   indexFileName,
   indexRootName,
   INDEX_ROOT_PREFIX,
@@ -129,69 +128,6 @@ describe.each(BACKENDS)('the API on the blob-native archive index (%s)', (backen
     expect(await harness.services.stats.stats()).toMatchObject({
       archived_by_month: [{ month, count: 3, bytes: stats.archived_bytes }],
     });
-  });
-
-  it('verify --repair --rebuild-index builds a damaged index again whole, keeping what was restored and deleted', async () => {
-    const created = new Map<string, unknown>();
-    for (let i = 0; i < 6; i++) {
-      const response = await api.post('/billing', recordBody({ id: `kept-${i}`, created_at: daysAgo(200) }));
-      created.set(`kept-${i}`, response.json());
-    }
-    await api.post('/archive/sync');
-    expect((await api.post('/restore/kept-0')).statusCode).toBe(200);
-    expect((await api.delete('/billing/kept-1')).statusCode).toBe(204);
-    // Every file the newest root names loses a byte: the index can no longer answer.
-    const store = harness.adapters.store;
-    const newest = (await blobNames(harness, INDEX_ROOT_PREFIX)).at(-1) ?? '';
-    for (const file of filesOf(parseIndexRoot(await store.get(newest), newest))) {
-      const bytes = await store.get(file.name);
-      bytes[0] = (bytes[0] ?? 0) ^ 0xff;
-      await store.delete(file.name);
-      await store.putIfAbsent(file.name, bytes, { sha256: sha256Hex(bytes) });
-    }
-    const reader = await startHarness({ reuse: harness, env });
-    try {
-      expect((await apiClient(reader.app).get('/billing/kept-2')).statusCode).toBe(500);
-
-      const report = await harness.services.verifier.verify({ repair: true, rebuildIndex: true });
-      expect(report, JSON.stringify(report)).toMatchObject({
-        ok: true,
-        repaired: { entries_rebuilt: 4, index_counts_recounted: false },
-      });
-      expect(report.repaired.index_files_discarded).toBeGreaterThan(0);
-      // A process that read the damaged index reads the rebuilt one: it is the next generation.
-      const readerApi = apiClient(reader.app);
-      for (const id of ['kept-2', 'kept-3', 'kept-4', 'kept-5']) {
-        const response = await readerApi.get(`/billing/${id}`);
-        expect(response.statusCode, id).toBe(200);
-        expect(response.headers['x-record-source'], id).toBe('archive');
-        expect(response.json(), id).toEqual(created.get(id));
-      }
-      expect((await readerApi.get('/billing/kept-0')).headers['x-record-source']).toBe('live');
-      expect((await readerApi.get('/billing/kept-1')).statusCode).toBe(404);
-      expect((await harness.services.verifier.verify()).ok).toBe(true);
-      expect((await harness.services.stats.stats()).archived_records).toBe(4);
-    } finally {
-      await reader.close();
-    }
-  });
-
-  it('--rebuild-index refuses while an archived blob is in the Archive tier, and without --repair', async () => {
-    await api.post('/billing', recordBody({ id: 'cold-0', created_at: daysAgo(200) }));
-    await api.post('/archive/sync');
-    await expect(harness.services.verifier.verify({ rebuildIndex: true })).rejects.toThrow('add --repair');
-    const [segment] = await blobNames(harness, 'segments/');
-    const tiers = harness.adapters.store.tiers;
-    if (!segment) throw new Error('no segment was written');
-    if (tiers) {
-      await tiers.setTier(segment, 'Archive');
-      await expect(harness.services.verifier.verify({ repair: true, rebuildIndex: true })).rejects.toThrow(
-        '1 archived blobs are in the Archive tier',
-      );
-      // Nothing was emptied: the record is still indexed, and asks to be rehydrated.
-      expect((await api.get('/billing/cold-0')).json()).toMatchObject({ error: 'rehydrating' });
-      expect(await harness.adapters.index.get('cold-0')).toBeDefined();
-    }
   });
 
   it('runs prune the old index roots, and verify --repair removes index files no root names', async () => {

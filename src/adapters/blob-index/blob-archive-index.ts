@@ -153,7 +153,6 @@ export class BlobArchiveIndex implements ArchiveIndex {
     removeOrphan: (name) => this.removeOrphan(name),
     pruneRoots: () => this.pruneRoots(),
     checkCounts: ({ repair }) => this.checkCounts(repair),
-    discard: () => this.discard(),
   };
 
   /** Finds the newest root by listing the roots, as a reader idle for long does. */
@@ -401,32 +400,6 @@ export class BlobArchiveIndex implements ArchiveIndex {
     const sizes: CountedEntry[] = [];
     for await (const { created_at, size } of this.entries(root, {})) sizes.push({ created_at, size });
     return countsOf(sizes);
-  }
-
-  /**
-   * Commits the next generation with no files and zero counts (same index id, so readers move on to
-   * it as to any commit), then deletes every file no root names any more: the files the emptied root
-   * replaced and the orphans. A writer that planned on the root before plans again on the empty one.
-   */
-  private async discard(): Promise<number> {
-    for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
-      if (attempt > 1) await backOff(attempt);
-      const root = await this.latest();
-      const empty: IndexRoot = {
-        ...emptyIndexRoot(root.shards.length),
-        index_id: root.index_id,
-        generation: root.generation + 1,
-        committed_at: this.now().toISOString(),
-      };
-      const replaced = filesOf(root);
-      if (!(await this.commitRoot(root, empty, [], replaced))) continue;
-      const orphans = await this.orphanFiles();
-      for (const orphan of orphans) await this.store.delete(orphan.name);
-      return replaced.length + orphans.length;
-    }
-    throw new StoreUnavailableError(
-      `archive index: ${MAX_COMMIT_ATTEMPTS} attempts in a row to empty it lost to other writers; try again`,
-    );
   }
 
   /**
