@@ -475,7 +475,7 @@ class VerifyPass {
   /**
    * The record-layout blobs of one id that no entry points to. Orphans when an index change noted
    * them as garbage (a restore, update, delete or expiry withdrew their entry), or the record is
-   * live (a run died before indexing it) or indexed at another copy. Otherwise the index lost the
+   * live (a run died before indexing it) or indexed at another copy archived no earlier. Otherwise the index lost the
    * entry of what may be the record's only archived copy: never removed; with no delete of the
    * record ever noted, a repair indexes the newest copy again from its own bytes, and with one,
    * it is reported and left as it is, since a copy made before that delete cannot be told here
@@ -494,13 +494,6 @@ class VerifyPass {
     const [first] = left;
     if (first === undefined) return;
     if (await this.deps.live.get(id)) return orphans(left);
-    const elsewhere = await this.deps.index.get(id);
-    if (elsewhere) {
-      // Superseded only by a copy that is there: an entry whose blob is gone is reported missing,
-      // and these may then be the record's last bytes.
-      if (this.blobs.has(elsewhere.location.blob)) await orphans(left);
-      return;
-    }
     const unindexed = (blob: string, why: string) => {
       this.unindexed.add({
         blob,
@@ -508,6 +501,25 @@ class VerifyPass {
         message: `record '${id}' is in ${blob} but neither live nor indexed${why}`,
       });
     };
+    const elsewhere = await this.deps.index.get(id);
+    if (elsewhere) {
+      // Superseded only by a copy that is there: an entry whose blob is gone is reported missing,
+      // and these may then be the record's last bytes.
+      if (!this.blobs.has(elsewhere.location.blob)) return;
+      // Nor by an older copy: a blob archived after it (and never withdrawn, or the garbage queue
+      // would say so) is a later version whose entry was lost, and a repair that indexed an
+      // older copy from a segment must not delete it.
+      const indexedAt = Date.parse(elsewhere.archived_at);
+      const newer = left.filter((name) => (this.blobs.get(name)?.lastModified.getTime() ?? 0) > indexedAt);
+      await orphans(left.filter((name) => !newer.includes(name)));
+      for (const name of newer)
+        this.unindexed.add({
+          blob: name,
+          id,
+          message: `record '${id}' is in ${name}, archived after the copy the index points to (${elsewhere.location.blob}, archived at ${elsewhere.archived_at}): the index may have lost this later version and serve an older one; nothing is changed, look into it`,
+        });
+      return;
+    }
     const deletedAt = await this.deps.deletions.deletedAt(id);
     if (deletedAt !== undefined) {
       unindexed(first, `, and a delete of it was noted at ${deletedAt}: nothing is changed, look into it`);

@@ -312,6 +312,47 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     expect((await harness.services.records.get('x')).doc).toEqual(updated.doc);
   });
 
+  it('never removes a record blob archived after the copy the index points to: a later version whose entry was lost', async () => {
+    // v1 archived into a segment an hour ago (by the archiver's clock), then restored and updated.
+    harness = await startHarness({
+      backend,
+      layout: 'segment',
+      clock: () => new Date(Date.now() - 3_600_000),
+    });
+    // y keeps the segment alive, so garbage collection leaves x's dead v1 in it.
+    await seed(harness, ['x', 'y']);
+    await harness.services.archiver.runOnce();
+    const restored = await harness.services.records.restore('x');
+    await harness.services.records.replace('x', { ...restored.doc, status: 'refunded' }, undefined);
+    // v2 archived in the record layout, now; then its entry is lost, with no garbage noted.
+    const later = await startHarness({ reuse: harness, layout: 'record' });
+    try {
+      await later.services.archiver.runOnce({ olderThanDays: 0 });
+      const [v2] = await blobNames(later, 'records/');
+      if (!v2) throw new Error('v2 was not archived as a record blob');
+      await later.adapters.index.withdraw('x');
+      // The segment's v1 is indexed again by one repair; the next one finds v2 beside it.
+      const first = await later.services.verifier.verify({ repair: true, graceMs: 0 });
+      console.log(
+        JSON.stringify(first),
+        JSON.stringify(await later.adapters.index.get('x')),
+        await blobNames(later, ''),
+      );
+      const second = await later.services.verifier.verify({ repair: true, graceMs: 0 });
+      expect(second.ok).toBe(false);
+      expect(second.unindexed.items).toEqual([
+        expect.objectContaining({
+          blob: v2,
+          id: 'x',
+          message: expect.stringContaining('archived after the copy the index points to') as unknown,
+        }),
+      ]);
+      expect(await blobNames(later, 'records/')).toEqual([v2]);
+    } finally {
+      await later.close();
+    }
+  });
+
   it('reports corrupt segments and entries whose blob is gone, and fails', async () => {
     harness = await startHarness({ backend, layout: 'segment' });
     await seed(harness, ['c1', 'c2'], '2025-03');
