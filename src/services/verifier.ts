@@ -32,6 +32,12 @@ export interface VerifyOptions {
   graceMs?: number;
 }
 
+/** A copy a repair chose to index, and the blob it is in. */
+interface ChosenCopy {
+  entry: ArchiveEntry;
+  from: string;
+}
+
 export interface Finding {
   blob: string;
   id?: string;
@@ -173,8 +179,11 @@ class VerifyPass {
   private readonly recordBlobs = new Set<string>();
   /** Record-layout blobs some entry points to; segments are checked entry by entry per blob. */
   private readonly referencedRecordBlobs = new Set<string>();
-  /** Ids this repair rebuilt, with the archive time of the copy chosen, so a newer copy wins. */
-  private readonly rebuilt = new Map<string, string>();
+  /**
+   * What this repair will index, per id: the newest copy found so far among segments and record
+   * blobs, written once all are seen, so an older copy is never indexed over a newer one.
+   */
+  private readonly chosen = new Map<string, ChosenCopy>();
   /** Blobs the garbage queue holds, once a record blob needs judging. */
   private garbage: ReadonlySet<string> | undefined;
   private readonly runId: string;
@@ -210,6 +219,7 @@ class VerifyPass {
       }
     }
     for (const [id, names] of unreferenced) await this.judgeRecordBlobs(id, names);
+    await this.indexChosen();
     await this.checkIndexFiles();
     await this.checkLive();
     return {
@@ -432,7 +442,7 @@ class VerifyPass {
       stillUsed = true;
       const hash = hashes?.get(place);
       if (this.options.repair && hash !== undefined) {
-        await this.rebuild(manifest, record, hash);
+        this.rebuild(manifest, record, hash);
       } else {
         this.unindexed.add({
           blob: segment,
@@ -464,8 +474,8 @@ class VerifyPass {
 
   /** Whether a manifest record nothing points to is superseded: live, indexed elsewhere, or deleted after. */
   private async isAccountedFor(record: ManifestRecord, manifest: SegmentManifest): Promise<boolean> {
-    const rebuiltAt = this.rebuilt.get(record.id);
-    if (rebuiltAt !== undefined) return rebuiltAt >= manifest.archived_at;
+    const chosen = this.chosen.get(record.id);
+    if (chosen) return chosen.entry.archived_at >= manifest.archived_at;
     if (await this.deps.index.get(record.id)) return true;
     if (await this.deps.live.get(record.id)) return true;
     const deletedAt = await this.deps.deletions.deletedAt(record.id);
@@ -486,8 +496,7 @@ class VerifyPass {
     const orphans = async (blobs: readonly string[]) => {
       for (const name of blobs) await this.noteOrphan(layout, name, UNREFERENCED_RECORD_BLOB);
     };
-    // Rebuilt from a segment this pass: which copy is newer is for the next verify to see.
-    if (this.rebuilt.has(id)) return;
+    const fromSegment = this.chosen.get(id);
     const garbage = await this.garbageBlobs();
     await orphans(names.filter((name) => garbage.has(name)));
     const left = names.filter((name) => !garbage.has(name));
@@ -557,15 +566,57 @@ class VerifyPass {
     );
     const [newest, ...older] = copies;
     if (!newest) return;
-    this.checkLease();
-    await this.deps.index.putMany([newest.entry]);
-    this.rebuilt.set(id, newest.entry.archived_at);
-    this.repaired.entries_rebuilt = this.rebuilt.size;
-    this.deps.logger.warn(
-      { id, blob: newest.name, repair: this.runId },
-      'index entry rebuilt from its record blob',
-    );
+    if (fromSegment && !(await this.newerThanChosen(newest, fromSegment))) {
+      await orphans(copies.map((copy) => copy.name));
+      return;
+    }
+    this.chosen.set(id, { entry: newest.entry, from: newest.name });
     await orphans(older.map((copy) => copy.name));
+  }
+
+  /**
+   * Whether a record blob's copy is a later version than the copy a segment offered for the same
+   * id (by the record's own `updated_at`, then by when each was archived), or the same version held.
+   */
+  private async newerThanChosen(
+    copy: { entry: ArchiveEntry; updatedAt: string },
+    chosen: ChosenCopy,
+  ): Promise<boolean> {
+    const chosenUpdatedAt = (await this.deps.reader.read(chosen.entry)).updated_at;
+    const byVersion = Date.parse(copy.updatedAt) - Date.parse(chosenUpdatedAt);
+    if (byVersion !== 0) return byVersion > 0;
+    const byArchival = Date.parse(copy.entry.archived_at) - Date.parse(chosen.entry.archived_at);
+    if (byArchival !== 0) return byArchival > 0;
+    return this.deps.layouts.record.isHeld(copy.entry.location);
+  }
+
+  /**
+   * Indexes the copies chosen, a page at a time, each only while its record is still neither live,
+   * nor deleted since the copy was archived, nor indexed: requests go on during a repair.
+   */
+  private async indexChosen(): Promise<void> {
+    const chosen = [...this.chosen.values()];
+    for (let i = 0; i < chosen.length; i += PAGE) {
+      const page = chosen.slice(i, i + PAGE);
+      const ids = page.map((copy) => copy.entry.id);
+      const indexed = await this.deps.index.getMany(ids);
+      const writable: ChosenCopy[] = [];
+      for (const [j, copy] of page.entries()) {
+        if (indexed[j] || (await this.deps.live.get(copy.entry.id))) continue;
+        const deletedAt = await this.deps.deletions.deletedAt(copy.entry.id);
+        if (deletedAt !== undefined && deletedAt >= copy.entry.archived_at) continue;
+        writable.push(copy);
+      }
+      if (writable.length === 0) continue;
+      this.checkLease();
+      await this.deps.index.putMany(writable.map((copy) => copy.entry));
+      this.repaired.entries_rebuilt += writable.length;
+      for (const copy of writable)
+        this.deps.logger.warn(
+          { id: copy.entry.id, blob: copy.from, repair: this.runId },
+          'index entry rebuilt',
+        );
+    }
   }
 
   /** The blobs the garbage queue holds, read once a pass. */
@@ -583,17 +634,12 @@ class VerifyPass {
     return blobs;
   }
 
-  private async rebuild(manifest: SegmentManifest, record: ManifestRecord, sha256: string): Promise<void> {
-    const entry = this.deps.layouts.segment.entryOf(manifest, record, sha256);
-    this.checkLease();
-    await this.deps.index.putMany([entry]);
-    this.rebuilt.set(record.id, manifest.archived_at);
-    // A newer copy found later replaces the entry: still one record rebuilt.
-    this.repaired.entries_rebuilt = this.rebuilt.size;
-    this.deps.logger.warn(
-      { id: record.id, segment: manifest.segment, repair: this.runId },
-      'index entry rebuilt',
-    );
+  /** Chooses a segment's copy for the repair to index, unless a newer one turns up. */
+  private rebuild(manifest: SegmentManifest, record: ManifestRecord, sha256: string): void {
+    this.chosen.set(record.id, {
+      entry: this.deps.layouts.segment.entryOf(manifest, record, sha256),
+      from: manifest.segment,
+    });
   }
 
   private async noteOrphan(layout: ArchiveLayout, blob: string, what: string): Promise<void> {

@@ -4,6 +4,7 @@ import { LockHeldError } from '../../src/domain/errors.js';
 import { verifiedRecordHashes, placeOf } from '../../src/domain/segment-format.js';
 import { parseManifest } from '../../src/domain/segment-manifest.js';
 import { runCli } from '../helpers/cli.js';
+import { withoutEtag, type ArchiveEntry } from '../../src/ports/archive-index.js';
 import { BACKENDS, blobNames, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { heldReads } from '../helpers/held-reads.js';
 import { failingSegmentWrites, type SegmentFault } from '../helpers/segment-faults.js';
@@ -312,45 +313,95 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     expect((await harness.services.records.get('x')).doc).toEqual(updated.doc);
   });
 
-  it('never removes a record blob archived after the copy the index points to: a later version whose entry was lost', async () => {
-    // v1 archived into a segment an hour ago (by the archiver's clock), then restored and updated.
+  /**
+   * x archived into a segment an hour ago (by the archiver's clock), restored and updated, then
+   * archived again now in the record layout: its dead v1 stays in the segment beside y.
+   */
+  async function twoVersionsAcrossLayouts(): Promise<{
+    later: Harness;
+    v1: ArchiveEntry;
+    v2Blob: string;
+    v2: unknown;
+  }> {
     harness = await startHarness({
       backend,
       layout: 'segment',
       clock: () => new Date(Date.now() - 3_600_000),
     });
-    // y keeps the segment alive, so garbage collection leaves x's dead v1 in it.
     await seed(harness, ['x', 'y']);
     await harness.services.archiver.runOnce();
+    const v1 = await harness.adapters.index.get('x');
+    if (!v1) throw new Error('x was not archived');
     const restored = await harness.services.records.restore('x');
-    await harness.services.records.replace('x', { ...restored.doc, status: 'refunded' }, undefined);
-    // v2 archived in the record layout, now; then its entry is lost, with no garbage noted.
+    const v2 = await harness.services.records.replace(
+      'x',
+      { ...restored.doc, status: 'refunded' },
+      undefined,
+    );
     const later = await startHarness({ reuse: harness, layout: 'record' });
+    await later.services.archiver.runOnce({ olderThanDays: 0 });
+    const [v2Blob] = await blobNames(later, 'records/');
+    if (!v2Blob) throw new Error('v2 was not archived as a record blob');
+    return { later, v1: withoutEtag(v1), v2Blob, v2: v2.doc };
+  }
+
+  it('a repair indexes the newest copy of a record the index lost, whichever layout holds it', async () => {
+    const { later, v2Blob, v2 } = await twoVersionsAcrossLayouts();
     try {
-      await later.services.archiver.runOnce({ olderThanDays: 0 });
-      const [v2] = await blobNames(later, 'records/');
-      if (!v2) throw new Error('v2 was not archived as a record blob');
       await later.adapters.index.withdraw('x');
-      // The segment's v1 is indexed again by one repair; the next one finds v2 beside it.
-      const first = await later.services.verifier.verify({ repair: true, graceMs: 0 });
-      console.log(
-        JSON.stringify(first),
-        JSON.stringify(await later.adapters.index.get('x')),
-        await blobNames(later, ''),
-      );
-      const second = await later.services.verifier.verify({ repair: true, graceMs: 0 });
-      expect(second.ok).toBe(false);
-      expect(second.unindexed.items).toEqual([
+      const repaired = await later.services.verifier.verify({ repair: true, graceMs: 0 });
+      expect(repaired).toMatchObject({ ok: true, repaired: { entries_rebuilt: 1 } });
+      expect((await later.services.records.get('x')).doc).toEqual(v2);
+      const again = await later.services.verifier.verify({ repair: true, graceMs: 0 });
+      expect(again).toMatchObject({ ok: true, repaired: { entries_rebuilt: 0 } });
+      expect(await blobNames(later, 'records/')).toEqual([v2Blob]);
+    } finally {
+      await later.close();
+    }
+  });
+
+  it('never removes a record blob archived after the copy the index points to: a later version whose entry was lost', async () => {
+    const { later, v1, v2Blob } = await twoVersionsAcrossLayouts();
+    try {
+      // The index points at the older copy, as a repair by an earlier version could leave it.
+      await later.adapters.index.withdraw('x');
+      await later.adapters.index.putMany([v1]);
+      const report = await later.services.verifier.verify({ repair: true, graceMs: 0 });
+      expect(report.ok).toBe(false);
+      expect(report.unindexed.items).toEqual([
         expect.objectContaining({
-          blob: v2,
+          blob: v2Blob,
           id: 'x',
           message: expect.stringContaining('archived after the copy the index points to') as unknown,
         }),
       ]);
-      expect(await blobNames(later, 'records/')).toEqual([v2]);
+      expect(await blobNames(later, 'records/')).toEqual([v2Blob]);
     } finally {
       await later.close();
     }
+  });
+
+  it('a repair leaves alone a record deleted while it ran, though it had chosen a copy to index', async () => {
+    harness = await startHarness({ backend, layout: 'segment' });
+    await seed(harness, ['x', 'y']);
+    await harness.services.archiver.runOnce();
+    await harness.adapters.index.withdraw('x');
+    // The delete lands between the repair's look at x and its write: when it reads the index
+    // once more before writing.
+    const index = harness.adapters.index;
+    const getMany = index.getMany.bind(index);
+    let deleted = false;
+    index.getMany = async (ids: readonly string[]) => {
+      if (ids.includes('x') && !deleted) {
+        deleted = true;
+        await harness?.adapters.deletions.note('x', new Date().toISOString());
+      }
+      return getMany(ids);
+    };
+    const report = await harness.services.verifier.verify({ repair: true });
+    expect(deleted).toBe(true);
+    expect(report.repaired.entries_rebuilt).toBe(0);
+    expect(await index.get('x')).toBeUndefined();
   });
 
   it('reports corrupt segments and entries whose blob is gone, and fails', async () => {
