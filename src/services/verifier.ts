@@ -184,6 +184,8 @@ class VerifyPass {
    * blobs, written once all are seen, so an older copy is never indexed over a newer one.
    */
   private readonly chosen = new Map<string, ChosenCopy>();
+  /** Ids with a copy this pass could not judge (unreadable, or the Archive tier): none is indexed. */
+  private readonly undecided = new Set<string>();
   /** Blobs the garbage queue holds, once a record blob needs judging. */
   private garbage: ReadonlySet<string> | undefined;
   private readonly runId: string;
@@ -435,15 +437,28 @@ class VerifyPass {
     for (const record of manifest.records) {
       const place = layout.placeOf(manifest, record);
       if (pointedAt.has(place)) continue;
+      const hash = hashes?.get(place);
+      if (hash === undefined && (await this.indexedEarlier(record, manifest))) {
+        // Archived after the copy the index points to, and not readable here to compare: it may
+        // be a later version whose entry was lost, so it is neither dead nor an orphan.
+        stillUsed = true;
+        this.unindexed.add({
+          blob: segment,
+          id: record.id,
+          message: `record '${record.id}' is in ${segment}, archived after the copy the index points to, and cannot be read here to compare (the Archive tier, or damaged): nothing is changed; rehydrate or mend it, then verify`,
+        });
+        continue;
+      }
       if (await this.isAccountedFor(record, manifest)) {
         this.deadRecords += 1;
         continue;
       }
       stillUsed = true;
-      const hash = hashes?.get(place);
       if (this.options.repair && hash !== undefined) {
         this.rebuild(manifest, record, hash);
       } else {
+        // A copy not read here may be the newest: no other is indexed in its place.
+        if (hash === undefined) this.undecide(record.id);
         this.unindexed.add({
           blob: segment,
           id: record.id,
@@ -470,6 +485,17 @@ class VerifyPass {
     }
     this.checked.segment_records += manifest.records.length;
     return layout.verifiedHashes(bytes, manifest);
+  }
+
+  private undecide(id: string): void {
+    this.undecided.add(id);
+    this.chosen.delete(id);
+  }
+
+  /** Whether the index points the record's id at a copy archived before this segment's. */
+  private async indexedEarlier(record: ManifestRecord, manifest: SegmentManifest): Promise<boolean> {
+    const indexed = await this.deps.index.get(record.id);
+    return indexed !== undefined && Date.parse(indexed.archived_at) < Date.parse(manifest.archived_at);
   }
 
   /** Whether a manifest record nothing points to is superseded: live, indexed elsewhere, or deleted after. */
@@ -529,8 +555,11 @@ class VerifyPass {
         });
       return;
     }
+    // Each early way out leaves the id undecided: a segment's copy chosen for it is not indexed
+    // either, since a copy here that could not be judged may be newer.
     const deletedAt = await this.deps.deletions.deletedAt(id);
     if (deletedAt !== undefined) {
+      this.undecide(id);
       unindexed(first, `, and a delete of it was noted at ${deletedAt}: nothing is changed, look into it`);
       return;
     }
@@ -543,6 +572,7 @@ class VerifyPass {
       const blob = this.blobs.get(name);
       if (!blob) continue;
       if (this.inArchiveTier(name)) {
+        this.undecide(id);
         unindexed(name, ', nor deleted; in the Archive tier: rehydrate it, then repair');
         return;
       }
@@ -566,11 +596,25 @@ class VerifyPass {
     );
     const [newest, ...older] = copies;
     if (!newest) return;
-    if (fromSegment && !(await this.newerThanChosen(newest, fromSegment))) {
-      await orphans(copies.map((copy) => copy.name));
-      return;
+    if (fromSegment) {
+      let newer: boolean;
+      try {
+        newer = await this.newerThanChosen(newest, fromSegment);
+      } catch (error) {
+        // The segment's copy could not be read again (moved to Archive, gone, damaged): undecided.
+        this.undecide(id);
+        unindexed(
+          newest.name,
+          `; its copy in ${fromSegment.from} could not be compared (${error instanceof Error ? error.message : String(error)}): nothing is changed, verify again`,
+        );
+        return;
+      }
+      if (!newer) {
+        await orphans(copies.map((copy) => copy.name));
+        return;
+      }
     }
-    this.chosen.set(id, { entry: newest.entry, from: newest.name });
+    if (!this.undecided.has(id)) this.chosen.set(id, { entry: newest.entry, from: newest.name });
     await orphans(older.map((copy) => copy.name));
   }
 
@@ -636,6 +680,7 @@ class VerifyPass {
 
   /** Chooses a segment's copy for the repair to index, unless a newer one turns up. */
   private rebuild(manifest: SegmentManifest, record: ManifestRecord, sha256: string): void {
+    if (this.undecided.has(record.id)) return;
     this.chosen.set(record.id, {
       entry: this.deps.layouts.segment.entryOf(manifest, record, sha256),
       from: manifest.segment,

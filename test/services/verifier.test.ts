@@ -381,6 +381,88 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     }
   });
 
+  it('a repair prefers a newer segment copy to an older record blob, which it removes', async () => {
+    // v1 in the record layout an hour ago; restored and updated, with the garbage note of v1 lost.
+    harness = await startHarness({
+      backend,
+      layout: 'record',
+      clock: () => new Date(Date.now() - 3_600_000),
+    });
+    await seed(harness, ['x', 'y']);
+    await harness.services.archiver.runOnce();
+    const [v1Blob] = (await blobNames(harness, 'records/')).filter((name) => name.includes('/x.'));
+    const restored = await harness.services.records.restore('x');
+    const v2 = await harness.services.records.replace(
+      'x',
+      { ...restored.doc, status: 'refunded' },
+      undefined,
+    );
+    const notes = await harness.adapters.garbage.list({ limit: 100 });
+    await harness.adapters.garbage.forget(notes.map((note) => note.seq));
+    const later = await startHarness({ reuse: harness, layout: 'segment' });
+    try {
+      await later.services.archiver.runOnce({ olderThanDays: 0 });
+      await later.adapters.index.withdraw('x');
+      const repaired = await later.services.verifier.verify({ repair: true, graceMs: 0 });
+      expect(repaired).toMatchObject({ ok: true, repaired: { entries_rebuilt: 1, orphans_removed: 1 } });
+      expect((await later.services.records.get('x')).doc).toEqual(v2.doc);
+      expect(await blobNames(later, 'records/')).not.toContain(v1Blob);
+    } finally {
+      await later.close();
+    }
+  });
+
+  it('a repair indexes no copy of a record with a deletion note, though a segment offered one', async () => {
+    const { later, v2Blob } = await twoVersionsAcrossLayouts();
+    try {
+      await later.adapters.index.withdraw('x');
+      // A delete noted long before either copy was archived: the copies cannot be told apart here.
+      await later.adapters.deletions.note('x', '2000-01-01T00:00:00.000Z');
+      const report = await later.services.verifier.verify({ repair: true, graceMs: 0 });
+      expect(report.ok).toBe(false);
+      expect(report.unindexed.items.map((item) => item.blob)).toContain(v2Blob);
+      expect(await later.adapters.index.get('x')).toBeUndefined();
+    } finally {
+      await later.close();
+    }
+  });
+
+  it.runIf(backend === 'azure')(
+    'a repair indexes no copy of a record whose newer segment is in the Archive tier, and never removes it',
+    async () => {
+      harness = await startHarness({
+        backend,
+        layout: 'segment',
+        clock: () => new Date(Date.now() - 3_600_000),
+      });
+      await seed(harness, ['x', 'y']);
+      await harness.services.archiver.runOnce();
+      const restored = await harness.services.records.restore('x');
+      await harness.services.records.replace('x', { ...restored.doc, status: 'refunded' }, undefined);
+      const older = (await blobNames(harness, 'segments/')).filter((name) => name.endsWith('.gz'));
+      const later = await startHarness({ reuse: harness, layout: 'segment' });
+      try {
+        await later.services.archiver.runOnce({ olderThanDays: 0 });
+        const [newer] = (await blobNames(later, 'segments/')).filter(
+          (name) => name.endsWith('.gz') && !older.includes(name),
+        );
+        const tiers = later.adapters.store.tiers;
+        if (!newer || !tiers) throw new Error('no newer segment, or no tiers');
+        await tiers.setTier(newer, 'Archive');
+        await later.adapters.index.withdraw('x');
+        for (let pass = 0; pass < 2; pass++) {
+          const report = await later.services.verifier.verify({ repair: true, graceMs: 0 });
+          expect(report.ok).toBe(false);
+          expect(report.unindexed.items.map((item) => item.blob)).toContain(newer);
+          expect(await later.adapters.index.get('x')).toBeUndefined();
+        }
+        expect(await blobNames(later, 'segments/')).toContain(newer);
+      } finally {
+        await later.close();
+      }
+    },
+  );
+
   it('a repair leaves alone a record deleted while it ran, though it had chosen a copy to index', async () => {
     harness = await startHarness({ backend, layout: 'segment' });
     await seed(harness, ['x', 'y']);
