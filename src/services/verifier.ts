@@ -90,9 +90,8 @@ export interface VerifyReport {
   not_archivable: FindingList<RecordFinding>;
   /**
    * `index_roots_pruned`: roots of a blob-native index superseded long enough ago;
-   * `index_counts_recounted`: whether its entry counts were wrong, or by month not kept (a root older
-   * than format 3), and were written again from a scan
-   * (0 and false for other indexes).
+   * `index_counts_recounted`: whether its entry counts were wrong, or by month not kept (a root
+   * older than format 3), and were written again from a scan (0 and false for other indexes).
    */
   repaired: {
     entries_rebuilt: number;
@@ -511,11 +510,11 @@ class VerifyPass {
   /**
    * The record-layout blobs of one id that no entry points to. Orphans when an index change noted
    * them as garbage (a restore, update, delete or expiry withdrew their entry), or the record is
-   * live (a run died before indexing it) or indexed at another copy archived no earlier. Otherwise the index lost the
-   * entry of what may be the record's only archived copy: never removed; with no delete of the
-   * record ever noted, a repair indexes the newest copy again from its own bytes, and with one,
-   * it is reported and left as it is, since a copy made before that delete cannot be told here
-   * from one made after it.
+   * live (a run died before indexing it) or indexed at another copy archived no earlier. Otherwise
+   * the index lost the entry of what may be the record's only archived copy: never removed; with
+   * no delete of the record ever noted, a repair chooses the newest copy (against one a segment
+   * offered too), and with one, it is reported and left as it is, since a copy made before that
+   * delete cannot be told here from one made after it.
    */
   private async judgeRecordBlobs(id: string, names: readonly string[]): Promise<void> {
     const layout = this.deps.layouts.record;
