@@ -39,6 +39,8 @@ const CheckpointSchema = Type.Object(
      */
     pass: Type.Union([Type.Literal('sync'), Type.Literal('finish'), Type.Literal('abandon')]),
     stage: Type.Union([Type.Literal('source'), Type.Literal('target'), Type.Literal('done')]),
+    /** A finish's second walk of the blob index (stage `target`), once the first is done. */
+    sweep: Type.Optional(Type.Literal(2)),
     /** The last id the stage finished with; null at the stage's start. */
     after_id: Type.Union([Type.String(), Type.Null()]),
     pass_started_at: Type.String(),

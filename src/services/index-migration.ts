@@ -208,19 +208,28 @@ export class IndexMigration {
     throwIfLost(lease);
     const last = page.at(-1)?.id;
     const stageDone = page.length < pageSize;
+    // A finish walks the blob index twice: a withdrawal that a process left on the old index let
+    // through just before it noticed, landing after the first sweep read its id, the second finds.
+    const sweepAgain =
+      stageDone &&
+      checkpoint.pass === 'finish' &&
+      checkpoint.stage === 'target' &&
+      checkpoint.sweep === undefined;
     const next: MigrationCheckpoint = {
       ...checkpoint,
       sequence: checkpoint.sequence + 1,
       tally,
-      ...(stageDone
-        ? checkpoint.stage === 'source'
-          ? { stage: 'target', after_id: null }
-          : {
-              stage: 'done',
-              after_id: null,
-              synced_from: checkpoint.pass === 'sync' ? checkpoint.pass_started_at : checkpoint.synced_from,
-            }
-        : { after_id: last ?? null }),
+      ...(sweepAgain
+        ? { after_id: null, sweep: 2 }
+        : stageDone
+          ? checkpoint.stage === 'source'
+            ? { stage: 'target', after_id: null }
+            : {
+                stage: 'done',
+                after_id: null,
+                synced_from: checkpoint.pass === 'sync' ? checkpoint.pass_started_at : checkpoint.synced_from,
+              }
+          : { after_id: last ?? null }),
     };
     // Abandon keeps the root as it was before the page was read: a commit meanwhile shows next time.
     return this.save(checkpoint, next, root);
@@ -325,13 +334,15 @@ export class IndexMigration {
     sources: readonly (StoredEntry | undefined)[],
     tally: MigrationTally,
   ): Promise<void> {
+    // What the first sweep kept, the second meets again: counted once.
+    const keep = checkpoint.sweep === undefined ? 1 : 0;
     for (const [i, entry] of page.entries()) {
       if (sources[i]) continue;
       // Finish: withdrawn on the source since the sync by a restore, update or delete, so its
       // record is live or noted deleted; anything else is left for `verify` to judge.
       const withdraw = checkpoint.pass === 'sync' || (await this.withdrawnForGood(entry));
       if (!withdraw) {
-        tally.kept += 1;
+        tally.kept += keep;
         continue;
       }
       try {
@@ -340,7 +351,7 @@ export class IndexMigration {
       } catch (error) {
         if (!(error instanceof PreconditionFailedError)) throw error;
         // Changed in the blob index since this page was read: the newer entry stays.
-        tally.kept += 1;
+        tally.kept += keep;
       }
     }
   }

@@ -433,6 +433,54 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
     expect((await oldApi.get('/billing/old-4')).statusCode).toBe(404);
   });
 
+  it('a finish catches a withdrawal a late process on the old index made after its first sweep read that id', async () => {
+    await archiveOld(oldApi, 'old', 6);
+    expect((await old.services.migrateIndex({ pass: 'sync' })).counts_match).toBe(true);
+    const target = new BlobArchiveIndex(old.adapters.store, { shards: 4, cacheBytes: 1 << 20 });
+    await target.init();
+    // The old index's process deletes old-5 just after the finish's first sweep looked it up there.
+    const source = old.adapters.index;
+    let lateDelete: (() => Promise<void>) | undefined = async () => {
+      const at = new Date().toISOString();
+      await old.adapters.deletions.note('old-5', at);
+      await source.withdraw('old-5');
+      await old.adapters.deletions.confirm('old-5', at);
+    };
+    const lagging = new Proxy(source, {
+      get(index, property) {
+        if (property === 'getMany')
+          return async (ids: readonly string[]) => {
+            const found = await index.getMany(ids);
+            if (ids.includes('old-5')) {
+              const commit = lateDelete;
+              lateDelete = undefined;
+              await commit?.();
+            }
+            return found;
+          };
+        const value: unknown = Reflect.get(index, property, index);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(index) : value;
+      },
+    });
+    const report = await new IndexMigration({
+      source: lagging,
+      sourceKind: backend === 'azure' ? 'cosmos' : 'sqlite',
+      target,
+      store: old.adapters.store,
+      live: old.adapters.live,
+      deletions: old.adapters.deletions,
+      lock: old.adapters.lock,
+      slices: 1,
+      clock: () => new Date(),
+      sleep: noWait,
+      logger: silentLogger,
+    }).migrate({ pass: 'finish', pageSize: 4 });
+    expect(lateDelete).toBeUndefined();
+    expect(report.tally).toMatchObject({ withdrawn: 1, kept: 0 });
+    expect(await target.get('old-5')).toBeUndefined();
+    expect(await target.get('old-4')).toBeDefined();
+  });
+
   it('runs from the CLI, which says what to do next and refuses the wrong pass for the process', async () => {
     await archiveOld(oldApi, 'old', 3);
     const env = { ...old.env, LOG_LEVEL: 'warn' };
