@@ -5,7 +5,7 @@ import { sha256Hex } from '../../src/domain/billing-record.js';
 import { ValidationError } from '../../src/domain/errors.js';
 import { INDEX_MIGRATION_PREFIX } from '../../src/domain/index-migration.js';
 import type { ArchiveEntry, ArchiveIndex } from '../../src/ports/archive-index.js';
-import { IndexMigration } from '../../src/services/index-migration.js';
+import { IndexMigration, type IndexMigrationDeps } from '../../src/services/index-migration.js';
 import { RETIREMENT_RECHECK_MS } from '../../src/services/retired-index-guard.js';
 import { apiClient, type ApiClient } from '../helpers/api.js';
 import { runCli } from '../helpers/cli.js';
@@ -26,6 +26,43 @@ import {
  */
 /** A finish or abandon pass waits for processes on the side it leaves to notice; tests need not. */
 const noWait = () => Promise.resolve();
+
+/** `target` with some of its methods replaced: a fault a test injects on purpose. */
+function overriding<T extends object>(target: T, overrides: Partial<T>): T {
+  return new Proxy(target, {
+    get(inner, property) {
+      if (Object.hasOwn(overrides, property)) return overrides[property as keyof T];
+      const value: unknown = Reflect.get(inner, property, inner);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(inner) : value;
+    },
+  });
+}
+
+/**
+ * `index`, whose first look-up of `id` runs `late` right after it answered: a request of another
+ * process landing just after a pass read that id.
+ */
+function landingAfterLookUp(
+  index: ArchiveIndex,
+  id: string,
+  late: () => Promise<void>,
+): { index: ArchiveIndex; landed: () => boolean } {
+  let pending: (() => Promise<void>) | undefined = late;
+  return {
+    index: overriding(index, {
+      getMany: async (ids: readonly string[]) => {
+        const found = await index.getMany(ids);
+        const run = ids.includes(id) ? pending : undefined;
+        if (run) {
+          pending = undefined;
+          await run();
+        }
+        return found;
+      },
+    }),
+    landed: () => pending === undefined,
+  };
+}
 
 describe.each(BACKENDS)('index migrate (%s)', (backend) => {
   const shards = { ARCHIVE_INDEX_SHARDS: '4', BATCH_SIZE: '5' };
@@ -52,6 +89,33 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
     }
     expect((await api.post('/archive/sync')).json()).toMatchObject({ archived: count });
     return created;
+  }
+
+  /** A migration over the old process's stores, as the CLI makes one, with some parts replaced. */
+  function migrationWith(parts: Partial<IndexMigrationDeps> & { target: ArchiveIndex }): IndexMigration {
+    return new IndexMigration({
+      source: old.adapters.index,
+      sourceKind: backend === 'azure' ? 'cosmos' : 'sqlite',
+      store: old.adapters.store,
+      live: old.adapters.live,
+      deletions: old.adapters.deletions,
+      lock: old.adapters.lock,
+      slices: 1,
+      clock: () => new Date(),
+      sleep: noWait,
+      logger: silentLogger,
+      ...parts,
+    });
+  }
+
+  /** A delete of `id` as the API makes one: noted, withdrawn through `index`, confirmed. */
+  function deleteThrough(index: ArchiveIndex, id: string): () => Promise<void> {
+    return async () => {
+      const at = new Date().toISOString();
+      await old.adapters.deletions.note(id, at);
+      await index.withdraw(id);
+      await old.adapters.deletions.confirm(id, at);
+    };
   }
 
   it('syncs the index into blob files, catches what the API withdrew meanwhile, and finishes after the switch', async () => {
@@ -261,31 +325,14 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
     await target.init();
     const put: string[] = [];
     let putsLeft = 1;
-    const failing = new Proxy(target, {
-      get(index, property) {
-        if (property === 'putMany')
-          return async (entries: readonly ArchiveEntry[]) => {
-            if (putsLeft-- <= 0) throw new Error('injected: the store went away');
-            put.push(...entries.map((entry) => entry.id));
-            return index.putMany(entries);
-          };
-        const value: unknown = Reflect.get(index, property, index);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(index) : value;
+    const failing = overriding(target, {
+      putMany: async (entries: readonly ArchiveEntry[]) => {
+        if (putsLeft-- <= 0) throw new Error('injected: the store went away');
+        put.push(...entries.map((entry) => entry.id));
+        return target.putMany(entries);
       },
-    }) as ArchiveIndex;
-    const migration = (into: ArchiveIndex) =>
-      new IndexMigration({
-        source: old.adapters.index,
-        sourceKind: backend === 'azure' ? 'cosmos' : 'sqlite',
-        target: into,
-        store: old.adapters.store,
-        live: old.adapters.live,
-        deletions: old.adapters.deletions,
-        lock: old.adapters.lock,
-        slices: 1,
-        clock: () => new Date(),
-        logger: silentLogger,
-      });
+    });
+    const migration = (into: ArchiveIndex) => migrationWith({ target: into });
 
     await expect(migration(failing).migrate({ pass: 'sync', pageSize: 5 })).rejects.toThrow('injected');
     expect(put).toHaveLength(5);
@@ -317,59 +364,25 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
     // abandon, and commits only after the pass read old-5's page.
     const late = new BlobArchiveIndex(old.adapters.store, { shards: 4, cacheBytes: 1 << 20 });
     await late.init();
-    let lateDelete: (() => Promise<void>) | undefined = async () => {
-      const at = new Date().toISOString();
-      await old.adapters.deletions.note('old-5', at);
-      await late.withdraw('old-5');
-      await old.adapters.deletions.confirm('old-5', at);
-    };
-    const lagging = new Proxy(target, {
-      get(index, property) {
-        if (property === 'getMany')
-          return async (ids: readonly string[]) => {
-            const found = await index.getMany(ids);
-            if (ids.includes('old-5')) {
-              const commit = lateDelete;
-              lateDelete = undefined;
-              await commit?.();
-            }
-            return found;
-          };
-        const value: unknown = Reflect.get(index, property, index);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(index) : value;
-      },
-    }) as ArchiveIndex;
+    const lagging = landingAfterLookUp(target, 'old-5', deleteThrough(late, 'old-5'));
     // The store goes away once the removal of the blob index's files has begun.
     let filesDeletable = 0;
-    const store = new Proxy(old.adapters.store, {
-      get(inner, property) {
-        if (property === 'delete')
-          return async (name: string) => {
-            if (name.startsWith('index/files/') && filesDeletable-- <= 0)
-              throw new Error('injected: the store went away');
-            return inner.delete(name);
-          };
-        const value: unknown = Reflect.get(inner, property, inner);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(inner) : value;
+    const store = overriding(old.adapters.store, {
+      delete: async (name: string) => {
+        if (name.startsWith('index/files/') && filesDeletable-- <= 0)
+          throw new Error('injected: the store went away');
+        return old.adapters.store.delete(name);
       },
     });
     const waited: number[] = [];
     const abandon = (restart = false) =>
-      new IndexMigration({
-        source: old.adapters.index,
-        sourceKind: backend === 'azure' ? 'cosmos' : 'sqlite',
-        target: lagging,
+      migrationWith({
+        target: lagging.index,
         store,
-        live: old.adapters.live,
-        deletions: old.adapters.deletions,
-        lock: old.adapters.lock,
-        slices: 1,
-        clock: () => new Date(),
         sleep: (ms) => {
           waited.push(ms);
           return Promise.resolve();
         },
-        logger: silentLogger,
       }).migrate({ pass: 'abandon', restart, pageSize: 4 });
 
     await expect(abandon()).rejects.toThrow('injected');
@@ -398,29 +411,13 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
     await archiveOld(oldApi, 'old', 6);
     const target = new BlobArchiveIndex(old.adapters.store, { shards: 4, cacheBytes: 1 << 20 });
     await target.init();
-    const migration = (into: ArchiveIndex) =>
-      new IndexMigration({
-        source: old.adapters.index,
-        sourceKind: backend === 'azure' ? 'cosmos' : 'sqlite',
-        target: into,
-        store: old.adapters.store,
-        live: old.adapters.live,
-        deletions: old.adapters.deletions,
-        lock: old.adapters.lock,
-        slices: 1,
-        clock: () => new Date(),
-        sleep: noWait,
-        logger: silentLogger,
-      });
+    const migration = (into: ArchiveIndex) => migrationWith({ target: into });
     // A first sync killed after its first page: old-2 to old-5 are not in the blob index yet.
     let puts = 0;
-    const failing = new Proxy(target, {
-      get(index, property) {
-        if (property === 'putMany' && puts++ > 0) return () => Promise.reject(new Error('injected'));
-        const value: unknown = Reflect.get(index, property, index);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(index) : value;
-      },
-    }) as ArchiveIndex;
+    const failing = overriding(target, {
+      putMany: (entries: readonly ArchiveEntry[]) =>
+        puts++ > 0 ? Promise.reject(new Error('injected')) : target.putMany(entries),
+    });
     await expect(migration(failing).migrate({ pass: 'sync', pageSize: 2 })).rejects.toThrow('injected');
     // A delete of old-3 that failed after its note; one of old-4 that went through.
     const at = new Date().toISOString();
@@ -440,42 +437,12 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
     await target.init();
     // The old index's process deletes old-5 just after the finish's first sweep looked it up there.
     const source = old.adapters.index;
-    let lateDelete: (() => Promise<void>) | undefined = async () => {
-      const at = new Date().toISOString();
-      await old.adapters.deletions.note('old-5', at);
-      await source.withdraw('old-5');
-      await old.adapters.deletions.confirm('old-5', at);
-    };
-    const lagging = new Proxy(source, {
-      get(index, property) {
-        if (property === 'getMany')
-          return async (ids: readonly string[]) => {
-            const found = await index.getMany(ids);
-            if (ids.includes('old-5')) {
-              const commit = lateDelete;
-              lateDelete = undefined;
-              await commit?.();
-            }
-            return found;
-          };
-        const value: unknown = Reflect.get(index, property, index);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(index) : value;
-      },
+    const lagging = landingAfterLookUp(source, 'old-5', deleteThrough(source, 'old-5'));
+    const report = await migrationWith({ source: lagging.index, target }).migrate({
+      pass: 'finish',
+      pageSize: 4,
     });
-    const report = await new IndexMigration({
-      source: lagging,
-      sourceKind: backend === 'azure' ? 'cosmos' : 'sqlite',
-      target,
-      store: old.adapters.store,
-      live: old.adapters.live,
-      deletions: old.adapters.deletions,
-      lock: old.adapters.lock,
-      slices: 1,
-      clock: () => new Date(),
-      sleep: noWait,
-      logger: silentLogger,
-    }).migrate({ pass: 'finish', pageSize: 4 });
-    expect(lateDelete).toBeUndefined();
+    expect(lagging.landed()).toBe(true);
     expect(report.tally).toMatchObject({ withdrawn: 1, kept: 0 });
     expect(await target.get('old-5')).toBeUndefined();
     expect(await target.get('old-4')).toBeDefined();
