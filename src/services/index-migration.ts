@@ -277,7 +277,7 @@ export class IndexMigration {
     synced: boolean,
   ): Promise<void> {
     for (const [i, entry] of page.entries()) {
-      if (held[i] || !(await (synced ? this.withdrawnForGood(entry) : this.goneForGood(entry)))) {
+      if (held[i] || !(await this.withdrawnForGood(entry, !synced))) {
         if (!held[i] || !sameEntry(entry, held[i])) tally.kept += 1;
         continue;
       }
@@ -356,17 +356,14 @@ export class IndexMigration {
     }
   }
 
-  /** Whether the entry's record is live again, or a delete of it after it was archived was confirmed. */
-  private async goneForGood(entry: StoredEntry): Promise<boolean> {
+  /**
+   * Whether the entry's record is live again, or deleted after it was archived: noted so, or with
+   * `confirmed`, a delete that completed (a note alone may belong to a delete that failed).
+   */
+  private async withdrawnForGood(entry: StoredEntry, confirmed = false): Promise<boolean> {
     if (await this.deps.live.get(entry.id)) return true;
-    const confirmedAt = await this.deps.deletions.confirmedAt(entry.id);
-    return confirmedAt !== undefined && timeOf(confirmedAt) >= timeOf(entry.archived_at);
-  }
-
-  /** Whether the entry's record is live again, or noted deleted after it was archived. */
-  private async withdrawnForGood(entry: StoredEntry): Promise<boolean> {
-    if (await this.deps.live.get(entry.id)) return true;
-    const deletedAt = await this.deps.deletions.deletedAt(entry.id);
+    const { deletions } = this.deps;
+    const deletedAt = await (confirmed ? deletions.confirmedAt(entry.id) : deletions.deletedAt(entry.id));
     return deletedAt !== undefined && timeOf(deletedAt) >= timeOf(entry.archived_at);
   }
 
