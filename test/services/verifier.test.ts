@@ -314,6 +314,28 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
   });
 
   /**
+   * x and y archived in `layout` an hour ago (by the archiver's clock), then x restored and
+   * updated: v1 is archived, v2 live.
+   */
+  async function archivedThenChanged(
+    layout: 'segment' | 'record',
+  ): Promise<{ archived: Harness; v1: ArchiveEntry; v2: unknown }> {
+    const archived = await startHarness({ backend, layout, clock: () => new Date(Date.now() - 3_600_000) });
+    harness = archived;
+    await seed(archived, ['x', 'y']);
+    await archived.services.archiver.runOnce();
+    const v1 = await archived.adapters.index.get('x');
+    if (!v1) throw new Error('x was not archived');
+    const restored = await archived.services.records.restore('x');
+    const v2 = await archived.services.records.replace(
+      'x',
+      { ...restored.doc, status: 'refunded' },
+      undefined,
+    );
+    return { archived, v1: withoutEtag(v1), v2: v2.doc };
+  }
+
+  /**
    * x archived into a segment an hour ago (by the archiver's clock), restored and updated, then
    * archived again now in the record layout: its dead v1 stays in the segment beside y.
    */
@@ -323,26 +345,12 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     v2Blob: string;
     v2: unknown;
   }> {
-    harness = await startHarness({
-      backend,
-      layout: 'segment',
-      clock: () => new Date(Date.now() - 3_600_000),
-    });
-    await seed(harness, ['x', 'y']);
-    await harness.services.archiver.runOnce();
-    const v1 = await harness.adapters.index.get('x');
-    if (!v1) throw new Error('x was not archived');
-    const restored = await harness.services.records.restore('x');
-    const v2 = await harness.services.records.replace(
-      'x',
-      { ...restored.doc, status: 'refunded' },
-      undefined,
-    );
-    const later = await startHarness({ reuse: harness, layout: 'record' });
+    const { archived, v1, v2 } = await archivedThenChanged('segment');
+    const later = await startHarness({ reuse: archived, layout: 'record' });
     await later.services.archiver.runOnce({ olderThanDays: 0 });
     const [v2Blob] = await blobNames(later, 'records/');
     if (!v2Blob) throw new Error('v2 was not archived as a record blob');
-    return { later, v1: withoutEtag(v1), v2Blob, v2: v2.doc };
+    return { later, v1, v2Blob, v2 };
   }
 
   it('a repair indexes the newest copy of a record the index lost, whichever layout holds it', async () => {
@@ -383,29 +391,17 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
 
   it('a repair prefers a newer segment copy to an older record blob, which it removes', async () => {
     // v1 in the record layout an hour ago; restored and updated, with the garbage note of v1 lost.
-    harness = await startHarness({
-      backend,
-      layout: 'record',
-      clock: () => new Date(Date.now() - 3_600_000),
-    });
-    await seed(harness, ['x', 'y']);
-    await harness.services.archiver.runOnce();
-    const [v1Blob] = (await blobNames(harness, 'records/')).filter((name) => name.includes('/x.'));
-    const restored = await harness.services.records.restore('x');
-    const v2 = await harness.services.records.replace(
-      'x',
-      { ...restored.doc, status: 'refunded' },
-      undefined,
-    );
-    const notes = await harness.adapters.garbage.list({ limit: 100 });
-    await harness.adapters.garbage.forget(notes.map((note) => note.seq));
-    const later = await startHarness({ reuse: harness, layout: 'segment' });
+    const { archived, v2 } = await archivedThenChanged('record');
+    const [v1Blob] = (await blobNames(archived, 'records/')).filter((name) => name.includes('/x.'));
+    const notes = await archived.adapters.garbage.list({ limit: 100 });
+    await archived.adapters.garbage.forget(notes.map((note) => note.seq));
+    const later = await startHarness({ reuse: archived, layout: 'segment' });
     try {
       await later.services.archiver.runOnce({ olderThanDays: 0 });
       await later.adapters.index.withdraw('x');
       const repaired = await later.services.verifier.verify({ repair: true, graceMs: 0 });
       expect(repaired).toMatchObject({ ok: true, repaired: { entries_rebuilt: 1, orphans_removed: 1 } });
-      expect((await later.services.records.get('x')).doc).toEqual(v2.doc);
+      expect((await later.services.records.get('x')).doc).toEqual(v2);
       expect(await blobNames(later, 'records/')).not.toContain(v1Blob);
     } finally {
       await later.close();
@@ -430,17 +426,9 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
   it.runIf(backend === 'azure')(
     'a repair indexes no copy of a record whose newer segment is in the Archive tier, and never removes it',
     async () => {
-      harness = await startHarness({
-        backend,
-        layout: 'segment',
-        clock: () => new Date(Date.now() - 3_600_000),
-      });
-      await seed(harness, ['x', 'y']);
-      await harness.services.archiver.runOnce();
-      const restored = await harness.services.records.restore('x');
-      await harness.services.records.replace('x', { ...restored.doc, status: 'refunded' }, undefined);
-      const older = (await blobNames(harness, 'segments/')).filter((name) => name.endsWith('.gz'));
-      const later = await startHarness({ reuse: harness, layout: 'segment' });
+      const { archived } = await archivedThenChanged('segment');
+      const older = (await blobNames(archived, 'segments/')).filter((name) => name.endsWith('.gz'));
+      const later = await startHarness({ reuse: archived, layout: 'segment' });
       try {
         await later.services.archiver.runOnce({ olderThanDays: 0 });
         const [newer] = (await blobNames(later, 'segments/')).filter(
