@@ -114,12 +114,17 @@ export interface ArchiveIndex {
   readonly upkeep?: IndexUpkeep;
 }
 
-/** Withdraws the entry unless it changed since it was read (a newer version then stays). */
-export async function withdrawUnlessChanged(index: ArchiveIndex, entry: StoredEntry): Promise<void> {
+/**
+ * Withdraws the entry unless it changed since it was read (a newer version then stays): false
+ * when it had changed.
+ */
+export async function withdrawUnlessChanged(index: ArchiveIndex, entry: StoredEntry): Promise<boolean> {
   try {
     await index.withdraw(entry.id, entry.etag);
+    return true;
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
+    return false;
   }
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pMap from 'p-map';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { LockHeldError, PreconditionFailedError, ValidationError } from '../domain/errors.js';
+import { LockHeldError, ValidationError } from '../domain/errors.js';
 import {
   checkpointName,
   emptyTally,
@@ -15,7 +15,13 @@ import {
 } from '../domain/index-migration.js';
 import { sha256Hex } from '../domain/billing-record.js';
 import { INDEX_FILES_PREFIX, INDEX_ROOT_PREFIX } from '../domain/index-root.js';
-import { sameEntry, withoutEtag, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
+import {
+  sameEntry,
+  withdrawUnlessChanged,
+  withoutEtag,
+  type ArchiveIndex,
+  type StoredEntry,
+} from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LiveStore } from '../ports/live-store.js';
@@ -281,13 +287,8 @@ export class IndexMigration {
         if (!held[i] || !sameEntry(entry, held[i])) tally.kept += 1;
         continue;
       }
-      try {
-        await this.deps.source.withdraw(entry.id, entry.etag);
-        tally.withdrawn += 1;
-      } catch (error) {
-        if (!(error instanceof PreconditionFailedError)) throw error;
-        tally.kept += 1;
-      }
+      if (await withdrawUnlessChanged(this.deps.source, entry)) tally.withdrawn += 1;
+      else tally.kept += 1;
     }
   }
 
@@ -345,14 +346,9 @@ export class IndexMigration {
         tally.kept += keep;
         continue;
       }
-      try {
-        await this.deps.target.withdraw(entry.id, entry.etag);
-        tally.withdrawn += 1;
-      } catch (error) {
-        if (!(error instanceof PreconditionFailedError)) throw error;
-        // Changed in the blob index since this page was read: the newer entry stays.
-        tally.kept += keep;
-      }
+      // Changed in the blob index since this page was read: the newer entry stays.
+      if (await withdrawUnlessChanged(this.deps.target, entry)) tally.withdrawn += 1;
+      else tally.kept += keep;
     }
   }
 
