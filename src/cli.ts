@@ -272,9 +272,22 @@ program
       .argParser(wholeNumber(0))
       .default(24),
   )
-  .action(async (options: { repair: boolean; graceHours: number }) => {
+  .addOption(
+    new Option(
+      '--rebuild-index',
+      'with ARCHIVE_INDEX=blob: empty the index and build it again whole from manifests and record blobs (implies --repair; archived records answer 503 until it ends)',
+    )
+      .default(false)
+      .implies({ repair: true }),
+  )
+  .action(async (options: { repair: boolean; graceHours: number; rebuildIndex: boolean }) => {
     await withServices(async ({ verifier, audit }) => {
-      const verify = () => verifier.verify({ repair: options.repair, graceMs: options.graceHours * HOUR_MS });
+      const verify = () =>
+        verifier.verify({
+          repair: options.repair,
+          graceMs: options.graceHours * HOUR_MS,
+          rebuildIndex: options.rebuildIndex,
+        });
       const report = options.repair
         ? await audited(audit, { action: 'archive.repair' }, verify, ({ repaired }) =>
             repairSummary(repaired),
@@ -558,7 +571,12 @@ function repairSummary(repaired: VerifyReport['repaired']): string {
   const roots =
     repaired.index_roots_pruned > 0 ? `, ${repaired.index_roots_pruned} old index roots pruned` : '';
   const counts = repaired.index_counts_recounted ? ', index counts recounted' : '';
-  return `${repaired.entries_rebuilt} entries rebuilt, ${repaired.orphans_removed} orphans removed${roots}${counts}`;
+  const emptied =
+    repaired.index_files_discarded > 0
+      ? `, index emptied of ${repaired.index_files_discarded} files first`
+      : '';
+  const rebuilt = repaired.index_rebuild_finished ? ', index rebuild finished' : '';
+  return `${repaired.entries_rebuilt} entries rebuilt${emptied}${rebuilt}, ${repaired.orphans_removed} orphans removed${roots}${counts}`;
 }
 
 /** What the report means, and what to do about it, in a few lines. */

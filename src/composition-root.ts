@@ -324,7 +324,7 @@ export async function createServices(
   const { tiers } = store;
   const reader = new ArchiveReader(layouts);
   const deletedWhileArchiving = deletedDuringRun(deletions, runLog);
-  const restorer = new Restorer(live, index, reader, clock, deletedWhileArchiving);
+  const restorer = new Restorer(live, index, reader, clock, deletedWhileArchiving, deletions);
   const policyContainer =
     config.backend.kind === 'azure' ? config.backend.blob.container : POLICY_FILE_CONTAINER;
   const cost = new CostService(

@@ -32,4 +32,5 @@ export const ERROR_CODES: Readonly<Record<string, { http: number; exit: number }
   rehydrating: { http: 202, exit: EXIT.pending },
   integrity_error: { http: 500, exit: EXIT.failed },
   store_unavailable: { http: 503, exit: EXIT.failed },
+  index_rebuilding: { http: 503, exit: EXIT.pending },
 };

@@ -89,6 +89,15 @@ export class StoreUnavailableError extends DomainError {
   }
 }
 
+/**
+ * The archive index is being rebuilt (`verify --repair --rebuild-index`) and lacks entries of
+ * archived records until it ends: whether a record is archived cannot be told yet. Its message
+ * names no internals, so clients see it.
+ */
+export class IndexRebuildingError extends DomainError {
+  readonly code = 'index_rebuilding';
+}
+
 /** No credential, or one that does not identify anybody. The message never says which record exists. */
 export class UnauthenticatedError extends DomainError {
   readonly code = 'unauthenticated';

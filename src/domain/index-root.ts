@@ -67,6 +67,18 @@ export interface IndexRoot {
   shards: IndexShard[];
   /** The entries standing at this generation and their records' bytes: `summary` without a scan. */
   counts: IndexCounts;
+  /**
+   * Present from the root that emptied the index for a rebuild (`verify --repair --rebuild-index`)
+   * to the root that ends it: until then the index lacks entries of records that are archived, so
+   * a look-up that finds nothing cannot say "not archived".
+   */
+  rebuild?: IndexRebuild;
+}
+
+/** A rebuild of the index under way: when and by which repair it began. */
+export interface IndexRebuild {
+  started_at: string;
+  by: string;
 }
 
 export interface IndexCounts {
@@ -123,6 +135,12 @@ const RootSchema = Type.Object(
         ),
       },
       { additionalProperties: false },
+    ),
+    rebuild: Type.Optional(
+      Type.Object(
+        { started_at: Type.String({ minLength: 1 }), by: Type.String({ minLength: 1 }) },
+        { additionalProperties: false },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -212,6 +230,8 @@ export interface IndexRootChange {
   counts?: CountsChange;
   /** Counts that replace the root's whole: a recount of the same files. */
   recount?: Required<IndexCounts>;
+  /** Ends the rebuild the root carries; otherwise every commit carries it on. */
+  endRebuild?: true;
 }
 
 /** What a change adds to each count, total and by creation month. */
@@ -303,6 +323,21 @@ export function nextIndexRoot(root: IndexRoot, change: IndexRootChange, committe
     journal,
     shards,
     counts,
+    ...(root.rebuild && !change.endRebuild && { rebuild: root.rebuild }),
+  };
+}
+
+/**
+ * The next generation's root for a rebuild: the same index (readers follow it as any commit),
+ * naming no file and counting nothing, and marked as rebuilding until the rebuild ends.
+ */
+export function emptiedIndexRoot(root: IndexRoot, rebuild: IndexRebuild, committedAt: Date): IndexRoot {
+  return {
+    ...emptyIndexRoot(root.shards.length),
+    index_id: root.index_id,
+    generation: root.generation + 1,
+    committed_at: committedAt.toISOString(),
+    rebuild,
   };
 }
 

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyError, FastifyInstance } from 'fastify';
-import { ArchivedOfflineError, DomainError } from '../domain/errors.js';
+import { ArchivedOfflineError, DomainError, IndexRebuildingError } from '../domain/errors.js';
 import { schemaProblems } from '../domain/schema-validator.js';
 import { ERROR_CODES } from '../error-codes.js';
 
@@ -14,6 +14,8 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
 };
 
 const STORE_RETRY_AFTER_SECONDS = 5;
+/** A rebuild takes minutes: asking again at once only loads the store it reads. */
+const REBUILD_RETRY_AFTER_SECONDS = 60;
 
 /** Every error leaves as JSON `{ error, message }`; 5xx details stay in the log. */
 export function registerErrorHandlers(app: FastifyInstance): void {
@@ -35,6 +37,11 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       if (status !== undefined && status < 500) {
         return reply.code(status).send({ error: error.code, message: error.message, ...error.details });
       }
+      if (error instanceof IndexRebuildingError)
+        return reply
+          .code(503)
+          .header('Retry-After', String(REBUILD_RETRY_AFTER_SECONDS))
+          .send({ error: error.code, message: error.message });
       request.log.error({ err: error, details: error.details }, `request failed: ${error.code}`);
       // A store that is down after our retries is worth asking again soon, not at once.
       if (status === 503) reply.header('Retry-After', String(STORE_RETRY_AFTER_SECONDS));

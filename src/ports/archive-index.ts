@@ -1,5 +1,6 @@
 import type { StoredBytes } from '../domain/cost-model.js';
 import { PreconditionFailedError } from '../domain/errors.js';
+import type { IndexRebuild } from '../domain/index-root.js';
 import type { BlobInfo } from './archive-store.js';
 
 /**
@@ -40,6 +41,18 @@ export interface ArchiveListQuery {
   blob?: string | undefined;
   /** Entries of records created before this ISO time (a comparison of the UTC text entries keep). */
   createdBefore?: string | undefined;
+  /** See IndexReadOptions. */
+  evenIfRebuilding?: boolean | undefined;
+}
+
+export interface IndexReadOptions {
+  /**
+   * While a rebuild of an index kept as files is under way (`verify --repair --rebuild-index`),
+   * the index lacks entries of archived records, so a look-up that finds nothing, or any listing,
+   * fails with IndexRebuildingError rather than answer "not archived". Only the repair that
+   * rebuilds it reads it as it stands.
+   */
+  evenIfRebuilding?: boolean | undefined;
 }
 
 /**
@@ -61,6 +74,15 @@ export interface IndexUpkeep {
    * they differ, commits a generation that keeps the scan's.
    */
   checkCounts(options: { repair: boolean }): Promise<IndexCountCheck>;
+  /** The rebuild under way at the newest root, if any. */
+  rebuildUnderWay(): Promise<IndexRebuild | undefined>;
+  /**
+   * Begins a rebuild: commits a next generation that names no file, counts nothing and carries
+   * `rebuild`, then deletes the files no root names any more; how many files went.
+   */
+  beginRebuild(rebuild: IndexRebuild): Promise<number>;
+  /** Commits a next generation without the rebuild mark: look-ups answer "not archived" again. */
+  endRebuild(): Promise<void>;
 }
 
 /** Archived records of one creation month (YYYY-MM, UTC) and their summed sizes. */
@@ -87,9 +109,9 @@ export interface ArchiveIndex {
   init(): Promise<void>;
   close(): Promise<void>;
   /** The entry, or undefined when the id is not archived. */
-  get(id: string): Promise<StoredEntry | undefined>;
+  get(id: string, options?: IndexReadOptions): Promise<StoredEntry | undefined>;
   /** The entries of these ids in input order (undefined where not archived), in a few requests. */
-  getMany(ids: readonly string[]): Promise<(StoredEntry | undefined)[]>;
+  getMany(ids: readonly string[], options?: IndexReadOptions): Promise<(StoredEntry | undefined)[]>;
   /** Upserts entries, returned with their new etags in input order. */
   putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]>;
   /**
@@ -129,12 +151,16 @@ export async function withdrawUnlessChanged(index: ArchiveIndex, entry: StoredEn
 }
 
 /** Every entry in `blob`, page by page. */
-export async function allEntriesIn(index: ArchiveIndex, blob: string): Promise<StoredEntry[]> {
+export async function allEntriesIn(
+  index: ArchiveIndex,
+  blob: string,
+  options: IndexReadOptions = {},
+): Promise<StoredEntry[]> {
   const PAGE = 500;
   const entries: StoredEntry[] = [];
   let afterId: string | undefined;
   for (;;) {
-    const page = await index.list({ blob, limit: PAGE, afterId });
+    const page = await index.list({ blob, limit: PAGE, afterId, ...options });
     entries.push(...page);
     if (page.length < PAGE) return entries;
     afterId = page.at(-1)?.id;

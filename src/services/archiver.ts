@@ -19,6 +19,7 @@ import type { LiveStore, UnarchivableRecord } from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
 import type { RunLog, RunRecord } from '../ports/run-log.js';
 import { DAY_MS, systemSleep, type Clock, type Sleep } from './clock.js';
+import { refuseWhileIndexRebuilt } from './index-rebuild-gate.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { DurableBatch } from './layouts/archive-layout.js';
 import type { Layouts } from './layouts/layouts.js';
@@ -172,6 +173,7 @@ export class Archiver {
     });
     try {
       if (!options.dryRun) await this.migrationGate?.refuseWhileOpen('an archival run');
+      await refuseWhileIndexRebuilt(this.index, 'an archival run');
       const run = startedRun({
         run_id: runId,
         slice: sliceLabel(slice),

@@ -4,6 +4,7 @@ import pMap from 'p-map';
 import type { Logger } from 'pino';
 import { ArchivedOfflineError, IntegrityError, ValidationError } from '../domain/errors.js';
 import type { SegmentManifest } from '../domain/segment-manifest.js';
+import { refuseWhileIndexRebuilt } from './index-rebuild-gate.js';
 import { allEntriesIn, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
 import type { Lock } from '../ports/lock.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
@@ -83,6 +84,7 @@ export class Compactor {
     };
     try {
       if (!report.dry_run) await this.deps.migrationGate?.refuseWhileOpen('compaction');
+      await refuseWhileIndexRebuilt(this.deps.index, 'compaction');
       const pass = new CompactionPass(this.deps, report, runId, started, () => {
         throwIfLost(lease);
       });

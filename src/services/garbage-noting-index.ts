@@ -5,11 +5,14 @@ import {
   type ArchiveEntry,
   type ArchiveIndex,
   type ArchiveListQuery,
+  type IndexReadOptions,
   type IndexUpkeep,
   type MonthSummary,
   type StoredEntry,
 } from '../ports/archive-index.js';
 import type { Garbage, GarbageQueue } from '../ports/garbage-queue.js';
+
+const AS_IT_STANDS: IndexReadOptions = { evenIfRebuilding: true };
 
 /**
  * The index as services use it: a change that leaves a location no entry points to notes it in the
@@ -43,12 +46,12 @@ export class GarbageNotingIndex implements ArchiveIndex {
     return this.index.ping();
   }
 
-  get(id: string): Promise<StoredEntry | undefined> {
-    return this.index.get(id);
+  get(id: string, options?: IndexReadOptions): Promise<StoredEntry | undefined> {
+    return this.index.get(id, options);
   }
 
-  getMany(ids: readonly string[]): Promise<(StoredEntry | undefined)[]> {
-    return this.index.getMany(ids);
+  getMany(ids: readonly string[], options?: IndexReadOptions): Promise<(StoredEntry | undefined)[]> {
+    return this.index.getMany(ids, options);
   }
 
   /**
@@ -56,7 +59,11 @@ export class GarbageNotingIndex implements ArchiveIndex {
    * upsert fails part way, the entries that did move still leave theirs.
    */
   async putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]> {
-    const previous = await this.index.getMany(entries.map((entry) => entry.id));
+    // Only which old locations an entry leaves: an index being rebuilt may lack them (see IndexReadOptions).
+    const previous = await this.index.getMany(
+      entries.map((entry) => entry.id),
+      AS_IT_STANDS,
+    );
     const moving = entries.flatMap((entry, i) => {
       const before = previous[i];
       return before && !sameLocation(before.location, entry.location) ? [{ entry, before }] : [];
@@ -66,7 +73,7 @@ export class GarbageNotingIndex implements ArchiveIndex {
       stored = await this.index.putMany(entries);
     } catch (error) {
       const ids = moving.map(({ entry }) => entry.id);
-      const now = await this.index.getMany(ids).catch((lookUpError: unknown) => {
+      const now = await this.index.getMany(ids, AS_IT_STANDS).catch((lookUpError: unknown) => {
         this.logger.warn(
           { err: lookUpError, ids },
           'could not tell which entries a failed index write moved: their old blobs stay, and `verify` reports those it cannot tell from lost records',

@@ -83,7 +83,13 @@ export class RecordService {
     // An archival run may have moved a record of this id between the look and the create: the
     // create succeeded only because the run deleted the live copy, after indexing it. Left beside
     // the archived record, the new one would shadow it and a later change would withdraw it.
-    if (await this.isArchived(doc.id)) {
+    // A look that fails (the index being rebuilt, a store down) takes the create back as well:
+    // the client is told it failed.
+    const archived = await this.isArchived(doc.id).catch(async (error: unknown) => {
+      await this.live.delete(doc.id, stored.etag);
+      throw error;
+    });
+    if (archived) {
       await this.live.delete(doc.id, stored.etag);
       throw new ConflictError(`a record with id '${doc.id}' exists (archived)`, 'duplicate_id');
     }
@@ -130,7 +136,8 @@ export class RecordService {
         if (found.where === 'live') {
           const live = found.record;
           checkIfMatch(id, ifMatch, live.etag);
-          const staleEntry = await this.index.get(id);
+          // A record live stays live: an index being rebuilt lacking its stale entry changes nothing.
+          const staleEntry = await this.index.get(id, { evenIfRebuilding: true });
           const doc = replacedRecordDocument(live.doc, input, this.clock());
           try {
             const stored = await this.live.replace(doc, live.etag);

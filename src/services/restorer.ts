@@ -1,6 +1,7 @@
 import type { RecordDocument } from '../domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../domain/errors.js';
 import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
+import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LiveStore, StoredRecord } from '../ports/live-store.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
@@ -22,6 +23,7 @@ export class Restorer {
     private readonly reader: ArchiveReader,
     private readonly clock: Clock,
     private readonly deletedDuringRun: DeletedDuringRun,
+    private readonly deletions: DeletionNotes,
   ) {}
 
   /** Restores an archived record as it was archived, stamped with `restored_at`. */
@@ -72,6 +74,7 @@ export class Restorer {
       if (error instanceof PreconditionFailedError) return { kind: 'live', record };
       throw error;
     }
+    if (await this.emptiedForRebuild(entry)) return { kind: 'live', record };
     // The entry vanished between our read and our withdrawal: a concurrent delete won. Undo our copy.
     try {
       await this.live.delete(entry.id, record.etag);
@@ -80,5 +83,16 @@ export class Restorer {
       return { kind: 'live', record: (await this.live.get(entry.id)) ?? record };
     }
     return { kind: 'deleted' };
+  }
+
+  /**
+   * Whether the entry went with an index emptied for a rebuild, not with a delete: no delete of the
+   * record was noted since it was archived (a delete and a retention sweep note theirs before they
+   * withdraw). The rebuild indexes no live record again, so the copy made live stands.
+   */
+  private async emptiedForRebuild(entry: StoredEntry): Promise<boolean> {
+    if (!(await this.index.upkeep?.rebuildUnderWay())) return false;
+    const deletedAt = await this.deletions.deletedAt(entry.id);
+    return deletedAt === undefined || deletedAt < entry.archived_at;
   }
 }

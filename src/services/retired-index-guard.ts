@@ -4,6 +4,7 @@ import type {
   ArchiveEntry,
   ArchiveIndex,
   ArchiveListQuery,
+  IndexReadOptions,
   IndexUpkeep,
   MonthSummary,
   StoredEntry,
@@ -51,14 +52,14 @@ export class RetiredIndexGuard implements ArchiveIndex {
     return this.index.ping();
   }
 
-  async get(id: string): Promise<StoredEntry | undefined> {
+  async get(id: string, options?: IndexReadOptions): Promise<StoredEntry | undefined> {
     await this.stillKept();
-    return this.index.get(id);
+    return this.index.get(id, options);
   }
 
-  async getMany(ids: readonly string[]): Promise<(StoredEntry | undefined)[]> {
+  async getMany(ids: readonly string[], options?: IndexReadOptions): Promise<(StoredEntry | undefined)[]> {
     await this.stillKept();
-    return this.index.getMany(ids);
+    return this.index.getMany(ids, options);
   }
 
   async putMany(entries: readonly ArchiveEntry[]): Promise<StoredEntry[]> {

@@ -1,13 +1,20 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ArchivedGoneError, ArchivedOfflineError, IntegrityError } from '../domain/errors.js';
+import {
+  ArchivedGoneError,
+  ArchivedOfflineError,
+  IntegrityError,
+  ValidationError,
+} from '../domain/errors.js';
+import type { IndexRebuild } from '../domain/index-root.js';
 import { recordTimes } from '../domain/record-times.js';
 import type { ManifestRecord, SegmentManifest } from '../domain/segment-manifest.js';
 import {
   allEntriesIn,
   type ArchiveEntry,
   type ArchiveIndex,
+  type IndexReadOptions,
   type StoredEntry,
 } from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
@@ -24,12 +31,20 @@ const PAGE = 500;
 const UNREFERENCED_RECORD_BLOB = 'record blob no index entry points to';
 /** Findings listed in full per kind; the counts are always complete. */
 const LISTED = 50;
+/** This pass judges what the index lacks, so it reads it as it stands, even while it is rebuilt. */
+const AS_IT_STANDS: IndexReadOptions = { evenIfRebuilding: true };
 
 export interface VerifyOptions {
   /** Rebuild missing index entries from manifests and remove orphans older than the grace period. */
   repair?: boolean;
   /** Orphans younger than this may belong to a run still in flight elsewhere; default 24 h. */
   graceMs?: number;
+  /**
+   * With `repair`, on an index kept as files: empty the index first, so the repair builds it again
+   * whole from the manifests and record blobs (for an index damaged past reading). A rebuild a
+   * crash interrupted is finished by any later repair.
+   */
+  rebuildIndex?: boolean;
 }
 
 /** A copy a repair chose to index, and the blob it is in. */
@@ -91,13 +106,17 @@ export interface VerifyReport {
   /**
    * `index_roots_pruned`: roots of a blob-native index superseded long enough ago;
    * `index_counts_recounted`: whether its entry counts were wrong, or by month not kept (a root
-   * older than format 3), and were written again from a scan (0 and false for other indexes).
+   * older than format 3), and were written again from a scan; `index_files_discarded`: the files
+   * a rebuild emptied the index of; `index_rebuild_finished`: whether this repair ended a rebuild,
+   * its own or one a crash interrupted (0 and false for other indexes).
    */
   repaired: {
     entries_rebuilt: number;
     orphans_removed: number;
     index_roots_pruned: number;
     index_counts_recounted: boolean;
+    index_files_discarded: number;
+    index_rebuild_finished: boolean;
   };
 }
 
@@ -140,6 +159,14 @@ export class Verifier {
       description: `verify, pid ${process.pid} on ${hostname()}`,
     });
     try {
+      if (options.rebuildIndex) {
+        if (!options.repair)
+          throw new ValidationError('--rebuild-index rebuilds as a repair does: add --repair');
+        if (!this.deps.index.upkeep)
+          throw new ValidationError(
+            '--rebuild-index replaces an index kept as files (ARCHIVE_INDEX=blob); a Cosmos DB or SQLite index is mended entry by entry by --repair alone',
+          );
+      }
       if (options.repair) await this.deps.migrationGate?.refuseWhileOpen('a repair');
       return await new VerifyPass(this.deps, options, clock(), () => {
         throwIfLost(lease);
@@ -170,6 +197,8 @@ class VerifyPass {
     orphans_removed: 0,
     index_roots_pruned: 0,
     index_counts_recounted: false,
+    index_files_discarded: 0,
+    index_rebuild_finished: false,
   };
   private deadRecords = 0;
   /** Every blob of the layouts, with its tier where the store has tiers. */
@@ -206,6 +235,7 @@ class VerifyPass {
         this.blobs.set(blob.name, blob);
         if (layout === record) this.recordBlobs.add(blob.name);
       }
+    const rebuild = await this.rebuildUnderWay();
     await this.checkEntries();
     /** Record blobs no entry points to, by the id their names carry: judged after the segments. */
     const unreferenced = new Map<string, string[]>();
@@ -221,6 +251,7 @@ class VerifyPass {
     }
     for (const [id, names] of unreferenced) await this.judgeRecordBlobs(id, names);
     await this.indexChosen();
+    if (rebuild) await this.endRebuild(rebuild);
     await this.checkIndexFiles();
     await this.checkLive();
     return {
@@ -238,11 +269,71 @@ class VerifyPass {
     };
   }
 
+  /**
+   * The rebuild of the index this pass takes part in, if any: one `--rebuild-index` begins now
+   * (emptying the index), or one a crash interrupted, which a repair finishes and a plain verify
+   * reports.
+   */
+  private async rebuildUnderWay(): Promise<IndexRebuild | undefined> {
+    const { upkeep } = this.deps.index;
+    if (!upkeep) return undefined;
+    const interrupted = await upkeep.rebuildUnderWay();
+    if (interrupted) {
+      if (this.options.repair) {
+        this.deps.logger.warn(
+          { ...interrupted, repair: this.runId },
+          'finishing a rebuild of the archive index',
+        );
+        return interrupted;
+      }
+      this.corrupt.add({
+        blob: 'index/roots/',
+        message: `the archive index is being rebuilt (begun at ${interrupted.started_at} by ${interrupted.by}) and lacks entries until the rebuild ends: verify --repair finishes it`,
+      });
+      return undefined;
+    }
+    if (!this.options.rebuildIndex) return undefined;
+    // Their records could be indexed again only once rehydrated, and read as unavailable until then.
+    const offline = [...this.blobs.keys()].filter((name) => this.inArchiveTier(name));
+    if (offline.length > 0)
+      throw new ValidationError(
+        `${offline.length} archived blobs are in the Archive tier (${offline[0] ?? ''} first): a rebuilt index could hold their records only once they are rehydrated; rehydrate them first, or repair without --rebuild-index`,
+      );
+    const begun = { started_at: this.now.toISOString(), by: this.runId };
+    this.checkLease();
+    this.repaired.index_files_discarded = await upkeep.beginRebuild(begun);
+    this.deps.logger.warn(
+      { files: this.repaired.index_files_discarded, repair: this.runId },
+      'archive index emptied for a rebuild',
+    );
+    return begun;
+  }
+
+  /** Ends the rebuild once every copy was judged and the chosen ones indexed. */
+  private async endRebuild(rebuild: IndexRebuild): Promise<void> {
+    this.checkLease();
+    await this.deps.index.upkeep?.endRebuild();
+    this.repaired.index_rebuild_finished = true;
+    this.deps.logger.warn(
+      {
+        ...rebuild,
+        entries: this.repaired.entries_rebuilt,
+        unindexed: this.unindexed.list.count,
+        repair: this.runId,
+      },
+      'archive index rebuild finished',
+    );
+  }
+
   /** Every entry: its blob exists; record-layout bytes verify (segments are checked per segment). */
   private async checkEntries(): Promise<void> {
     let afterId: string | undefined;
     for (;;) {
-      const page = await this.deps.index.list({ limit: PAGE, ...(afterId !== undefined && { afterId }) });
+      const page = await this.deps.index.list({
+        limit: PAGE,
+        ...(afterId !== undefined && { afterId }),
+        ...AS_IT_STANDS,
+      });
       if (page.length === 0) return;
       afterId = page.at(-1)?.id;
       for (const entry of page) {
@@ -350,7 +441,7 @@ class VerifyPass {
 
   private async checkSegment(segment: string): Promise<void> {
     const layout = this.deps.layouts.segment;
-    const entries = await allEntriesIn(this.deps.index, segment);
+    const entries = await allEntriesIn(this.deps.index, segment, AS_IT_STANDS);
     if (!layout.manifestNames(segment).some((name) => this.blobs.has(name))) {
       if (entries.length === 0) {
         await this.noteOrphan(layout, segment, 'segment without a manifest, nothing points into it');
@@ -433,11 +524,17 @@ class VerifyPass {
       pointedAt.add(place);
     }
     let stillUsed = entries.length > 0;
-    for (const record of manifest.records) {
+    const unpointed = manifest.records.filter((record) => !pointedAt.has(layout.placeOf(manifest, record)));
+    // Where the index points the others, asked at once: a look-up per record would probe for a
+    // newer index root each time, which a rebuild (every record unpointed) would pay per record.
+    const ids = unpointed.map((record) => record.id);
+    const found = await this.deps.index.getMany(ids, AS_IT_STANDS);
+    const indexed = new Map(ids.map((id, i) => [id, found[i]]));
+    for (const record of unpointed) {
       const place = layout.placeOf(manifest, record);
-      if (pointedAt.has(place)) continue;
       const hash = hashes?.get(place);
-      if (hash === undefined && (await this.indexedEarlier(record, manifest))) {
+      const elsewhere = indexed.get(record.id);
+      if (hash === undefined && indexedEarlier(elsewhere, manifest)) {
         // Archived after the copy the index points to, and not readable here to compare: it may
         // be a later version whose entry was lost, so it is neither dead nor an orphan.
         stillUsed = true;
@@ -448,7 +545,7 @@ class VerifyPass {
         });
         continue;
       }
-      if (await this.isAccountedFor(record, manifest)) {
+      if (await this.isAccountedFor(record, manifest, elsewhere)) {
         this.deadRecords += 1;
         continue;
       }
@@ -491,17 +588,18 @@ class VerifyPass {
     this.chosen.delete(id);
   }
 
-  /** Whether the index points the record's id at a copy archived before this segment's. */
-  private async indexedEarlier(record: ManifestRecord, manifest: SegmentManifest): Promise<boolean> {
-    const indexed = await this.deps.index.get(record.id);
-    return indexed !== undefined && Date.parse(indexed.archived_at) < Date.parse(manifest.archived_at);
-  }
-
-  /** Whether a manifest record nothing points to is superseded: live, indexed elsewhere, or deleted after. */
-  private async isAccountedFor(record: ManifestRecord, manifest: SegmentManifest): Promise<boolean> {
+  /**
+   * Whether a manifest record nothing points to is superseded: live, indexed elsewhere (the entry
+   * the index holds for its id, if any), or deleted after.
+   */
+  private async isAccountedFor(
+    record: ManifestRecord,
+    manifest: SegmentManifest,
+    indexed: StoredEntry | undefined,
+  ): Promise<boolean> {
     const chosen = this.chosen.get(record.id);
     if (chosen) return chosen.entry.archived_at >= manifest.archived_at;
-    if (await this.deps.index.get(record.id)) return true;
+    if (indexed) return true;
     if (await this.deps.live.get(record.id)) return true;
     const deletedAt = await this.deps.deletions.deletedAt(record.id);
     return deletedAt !== undefined && deletedAt >= manifest.archived_at;
@@ -535,7 +633,7 @@ class VerifyPass {
         message: `record '${id}' is in ${blob} but neither live nor indexed${why}`,
       });
     };
-    const elsewhere = await this.deps.index.get(id);
+    const elsewhere = await this.deps.index.get(id, AS_IT_STANDS);
     if (elsewhere) {
       // Superseded only by a copy that is there: an entry whose blob is gone is reported missing,
       // and these may then be the record's last bytes.
@@ -642,7 +740,7 @@ class VerifyPass {
     for (let i = 0; i < chosen.length; i += PAGE) {
       const page = chosen.slice(i, i + PAGE);
       const ids = page.map((copy) => copy.entry.id);
-      const indexed = await this.deps.index.getMany(ids);
+      const indexed = await this.deps.index.getMany(ids, AS_IT_STANDS);
       const writable: ChosenCopy[] = [];
       for (const [j, copy] of page.entries()) {
         if (indexed[j] || (await this.deps.live.get(copy.entry.id))) continue;
@@ -711,6 +809,11 @@ class VerifyPass {
       message: `${what}${this.options.repair ? ` (younger than the grace period)` : ''}`,
     });
   }
+}
+
+/** Whether the index points a manifest record's id at a copy archived before this segment's. */
+function indexedEarlier(indexed: StoredEntry | undefined, manifest: SegmentManifest): boolean {
+  return indexed !== undefined && Date.parse(indexed.archived_at) < Date.parse(manifest.archived_at);
 }
 
 const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;

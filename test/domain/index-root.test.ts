@@ -4,6 +4,7 @@ import {
   countsChange,
   countsFallShort,
   countsOf,
+  emptiedIndexRoot,
   emptyIndexRoot,
   encodeIndexRoot,
   filesOf,
@@ -271,6 +272,35 @@ describe('index roots', () => {
     const { index_id: _dropped, ...withoutId } = root;
     expect(() => parseIndexRoot(Buffer.from(JSON.stringify(withoutId)), indexRootName(4))).toThrow(
       IntegrityError,
+    );
+  });
+
+  it('empty the index for a rebuild, carry the rebuild through every commit, and drop it only when it ends', () => {
+    const root = fourCommits();
+    const rebuild = { started_at: at.toISOString(), by: 'repair-1' };
+    const emptied = emptiedIndexRoot(root, rebuild, at);
+    expect(emptied).toMatchObject({ index_id: root.index_id, generation: 5, rebuild, journal: [] });
+    expect(filesOf(emptied)).toEqual([]);
+    expect(emptied.counts).toEqual({ entries: 0, bytes: 0, months: {} });
+    expect(emptied.shards).toHaveLength(root.shards.length);
+    const written = nextIndexRoot(
+      emptied,
+      {
+        journal: { file: file('j6'), replaces: [] },
+        counts: countsChange([{ created_at: '2026-01-02T00:00:00Z', size: 5 }], []),
+      },
+      at,
+    );
+    const recounted = nextIndexRoot(written, { recount: countsOf([]) }, at);
+    for (const during of [written, recounted]) {
+      expect(during.rebuild).toEqual(rebuild);
+      expect(parseIndexRoot(encodeIndexRoot(during), indexRootName(during.generation))).toEqual(during);
+    }
+    const ended = nextIndexRoot(recounted, { endRebuild: true }, at);
+    expect(ended).not.toHaveProperty('rebuild');
+    expect(filesOf(ended).map((f) => f.name)).toEqual(['j6']);
+    expect(nextIndexRoot(ended, { journal: { file: file('j8'), replaces: [] } }, at)).not.toHaveProperty(
+      'rebuild',
     );
   });
 

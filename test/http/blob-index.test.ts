@@ -3,12 +3,15 @@ import { BlobArchiveIndex } from '../../src/adapters/blob-index/blob-archive-ind
 import { sha256Hex } from '../../src/domain/billing-record.js';
 import {
   encodeIndexRoot,
+  filesOf,
   indexFileName,
   indexRootName,
   INDEX_ROOT_PREFIX,
   parseIndexRoot,
 } from '../../src/domain/index-root.js';
+import type { LiveStore } from '../../src/ports/live-store.js';
 import { apiClient, type ApiClient } from '../helpers/api.js';
+import { intercept } from '../helpers/intercept.js';
 import { BACKENDS, blobNames, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
 /**
@@ -128,6 +131,197 @@ describe.each(BACKENDS)('the API on the blob-native archive index (%s)', (backen
     expect(await harness.services.stats.stats()).toMatchObject({
       archived_by_month: [{ month, count: 3, bytes: stats.archived_bytes }],
     });
+  });
+
+  /** Every file the newest root names loses a byte: the index can no longer answer. */
+  async function damageEveryIndexFile(): Promise<void> {
+    const store = harness.adapters.store;
+    const newest = (await blobNames(harness, INDEX_ROOT_PREFIX)).at(-1) ?? '';
+    for (const file of filesOf(parseIndexRoot(await store.get(newest), newest))) {
+      const bytes = await store.get(file.name);
+      bytes[0] = (bytes[0] ?? 0) ^ 0xff;
+      await store.delete(file.name);
+      await store.putIfAbsent(file.name, bytes, { sha256: sha256Hex(bytes) });
+    }
+  }
+
+  it('verify --repair --rebuild-index builds a damaged index again whole: newest versions, nothing deleted or restored back', async () => {
+    const created = new Map<string, unknown>();
+    for (const id of ['kept-0', 'kept-1', 'twice', 'restored', 'deleted', 'gone-after-restore']) {
+      const response = await api.post('/billing', recordBody({ id, created_at: daysAgo(200) }));
+      created.set(id, response.json());
+    }
+    await api.post('/archive/sync');
+    // Archived twice: its first copy stays in the first segment, dead, and must not come back.
+    const updated = await api.put(
+      '/billing/twice',
+      recordBody({ id: 'twice', amount: 7.5, created_at: daysAgo(200) }),
+    );
+    expect(updated.statusCode).toBe(200);
+    created.set('twice', updated.json());
+    expect((await api.post('/restore/gone-after-restore')).statusCode).toBe(200);
+    expect((await api.delete('/billing/gone-after-restore')).statusCode).toBe(204);
+    // With no threshold, so that the record updated a moment ago moves again.
+    await harness.services.archiver.runOnce({ olderThanDays: 0 });
+    expect((await api.post('/restore/restored')).statusCode).toBe(200);
+    expect((await api.delete('/billing/deleted')).statusCode).toBe(204);
+    expect((await api.get('/billing/twice')).headers['x-record-source']).toBe('archive');
+    await damageEveryIndexFile();
+    const reader = await startHarness({ reuse: harness, env });
+    try {
+      expect((await apiClient(reader.app).get('/billing/kept-0')).statusCode).toBe(500);
+
+      const report = await harness.services.verifier.verify({ repair: true, rebuildIndex: true });
+      expect(report, JSON.stringify(report)).toMatchObject({
+        ok: true,
+        repaired: { entries_rebuilt: 3, index_rebuild_finished: true, index_counts_recounted: false },
+      });
+      expect(report.repaired.index_files_discarded).toBeGreaterThan(0);
+      // A process that read the damaged index reads the rebuilt one: it is the next generation.
+      const readerApi = apiClient(reader.app);
+      for (const id of ['kept-0', 'kept-1', 'twice']) {
+        const response = await readerApi.get(`/billing/${id}`);
+        expect(response.statusCode, id).toBe(200);
+        expect(response.headers['x-record-source'], id).toBe('archive');
+        expect(response.json(), id).toEqual(created.get(id));
+      }
+      expect((await readerApi.get('/billing/restored')).headers['x-record-source']).toBe('live');
+      expect((await readerApi.get('/billing/deleted')).statusCode).toBe(404);
+      expect((await readerApi.get('/billing/gone-after-restore')).statusCode).toBe(404);
+      expect((await readerApi.post('/billing', recordBody({ id: 'after-0' }))).statusCode).toBe(201);
+      expect((await harness.services.verifier.verify()).ok).toBe(true);
+      expect((await harness.services.stats.stats()).archived_records).toBe(3);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('while a rebuild is under way nothing reads "not archived" from the index, and any later repair finishes it', async () => {
+    for (let i = 0; i < 3; i++)
+      await api.post('/billing', recordBody({ id: `cold-${i}`, created_at: daysAgo(200) }));
+    await api.post('/billing', recordBody({ id: 'warm-0', created_at: daysAgo(2) }));
+    await api.post('/archive/sync');
+    // A rebuild that crashed right after emptying the index.
+    const upkeep = harness.adapters.index.upkeep;
+    if (!upkeep) throw new Error('the blob index keeps files');
+    await upkeep.beginRebuild({ started_at: new Date().toISOString(), by: 'repair-crashed' });
+    const other = await startHarness({ reuse: harness, env });
+    try {
+      for (const client of [api, apiClient(other.app)]) {
+        const read = await client.get('/billing/cold-0');
+        expect(read.statusCode).toBe(503);
+        expect(read.json<{ message: string }>().message).toContain('the archive index is being rebuilt');
+        // A create would shadow the archived record of the same id: refused, and nothing is left live.
+        const created = await client.post('/billing', recordBody({ id: 'cold-1', created_at: daysAgo(200) }));
+        expect(created.statusCode).toBe(503);
+        expect((await client.post('/billing', recordBody({ id: 'fresh-0' }))).statusCode).toBe(503);
+        expect((await client.delete('/billing/cold-2')).statusCode).toBe(503);
+        expect((await client.get('/archive/records')).statusCode).toBe(503);
+        // Live records are served and changed as ever.
+        expect((await client.get('/billing/warm-0')).statusCode).toBe(200);
+        expect(
+          (
+            await client.put(
+              '/billing/warm-0',
+              recordBody({ id: 'warm-0', amount: 3, created_at: daysAgo(2) }),
+            )
+          ).statusCode,
+        ).toBe(200);
+      }
+      expect(await harness.adapters.live.get('cold-1')).toBeUndefined();
+      expect(await harness.adapters.live.get('fresh-0')).toBeUndefined();
+      const run = await api.post('/archive/sync');
+      expect(run.statusCode).toBe(409);
+      expect(run.json<{ message: string }>().message).toContain('waits while the archive index is rebuilt');
+      await expect(harness.services.compactor.compact({ minDeadShare: 0.01 })).rejects.toThrow(
+        'compaction waits while the archive index is rebuilt',
+      );
+      const plain = await harness.services.verifier.verify();
+      expect(plain.ok).toBe(false);
+      expect(plain.corrupt.items.map((item) => item.message)).toContainEqual(
+        expect.stringContaining('being rebuilt (begun at'),
+      );
+
+      const finished = await harness.services.verifier.verify({ repair: true });
+      expect(finished, JSON.stringify(finished)).toMatchObject({
+        ok: true,
+        repaired: { entries_rebuilt: 3, index_rebuild_finished: true, index_files_discarded: 0 },
+      });
+      expect(await upkeep.rebuildUnderWay()).toBeUndefined();
+      const otherApi = apiClient(other.app);
+      expect((await otherApi.get('/billing/cold-0')).headers['x-record-source']).toBe('archive');
+      expect(
+        (await otherApi.post('/billing', recordBody({ id: 'cold-1', created_at: daysAgo(200) }))).statusCode,
+      ).toBe(409);
+      expect((await otherApi.post('/billing', recordBody({ id: 'fresh-0' }))).statusCode).toBe(201);
+      expect((await otherApi.get('/billing/nobody')).statusCode).toBe(404);
+      expect((await api.post('/archive/sync')).statusCode).toBe(200);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a restore overtaken by the start of a rebuild keeps the record it made live', async () => {
+    const armed = { on: false };
+    const raced = await startHarness({
+      backend,
+      layout: 'segment',
+      env,
+      wrap: (adapters) => ({
+        ...adapters,
+        // Between the restore's live copy and its withdrawal, a rebuild empties the index.
+        live: intercept<LiveStore>(adapters.live, {
+          create: async (doc) => {
+            const stored = await adapters.live.create(doc);
+            if (armed.on) {
+              armed.on = false;
+              await adapters.index.upkeep?.beginRebuild({
+                started_at: new Date().toISOString(),
+                by: 'repair-racing',
+              });
+            }
+            return stored;
+          },
+        }),
+      }),
+    });
+    try {
+      const racedApi = apiClient(raced.app);
+      for (const id of ['raced-0', 'raced-1'])
+        await racedApi.post('/billing', recordBody({ id, created_at: daysAgo(200) }));
+      await racedApi.post('/archive/sync');
+      armed.on = true;
+      expect((await racedApi.post('/restore/raced-0')).statusCode).toBe(200);
+      expect(armed.on).toBe(false);
+      expect(await raced.adapters.live.get('raced-0')).toBeDefined();
+      const report = await raced.services.verifier.verify({ repair: true });
+      expect(report, JSON.stringify(report)).toMatchObject({
+        ok: true,
+        repaired: { entries_rebuilt: 1, index_rebuild_finished: true },
+      });
+      expect((await racedApi.get('/billing/raced-0')).headers['x-record-source']).toBe('live');
+      expect((await racedApi.get('/billing/raced-1')).headers['x-record-source']).toBe('archive');
+    } finally {
+      await raced.destroy();
+    }
+  });
+
+  it('--rebuild-index refuses while an archived blob is in the Archive tier, and without --repair', async () => {
+    await api.post('/billing', recordBody({ id: 'cold-0', created_at: daysAgo(200) }));
+    await api.post('/archive/sync');
+    await expect(harness.services.verifier.verify({ rebuildIndex: true })).rejects.toThrow('add --repair');
+    const [segment] = await blobNames(harness, 'segments/');
+    const tiers = harness.adapters.store.tiers;
+    if (!segment) throw new Error('no segment was written');
+    if (tiers) {
+      await tiers.setTier(segment, 'Archive');
+      await expect(harness.services.verifier.verify({ repair: true, rebuildIndex: true })).rejects.toThrow(
+        '1 archived blobs are in the Archive tier',
+      );
+      // Nothing was emptied: the record is still indexed, and asks to be rehydrated.
+      expect((await api.get('/billing/cold-0')).json()).toMatchObject({ error: 'rehydrating' });
+      expect(await harness.adapters.index.upkeep?.rebuildUnderWay()).toBeUndefined();
+    }
   });
 
   it('runs prune the old index roots, and verify --repair removes index files no root names', async () => {

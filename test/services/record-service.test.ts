@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { IndexRebuildingError } from '../../src/domain/errors.js';
+import type { ArchiveIndex } from '../../src/ports/archive-index.js';
 import type { LiveStore } from '../../src/ports/live-store.js';
 import { intercept } from '../helpers/intercept.js';
 import { BACKENDS, recordBody, startHarness, type Harness } from '../helpers/harness.js';
@@ -74,5 +76,38 @@ describe.each(BACKENDS)('RecordService beside a concurrent writer (%s)', (backen
       code: 'precondition_failed',
     });
     expect((await harness.adapters.live.get('r1'))?.doc.description).toBe('another writer');
+  });
+});
+
+describe.each(BACKENDS)('RecordService.create when its second look fails (%s)', (backend) => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  it('takes the record it created back, so the client told it failed finds nothing left', async () => {
+    const looks = { count: 0 };
+    harness = await startHarness({
+      backend,
+      wrap: (adapters) => ({
+        ...adapters,
+        index: intercept<ArchiveIndex>(adapters.index, {
+          // The first look finds nothing; before the second a rebuild of the index began.
+          get: async (id, options) => {
+            looks.count += 1;
+            if (looks.count === 2)
+              throw new IndexRebuildingError('the archive index is being rebuilt: try again');
+            return adapters.index.get(id, options);
+          },
+        }),
+      }),
+    });
+    await expect(harness.services.records.create(recordBody({ id: 'r1' }))).rejects.toBeInstanceOf(
+      IndexRebuildingError,
+    );
+    expect(looks.count).toBe(2);
+    expect(await harness.adapters.live.get('r1')).toBeUndefined();
+    expect((await harness.services.records.create(recordBody({ id: 'r1' }))).source).toBe('live');
   });
 });

@@ -26,6 +26,13 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     return (await h.adapters.index.list({ limit: 1000 })).map((entry) => entry.id);
   }
 
+  it('refuses --rebuild-index on an index kept in a database, which --repair mends entry by entry', async () => {
+    harness = await startHarness({ backend, layout: 'record' });
+    await expect(harness.services.verifier.verify({ repair: true, rebuildIndex: true })).rejects.toThrow(
+      'a Cosmos DB or SQLite index is mended entry by entry by --repair alone',
+    );
+  });
+
   it('passes a healthy archive holding both layouts, counting what it checked', async () => {
     harness = await startHarness({ backend, layout: 'record' });
     await seed(harness, ['r1', 'r2']);

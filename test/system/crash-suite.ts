@@ -228,6 +228,8 @@ export function describeCrashSafety(
           orphans_removed: report.orphans.count,
           index_roots_pruned: 0,
           index_counts_recounted: false,
+          index_files_discarded: 0,
+          index_rebuild_finished: false,
         });
         const again = JSON.parse((await runCli(['verify'], quiet)).stdout) as VerifyReport;
         expect(again).toMatchObject({ ok: true, orphans: { count: 0 } });

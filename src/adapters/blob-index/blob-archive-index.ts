@@ -5,6 +5,7 @@ import pMap from 'p-map';
 import { sha256Hex } from '../../domain/billing-record.js';
 import type { StoredBytes } from '../../domain/cost-model.js';
 import {
+  IndexRebuildingError,
   IntegrityError,
   NotFoundError,
   PreconditionFailedError,
@@ -13,6 +14,7 @@ import {
 } from '../../domain/errors.js';
 import { compareIds, IndexFileWriter, type IndexFileItem } from '../../domain/index-file.js';
 import {
+  emptiedIndexRoot,
   emptyIndexRoot,
   encodeIndexRoot,
   filesOf,
@@ -34,6 +36,7 @@ import {
   parseIndexRoot,
   shardOf,
   type IndexCounts,
+  type IndexRebuild,
   type IndexRoot,
   type IndexRootFile,
 } from '../../domain/index-root.js';
@@ -42,6 +45,7 @@ import {
   type ArchiveIndex,
   type ArchiveListQuery,
   type IndexCountCheck,
+  type IndexReadOptions,
   type IndexUpkeep,
   type MonthSummary,
   type StoredEntry,
@@ -153,6 +157,9 @@ export class BlobArchiveIndex implements ArchiveIndex {
     removeOrphan: (name) => this.removeOrphan(name),
     pruneRoots: () => this.pruneRoots(),
     checkCounts: ({ repair }) => this.checkCounts(repair),
+    rebuildUnderWay: async () => (await this.latest()).rebuild,
+    beginRebuild: (rebuild) => this.beginRebuild(rebuild),
+    endRebuild: () => this.endRebuild(),
   };
 
   /** Finds the newest root by listing the roots, as a reader idle for long does. */
@@ -167,15 +174,20 @@ export class BlobArchiveIndex implements ArchiveIndex {
     return Promise.resolve();
   }
 
-  get(id: string): Promise<StoredEntry | undefined> {
-    return this.reading((root) => this.lookUp(root, id));
+  get(id: string, options: IndexReadOptions = {}): Promise<StoredEntry | undefined> {
+    return this.reading(async (root) => {
+      const found = await this.lookUp(root, id);
+      if (!found) refuseWhileRebuilding(root, options);
+      return found;
+    });
   }
 
-  getMany(ids: readonly string[]): Promise<(StoredEntry | undefined)[]> {
+  getMany(ids: readonly string[], options: IndexReadOptions = {}): Promise<(StoredEntry | undefined)[]> {
     if (ids.length === 0) return Promise.resolve([]);
     return this.reading(async (root) => {
       const unique = [...new Set(ids)];
       const found = await pMap(unique, (id) => this.lookUp(root, id), { concurrency: READ_CONCURRENCY });
+      if (found.includes(undefined)) refuseWhileRebuilding(root, options);
       const byId = new Map(unique.map((id, i) => [id, found[i]]));
       return ids.map((id) => byId.get(id));
     });
@@ -235,6 +247,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
 
   list(query: ArchiveListQuery): Promise<StoredEntry[]> {
     return this.reading(async (root) => {
+      refuseWhileRebuilding(root, query);
       const page: StoredEntry[] = [];
       if (query.limit <= 0) return page;
       for await (const entry of this.entries(root, query)) {
@@ -392,6 +405,47 @@ export class BlobArchiveIndex implements ArchiveIndex {
     }
     throw new StoreUnavailableError(
       `archive index: ${MAX_COMMIT_ATTEMPTS} recounts in a row lost to other writers; try again`,
+    );
+  }
+
+  /**
+   * Empties the index for a rebuild, marked as rebuilding (same index id, so readers move on to it
+   * as to any commit), then deletes every file no root names any more: the files the emptied root
+   * replaced, and the orphans. A writer that planned on the root before plans again on the empty one.
+   */
+  private async beginRebuild(rebuild: IndexRebuild): Promise<number> {
+    const replaced = await this.commitOver('empty it', (root) => ({
+      next: emptiedIndexRoot(root, rebuild, this.now()),
+      replaced: filesOf(root),
+    }));
+    const orphans = await this.orphanFiles();
+    for (const orphan of orphans) await this.store.delete(orphan.name);
+    return replaced.length + orphans.length;
+  }
+
+  private async endRebuild(): Promise<void> {
+    await this.commitOver('end its rebuild', (root) => ({
+      next: nextIndexRoot(root, { endRebuild: true }, this.now()),
+      replaced: [],
+    }));
+  }
+
+  /**
+   * Commits the root `change` makes of the newest one, naming no new file, again on a newer root
+   * while other writers commit first; the files it replaced.
+   */
+  private async commitOver(
+    what: string,
+    change: (root: IndexRoot) => { next: IndexRoot; replaced: IndexRootFile[] },
+  ): Promise<IndexRootFile[]> {
+    for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
+      if (attempt > 1) await backOff(attempt);
+      const root = await this.latest();
+      const { next, replaced } = change(root);
+      if (await this.commitRoot(root, next, [], replaced)) return replaced;
+    }
+    throw new StoreUnavailableError(
+      `archive index: ${MAX_COMMIT_ATTEMPTS} attempts in a row to ${what} lost to other writers; try again`,
     );
   }
 
@@ -871,4 +925,15 @@ function storedOf(root: IndexRoot, item: IndexFileItem): StoredEntry | undefined
  */
 function etagOf(root: IndexRoot, generation: number): string {
   return `g${generation}-${root.index_id}`;
+}
+
+/**
+ * A root marked as rebuilding lacks entries of archived records: a look-up there that finds
+ * nothing, or a listing, would say "not archived" of a record that is. Only the rebuild reads it so.
+ */
+function refuseWhileRebuilding(root: IndexRoot, options: IndexReadOptions): void {
+  if (root.rebuild && !options.evenIfRebuilding)
+    throw new IndexRebuildingError(
+      `the archive index is being rebuilt (verify --repair --rebuild-index, begun at ${root.rebuild.started_at}) and cannot yet tell whether a record is archived: try again once the rebuild has finished`,
+    );
 }
