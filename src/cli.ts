@@ -611,6 +611,10 @@ function verifySummary(report: VerifyReport, repaired: boolean): string {
     report.not_archivable.count,
     'live records whose timestamps do not read as instants: they stay live until whatever wrote them fixes them',
   );
+  problem(
+    report.unconfirmed_deletes.count,
+    'records indexed again by the rebuild though a delete of them was noted and never confirmed: delete again those meant to go',
+  );
   if (repaired) lines.push(`  repaired: ${repairSummary(report.repaired)}`);
   lines.push(
     report.ok

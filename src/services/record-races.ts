@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from '../domain/errors.js';
+import { ConflictError, IndexRebuildingError, NotFoundError } from '../domain/errors.js';
 import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
 import type { LiveStore, StoredRecord } from '../ports/live-store.js';
 import type { DeletedDuringRun } from './deleted-during-run.js';
@@ -51,7 +51,16 @@ async function find(stores: RecordStores, id: string, notFound: string): Promise
 export async function lookUp(stores: RecordStores, id: string): Promise<Found | undefined> {
   const live = await stores.live.get(id);
   if (live) return { where: 'live', record: live };
-  const entry = await stores.index.get(id);
+  let entry: StoredEntry | undefined;
+  try {
+    entry = await stores.index.get(id);
+  } catch (error) {
+    // An index being rebuilt cannot say the record is not archived, unless it is live now.
+    if (!(error instanceof IndexRebuildingError)) throw error;
+    const moved = await stores.live.get(id);
+    if (moved) return { where: 'live', record: moved };
+    throw error;
+  }
   if (entry && !(await stores.deletedDuringRun(entry))) return { where: 'archive', entry };
   const moved = await stores.live.get(id);
   return moved && { where: 'live', record: moved };

@@ -74,7 +74,7 @@ export class Restorer {
       if (error instanceof PreconditionFailedError) return { kind: 'live', record };
       throw error;
     }
-    if (await this.emptiedForRebuild(entry)) return { kind: 'live', record };
+    if (!(await this.deletedSince(entry))) return { kind: 'live', record };
     // The entry vanished between our read and our withdrawal: a concurrent delete won. Undo our copy.
     try {
       await this.live.delete(entry.id, record.etag);
@@ -86,13 +86,12 @@ export class Restorer {
   }
 
   /**
-   * Whether the entry went with an index emptied for a rebuild, not with a delete: no delete of the
-   * record was noted since it was archived (a delete and a retention sweep note theirs before they
-   * withdraw). The rebuild indexes no live record again, so the copy made live stands.
+   * Whether a delete took the entry: a delete, and a retention sweep, note themselves before they
+   * withdraw. An entry gone with no such note went with an index emptied for a rebuild, which
+   * indexes no live record again, so the copy made live stands.
    */
-  private async emptiedForRebuild(entry: StoredEntry): Promise<boolean> {
-    if (!(await this.index.upkeep?.rebuildUnderWay())) return false;
+  private async deletedSince(entry: StoredEntry): Promise<boolean> {
     const deletedAt = await this.deletions.deletedAt(entry.id);
-    return deletedAt === undefined || deletedAt < entry.archived_at;
+    return deletedAt !== undefined && deletedAt >= entry.archived_at;
   }
 }

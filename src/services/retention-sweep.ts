@@ -88,7 +88,14 @@ export class RetentionSweep {
       if (error instanceof PreconditionFailedError) return 'changed';
       throw error;
     }
-    if (!(await this.deps.holds.get(entry.id))) return 'expired';
+    if (!(await this.deps.holds.get(entry.id))) {
+      // Confirmed, a rebuild of the index knows the record went (a note alone may be an expiry a
+      // hold undid). Unconfirmed, a rebuild indexes it again and the next sweep expires it again.
+      await this.deps.deletions.confirm(entry.id, this.deps.clock().toISOString()).catch((error: unknown) => {
+        this.deps.logger.warn({ err: error, id: entry.id }, 'could not confirm an expiry');
+      });
+      return 'expired';
+    }
     await this.deps.index.putMany([withoutEtag(entry)]);
     return 'kept_on_hold';
   }

@@ -104,6 +104,12 @@ export interface VerifyReport {
    */
   not_archivable: FindingList<RecordFinding>;
   /**
+   * Records a rebuild of the index indexed again though a delete of them was noted since they were
+   * archived: the delete never confirmed it removed them (it failed, a legal hold kept the record
+   * from expiring, or its process stopped first). Kept rather than lost; never a failure.
+   */
+  unconfirmed_deletes: FindingList;
+  /**
    * `index_roots_pruned`: roots of a blob-native index superseded long enough ago;
    * `index_counts_recounted`: whether its entry counts were wrong, or by month not kept (a root
    * older than format 3), and were written again from a scan; `index_files_discarded`: the files
@@ -216,6 +222,16 @@ class VerifyPass {
   private readonly undecided = new Set<string>();
   /** Blobs the garbage queue holds, once a record blob needs judging. */
   private garbage: ReadonlySet<string> | undefined;
+  /** Segments whose manifests could not be read: which records they hold is unknown. */
+  private readonly unlisted = new Set<string>();
+  /**
+   * The rebuild of the index this pass takes part in, if any: while it stands, a delete counts
+   * only once confirmed (see deletedSince), and no orphan is removed.
+   */
+  private rebuilding: IndexRebuild | undefined;
+  private readonly unconfirmedDeletes = new Findings();
+  /** Ids this rebuild found with a delete noted since the copy it judged, and never confirmed. */
+  private readonly unconfirmed = new Map<string, string>();
   private readonly runId: string;
 
   constructor(
@@ -235,7 +251,7 @@ class VerifyPass {
         this.blobs.set(blob.name, blob);
         if (layout === record) this.recordBlobs.add(blob.name);
       }
-    const rebuild = await this.rebuildUnderWay();
+    this.rebuilding = await this.rebuildUnderWay();
     await this.checkEntries();
     /** Record blobs no entry points to, by the id their names carry: judged after the segments. */
     const unreferenced = new Map<string, string[]>();
@@ -251,7 +267,7 @@ class VerifyPass {
     }
     for (const [id, names] of unreferenced) await this.judgeRecordBlobs(id, names);
     await this.indexChosen();
-    if (rebuild) await this.endRebuild(rebuild);
+    if (this.rebuilding) await this.endRebuild(this.rebuilding);
     await this.checkIndexFiles();
     await this.checkLive();
     return {
@@ -265,6 +281,7 @@ class VerifyPass {
       live_and_archived: this.liveAndArchived.list,
       offline: this.offline.list,
       not_archivable: this.notArchivable.list,
+      unconfirmed_deletes: this.unconfirmedDeletes.list,
       repaired: this.repaired,
     };
   }
@@ -309,8 +326,20 @@ class VerifyPass {
     return begun;
   }
 
-  /** Ends the rebuild once every copy was judged and the chosen ones indexed. */
+  /**
+   * Ends the rebuild once every copy was judged and the chosen ones indexed. While a record could
+   * not be indexed again, or a segment's records not listed, the rebuild stays open: ended, the
+   * index would answer "not archived" for such a record, and a create could then shadow it.
+   */
   private async endRebuild(rebuild: IndexRebuild): Promise<void> {
+    const unindexed = this.unindexed.list.count;
+    if (unindexed > 0 || this.unlisted.size > 0) {
+      this.corrupt.add({
+        blob: 'index/roots/',
+        message: `the rebuild of the archive index stays open: ${unindexed} records could not be indexed again and ${this.unlisted.size} segments' manifests could not be read (see unindexed, offline and corrupt); rehydrate or mend them, then run verify --repair again to finish it`,
+      });
+      return;
+    }
     this.checkLease();
     await this.deps.index.upkeep?.endRebuild();
     this.repaired.index_rebuild_finished = true;
@@ -456,6 +485,7 @@ class VerifyPass {
     }
     // A format 1 manifest went to Archive with its segment: reading it would start a rehydration.
     if (layout.manifestNames(segment).some((name) => this.inArchiveTier(name))) {
+      this.unlisted.add(segment);
       this.offline.add({
         blob: segment,
         message:
@@ -467,11 +497,12 @@ class VerifyPass {
     try {
       manifest = await layout.manifestOf(segment);
     } catch (error) {
+      if (!(error instanceof ArchivedOfflineError) && !(error instanceof IntegrityError)) throw error;
+      this.unlisted.add(segment);
       if (error instanceof ArchivedOfflineError) {
         this.offline.add({ blob: segment, message: error.message });
         return;
       }
-      if (!(error instanceof IntegrityError)) throw error;
       this.corrupt.add({ blob: segment, message: error.message });
       await this.readEntriesOf(segment, entries);
       return;
@@ -601,8 +632,27 @@ class VerifyPass {
     if (chosen) return chosen.entry.archived_at >= manifest.archived_at;
     if (indexed) return true;
     if (await this.deps.live.get(record.id)) return true;
-    const deletedAt = await this.deps.deletions.deletedAt(record.id);
-    return deletedAt !== undefined && deletedAt >= manifest.archived_at;
+    return this.deletedSince(record.id, manifest.archived_at);
+  }
+
+  /**
+   * Whether the record was deleted at or after `archivedAt`. A delete notes itself before it
+   * withdraws the entry, and confirms once the record is gone; a note alone may belong to a delete
+   * that failed, or to an expiry a legal hold undid, whose entries still stood. While the index is
+   * rebuilt those entries are gone, so only a confirmed delete counts, and a record with a later
+   * note unconfirmed is listed (`unconfirmed_deletes`): kept rather than lost.
+   */
+  private async deletedSince(id: string, archivedAt: string): Promise<boolean> {
+    const { deletions } = this.deps;
+    if (!this.rebuilding) {
+      const deletedAt = await deletions.deletedAt(id);
+      return deletedAt !== undefined && deletedAt >= archivedAt;
+    }
+    const confirmedAt = await deletions.confirmedAt(id);
+    if (confirmedAt !== undefined && confirmedAt >= archivedAt) return true;
+    const notedAt = await deletions.deletedAt(id);
+    if (notedAt !== undefined && notedAt >= archivedAt) this.unconfirmed.set(id, notedAt);
+    return false;
   }
 
   /**
@@ -744,19 +794,26 @@ class VerifyPass {
       const writable: ChosenCopy[] = [];
       for (const [j, copy] of page.entries()) {
         if (indexed[j] || (await this.deps.live.get(copy.entry.id))) continue;
-        const deletedAt = await this.deps.deletions.deletedAt(copy.entry.id);
-        if (deletedAt !== undefined && deletedAt >= copy.entry.archived_at) continue;
+        if (await this.deletedSince(copy.entry.id, copy.entry.archived_at)) continue;
         writable.push(copy);
       }
       if (writable.length === 0) continue;
       this.checkLease();
       await this.deps.index.putMany(writable.map((copy) => copy.entry));
       this.repaired.entries_rebuilt += writable.length;
-      for (const copy of writable)
+      for (const copy of writable) {
         this.deps.logger.warn(
           { id: copy.entry.id, blob: copy.from, repair: this.runId },
           'index entry rebuilt',
         );
+        const notedAt = this.unconfirmed.get(copy.entry.id);
+        if (notedAt !== undefined && notedAt >= copy.entry.archived_at)
+          this.unconfirmedDeletes.add({
+            blob: copy.from,
+            id: copy.entry.id,
+            message: `record '${copy.entry.id}' is indexed again though a delete of it was noted at ${notedAt}: that delete never confirmed it removed the record (it failed, a legal hold kept the record from expiring, or the process stopped first); delete it again if it was meant to go`,
+          });
+      }
     }
   }
 
@@ -797,7 +854,8 @@ class VerifyPass {
   ): Promise<void> {
     const ageMs = lastModified ? this.now.getTime() - lastModified.getTime() : 0;
     const grace = this.options.graceMs ?? DEFAULT_GRACE_MS;
-    if (this.options.repair && ageMs >= grace) {
+    // During a rebuild nothing points anywhere yet: what looks unreferenced may be all there is.
+    if (this.options.repair && ageMs >= grace && !this.rebuilding) {
       this.checkLease();
       await remove();
       this.repaired.orphans_removed += 1;
@@ -806,7 +864,7 @@ class VerifyPass {
     }
     this.orphans.add({
       blob,
-      message: `${what}${this.options.repair ? ` (younger than the grace period)` : ''}`,
+      message: `${what}${this.rebuilding ? ' (kept while the index is rebuilt)' : this.options.repair ? ' (younger than the grace period)' : ''}`,
     });
   }
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { IndexRebuildingError } from '../../src/domain/errors.js';
+import type { RecordDocument } from '../../src/domain/billing-record.js';
 import type { ArchiveIndex } from '../../src/ports/archive-index.js';
 import type { LiveStore } from '../../src/ports/live-store.js';
 import { intercept } from '../helpers/intercept.js';
@@ -109,5 +110,41 @@ describe.each(BACKENDS)('RecordService.create when its second look fails (%s)', 
     expect(looks.count).toBe(2);
     expect(await harness.adapters.live.get('r1')).toBeUndefined();
     expect((await harness.services.records.create(recordBody({ id: 'r1' }))).source).toBe('live');
+  });
+});
+
+describe.each(BACKENDS)('RecordService reads while the index is rebuilt (%s)', (backend) => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  it('answers a record made live between its two looks, and otherwise that the index cannot say', async () => {
+    /** What lands live between the read's live look and its index look, if anything. */
+    const landing: { doc?: RecordDocument; armed: boolean } = { armed: false };
+    harness = await startHarness({
+      backend,
+      wrap: (adapters) => ({
+        ...adapters,
+        index: intercept<ArchiveIndex>(adapters.index, {
+          get: async (id, options) => {
+            if (!landing.armed) return adapters.index.get(id, options);
+            landing.armed = false;
+            if (landing.doc) await adapters.live.create({ ...landing.doc, id });
+            throw new IndexRebuildingError('the archive index is being rebuilt: try again');
+          },
+        }),
+      }),
+    });
+    const { doc } = await harness.services.records.create(recordBody({ id: 'template' }));
+    landing.doc = doc;
+    landing.armed = true;
+    expect(await harness.services.records.get('r1')).toMatchObject({ source: 'live', doc: { id: 'r1' } });
+    expect(landing.armed).toBe(false);
+
+    delete landing.doc;
+    landing.armed = true;
+    await expect(harness.services.records.get('r2')).rejects.toBeInstanceOf(IndexRebuildingError);
   });
 });

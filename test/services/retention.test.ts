@@ -57,7 +57,11 @@ describe.each(SETUPS)(
       for (const id of ['old-1', 'old-2']) {
         await expect(records.get(id)).rejects.toMatchObject({ code: 'not_found' });
         expect(await harness.adapters.deletions.deletedAt(id)).toBeDefined();
+        // Confirmed: a rebuild of the index, which no longer sees the withdrawal, knows they went.
+        expect(await harness.adapters.deletions.confirmedAt(id)).toBeDefined();
       }
+      // Kept by its hold: whatever note the sweep left, nothing confirms a delete.
+      expect(await harness.adapters.deletions.confirmedAt('old-held')).toBeUndefined();
       const held = await records.get('old-held');
       expect(held).toMatchObject({ source: 'archive', doc: heldBefore });
       const heldEntry = await harness.adapters.index.get('old-held');
