@@ -73,6 +73,12 @@ export interface IndexRoot {
    * a look-up that finds nothing cannot say "not archived".
    */
   rebuild?: IndexRebuild;
+  /**
+   * The generation of the last root that emptied the index for a rebuild, carried on by every
+   * commit after it: an entry read before it and absent now went with the emptying, not with a
+   * delete.
+   */
+  emptied_generation?: number;
 }
 
 /** A rebuild of the index under way: when and by which repair it began. */
@@ -136,6 +142,7 @@ const RootSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    emptied_generation: Type.Optional(Type.Integer({ minimum: 1 })),
     rebuild: Type.Optional(
       Type.Object(
         { started_at: Type.String({ minLength: 1 }), by: Type.String({ minLength: 1 }) },
@@ -324,6 +331,7 @@ export function nextIndexRoot(root: IndexRoot, change: IndexRootChange, committe
     shards,
     counts,
     ...(root.rebuild && !change.endRebuild && { rebuild: root.rebuild }),
+    ...(root.emptied_generation !== undefined && { emptied_generation: root.emptied_generation }),
   };
 }
 
@@ -338,6 +346,7 @@ export function emptiedIndexRoot(root: IndexRoot, rebuild: IndexRebuild, committ
     generation: root.generation + 1,
     committed_at: committedAt.toISOString(),
     rebuild,
+    emptied_generation: root.generation + 1,
   };
 }
 

@@ -74,7 +74,7 @@ export class Restorer {
       if (error instanceof PreconditionFailedError) return { kind: 'live', record };
       throw error;
     }
-    if (!(await this.deletedSince(entry))) return { kind: 'live', record };
+    if (await this.wentWithEmptiedIndex(entry)) return { kind: 'live', record };
     // The entry vanished between our read and our withdrawal: a concurrent delete won. Undo our copy.
     try {
       await this.live.delete(entry.id, record.etag);
@@ -86,12 +86,13 @@ export class Restorer {
   }
 
   /**
-   * Whether a delete took the entry: a delete, and a retention sweep, note themselves before they
-   * withdraw. An entry gone with no such note went with an index emptied for a rebuild, which
-   * indexes no live record again, so the copy made live stands.
+   * Whether the entry went with an index emptied for a rebuild since it was read, not with a
+   * delete (which notes itself before it withdraws): the rebuild indexes no live record again, so
+   * the copy made live stands.
    */
-  private async deletedSince(entry: StoredEntry): Promise<boolean> {
+  private async wentWithEmptiedIndex(entry: StoredEntry): Promise<boolean> {
+    if (!(await this.index.upkeep?.emptiedSince(entry.etag))) return false;
     const deletedAt = await this.deletions.deletedAt(entry.id);
-    return deletedAt !== undefined && deletedAt >= entry.archived_at;
+    return deletedAt === undefined || deletedAt < entry.archived_at;
   }
 }

@@ -316,6 +316,11 @@ class VerifyPass {
       throw new ValidationError(
         `${offline.length} archived blobs are in the Archive tier (${offline[0] ?? ''} first): a rebuilt index could hold their records only once they are rehydrated; rehydrate them first, or repair without --rebuild-index`,
       );
+    const unlisted = this.manifestless();
+    if (unlisted.length > 0)
+      throw new ValidationError(
+        `${unlisted.length} segments have no manifest (${unlisted[0] ?? ''} first), so a rebuild could not tell which records they hold: restore their manifests, or remove those a run left when it died before writing one (\`verify --repair\` does once they are past the grace period and nothing points into them), then rebuild`,
+      );
     const begun = { started_at: this.now.toISOString(), by: this.runId };
     this.checkLease();
     this.repaired.index_files_discarded = await upkeep.beginRebuild(begun);
@@ -326,6 +331,14 @@ class VerifyPass {
     return begun;
   }
 
+  /** Segments without a manifest: which records they hold cannot be known. */
+  private manifestless(): string[] {
+    const { segment } = this.deps.layouts;
+    return [...this.blobs.keys()].filter(
+      (name) => segment.isSegment(name) && !segment.manifestNames(name).some((m) => this.blobs.has(m)),
+    );
+  }
+
   /**
    * Ends the rebuild once every copy was judged and the chosen ones indexed. While a record could
    * not be indexed again, or a segment's records not listed, the rebuild stays open: ended, the
@@ -333,10 +346,11 @@ class VerifyPass {
    */
   private async endRebuild(rebuild: IndexRebuild): Promise<void> {
     const unindexed = this.unindexed.list.count;
+    for (const segment of this.manifestless()) this.unlisted.add(segment);
     if (unindexed > 0 || this.unlisted.size > 0) {
       this.corrupt.add({
         blob: 'index/roots/',
-        message: `the rebuild of the archive index stays open: ${unindexed} records could not be indexed again and ${this.unlisted.size} segments' manifests could not be read (see unindexed, offline and corrupt); rehydrate or mend them, then run verify --repair again to finish it`,
+        message: `the rebuild of the archive index stays open: ${unindexed} records could not be indexed again and ${this.unlisted.size} segments' manifests are missing or could not be read (see unindexed, offline, corrupt and orphans); rehydrate or mend them, or remove segments a dead run left without a manifest, then run verify --repair again to finish it`,
       });
       return;
     }
@@ -670,7 +684,9 @@ class VerifyPass {
       for (const name of blobs) await this.noteOrphan(layout, name, UNREFERENCED_RECORD_BLOB);
     };
     const fromSegment = this.chosen.get(id);
-    const garbage = await this.garbageBlobs();
+    // While the index is rebuilt the garbage queue is no proof either: an expiry a hold undid
+    // leaves the blob it put back queued until the run's collection, which checks the index.
+    const garbage = this.rebuilding ? new Set<string>() : await this.garbageBlobs();
     await orphans(names.filter((name) => garbage.has(name)));
     const left = names.filter((name) => !garbage.has(name));
     const [first] = left;
@@ -704,7 +720,8 @@ class VerifyPass {
     }
     // Each early way out leaves the id undecided: a segment's copy chosen for it is not indexed
     // either, since a copy here that could not be judged may be newer.
-    const deletedAt = await this.deps.deletions.deletedAt(id);
+    // While the index is rebuilt, indexChosen judges deletes as the segments' copies are judged.
+    const deletedAt = this.rebuilding ? undefined : await this.deps.deletions.deletedAt(id);
     if (deletedAt !== undefined) {
       this.undecide(id);
       unindexed(first, `, and a delete of it was noted at ${deletedAt}: nothing is changed, look into it`);

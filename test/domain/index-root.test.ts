@@ -279,7 +279,14 @@ describe('index roots', () => {
     const root = fourCommits();
     const rebuild = { started_at: at.toISOString(), by: 'repair-1' };
     const emptied = emptiedIndexRoot(root, rebuild, at);
-    expect(emptied).toMatchObject({ index_id: root.index_id, generation: 5, rebuild, journal: [] });
+    expect(emptied).toMatchObject({
+      index_id: root.index_id,
+      generation: 5,
+      rebuild,
+      journal: [],
+      emptied_generation: 5,
+    });
+    expect(root).not.toHaveProperty('emptied_generation');
     expect(filesOf(emptied)).toEqual([]);
     expect(emptied.counts).toEqual({ entries: 0, bytes: 0, months: {} });
     expect(emptied.shards).toHaveLength(root.shards.length);
@@ -298,6 +305,9 @@ describe('index roots', () => {
     }
     const ended = nextIndexRoot(recounted, { endRebuild: true }, at);
     expect(ended).not.toHaveProperty('rebuild');
+    // When it was emptied stays known: a restore that read an entry before then can tell.
+    expect(ended.emptied_generation).toBe(5);
+    expect(nextIndexRoot(ended, { recount: countsOf([]) }, at).emptied_generation).toBe(5);
     expect(filesOf(ended).map((f) => f.name)).toEqual(['j6']);
     expect(nextIndexRoot(ended, { journal: { file: file('j8'), replaces: [] } }, at)).not.toHaveProperty(
       'rebuild',

@@ -266,28 +266,35 @@ describe.each(BACKENDS)('the API on the blob-native archive index (%s)', (backen
     }
   });
 
-  it('a rebuild that cannot list a segment stays open, removes nothing, and ends once the segment can be read', async () => {
+  it('a rebuild refuses to start beside a segment with no manifest, stays open while one cannot be read, and removes nothing meanwhile', async () => {
     for (let i = 0; i < 6; i++)
       await api.post('/billing', recordBody({ id: `m-${i}`, created_at: daysAgo(200 + (i % 2) * 40) }));
     await api.post('/archive/sync');
+    const store = harness.adapters.store;
+    // A segment a run wrote before it died, with no manifest: which records it holds is unknown.
+    const [first] = await blobNames(harness, 'segments/');
+    if (!first) throw new Error('no segment was written');
+    const leftover = first.replace(/\.ndjson\.gz$/, '-leftover.ndjson.gz');
+    const leftoverBytes = await store.get(first);
+    const putLeftover = () =>
+      store.putIfAbsent(leftover, leftoverBytes, { sha256: sha256Hex(leftoverBytes) });
+    await putLeftover();
+    await expect(
+      harness.services.verifier.verify({ repair: true, rebuildIndex: true, graceMs: 0 }),
+    ).rejects.toThrow('1 segments have no manifest');
+    expect(await harness.adapters.index.upkeep?.rebuildUnderWay()).toBeUndefined();
+    expect((await api.get('/billing/m-0')).statusCode).toBe(200);
+    await store.delete(leftover);
+
     const manifests = await blobNames(harness, 'manifests/');
     expect(manifests.length).toBeGreaterThan(1);
     const [lost] = manifests;
     if (!lost) throw new Error('no manifest was written');
-    const store = harness.adapters.store;
     const kept = await store.get(lost);
     const damaged = Buffer.from(kept);
     damaged[0] = (damaged[0] ?? 0) ^ 0xff;
     await store.delete(lost);
     await store.putIfAbsent(lost, damaged, { sha256: sha256Hex(damaged) });
-    // And a segment a run wrote before it died, with no manifest: an orphan, removed once the
-    // index says nothing points into it, never while the index is rebuilt.
-    const [first] = await blobNames(harness, 'segments/');
-    if (!first) throw new Error('no segment was written');
-    const leftover = first.replace(/\.ndjson\.gz$/, '-leftover.ndjson.gz');
-    const leftoverBytes = await store.get(first);
-    await store.putIfAbsent(leftover, leftoverBytes, { sha256: sha256Hex(leftoverBytes) });
-    const segments = await blobNames(harness, 'segments/');
 
     const open = await harness.services.verifier.verify({ repair: true, rebuildIndex: true, graceMs: 0 });
     expect(open.ok).toBe(false);
@@ -296,7 +303,6 @@ describe.each(BACKENDS)('the API on the blob-native archive index (%s)', (backen
       expect.stringContaining('the rebuild of the archive index stays open'),
     );
     expect(await harness.adapters.index.upkeep?.rebuildUnderWay()).toBeDefined();
-    expect(await blobNames(harness, 'segments/')).toEqual(segments);
     const answers = await Promise.all(
       Array.from({ length: 6 }, async (_, i) => (await api.get(`/billing/m-${i}`)).statusCode),
     );
@@ -305,25 +311,81 @@ describe.each(BACKENDS)('the API on the blob-native archive index (%s)', (backen
     expect(answers).toContain(503);
     expect(answers).not.toContain(404);
 
+    // A manifest mended, but a leftover segment turned up: still open, and the leftover stays.
     await store.delete(lost);
     await store.putIfAbsent(lost, kept, { sha256: sha256Hex(kept) });
-    const ended = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
-    expect(ended, JSON.stringify(ended)).toMatchObject({
-      ok: true,
-      repaired: { index_rebuild_finished: true, orphans_removed: 0 },
+    await putLeftover();
+    const segments = await blobNames(harness, 'segments/');
+    const still = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
+    expect(still).toMatchObject({
+      ok: false,
+      repaired: { index_rebuild_finished: false, orphans_removed: 0 },
     });
-    expect(ended.orphans.items).toContainEqual(
+    expect(still.orphans.items).toContainEqual(
       expect.objectContaining({
         blob: leftover,
         message: expect.stringContaining('kept while the index is rebuilt') as unknown,
       }),
     );
-    for (let i = 0; i < 6; i++) expect((await api.get(`/billing/m-${i}`)).statusCode).toBe(200);
-    expect(await harness.services.verifier.verify({ repair: true, graceMs: 0 })).toMatchObject({
+    expect(await blobNames(harness, 'segments/')).toEqual(segments);
+
+    await store.delete(leftover);
+    const ended = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
+    expect(ended, JSON.stringify(ended)).toMatchObject({
       ok: true,
-      repaired: { orphans_removed: 1 },
+      repaired: { index_rebuild_finished: true },
     });
-    expect(await blobNames(harness, 'segments/')).not.toContain(leftover);
+    for (let i = 0; i < 6; i++) expect((await api.get(`/billing/m-${i}`)).statusCode).toBe(200);
+  });
+
+  it('rebuilds a record-layout index whole: a held copy an undone expiry left, a delete noted but never done, none confirmed deleted', async () => {
+    const recordLayout = await startHarness({
+      backend,
+      layout: 'record',
+      env: { ...env, RETENTION_DAYS: '2555' },
+    });
+    try {
+      const recordApi = apiClient(recordLayout.app);
+      const { records } = recordLayout.services;
+      for (const id of ['r-0', 'r-1', 'r-deleted', 'r-noted'])
+        await records.create(recordBody({ id, created_at: daysAgo(200) }));
+      // Past retention but held: kept, in a copy under held/.
+      await records.create(recordBody({ id: 'r-held', created_at: '2018-03-10T10:00:00.000Z' }));
+      await records.setLegalHold('r-held', {
+        held: true,
+        by: 'legal@example.com',
+        reason: 'litigation 2026-17',
+      });
+      expect(await recordLayout.services.archiver.runOnce()).toMatchObject({
+        archived: 5,
+        expired: 0,
+        kept_on_hold: 1,
+        held_copied: 1,
+      });
+      // As an expiry leaves it when a hold lands between its two looks (it notes, withdraws, puts back).
+      await recordLayout.adapters.deletions.note('r-held', new Date().toISOString());
+      expect((await recordApi.delete('/billing/r-deleted')).statusCode).toBe(204);
+      await recordLayout.adapters.deletions.note('r-noted', new Date().toISOString());
+      const before = new Map<string, unknown>();
+      for (const id of ['r-0', 'r-1', 'r-noted', 'r-held'])
+        before.set(id, (await recordApi.get(`/billing/${id}`)).json());
+
+      const report = await recordLayout.services.verifier.verify({ repair: true, rebuildIndex: true });
+      expect(report, JSON.stringify(report)).toMatchObject({
+        ok: true,
+        repaired: { entries_rebuilt: 4, index_rebuild_finished: true },
+      });
+      expect(report.unconfirmed_deletes.items.map((item) => item.id).sort()).toEqual(['r-held', 'r-noted']);
+      for (const [id, body] of before) {
+        const response = await recordApi.get(`/billing/${id}`);
+        expect(response.statusCode, id).toBe(200);
+        expect(response.json(), id).toEqual(body);
+      }
+      expect((await recordLayout.adapters.index.get('r-held'))?.location.blob).toMatch(/^held\//);
+      expect((await recordApi.get('/billing/r-deleted')).statusCode).toBe(404);
+    } finally {
+      await recordLayout.destroy();
+    }
   });
 
   it('a restore overtaken by a whole rebuild keeps the record it made live', async () => {
