@@ -344,6 +344,7 @@ export async function createServices(
     batchSize: config.batchSize,
     slices: config.archivalSlices,
     maxRequestUnitsPerSecond: config.archivalMaxRequestUnitsPerSecond,
+    excludedStatuses: config.archivalExcludedStatuses,
   };
   return {
     records: new RecordService(live, index, reader, restorer, holds, deletions, clock, deletedWhileArchiving),

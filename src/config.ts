@@ -3,6 +3,7 @@ import { Cron } from 'croner';
 import { Type, type Static } from 'typebox';
 import { parseApiKeyEntries, type ApiKeyEntry } from './auth/api-keys.js';
 import type { TokenSettings } from './auth/token-verifier.js';
+import { RECORD_STATUSES, type RecordStatus } from './domain/billing-record.js';
 import type { PriceTable } from './domain/cost-model.js';
 import { MAX_INDEX_SHARDS } from './domain/index-root.js';
 import { MAX_OLDER_THAN_DAYS } from './domain/run-options.js';
@@ -28,6 +29,8 @@ const EnvSchema = Type.Object({
   ARCHIVAL_SLICES: Type.Integer({ minimum: 1, maximum: 1024, default: 1 }),
   ARCHIVAL_MAX_RU_PER_SECOND: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
   ARCHIVAL_SCHEDULE: Type.String({ default: DEFAULT_SCHEDULE }),
+  // Comma-separated record statuses kept live however old (checked by readExcludedStatuses).
+  ARCHIVAL_EXCLUDE_STATUSES: Type.String({ default: '' }),
   ARCHIVE_LAYOUT: Type.Union(
     LAYOUTS.map((layout) => Type.Literal(layout)),
     { default: 'segment' },
@@ -183,6 +186,8 @@ export interface Config {
   archivalMaxRequestUnitsPerSecond: number;
   /** When the server runs archival by itself (six-field cron, UTC); undefined: never. */
   archivalSchedule: string | undefined;
+  /** Statuses whose records stay live however old (ARCHIVAL_EXCLUDE_STATUSES); none by default. */
+  archivalExcludedStatuses: readonly RecordStatus[];
   /** How archived records are laid out in blobs, and when a segment is sealed. */
   layout: { name: (typeof LAYOUTS)[number]; maxRecords: number; maxBytes: number };
   /** Where `lifecycle deploy` applies the blob lifecycle policy; the ids are checked by that command. */
@@ -231,6 +236,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       `RETENTION_DAYS (${values.RETENTION_DAYS}) must be more than ARCHIVAL_DAYS_THRESHOLD (${values.ARCHIVAL_DAYS_THRESHOLD}): records are kept at least until they are archived`,
     );
   }
+  const excludedStatuses = readExcludedStatuses(values.ARCHIVAL_EXCLUDE_STATUSES, problems);
   const backend = chooseBackend(values, problems);
   const auth = readAuth(values, problems);
   const trustProxy = readTrustProxy(values.TRUST_PROXY, problems);
@@ -255,6 +261,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     archivalSlices: valid.ARCHIVAL_SLICES,
     archivalMaxRequestUnitsPerSecond: valid.ARCHIVAL_MAX_RU_PER_SECOND,
     archivalSchedule: schedule === undefined ? undefined : valid.ARCHIVAL_SCHEDULE,
+    archivalExcludedStatuses: excludedStatuses,
     layout: {
       name: valid.ARCHIVE_LAYOUT,
       maxRecords: valid.SEGMENT_MAX_RECORDS,
@@ -446,4 +453,18 @@ export function describeBackend(config: Config): string {
       return `Cosmos DB ${backend.cosmos.endpoint} database ${backend.cosmos.database}; Blob Storage ${account} container ${backend.blob.container}`;
     }
   }
+}
+
+/** ARCHIVAL_EXCLUDE_STATUSES as the statuses it names, each once; a problem per unknown one. */
+function readExcludedStatuses(text: string, problems: string[]): RecordStatus[] {
+  const named = [...new Set(text.split(',').map((part) => part.trim()))].filter((part) => part !== '');
+  const known: RecordStatus[] = [];
+  for (const status of named) {
+    if ((RECORD_STATUSES as readonly string[]).includes(status)) known.push(status as RecordStatus);
+    else
+      problems.push(
+        `ARCHIVAL_EXCLUDE_STATUSES names '${status}', which is no record status (${RECORD_STATUSES.join(', ')})`,
+      );
+  }
+  return known;
 }

@@ -175,6 +175,18 @@ describe('loadConfig', () => {
     expect(loadConfig({ ARCHIVAL_SCHEDULE: '' }).archivalSchedule).toBeUndefined();
   });
 
+  it('reads ARCHIVAL_EXCLUDE_STATUSES as record statuses, each once, and names any it does not know', () => {
+    expect(loadConfig({}).archivalExcludedStatuses).toEqual([]);
+    expect(
+      loadConfig({ ARCHIVAL_EXCLUDE_STATUSES: ' pending, overdue ,pending,' }).archivalExcludedStatuses,
+    ).toEqual(['pending', 'overdue']);
+    const refused = problem({ ARCHIVAL_EXCLUDE_STATUSES: 'pending,unpaid,Paid' });
+    expect(refused).toContain(
+      "ARCHIVAL_EXCLUDE_STATUSES names 'unpaid', which is no record status (pending, paid, overdue, cancelled, refunded)",
+    );
+    expect(refused).toContain("ARCHIVAL_EXCLUDE_STATUSES names 'Paid'");
+  });
+
   it('refuses a schedule that is not six-field cron, naming the variable', () => {
     expect(problem({ ARCHIVAL_SCHEDULE: '0 0 * * *' })).toContain(
       "ARCHIVAL_SCHEDULE must have six fields (second minute hour day month weekday), got 5 in '0 0 * * *'",

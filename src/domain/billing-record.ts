@@ -35,6 +35,9 @@ export const StatusSchema = Type.Union([
   Type.Literal('cancelled'),
   Type.Literal('refunded'),
 ]);
+export type RecordStatus = Static<typeof StatusSchema>;
+/** A billing record's statuses, as the schema lists them. */
+export const RECORD_STATUSES: readonly RecordStatus[] = StatusSchema.anyOf.map((literal) => literal.const);
 
 const recordFieldSchemas = {
   customer_id: Type.String({ minLength: 1, maxLength: 128 }),

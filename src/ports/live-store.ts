@@ -70,6 +70,8 @@ export interface LiveStore {
     touchedBefore: Date;
     limit: number;
     continuation?: string | undefined;
+    /** Keep a pass to some statuses, or away from some; the same for every page of a pass. */
+    statuses?: StatusFilter | undefined;
   }): Promise<EligiblePage>;
   /** Records in id order, filtered by customer and status when given. */
   list(query: LiveListQuery): Promise<StoredRecord[]>;
@@ -80,6 +82,13 @@ export interface LiveStore {
   /** Readiness probe: resolves when the store answers, cheaply. */
   ping(): Promise<void>;
 }
+
+/**
+ * Which statuses a pass of findEligible reads: all but `exclude` (what ARCHIVAL_EXCLUDE_STATUSES
+ * keeps live however old), or `only` those (to count what the exclusion keeps). A document whose
+ * status is absent or not text is never excluded, and never among `only`.
+ */
+export type StatusFilter = { exclude: readonly string[] } | { only: readonly string[] };
 
 /**
  * Judges candidates a store's query found by the instants their timestamps name: a store may

@@ -44,6 +44,13 @@ export interface RunRecord {
   usage?: Usage;
   /** How long it waited to keep within ARCHIVAL_MAX_RU_PER_SECOND; absent when it never waited. */
   throttled_ms?: number;
+  /** ARCHIVAL_EXCLUDE_STATUSES as the run applied it; absent when it excluded none. */
+  excluded_statuses?: string[];
+  /**
+   * In a dry run that excluded statuses: the records of each that are old enough and would be
+   * archived but for the exclusion.
+   */
+  kept_live_by_status?: Record<string, number>;
   /** `usage` divided by the records archived, once the run ended; null when it archived none. */
   usage_per_archived_record?: UsagePerRecord | null;
 }

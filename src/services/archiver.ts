@@ -57,6 +57,8 @@ export interface ArchiverSettings {
   slices: number;
   /** Request units a second a run may average on Cosmos DB; 0 or absent: no limit. */
   maxRequestUnitsPerSecond?: number | undefined;
+  /** Statuses whose records stay live however old (ARCHIVAL_EXCLUDE_STATUSES); none when absent. */
+  excludedStatuses?: readonly string[] | undefined;
 }
 
 export interface ArchiverDeps {
@@ -184,6 +186,8 @@ export class Archiver {
         host: hostname(),
         pid: process.pid,
       });
+      const excluded = this.settings.excludedStatuses ?? [];
+      if (excluded.length > 0) run.excluded_statuses = [...excluded];
       const starter = options.startedBy ?? { actor: 'system' };
       run.started_by = starter.actor;
       // Saved with the run each time, as far as it has counted.
@@ -318,6 +322,7 @@ export class Archiver {
         touchedBefore,
         limit: Math.min(this.settings.batchSize, remaining),
         continuation,
+        statuses: run.excluded_statuses && { exclude: run.excluded_statuses },
       });
       continuation = page.continuation;
       // Every slice reads the eligible records; each archives only its own.
@@ -331,6 +336,38 @@ export class Archiver {
       for (const batch of (await writer?.add(mine)) ?? []) await this.indexAndDelete(batch, run, lease);
     } while (continuation !== undefined && remaining > 0);
     for (const batch of (await writer?.finish()) ?? []) await this.indexAndDelete(batch, run, lease);
+    if (run.dry_run && run.excluded_statuses) await this.countKeptLive(run, touchedBefore, slice, lease);
+  }
+
+  /**
+   * What ARCHIVAL_EXCLUDE_STATUSES keeps live that would otherwise go, by status: a dry run's
+   * second pass over those statuses only. Real runs leave it out: the point of the exclusion is not
+   * to read those records every night.
+   */
+  private async countKeptLive(
+    run: RunRecord,
+    touchedBefore: Date,
+    slice: Slice | undefined,
+    lease: LockLease,
+  ): Promise<void> {
+    const kept: Record<string, number> = Object.fromEntries(
+      (run.excluded_statuses ?? []).map((status) => [status, 0]),
+    );
+    let continuation: string | undefined;
+    do {
+      await this.pace(run, lease);
+      const page = await this.live.findEligible({
+        touchedBefore,
+        limit: this.settings.batchSize,
+        continuation,
+        statuses: { only: run.excluded_statuses ?? [] },
+      });
+      continuation = page.continuation;
+      for (const { doc } of page.records)
+        if (inSlice(doc.id, slice) && typeof doc.status === 'string')
+          kept[doc.status] = (kept[doc.status] ?? 0) + 1;
+    } while (continuation !== undefined);
+    run.kept_live_by_status = kept;
   }
 
   /** Indexes what the layout made durable, then deletes each live copy still at the version read. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordDocument } from '../../src/domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../../src/domain/errors.js';
-import type { LiveStore } from '../../src/ports/live-store.js';
+import type { LiveStore, StatusFilter } from '../../src/ports/live-store.js';
 import { useFreshStore, type StoreFixture } from './store-fixture.js';
 
 function doc(id: string, createdAt: string, extra: Record<string, unknown> = {}): RecordDocument {
@@ -134,6 +134,39 @@ export function describeLiveStoreContract(name: string, make: () => Promise<Stor
       expect(pages).toBeGreaterThanOrEqual(2);
       const old2 = found.find((r) => r.doc.id === 'old-2');
       expect(old2?.etag).toBe((await current().get('old-2'))?.etag);
+    });
+
+    it('keeps a pass away from some statuses, or to them, on every page, documents without a status never excluded', async () => {
+      const statuses = ['pending', 'paid', 'overdue', 'pending', 'refunded', 'overdue', 'paid'];
+      for (const [i, status] of statuses.entries())
+        await current().create(doc(`s-${i}`, `2026-01-0${i + 1}T00:00:00.000Z`, { status }));
+      await current().create(doc('no-status', '2026-01-09T00:00:00.000Z', { status: undefined }));
+      await current().create(doc('numbered', '2026-01-09T00:00:00.000Z', { status: 7 }));
+      await current().create(doc('young-pending', '2026-05-01T00:00:00.000Z', { status: 'pending' }));
+      const touchedBefore = new Date('2026-03-01T00:00:00.000Z');
+      const pass = async (filter: StatusFilter | undefined): Promise<string[]> => {
+        const found: string[] = [];
+        let continuation: string | undefined;
+        let pages = 0;
+        do {
+          const page = await current().findEligible({
+            touchedBefore,
+            limit: 2,
+            continuation,
+            statuses: filter,
+          });
+          found.push(...page.records.map((r) => r.doc.id));
+          continuation = page.continuation;
+          pages += 1;
+        } while (continuation !== undefined && pages < 20);
+        return found.sort();
+      };
+      expect(await pass({ exclude: ['pending', 'overdue'] })).toEqual(
+        ['numbered', 'no-status', 's-1', 's-4', 's-6'].sort(),
+      );
+      expect(await pass({ only: ['pending', 'overdue'] })).toEqual(['s-0', 's-2', 's-3', 's-5']);
+      expect(await pass({ exclude: [] })).toEqual(await pass(undefined));
+      expect(await pass(undefined)).toHaveLength(9);
     });
 
     it('judges documents other systems wrote by the instants they name, reporting what does not read', async () => {

@@ -317,3 +317,50 @@ describe.each(BACKENDS)('Archiver under faults, record layout (%s)', (backend) =
     expect((await harness.adapters.live.summary()).count).toBe(3);
   });
 });
+
+describe.each(BACKENDS)('ARCHIVAL_EXCLUDE_STATUSES (%s)', (backend) => {
+  let harness: Harness | undefined;
+  afterEach(async () => {
+    await harness?.destroy();
+    harness = undefined;
+  });
+
+  it('keeps records of the excluded statuses live however old, says so in a dry run, and archives them once their status changes', async () => {
+    harness = await startHarness({ backend, env: { ARCHIVAL_EXCLUDE_STATUSES: 'pending,overdue' } });
+    const { records, archiver } = harness.services;
+    const statuses = ['pending', 'overdue', 'paid', 'refunded', 'pending', 'cancelled', 'overdue', 'pending'];
+    for (const [i, status] of statuses.entries())
+      await records.create(recordBody({ id: `s-${i}`, status, created_at: daysAgo(400 + i) }));
+    await records.create(recordBody({ id: 'young-paid', status: 'paid', created_at: daysAgo(3) }));
+
+    const dry = await archiver.runOnce({ dryRun: true });
+    expect(dry).toMatchObject({
+      eligible: 3,
+      archived: 0,
+      excluded_statuses: ['pending', 'overdue'],
+      kept_live_by_status: { pending: 3, overdue: 2 },
+    });
+    const run = await archiver.runOnce();
+    expect(run).toMatchObject({
+      status: 'succeeded',
+      archived: 3,
+      excluded_statuses: ['pending', 'overdue'],
+    });
+    expect(run).not.toHaveProperty('kept_live_by_status');
+    for (const [i, status] of statuses.entries())
+      expect((await records.get(`s-${i}`)).source, status).toBe(
+        status === 'pending' || status === 'overdue' ? 'live' : 'archive',
+      );
+    expect((await records.get('young-paid')).source).toBe('live');
+
+    // Paid at last: archived by the first run that finds it untouched long enough.
+    await records.replace(
+      's-0',
+      recordBody({ id: 's-0', status: 'paid', created_at: daysAgo(400) }),
+      undefined,
+    );
+    expect(await archiver.runOnce({ olderThanDays: 0 })).toMatchObject({ archived: 2 });
+    expect((await records.get('s-0')).source).toBe('archive');
+    expect((await records.get('s-1')).source).toBe('live');
+  });
+});

@@ -11,6 +11,7 @@ import {
   type LiveListQuery,
   type LiveStore,
   type LiveSummary,
+  type StatusFilter,
   type StoredRecord,
 } from '../../ports/live-store.js';
 import { cosmosStatus, etagOf, ifMatch, unavailable, withoutSystemFields } from './cosmos-client.js';
@@ -221,17 +222,23 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
     touchedBefore: Date;
     limit: number;
     continuation?: string;
+    statuses?: StatusFilter | undefined;
   }): Promise<EligiblePage> {
     const cursor = parseEligibleCursor(query.continuation);
+    const statuses = statusClause(query.statuses);
     try {
       const page = await withCosmosRetries(() =>
         this.container.items.items
           .query<ItemDefinition>(
             {
-              query: cursor.phase === 'text' ? TEXT_CREATED_QUERY : OTHER_CREATED_QUERY,
+              query:
+                cursor.phase === 'text'
+                  ? textCreatedQuery(statuses.where)
+                  : otherCreatedQuery(statuses.where),
               parameters: [
                 { name: '@bound', value: eligibleTextBound(query.touchedBefore) },
                 { name: '@beyond', value: BEYOND_DATE_TIMES },
+                ...statuses.parameters,
               ],
             },
             { maxItemCount: query.limit, ...(cursor.token && { continuationToken: cursor.token }) },
@@ -390,13 +397,31 @@ const TOUCH_FIELDS_CANDIDATE = ['updated_at', 'restored_at']
   .map((field) => `(NOT IS_STRING(c.${field}) OR c.${field} < @bound OR c.${field} >= @beyond)`)
   .join(' AND ');
 
-const TEXT_CREATED_QUERY = `SELECT * FROM c
+function textCreatedQuery(statuses: string): string {
+  return `SELECT * FROM c
   WHERE IS_STRING(c.created_at) AND (c.created_at < @bound OR c.created_at >= @beyond)
-    AND ${TOUCH_FIELDS_CANDIDATE}
+    AND ${TOUCH_FIELDS_CANDIDATE}${statuses}
   ORDER BY c.created_at`;
+}
 
 /** Absent, a number, null…: never archivable, found to be reported. */
-const OTHER_CREATED_QUERY = `SELECT * FROM c WHERE NOT IS_STRING(c.created_at) AND ${TOUCH_FIELDS_CANDIDATE}`;
+function otherCreatedQuery(statuses: string): string {
+  return `SELECT * FROM c WHERE NOT IS_STRING(c.created_at) AND ${TOUCH_FIELDS_CANDIDATE}${statuses}`;
+}
+
+/** The condition a status filter adds to a pass's query, and its parameter. */
+function statusClause(filter: StatusFilter | undefined): { where: string; parameters: SqlParameter[] } {
+  if (!filter) return { where: '', parameters: [] };
+  if ('only' in filter)
+    return {
+      where: ' AND IS_STRING(c.status) AND ARRAY_CONTAINS(@statuses, c.status)',
+      parameters: [{ name: '@statuses', value: [...filter.only] }],
+    };
+  return {
+    where: ' AND NOT (IS_STRING(c.status) AND ARRAY_CONTAINS(@statuses, c.status))',
+    parameters: [{ name: '@statuses', value: [...filter.exclude] }],
+  };
+}
 
 interface EligibleCursor {
   phase: 'text' | 'other';

@@ -9,6 +9,7 @@ import {
   type LiveListQuery,
   type LiveStore,
   type LiveSummary,
+  type StatusFilter,
   type StoredRecord,
 } from '../../ports/live-store.js';
 import { attempt } from './open-database.js';
@@ -135,23 +136,25 @@ export class SqliteLiveStore extends SqliteAdapter implements LiveStore {
     touchedBefore: Date;
     limit: number;
     continuation?: string | undefined;
+    statuses?: StatusFilter | undefined;
   }): Promise<EligiblePage> {
     return attempt(() => {
       const after =
         query.continuation === undefined
           ? { t: Number.MIN_SAFE_INTEGER, id: '' }
           : parseCursor(query.continuation);
+      const statuses = statusCondition(query.statuses);
       const rows = this.file
         .prepare<
-          { cutoff: number; unknown: number; t: number; id: string; limit: number },
+          { cutoff: number; unknown: number; t: number; id: string; limit: number; statuses?: string },
           RecordRow & { created_ms: number; id: string }
         >(
           `SELECT id, doc, etag, created_ms FROM records
-           WHERE created_ms < @cutoff AND touched_ms < @cutoff AND (created_ms, id) > (@t, @id)
+           WHERE created_ms < @cutoff AND touched_ms < @cutoff AND (created_ms, id) > (@t, @id)${statuses}
            UNION ALL
            SELECT id, doc, etag, created_ms FROM records
            WHERE created_ms = @unknown AND (touched_ms < @cutoff OR touched_ms = @unknown)
-             AND (created_ms, id) > (@t, @id)
+             AND (created_ms, id) > (@t, @id)${statuses}
            ORDER BY created_ms, id LIMIT @limit`,
         )
         .all({
@@ -160,6 +163,10 @@ export class SqliteLiveStore extends SqliteAdapter implements LiveStore {
           t: after.t,
           id: after.id,
           limit: query.limit,
+          // A JSON array, read by json_each: one statement whatever the statuses.
+          ...(query.statuses && {
+            statuses: JSON.stringify('only' in query.statuses ? query.statuses.only : query.statuses.exclude),
+          }),
         });
       const last = rows.at(-1);
       return {
@@ -243,4 +250,11 @@ function parseCursor(continuation: string): { t: number; id: string } {
   if (typeof cursor.t !== 'number' || typeof cursor.id !== 'string')
     throw new Error(`invalid continuation '${continuation}'`);
   return { t: cursor.t, id: cursor.id };
+}
+
+/** The condition a status filter adds to a pass's query (`@statuses` is a JSON array). */
+function statusCondition(filter: StatusFilter | undefined): string {
+  if (!filter) return '';
+  const listed = 'status IN (SELECT value FROM json_each(@statuses))';
+  return 'only' in filter ? ` AND ${listed}` : ` AND (status IS NULL OR NOT ${listed})`;
 }
