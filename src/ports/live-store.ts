@@ -90,18 +90,28 @@ export interface LiveStore {
  */
 export type StatusFilter = { exclude: readonly string[] } | { only: readonly string[] };
 
+/** Whether a document's status passes the filter (judged by the document, never a stored column). */
+export function passesStatusFilter(doc: RecordDocument, filter: StatusFilter | undefined): boolean {
+  if (!filter) return true;
+  const status: unknown = doc.status;
+  if ('only' in filter) return typeof status === 'string' && filter.only.includes(status);
+  return typeof status !== 'string' || !filter.exclude.includes(status);
+}
+
 /**
- * Judges candidates a store's query found by the instants their timestamps name: a store may
- * pre-select cheaply and loosely (by text, by stored columns), never decide by it.
+ * Judges candidates a store's query found by the instants their timestamps name, and by the status
+ * filter: a store may pre-select cheaply and loosely (by text, by stored columns), never decide by it.
  */
 export function judgeEligible(
   candidates: readonly StoredRecord[],
   touchedBefore: Date,
+  statuses?: StatusFilter,
 ): Pick<EligiblePage, 'records' | 'unarchivable'> {
   const cutoff = touchedBefore.getTime();
   const records: StoredRecord[] = [];
   const unarchivable: UnarchivableRecord[] = [];
   for (const candidate of candidates) {
+    if (!passesStatusFilter(candidate.doc, statuses)) continue;
     const times = recordTimes(candidate.doc);
     if (times.readable) {
       if (times.lastTouchMs < cutoff) records.push(candidate);

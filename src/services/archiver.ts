@@ -340,9 +340,9 @@ export class Archiver {
   }
 
   /**
-   * What ARCHIVAL_EXCLUDE_STATUSES keeps live that would otherwise go, by status: a dry run's
-   * second pass over those statuses only. Real runs leave it out: the point of the exclusion is not
-   * to read those records every night.
+   * What ARCHIVAL_EXCLUDE_STATUSES keeps live that would otherwise go, by status (up to the run's
+   * limit, when it has one): a dry run's second pass over those statuses only. Real runs leave it
+   * out: the exclusion is there so that runs do not fetch those records every night.
    */
   private async countKeptLive(
     run: RunRecord,
@@ -353,20 +353,23 @@ export class Archiver {
     const kept: Record<string, number> = Object.fromEntries(
       (run.excluded_statuses ?? []).map((status) => [status, 0]),
     );
+    let remaining = run.limit ?? Number.POSITIVE_INFINITY;
     let continuation: string | undefined;
     do {
       await this.pace(run, lease);
       const page = await this.live.findEligible({
         touchedBefore,
-        limit: this.settings.batchSize,
+        limit: Math.min(this.settings.batchSize, remaining),
         continuation,
         statuses: { only: run.excluded_statuses ?? [] },
       });
       continuation = page.continuation;
       for (const { doc } of page.records)
-        if (inSlice(doc.id, slice) && typeof doc.status === 'string')
+        if (inSlice(doc.id, slice) && typeof doc.status === 'string' && remaining > 0) {
           kept[doc.status] = (kept[doc.status] ?? 0) + 1;
-    } while (continuation !== undefined);
+          remaining -= 1;
+        }
+    } while (continuation !== undefined && remaining > 0);
     run.kept_live_by_status = kept;
   }
 

@@ -1,5 +1,6 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { FilesystemArchiveStore } from '../../src/adapters/filesystem/filesystem-archive-store.js';
 import { FilesystemAuditTrail } from '../../src/adapters/filesystem/filesystem-audit-trail.js';
@@ -21,6 +22,7 @@ import { describeLiveStoreContract } from '../contracts/live-store-contract.js';
 import { openedStore, type StoreFixture } from '../contracts/store-fixture.js';
 import { describeLockContract } from '../contracts/lock-contract.js';
 import { describeRunLogContract } from '../contracts/run-log-contract.js';
+import type { StatusFilter } from '../../src/ports/live-store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** Opens an adapter in a fresh temp directory; disposing closes it and removes the directory. */
@@ -81,6 +83,37 @@ describeAuditTrailContract(
   'filesystem',
   inTempDir((dir) => new FilesystemAuditTrail(join(dir, 'audit'))),
 );
+
+describe('SqliteLiveStore', () => {
+  it('judges statuses by the document, not by a status column another writer left stale', async () => {
+    const dir = await tempDir();
+    const path = join(dir.path, 'live.sqlite');
+    const store = new SqliteLiveStore(path);
+    await store.init();
+    try {
+      const old = '2020-01-01T00:00:00.000Z';
+      for (const [id, status] of [
+        ['now-paid', 'paid'],
+        ['now-pending', 'pending'],
+      ] as const)
+        await store.create({ id, customer_id: 'c-1', amount: 1, status, created_at: old, updated_at: old });
+      // Another writer changed the documents and not the column.
+      const other = new Database(path);
+      other.prepare("UPDATE records SET status = 'pending' WHERE id = 'now-paid'").run();
+      other.prepare("UPDATE records SET status = 'paid' WHERE id = 'now-pending'").run();
+      other.close();
+      const ids = async (statuses: StatusFilter) =>
+        (await store.findEligible({ touchedBefore: new Date(), limit: 10, statuses })).records.map(
+          (record) => record.doc.id,
+        );
+      expect(await ids({ exclude: ['pending'] })).toEqual(['now-paid']);
+      expect(await ids({ only: ['pending'] })).toEqual(['now-pending']);
+    } finally {
+      await store.close();
+      await dir.remove();
+    }
+  });
+});
 
 describe('FilesystemAuditTrail', () => {
   const first = {

@@ -250,7 +250,7 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
         : cursor.phase === 'text'
           ? { phase: 'other' }
           : undefined;
-      const judged = judgeEligible(page.resources.map(toStored), query.touchedBefore);
+      const judged = judgeEligible(page.resources.map(toStored), query.touchedBefore, query.statuses);
       for (const { doc } of judged.records) this.rememberPartition(doc);
       return { ...judged, continuation: next && JSON.stringify(next) };
     } catch (error) {

@@ -170,7 +170,7 @@ export class SqliteLiveStore extends SqliteAdapter implements LiveStore {
         });
       const last = rows.at(-1);
       return {
-        ...judgeEligible(rows.map(toStored), query.touchedBefore),
+        ...judgeEligible(rows.map(toStored), query.touchedBefore, query.statuses),
         continuation:
           last && rows.length === query.limit
             ? JSON.stringify({ t: last.created_ms, id: last.id })
@@ -252,9 +252,13 @@ function parseCursor(continuation: string): { t: number; id: string } {
   return { t: cursor.t, id: cursor.id };
 }
 
-/** The condition a status filter adds to a pass's query (`@statuses` is a JSON array). */
+/**
+ * The condition a status filter adds to a pass's query (`@statuses` is a JSON array), on the
+ * document's own status: a row another writer left with a stale `status` column is judged right.
+ */
 function statusCondition(filter: StatusFilter | undefined): string {
   if (!filter) return '';
-  const listed = 'status IN (SELECT value FROM json_each(@statuses))';
-  return 'only' in filter ? ` AND ${listed}` : ` AND (status IS NULL OR NOT ${listed})`;
+  const text = "json_type(doc, '$.status') IS 'text'";
+  const listed = "json_extract(doc, '$.status') IN (SELECT value FROM json_each(@statuses))";
+  return 'only' in filter ? ` AND ${text} AND ${listed}` : ` AND NOT (${text} AND ${listed})`;
 }
