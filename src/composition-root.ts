@@ -318,7 +318,11 @@ export async function createServices(
   }
   const layouts = new Layouts(
     new RecordLayout(store),
-    new SegmentLayout(store, { maxRecords: config.layout.maxRecords, maxBytes: config.layout.maxBytes }),
+    new SegmentLayout(
+      store,
+      { maxRecords: config.layout.maxRecords, maxBytes: config.layout.maxBytes },
+      config.layout.readCacheBytes,
+    ),
     config.layout.name,
   );
   const { tiers } = store;

@@ -41,6 +41,8 @@ const EnvSchema = Type.Object({
   ),
   ARCHIVE_INDEX_SHARDS: Type.Integer({ minimum: 1, maximum: MAX_INDEX_SHARDS, default: 16 }),
   ARCHIVE_INDEX_CACHE_MB: Type.Integer({ minimum: 1, maximum: 4096, default: 32 }),
+  // Decompressed segment members kept for reads by id; 0: none (measured in bench/read-throughput.mjs).
+  ARCHIVE_READ_CACHE_MB: Type.Integer({ minimum: 0, maximum: 4096, default: 32 }),
   // Defaults measured in bench/layouts.mjs; see BENCHMARKS.md.
   SEGMENT_MAX_RECORDS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 50_000 }),
   SEGMENT_MAX_BYTES: Type.Integer({ minimum: 64 * 1024, maximum: 256 * MIB, default: 32 * MIB }),
@@ -189,7 +191,13 @@ export interface Config {
   /** Statuses whose records stay live however old (ARCHIVAL_EXCLUDE_STATUSES); none by default. */
   archivalExcludedStatuses: readonly RecordStatus[];
   /** How archived records are laid out in blobs, and when a segment is sealed. */
-  layout: { name: (typeof LAYOUTS)[number]; maxRecords: number; maxBytes: number };
+  layout: {
+    name: (typeof LAYOUTS)[number];
+    maxRecords: number;
+    maxBytes: number;
+    /** Decompressed segment members kept for reads (ARCHIVE_READ_CACHE_MB), in bytes. */
+    readCacheBytes: number;
+  };
   /** Where `lifecycle deploy` applies the blob lifecycle policy; the ids are checked by that command. */
   lifecycle: {
     subscriptionId: string | undefined;
@@ -266,6 +274,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       name: valid.ARCHIVE_LAYOUT,
       maxRecords: valid.SEGMENT_MAX_RECORDS,
       maxBytes: valid.SEGMENT_MAX_BYTES,
+      readCacheBytes: valid.ARCHIVE_READ_CACHE_MB * MIB,
     },
     lifecycle: {
       subscriptionId: valid.AZURE_SUBSCRIPTION_ID,

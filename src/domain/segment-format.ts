@@ -131,12 +131,20 @@ export function recordFromMember(
   line: { offset: number; length: number },
   blob: string,
 ): Buffer {
-  let text: Buffer;
+  return lineOfMember(decompressMember(member, blob), line, blob);
+}
+
+/** A member's lines, decompressed; IntegrityError when it does not decompress. */
+export function decompressMember(member: Buffer, blob: string): Buffer {
   try {
-    text = gunzipSync(member);
+    return gunzipSync(member);
   } catch (error) {
     throw new IntegrityError(`a gzip member of segment ${blob} does not decompress`, { cause: error });
   }
+}
+
+/** One record's line of a decompressed member (a view of it); IntegrityError when there is none. */
+export function lineOfMember(text: Buffer, line: { offset: number; length: number }, blob: string): Buffer {
   if (line.offset + line.length + 1 > text.length || text[line.offset + line.length] !== NEWLINE[0]) {
     throw new IntegrityError(`segment ${blob} has no record line at offset ${line.offset} of its member`);
   }

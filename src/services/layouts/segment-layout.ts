@@ -1,8 +1,11 @@
 import { canonicalBytes, sha256Hex } from '../../domain/billing-record.js';
 import { creationMonth } from '../../domain/creation-month.js';
 import { IntegrityError, NotFoundError } from '../../domain/errors.js';
+import { LRUCache } from 'lru-cache';
 import {
+  decompressMember,
   factsOf,
+  lineOfMember,
   placeOf,
   recordFromMember,
   SegmentBuilder,
@@ -41,10 +44,27 @@ export class SegmentLayout implements ArchiveLayout {
   readonly name = 'segment';
   readonly prefixes = [SEGMENTS_PREFIX, MANIFESTS_PREFIX];
 
+  /**
+   * Members read lately, decompressed, by blob and range, up to a budget of bytes. A segment is
+   * never rewritten under its name, so a member cached is the member stored; each read still checks
+   * the record's SHA-256 against its entry.
+   */
+  private readonly members: LRUCache<string, Buffer> | undefined;
+
   constructor(
     private readonly store: ArchiveStore,
     private readonly limits: SegmentLimits,
-  ) {}
+    /** Bytes of decompressed members kept for reads; 0 or absent: none. */
+    readCacheBytes = 0,
+  ) {
+    this.members =
+      readCacheBytes > 0
+        ? new LRUCache<string, Buffer>({
+            maxSize: readCacheBytes,
+            sizeCalculation: (text) => text.length || 1,
+          })
+        : undefined;
+  }
 
   open(context: LayoutContext): LayoutWriter {
     return new SegmentWriter(this.gather<string>(context));
@@ -52,8 +72,18 @@ export class SegmentLayout implements ArchiveLayout {
 
   async read(location: ArchiveLocation): Promise<Buffer> {
     if (location.layout !== 'segment') throw new IntegrityError(`${location.blob} is not a segment location`);
-    const member = await this.store.get(location.blob, { offset: location.offset, length: location.length });
-    return recordFromMember(member, location.line, location.blob);
+    const key = `${location.blob}\n${location.offset}\n${location.length}`;
+    let text = this.members?.get(key);
+    if (!text) {
+      const member = await this.store.get(location.blob, {
+        offset: location.offset,
+        length: location.length,
+      });
+      text = decompressMember(member, location.blob);
+      this.members?.set(key, text);
+    }
+    // A copy: what the caller does with it never reaches the cache.
+    return Buffer.from(lineOfMember(text, location.line, location.blob));
   }
 
   /** A segment is needed while any entry points into it (its other records' dead bytes wait for compaction). */
