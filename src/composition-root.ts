@@ -321,7 +321,7 @@ export async function createServices(
     new SegmentLayout(
       store,
       { maxRecords: config.layout.maxRecords, maxBytes: config.layout.maxBytes },
-      config.layout.readCacheBytes,
+      { bytes: config.layout.readCacheBytes },
     ),
     config.layout.name,
   );

@@ -4,10 +4,11 @@ import { BlobArchiveStore } from '../../src/adapters/azure-blob/blob-archive-sto
 import { FilesystemArchiveStore } from '../../src/adapters/filesystem/filesystem-archive-store.js';
 import { SqliteArchiveIndex } from '../../src/adapters/sqlite/sqlite-archive-index.js';
 import { newRecordDocument } from '../../src/domain/billing-record.js';
+import { IntegrityError } from '../../src/domain/errors.js';
 import type { ArchiveStore } from '../../src/ports/archive-store.js';
 import type { ArchiveLayout } from '../../src/services/layouts/archive-layout.js';
 import { RecordLayout } from '../../src/services/layouts/record-layout.js';
-import { SegmentLayout } from '../../src/services/layouts/segment-layout.js';
+import { MEMBER_CACHE_TTL_MS, SegmentLayout } from '../../src/services/layouts/segment-layout.js';
 import { sampleRecord } from '../../src/services/sample-records.js';
 import { describeArchiveLayoutContract, type LayoutFixture } from '../contracts/archive-layout-contract.js';
 import { openedStore, type StoreFixture } from '../contracts/store-fixture.js';
@@ -22,7 +23,7 @@ const LAYOUTS: Record<string, (store: ArchiveStore) => ArchiveLayout> = {
   segment: (store) => new SegmentLayout(store, { maxRecords: 2, maxBytes: 1024 * 1024 }),
   // The same with members kept for reads: every promise of the layout holds with the cache too.
   'segment with a read cache': (store) =>
-    new SegmentLayout(store, { maxRecords: 2, maxBytes: 1024 * 1024 }, 1024 * 1024),
+    new SegmentLayout(store, { maxRecords: 2, maxBytes: 1024 * 1024 }, { bytes: 1024 * 1024 }),
 };
 
 /** The layout over a real archive store of the backend; the index is SQLite on both (only the layout is under test). */
@@ -66,7 +67,7 @@ for (const backend of BACKENDS)
 
 describe('SegmentLayout read cache', () => {
   /** A segment layout over a filesystem store whose member reads are counted. */
-  async function counted(cacheBytes: number) {
+  async function counted(cacheBytes: number, clock?: () => number) {
     const dir = await tempDir();
     const store = new FilesystemArchiveStore(join(dir.path, 'archive'));
     await store.init();
@@ -79,7 +80,7 @@ describe('SegmentLayout read cache', () => {
         },
       }),
       { maxRecords: 50, maxBytes: 1024 * 1024 },
-      cacheBytes,
+      { bytes: cacheBytes, ...(clock && { now: clock }) },
     );
     const now = new Date('2026-11-01T00:00:00.000Z');
     const given = Array.from({ length: 6 }, (_, i) => ({
@@ -137,6 +138,30 @@ describe('SegmentLayout read cache', () => {
       expect(tiny.reads.count).toBe(2);
     } finally {
       await tiny.remove();
+    }
+  });
+
+  it('reads a member again once it is a minute old, however often it was read, and after a read it failed', async () => {
+    let ms = 1_000;
+    const { layout, reads, locations, remove } = await counted(1024 * 1024, () => ms);
+    try {
+      const [first] = locations;
+      if (first?.layout !== 'segment') throw new Error('no segment was written');
+      await layout.read(first);
+      ms += MEMBER_CACHE_TTL_MS - 1;
+      await layout.read(first);
+      expect(reads.count).toBe(1);
+      ms += 2;
+      await layout.read(first);
+      expect(reads.count).toBe(2);
+      // A line the member does not hold: the member is dropped, not kept for the next read to meet.
+      await expect(
+        layout.read({ ...first, line: { offset: first.line.offset + 1, length: 3 } }),
+      ).rejects.toThrow(IntegrityError);
+      await layout.read(first);
+      expect(reads.count).toBe(3);
+    } finally {
+      await remove();
     }
   });
 });

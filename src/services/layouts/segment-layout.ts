@@ -28,6 +28,8 @@ import {
 import { putVerified } from './verified-put.js';
 
 const SEGMENTS_PREFIX = 'segments/';
+/** How long a member read stays in the read cache, however often it is read. */
+export const MEMBER_CACHE_TTL_MS = 60_000;
 /** Outside `segments/`, so the lifecycle policy leaves manifests online while segments go to Archive. */
 const MANIFESTS_PREFIX = 'manifests/';
 const SEGMENT_SUFFIX = '.ndjson.gz';
@@ -45,23 +47,35 @@ export class SegmentLayout implements ArchiveLayout {
   readonly prefixes = [SEGMENTS_PREFIX, MANIFESTS_PREFIX];
 
   /**
-   * Members read lately, decompressed, by blob and range, up to a budget of bytes. A segment is
-   * never rewritten under its name, so a member cached is the member stored; each read still checks
-   * the record's SHA-256 against its entry.
+   * Members read lately, decompressed, by blob and range, up to a budget of bytes, each for at most
+   * MEMBER_CACHE_TTL_MS. A segment is never rewritten under its name, so a member cached is the
+   * member stored; each read still checks the record's SHA-256 against its entry. The time limit
+   * bounds how long a segment deleted under a standing entry (the retention backstop, a mistake)
+   * still reads, instead of answering 410.
    */
   private readonly members: LRUCache<string, Buffer> | undefined;
 
   constructor(
     private readonly store: ArchiveStore,
     private readonly limits: SegmentLimits,
-    /** Bytes of decompressed members kept for reads; 0 or absent: none. */
-    readCacheBytes = 0,
+    readCache: {
+      /** Bytes of decompressed members kept for reads; 0 or absent: none. */
+      bytes?: number;
+      /** Milliseconds the time limit is counted in; the monotonic clock by default. */
+      now?: () => number;
+    } = {},
   ) {
+    const { bytes = 0, now } = readCache;
     this.members =
-      readCacheBytes > 0
+      bytes > 0
         ? new LRUCache<string, Buffer>({
-            maxSize: readCacheBytes,
-            sizeCalculation: (text) => text.length || 1,
+            maxSize: bytes,
+            ttl: MEMBER_CACHE_TTL_MS,
+            // The clock is read at each look, not cached for a millisecond (which a test clock outpaces).
+            ttlResolution: 0,
+            ...(now && { perf: { now } }),
+            // What the buffer keeps alive: a small output of zlib may be a view of a larger one.
+            sizeCalculation: (text) => Math.max(text.buffer.byteLength, 1),
           })
         : undefined;
   }
@@ -82,8 +96,14 @@ export class SegmentLayout implements ArchiveLayout {
       text = decompressMember(member, location.blob);
       this.members?.set(key, text);
     }
-    // A copy: what the caller does with it never reaches the cache.
-    return Buffer.from(lineOfMember(text, location.line, location.blob));
+    try {
+      // A copy: what the caller does with it never reaches the cache.
+      return Buffer.from(lineOfMember(text, location.line, location.blob));
+    } catch (error) {
+      // Not kept for the next read to fail on: the store is asked again.
+      this.members?.delete(key);
+      throw error;
+    }
   }
 
   /** A segment is needed while any entry points into it (its other records' dead bytes wait for compaction). */
