@@ -15,7 +15,7 @@ import {
 } from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { GarbageQueue } from '../ports/garbage-queue.js';
-import type { LiveStore, UnarchivableRecord } from '../ports/live-store.js';
+import type { LiveStore, StatusFilter, StoredRecord, UnarchivableRecord } from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
 import type { RunLog, RunRecord } from '../ports/run-log.js';
 import { DAY_MS, systemSleep, type Clock, type Sleep } from './clock.js';
@@ -314,6 +314,31 @@ export class Archiver {
     const writer = run.dry_run
       ? undefined
       : this.layouts.writing.open({ runId: run.run_id, archivedAt: run.started_at });
+    const statuses = run.excluded_statuses && { exclude: run.excluded_statuses };
+    for await (const page of this.eligiblePages(run, lease, slice, touchedBefore, statuses)) {
+      for (const found of page.unarchivable) this.noteUnarchivable(run, found);
+      const mine = page.records;
+      if (mine.length === 0) continue;
+      run.batches += 1;
+      run.eligible += mine.length;
+      // The history is saved after each durable step (in indexAndDelete), not after every read.
+      for (const batch of (await writer?.add(mine)) ?? []) await this.indexAndDelete(batch, run, lease);
+    }
+    for (const batch of (await writer?.finish()) ?? []) await this.indexAndDelete(batch, run, lease);
+    if (run.dry_run && run.excluded_statuses) await this.countKeptLive(run, touchedBefore, slice, lease);
+  }
+
+  /**
+   * One pass over the eligible records, a page at a time, each paced against the budget and the
+   * lock: the slice's own only (every slice reads them all), and no more than the run's limit.
+   */
+  private async *eligiblePages(
+    run: RunRecord,
+    lease: LockLease,
+    slice: Slice | undefined,
+    touchedBefore: Date,
+    statuses: StatusFilter | undefined,
+  ): AsyncGenerator<{ records: StoredRecord[]; unarchivable: UnarchivableRecord[] }> {
     let remaining = run.limit ?? Number.POSITIVE_INFINITY;
     let continuation: string | undefined;
     do {
@@ -322,21 +347,13 @@ export class Archiver {
         touchedBefore,
         limit: Math.min(this.settings.batchSize, remaining),
         continuation,
-        statuses: run.excluded_statuses && { exclude: run.excluded_statuses },
+        statuses,
       });
       continuation = page.continuation;
-      // Every slice reads the eligible records; each archives only its own.
-      for (const found of page.unarchivable) if (inSlice(found.id, slice)) this.noteUnarchivable(run, found);
-      const mine = page.records.filter((record) => inSlice(record.doc.id, slice));
-      if (mine.length === 0) continue;
-      remaining -= mine.length;
-      run.batches += 1;
-      run.eligible += mine.length;
-      // The history is saved after each durable step (in indexAndDelete), not after every read.
-      for (const batch of (await writer?.add(mine)) ?? []) await this.indexAndDelete(batch, run, lease);
+      const records = page.records.filter((record) => inSlice(record.doc.id, slice));
+      remaining -= records.length;
+      yield { records, unarchivable: page.unarchivable.filter((found) => inSlice(found.id, slice)) };
     } while (continuation !== undefined && remaining > 0);
-    for (const batch of (await writer?.finish()) ?? []) await this.indexAndDelete(batch, run, lease);
-    if (run.dry_run && run.excluded_statuses) await this.countKeptLive(run, touchedBefore, slice, lease);
   }
 
   /**
@@ -350,26 +367,11 @@ export class Archiver {
     slice: Slice | undefined,
     lease: LockLease,
   ): Promise<void> {
-    const kept: Record<string, number> = Object.fromEntries(
-      (run.excluded_statuses ?? []).map((status) => [status, 0]),
-    );
-    let remaining = run.limit ?? Number.POSITIVE_INFINITY;
-    let continuation: string | undefined;
-    do {
-      await this.pace(run, lease);
-      const page = await this.live.findEligible({
-        touchedBefore,
-        limit: Math.min(this.settings.batchSize, remaining),
-        continuation,
-        statuses: { only: run.excluded_statuses ?? [] },
-      });
-      continuation = page.continuation;
-      for (const { doc } of page.records)
-        if (inSlice(doc.id, slice) && typeof doc.status === 'string' && remaining > 0) {
-          kept[doc.status] = (kept[doc.status] ?? 0) + 1;
-          remaining -= 1;
-        }
-    } while (continuation !== undefined && remaining > 0);
+    const excluded = run.excluded_statuses ?? [];
+    const kept: Record<string, number> = Object.fromEntries(excluded.map((status) => [status, 0]));
+    for await (const { records } of this.eligiblePages(run, lease, slice, touchedBefore, { only: excluded }))
+      for (const { doc } of records)
+        if (typeof doc.status === 'string') kept[doc.status] = (kept[doc.status] ?? 0) + 1;
     run.kept_live_by_status = kept;
   }
 
