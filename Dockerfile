@@ -27,7 +27,7 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
-COPY --chown=node:node infra/blob-lifecycle-policy.json infra/archive-index-indexing-policy.json ./infra/
+COPY --chown=node:node infra/blob-lifecycle-policy.json infra/archive-index-indexing-policy.json infra/records-indexing-policy.json ./infra/
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 8000

@@ -58,7 +58,12 @@ param planSku string = 'B1'
 
 var databaseName = 'billingdb'
 var containers = [
-  { name: 'records', partitionKey: '/id', extra: {} }
+  // Every path, as Cosmos DB's default, and the composite index GET /billing's creation order needs.
+  {
+    name: 'records'
+    partitionKey: '/id'
+    extra: { indexingPolicy: loadJsonContent('records-indexing-policy.json') }
+  }
   // Only the paths the index's queries filter on; the service creates it with the same file.
   {
     name: 'archive_index'

@@ -1,4 +1,5 @@
 import type { StoredBytes } from '../domain/cost-model.js';
+import type { CreationOrder } from '../domain/creation-order.js';
 import { PreconditionFailedError } from '../domain/errors.js';
 import type { IndexRebuild } from '../domain/index-root.js';
 import type { BlobInfo } from './archive-store.js';
@@ -32,14 +33,20 @@ export interface StoredEntry extends ArchiveEntry {
   etag: string;
 }
 
-/** Entries in id order, strictly after `afterId` when given, matching every filter given. */
+/**
+ * Entries in id order, strictly after `afterId` when given, or in creation order (`byCreation`,
+ * see creation-order.ts), matching every filter given.
+ */
 export interface ArchiveListQuery {
   limit: number;
   afterId?: string | undefined;
+  byCreation?: CreationOrder | undefined;
   customerId?: string | undefined;
   /** Entries whose location is in this blob. */
   blob?: string | undefined;
-  /** Entries of records created before this ISO time (a comparison of the UTC text entries keep). */
+  /** Entries of records created at or after this ISO time (a comparison of the UTC text entries keep). */
+  createdFrom?: string | undefined;
+  /** Entries of records created before this ISO time (the same comparison). */
   createdBefore?: string | undefined;
   /** See IndexReadOptions. */
   evenIfRebuilding?: boolean | undefined;

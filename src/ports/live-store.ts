@@ -1,5 +1,6 @@
 import type { RecordDocument } from '../domain/billing-record.js';
 import type { StoredBytes } from '../domain/cost-model.js';
+import type { CreationOrder } from '../domain/creation-order.js';
 import { recordTimes } from '../domain/record-times.js';
 
 /** A record as the LiveStore holds it, with the version tag conditional writes compare against. */
@@ -31,10 +32,19 @@ export interface EligiblePage {
 
 export interface LiveListQuery {
   limit: number;
-  /** Return ids strictly greater than this one. */
-  afterId?: string;
-  customerId?: string;
-  status?: string;
+  /** Return ids strictly greater than this one (id order only). */
+  afterId?: string | undefined;
+  customerId?: string | undefined;
+  status?: string | undefined;
+  /**
+   * Creation order (see creation-order.ts) instead of id order: only records whose `created_at` is
+   * text, from strictly after `after` when given.
+   */
+  byCreation?: CreationOrder | undefined;
+  /** Records whose `created_at` text is at or after this one (creation order only). */
+  createdFrom?: string | undefined;
+  /** Records whose `created_at` text is before this one (creation order only). */
+  createdBefore?: string | undefined;
 }
 
 export interface LiveSummary {
@@ -73,7 +83,7 @@ export interface LiveStore {
     /** Keep a pass to some statuses, or away from some; the same for every page of a pass. */
     statuses?: StatusFilter | undefined;
   }): Promise<EligiblePage>;
-  /** Records in id order, filtered by customer and status when given. */
+  /** Records in id order, or in creation order, filtered by each filter given. */
   list(query: LiveListQuery): Promise<StoredRecord[]>;
   /** Record count and oldest last touch (a scan: for stats, not for probes). */
   summary(): Promise<LiveSummary>;

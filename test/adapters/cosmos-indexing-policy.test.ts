@@ -1,9 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { archiveIndexIndexingPolicy } from '../../src/adapters/cosmos/cosmos-container.js';
+import {
+  archiveIndexIndexingPolicy,
+  recordsIndexingPolicy,
+} from '../../src/adapters/cosmos/cosmos-container.js';
+import { listingFilter } from '../../src/adapters/cosmos/cosmos-listing.js';
 
 /** The adapters whose documents share the archive index's container. */
-const SHARING = ['cosmos-archive-index.ts', 'cosmos-garbage-queue.ts', 'cosmos-deletion-notes.ts'];
+const SHARING = [
+  'cosmos-archive-index.ts',
+  'cosmos-garbage-queue.ts',
+  'cosmos-deletion-notes.ts',
+  // The listing filter the index shares with the live store.
+  'cosmos-listing.ts',
+];
 
 /**
  * Every `c.<path>` a query of these adapters filters or orders on, read from their string literals
@@ -32,5 +42,17 @@ describe('the archive index container indexing policy', () => {
     expect([...queried].map((path) => `/${path.replaceAll('.', '/')}/?`).sort()).toEqual(
       [...included].sort(),
     );
+  });
+});
+
+describe('the composite index listing in creation order sorts on', () => {
+  const compositeOf = (orderBy: string) =>
+    orderBy.split(', ').map((term) => ({ path: `/${term.replace(/^c\./, '')}`, order: 'ascending' }));
+
+  it('is in the archive index container policy and in the live container policy', async () => {
+    const { orderBy } = listingFilter({ byCreation: {} });
+    expect(orderBy).toBe('c.created_at, c.id');
+    for (const policy of [await archiveIndexIndexingPolicy(), await recordsIndexingPolicy()])
+      expect(policy.compositeIndexes).toContainEqual(compositeOf(orderBy));
   });
 });

@@ -150,6 +150,39 @@ export function describeArchiveIndexContract(
       expect(await ids({ limit: 10 })).toEqual(['a', 'b', 'c', 'd']);
     });
 
+    it('lists in creation order (then id) by customer and creation month, paging by key', async () => {
+      await current().putMany([
+        entry('m', undefined, { customer_id: 'c1', created_at: '2025-02-01T00:00:00.000Z' }),
+        entry('b', undefined, { customer_id: 'c1', created_at: '2025-01-15T00:00:00.000Z' }),
+        entry('a', undefined, { customer_id: 'c1', created_at: '2025-01-15T00:00:00.000Z' }),
+        entry('z', undefined, { customer_id: 'c1', created_at: '2025-01-01T00:00:00.000Z' }),
+        entry('y', undefined, { customer_id: 'c1', created_at: '2024-12-31T23:59:59.999Z' }),
+        entry('x', undefined, { customer_id: 'c2', created_at: '2025-01-10T00:00:00.000Z' }),
+      ]);
+      const ids = async (query: ArchiveListQuery) => (await current().list(query)).map((e) => e.id);
+      expect(await ids({ limit: 10, byCreation: {} })).toEqual(['y', 'z', 'x', 'a', 'b', 'm']);
+      // January 2025 of customer c1: from inclusive, to exclusive.
+      const january = {
+        customerId: 'c1',
+        createdFrom: '2025-01-01T00:00:00.000Z',
+        createdBefore: '2025-02-01T00:00:00.000Z',
+      };
+      expect(await ids({ limit: 10, byCreation: {}, ...january })).toEqual(['z', 'a', 'b']);
+      expect(await ids({ limit: 2, byCreation: {}, ...january })).toEqual(['z', 'a']);
+      // After a key: the tie on created_at goes on by id.
+      const after = { createdAt: '2025-01-15T00:00:00.000Z', id: 'a' };
+      expect(await ids({ limit: 10, byCreation: { after }, ...january })).toEqual(['b']);
+      expect(await ids({ limit: 10, byCreation: { after: { ...after, id: 'b' } }, ...january })).toEqual([]);
+      // A key between entries (one no entry has) pages on from where it falls.
+      expect(
+        await ids({ limit: 10, byCreation: { after: { createdAt: '2025-01-05T00:00:00.000Z', id: '' } } }),
+      ).toEqual(['x', 'a', 'b', 'm']);
+      // A withdrawn entry is not listed; id order still holds where no order is asked.
+      await current().withdraw('a');
+      expect(await ids({ limit: 10, byCreation: {}, ...january })).toEqual(['z', 'b']);
+      expect(await ids({ limit: 10, createdFrom: '2025-01-01T00:00:00.000Z' })).toEqual(['b', 'm', 'x', 'z']);
+    });
+
     it('reads many entries at once, in the order asked, undefined where none', async () => {
       expect(await current().getMany([])).toEqual([]);
       const stored = await current().putMany([entry('a'), entry('b'), entry('c')]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordDocument } from '../../src/domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../../src/domain/errors.js';
-import type { LiveStore, StatusFilter } from '../../src/ports/live-store.js';
+import type { LiveListQuery, LiveStore, StatusFilter } from '../../src/ports/live-store.js';
 import { useFreshStore, type StoreFixture } from './store-fixture.js';
 
 function doc(id: string, createdAt: string, extra: Record<string, unknown> = {}): RecordDocument {
@@ -254,6 +254,39 @@ export function describeLiveStoreContract(name: string, make: () => Promise<Stor
       expect(
         (await current().list({ limit: 10, customerId: 'c-1', status: 'paid' })).map((r) => r.doc.id),
       ).toEqual(['b', 'd']);
+    });
+
+    it('lists in creation order (then id) with every filter, paging by key', async () => {
+      for (const [id, customer, status, createdAt] of [
+        ['m', 'c-1', 'paid', '2025-02-01T00:00:00.000Z'],
+        ['b', 'c-1', 'paid', '2025-01-15T00:00:00.000Z'],
+        ['a', 'c-1', 'pending', '2025-01-15T00:00:00.000Z'],
+        ['z', 'c-1', 'paid', '2025-01-01T00:00:00.000Z'],
+        ['y', 'c-1', 'paid', '2024-12-31T23:59:59.999Z'],
+        ['x', 'c-2', 'paid', '2025-01-10T00:00:00.000Z'],
+      ] as const) {
+        await current().create(doc(id, createdAt, { customer_id: customer, status }));
+      }
+      // A document another system wrote with a creation time that is no text: never in this order.
+      await current().create(doc('n', '2025-01-02T00:00:00.000Z', { created_at: 1735776000 }));
+      const ids = async (query: LiveListQuery) => (await current().list(query)).map((r) => r.doc.id);
+      expect(await ids({ limit: 10, byCreation: {} })).toEqual(['y', 'z', 'x', 'a', 'b', 'm']);
+      const january = {
+        customerId: 'c-1',
+        createdFrom: '2025-01-01T00:00:00.000Z',
+        createdBefore: '2025-02-01T00:00:00.000Z',
+      };
+      expect(await ids({ limit: 10, byCreation: {}, ...january })).toEqual(['z', 'a', 'b']);
+      expect(await ids({ limit: 10, byCreation: {}, ...january, status: 'paid' })).toEqual(['z', 'b']);
+      expect(await ids({ limit: 2, byCreation: {}, ...january })).toEqual(['z', 'a']);
+      const after = { createdAt: '2025-01-15T00:00:00.000Z', id: 'a' };
+      expect(await ids({ limit: 10, byCreation: { after }, ...january })).toEqual(['b']);
+      expect(
+        await ids({ limit: 10, byCreation: { after: { createdAt: '2025-01-05T00:00:00.000Z', id: '' } } }),
+      ).toEqual(['x', 'a', 'b', 'm']);
+      // The time filters hold in id order too, and leave out a creation time that is no text.
+      expect(await ids({ limit: 10, createdBefore: '2025-01-10T00:00:00.000Z' })).toEqual(['y', 'z']);
+      expect((await ids({ limit: 10 })).includes('n')).toBe(true);
     });
 
     it('answers the readiness probe', async () => {

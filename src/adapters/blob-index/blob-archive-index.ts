@@ -5,6 +5,12 @@ import pMap from 'p-map';
 import { sha256Hex } from '../../domain/billing-record.js';
 import type { StoredBytes } from '../../domain/cost-model.js';
 import {
+  compareCreation,
+  compareText,
+  type CreationKey,
+  type CreationOrder,
+} from '../../domain/creation-order.js';
+import {
   IndexRebuildingError,
   IntegrityError,
   NotFoundError,
@@ -256,6 +262,7 @@ export class BlobArchiveIndex implements ArchiveIndex {
       refuseWhileRebuilding(root, query);
       const page: StoredEntry[] = [];
       if (query.limit <= 0) return page;
+      if (query.byCreation) return this.listByCreation(root, query, query.byCreation);
       for await (const entry of this.entries(root, query)) {
         if (!matches(entry, query)) continue;
         page.push(entry);
@@ -263,6 +270,27 @@ export class BlobArchiveIndex implements ArchiveIndex {
       }
       return page;
     });
+  }
+
+  /**
+   * Files keep entries in id order, so a page in creation order reads every entry the query may
+   * match (only the shards whose footers name the customer, when one is asked for) and keeps the
+   * first `limit` after the key: memory for a page, reads for the matching shards.
+   */
+  private async listByCreation(
+    root: IndexRoot,
+    query: ArchiveListQuery,
+    order: CreationOrder,
+  ): Promise<StoredEntry[]> {
+    const { after } = order;
+    const kept: StoredEntry[] = [];
+    const byCreation = (a: StoredEntry, b: StoredEntry) => compareCreation(keyOf(a), keyOf(b));
+    for await (const entry of this.entries(root, { ...query, afterId: undefined })) {
+      if (!matches(entry, query) || (after && compareCreation(keyOf(entry), after) <= 0)) continue;
+      kept.push(entry);
+      if (kept.length >= 2 * query.limit) kept.sort(byCreation).splice(query.limit);
+    }
+    return kept.sort(byCreation).slice(0, query.limit);
   }
 
   /** Kept in the root by every commit: no scan. */
@@ -898,7 +926,8 @@ function matches(entry: StoredEntry, query: ArchiveListQuery): boolean {
   return (
     (query.customerId === undefined || entry.customer_id === query.customerId) &&
     (query.blob === undefined || entry.location.blob === query.blob) &&
-    (query.createdBefore === undefined || entry.created_at < query.createdBefore)
+    (query.createdFrom === undefined || compareText(entry.created_at, query.createdFrom) >= 0) &&
+    (query.createdBefore === undefined || compareText(entry.created_at, query.createdBefore) < 0)
   );
 }
 
@@ -945,4 +974,8 @@ function refuseWhileRebuilding(root: IndexRoot, options: IndexReadOptions): void
     throw new IndexRebuildingError(
       `the archive index is being rebuilt (verify --repair --rebuild-index, begun at ${root.rebuild.started_at}) and cannot yet tell whether a record is archived: try again once the rebuild has finished`,
     );
+}
+
+function keyOf(entry: StoredEntry): CreationKey {
+  return { createdAt: entry.created_at, id: entry.id };
 }

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { CosmosClient, SqlParameter } from '@azure/cosmos';
+import type { CosmosClient } from '@azure/cosmos';
 import type { StoredBytes } from '../../domain/cost-model.js';
 import { PreconditionFailedError } from '../../domain/errors.js';
 import type {
@@ -12,6 +12,7 @@ import type {
 import { cosmosStatus, etagOf, ifMatch, unavailable } from './cosmos-client.js';
 import { runBulk, type BulkOutcome } from './cosmos-bulk.js';
 import { archiveIndexIndexingPolicy, CosmosAdapter } from './cosmos-container.js';
+import { listingFilter } from './cosmos-listing.js';
 import { withCosmosRetries } from './cosmos-retry.js';
 
 interface EntryDocument extends ArchiveEntry {
@@ -146,28 +147,18 @@ export class CosmosArchiveIndex extends CosmosAdapter implements ArchiveIndex {
   }
 
   async list(query: ArchiveListQuery): Promise<StoredEntry[]> {
-    const where = ["c.type = 'entry'", 'c.id > @afterId'];
-    const parameters: SqlParameter[] = [
-      { name: '@afterId', value: query.afterId ?? '' },
-      { name: '@limit', value: query.limit },
-    ];
-    if (query.customerId !== undefined) {
-      where.push('c.customer_id = @customerId');
-      parameters.push({ name: '@customerId', value: query.customerId });
-    }
+    const filter = listingFilter(query);
+    const where = ["c.type = 'entry'", ...filter.where];
+    const parameters = [...filter.parameters, { name: '@limit', value: query.limit }];
     if (query.blob !== undefined) {
       where.push('c.location.blob = @blob');
       parameters.push({ name: '@blob', value: query.blob });
-    }
-    if (query.createdBefore !== undefined) {
-      where.push('c.created_at < @createdBefore');
-      parameters.push({ name: '@createdBefore', value: query.createdBefore });
     }
     try {
       const { resources } = await withCosmosRetries(() =>
         this.container.items.items
           .query<EntryDocument>({
-            query: `SELECT TOP @limit * FROM c WHERE ${where.join(' AND ')} ORDER BY c.id`,
+            query: `SELECT TOP @limit * FROM c WHERE ${where.join(' AND ')} ORDER BY ${filter.orderBy}`,
             parameters,
           })
           .fetchAll(),

@@ -7,17 +7,28 @@ import { withCosmosRetries } from './cosmos-retry.js';
 /** Documents sampled for their mean size where the service reports no storage use. */
 const SAMPLE = 100;
 
-const ARCHIVE_INDEX_POLICY_FILE = new URL(
-  '../../../infra/archive-index-indexing-policy.json',
-  import.meta.url,
-);
-
 /**
  * The archive index container's indexing policy (shared with `infra/main.bicep`): only the paths its
- * queries filter on (`id` is always indexed), so a write indexes a few paths instead of every one.
+ * queries filter on (`id` is always indexed), so a write indexes a few paths instead of every one,
+ * and the composite index that listing in creation order needs.
  */
-export async function archiveIndexIndexingPolicy(): Promise<IndexingPolicy> {
-  return JSON.parse(await readFile(ARCHIVE_INDEX_POLICY_FILE, 'utf8')) as IndexingPolicy;
+export function archiveIndexIndexingPolicy(): Promise<IndexingPolicy> {
+  return policyIn('archive-index-indexing-policy.json');
+}
+
+/**
+ * The live container's, when the service creates it (the platform's own keeps its policy, which
+ * needs the same composite index: docs/DEPLOYING.md): every path, as Cosmos DB's default, and the
+ * composite index that listing in creation order needs.
+ */
+export function recordsIndexingPolicy(): Promise<IndexingPolicy> {
+  return policyIn('records-indexing-policy.json');
+}
+
+async function policyIn(file: string): Promise<IndexingPolicy> {
+  return JSON.parse(
+    await readFile(new URL(`../../../infra/${file}`, import.meta.url), 'utf8'),
+  ) as IndexingPolicy;
 }
 
 /** One Cosmos DB container of an adapter: opened (created if missing) on init. */

@@ -15,8 +15,9 @@ import {
   type StoredRecord,
 } from '../../ports/live-store.js';
 import { cosmosStatus, etagOf, ifMatch, unavailable, withoutSystemFields } from './cosmos-client.js';
+import { listingFilter } from './cosmos-listing.js';
 import { runBulk, type BulkOutcome } from './cosmos-bulk.js';
-import { CosmosAdapter } from './cosmos-container.js';
+import { CosmosAdapter, recordsIndexingPolicy } from './cosmos-container.js';
 import { withCosmosRetries } from './cosmos-retry.js';
 
 /** Partition look-ups in flight at once, for records whose key this store has not seen. */
@@ -44,7 +45,7 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
     client: CosmosClient,
     private readonly options: CosmosLiveStoreOptions,
   ) {
-    super(client, options, options.partitionKeyPath, 'CosmosLiveStore');
+    super(client, options, options.partitionKeyPath, 'CosmosLiveStore', recordsIndexingPolicy);
   }
 
   async get(id: string): Promise<StoredRecord | undefined> {
@@ -259,12 +260,7 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
   }
 
   async list(query: LiveListQuery): Promise<StoredRecord[]> {
-    const where = ['c.id > @afterId'];
-    const parameters: SqlParameter[] = [{ name: '@afterId', value: query.afterId ?? '' }];
-    if (query.customerId !== undefined) {
-      where.push('c.customer_id = @customerId');
-      parameters.push({ name: '@customerId', value: query.customerId });
-    }
+    const { where, parameters, orderBy } = listingFilter(query);
     if (query.status !== undefined) {
       where.push('c.status = @status');
       parameters.push({ name: '@status', value: query.status });
@@ -273,7 +269,7 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
       const { resources } = await withCosmosRetries(() =>
         this.container.items.items
           .query<ItemDefinition>({
-            query: `SELECT TOP @limit * FROM c WHERE ${where.join(' AND ')} ORDER BY c.id`,
+            query: `SELECT TOP @limit * FROM c WHERE ${where.join(' AND ')} ORDER BY ${orderBy}`,
             parameters: [...parameters, { name: '@limit', value: query.limit }],
           })
           .fetchAll(),

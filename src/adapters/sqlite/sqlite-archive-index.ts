@@ -37,7 +37,9 @@ CREATE TABLE IF NOT EXISTS archive_index (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS archive_index_by_customer ON archive_index (customer_id, id);
 CREATE INDEX IF NOT EXISTS archive_index_by_blob ON archive_index (blob, id);
-CREATE INDEX IF NOT EXISTS archive_index_by_created ON archive_index (created_at);
+DROP INDEX IF EXISTS archive_index_by_created;
+CREATE INDEX IF NOT EXISTS archive_index_by_creation ON archive_index (created_at, id);
+CREATE INDEX IF NOT EXISTS archive_index_by_customer_creation ON archive_index (customer_id, created_at, id);
 `;
 
 /** ArchiveIndex on a SQLite file (shared with the garbage queue and the deletion notes, in tables of their own). */
@@ -123,19 +125,27 @@ export class SqliteArchiveIndex extends SqliteAdapter implements ArchiveIndex {
   }
 
   list(query: ArchiveListQuery): Promise<StoredEntry[]> {
-    const where = ['id > @afterId'];
+    const where: string[] = [];
+    const { byCreation } = query;
+    if (byCreation) {
+      if (byCreation.after) where.push('(created_at, id) > (@afterCreatedAt, @afterId)');
+    } else where.push('id > @afterId');
     if (query.customerId !== undefined) where.push('customer_id = @customerId');
     if (query.blob !== undefined) where.push('blob = @blob');
+    if (query.createdFrom !== undefined) where.push('created_at >= @createdFrom');
     if (query.createdBefore !== undefined) where.push('created_at < @createdBefore');
+    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     return attempt(() =>
       this.file
         .prepare<Record<string, unknown>, EntryRow>(
-          `SELECT * FROM archive_index WHERE ${where.join(' AND ')} ORDER BY id LIMIT @limit`,
+          `SELECT * FROM archive_index ${filter} ORDER BY ${byCreation ? 'created_at, id' : 'id'} LIMIT @limit`,
         )
         .all({
-          afterId: query.afterId ?? '',
+          afterId: byCreation ? (byCreation.after?.id ?? '') : (query.afterId ?? ''),
+          afterCreatedAt: byCreation?.after?.createdAt,
           customerId: query.customerId,
           blob: query.blob,
+          createdFrom: query.createdFrom,
           createdBefore: query.createdBefore,
           limit: query.limit,
         })

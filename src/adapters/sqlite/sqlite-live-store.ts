@@ -26,6 +26,9 @@ interface RecordRow {
  */
 const UNKNOWN_TOUCH = Number.MAX_SAFE_INTEGER;
 
+/** The creation time as the document keeps it: listings in creation order sort on this text. */
+const CREATED_AT = "json_extract(doc, '$.created_at')";
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS records (
 id TEXT PRIMARY KEY,
@@ -39,6 +42,8 @@ created_ms INTEGER NOT NULL
 CREATE INDEX IF NOT EXISTS records_by_touch ON records (touched_ms, id);
 CREATE INDEX IF NOT EXISTS records_by_creation ON records (created_ms, id, touched_ms);
 CREATE INDEX IF NOT EXISTS records_by_customer ON records (customer_id, id);
+CREATE INDEX IF NOT EXISTS records_by_created_at ON records (${CREATED_AT}, id);
+CREATE INDEX IF NOT EXISTS records_by_customer_created_at ON records (customer_id, ${CREATED_AT}, id);
 `;
 
 /** LiveStore on a SQLite file: the document as JSON text plus the columns queries need. */
@@ -180,18 +185,30 @@ export class SqliteLiveStore extends SqliteAdapter implements LiveStore {
   }
 
   list(query: LiveListQuery): Promise<StoredRecord[]> {
-    const where = ['id > @afterId'];
+    const where: string[] = [];
+    const { byCreation } = query;
+    if (byCreation) {
+      if (byCreation.after) where.push(`(${CREATED_AT}, id) > (@afterCreatedAt, @afterId)`);
+    } else where.push('id > @afterId');
+    if (byCreation || query.createdFrom !== undefined || query.createdBefore !== undefined)
+      where.push(`json_type(doc, '$.created_at') = 'text'`);
     if (query.customerId !== undefined) where.push('customer_id = @customerId');
     if (query.status !== undefined) where.push('status = @status');
+    if (query.createdFrom !== undefined) where.push(`${CREATED_AT} >= @createdFrom`);
+    if (query.createdBefore !== undefined) where.push(`${CREATED_AT} < @createdBefore`);
+    const order = byCreation ? `${CREATED_AT}, id` : 'id';
     return attempt(() =>
       this.file
         .prepare<Record<string, unknown>, RecordRow>(
-          `SELECT doc, etag FROM records WHERE ${where.join(' AND ')} ORDER BY id LIMIT @limit`,
+          `SELECT doc, etag FROM records WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT @limit`,
         )
         .all({
-          afterId: query.afterId ?? '',
+          afterId: byCreation ? (byCreation.after?.id ?? '') : (query.afterId ?? ''),
+          afterCreatedAt: byCreation?.after?.createdAt,
           customerId: query.customerId,
           status: query.status,
+          createdFrom: query.createdFrom,
+          createdBefore: query.createdBefore,
           limit: query.limit,
         })
         .map(toStored),
