@@ -62,9 +62,16 @@ export class ArchivedGoneError extends DomainError {
 export class ArchivedOfflineError extends DomainError {
   readonly code = 'rehydrating';
   readonly retryAfterSeconds: number;
-  constructor(message: string, retryAfterSeconds: number, options?: { cause?: unknown }) {
+  /** Whether a rehydration is under way (false: a read that was told not to start one met none). */
+  readonly rehydrating: boolean;
+  constructor(
+    message: string,
+    retryAfterSeconds: number,
+    options?: { cause?: unknown; rehydrating?: boolean },
+  ) {
     super(message, options);
     this.retryAfterSeconds = retryAfterSeconds;
+    this.rehydrating = options?.rehydrating ?? true;
   }
 }
 

@@ -15,7 +15,7 @@ export interface Usage {
   };
   archive_store: {
     operations: number;
-    /** By operation: `write`, `read`, `list`, `delete`, `set_tier`. */
+    /** By operation: `write`, `read`, `list`, `delete`, `set_tier`, `read_properties`. */
     by_kind: Record<string, number>;
   };
 }
@@ -25,7 +25,7 @@ export type MeteredRequest =
   | { store: 'cosmos'; kind: string; requestUnits: number }
   | { store: 'archive_store'; kind: ArchiveStoreOperation; count?: number };
 
-export type ArchiveStoreOperation = 'write' | 'read' | 'list' | 'delete' | 'set_tier';
+export type ArchiveStoreOperation = 'write' | 'read' | 'list' | 'delete' | 'set_tier' | 'read_properties';
 
 export function emptyUsage(): Usage {
   return {

@@ -27,6 +27,8 @@ export interface ArchiveTiers {
   list(prefix: string): AsyncIterable<TieredBlobInfo>;
   /** Moves the blob to `tier`, as the lifecycle policy would; NotFoundError when absent. */
   setTier(name: string, tier: AccessTier): Promise<void>;
+  /** The blob's tier now (one metadata read); NotFoundError when absent. */
+  tierOf(name: string): Promise<AccessTier>;
 }
 
 /** What the writer knows about a blob's content. */
@@ -45,6 +47,15 @@ export interface ByteRange {
   length: number;
 }
 
+export interface ReadOptions {
+  /**
+   * Whether reading a blob in the Archive tier may start its rehydration (true unless false). With
+   * false, such a read still serves a rehydrated copy that is readable, and otherwise fails with
+   * ArchivedOfflineError without starting anything.
+   */
+  rehydrate?: boolean | undefined;
+}
+
 /** Named, immutable blobs (Azure Blob Storage container or a local directory). */
 export interface ArchiveStore {
   init(): Promise<void>;
@@ -56,7 +67,7 @@ export interface ArchiveStore {
    */
   putIfAbsent(name: string, bytes: Uint8Array, facts: BlobFacts): Promise<{ created: boolean }>;
   /** The blob's bytes, or the given range of them; NotFoundError when absent. */
-  get(name: string, range?: ByteRange): Promise<Buffer>;
+  get(name: string, range?: ByteRange, options?: ReadOptions): Promise<Buffer>;
   /** Deletes the blob; a missing blob is a no-op. */
   delete(name: string): Promise<void>;
   /** Blobs whose names start with prefix, in name order. */

@@ -1,6 +1,7 @@
 import { sha256Hex, type RecordDocument } from '../domain/billing-record.js';
 import { ArchivedGoneError, IntegrityError, NotFoundError } from '../domain/errors.js';
 import type { ArchiveEntry } from '../ports/archive-index.js';
+import type { ReadOptions } from '../ports/archive-store.js';
 import type { Layouts } from './layouts/layouts.js';
 
 /**
@@ -11,8 +12,8 @@ export class ArchiveReader {
   constructor(private readonly layouts: Layouts) {}
 
   /** ArchivedGoneError when the blob is missing, IntegrityError when the bytes do not verify. */
-  async read(entry: ArchiveEntry): Promise<RecordDocument> {
-    const bytes = await this.readBytes(entry);
+  async read(entry: ArchiveEntry, options?: ReadOptions): Promise<RecordDocument> {
+    const bytes = await this.readBytes(entry, options);
     const doc = JSON.parse(bytes.toString('utf8')) as RecordDocument;
     if (doc.id !== entry.id)
       throw new IntegrityError(`blob ${entry.location.blob} holds record '${doc.id}', not '${entry.id}'`);
@@ -20,12 +21,12 @@ export class ArchiveReader {
   }
 
   /** The record's archived bytes, exactly as written, once they verify against the entry. */
-  async readBytes(entry: ArchiveEntry): Promise<Buffer> {
+  async readBytes(entry: ArchiveEntry, options?: ReadOptions): Promise<Buffer> {
     const { location } = entry;
     const { layout, blob } = location;
     let bytes: Buffer;
     try {
-      bytes = await this.layouts.of(location).read(location);
+      bytes = await this.layouts.of(location).read(location, options);
     } catch (error) {
       if (error instanceof NotFoundError) {
         throw new ArchivedGoneError(`the archived copy of record '${entry.id}' is gone (blob ${blob})`, {

@@ -6,6 +6,7 @@ import type {
   BlobFacts,
   BlobInfo,
   ByteRange,
+  ReadOptions,
 } from '../ports/archive-store.js';
 import type { RequestMeter } from '../ports/request-meter.js';
 
@@ -33,6 +34,10 @@ export class MeteredArchiveStore implements ArchiveStore {
           this.count('set_tier');
           await tiers.setTier(name, tier);
         },
+        tierOf: (name: string) => {
+          this.count('read_properties');
+          return tiers.tierOf(name);
+        },
       };
     }
   }
@@ -54,9 +59,9 @@ export class MeteredArchiveStore implements ArchiveStore {
     return this.store.putIfAbsent(name, bytes, facts);
   }
 
-  get(name: string, range?: ByteRange): Promise<Buffer> {
+  get(name: string, range?: ByteRange, options?: ReadOptions): Promise<Buffer> {
     this.count('read');
-    return this.store.get(name, range);
+    return this.store.get(name, range, options);
   }
 
   delete(name: string): Promise<void> {

@@ -111,12 +111,20 @@ describe('BlobArchiveStore on Azurite', () => {
       });
       await container.getBlobClient('records/2020/01/cold.json').setAccessTier('Archive');
 
+      // Told not to, a read starts nothing: it says the blob is offline and not rehydrating.
+      const untouched = await store
+        .get('records/2020/01/cold.json', { offset: 0, length: 8 }, { rehydrate: false })
+        .catch((e: unknown) => e);
+      expect(untouched).toMatchObject({ constructor: ArchivedOfflineError, rehydrating: false });
+      const copy = container.getBlobClient(`${REHYDRATED_PREFIX}records/2020/01/cold.json`);
+      expect(await copy.exists()).toBe(false);
+
       const first = await store
         .get('records/2020/01/cold.json', { offset: 0, length: 8 })
         .catch((e: unknown) => e);
       expect(first).toBeInstanceOf(ArchivedOfflineError);
       expect((first as ArchivedOfflineError).retryAfterSeconds).toBe(900);
-      const copy = container.getBlobClient(`${REHYDRATED_PREFIX}records/2020/01/cold.json`);
+      expect((first as ArchivedOfflineError).rehydrating).toBe(true);
       const { copyId, accessTier } = await copy.getProperties();
       expect(accessTier).toBe('Cool');
 
@@ -125,6 +133,12 @@ describe('BlobArchiveStore on Azurite', () => {
         '{"id":"c',
       );
       expect((await copy.getProperties()).copyId).toBe(copyId);
+      // A read told not to start a rehydration is served from the copy once it is readable.
+      expect(
+        (
+          await store.get('records/2020/01/cold.json', { offset: 0, length: 8 }, { rehydrate: false })
+        ).toString(),
+      ).toBe('{"id":"c');
       // Deleting the archived blob removes its rehydrated copy too.
       await store.delete('records/2020/01/cold.json');
       expect(await copy.exists()).toBe(false);

@@ -140,6 +140,11 @@ export function describeArchiveStoreContract(
         await tiers().setTier('t/b.json', 'Cool');
         const [a, b] = await listed();
         expect([a?.name, a?.tier, b?.name, b?.tier]).toEqual(['t/a.json', 'Archive', 't/b.json', 'Cool']);
+        expect([await tiers().tierOf('t/a.json'), await tiers().tierOf('t/b.json')]).toEqual([
+          'Archive',
+          'Cool',
+        ]);
+        await expect(tiers().tierOf('t/missing.json')).rejects.toBeInstanceOf(NotFoundError);
         expect(Math.abs((a?.tierChangedOn?.getTime() ?? 0) - Date.now())).toBeLessThan(60_000);
         expect((await listed()).map((info) => info.name)).toEqual(['t/a.json', 't/b.json']);
         const names: string[] = [];

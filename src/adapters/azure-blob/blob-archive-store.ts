@@ -11,6 +11,7 @@ import {
   type BlobFacts,
   type BlobInfo,
   type ByteRange,
+  type ReadOptions,
   type TieredBlobInfo,
 } from '../../ports/archive-store.js';
 import { ensureContainer } from './blob-container.js';
@@ -44,6 +45,7 @@ export class BlobArchiveStore implements ArchiveStore {
   readonly tiers: ArchiveTiers = {
     list: (prefix) => this.listWithTiers(prefix),
     setTier: (name, tier) => this.setTier(name, tier),
+    tierOf: (name) => this.tierOf(name),
   };
 
   constructor(
@@ -87,11 +89,12 @@ export class BlobArchiveStore implements ArchiveStore {
     }
   }
 
-  async get(name: string, range?: ByteRange): Promise<Buffer> {
+  async get(name: string, range?: ByteRange, options: ReadOptions = {}): Promise<Buffer> {
     try {
       return await this.download(name, range);
     } catch (error) {
-      if (storageErrorCode(error) === 'BlobArchived') return this.readRehydrated(name, range);
+      if (storageErrorCode(error) === 'BlobArchived')
+        return this.readRehydrated(name, range, options.rehydrate ?? true);
       if (statusOf(error) === 404) throw new NotFoundError(`blob '${name}' not found`, { cause: error });
       throw unavailable(`reading blob '${name}'`, error);
     }
@@ -117,6 +120,16 @@ export class BlobArchiveStore implements ArchiveStore {
       await this.container.getProperties();
     } catch (error) {
       throw unavailable(`reaching container '${this.container.containerName}'`, error);
+    }
+  }
+
+  private async tierOf(name: string): Promise<AccessTier> {
+    try {
+      const properties = await this.container.getBlobClient(name).getProperties();
+      return tierOf(properties.accessTier) ?? this.options.uploadTier;
+    } catch (error) {
+      if (statusOf(error) === 404) throw new NotFoundError(`blob '${name}' not found`, { cause: error });
+      throw unavailable(`reading the tier of blob '${name}'`, error);
     }
   }
 
@@ -173,7 +186,7 @@ export class BlobArchiveStore implements ArchiveStore {
    * Serves the rehydrated copy when it is readable; otherwise starts the copy once (create-only,
    * so concurrent readers never start two) and tells the caller when to come back.
    */
-  private async readRehydrated(name: string, range?: ByteRange): Promise<Buffer> {
+  private async readRehydrated(name: string, range: ByteRange | undefined, start: boolean): Promise<Buffer> {
     const copyName = `${REHYDRATED_PREFIX}${name}`;
     const retryAfter = RETRY_AFTER_SECONDS[this.options.rehydratePriority];
     try {
@@ -187,6 +200,10 @@ export class BlobArchiveStore implements ArchiveStore {
       }
       if (statusOf(error) !== 404) throw unavailable(`reading rehydrated copy '${copyName}'`, error);
     }
+    if (!start)
+      throw new ArchivedOfflineError(`blob '${name}' is in the Archive tier and not rehydrated`, retryAfter, {
+        rehydrating: false,
+      });
     try {
       await this.container.getBlobClient(copyName).beginCopyFromURL(this.container.getBlobClient(name).url, {
         tier: 'Cool',

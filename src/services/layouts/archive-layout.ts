@@ -1,5 +1,5 @@
 import type { ArchiveEntry, ArchiveIndex, ArchiveLocation } from '../../ports/archive-index.js';
-import type { AccessTier, ArchiveStore, BlobInfo } from '../../ports/archive-store.js';
+import type { AccessTier, ArchiveStore, BlobInfo, ReadOptions } from '../../ports/archive-store.js';
 import type { StoredRecord } from '../../ports/live-store.js';
 
 export type LayoutName = ArchiveLocation['layout'];
@@ -37,7 +37,7 @@ export interface ArchiveLayout {
   /** A run's writer. */
   open(context: LayoutContext): LayoutWriter;
   /** The record's canonical bytes at `location`, with one ranged read; NotFoundError when the blob is gone. */
-  read(location: ArchiveLocation): Promise<Buffer>;
+  read(location: ArchiveLocation, options?: ReadOptions): Promise<Buffer>;
   /** Whether a blob a garbage note names is still needed by some entry, asked of the index now. */
   stillReferenced(index: ArchiveIndex, garbage: { id: string; location: ArchiveLocation }): Promise<boolean>;
   /** Deletes one of its blobs with whatever belongs to it; a missing blob is a no-op. */

@@ -9,7 +9,7 @@ import {
   type ArchiveIndex,
   type ArchiveLocation,
 } from '../../ports/archive-index.js';
-import type { ArchiveStore } from '../../ports/archive-store.js';
+import type { ArchiveStore, ReadOptions } from '../../ports/archive-store.js';
 import type { StoredRecord } from '../../ports/live-store.js';
 import {
   listedBlobs,
@@ -51,8 +51,8 @@ export class RecordLayout implements ArchiveLayout {
     };
   }
 
-  read(location: ArchiveLocation): Promise<Buffer> {
-    return this.store.get(location.blob, { offset: location.offset, length: location.length });
+  read(location: ArchiveLocation, options?: ReadOptions): Promise<Buffer> {
+    return this.store.get(location.blob, { offset: location.offset, length: location.length }, options);
   }
 
   /** A record blob is needed while its record's entry points to it. */

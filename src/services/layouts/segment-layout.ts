@@ -15,7 +15,7 @@ import {
 } from '../../domain/segment-format.js';
 import { parseManifest, type ManifestRecord, type SegmentManifest } from '../../domain/segment-manifest.js';
 import type { ArchiveEntry, ArchiveIndex, ArchiveLocation, StoredEntry } from '../../ports/archive-index.js';
-import type { ArchiveStore } from '../../ports/archive-store.js';
+import type { ArchiveStore, ReadOptions } from '../../ports/archive-store.js';
 import type { StoredRecord } from '../../ports/live-store.js';
 import {
   listedBlobs,
@@ -84,15 +84,16 @@ export class SegmentLayout implements ArchiveLayout {
     return new SegmentWriter(this.gather<string>(context));
   }
 
-  async read(location: ArchiveLocation): Promise<Buffer> {
+  async read(location: ArchiveLocation, options?: ReadOptions): Promise<Buffer> {
     if (location.layout !== 'segment') throw new IntegrityError(`${location.blob} is not a segment location`);
     const key = `${location.blob}\n${location.offset}\n${location.length}`;
     let text = this.members?.get(key);
     if (!text) {
-      const member = await this.store.get(location.blob, {
-        offset: location.offset,
-        length: location.length,
-      });
+      const member = await this.store.get(
+        location.blob,
+        { offset: location.offset, length: location.length },
+        options,
+      );
       text = decompressMember(member, location.blob);
       this.members?.set(key, text);
     }
