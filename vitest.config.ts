@@ -6,6 +6,7 @@ const UNIT = [
   'test/config.test.ts',
   'test/error-codes.test.ts',
   'test/http/record-reply.test.ts',
+  'test/http/listing-reply.test.ts',
   'test/auth/api-keys.test.ts',
   'test/auth/bootstrap-key.test.ts',
   'test/lifecycle/lifecycle-plan.test.ts',

@@ -52,9 +52,10 @@ import { Layouts } from './services/layouts/layouts.js';
 import { RecordLayout } from './services/layouts/record-layout.js';
 import { RetentionSweep } from './services/retention-sweep.js';
 import { Compactor } from './services/compactor.js';
+import { RecordListing } from './services/record-listing.js';
 import { RecordService } from './services/record-service.js';
 import { SegmentLayout } from './services/layouts/segment-layout.js';
-import { deletedDuringRun } from './services/deleted-during-run.js';
+import { deletedDuringRunChecks } from './services/deleted-during-run.js';
 import { Restorer } from './services/restorer.js';
 import { CostService } from './services/cost-service.js';
 import { StatsService } from './services/stats-service.js';
@@ -83,6 +84,8 @@ export type Readiness = Record<StoreName, { ok: boolean; error?: string }>;
 
 export interface Services {
   records: RecordService;
+  /** Live and archived records listed together, in creation order. */
+  listing: RecordListing;
   archiver: Archiver;
   stats: StatsService;
   /** What is stored costs a month, what archiving saves, and what moving records costs. */
@@ -327,8 +330,8 @@ export async function createServices(
   );
   const { tiers } = store;
   const reader = new ArchiveReader(layouts);
-  const deletedWhileArchiving = deletedDuringRun(deletions, runLog);
-  const restorer = new Restorer(live, index, reader, clock, deletedWhileArchiving, deletions);
+  const deletedWhileArchiving = deletedDuringRunChecks(deletions, runLog);
+  const restorer = new Restorer(live, index, reader, clock, deletedWhileArchiving.one, deletions);
   const policyContainer =
     config.backend.kind === 'azure' ? config.backend.blob.container : POLICY_FILE_CONTAINER;
   const cost = new CostService(
@@ -351,7 +354,23 @@ export async function createServices(
     excludedStatuses: config.archivalExcludedStatuses,
   };
   return {
-    records: new RecordService(live, index, reader, restorer, holds, deletions, clock, deletedWhileArchiving),
+    records: new RecordService(
+      live,
+      index,
+      reader,
+      restorer,
+      holds,
+      deletions,
+      clock,
+      deletedWhileArchiving.one,
+    ),
+    listing: new RecordListing({
+      live,
+      index,
+      reader,
+      tiers,
+      deletedDuringRuns: deletedWhileArchiving.among,
+    }),
     archiver: new Archiver({
       live,
       index,

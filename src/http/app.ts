@@ -89,7 +89,7 @@ export async function buildApp(
   });
   registerMetrics(app, services.stats, services.usage);
 
-  await app.register(billingRoutes, { records: services.records });
+  await app.register(billingRoutes, { records: services.records, listing: services.listing });
   await app.register(archiveRoutes, { archiver: services.archiver, records: services.records });
   await app.register(operationsRoutes, {
     services,

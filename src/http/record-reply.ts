@@ -17,41 +17,10 @@ export function sendRecord(reply: FastifyReply, view: RecordView, status = 200):
 
 /**
  * A page of records stops growing past this many bytes of JSON, so no `limit` builds an answer of
- * gigabytes (a thousand documents written by other systems may be 2 MB each); `next_after` then
+ * gigabytes (a thousand documents written by other systems may be 2 MB each); `next_cursor` then
  * continues from the last record sent.
  */
 export const PAGE_MAX_BYTES = 8 * 1024 * 1024;
-
-/** Sends a list of records the same way: each document exactly as stored. */
-export function sendRecordPage(
-  reply: FastifyReply,
-  views: readonly RecordView[],
-  nextAfter: string | null,
-): FastifyReply {
-  return reply.type('application/json; charset=utf-8').send(recordPageBody(views, nextAfter));
-}
-
-/** The page's JSON: records in order until the next would pass `maxBytes` (always at least one). */
-export function recordPageBody(
-  views: readonly RecordView[],
-  nextAfter: string | null,
-  maxBytes = PAGE_MAX_BYTES,
-): string {
-  const items: string[] = [];
-  let bytes = 0;
-  let next = nextAfter;
-  for (const view of views) {
-    const json = JSON.stringify(view.doc);
-    const size = Buffer.byteLength(json);
-    if (items.length > 0 && bytes + size > maxBytes) {
-      next = views[items.length - 1]?.doc.id ?? next;
-      break;
-    }
-    items.push(json);
-    bytes += size;
-  }
-  return `{"items":[${items.join(',')}],"next_after":${JSON.stringify(next)}}`;
-}
 
 /** Store etags that are not valid HTTP entity-tag characters (Cosmos DB quotes its own) travel encoded. */
 const ENCODED = 'b64.';

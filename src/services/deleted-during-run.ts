@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+import pMap from 'p-map';
 import type { StoredEntry } from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { RunLog } from '../ports/run-log.js';
@@ -12,10 +14,52 @@ import type { RunLog } from '../ports/run-log.js';
  */
 export type DeletedDuringRun = (entry: StoredEntry) => Promise<boolean>;
 
-export function deletedDuringRun(deletions: DeletionNotes, runs: RunLog): DeletedDuringRun {
-  return async (entry) => {
-    const confirmed = await deletions.confirmedAt(entry.id);
-    if (confirmed === undefined || confirmed <= entry.archived_at) return false;
-    return (await runs.get(entry.run_id))?.status === 'running';
+/** The same for many entries at once: the ids of those deleted during their running run. */
+export type DeletedDuringRuns = (entries: readonly StoredEntry[]) => Promise<Set<string>>;
+
+/** Runs remembered as ended: a run that ended never runs again, so its entries need no look. */
+const ENDED_RUNS_KEPT = 10_000;
+const LOOKS_AT_ONCE = 16;
+
+/** Both checks over one memory of ended runs. */
+export function deletedDuringRunChecks(
+  deletions: DeletionNotes,
+  runs: RunLog,
+): { one: DeletedDuringRun; among: DeletedDuringRuns } {
+  const ended = new LRUCache<string, true>({ max: ENDED_RUNS_KEPT });
+  const running = async (runId: string): Promise<boolean> => {
+    if (ended.has(runId)) return false;
+    const status = (await runs.get(runId))?.status;
+    if (status !== undefined && status !== 'running') ended.set(runId, true);
+    return status === 'running';
   };
+  const deletedAfter = async (entry: StoredEntry): Promise<boolean> => {
+    const confirmed = await deletions.confirmedAt(entry.id);
+    return confirmed !== undefined && confirmed > entry.archived_at;
+  };
+  return {
+    // The delete first, then the run: the run must still be running once the delete was seen.
+    one: async (entry) =>
+      !ended.has(entry.run_id) && (await deletedAfter(entry)) && (await running(entry.run_id)),
+    // The runs first (a few per page of entries), then the deletes of running runs' entries only.
+    among: async (entries) => {
+      const runIds = [...new Set(entries.map((entry) => entry.run_id))];
+      const stillRunning = new Set(
+        (
+          await pMap(runIds, async (runId) => ((await running(runId)) ? [runId] : []), {
+            concurrency: LOOKS_AT_ONCE,
+          })
+        ).flat(),
+      );
+      const suspects = entries.filter((entry) => stillRunning.has(entry.run_id));
+      const deleted = await pMap(suspects, async (entry) => ((await deletedAfter(entry)) ? [entry.id] : []), {
+        concurrency: LOOKS_AT_ONCE,
+      });
+      return new Set(deleted.flat());
+    },
+  };
+}
+
+export function deletedDuringRun(deletions: DeletionNotes, runs: RunLog): DeletedDuringRun {
+  return deletedDuringRunChecks(deletions, runs).one;
 }

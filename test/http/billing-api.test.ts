@@ -281,29 +281,31 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
   });
 
   describe('GET /billing', () => {
-    it('lists live records in id order with filters and paging', async () => {
-      for (const [id, customer, status] of [
-        ['r3', 'c-1', 'paid'],
-        ['r1', 'c-1', 'pending'],
-        ['r2', 'c-2', 'paid'],
-        ['r4', 'c-1', 'paid'],
-      ]) {
-        await api.post('/billing', recordBody({ id, customer_id: customer, status }));
+    it('lists records in creation order with filters and paging by cursor', async () => {
+      for (const [id, customer, status, days] of [
+        ['r3', 'c-1', 'paid', 4],
+        ['r1', 'c-1', 'pending', 3],
+        ['r2', 'c-2', 'paid', 2],
+        ['r4', 'c-1', 'paid', 1],
+      ] as const) {
+        await api.post(
+          '/billing',
+          recordBody({ id, customer_id: customer, status, created_at: daysAgo(days) }),
+        );
       }
-      const page1 = (await api.get('/billing?limit=2')).json<{
-        items: { id: string }[];
-        next_after: string;
-      }>();
-      expect(page1.items.map((r) => r.id)).toEqual(['r1', 'r2']);
-      expect(page1.next_after).toBe('r2');
-      const page2 = (await api.get('/billing?limit=2&after=r2')).json<{ items: { id: string }[] }>();
-      expect(page2.items.map((r) => r.id)).toEqual(['r3', 'r4']);
-      const filtered = (await api.get('/billing?customer_id=c-1&status=paid')).json<{
-        items: { id: string }[];
-        next_after: null;
-      }>();
-      expect(filtered.items.map((r) => r.id)).toEqual(['r3', 'r4']);
-      expect(filtered.next_after).toBeNull();
+      type Page = { items: { source: string; record: { id: string } }[]; next_cursor: string | null };
+      const page1 = (await api.get('/billing?limit=2')).json<Page>();
+      expect(page1.items.map((item) => item.record.id)).toEqual(['r3', 'r1']);
+      expect(page1.items.map((item) => item.source)).toEqual(['live', 'live']);
+      expect(page1.next_cursor).toEqual(expect.any(String));
+      const page2 = (
+        await api.get(`/billing?limit=2&cursor=${encodeURIComponent(page1.next_cursor ?? '')}`)
+      ).json<Page>();
+      expect(page2.items.map((item) => item.record.id)).toEqual(['r2', 'r4']);
+      expect(page2.next_cursor).toBeNull();
+      const filtered = (await api.get('/billing?customer_id=c-1&status=paid')).json<Page>();
+      expect(filtered.items.map((item) => item.record.id)).toEqual(['r3', 'r4']);
+      expect(filtered.next_cursor).toBeNull();
       expectError(await api.get('/billing?limit=0'), 400, 'validation_error');
       expectError(await api.get('/billing?limit=abc'), 400, 'validation_error');
       expectError(await api.get('/billing?status=lost'), 400, 'validation_error');
@@ -315,20 +317,22 @@ describe.each(SETUPS)('billing records API ($backend, $layout layout)', ({ backe
       for (let i = 0; i < count; i++)
         await api.post(
           '/billing',
-          recordBody({ id: `big-${String(i).padStart(3, '0')}`, metadata: { note } }),
+          recordBody({ id: `big-${String(i).padStart(3, '0')}`, metadata: { note }, created_at: daysAgo(1) }),
         );
       const seen: string[] = [];
-      let after: string | null = null;
+      let cursor: string | null = null;
       let pages = 0;
       do {
-        const response = await api.get(`/billing?limit=1000${after === null ? '' : `&after=${after}`}`);
+        const response = await api.get(
+          `/billing?limit=1000${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
+        );
         expect(response.statusCode).toBe(200);
         expect(Buffer.byteLength(response.body)).toBeLessThan(PAGE_MAX_BYTES + 1024);
-        const page = response.json<{ items: { id: string }[]; next_after: string | null }>();
-        seen.push(...page.items.map((item) => item.id));
-        after = page.next_after;
+        const page = response.json<{ items: { record: { id: string } }[]; next_cursor: string | null }>();
+        seen.push(...page.items.map((item) => item.record.id));
+        cursor = page.next_cursor;
         pages += 1;
-      } while (after !== null);
+      } while (cursor !== null);
       expect(pages).toBeGreaterThan(1);
       expect(seen).toEqual(Array.from({ length: count }, (_, i) => `big-${String(i).padStart(3, '0')}`));
     });

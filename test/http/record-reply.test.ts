@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/domain/errors.js';
-import { parseIfMatch, recordPageBody, toEntityTag } from '../../src/http/record-reply.js';
-import type { RecordView } from '../../src/services/record-service.js';
+import { parseIfMatch, toEntityTag } from '../../src/http/record-reply.js';
 
 describe('entity tags', () => {
   it.each([
@@ -26,36 +25,5 @@ describe('entity tags', () => {
     expect(parseIfMatch(undefined)).toBeUndefined();
     expect(() => parseIfMatch('"a", "b"')).toThrow(ValidationError);
     expect(() => parseIfMatch('""')).toThrow(ValidationError);
-  });
-});
-
-describe('a page of records', () => {
-  const view = (id: string, padding: number): RecordView => ({
-    doc: { id, created_at: 't', updated_at: 't', note: 'x'.repeat(padding) },
-    etag: 'e',
-    source: 'live',
-  });
-  const size = (v: RecordView) => Buffer.byteLength(JSON.stringify(v.doc));
-  const page = (body: string) => JSON.parse(body) as { items: { id: string }[]; next_after: string | null };
-
-  it("sends every record and the store's next_after while under the byte bound", () => {
-    const views = [view('a', 10), view('b', 10)];
-    const body = recordPageBody(views, 'b', 10_000);
-    expect(page(body)).toEqual({ items: views.map((v) => v.doc), next_after: 'b' });
-    expect(page(recordPageBody(views, null, 10_000)).next_after).toBeNull();
-  });
-
-  it('ends the page early at the byte bound, continuing from the last record sent', () => {
-    const views = [view('a', 100), view('b', 100), view('c', 100)];
-    const bound = size(views[0] as RecordView) * 2;
-    const body = page(recordPageBody(views, null, bound));
-    expect(body.items.map((item) => item.id)).toEqual(['a', 'b']);
-    expect(body.next_after).toBe('b');
-  });
-
-  it('always sends at least one record, however large', () => {
-    const body = page(recordPageBody([view('big', 5000), view('next', 1)], null, 100));
-    expect(body.items.map((item) => item.id)).toEqual(['big']);
-    expect(body.next_after).toBe('big');
   });
 });

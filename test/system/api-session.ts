@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
+import { compareCreation } from '../../src/domain/creation-order.js';
 import type { RawAnswer, RawHttpClient, RawRequest } from '../helpers/raw-http.js';
 import { TEST_KEYS } from '../helpers/keys.js';
 import {
@@ -494,7 +495,10 @@ export class Session {
       );
   }
 
-  /** Pages through GET /billing, each page byte for byte as the model's live records make it. */
+  /**
+   * Pages through GET /billing by cursor: the model's records, live and archived, in creation order,
+   * each item saying where the record lives and holding its bytes exactly.
+   */
   private async list(query: ListQuery, who: Who, why: Why = 'generated'): Promise<void> {
     const valid =
       /^\d+$/.test(query.limit) &&
@@ -503,24 +507,28 @@ export class Session {
       (query.customerId === undefined ||
         (codePoints(query.customerId) >= 1 && codePoints(query.customerId) <= 128)) &&
       (query.status === undefined || STATUSES.includes(query.status));
-    const live = [...this.ids]
-      .flatMap(([id, { record }]) => (record?.where === 'live' ? [{ id, json: record.json }] : []))
-      .filter(({ json }) => {
-        const doc = JSON.parse(json) as { customer_id: unknown; status: unknown };
-        return (
+    const all = [...this.ids]
+      .flatMap(([id, { record }]) => (record ? [{ id, where: record.where, json: record.json }] : []))
+      .map((item) => ({
+        ...item,
+        doc: JSON.parse(item.json) as { customer_id: unknown; status: unknown; created_at: string },
+      }))
+      .filter(
+        ({ doc }) =>
           (query.customerId === undefined || doc.customer_id === query.customerId) &&
-          (query.status === undefined || doc.status === query.status)
-        );
-      })
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+          (query.status === undefined || doc.status === query.status),
+      )
+      .sort((a, b) =>
+        compareCreation({ createdAt: a.doc.created_at, id: a.id }, { createdAt: b.doc.created_at, id: b.id }),
+      );
     const limit = Number(query.limit);
-    let after: string | undefined;
+    let cursor: string | undefined;
     for (let page = 0; ; page++) {
       const parameters = [
         `limit=${encodeURIComponent(query.limit)}`,
         ...(query.customerId === undefined ? [] : [`customer_id=${encodeURIComponent(query.customerId)}`]),
         ...(query.status === undefined ? [] : [`status=${encodeURIComponent(query.status)}`]),
-        ...(after === undefined ? [] : [`after=${encodeURIComponent(after)}`]),
+        ...(cursor === undefined ? [] : [`cursor=${encodeURIComponent(cursor)}`]),
       ];
       const answer = await this.send(
         { method: 'GET', path: `/billing?${parameters.join('&')}`, headers: credentials(who) },
@@ -534,13 +542,30 @@ export class Session {
         if (answer.status !== 400) this.fail('list: expected 400', answer);
         return;
       }
-      const items = live.slice(page * limit, (page + 1) * limit);
-      const next = items.length === limit ? (items.at(-1)?.id ?? null) : null;
-      const expected = `{"items":[${items.map(({ json }) => json).join(',')}],"next_after":${JSON.stringify(next)}}`;
-      if (answer.status !== 200 || answer.body !== expected)
-        this.fail(`list page ${page} differs from the model:\n  expected ${expected.slice(0, 1500)}`, answer);
-      if (next === null) return;
-      after = next;
+      const items = all.slice(page * limit, (page + 1) * limit);
+      const last = (page + 1) * limit >= all.length;
+      const body = parseObject(answer.body) as { items?: Record<string, unknown>[]; next_cursor?: unknown };
+      const actual = (body.items ?? []).map((item) => ({
+        source: item.source,
+        record: JSON.stringify(item.record),
+        ...(item.source === 'archive' && { rehydration_required: item.rehydration_required }),
+      }));
+      const expected = items.map(({ where, json }) => ({
+        source: where,
+        record: json,
+        ...(where === 'archive' && { rehydration_required: false }),
+      }));
+      if (
+        answer.status !== 200 ||
+        !isDeepStrictEqual(actual, expected) ||
+        (last ? body.next_cursor !== null : typeof body.next_cursor !== 'string')
+      )
+        this.fail(
+          `list page ${page} differs from the model:\n  expected ${JSON.stringify(expected).slice(0, 1500)}`,
+          answer,
+        );
+      if (last) return;
+      cursor = body.next_cursor as string;
     }
   }
 

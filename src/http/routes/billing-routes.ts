@@ -1,25 +1,27 @@
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { NewRecordInputSchema, ReplacementInputSchema, StatusSchema } from '../../domain/billing-record.js';
+import { NewRecordInputSchema, ReplacementInputSchema } from '../../domain/billing-record.js';
 import { describeIdentity } from '../../auth/roles.js';
+import type { CreationKey } from '../../domain/creation-order.js';
+import { decodeCursor, encodeCursor } from '../../domain/listing-cursor.js';
+import type { RecordListing } from '../../services/record-listing.js';
 import type { RecordService } from '../../services/record-service.js';
 import { callerOf } from '../access.js';
 import { holdFor } from '../redaction.js';
-import { parseIfMatch, sendRecord, sendRecordPage } from '../record-reply.js';
-import {
-  ErrorSchema,
-  HoldRequestSchema,
-  HoldViewSchema,
-  IdParamsSchema,
-  PageQuerySchema,
-  RecordSchema,
-} from '../schemas.js';
+import { listingPageBody, sendJson, sendNdjson } from '../listing-reply.js';
+import { ListedItemSchema, ListingQuerySchema, listingQueryOf, ndjsonLines } from '../listing-query.js';
+import { parseIfMatch, sendRecord } from '../record-reply.js';
+import { ErrorSchema, HoldRequestSchema, HoldViewSchema, IdParamsSchema, RecordSchema } from '../schemas.js';
 
 const tags = ['billing'];
 const errors = { 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 412: ErrorSchema };
 const ifMatchHeader = Type.Object({ 'if-match': Type.Optional(Type.String()) });
 
-export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }> = (app, { records }) => {
+export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService; listing: RecordListing }> = (
+  app,
+  { records, listing },
+) => {
   app.post(
     '/billing',
     {
@@ -44,25 +46,32 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService }
       config: { access: 'reader' },
       schema: {
         tags,
-        summary: 'List live records in id order (archived ones: GET /archive/records)',
-        querystring: Type.Object({
-          ...PageQuerySchema,
-          customer_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-          status: Type.Optional(StatusSchema),
-        }),
+        summary: 'List live and archived records together, in creation order, paged by cursor',
+        description:
+          'Filters: customer_id, status, created_from (inclusive) and created_to (exclusive), RFC 3339. Each item says where the record lives (source), and for archived ones the blob tier; a record in the Archive tier comes without its body (rehydration_required) unless rehydrate=true starts its rehydration. fields=a,b keeps those fields of each record; format=ndjson streams every matching record, one item a line, instead of one page.',
+        querystring: ListingQuerySchema,
         response: {
           200: Type.Object({
-            items: Type.Array(RecordSchema),
-            next_after: Type.Union([Type.String(), Type.Null()]),
+            items: Type.Array(ListedItemSchema),
+            next_cursor: Type.Union([Type.String(), Type.Null()]),
           }),
+          400: ErrorSchema,
         },
       },
     },
     async (request, reply) => {
-      const { limit, after, customer_id: customerId, status } = request.query;
-      const views = await records.listLive({ limit, afterId: after, customerId, status });
-      const nextAfter = views.length === limit ? (views.at(-1)?.doc.id ?? null) : null;
-      return sendRecordPage(reply, views, nextAfter);
+      const { limit, cursor, rehydrate, format } = request.query;
+      const { query, filters } = listingQueryOf(request.query);
+      const fields = request.query.fields?.split(',');
+      const cursorOf = (key: CreationKey) => encodeCursor(key, filters);
+      const after = cursor === undefined ? undefined : decodeCursor(cursor, filters);
+      if (format === 'ndjson')
+        return sendNdjson(
+          reply,
+          Readable.from(ndjsonLines(listing, query, { limit, after, rehydrate }, fields)),
+        );
+      const page = await listing.page(query, { limit, after, rehydrate });
+      return sendJson(reply, listingPageBody(page, fields, cursorOf));
     },
   );
 

@@ -38,6 +38,11 @@ export interface ArchiveLayout {
   open(context: LayoutContext): LayoutWriter;
   /** The record's canonical bytes at `location`, with one ranged read; NotFoundError when the blob is gone. */
   read(location: ArchiveLocation, options?: ReadOptions): Promise<Buffer>;
+  /**
+   * The canonical bytes at each location, in input order, or the error reading it met: a blob
+   * range several locations share (a segment's member) is read once.
+   */
+  readMany(locations: readonly ArchiveLocation[], options?: ReadOptions): Promise<(Buffer | Error)[]>;
   /** Whether a blob a garbage note names is still needed by some entry, asked of the index now. */
   stillReferenced(index: ArchiveIndex, garbage: { id: string; location: ArchiveLocation }): Promise<boolean>;
   /** Deletes one of its blobs with whatever belongs to it; a missing blob is a no-op. */
@@ -45,6 +50,14 @@ export interface ArchiveLayout {
   /** Every blob under its prefixes, in name order per prefix, with its access tier where the store has tiers. */
   blobs(): AsyncIterable<ListedBlob>;
 }
+
+/** What was thrown, as an Error (a layout's `readMany` answers each location with one). */
+export function asError(thrown: unknown): Error {
+  return thrown instanceof Error ? thrown : new Error(String(thrown));
+}
+
+/** Blob reads in flight at once for one `readMany`. */
+export const READS_AT_ONCE = 16;
 
 /** Every blob under `prefixes`, with its tier when the store has tiers (one listing either way). */
 export async function* listedBlobs(

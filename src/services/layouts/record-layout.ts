@@ -12,7 +12,9 @@ import {
 import type { ArchiveStore, ReadOptions } from '../../ports/archive-store.js';
 import type { StoredRecord } from '../../ports/live-store.js';
 import {
+  asError,
   listedBlobs,
+  READS_AT_ONCE,
   type ArchiveLayout,
   type DurableBatch,
   type LayoutContext,
@@ -53,6 +55,13 @@ export class RecordLayout implements ArchiveLayout {
 
   read(location: ArchiveLocation, options?: ReadOptions): Promise<Buffer> {
     return this.store.get(location.blob, { offset: location.offset, length: location.length }, options);
+  }
+
+  /** One read each: every record is a blob of its own. */
+  readMany(locations: readonly ArchiveLocation[], options?: ReadOptions): Promise<(Buffer | Error)[]> {
+    return pMap(locations, (location) => this.read(location, options).catch(asError), {
+      concurrency: READS_AT_ONCE,
+    });
   }
 
   /** A record blob is needed while its record's entry points to it. */

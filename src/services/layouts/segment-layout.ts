@@ -2,6 +2,7 @@ import { canonicalBytes, sha256Hex } from '../../domain/billing-record.js';
 import { creationMonth } from '../../domain/creation-month.js';
 import { IntegrityError, NotFoundError } from '../../domain/errors.js';
 import { LRUCache } from 'lru-cache';
+import pMap from 'p-map';
 import {
   decompressMember,
   factsOf,
@@ -18,7 +19,9 @@ import type { ArchiveEntry, ArchiveIndex, ArchiveLocation, StoredEntry } from '.
 import type { ArchiveStore, ReadOptions } from '../../ports/archive-store.js';
 import type { StoredRecord } from '../../ports/live-store.js';
 import {
+  asError,
   listedBlobs,
+  READS_AT_ONCE,
   type ArchiveLayout,
   type DurableBatch,
   type LayoutContext,
@@ -85,26 +88,45 @@ export class SegmentLayout implements ArchiveLayout {
   }
 
   async read(location: ArchiveLocation, options?: ReadOptions): Promise<Buffer> {
+    return lineOf(location, await this.member(location, options), this.members);
+  }
+
+  /** Each member once, however many of its records are asked for. */
+  async readMany(locations: readonly ArchiveLocation[], options?: ReadOptions): Promise<(Buffer | Error)[]> {
+    const members = new Map<string, Promise<Buffer>>();
+    return pMap(
+      locations,
+      async (location) => {
+        try {
+          const key = memberKey(location);
+          let member = members.get(key);
+          if (!member) {
+            member = this.member(location, options);
+            members.set(key, member);
+          }
+          return lineOf(location, await member, this.members);
+        } catch (error) {
+          return asError(error);
+        }
+      },
+      { concurrency: READS_AT_ONCE },
+    );
+  }
+
+  /** The decompressed member holding the record at `location`: from the cache, else one ranged read. */
+  private async member(location: ArchiveLocation, options: ReadOptions | undefined): Promise<Buffer> {
     if (location.layout !== 'segment') throw new IntegrityError(`${location.blob} is not a segment location`);
-    const key = `${location.blob}\n${location.offset}\n${location.length}`;
-    let text = this.members?.get(key);
-    if (!text) {
-      const member = await this.store.get(
-        location.blob,
-        { offset: location.offset, length: location.length },
-        options,
-      );
-      text = decompressMember(member, location.blob);
-      this.members?.set(key, text);
-    }
-    try {
-      // A copy: what the caller does with it never reaches the cache.
-      return Buffer.from(lineOfMember(text, location.line, location.blob));
-    } catch (error) {
-      // Not kept for the next read to fail on: the store is asked again.
-      this.members?.delete(key);
-      throw error;
-    }
+    const key = memberKey(location);
+    const cached = this.members?.get(key);
+    if (cached) return cached;
+    const member = await this.store.get(
+      location.blob,
+      { offset: location.offset, length: location.length },
+      options,
+    );
+    const text = decompressMember(member, location.blob);
+    this.members?.set(key, text);
+    return text;
   }
 
   /** A segment is needed while any entry points into it (its other records' dead bytes wait for compaction). */
@@ -377,4 +399,26 @@ function entryOf(
     archived_at: context.archivedAt,
     run_id: context.runId,
   };
+}
+
+function memberKey(location: ArchiveLocation): string {
+  return `${location.blob}\n${location.offset}\n${location.length}`;
+}
+
+/**
+ * The record's line, a copy: what the caller does with it never reaches the cache. A member a line
+ * fails on is not kept for the next read to fail on: the store is asked again.
+ */
+function lineOf(
+  location: ArchiveLocation,
+  text: Buffer,
+  cache: LRUCache<string, Buffer> | undefined,
+): Buffer {
+  if (location.layout !== 'segment') throw new IntegrityError(`${location.blob} is not a segment location`);
+  try {
+    return Buffer.from(lineOfMember(text, location.line, location.blob));
+  } catch (error) {
+    cache?.delete(memberKey(location));
+    throw error;
+  }
 }

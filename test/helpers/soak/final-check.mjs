@@ -37,12 +37,18 @@ export async function finalCheck({ api, model, problems, verify }) {
     { concurrency: 8 },
   );
 
-  const live = await listIds(api, '/billing', problems);
-  const archived = await listIds(api, '/archive/records', problems);
+  const { live, archived: listedArchived } = await listBilling(api, problems);
+  const archived = await listArchiveEntries(api, problems);
   const known = new Set(ids);
   const listed = [...new Set([...live, ...archived])];
   const findings = {
     'both live and archived after the final run': [...live].filter((id) => archived.has(id)),
+    'archived, but GET /billing does not list them as archived': [...archived].filter(
+      (id) => !listedArchived.has(id),
+    ),
+    'listed as archived by GET /billing, but not archived': [...listedArchived].filter(
+      (id) => !archived.has(id),
+    ),
     'stored, though no client ever wrote them': listed.filter((id) => !known.has(id)),
     'listed, though their last acknowledged write deleted them': listed.filter(
       (id) => known.has(id) && model.mustExist(id) === false,
@@ -145,28 +151,61 @@ async function lastRun(api, problems) {
 }
 
 /**
- * Every id a listing pages through; an id listed twice is a problem.
+ * Every id GET /billing pages through by cursor, live and archived, and which of them are live; an
+ * id listed twice is a problem.
  * @param {Api} api
- * @param {'/billing' | '/archive/records'} path
  * @param {string[]} problems
  */
-async function listIds(api, path, problems) {
+async function listBilling(api, problems) {
+  /** @type {Map<string, string>} */
+  const sources = new Map();
+  /** @type {string | null} */
+  let cursor = null;
+  do {
+    const query = new URLSearchParams({ limit: '1000', ...(cursor !== null && { cursor }) });
+    const answer = await api.request('reader', 'GET', `/billing?${query.toString()}`);
+    if (answer.status !== 200) {
+      problems.push(`listing /billing answered ${answer.label}: ${answer.text.slice(0, 300)}`);
+      break;
+    }
+    const page =
+      /** @type {{ items: { source: string, record?: { id: string }, id?: string }[], next_cursor: string | null }} */ (
+        parseJson(answer.text)
+      );
+    for (const item of page.items) {
+      const id = String(item.record?.id ?? item.id);
+      if (sources.has(id)) problems.push(`/billing lists ${id} twice`);
+      sources.set(id, item.source);
+    }
+    cursor = page.next_cursor;
+  } while (cursor !== null);
+  const live = new Set([...sources].flatMap(([id, source]) => (source === 'live' ? [id] : [])));
+  const archived = new Set([...sources].flatMap(([id, source]) => (source === 'archive' ? [id] : [])));
+  return { live, archived };
+}
+
+/**
+ * Every id GET /archive/records pages through; an id listed twice is a problem.
+ * @param {Api} api
+ * @param {string[]} problems
+ */
+async function listArchiveEntries(api, problems) {
   /** @type {Set<string>} */
   const ids = new Set();
   /** @type {string | null} */
   let after = null;
   do {
     const query = new URLSearchParams({ limit: '1000', ...(after !== null && { after }) });
-    const answer = await api.request('reader', 'GET', `${path}?${query.toString()}`);
+    const answer = await api.request('reader', 'GET', `/archive/records?${query.toString()}`);
     if (answer.status !== 200) {
-      problems.push(`listing ${path} answered ${answer.label}: ${answer.text.slice(0, 300)}`);
+      problems.push(`listing /archive/records answered ${answer.label}: ${answer.text.slice(0, 300)}`);
       return ids;
     }
     const page = /** @type {{ items: { id: string }[], next_after: string | null }} */ (
       parseJson(answer.text)
     );
     for (const { id } of page.items) {
-      if (ids.has(id)) problems.push(`${path} lists ${id} twice`);
+      if (ids.has(id)) problems.push(`/archive/records lists ${id} twice`);
       ids.add(id);
     }
     after = page.next_after;

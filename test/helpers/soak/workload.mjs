@@ -259,6 +259,11 @@ class Soak {
   archivalWaits = false;
   /** When verify last ran under load (or the phase began). */
   verifiedAtMs = 0;
+  /**
+   * The next cursor of GET /billing by its filters, so readers page on while records move.
+   * @type {Map<string, string>}
+   */
+  #cursors = new Map();
 
   /**
    * @param {Api} api
@@ -611,15 +616,25 @@ class Soak {
     }
     const from = this.model.beginRead();
     const query = new URLSearchParams({ limit: '50' });
-    if (Math.random() < 0.7) query.set('after', pickOne(this.everyId));
     if (Math.random() < 0.2) query.set('customer_id', `cust-${randomInt(50)}`);
+    // A later page: from the cursor of a page this worker read before, with the same filters.
+    const cursor = this.#cursors.get(query.toString());
+    if (cursor !== undefined && Math.random() < 0.7) query.set('cursor', cursor);
+    const filters = new URLSearchParams(query);
+    filters.delete('cursor');
     const answer = await this.api.request('reader', 'GET', `/billing?${query.toString()}`);
     this.tally.add('list', answer.label, answer.ms);
     this.#judgeStatus('list', answer);
     if (answer.status !== 200) return;
-    const page = /** @type {{ items: Record<string, unknown>[] }} */ (parseJson(answer.text));
-    for (const item of page.items)
-      this.model.checkRead(String(item.id), from, { kind: 'doc', text: JSON.stringify(item) }, 'list');
+    const page =
+      /** @type {{ items: { record?: Record<string, unknown> }[], next_cursor: string | null }} */ (
+        parseJson(answer.text)
+      );
+    if (page.next_cursor === null) this.#cursors.delete(filters.toString());
+    else this.#cursors.set(filters.toString(), page.next_cursor);
+    for (const { record } of page.items)
+      if (record)
+        this.model.checkRead(String(record.id), from, { kind: 'doc', text: JSON.stringify(record) }, 'list');
   }
 
   /**
