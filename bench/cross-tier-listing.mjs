@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+// What listing one customer's archived history costs through GET /billing's listing, against
+// reading the same records one by one by id, in the same run (issue 16): N records of one customer
+// spread over 12 creation months of segments, among as many of other customers, all archived
+// (segment layout). Prints, for each index kind, the time and the requests each way makes per
+// record: archive store operations (member reads, tier looks) and, on the Azure backend, Cosmos DB
+// requests. Each measurement starts in a fresh process state (new services, so no member cache is
+// warm), and the by-id reads go in creation order, the order the listing gives.
+//
+//   npm run build && node bench/cross-tier-listing.mjs [--records 10000] [--others 10000]
+//                                                      [--backend embedded|azure] [--page 1000]
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { createAdapters, createServices } from '../dist/composition-root.js';
+import { loadConfig } from '../dist/config.js';
+import { wholeNumber } from './bench-args.mjs';
+import { invoiceOfSize } from './bench-records.mjs';
+import { benchStores, seedCosmos } from './bench-stores.mjs';
+
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '10000' },
+    others: { type: 'string', default: '10000' },
+    backend: { type: 'string', default: 'embedded' },
+    page: { type: 'string', default: '1000' },
+  },
+});
+const recordCount = wholeNumber(values.records, '--records');
+const otherCount = wholeNumber(values.others, '--others');
+const pageSize = wholeNumber(values.page, '--page');
+const backend = values.backend;
+if (backend !== 'embedded' && backend !== 'azure') throw new Error('--backend is embedded or azure');
+
+const CUSTOMER = 'cust-bench';
+const DAY_MS = 86_400_000;
+const logger = pino({ level: 'silent' });
+const { freshStores, cosmosAgent, stop } = await benchStores(backend, 'listing');
+
+/**
+ * The records: the customer's spread evenly over the 12 months before the last 100 days (past ARCHIVAL_DAYS_THRESHOLD), the
+ * others' over the same time.
+ * @param {Date} now
+ */
+function recordsAt(now) {
+  const docs = [];
+  const span = 365 * DAY_MS;
+  for (let i = 0; i < recordCount + otherCount; i++) {
+    const ours = i < recordCount;
+    const createdMs =
+      now.getTime() -
+      100 * DAY_MS -
+      Math.floor(((ours ? i : i - recordCount) / (ours ? recordCount : otherCount)) * span);
+    const createdAt = new Date(createdMs).toISOString();
+    const doc = invoiceOfSize(i, now, 1);
+    docs.push({
+      ...doc,
+      customer_id: ours ? CUSTOMER : `cust-${String(i % 400).padStart(5, '0')}`,
+      created_at: createdAt,
+      updated_at: createdAt,
+    });
+  }
+  return docs;
+}
+
+/** @param {import('../dist/domain/usage.js').Usage} before @param {import('../dist/domain/usage.js').Usage} after */
+function requests(before, after) {
+  const store = after.archive_store.operations - before.archive_store.operations;
+  const cosmos = after.cosmos.requests - before.cosmos.requests;
+  const kinds = Object.entries(after.archive_store.by_kind)
+    .map(([kind, n]) => [kind, n - (before.archive_store.by_kind[kind] ?? 0)])
+    .filter(([, n]) => Number(n) > 0)
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(', ');
+  return { store, cosmos, kinds };
+}
+
+try {
+  const now = new Date();
+  console.log(
+    `${recordCount} records of customer ${CUSTOMER} over 12 months among ${otherCount} of other customers, 1 KB each, all archived, ${backend} backend, segment layout, pages of ${pageSize}, node ${process.version}, ${now.toISOString()}`,
+  );
+  const docs = recordsAt(now);
+  /** @type {Record<string, string | number>[]} */
+  const rows = [];
+  for (const index of ['native', 'blob']) {
+    const stores = await freshStores();
+    const env = {
+      ...stores.env,
+      ARCHIVE_LAYOUT: 'segment',
+      BATCH_SIZE: '1000',
+      LOG_LEVEL: 'silent',
+      ...(index === 'blob' && { ARCHIVE_INDEX: 'blob' }),
+    };
+    /** A fresh process state over the same stores: no member cache warm. */
+    const open = async (/** @type {Record<string, string>} */ more = {}) => {
+      const config = loadConfig({ ...env, ...more });
+      const built = createAdapters(config.backend, cosmosAgent ? { cosmosAgent } : {});
+      return { config, built, services: await createServices(config, logger, { backend: built }) };
+    };
+    try {
+      const first = await open();
+      try {
+        if (first.config.backend.kind === 'azure') {
+          if (!cosmosAgent) throw new Error('the Azure backend needs the Cosmos DB agent');
+          await seedCosmos(first.config.backend.cosmos, docs, cosmosAgent);
+        } else for (const doc of docs) await first.built.adapters.live.create(doc);
+        const run = await first.services.archiver.runOnce();
+        if (run.status !== 'succeeded' || run.archived !== docs.length)
+          throw new Error(`the run did not archive everything: ${JSON.stringify(run).slice(0, 2000)}`);
+      } finally {
+        await first.services.close();
+      }
+
+      // The listing, page after page, as GET /billing?customer_id= pages it.
+      /** @type {string[]} */
+      const listed = [];
+      const listing = await open();
+      try {
+        const before = listing.services.usage.totals();
+        const started = performance.now();
+        let after;
+        for (;;) {
+          const page = await listing.services.listing.page(
+            { customerId: CUSTOMER },
+            { limit: pageSize, after },
+          );
+          for (const item of page.items) {
+            if (item.source !== 'archive' || !('doc' in item.read))
+              throw new Error(`${item.key.id} was not read from the archive`);
+            listed.push(item.key.id);
+          }
+          if (!page.more) break;
+          after = page.items.at(-1)?.key;
+        }
+        const seconds = (performance.now() - started) / 1000;
+        const made = requests(before, listing.services.usage.totals());
+        if (listed.length !== recordCount) throw new Error(`listed ${listed.length} of ${recordCount}`);
+        rows.push({
+          index,
+          how: `listing, pages of ${pageSize}`,
+          seconds: Number(seconds.toFixed(2)),
+          'records/s': Math.round(recordCount / seconds),
+          'store ops/record': Number((made.store / recordCount).toFixed(4)),
+          'cosmos requests/record': Number((made.cosmos / recordCount).toFixed(4)),
+          'store ops': made.kinds,
+        });
+      } finally {
+        await listing.services.close();
+      }
+
+      // The same records one by one by id, in the listing's order: with the member cache (the
+      // default), and without, as reads of records nobody read lately are.
+      for (const cacheMb of [undefined, '0']) {
+        const byId = await open(cacheMb === undefined ? {} : { ARCHIVE_READ_CACHE_MB: cacheMb });
+        try {
+          const before = byId.services.usage.totals();
+          const started = performance.now();
+          for (const id of listed) {
+            const view = await byId.services.records.get(id);
+            if (view.source !== 'archive') throw new Error(`${id} was not read from the archive`);
+          }
+          const seconds = (performance.now() - started) / 1000;
+          const made = requests(before, byId.services.usage.totals());
+          rows.push({
+            index,
+            how: `by id, one by one${cacheMb === undefined ? '' : `, ARCHIVE_READ_CACHE_MB=${cacheMb}`}`,
+            seconds: Number(seconds.toFixed(2)),
+            'records/s': Math.round(recordCount / seconds),
+            'store ops/record': Number((made.store / recordCount).toFixed(4)),
+            'cosmos requests/record': Number((made.cosmos / recordCount).toFixed(4)),
+            'store ops': made.kinds,
+          });
+        } finally {
+          await byId.services.close();
+        }
+      }
+    } finally {
+      await stores.remove();
+    }
+  }
+  console.table(rows);
+  for (const index of ['native', 'blob']) {
+    const [list, one, uncached] = rows.filter((row) => row.index === index);
+    if (list && one)
+      console.log(
+        `${index} index: the listing took ${(Number(list.seconds) / Number(one.seconds)).toFixed(2)}× the time of reads by id, with ${(Number(list['store ops/record']) / Math.max(Number(one['store ops/record']), 1e-9)).toFixed(3)}× their store operations${uncached ? ` (${(Number(list['store ops/record']) / Math.max(Number(uncached['store ops/record']), 1e-9)).toFixed(3)}× those of reads by id without the member cache)` : ''}`,
+      );
+  }
+} finally {
+  await stop();
+}
