@@ -130,8 +130,8 @@ try {
               throw new Error(`${item.key.id} was not read from the archive`);
             listed.push(item.key.id);
           }
-          if (!page.more) break;
-          after = page.items.at(-1)?.key;
+          if (!page.next) break;
+          after = page.next;
         }
         const seconds = (performance.now() - started) / 1000;
         const made = requests(before, listing.services.usage.totals());

@@ -370,6 +370,7 @@ export async function createServices(
       reader,
       tiers,
       deletedDuringRuns: deletedWhileArchiving.among,
+      logger,
     }),
     archiver: new Archiver({
       live,

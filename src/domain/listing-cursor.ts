@@ -13,8 +13,9 @@ const CURSOR_VERSION = 1;
 const CursorSchema = Type.Object(
   {
     v: Type.Literal(CURSOR_VERSION),
-    c: Type.String({ maxLength: 256 }),
-    i: Type.String({ minLength: 1, maxLength: 128 }),
+    // Documents other systems wrote may have long ids and creation texts: any the stores hold.
+    c: Type.String({ maxLength: 1024 }),
+    i: Type.String({ minLength: 1, maxLength: 1024 }),
     q: Type.String({ pattern: '^[0-9a-f]{16}$' }),
   },
   { additionalProperties: false },

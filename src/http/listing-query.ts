@@ -5,7 +5,7 @@ import { ValidationError } from '../domain/errors.js';
 import { instantMs } from '../domain/record-times.js';
 import { PROBLEM } from '../domain/schema-validator.js';
 import type { PageRequest, RecordListing, RecordQuery } from '../services/record-listing.js';
-import { listedItemJson, type Projection } from './listing-reply.js';
+import { exportEndLine, listedItemJson, type Projection } from './listing-reply.js';
 import { RecordSchema } from './schemas.js';
 
 const FIELD_NAME = '[A-Za-z0-9_]{1,64}';
@@ -19,7 +19,7 @@ export const ListingQuerySchema = Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
     cursor: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 1024, description: 'next_cursor of the previous page' }),
+      Type.String({ minLength: 1, maxLength: 4096, description: 'next_cursor of the previous page' }),
     ),
     customer_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     status: Type.Optional(StatusSchema),
@@ -59,6 +59,11 @@ export function listingQueryOf(query: ListingQuery): { query: RecordQuery; filte
   const createdBefore = timeBound('created_to', query.created_to, problems);
   if (createdFrom !== undefined && createdBefore !== undefined && createdFrom >= createdBefore)
     problems.push('query parameter created_from must be before created_to');
+  // An export would start rehydrating every Archive-tier blob it meets, in one request.
+  if (query.rehydrate && query.format === 'ndjson')
+    problems.push(
+      'query parameter rehydrate=true works on pages only: page with format=json to rehydrate what you list',
+    );
   if (problems.length > 0) throw new ValidationError(problems);
   return {
     query: { customerId: query.customer_id, status: query.status, createdFrom, createdBefore },
@@ -97,11 +102,13 @@ export async function* ndjsonLines(
   fields: Projection,
 ): AsyncIterable<string> {
   let after = request.after;
+  let records = 0;
   for (;;) {
     const page = await listing.page(query, { ...request, after });
     if (page.items.length > 0) yield `${page.items.map((item) => listedItemJson(item, fields)).join('\n')}\n`;
-    const last = page.items.at(-1);
-    if (!page.more || !last) return;
-    after = last.key;
+    records += page.items.length;
+    if (!page.next) break;
+    after = page.next;
   }
+  yield exportEndLine(records);
 }

@@ -25,7 +25,10 @@ export function listedItemJson(item: ListedRecord, fields: Projection): string {
     return `${head},"rehydration_required":false,"record":${record}}`;
   }
   const { id, customer_id, created_at } = item.entry;
-  return `${head},"rehydration_required":true,"rehydrating":${String(read.rehydrating)},"id":${JSON.stringify(id)},"customer_id":${JSON.stringify(customer_id)},"created_at":${JSON.stringify(created_at)}}`;
+  const known = `"id":${JSON.stringify(id)},"customer_id":${JSON.stringify(customer_id)},"created_at":${JSON.stringify(created_at)}`;
+  if ('unreadable' in read)
+    return `${head},"rehydration_required":false,"unreadable":"${read.unreadable}",${known}}`;
+  return `${head},"rehydration_required":true,"rehydrating":${String(read.rehydrating)},${known}}`;
 }
 
 /**
@@ -40,7 +43,7 @@ export function listingPageBody(
 ): string {
   const items: string[] = [];
   let bytes = 0;
-  let next = page.more ? page.items.at(-1)?.key : undefined;
+  let next = page.next;
   for (const item of page.items) {
     const json = listedItemJson(item, fields);
     const size = Buffer.byteLength(json);
@@ -54,13 +57,18 @@ export function listingPageBody(
   return `{"items":[${items.join(',')}],"next_cursor":${next ? JSON.stringify(cursorOf(next)) : 'null'}}`;
 }
 
+/** The last line of a whole export: a reader that does not find it knows the export broke off. */
+export function exportEndLine(records: number): string {
+  return `{"complete":true,"records":${records}}\n`;
+}
+
 function recordJson(doc: RecordDocument, fields: Projection): string {
   if (!fields) return JSON.stringify(doc);
-  // Own fields only, in the order asked: fromEntries keeps a field named __proto__ a field.
+  // The id always, so a projected item still says which record it is; own fields only, in the
+  // order asked (fromEntries keeps a field named __proto__ a field).
+  const kept = fields.includes('id') ? fields : ['id', ...fields];
   return JSON.stringify(
-    Object.fromEntries(
-      fields.filter((field) => Object.hasOwn(doc, field)).map((field) => [field, doc[field]]),
-    ),
+    Object.fromEntries(kept.filter((field) => Object.hasOwn(doc, field)).map((field) => [field, doc[field]])),
   );
 }
 

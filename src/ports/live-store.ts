@@ -45,6 +45,8 @@ export interface LiveListQuery {
   createdFrom?: string | undefined;
   /** Records whose `created_at` text is before this one (creation order only). */
   createdBefore?: string | undefined;
+  /** Only records of these ids (at most 100). */
+  ids?: readonly string[] | undefined;
 }
 
 export interface LiveSummary {

@@ -18,7 +18,7 @@ import {
 } from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { HoldEvent, LegalHold, LegalHolds } from '../ports/legal-holds.js';
-import type { LiveListQuery, LiveStore } from '../ports/live-store.js';
+import type { LiveStore } from '../ports/live-store.js';
 import { archivedEtag, type ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
 import type { DeletedDuringRun } from './deleted-during-run.js';
@@ -295,10 +295,6 @@ export class RecordService {
   async restore(id: string): Promise<RecordView> {
     assertRecordId(id);
     return { ...(await this.restorer.restore(id)), source: 'live' };
-  }
-
-  async listLive(query: LiveListQuery): Promise<RecordView[]> {
-    return (await this.live.list(query)).map((record) => ({ ...record, source: 'live' }));
   }
 
   async listArchived(query: ArchiveListQuery): Promise<StoredEntry[]> {

@@ -49,10 +49,13 @@ describe('the composite index listing in creation order sorts on', () => {
   const compositeOf = (orderBy: string) =>
     orderBy.split(', ').map((term) => ({ path: `/${term.replace(/^c\./, '')}`, order: 'ascending' }));
 
-  it('is in the archive index container policy and in the live container policy', async () => {
-    const { orderBy } = listingFilter({ byCreation: {} });
-    expect(orderBy).toBe('c.created_at, c.id');
+  it('is in the archive index container policy and in the live container policy, with a customer or without', async () => {
+    const orders = [
+      listingFilter({ byCreation: {} }),
+      listingFilter({ byCreation: {}, customerId: 'c' }),
+    ].map(({ orderBy }) => orderBy);
+    expect(orders).toEqual(['c.created_at, c.id', 'c.customer_id, c.created_at, c.id']);
     for (const policy of [await archiveIndexIndexingPolicy(), await recordsIndexingPolicy()])
-      expect(policy.compositeIndexes).toContainEqual(compositeOf(orderBy));
+      for (const orderBy of orders) expect(policy.compositeIndexes).toContainEqual(compositeOf(orderBy));
   });
 });

@@ -66,6 +66,17 @@ export function describeArchiveStoreContract(
       expect((await current().get('r/range.bin', { offset: 3, length: 4 })).toString()).toBe('3456');
     });
 
+    it('refuses a range the blob does not hold with IntegrityError: it is not the blob written', async () => {
+      const body = bytes('0123456789');
+      await current().putIfAbsent('r/short.bin', body, { sha256: sha256Hex(body) });
+      await expect(current().get('r/short.bin', { offset: 20, length: 4 })).rejects.toBeInstanceOf(
+        IntegrityError,
+      );
+      await expect(current().get('r/short.bin', { offset: 8, length: 4 })).rejects.toBeInstanceOf(
+        IntegrityError,
+      );
+    });
+
     it('answers NotFoundError for a missing blob and deletes idempotently', async () => {
       await expect(current().get('nope/missing.json')).rejects.toBeInstanceOf(NotFoundError);
       const body = bytes('x');

@@ -284,6 +284,8 @@ export function describeLiveStoreContract(name: string, make: () => Promise<Stor
       expect(
         await ids({ limit: 10, byCreation: { after: { createdAt: '2025-01-05T00:00:00.000Z', id: '' } } }),
       ).toEqual(['x', 'a', 'b', 'm']);
+      // A set of ids, whatever their creation time.
+      expect(await ids({ limit: 10, ids: ['n', 'x', 'missing'] })).toEqual(['n', 'x']);
       // The time filters hold in id order too, and leave out a creation time that is no text.
       expect(await ids({ limit: 10, createdBefore: '2025-01-10T00:00:00.000Z' })).toEqual(['y', 'z']);
       expect((await ids({ limit: 10 })).includes('n')).toBe(true);

@@ -11,6 +11,7 @@ interface Item {
   tier?: string | null;
   rehydration_required?: boolean;
   rehydrating?: boolean;
+  unreadable?: string;
   id?: string;
   record?: Record<string, unknown> & { id: string; created_at: string };
 }
@@ -247,9 +248,79 @@ describe.each(SETUPS)('GET /billing across tiers ($backend, $index index)', ({ b
       .trimEnd()
       .split('\n')
       .map((line) => JSON.parse(line) as Item);
+    // The last line says the export is whole: one that breaks off lacks it.
+    expect(lines.pop()).toEqual({ complete: true, records: 4 });
     expect(lines.map(idOf)).toEqual(['n-0', 'n-2', 'n-4', 'n-live']);
     expect(lines.map((item) => item.source)).toEqual(['archive', 'archive', 'archive', 'live']);
   });
+
+  it('shows the live record, not an entry standing beside it, whatever the filters', async () => {
+    await create('s-1', 300, { status: 'pending' });
+    await create('s-2', 299, { status: 'pending' });
+    expect(await archive()).toBe(2);
+    // A changed copy live beside the entry, as a run leaves it until it withdraws the entry, or a
+    // crash leaves it for a later run.
+    const entry = await harness.adapters.index.get('s-1');
+    const archivedDoc = (await api.get('/billing/s-1')).json<Record<string, unknown>>();
+    await harness.adapters.live.create({ ...archivedDoc, id: 's-1', status: 'paid' } as never);
+    expect(await harness.adapters.index.get('s-1')).toEqual(entry);
+
+    const listed = async (query: string) =>
+      (await pages(query)).flatMap((page) =>
+        page.items.map((item) => [idOf(item), item.source, item.record?.status]),
+      );
+    expect(await listed('status=pending')).toEqual([['s-2', 'archive', 'pending']]);
+    expect(await listed('status=paid')).toEqual([['s-1', 'live', 'paid']]);
+    expect(await listed('limit=1')).toEqual([
+      ['s-1', 'live', 'paid'],
+      ['s-2', 'archive', 'pending'],
+    ]);
+  });
+
+  it('lists a record whose archived copy is gone or damaged without its body, and goes on past it', async () => {
+    await create('g-1', 400);
+    await create('g-2', 300);
+    await create('g-3', 200);
+    expect(await archive()).toBe(3);
+    const blobOf = async (id: string) => (await harness.adapters.index.get(id))?.location.blob ?? '';
+    const [gone, damaged] = [await blobOf('g-1'), await blobOf('g-2')];
+    expect(new Set([gone, damaged, await blobOf('g-3')]).size).toBe(3);
+    await harness.adapters.store.delete(gone);
+    await harness.overwriteBlob(damaged, Buffer.from('not the segment that was written'));
+
+    const items = (await pages('limit=1')).flatMap((page) => page.items);
+    expect(items.map((item) => [idOf(item), item.unreadable ?? 'read'])).toEqual([
+      ['g-1', 'archived_gone'],
+      ['g-2', 'integrity_error'],
+      ['g-3', 'read'],
+    ]);
+    expect(items[0]?.record).toBeUndefined();
+    expect(items[1]?.record).toBeUndefined();
+  });
+
+  it.runIf(backend === 'embedded' && index === 'native')(
+    'ends a page early, with a cursor past what it scanned, when a rare status keeps it from filling',
+    async () => {
+      const old = daysAgo(300);
+      for (let i = 0; i < 1100; i++) {
+        const id = `p-${String(i).padStart(4, '0')}`;
+        const created = new Date(Date.parse(old) + i * 1000).toISOString();
+        const { id: _unused, ...body } = recordBody({ status: 'paid' });
+        await harness.adapters.live.create({
+          ...body,
+          id,
+          created_at: created,
+          updated_at: created,
+        });
+      }
+      await create('rare', 200, { status: 'refunded' });
+      expect(await archive()).toBe(1101);
+      const first = (await api.get('/billing?status=refunded&limit=10')).json<Page>();
+      expect(first.items).toEqual([]);
+      expect(first.next_cursor).toEqual(expect.any(String));
+      expect(ids(await pages('status=refunded&limit=10'))).toEqual(['rare']);
+    },
+  );
 
   it('refuses what it cannot honour, one sentence per problem', async () => {
     await create('v-1', 300);
@@ -272,6 +343,7 @@ describe.each(SETUPS)('GET /billing across tiers ($backend, $index index)', ({ b
     await refused('after=v-1', /unknown field 'after'/);
     await refused('fields=id;drop', /field names separated by commas/);
     await refused('status=lost', /status/);
+    await refused('rehydrate=true&format=ndjson', /rehydrate=true works on pages only/);
   });
 });
 
@@ -320,5 +392,28 @@ describe.runIf(BACKENDS.includes('azure'))('GET /billing over Archive-tier blobs
       ['cold-2', 'Archive', false],
     ]);
     expect(JSON.stringify(warm.items[0]?.record)).toBe((await api.get('/billing/cold-1')).body);
+  });
+
+  it('starts rehydrating only the blobs of the records a page shows', async () => {
+    for (const [id, days] of [
+      ['cold-a', 400],
+      ['cold-b', 300],
+    ] as const)
+      expect((await api.post('/billing', recordBody({ id, created_at: daysAgo(days) }))).statusCode).toBe(
+        201,
+      );
+    expect((await api.post('/archive/sync', {})).statusCode).toBe(200);
+    const blobs = await Promise.all(
+      ['cold-a', 'cold-b'].map(async (id) => (await harness.adapters.index.get(id))?.location.blob ?? ''),
+    );
+    expect(new Set(blobs).size).toBe(2);
+    for (const blob of blobs) await harness.adapters.store.tiers?.setTier(blob, 'Archive');
+
+    const page = (await api.get('/billing?limit=1&rehydrate=true')).json<Page>();
+    expect(page.items.map((item) => [idOf(item), item.rehydrating])).toEqual([['cold-a', true]]);
+    const names: string[] = [];
+    for await (const info of harness.adapters.store.list('rehydrated/')) names.push(info.name);
+    // The page read cold-b too (one record more than it holds, to know another page follows).
+    expect(names).toEqual([`rehydrated/${blobs[0] ?? ''}`]);
   });
 });

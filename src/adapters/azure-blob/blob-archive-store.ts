@@ -96,6 +96,10 @@ export class BlobArchiveStore implements ArchiveStore {
       if (storageErrorCode(error) === 'BlobArchived')
         return this.readRehydrated(name, range, options.rehydrate ?? true);
       if (statusOf(error) === 404) throw new NotFoundError(`blob '${name}' not found`, { cause: error });
+      if (range && (await this.endsBefore(name, range)))
+        throw new IntegrityError(`blob '${name}' ends before the range ${range.offset}+${range.length}`, {
+          cause: error,
+        });
       throw unavailable(`reading blob '${name}'`, error);
     }
   }
@@ -120,6 +124,19 @@ export class BlobArchiveStore implements ArchiveStore {
       await this.container.getProperties();
     } catch (error) {
       throw unavailable(`reaching container '${this.container.containerName}'`, error);
+    }
+  }
+
+  /**
+   * Whether a range read failed because the blob is shorter than the range (Azure answers 416, or
+   * a body shorter than asked): then it is not the blob written, as a short file is on disk.
+   */
+  private async endsBefore(name: string, range: ByteRange): Promise<boolean> {
+    try {
+      const { contentLength } = await this.container.getBlobClient(name).getProperties();
+      return contentLength !== undefined && contentLength < range.offset + range.length;
+    } catch {
+      return false;
     }
   }
 

@@ -265,6 +265,10 @@ export class CosmosLiveStore extends CosmosAdapter implements LiveStore {
       where.push('c.status = @status');
       parameters.push({ name: '@status', value: query.status });
     }
+    if (query.ids !== undefined) {
+      where.push('ARRAY_CONTAINS(@ids, c.id)');
+      parameters.push({ name: '@ids', value: [...query.ids] });
+    }
     try {
       const { resources } = await withCosmosRetries(() =>
         this.container.items.items

@@ -196,6 +196,7 @@ export class SqliteLiveStore extends SqliteAdapter implements LiveStore {
     if (query.status !== undefined) where.push('status = @status');
     if (query.createdFrom !== undefined) where.push(`${CREATED_AT} >= @createdFrom`);
     if (query.createdBefore !== undefined) where.push(`${CREATED_AT} < @createdBefore`);
+    if (query.ids !== undefined) where.push('id IN (SELECT value FROM json_each(@ids))');
     const order = byCreation ? `${CREATED_AT}, id` : 'id';
     return attempt(() =>
       this.file
@@ -209,6 +210,7 @@ export class SqliteLiveStore extends SqliteAdapter implements LiveStore {
           status: query.status,
           createdFrom: query.createdFrom,
           createdBefore: query.createdBefore,
+          ids: query.ids && JSON.stringify(query.ids),
           limit: query.limit,
         })
         .map(toStored),
