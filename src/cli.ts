@@ -129,7 +129,7 @@ program
     await serve(config, createLogger(config, 'stdout'));
   });
 
-program
+const archive = program
   .command('archive')
   .description('run one archival run now and print its summary')
   .option('--dry-run', 'count what would be archived; change nothing', false)
@@ -164,6 +164,37 @@ program
       return run.status === 'succeeded' ? EXIT.ok : EXIT.failed;
     });
   });
+
+for (const [action, paused] of [
+  ['pause', true],
+  ['resume', false],
+] as const)
+  archive
+    .command(action)
+    .description(
+      paused
+        ? 'ask a running run (in any process) to pause between batches; it keeps its lock'
+        : 'ask a paused run to go on',
+    )
+    .argument('<run-id>', 'the run, as its summary and GET /archive/runs name it')
+    .action(async (runId: string) => {
+      await withServices(async ({ archiver, audit }) => {
+        const facts = { actor: cliActor(), action: `archive.run.${action}`, run_id: runId };
+        try {
+          const asked = await archiver.askToPause(runId, paused, cliActor());
+          print({ run_id: runId, paused: asked.paused, requested_at: asked.at });
+        } catch (error) {
+          await audit.record({
+            ...facts,
+            outcome: error instanceof DomainError ? 'refused' : 'failed',
+            detail: error instanceof DomainError ? `${error.code}: ${error.message}` : 'failed',
+          });
+          throw error;
+        }
+        await audit.record({ ...facts, outcome: 'succeeded' });
+        return EXIT.ok;
+      });
+    });
 
 program
   .command('restore')

@@ -352,6 +352,7 @@ export async function createServices(
     slices: config.archivalSlices,
     maxRequestUnitsPerSecond: config.archivalMaxRequestUnitsPerSecond,
     excludedStatuses: config.archivalExcludedStatuses,
+    maxPauseMs: config.archivalMaxPauseMs,
   };
   return {
     records: new RecordService(

@@ -28,6 +28,7 @@ const EnvSchema = Type.Object({
   BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
   ARCHIVAL_SLICES: Type.Integer({ minimum: 1, maximum: 1024, default: 1 }),
   ARCHIVAL_MAX_RU_PER_SECOND: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+  ARCHIVAL_MAX_PAUSE_MINUTES: Type.Integer({ minimum: 1, maximum: 7 * 24 * 60, default: 60 }),
   ARCHIVAL_SCHEDULE: Type.String({ default: DEFAULT_SCHEDULE }),
   // Comma-separated record statuses kept live however old (checked by readExcludedStatuses).
   ARCHIVAL_EXCLUDE_STATUSES: Type.String({ default: '' }),
@@ -186,6 +187,8 @@ export interface Config {
   archivalSlices: number;
   /** Request units a second an archival run may average on Cosmos DB; 0: no limit. */
   archivalMaxRequestUnitsPerSecond: number;
+  /** How long an archival run stays paused before it ends, in milliseconds. */
+  archivalMaxPauseMs: number;
   /** When the server runs archival by itself (six-field cron, UTC); undefined: never. */
   archivalSchedule: string | undefined;
   /** Statuses whose records stay live however old (ARCHIVAL_EXCLUDE_STATUSES); none by default. */
@@ -268,6 +271,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     batchSize: valid.BATCH_SIZE,
     archivalSlices: valid.ARCHIVAL_SLICES,
     archivalMaxRequestUnitsPerSecond: valid.ARCHIVAL_MAX_RU_PER_SECOND,
+    archivalMaxPauseMs: valid.ARCHIVAL_MAX_PAUSE_MINUTES * 60_000,
     archivalSchedule: schedule === undefined ? undefined : valid.ARCHIVAL_SCHEDULE,
     archivalExcludedStatuses: excludedStatuses,
     layout: {

@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       ARCHIVAL_DAYS_THRESHOLD: '30',
       BATCH_SIZE: '500',
       ARCHIVAL_MAX_RU_PER_SECOND: '400',
+      ARCHIVAL_MAX_PAUSE_MINUTES: '15',
       API_PORT: '0',
       DATA_DIR: '/tmp/x',
     });
@@ -45,6 +46,7 @@ describe('loadConfig', () => {
       archivalDaysThreshold: 30,
       batchSize: 500,
       archivalMaxRequestUnitsPerSecond: 400,
+      archivalMaxPauseMs: 15 * 60_000,
       apiPort: 0,
       backend: { dataDir: '/tmp/x' },
     });
@@ -57,6 +59,7 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'loud',
       BLOB_UPLOAD_TIER: 'Frozen',
       ARCHIVAL_MAX_RU_PER_SECOND: '-5',
+      ARCHIVAL_MAX_PAUSE_MINUTES: '0',
     });
     for (const variable of [
       'BATCH_SIZE',
@@ -64,6 +67,7 @@ describe('loadConfig', () => {
       'LOG_LEVEL',
       'BLOB_UPLOAD_TIER',
       'ARCHIVAL_MAX_RU_PER_SECOND',
+      'ARCHIVAL_MAX_PAUSE_MINUTES',
     ])
       expect(message).toContain(variable);
   });

@@ -53,6 +53,19 @@ export interface RunRecord {
   kept_live_by_status?: Record<string, number>;
   /** `usage` divided by the records archived, once the run ended; null when it archived none. */
   usage_per_archived_record?: UsagePerRecord | null;
+  /** When the run paused between batches, while it is paused (it holds its lock); absent otherwise. */
+  paused_at?: string;
+  /** Who asked it to pause, while it is paused. */
+  paused_by?: string;
+  /** How long it stayed paused, in all; absent when it never paused. */
+  paused_ms?: number;
+}
+
+/** What was last asked of a running run: to pause (`paused`) or to go on, when and by whom. */
+export interface PauseRequest {
+  paused: boolean;
+  at: string;
+  by: string;
 }
 
 export interface RunTotals {
@@ -77,6 +90,10 @@ export interface RunLog {
   listRunning(slice: string): Promise<RunRecord[]>;
   /** Counts by status. */
   totals(): Promise<RunTotals>;
+  /** Records what is asked of a run (kept apart from the run, which saves itself after every batch). */
+  requestPause(runId: string, request: PauseRequest): Promise<void>;
+  /** What was last asked of the run, or undefined when nothing was. */
+  pauseRequest(runId: string): Promise<PauseRequest | undefined>;
   /** Readiness probe: resolves when the history answers, cheaply. */
   ping(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { crashedRun, startedRun } from '../domain/archival-runs.js';
-import { PreconditionFailedError, ValidationError } from '../domain/errors.js';
+import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../domain/errors.js';
 import { runOptionProblems } from '../domain/run-options.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
 import { paceDelayMs } from '../domain/pacing.js';
@@ -17,7 +17,7 @@ import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { GarbageQueue } from '../ports/garbage-queue.js';
 import type { LiveStore, StatusFilter, StoredRecord, UnarchivableRecord } from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
-import type { RunLog, RunRecord } from '../ports/run-log.js';
+import type { PauseRequest, RunLog, RunRecord } from '../ports/run-log.js';
 import { DAY_MS, systemSleep, type Clock, type Sleep } from './clock.js';
 import { refuseWhileIndexRebuilt } from './index-rebuild-gate.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
@@ -59,6 +59,8 @@ export interface ArchiverSettings {
   maxRequestUnitsPerSecond?: number | undefined;
   /** Statuses whose records stay live however old (ARCHIVAL_EXCLUDE_STATUSES); none when absent. */
   excludedStatuses?: readonly string[] | undefined;
+  /** How long a run stays paused before it ends (ARCHIVAL_MAX_PAUSE_MINUTES); an hour when absent. */
+  maxPauseMs?: number | undefined;
 }
 
 export interface ArchiverDeps {
@@ -85,6 +87,9 @@ export interface ArchiverDeps {
 const GARBAGE_PAGE = 500;
 /** The longest a run waits for its request unit budget before it looks at its lock again. */
 const PACE_STEP_MS = 1_000;
+/** How often a paused run looks whether it is to go on (and at its lock). */
+const PAUSE_POLL_MS = 1_000;
+const DEFAULT_MAX_PAUSE_MS = 60 * 60_000;
 /** Errors and notes a run keeps, each: the first tell the story; the counts are complete. */
 const MAX_NOTES = 20;
 
@@ -111,6 +116,8 @@ export class Archiver {
   private readonly settings: ArchiverSettings;
   private readonly migrationGate: MigrationGate | undefined;
   private readonly inFlight = new InFlight();
+  /** Runs that stayed paused past ARCHIVAL_MAX_PAUSE_MINUTES: they end after what they hold. */
+  private readonly pausedOut = new WeakSet<RunRecord>();
 
   constructor(deps: ArchiverDeps) {
     ({
@@ -236,6 +243,24 @@ export class Archiver {
   }
 
   /**
+   * Asks a running run, in this process or another, to pause between batches (`paused`) or to go
+   * on; the run reads it before its next batch. NotFoundError for an unknown run, ConflictError
+   * (`run_not_running`) for one that has ended.
+   */
+  async askToPause(runId: string, paused: boolean, by: string): Promise<PauseRequest> {
+    const run = await this.runLog.get(runId);
+    if (!run) throw new NotFoundError(`archival run '${runId}' not found`);
+    if (run.status !== 'running')
+      throw new ConflictError(
+        `archival run '${runId}' has ended (${run.status}): only a running run can be paused or resumed`,
+        'run_not_running',
+      );
+    const request = { paused, at: this.clock().toISOString(), by };
+    await this.runLog.requestPause(runId, request);
+    return request;
+  }
+
+  /**
    * Run-history labels no other live run can have while this run holds its locks: its own, and
    * 'all' too for a slice run (a whole-store run would hold this slice's lock).
    */
@@ -263,22 +288,8 @@ export class Archiver {
     );
     try {
       await this.archiveEligible(run, lease, slice);
-      const checkLease = () => {
-        throwIfLost(lease);
-      };
-      for await (const outcome of this.retention.sweep(
-        { runId: run.run_id, dryRun: run.dry_run },
-        checkLease,
-        slice,
-      ))
-        run[outcome] += 1;
-      if (!run.dry_run) {
-        for await (const outcome of this.heldCopies.keep(run.run_id, checkLease, slice)) run[outcome] += 1;
-        await this.runLog.save(run);
-        // Last, so the blobs retention left without entries go in the same run.
-        await this.collectGarbage(run, lease, slice);
-        await this.pruneIndexRoots(run);
-      }
+      // Paused for too long: the operator wanted the run's load gone, so its other steps wait too.
+      if (!this.pausedOut.has(run)) await this.afterArchiving(run, lease, slice);
       run.status = run.failed > 0 ? 'failed' : 'succeeded';
     } catch (error) {
       run.status = 'failed';
@@ -307,6 +318,26 @@ export class Archiver {
       detail: `${run.archived} archived, ${run.skipped} skipped, ${run.failed} failed, ${run.expired} expired, ${run.not_archivable ?? 0} not archivable, in ${run.duration_ms} ms`,
     });
     return snapshot(run);
+  }
+
+  /** Retention, held copies and garbage: the run's steps after the archiving pass. */
+  private async afterArchiving(run: RunRecord, lease: LockLease, slice: Slice | undefined): Promise<void> {
+    const checkLease = () => {
+      throwIfLost(lease);
+    };
+    for await (const outcome of this.retention.sweep(
+      { runId: run.run_id, dryRun: run.dry_run },
+      checkLease,
+      slice,
+    ))
+      run[outcome] += 1;
+    if (!run.dry_run) {
+      for await (const outcome of this.heldCopies.keep(run.run_id, checkLease, slice)) run[outcome] += 1;
+      await this.runLog.save(run);
+      // Last, so the blobs retention left without entries go in the same run.
+      await this.collectGarbage(run, lease, slice);
+      await this.pruneIndexRoots(run);
+    }
   }
 
   private async archiveEligible(run: RunRecord, lease: LockLease, slice: Slice | undefined): Promise<void> {
@@ -342,6 +373,7 @@ export class Archiver {
     let remaining = run.limit ?? Number.POSITIVE_INFINITY;
     let continuation: string | undefined;
     do {
+      if (!(await this.goOn(run, lease))) return;
       await this.pace(run, lease);
       const page = await this.live.findEligible({
         touchedBefore,
@@ -434,6 +466,44 @@ export class Archiver {
       )
         await withdrawUnlessChanged(this.index, now);
     }
+  }
+
+  /**
+   * Between batches: whether the run goes on. Asked to pause (`POST /archive/runs/{id}/pause`), it
+   * waits here holding its lock, its history saying since when, until it is asked to resume (true)
+   * or has waited ARCHIVAL_MAX_PAUSE_MINUTES (false: it ends cleanly after what it holds).
+   */
+  private async goOn(run: RunRecord, lease: LockLease): Promise<boolean> {
+    if (this.pausedOut.has(run)) return false;
+    let request = await this.runLog.pauseRequest(run.run_id);
+    if (!request?.paused) return true;
+    const pausedAt = this.clock();
+    run.paused_at = pausedAt.toISOString();
+    run.paused_by = request.by;
+    await this.runLog.save(run);
+    this.logger.info({ runId: run.run_id, by: request.by }, 'archival run paused between batches');
+    const maxPauseMs = this.settings.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS;
+    let waited = 0;
+    while (request?.paused && waited < maxPauseMs) {
+      throwIfLost(lease);
+      await this.sleep(PAUSE_POLL_MS);
+      waited = this.clock().getTime() - pausedAt.getTime();
+      request = await this.runLog.pauseRequest(run.run_id);
+    }
+    throwIfLost(lease);
+    delete run.paused_at;
+    delete run.paused_by;
+    run.paused_ms = (run.paused_ms ?? 0) + waited;
+    if (request?.paused) {
+      this.pausedOut.add(run);
+      // Not an error: the run ends as asked, and the next one goes on where it stopped.
+      (run.notes ??= []).unshift(
+        `paused at ${pausedAt.toISOString()} for longer than ${Math.round(maxPauseMs / 60_000)} minutes (ARCHIVAL_MAX_PAUSE_MINUTES): ended after ${run.archived} records; the next run goes on`,
+      );
+      this.logger.warn({ runId: run.run_id }, 'archival run paused for too long; it ends');
+    } else this.logger.info({ runId: run.run_id, pausedMs: waited }, 'archival run resumed');
+    await this.runLog.save(run);
+    return !request?.paused;
   }
 
   /**

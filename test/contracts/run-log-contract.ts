@@ -32,6 +32,25 @@ export function describeRunLogContract(name: string, make: () => Promise<StoreFi
       expect(await current().get('nope')).toBeUndefined();
     });
 
+    it('keeps what is asked of a run apart from the run, the last request standing', async () => {
+      const run = runRecord('r1', '2026-11-01T00:00:00.000Z');
+      await current().save(run);
+      expect(await current().pauseRequest('r1')).toBeUndefined();
+      const pause = { paused: true, at: '2026-11-01T00:01:00.000Z', by: 'ops' };
+      await current().requestPause('r1', pause);
+      expect(await current().pauseRequest('r1')).toEqual(pause);
+      // The run saving itself after a batch leaves the request as it is.
+      await current().save({ ...run, batches: 3 });
+      expect(await current().pauseRequest('r1')).toEqual(pause);
+      const resume = { paused: false, at: '2026-11-01T00:02:00.000Z', by: 'ops-2' };
+      await current().requestPause('r1', resume);
+      expect(await current().pauseRequest('r1')).toEqual(resume);
+      // Requests are not runs: the history and the counts hold runs only.
+      expect((await current().list({ limit: 10 })).map((r) => r.run_id)).toEqual(['r1']);
+      expect((await current().totals()).count).toBe(1);
+      expect(await current().pauseRequest('other')).toBeUndefined();
+    });
+
     it('lists newest first with a limit', async () => {
       await current().save(runRecord('r1', '2026-11-01T00:00:00.000Z'));
       await current().save(runRecord('r3', '2026-11-03T00:00:00.000Z'));

@@ -1,6 +1,7 @@
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
+import { startedRun } from '../../src/domain/archival-runs.js';
 import { apiClient, expectError } from '../helpers/api.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { bearer, TEST_KEYS } from '../helpers/keys.js';
@@ -32,6 +33,26 @@ describe.each(BACKENDS)('who may call what (%s)', (backend) => {
   let harness: Harness;
   let issuer: TestTokenIssuer;
   let runId: string;
+  const runningId = '20261201T000000000Z-0000abcd';
+  /**
+   * A run the history says is running (its process gone): what pause and resume act on. Saved
+   * again before each use, as the next run that starts records it crashed.
+   */
+  const running = async (): Promise<string> => {
+    await harness.adapters.runLog.save(
+      startedRun({
+        run_id: runningId,
+        slice: 'all',
+        dry_run: false,
+        older_than_days: 90,
+        limit: null,
+        started_at: new Date().toISOString(),
+        host: 'elsewhere',
+        pid: 1,
+      }),
+    );
+    return runningId;
+  };
   const credentials: Record<string, Record<string, string>> = {};
   const failures: Record<string, Record<string, string>> = {};
   let next = 0;
@@ -169,6 +190,16 @@ describe.each(BACKENDS)('who may call what (%s)', (backend) => {
       route: 'GET /archive/records',
       need: 'reader',
       request: () => ({ method: 'GET', url: '/archive/records' }),
+    },
+    {
+      route: 'POST /archive/runs/{run_id}/pause',
+      need: 'operator',
+      request: async () => ({ method: 'POST', url: `/archive/runs/${await running()}/pause` }),
+    },
+    {
+      route: 'POST /archive/runs/{run_id}/resume',
+      need: 'operator',
+      request: async () => ({ method: 'POST', url: `/archive/runs/${await running()}/resume` }),
     },
   ];
 

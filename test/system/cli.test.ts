@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../src/auth/api-keys.js';
+import { startedRun } from '../../src/domain/archival-runs.js';
 import { apiClient } from '../helpers/api.js';
 import { CLI_PATH, finished, runCli } from '../helpers/cli.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
@@ -14,6 +15,41 @@ describe.each(BACKENDS)('billing-archive CLI (%s)', (backend) => {
   });
   afterEach(async () => {
     await harness.destroy();
+  });
+
+  it('archive pause and resume ask a running run, in another process, to wait or go on', async () => {
+    const runId = '20261201T000000000Z-0000abcd';
+    await harness.adapters.runLog.save(
+      startedRun({
+        run_id: runId,
+        slice: 'all',
+        dry_run: false,
+        older_than_days: 90,
+        limit: null,
+        started_at: new Date().toISOString(),
+        host: 'elsewhere',
+        pid: 1,
+      }),
+    );
+    const paused = await runCli(['archive', 'pause', runId], env);
+    expect(paused.code, paused.stderr).toBe(0);
+    expect(JSON.parse(paused.stdout)).toMatchObject({ run_id: runId, paused: true });
+    expect(await harness.adapters.runLog.pauseRequest(runId)).toMatchObject({
+      paused: true,
+      by: expect.stringMatching(/^cli:/) as unknown,
+    });
+    expect((await runCli(['archive', 'resume', runId], env)).code).toBe(0);
+    expect((await harness.adapters.runLog.pauseRequest(runId))?.paused).toBe(false);
+
+    const unknown = await runCli(['archive', 'pause', '20261201T000000000Z-deadbeef'], env);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toMatch(/not found/);
+    const run = await harness.adapters.runLog.get(runId);
+    if (!run) throw new Error('the run was not saved');
+    await harness.adapters.runLog.save({ ...run, status: 'crashed' });
+    const ended = await runCli(['archive', 'resume', runId], env);
+    expect(ended.code).toBe(5);
+    expect(ended.stderr).toMatch(/has ended \(crashed\)/);
   });
 
   it('seed creates realistic records of the given age, archive moves them, stats counts them', async () => {

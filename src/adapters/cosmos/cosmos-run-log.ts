@@ -1,10 +1,19 @@
 import type { CosmosClient } from '@azure/cosmos';
-import type { RunLog, RunRecord, RunStatus, RunTotals } from '../../ports/run-log.js';
+import type { PauseRequest, RunLog, RunRecord, RunStatus, RunTotals } from '../../ports/run-log.js';
 import { cosmosStatus, unavailable, withoutSystemFields } from './cosmos-client.js';
 import { CosmosAdapter } from './cosmos-container.js';
 import { withCosmosRetries } from './cosmos-retry.js';
 
 type RunDocument = RunRecord & { id: string };
+
+/** What is asked of a run, beside the runs: a document of its own that the run never overwrites. */
+interface PauseDocument extends PauseRequest {
+  id: string;
+  type: 'pause_request';
+}
+
+/** Pause requests' ids: never a run id, which starts with a digit. */
+const pauseDocumentId = (runId: string) => `pause-${runId}`;
 
 const STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'crashed', 'running'];
 
@@ -41,7 +50,8 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
       const { resources } = await withCosmosRetries(() =>
         this.container.items.items
           .query<RunDocument>({
-            query: 'SELECT TOP @limit * FROM c ORDER BY c.started_at DESC',
+            // Runs only: pause requests share the container.
+            query: 'SELECT TOP @limit * FROM c WHERE IS_DEFINED(c.run_id) ORDER BY c.started_at DESC',
             parameters: [{ name: '@limit', value: query.limit }],
           })
           .fetchAll(),
@@ -88,6 +98,28 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
       return { count: succeeded + failed + crashed + running, succeeded, failed, crashed, running };
     } catch (error) {
       throw unavailable('counting runs', error);
+    }
+  }
+
+  async requestPause(runId: string, request: PauseRequest): Promise<void> {
+    const document: PauseDocument = { id: pauseDocumentId(runId), type: 'pause_request', ...request };
+    try {
+      await withCosmosRetries(() => this.container.items.items.upsert<PauseDocument>(document));
+    } catch (error) {
+      throw unavailable(`saving what is asked of run '${runId}'`, error);
+    }
+  }
+
+  async pauseRequest(runId: string): Promise<PauseRequest | undefined> {
+    const id = pauseDocumentId(runId);
+    try {
+      const { resource } = await withCosmosRetries(() =>
+        this.container.items.item(id, id).read<PauseDocument>(),
+      );
+      return resource && { paused: resource.paused, at: resource.at, by: resource.by };
+    } catch (error) {
+      if (cosmosStatus(error) === 404) return undefined;
+      throw unavailable(`reading what is asked of run '${runId}'`, error);
     }
   }
 }

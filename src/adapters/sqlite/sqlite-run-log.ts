@@ -1,4 +1,4 @@
-import type { RunLog, RunRecord, RunTotals } from '../../ports/run-log.js';
+import type { PauseRequest, RunLog, RunRecord, RunTotals } from '../../ports/run-log.js';
 import { attempt } from './open-database.js';
 import { SqliteAdapter } from './sqlite-file.js';
 
@@ -11,6 +11,10 @@ CREATE TABLE IF NOT EXISTS archive_runs (
   run TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS archive_runs_by_start ON archive_runs (started_at, run_id);
+CREATE TABLE IF NOT EXISTS archive_run_pauses (
+  run_id TEXT PRIMARY KEY,
+  request TEXT NOT NULL
+) STRICT;
 `;
 
 /** Run history on a SQLite file: the run as JSON plus the columns queries need. */
@@ -76,6 +80,26 @@ export class SqliteRunLog extends SqliteAdapter implements RunLog {
         crashed: byStatus.get('crashed') ?? 0,
         running: byStatus.get('running') ?? 0,
       };
+    });
+  }
+
+  requestPause(runId: string, request: PauseRequest): Promise<void> {
+    return attempt(() => {
+      this.file
+        .prepare(
+          `INSERT INTO archive_run_pauses (run_id, request) VALUES (?, ?)
+           ON CONFLICT (run_id) DO UPDATE SET request = excluded.request`,
+        )
+        .run(runId, JSON.stringify(request));
+    });
+  }
+
+  pauseRequest(runId: string): Promise<PauseRequest | undefined> {
+    return attempt(() => {
+      const row = this.file
+        .prepare<[string], { request: string }>('SELECT request FROM archive_run_pauses WHERE run_id = ?')
+        .get(runId);
+      return row && (JSON.parse(row.request) as PauseRequest);
     });
   }
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { grants } from '../../auth/roles.js';
+import { describeIdentity, grants } from '../../auth/roles.js';
 import { ForbiddenError, NotFoundError } from '../../domain/errors.js';
 import { MAX_OLDER_THAN_DAYS } from '../../domain/run-options.js';
 import { PROBLEM } from '../../domain/schema-validator.js';
@@ -24,6 +24,14 @@ const RunOptionsSchema = Type.Object(
   { additionalProperties: false },
 );
 type RunOptions = Static<typeof RunOptionsSchema>;
+
+const RunIdParamsSchema = Type.Object({
+  run_id: Type.String({
+    pattern: '^[A-Za-z0-9-]{1,100}$',
+    // The id reaches Cosmos DB; characters a run id never has stay out.
+    [PROBLEM]: 'must be a run id such as 20261101T000000000Z-abcd1234',
+  }),
+});
 
 export interface ArchiveRoutesOptions {
   archiver: Archiver;
@@ -124,13 +132,7 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
       schema: {
         tags,
         summary: 'One archival run, with progress while it runs',
-        params: Type.Object({
-          run_id: Type.String({
-            pattern: '^[A-Za-z0-9-]{1,100}$',
-            // The query below reaches Cosmos DB; characters a run id never has stay out.
-            [PROBLEM]: 'must be a run id such as 20261101T000000000Z-abcd1234',
-          }),
-        }),
+        params: RunIdParamsSchema,
         response: { 200: RunSchema, 404: ErrorSchema },
       },
     },
@@ -140,6 +142,46 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
       return runFor(request.identity, run);
     },
   );
+
+  for (const [action, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const)
+    app.post(
+      `/archive/runs/:run_id/${action}`,
+      {
+        config: { access: 'operator', audit: `archive.run.${action}` },
+        schema: {
+          tags,
+          summary: paused
+            ? 'Ask a running run to pause between batches; it keeps its lock (ARCHIVAL_MAX_PAUSE_MINUTES at most)'
+            : 'Ask a paused run to go on',
+          description:
+            'The run reads the request before its next batch, in whichever process runs it: its history says paused_at while it waits.',
+          params: RunIdParamsSchema,
+          response: {
+            202: Type.Object({
+              run_id: Type.String(),
+              paused: Type.Boolean({ description: 'what was asked' }),
+              requested_at: Type.String(),
+              status_url: Type.String(),
+            }),
+            404: ErrorSchema,
+            409: ErrorSchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        const runId = request.params.run_id;
+        const asked = await archiver.askToPause(runId, paused, describeIdentity(callerOf(request)));
+        return reply.code(202).send({
+          run_id: runId,
+          paused: asked.paused,
+          requested_at: asked.at,
+          status_url: `/archive/runs/${runId}`,
+        });
+      },
+    );
 
   app.get(
     '/archive/records',
