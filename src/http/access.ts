@@ -157,11 +157,17 @@ function runIdOf(request: FastifyRequest, payload: unknown): string | undefined 
   if (!request.routeOptions.url?.startsWith('/archive') || typeof payload !== 'string') return undefined;
   try {
     const body = JSON.parse(payload) as { run_id?: unknown };
-    return typeof body.run_id === 'string' ? body.run_id : undefined;
+    if (typeof body.run_id === 'string') return body.run_id;
   } catch {
-    return undefined;
+    // Not JSON: the path may still name the run.
   }
+  // A refused pause or resume answers without the run: the path names it, when it is a run id.
+  const named = (request.params as { run_id?: unknown } | undefined)?.run_id;
+  return typeof named === 'string' && RUN_ID.test(named) ? named : undefined;
 }
+
+/** What a run id may be (callers choose the text). */
+const RUN_ID = /^[A-Za-z0-9-]{1,100}$/;
 
 /** "code: message" of an error answer: never a record body (errors carry none). */
 function errorSentence(payload: unknown): string | undefined {

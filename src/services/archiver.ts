@@ -87,8 +87,8 @@ export interface ArchiverDeps {
 const GARBAGE_PAGE = 500;
 /** The longest a run waits for its request unit budget before it looks at its lock again. */
 const PACE_STEP_MS = 1_000;
-/** How often a paused run looks whether it is to go on (and at its lock). */
-const PAUSE_POLL_MS = 1_000;
+/** How often a paused run looks whether it is to go on (a read each time) and at its lock. */
+const PAUSE_POLL_MS = 5_000;
 const DEFAULT_MAX_PAUSE_MS = 60 * 60_000;
 /** Errors and notes a run keeps, each: the first tell the story; the counts are complete. */
 const MAX_NOTES = 20;
@@ -356,7 +356,9 @@ export class Archiver {
       for (const batch of (await writer?.add(mine)) ?? []) await this.indexAndDelete(batch, run, lease);
     }
     for (const batch of (await writer?.finish()) ?? []) await this.indexAndDelete(batch, run, lease);
-    if (run.dry_run && run.excluded_statuses) await this.countKeptLive(run, touchedBefore, slice, lease);
+    // A run paused out counts no further: its figures would be partial.
+    if (run.dry_run && run.excluded_statuses && !this.pausedOut.has(run))
+      await this.countKeptLive(run, touchedBefore, slice, lease);
   }
 
   /**
@@ -484,16 +486,20 @@ export class Archiver {
     this.logger.info({ runId: run.run_id, by: request.by }, 'archival run paused between batches');
     const maxPauseMs = this.settings.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS;
     let waited = 0;
-    while (request?.paused && waited < maxPauseMs) {
+    try {
+      while (request?.paused && waited < maxPauseMs) {
+        throwIfLost(lease);
+        await this.sleep(PAUSE_POLL_MS);
+        waited = this.clock().getTime() - pausedAt.getTime();
+        request = await this.runLog.pauseRequest(run.run_id);
+      }
       throwIfLost(lease);
-      await this.sleep(PAUSE_POLL_MS);
-      waited = this.clock().getTime() - pausedAt.getTime();
-      request = await this.runLog.pauseRequest(run.run_id);
+    } finally {
+      // Resumed, paused out, or failed while it waited: the history no longer says it waits.
+      delete run.paused_at;
+      delete run.paused_by;
+      run.paused_ms = (run.paused_ms ?? 0) + waited;
     }
-    throwIfLost(lease);
-    delete run.paused_at;
-    delete run.paused_by;
-    run.paused_ms = (run.paused_ms ?? 0) + waited;
     if (request?.paused) {
       this.pausedOut.add(run);
       // Not an error: the run ends as asked, and the next one goes on where it stopped.
@@ -516,7 +522,9 @@ export class Archiver {
     for (;;) {
       throwIfLost(lease);
       const spent = run.usage?.cosmos.request_units ?? 0;
-      const wait = paceDelayMs(spent, this.clock().getTime() - Date.parse(run.started_at), budget);
+      // Time spent paused earns no budget: a resumed run keeps to the rate it was paused to relieve.
+      const working = this.clock().getTime() - Date.parse(run.started_at) - (run.paused_ms ?? 0);
+      const wait = paceDelayMs(spent, working, budget);
       if (wait <= 0) return;
       const step = Math.min(wait, PACE_STEP_MS);
       await this.sleep(step);

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Adapters } from '../../src/composition-root.js';
 import type { RunRecord } from '../../src/ports/run-log.js';
 import { apiClient, expectError, type ApiClient } from '../helpers/api.js';
+import { TEST_KEYS } from '../helpers/keys.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
 /**
@@ -34,7 +35,8 @@ describe.each(BACKENDS)('pausing and resuming an archival run (%s)', (backend) =
     return { ...adapters, live };
   }
 
-  beforeEach(async () => {
+  /** The service over fresh stores, with 20 records due for archival. */
+  async function boot(env: Record<string, string> = {}): Promise<void> {
     nowMs = Date.now();
     sleeps = 0;
     onSleep = undefined;
@@ -42,7 +44,7 @@ describe.each(BACKENDS)('pausing and resuming an archival run (%s)', (backend) =
     harness = await startHarness({
       backend,
       layout: 'segment',
-      env: { BATCH_SIZE: '5', ARCHIVAL_MAX_PAUSE_MINUTES: '2', ARCHIVAL_SCHEDULE: '' },
+      env: { BATCH_SIZE: '5', ARCHIVAL_MAX_PAUSE_MINUTES: '2', ARCHIVAL_SCHEDULE: '', ...env },
       clock: () => new Date(nowMs),
       sleep: async (ms) => {
         nowMs += ms;
@@ -61,6 +63,10 @@ describe.each(BACKENDS)('pausing and resuming an archival run (%s)', (backend) =
           )
         ).statusCode,
       ).toBe(201);
+  }
+
+  beforeEach(async () => {
+    await boot();
   });
   afterEach(async () => {
     await harness.destroy();
@@ -111,7 +117,7 @@ describe.each(BACKENDS)('pausing and resuming an archival run (%s)', (backend) =
     });
     expect(whilePaused?.archived).toBeLessThan(20);
     const ended = await runOf(runId);
-    expect(ended).toMatchObject({ status: 'succeeded', archived: 20, paused_ms: 3000 });
+    expect(ended).toMatchObject({ status: 'succeeded', archived: 20, paused_ms: 15_000 });
     expect(ended.paused_at).toBeUndefined();
     expect(sleeps).toBe(3);
     expect((await harness.adapters.live.summary()).count).toBe(0);
@@ -145,5 +151,54 @@ describe.each(BACKENDS)('pausing and resuming an archival run (%s)', (backend) =
     expectError(await api.post(`/archive/runs/${done.run_id}/resume`), 409, 'run_not_running');
     expectError(await api.post('/archive/runs/20261201T000000000Z-deadbeef/pause'), 404, 'not_found');
     expectError(await api.post('/archive/runs/not%20a%20run/pause'), 400, 'validation_error');
+    // Each request is audited with the run it named, refused or not.
+    const audit = (await apiClient(harness.app, TEST_KEYS.admin).get('/audit?limit=1000')).json<{
+      items: { action: string; outcome: string; run_id?: string }[];
+    }>();
+    const asked = audit.items.filter((entry) => entry.action.startsWith('archive.run.'));
+    expect(
+      asked.filter((entry) => entry.action !== 'archive.run.start' && entry.action !== 'archive.run.end'),
+    ).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ action: 'archive.run.pause', outcome: 'refused', run_id: done.run_id }),
+        expect.objectContaining({ action: 'archive.run.resume', outcome: 'refused', run_id: done.run_id }),
+        expect.objectContaining({
+          action: 'archive.run.pause',
+          outcome: 'refused',
+          run_id: '20261201T000000000Z-deadbeef',
+        }),
+      ]),
+    );
+  });
+
+  it('keeps to ARCHIVAL_MAX_RU_PER_SECOND after a resume: time spent paused earns no budget', async () => {
+    // Paused for ten minutes, a run on a budget of 1 request unit a second must not burst after.
+    await harness.destroy();
+    await boot({ ARCHIVAL_MAX_RU_PER_SECOND: '1', ARCHIVAL_MAX_PAUSE_MINUTES: '60' });
+    afterSecondPage = async () => {
+      expect((await api.post(`/archive/runs/${running()}/pause`)).statusCode).toBe(202);
+    };
+    let resumedAt = 0;
+    onSleep = async () => {
+      if (resumedAt === 0 && nowMs - startMs >= 10 * 60_000) {
+        expect((await api.post(`/archive/runs/${running()}/resume`)).statusCode).toBe(202);
+        resumedAt = nowMs;
+      }
+    };
+    const startMs = nowMs;
+    const runId = await startRun();
+    await harness.services.archiver.settled();
+    const ended = await runOf(runId);
+    expect(ended).toMatchObject({ status: 'succeeded', archived: 20 });
+    expect(resumedAt).toBeGreaterThan(0);
+    const spent = ended.usage?.cosmos.request_units ?? 0;
+    if (backend === 'azure') {
+      // Over the time it worked (the pause left out), it kept to about 1 unit a second; counting
+      // the pause as budget, it would have spent its 10 minutes' credit at once after the resume.
+      const workingSeconds = (nowMs - startMs - (ended.paused_ms ?? 0)) / 1000;
+      expect(ended.paused_ms).toBeGreaterThanOrEqual(9 * 60_000);
+      expect(spent).toBeGreaterThan(40);
+      expect(workingSeconds).toBeGreaterThanOrEqual(spent * 0.5);
+    } else expect(spent).toBe(0);
   });
 });

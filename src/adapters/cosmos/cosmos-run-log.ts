@@ -38,7 +38,8 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
       const { resource } = await withCosmosRetries(() =>
         this.container.items.item(runId, runId).read<RunDocument>(),
       );
-      return resource && toRun(resource);
+      // A pause request shares the container: it is no run.
+      return resource && !isPauseDocument(resource) ? toRun(resource) : undefined;
     } catch (error) {
       if (cosmosStatus(error) === 404) return undefined;
       throw unavailable(`reading run '${runId}'`, error);
@@ -127,4 +128,8 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
 function toRun(doc: RunDocument): RunRecord {
   const { id: _id, ...run } = withoutSystemFields(doc);
   return run;
+}
+
+function isPauseDocument(doc: object): boolean {
+  return (doc as { type?: unknown }).type === 'pause_request';
 }
