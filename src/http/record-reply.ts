@@ -4,7 +4,8 @@ import type { IfMatch, RecordView } from '../services/record-service.js';
 
 /**
  * Sends a record exactly as stored: pre-serialized with JSON.stringify, so no response schema can
- * drop or coerce a field of a document imported from elsewhere.
+ * drop or coerce a field of a document imported from elsewhere. An archived record goes as the
+ * bytes read, which are its canonical bytes once verified: no second serialization.
  */
 export function sendRecord(reply: FastifyReply, view: RecordView, status = 200): FastifyReply {
   return reply
@@ -12,7 +13,7 @@ export function sendRecord(reply: FastifyReply, view: RecordView, status = 200):
     .header('ETag', `"${toEntityTag(view.etag)}"`)
     .header('X-Record-Source', view.source)
     .type('application/json; charset=utf-8')
-    .send(JSON.stringify(view.doc));
+    .send(view.bytes ?? JSON.stringify(view.doc));
 }
 
 /**

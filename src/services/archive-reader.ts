@@ -22,6 +22,12 @@ export class ArchiveReader {
     return documentOf(entry, await this.readBytes(entry, options));
   }
 
+  /** The same, with the verified bytes the document was parsed from. */
+  async readRecord(entry: ArchiveEntry, options?: ReadOptions): Promise<VerifiedRecord> {
+    const bytes = await this.readBytes(entry, options);
+    return { bytes, doc: documentOf(entry, bytes) };
+  }
+
   /** The record's archived bytes, exactly as written, once they verify against the entry. */
   async readBytes(entry: ArchiveEntry, options?: ReadOptions): Promise<Buffer> {
     const { location } = entry;

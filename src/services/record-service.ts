@@ -37,6 +37,8 @@ export interface RecordView {
   doc: RecordDocument;
   etag: string;
   source: RecordSource;
+  /** The document's canonical bytes, when they were read as such (an archived copy, verified). */
+  bytes?: Buffer;
 }
 
 /** A record's legal hold as the API shows it: whether it is held, since when, and every change. */
@@ -114,7 +116,8 @@ export class RecordService {
         if (found.where === 'live') return { ...found.record, source: 'live' };
         const { entry } = found;
         try {
-          return { doc: await this.reader.read(entry), etag: archivedEtag(entry), source: 'archive' };
+          const { doc, bytes } = await this.reader.readRecord(entry);
+          return { doc, bytes, etag: archivedEtag(entry), source: 'archive' };
         } catch (error) {
           if (!(await this.entryChanged(entry))) throw error;
           return LOOK_AGAIN;
