@@ -139,6 +139,11 @@ const archive = program
     ),
   )
   .addOption(new Option('--limit <n>', 'archive at most N records').argParser(runOptionNumber))
+  .option(
+    '--keep-live',
+    'copy and index the records but leave them live; a later run finishes the move',
+    false,
+  )
   .addOption(
     new Option(
       '--slice <K/N>',
@@ -151,19 +156,28 @@ const archive = program
       }
     }),
   )
-  .action(async (options: { dryRun: boolean; olderThan?: number; limit?: number; slice?: Slice }) => {
-    await withServices(async ({ archiver }) => {
-      const run = await archiver.runOnce({
-        dryRun: options.dryRun,
-        olderThanDays: options.olderThan,
-        limit: options.limit,
-        slice: options.slice,
-        startedBy: { actor: cliActor() },
+  .action(
+    async (options: {
+      dryRun: boolean;
+      olderThan?: number;
+      limit?: number;
+      slice?: Slice;
+      keepLive: boolean;
+    }) => {
+      await withServices(async ({ archiver }) => {
+        const run = await archiver.runOnce({
+          dryRun: options.dryRun,
+          olderThanDays: options.olderThan,
+          limit: options.limit,
+          keepLive: options.keepLive,
+          slice: options.slice,
+          startedBy: { actor: cliActor() },
+        });
+        print(run);
+        return run.status === 'succeeded' ? EXIT.ok : EXIT.failed;
       });
-      print(run);
-      return run.status === 'succeeded' ? EXIT.ok : EXIT.failed;
-    });
-  });
+    },
+  );
 
 for (const [action, paused] of [
   ['pause', true],

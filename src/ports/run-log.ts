@@ -53,6 +53,10 @@ export interface RunRecord {
   kept_live_by_status?: Record<string, number>;
   /** `usage` divided by the records archived, once the run ended; null when it archived none. */
   usage_per_archived_record?: UsagePerRecord | null;
+  /** A keep-live run (`archive --keep-live`): it copies and indexes records but leaves them live. */
+  keep_live?: boolean;
+  /** In a keep-live run: the records copied and indexed, left live (`archived` stays 0). */
+  copied?: number;
   /** When the run paused between batches, while it is paused (it holds its lock); absent otherwise. */
   paused_at?: string;
   /** Who asked it to pause, while it is paused. */

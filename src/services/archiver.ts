@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { crashedRun, startedRun } from '../domain/archival-runs.js';
+import { canonicalBytes, sha256Hex } from '../domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../domain/errors.js';
 import { runOptionProblems } from '../domain/run-options.js';
 import { inSlice, sliceLabel, type Slice } from '../domain/slices.js';
@@ -37,6 +38,11 @@ export interface ArchiveRunOptions {
   dryRun?: boolean | undefined;
   /** Archive at most this many records in this run. */
   limit?: number | undefined;
+  /**
+   * Copy and index the records but leave them live (a first migration, or to check the archive
+   * before trusting it); a later run without it finishes the move without writing them again.
+   */
+  keepLive?: boolean | undefined;
   /** Only the records of this slice (its count must be the configured slice count); default all. */
   slice?: Slice | undefined;
   /** Who starts the run, for the run history and the audit trail; default `system`. */
@@ -193,6 +199,10 @@ export class Archiver {
         host: hostname(),
         pid: process.pid,
       });
+      if (options.keepLive) {
+        run.keep_live = true;
+        run.copied = 0;
+      }
       const excluded = this.settings.excludedStatuses ?? [];
       if (excluded.length > 0) run.excluded_statuses = [...excluded];
       const starter = options.startedBy ?? { actor: 'system' };
@@ -352,8 +362,12 @@ export class Archiver {
       if (mine.length === 0) continue;
       run.batches += 1;
       run.eligible += mine.length;
+      const { unwritten, archivedAlready } = writer
+        ? await this.alreadyArchived(mine)
+        : { unwritten: mine, archivedAlready: [] };
+      if (archivedAlready.length > 0 && !run.keep_live) await this.finishMove(archivedAlready, run, lease);
       // The history is saved after each durable step (in indexAndDelete), not after every read.
-      for (const batch of (await writer?.add(mine)) ?? []) await this.indexAndDelete(batch, run, lease);
+      for (const batch of (await writer?.add(unwritten)) ?? []) await this.indexAndDelete(batch, run, lease);
     }
     for (const batch of (await writer?.finish()) ?? []) await this.indexAndDelete(batch, run, lease);
     // A run paused out counts no further: its figures would be partial.
@@ -428,6 +442,11 @@ export class Archiver {
     await this.pace(run, lease);
     const entries = await this.index.putMany(batch.written.map((item) => item.entry));
     const etags = new Map(batch.written.map((item) => [item.entry.id, item.etag]));
+    if (run.keep_live) {
+      await this.keepLive(entries, etags, run);
+      await this.runLog.save(run);
+      return;
+    }
     for (let start = 0; start < entries.length; start += this.settings.batchSize) {
       const chunk = entries.slice(start, start + this.settings.batchSize);
       await this.pace(run, lease);
@@ -446,6 +465,75 @@ export class Archiver {
       }
     }
     await this.runLog.save(run);
+  }
+
+  /**
+   * The records whose archived copy already holds exactly their bytes (a keep-live run copied them,
+   * or a run was killed between indexing and deleting them), apart from those still to write.
+   */
+  private async alreadyArchived(
+    records: readonly StoredRecord[],
+  ): Promise<{ unwritten: StoredRecord[]; archivedAlready: { record: StoredRecord; entry: StoredEntry }[] }> {
+    const entries = await this.index.getMany(records.map((record) => record.doc.id));
+    const unwritten: StoredRecord[] = [];
+    const archivedAlready: { record: StoredRecord; entry: StoredEntry }[] = [];
+    records.forEach((record, i) => {
+      const entry = entries[i];
+      if (entry && entry.sha256 === sha256Hex(canonicalBytes(record.doc)))
+        archivedAlready.push({ record, entry });
+      else unwritten.push(record);
+    });
+    return { unwritten, archivedAlready };
+  }
+
+  /**
+   * Finishes moving records whose archived copy is already indexed: deletes the live copy if it is
+   * still the one read (its etag). One that changed or went meanwhile stays as it is: a change is
+   * archived again by a later run, and a client's delete withdrew the entry itself.
+   */
+  private async finishMove(
+    items: readonly { record: StoredRecord; entry: StoredEntry }[],
+    run: RunRecord,
+    lease: LockLease,
+  ): Promise<void> {
+    await this.pace(run, lease);
+    const deleted = await this.live.deleteMany(
+      items.map(({ record }) => ({ id: record.doc.id, etag: record.etag })),
+    );
+    for (const [i, { entry }] of items.entries()) {
+      if (deleted[i] || (await this.goneUndeleted(entry.id, clientDeletesSince(run)))) {
+        run.archived += 1;
+        run.bytes += entry.size;
+      } else run.skipped += 1;
+    }
+    await this.runLog.save(run);
+  }
+
+  /**
+   * A keep-live run leaves the records live, so it never meets a delete it could miss: it looks
+   * again after indexing. A record changed or deleted since it was read loses the new entry (a
+   * client's delete that came before the entry found none to withdraw).
+   */
+  private async keepLive(
+    entries: readonly StoredEntry[],
+    etags: ReadonlyMap<string, string>,
+    run: RunRecord,
+  ): Promise<void> {
+    const LOOK = 100;
+    for (let start = 0; start < entries.length; start += LOOK) {
+      const chunk = entries.slice(start, start + LOOK);
+      const found = await this.live.list({ limit: chunk.length, ids: chunk.map((entry) => entry.id) });
+      const now = new Map(found.map((record) => [record.doc.id, record.etag]));
+      for (const entry of chunk) {
+        if (now.get(entry.id) === etags.get(entry.id)) {
+          run.copied = (run.copied ?? 0) + 1;
+          run.bytes += entry.size;
+        } else {
+          await this.withdrawOwn(entry);
+          run.skipped += 1;
+        }
+      }
+    }
   }
 
   /**

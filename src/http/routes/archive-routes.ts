@@ -20,6 +20,9 @@ const RunOptionsSchema = Type.Object(
     older_than_days: Type.Optional(Type.Integer({ description: `0 to ${MAX_OLDER_THAN_DAYS}` })),
     dry_run: Type.Optional(Type.Boolean()),
     limit: Type.Optional(Type.Integer({ description: 'at least 1' })),
+    keep_live: Type.Optional(
+      Type.Boolean({ description: 'copy and index, leave the records live; a later run finishes the move' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -60,6 +63,7 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
       olderThanDays: body.older_than_days,
       dryRun: body.dry_run,
       limit: body.limit,
+      keepLive: body.keep_live,
       startedBy: { actor: caller.id, requestId: request.id, client: request.ip },
     };
   };
