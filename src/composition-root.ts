@@ -381,8 +381,10 @@ export async function createServices(
       layouts,
       lock,
       runLog,
+      reader,
       retention: new RetentionSweep({
         index,
+        live,
         deletions,
         holds,
         clock,

@@ -57,6 +57,8 @@ export interface RunRecord {
   keep_live?: boolean;
   /** In a keep-live run: the records copied and indexed, left live (`archived` stays 0). */
   copied?: number;
+  /** In a keep-live run: the records whose archived copy already held exactly their bytes. */
+  already_copied?: number;
   /** When the run paused between batches, while it is paused (it holds its lock); absent otherwise. */
   paused_at?: string;
   /** Who asked it to pause, while it is paused. */

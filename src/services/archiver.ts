@@ -24,6 +24,7 @@ import { refuseWhileIndexRebuilt } from './index-rebuild-gate.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { DurableBatch } from './layouts/archive-layout.js';
 import type { Layouts } from './layouts/layouts.js';
+import type { ArchiveReader } from './archive-reader.js';
 import type { AuditLog } from './audit-log.js';
 import type { HeldCopies } from './held-copies.js';
 import { InFlight } from './in-flight.js';
@@ -75,6 +76,8 @@ export interface ArchiverDeps {
   garbage: GarbageQueue;
   deletions: DeletionNotes;
   layouts: Layouts;
+  /** Reads an archived copy back before a run trusts it in place of writing the record again. */
+  reader: ArchiveReader;
   lock: Lock;
   runLog: RunLog;
   retention: RetentionSweep;
@@ -110,6 +113,7 @@ export class Archiver {
   private readonly garbage: GarbageQueue;
   private readonly deletions: DeletionNotes;
   private readonly layouts: Layouts;
+  private readonly reader: ArchiveReader;
   private readonly lock: Lock;
   private readonly runLog: RunLog;
   private readonly retention: RetentionSweep;
@@ -132,6 +136,7 @@ export class Archiver {
       garbage: this.garbage,
       deletions: this.deletions,
       layouts: this.layouts,
+      reader: this.reader,
       lock: this.lock,
       runLog: this.runLog,
       retention: this.retention,
@@ -227,7 +232,7 @@ export class Archiver {
         run_id: runId,
         request_id: starter.requestId,
         client: starter.client,
-        detail: `slice ${run.slice}, older than ${olderThanDays} days${run.dry_run ? ', dry run' : ''}${run.limit === null ? '' : `, at most ${run.limit} records`}`,
+        detail: `slice ${run.slice}, older than ${olderThanDays} days${run.dry_run ? ', dry run' : ''}${run.keep_live ? ', keep live (copy only)' : ''}${run.limit === null ? '' : `, at most ${run.limit} records`}`,
       });
       return { run: snapshot(run), done: this.execute(run, lease, slice, starter) };
     } catch (error) {
@@ -325,7 +330,7 @@ export class Archiver {
       action: 'archive.run.end',
       outcome: run.status === 'succeeded' ? 'succeeded' : 'failed',
       run_id: run.run_id,
-      detail: `${run.archived} archived, ${run.skipped} skipped, ${run.failed} failed, ${run.expired} expired, ${run.not_archivable ?? 0} not archivable, in ${run.duration_ms} ms`,
+      detail: `${run.keep_live ? `${run.copied ?? 0} copied and kept live, ` : ''}${run.archived} archived, ${run.skipped} skipped, ${run.failed} failed, ${run.expired} expired, ${run.not_archivable ?? 0} not archivable, in ${run.duration_ms} ms`,
     });
     return snapshot(run);
   }
@@ -365,7 +370,8 @@ export class Archiver {
       const { unwritten, archivedAlready } = writer
         ? await this.alreadyArchived(mine)
         : { unwritten: mine, archivedAlready: [] };
-      if (archivedAlready.length > 0 && !run.keep_live) await this.finishMove(archivedAlready, run, lease);
+      if (run.keep_live) run.already_copied = (run.already_copied ?? 0) + archivedAlready.length;
+      else if (archivedAlready.length > 0) await this.finishMove(archivedAlready, run, lease);
       // The history is saved after each durable step (in indexAndDelete), not after every read.
       for (const batch of (await writer?.add(unwritten)) ?? []) await this.indexAndDelete(batch, run, lease);
     }
@@ -469,27 +475,37 @@ export class Archiver {
 
   /**
    * The records whose archived copy already holds exactly their bytes (a keep-live run copied them,
-   * or a run was killed between indexing and deleting them), apart from those still to write.
+   * or a run was killed between indexing and deleting them), apart from those still to write. The
+   * copy is read back and verified first: one gone, damaged or offline is written again instead,
+   * and never stands in for the live record.
    */
   private async alreadyArchived(
     records: readonly StoredRecord[],
   ): Promise<{ unwritten: StoredRecord[]; archivedAlready: { record: StoredRecord; entry: StoredEntry }[] }> {
     const entries = await this.index.getMany(records.map((record) => record.doc.id));
     const unwritten: StoredRecord[] = [];
-    const archivedAlready: { record: StoredRecord; entry: StoredEntry }[] = [];
+    const matching: { record: StoredRecord; entry: StoredEntry }[] = [];
     records.forEach((record, i) => {
       const entry = entries[i];
-      if (entry && entry.sha256 === sha256Hex(canonicalBytes(record.doc)))
-        archivedAlready.push({ record, entry });
+      if (entry && entry.sha256 === sha256Hex(canonicalBytes(record.doc))) matching.push({ record, entry });
       else unwritten.push(record);
     });
+    const reads = await this.reader.readMany(
+      matching.map(({ entry }) => entry),
+      { rehydrate: false },
+    );
+    const archivedAlready = matching.filter((_, i) => {
+      const read = reads[i];
+      return read !== undefined && !(read instanceof Error);
+    });
+    for (const [i, { record }] of matching.entries()) if (reads[i] instanceof Error) unwritten.push(record);
     return { unwritten, archivedAlready };
   }
 
   /**
    * Finishes moving records whose archived copy is already indexed: deletes the live copy if it is
-   * still the one read (its etag). One that changed or went meanwhile stays as it is: a change is
-   * archived again by a later run, and a client's delete withdrew the entry itself.
+   * still the one read (its etag). One that changed meanwhile keeps its entry (a later run archives
+   * the change); one a client deleted loses it.
    */
   private async finishMove(
     items: readonly { record: StoredRecord; entry: StoredEntry }[],
@@ -504,7 +520,12 @@ export class Archiver {
       if (deleted[i] || (await this.goneUndeleted(entry.id, clientDeletesSince(run)))) {
         run.archived += 1;
         run.bytes += entry.size;
-      } else run.skipped += 1;
+        continue;
+      }
+      run.skipped += 1;
+      // Deleted by a client: its delete withdraws the entry too, unless it died first; then the
+      // entry would bring the record back, so it goes here (a changed record keeps it for now).
+      if (!(await this.live.get(entry.id))) await withdrawUnlessChanged(this.index, entry);
     }
     await this.runLog.save(run);
   }

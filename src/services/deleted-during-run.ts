@@ -37,10 +37,26 @@ export function deletedDuringRunChecks(
     const confirmed = await deletions.confirmedAt(entry.id);
     return confirmed !== undefined && confirmed > entry.archived_at;
   };
+  // One look at a time per run, however many reads ask, to learn whether it ended.
+  const learning = new Map<string, Promise<unknown>>();
+  const learn = (runId: string): void => {
+    if (learning.has(runId) || ended.has(runId)) return;
+    const look = running(runId)
+      .catch(() => undefined)
+      .finally(() => learning.delete(runId));
+    learning.set(runId, look);
+  };
   return {
-    // The delete first, then the run: the run must still be running once the delete was seen.
-    one: async (entry) =>
-      !ended.has(entry.run_id) && (await deletedAfter(entry)) && (await running(entry.run_id)),
+    // The delete first, then the run: the run must still be running once the delete was seen. With
+    // no delete, the run is looked at beside the answer, so later reads of its entries ask nothing.
+    one: async (entry) => {
+      if (ended.has(entry.run_id)) return false;
+      if (!(await deletedAfter(entry))) {
+        learn(entry.run_id);
+        return false;
+      }
+      return running(entry.run_id);
+    },
     // The runs first (a few per page of entries), then the deletes of running runs' entries only.
     among: async (entries) => {
       const runIds = [...new Set(entries.map((entry) => entry.run_id))];

@@ -4,6 +4,7 @@ import { inSlice, type Slice } from '../domain/slices.js';
 import { withoutEtag, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LegalHolds } from '../ports/legal-holds.js';
+import type { LiveStore } from '../ports/live-store.js';
 import { DAY_MS, type Clock } from './clock.js';
 
 const PAGE = 500;
@@ -13,6 +14,8 @@ export type RetentionOutcome = 'expired' | 'kept_on_hold';
 
 export interface RetentionSweepDeps {
   index: ArchiveIndex;
+  /** Asked which records past retention are live too: their archived copy is not expired. */
+  live: LiveStore;
   deletions: DeletionNotes;
   holds: LegalHolds;
   clock: Clock;
@@ -45,8 +48,12 @@ export class RetentionSweep {
     for (;;) {
       checkLease();
       const page = await this.deps.index.list({ createdBefore: cutoff, limit: PAGE, afterId });
+      const live = await this.liveAmong(page.filter((entry) => inSlice(entry.id, slice)));
       for (const entry of page) {
         if (!inSlice(entry.id, slice)) continue;
+        // A copy beside its live record (a keep-live run's, a killed run's): retention is the
+        // archive's, and the record is not archived yet; expiring the copy would note it deleted.
+        if (live.has(entry.id)) continue;
         if (await this.deps.holds.get(entry.id)) {
           keptOnHold += 1;
           yield 'kept_on_hold';
@@ -70,6 +77,17 @@ export class RetentionSweep {
     }
     if (expired > 0 || keptOnHold > 0)
       this.deps.logger.info({ runId: run.runId, cutoff, expired, keptOnHold }, 'retention sweep finished');
+  }
+
+  /** The ids of these entries whose record is live, a query per 100. */
+  private async liveAmong(entries: readonly StoredEntry[]): Promise<Set<string>> {
+    const LOOK = 100;
+    const live = new Set<string>();
+    for (let start = 0; start < entries.length; start += LOOK) {
+      const ids = entries.slice(start, start + LOOK).map((entry) => entry.id);
+      for (const record of await this.deps.live.list({ limit: ids.length, ids })) live.add(record.doc.id);
+    }
+    return live;
   }
 
   /**

@@ -26,14 +26,19 @@ describe.each(SETUPS)('keep-live runs ($backend, $layout layout)', ({ backend, l
     return { ...adapters, index };
   }
 
-  beforeEach(async () => {
+  /** The service over fresh stores with 8 records 193 to 200 days old. */
+  async function boot(env: Record<string, string> = {}): Promise<void> {
     beforeIndexing = undefined;
-    harness = await startHarness({ backend, layout, env: { BATCH_SIZE: '5' }, wrap: hookIndex });
+    harness = await startHarness({ backend, layout, env: { BATCH_SIZE: '5', ...env }, wrap: hookIndex });
     api = apiClient(harness.app);
     for (let i = 0; i < 8; i++)
       expect(
         (await api.post('/billing', recordBody({ id: `k-${i}`, created_at: daysAgo(200 - i) }))).statusCode,
       ).toBe(201);
+  }
+
+  beforeEach(async () => {
+    await boot();
   });
   afterEach(async () => {
     await harness.destroy();
@@ -112,5 +117,43 @@ describe.each(SETUPS)('keep-live runs ($backend, $layout layout)', ({ backend, l
     expect(move).toMatchObject({ status: 'succeeded', archived: 6 });
     for (const id of ['k-0', 'k-1']) expect((await api.get(`/billing/${id}`)).statusCode).toBe(404);
     expect((await harness.adapters.index.summary()).count).toBe(6);
+  });
+
+  it('writes a record again when its copy does not read back, and never deletes the live one for it', async () => {
+    const before = new Map<string, string>();
+    for (let i = 0; i < 8; i++) before.set(`k-${i}`, (await api.get(`/billing/k-${i}`)).body);
+    expect(await sync({ keep_live: true })).toMatchObject({ copied: 8 });
+    // k-2's copy damaged, k-6's gone (in the segment layout both lie in one segment with the others).
+    const blobOf = async (id: string) => (await harness.adapters.index.get(id))?.location.blob ?? '';
+    await harness.overwriteBlob(await blobOf('k-2'), Buffer.from('not what was written'));
+    if ((await blobOf('k-6')) !== (await blobOf('k-2')))
+      await harness.adapters.store.delete(await blobOf('k-6'));
+
+    const move = await sync();
+    // Whatever happens, every record reads back as it was: none was deleted on a bad copy's word.
+    for (const [id, body] of before) expect((await api.get(`/billing/${id}`)).body, id).toBe(body);
+    if (layout === 'segment') {
+      // A run writes segments of its own: both are written again.
+      expect(move).toMatchObject({ status: 'succeeded', archived: 8, skipped: 0 });
+      expect(move.usage?.archive_store.by_kind.write ?? 0).toBeGreaterThan(0);
+      for (const id of before.keys())
+        expect((await api.get(`/billing/${id}`)).headers['x-record-source'], id).toBe('archive');
+    } else {
+      // A record blob's name is its content's: the damaged one is not overwritten, and the record
+      // stays live while the run stops, as for any record blob that does not hold what it should.
+      expect(move.status).toBe('failed');
+      expect(move.errors.join(' ')).toMatch(/k-2/);
+      expect((await api.get('/billing/k-2')).headers['x-record-source']).toBe('live');
+    }
+  });
+
+  it('keeps a copy whose record is live out of the retention sweep', async () => {
+    await harness.destroy();
+    await boot({ ARCHIVAL_DAYS_THRESHOLD: '30', RETENTION_DAYS: '100' });
+    const copy = await sync({ keep_live: true });
+    expect(copy).toMatchObject({ status: 'succeeded', copied: 8, expired: 0 });
+    expect((await harness.adapters.index.summary()).count).toBe(8);
+    expect(await harness.adapters.deletions.confirmedAt('k-0')).toBeUndefined();
+    expect((await api.get('/billing/k-0')).headers['x-record-source']).toBe('live');
   });
 });
