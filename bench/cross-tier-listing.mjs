@@ -75,6 +75,27 @@ function requests(before, after) {
   return { store, cosmos, kinds };
 }
 
+/**
+ * Starts measuring the services' time and requests; the function it returns ends the measurement
+ * and gives the figures for the recordCount records read meanwhile.
+ * @param {import('../dist/composition-root.js').Services} services
+ */
+function measuring(services) {
+  const before = services.usage.totals();
+  const started = performance.now();
+  return () => {
+    const seconds = (performance.now() - started) / 1000;
+    const made = requests(before, services.usage.totals());
+    return {
+      seconds: Number(seconds.toFixed(2)),
+      'records/s': Math.round(recordCount / seconds),
+      'store ops/record': Number((made.store / recordCount).toFixed(4)),
+      'cosmos requests/record': Number((made.cosmos / recordCount).toFixed(4)),
+      'store ops': made.kinds,
+    };
+  };
+}
+
 try {
   const now = new Date();
   console.log(
@@ -117,8 +138,7 @@ try {
       const listed = [];
       const listing = await open();
       try {
-        const before = listing.services.usage.totals();
-        const started = performance.now();
+        const measure = measuring(listing.services);
         let after;
         for (;;) {
           const page = await listing.services.listing.page(
@@ -133,18 +153,8 @@ try {
           if (!page.next) break;
           after = page.next;
         }
-        const seconds = (performance.now() - started) / 1000;
-        const made = requests(before, listing.services.usage.totals());
         if (listed.length !== recordCount) throw new Error(`listed ${listed.length} of ${recordCount}`);
-        rows.push({
-          index,
-          how: `listing, pages of ${pageSize}`,
-          seconds: Number(seconds.toFixed(2)),
-          'records/s': Math.round(recordCount / seconds),
-          'store ops/record': Number((made.store / recordCount).toFixed(4)),
-          'cosmos requests/record': Number((made.cosmos / recordCount).toFixed(4)),
-          'store ops': made.kinds,
-        });
+        rows.push({ index, how: `listing, pages of ${pageSize}`, ...measure() });
       } finally {
         await listing.services.close();
       }
@@ -154,22 +164,15 @@ try {
       for (const cacheMb of [undefined, '0']) {
         const byId = await open(cacheMb === undefined ? {} : { ARCHIVE_READ_CACHE_MB: cacheMb });
         try {
-          const before = byId.services.usage.totals();
-          const started = performance.now();
+          const measure = measuring(byId.services);
           for (const id of listed) {
             const view = await byId.services.records.get(id);
             if (view.source !== 'archive') throw new Error(`${id} was not read from the archive`);
           }
-          const seconds = (performance.now() - started) / 1000;
-          const made = requests(before, byId.services.usage.totals());
           rows.push({
             index,
             how: `by id, one by one${cacheMb === undefined ? '' : `, ARCHIVE_READ_CACHE_MB=${cacheMb}`}`,
-            seconds: Number(seconds.toFixed(2)),
-            'records/s': Math.round(recordCount / seconds),
-            'store ops/record': Number((made.store / recordCount).toFixed(4)),
-            'cosmos requests/record': Number((made.cosmos / recordCount).toFixed(4)),
-            'store ops': made.kinds,
+            ...measure(),
           });
         } finally {
           await byId.services.close();

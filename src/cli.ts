@@ -49,7 +49,7 @@ function share(value: string): number {
 /** Runs a change this CLI makes and writes its audit entry, however the change ends. */
 async function audited<T>(
   audit: AuditLog,
-  facts: { action: string; record_id?: string },
+  facts: { action: string; record_id?: string; run_id?: string },
   change: () => Promise<T>,
   describe?: (result: T) => string,
 ): Promise<T> {
@@ -193,19 +193,10 @@ for (const [action, paused] of [
     .argument('<run-id>', 'the run, as its summary and GET /archive/runs name it')
     .action(async (runId: string) => {
       await withServices(async ({ archiver, audit }) => {
-        const facts = { actor: cliActor(), action: `archive.run.${action}`, run_id: runId };
-        try {
-          const asked = await archiver.askToPause(runId, paused, cliActor());
-          print({ run_id: runId, paused: asked.paused, requested_at: asked.at });
-        } catch (error) {
-          await audit.record({
-            ...facts,
-            outcome: error instanceof DomainError ? 'refused' : 'failed',
-            detail: error instanceof DomainError ? `${error.code}: ${error.message}` : 'failed',
-          });
-          throw error;
-        }
-        await audit.record({ ...facts, outcome: 'succeeded' });
+        const asked = await audited(audit, { action: `archive.run.${action}`, run_id: runId }, () =>
+          archiver.askToPause(runId, paused, cliActor()),
+        );
+        print({ run_id: runId, paused: asked.paused, requested_at: asked.at });
         return EXIT.ok;
       });
     });
@@ -216,19 +207,9 @@ program
   .argument('<id>', 'record id')
   .action(async (id: string) => {
     await withServices(async ({ records, audit }) => {
-      const facts = { actor: cliActor(), action: 'record.restore', record_id: id };
-      try {
-        print((await records.restore(id)).doc);
-      } catch (error) {
-        const detail = error instanceof DomainError ? `${error.code}: ${error.message}` : 'failed';
-        await audit.record({
-          ...facts,
-          outcome: error instanceof DomainError ? 'refused' : 'failed',
-          detail,
-        });
-        throw error;
-      }
-      await audit.record({ ...facts, outcome: 'succeeded' });
+      print(
+        (await audited(audit, { action: 'record.restore', record_id: id }, () => records.restore(id))).doc,
+      );
       return EXIT.ok;
     });
   });

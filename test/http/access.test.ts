@@ -1,10 +1,10 @@
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
-import { startedRun } from '../../src/domain/archival-runs.js';
 import { apiClient, expectError } from '../helpers/api.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { bearer, TEST_KEYS } from '../helpers/keys.js';
+import { recordedRun } from '../helpers/runs.js';
 import { TestTokenIssuer, unsignedToken } from '../helpers/token-issuer.js';
 
 type Need = 'public' | 'reader' | 'writer' | 'operator' | 'admin' | 'legal';
@@ -39,18 +39,7 @@ describe.each(BACKENDS)('who may call what (%s)', (backend) => {
    * again before each use, as the next run that starts records it crashed.
    */
   const running = async (): Promise<string> => {
-    await harness.adapters.runLog.save(
-      startedRun({
-        run_id: runningId,
-        slice: 'all',
-        dry_run: false,
-        older_than_days: 90,
-        limit: null,
-        started_at: new Date().toISOString(),
-        host: 'elsewhere',
-        pid: 1,
-      }),
-    );
+    await harness.adapters.runLog.save(recordedRun(runningId));
     return runningId;
   };
   const credentials: Record<string, Record<string, string>> = {};

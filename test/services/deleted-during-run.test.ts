@@ -2,24 +2,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SqliteDeletionNotes } from '../../src/adapters/sqlite/sqlite-deletion-notes.js';
 import { SqliteRunLog } from '../../src/adapters/sqlite/sqlite-run-log.js';
-import { startedRun } from '../../src/domain/archival-runs.js';
 import type { StoredEntry } from '../../src/ports/archive-index.js';
 import { deletedDuringRunChecks } from '../../src/services/deleted-during-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { recordedRun } from '../helpers/runs.js';
 
-const run = (runId: string, status: 'running' | 'succeeded') => ({
-  ...startedRun({
-    run_id: runId,
-    slice: 'all',
-    dry_run: false,
-    older_than_days: 90,
-    limit: null,
-    started_at: '2026-11-01T00:00:00.000Z',
-    host: 'test',
-    pid: 1,
-  }),
-  status,
-});
+const run = (runId: string, status: 'running' | 'succeeded') =>
+  recordedRun(runId, { started_at: '2026-11-01T00:00:00.000Z', status });
 
 const entry = (id: string, runId: string): StoredEntry => ({
   id,

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../src/auth/api-keys.js';
-import { startedRun } from '../../src/domain/archival-runs.js';
 import { apiClient } from '../helpers/api.js';
 import { CLI_PATH, finished, runCli } from '../helpers/cli.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
+import { recordedRun } from '../helpers/runs.js';
 
 describe.each(BACKENDS)('billing-archive CLI (%s)', (backend) => {
   let harness: Harness;
@@ -19,18 +19,7 @@ describe.each(BACKENDS)('billing-archive CLI (%s)', (backend) => {
 
   it('archive pause and resume ask a running run, in another process, to wait or go on', async () => {
     const runId = '20261201T000000000Z-0000abcd';
-    await harness.adapters.runLog.save(
-      startedRun({
-        run_id: runId,
-        slice: 'all',
-        dry_run: false,
-        older_than_days: 90,
-        limit: null,
-        started_at: new Date().toISOString(),
-        host: 'elsewhere',
-        pid: 1,
-      }),
-    );
+    await harness.adapters.runLog.save(recordedRun(runId));
     const paused = await runCli(['archive', 'pause', runId], env);
     expect(paused.code, paused.stderr).toBe(0);
     expect(JSON.parse(paused.stdout)).toMatchObject({ run_id: runId, paused: true });
