@@ -1,5 +1,13 @@
 import type { RunRecord } from '../ports/run-log.js';
 
+/** What a run id may be: runs are named `20261101T000000000Z-abcd1234`; callers choose the text. */
+export const RUN_ID_PATTERN = '^[A-Za-z0-9-]{1,100}$';
+const RUN_ID = new RegExp(RUN_ID_PATTERN);
+
+export function isRunId(text: string): boolean {
+  return RUN_ID.test(text);
+}
+
 /** What a run is started with; every count starts at zero. */
 export type NewRun = Pick<
   RunRecord,

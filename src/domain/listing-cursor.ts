@@ -14,7 +14,7 @@ const CursorSchema = Type.Object(
   {
     v: Type.Literal(CURSOR_VERSION),
     // Documents other systems wrote may have long ids and creation texts: any the stores hold.
-    c: Type.String({ maxLength: 1024 }),
+    c: Type.String({ maxLength: 4096 }),
     i: Type.String({ minLength: 1, maxLength: 1024 }),
     q: Type.String({ pattern: '^[0-9a-f]{16}$' }),
   },

@@ -1,3 +1,4 @@
+import { isRunId } from '../domain/archival-runs.js';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
@@ -163,11 +164,8 @@ function runIdOf(request: FastifyRequest, payload: unknown): string | undefined 
   }
   // A refused pause or resume answers without the run: the path names it, when it is a run id.
   const named = (request.params as { run_id?: unknown } | undefined)?.run_id;
-  return typeof named === 'string' && RUN_ID.test(named) ? named : undefined;
+  return typeof named === 'string' && isRunId(named) ? named : undefined;
 }
-
-/** What a run id may be (callers choose the text). */
-const RUN_ID = /^[A-Za-z0-9-]{1,100}$/;
 
 /** "code: message" of an error answer: never a record body (errors carry none). */
 function errorSentence(payload: unknown): string | undefined {

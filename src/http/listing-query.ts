@@ -19,7 +19,7 @@ export const ListingQuerySchema = Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
     cursor: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 4096, description: 'next_cursor of the previous page' }),
+      Type.String({ minLength: 1, maxLength: 16384, description: 'next_cursor of the previous page' }),
     ),
     customer_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     status: Type.Optional(StatusSchema),

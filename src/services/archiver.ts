@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { crashedRun, startedRun } from '../domain/archival-runs.js';
+import { crashedRun, isRunId, startedRun } from '../domain/archival-runs.js';
 import { canonicalBytes, sha256Hex } from '../domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../domain/errors.js';
 import { runOptionProblems } from '../domain/run-options.js';
@@ -263,6 +263,10 @@ export class Archiver {
    * (`run_not_running`) for one that has ended.
    */
   async askToPause(runId: string, paused: boolean, by: string): Promise<PauseRequest> {
+    if (!isRunId(runId))
+      throw new ValidationError(
+        `${JSON.stringify(runId)} is not a run id such as 20261101T000000000Z-abcd1234`,
+      );
     const run = await this.runLog.get(runId);
     if (!run) throw new NotFoundError(`archival run '${runId}' not found`);
     if (run.status !== 'running')

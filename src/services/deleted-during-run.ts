@@ -30,7 +30,8 @@ export function deletedDuringRunChecks(
   const running = async (runId: string): Promise<boolean> => {
     if (ended.has(runId)) return false;
     const status = (await runs.get(runId))?.status;
-    if (status !== undefined && status !== 'running') ended.set(runId, true);
+    // A run the history lacks (a repair's entries name one) never runs: remembered as ended too.
+    if (status !== 'running') ended.set(runId, true);
     return status === 'running';
   };
   const deletedAfter = async (entry: StoredEntry): Promise<boolean> => {

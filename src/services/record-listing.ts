@@ -111,11 +111,17 @@ export class RecordListing {
     for (const item of [...firstLive, ...secondLive]) byId.set(item.key.id, item);
     await this.preferLive(byId, query, request.after);
     let merged = [...byId.values()].sort((a, b) => compareCreation(a.key, b.key));
-    const { scannedTo } = archived;
-    // Past where the archive was scanned, archived records are not known yet: the next page.
-    if (scannedTo) merged = merged.filter((item) => compareCreation(item.key, scannedTo) <= 0);
+    // Each read that came back full says nothing past its last key: the page ends there at the
+    // latest, even when the merge dropped items before it (a stale entry given way to a live record
+    // the filters leave out), and the next page starts there.
+    const boundary = earliest([
+      fullUpTo(firstLive, want),
+      archived.scannedTo ?? fullUpTo(archived.items, want),
+      fullUpTo(secondLive, want),
+    ]);
+    if (boundary) merged = merged.filter((item) => compareCreation(item.key, boundary) <= 0);
     const items = merged.slice(0, request.limit);
-    const next = merged.length > request.limit ? items.at(-1)?.key : scannedTo;
+    const next = merged.length > request.limit ? items.at(-1)?.key : boundary;
     if (request.rehydrate) await this.startRehydrations(items);
     return { items, next };
   }
@@ -324,4 +330,15 @@ function matchesLive(item: LiveListed, query: RecordQuery, after: CreationKey | 
     (query.createdFrom === undefined || compareText(key.createdAt, query.createdFrom) >= 0) &&
     (query.createdBefore === undefined || compareText(key.createdAt, query.createdBefore) < 0)
   );
+}
+
+/** The last key of a read that returned all it was asked for (more may follow it), else undefined. */
+function fullUpTo(items: readonly ListedRecord[], asked: number): CreationKey | undefined {
+  return items.length >= asked ? items.at(-1)?.key : undefined;
+}
+
+function earliest(keys: readonly (CreationKey | undefined)[]): CreationKey | undefined {
+  let first: CreationKey | undefined;
+  for (const key of keys) if (key && (!first || compareCreation(key, first) < 0)) first = key;
+  return first;
 }

@@ -91,9 +91,9 @@ export interface VerifyReport {
   /** Records in segments no entry points to any more, waiting for `compact`. */
   dead_records: number;
   /**
-   * Records both live and indexed, left by a crash between two steps of a run (its next run heals
-   * it) or of a restore or update, or by a move racing one (the record's next change heals those);
-   * reads serve the live copy.
+   * Records both live and indexed: copied by a keep-live run (a normal run finishes the move), or
+   * left by a crash between two steps of a run (its next run heals it) or of a restore or update,
+   * or by a move racing one (the record's next change heals those); reads serve the live copy.
    */
   live_and_archived: FindingList;
   /** Blobs in the Archive tier, which cannot be read without rehydration: not checked. */

@@ -277,6 +277,26 @@ describe.each(SETUPS)('GET /billing across tiers ($backend, $index index)', ({ b
     ]);
   });
 
+  it('pages on past stale entries a filter leaves out, without ending early', async () => {
+    for (const [id, days] of [
+      ['a1', 305],
+      ['s1', 304],
+      ['s2', 303],
+      ['a2', 302],
+      ['a3', 301],
+    ] as const)
+      await create(id, days, { status: 'pending' });
+    expect(await archive()).toBe(5);
+    // s1 and s2 are live again as paid, their pending entries still standing beside them.
+    for (const id of ['s1', 's2']) {
+      const archivedDoc = (await api.get(`/billing/${id}`)).json<Record<string, unknown>>();
+      await harness.adapters.live.create({ ...archivedDoc, id, status: 'paid' } as never);
+    }
+    const listed = await pages('status=pending&limit=2');
+    expect(ids(listed)).toEqual(['a1', 'a2', 'a3']);
+    expect(ids(await pages('status=paid&limit=1'))).toEqual(['s1', 's2']);
+  });
+
   it('lists a record whose archived copy is gone or damaged without its body, and goes on past it', async () => {
     await create('g-1', 400);
     await create('g-2', 300);

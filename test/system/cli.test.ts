@@ -30,6 +30,9 @@ describe.each(BACKENDS)('billing-archive CLI (%s)', (backend) => {
     expect((await runCli(['archive', 'resume', runId], env)).code).toBe(0);
     expect((await harness.adapters.runLog.pauseRequest(runId))?.paused).toBe(false);
 
+    const odd = await runCli(['archive', 'pause', 'no/such run'], env);
+    expect(odd.code).toBe(2);
+    expect(odd.stderr).toMatch(/is not a run id such as/);
     const unknown = await runCli(['archive', 'pause', '20261201T000000000Z-deadbeef'], env);
     expect(unknown.code).toBe(4);
     expect(unknown.stderr).toMatch(/not found/);

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { describeIdentity, grants } from '../../auth/roles.js';
+import { RUN_ID_PATTERN } from '../../domain/archival-runs.js';
 import { ForbiddenError, NotFoundError } from '../../domain/errors.js';
 import { MAX_OLDER_THAN_DAYS } from '../../domain/run-options.js';
 import { PROBLEM } from '../../domain/schema-validator.js';
@@ -30,7 +31,7 @@ type RunOptions = Static<typeof RunOptionsSchema>;
 
 const RunIdParamsSchema = Type.Object({
   run_id: Type.String({
-    pattern: '^[A-Za-z0-9-]{1,100}$',
+    pattern: RUN_ID_PATTERN,
     // The id reaches Cosmos DB; characters a run id never has stay out.
     [PROBLEM]: 'must be a run id such as 20261101T000000000Z-abcd1234',
   }),
