@@ -83,6 +83,34 @@ describe('BlobArchiveStore on Azurite', () => {
     }
   });
 
+  it('lists again from the same page when a listing page breaks off half-way', async () => {
+    let listings = 0;
+    // Every other listing request is cut half-way through its body, after its headers came.
+    const { proxy, throughProxy, remove } = await freshContainerThroughProxy({
+      rates: { truncate: 1 },
+      seed: 11,
+      filter: (request) =>
+        request.method === 'GET' && request.url?.includes('comp=list') === true && listings++ % 2 === 0,
+    });
+    try {
+      const store = new BlobArchiveStore(throughProxy, storeOptions);
+      await store.init();
+      const names = Array.from(
+        { length: 40 },
+        (_, i) => `l/${String(i).padStart(3, '0')}-${'x'.repeat(60)}.json`,
+      );
+      for (const name of names)
+        await store.putIfAbsent(name, Buffer.from(name), { sha256: sha256Hex(Buffer.from(name)) });
+      const listed: string[] = [];
+      for await (const info of store.list('l/')) listed.push(info.name);
+      expect(listed).toEqual(names);
+      expect(proxy.injected.truncate).toBeGreaterThan(0);
+    } finally {
+      await proxy.close();
+      await remove();
+    }
+  });
+
   it('uploads to the configured tier with the SHA-256 in metadata and the MD5 on the blob', async () => {
     const { container, remove } = freshContainer();
     try {

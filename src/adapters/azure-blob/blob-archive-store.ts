@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { BlockBlobUploadOptions, ContainerClient } from '@azure/storage-blob';
+import type {
+  BlobItem,
+  BlockBlobUploadOptions,
+  ContainerClient,
+  ContainerListBlobFlatSegmentResponse,
+} from '@azure/storage-blob';
 import pRetry from 'p-retry';
 import { sha256Hex } from '../../domain/billing-record.js';
 import { ArchivedOfflineError, IntegrityError, NotFoundError } from '../../domain/errors.js';
@@ -15,7 +20,7 @@ import {
   type TieredBlobInfo,
 } from '../../ports/archive-store.js';
 import { ensureContainer } from './blob-container.js';
-import { bodyCutOff, statusOf, storageErrorCode, unavailable } from './blob-errors.js';
+import { bodyCutOff, brokeInTransit, statusOf, storageErrorCode, unavailable } from './blob-errors.js';
 
 export type RehydratePriority = 'High' | 'Standard';
 
@@ -161,8 +166,15 @@ export class BlobArchiveStore implements ArchiveStore {
 
   /** One listing serves both: Azure returns every blob's tier with its name. */
   private async *listWithTiers(prefix: string): AsyncIterable<TieredBlobInfo> {
-    try {
-      for await (const item of this.container.listBlobsFlat({ prefix })) {
+    let continuationToken: string | undefined;
+    do {
+      let page: Awaited<ReturnType<BlobArchiveStore['listPage']>>;
+      try {
+        page = await this.listPage(prefix, continuationToken);
+      } catch (error) {
+        throw unavailable(`listing blobs under '${prefix}'`, error);
+      }
+      for (const item of page.items) {
         const { properties } = item;
         yield {
           name: item.name,
@@ -173,9 +185,36 @@ export class BlobArchiveStore implements ArchiveStore {
           tierChangedOn: properties.accessTierChangedOn,
         };
       }
-    } catch (error) {
-      throw unavailable(`listing blobs under '${prefix}'`, error);
-    }
+      continuationToken = page.next;
+    } while (continuationToken);
+  }
+
+  /**
+   * One page of a listing, asked again from the same place when its answer broke off on the way
+   * (a listing is safe to repeat): a compaction or verify under a flaky network goes on.
+   */
+  private async listPage(
+    prefix: string,
+    continuationToken: string | undefined,
+  ): Promise<{ items: BlobItem[]; next: string | undefined }> {
+    return pRetry(
+      async () => {
+        const pages: AsyncIterator<ContainerListBlobFlatSegmentResponse> = this.container
+          .listBlobsFlat({ prefix })
+          .byPage(continuationToken === undefined ? {} : { continuationToken });
+        const first = await pages.next();
+        const page = first.done ? undefined : first.value;
+        return { items: page?.segment.blobItems ?? [], next: page?.continuationToken || undefined };
+      },
+      {
+        retries: DOWNLOAD_ATTEMPTS - 1,
+        minTimeout: 100,
+        factor: 2,
+        maxTimeout: 1_600,
+        randomize: true,
+        shouldRetry: ({ error }) => brokeInTransit(error),
+      },
+    );
   }
 
   /**
