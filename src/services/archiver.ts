@@ -16,7 +16,13 @@ import {
 } from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { GarbageQueue } from '../ports/garbage-queue.js';
-import type { LiveStore, StatusFilter, StoredRecord, UnarchivableRecord } from '../ports/live-store.js';
+import {
+  liveRecordsAmong,
+  type LiveStore,
+  type StatusFilter,
+  type StoredRecord,
+  type UnarchivableRecord,
+} from '../ports/live-store.js';
 import type { Lock, LockLease } from '../ports/lock.js';
 import type { PauseRequest, RunLog, RunRecord } from '../ports/run-log.js';
 import { DAY_MS, systemSleep, type Clock, type Sleep } from './clock.js';
@@ -544,19 +550,18 @@ export class Archiver {
     etags: ReadonlyMap<string, string>,
     run: RunRecord,
   ): Promise<void> {
-    const LOOK = 100;
-    for (let start = 0; start < entries.length; start += LOOK) {
-      const chunk = entries.slice(start, start + LOOK);
-      const found = await this.live.list({ limit: chunk.length, ids: chunk.map((entry) => entry.id) });
-      const now = new Map(found.map((record) => [record.doc.id, record.etag]));
-      for (const entry of chunk) {
-        if (now.get(entry.id) === etags.get(entry.id)) {
-          run.copied = (run.copied ?? 0) + 1;
-          run.bytes += entry.size;
-        } else {
-          await this.withdrawOwn(entry);
-          run.skipped += 1;
-        }
+    const found = await liveRecordsAmong(
+      this.live,
+      entries.map((entry) => entry.id),
+    );
+    const now = new Map(found.map((record) => [record.doc.id, record.etag]));
+    for (const entry of entries) {
+      if (now.get(entry.id) === etags.get(entry.id)) {
+        run.copied = (run.copied ?? 0) + 1;
+        run.bytes += entry.size;
+      } else {
+        await this.withdrawOwn(entry);
+        run.skipped += 1;
       }
     }
   }

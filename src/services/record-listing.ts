@@ -5,7 +5,7 @@ import { compareCreation, compareText, creationKeyOf, type CreationKey } from '.
 import { ArchivedGoneError, ArchivedOfflineError, IntegrityError, NotFoundError } from '../domain/errors.js';
 import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
 import type { AccessTier, ArchiveTiers } from '../ports/archive-store.js';
-import type { LiveStore, StoredRecord } from '../ports/live-store.js';
+import { liveRecordsAmong, type LiveStore, type StoredRecord } from '../ports/live-store.js';
 import { archivedEtag, type ArchiveReader, type VerifiedRecord } from './archive-reader.js';
 import type { DeletedDuringRuns } from './deleted-during-run.js';
 
@@ -66,8 +66,6 @@ const FILTERED_BATCH = 200;
  * (with a cursor past what was scanned) instead of reading the whole archive in one request.
  */
 const FILTERED_BATCHES = 5;
-/** Ids one look in the live store asks for. */
-const IDS_PER_LOOK = 100;
 const LOOKS_AT_ONCE = 8;
 
 /**
@@ -241,13 +239,7 @@ export class RecordListing {
     const archivedIds = [...byId.values()].flatMap((item) =>
       item.source === 'archive' ? [item.key.id] : [],
     );
-    const chunks: string[][] = [];
-    for (let start = 0; start < archivedIds.length; start += IDS_PER_LOOK)
-      chunks.push(archivedIds.slice(start, start + IDS_PER_LOOK));
-    const found = await pMap(chunks, (ids) => this.deps.live.list({ limit: ids.length, ids }), {
-      concurrency: LOOKS_AT_ONCE,
-    });
-    for (const record of found.flat()) {
+    for (const record of await liveRecordsAmong(this.deps.live, archivedIds)) {
       const item = liveItem(record);
       if (item && matchesLive(item, query, after)) byId.set(record.doc.id, item);
       else byId.delete(record.doc.id);

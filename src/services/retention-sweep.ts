@@ -4,7 +4,7 @@ import { inSlice, type Slice } from '../domain/slices.js';
 import { withoutEtag, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LegalHolds } from '../ports/legal-holds.js';
-import type { LiveStore } from '../ports/live-store.js';
+import { liveRecordsAmong, type LiveStore } from '../ports/live-store.js';
 import { DAY_MS, type Clock } from './clock.js';
 
 const PAGE = 500;
@@ -79,15 +79,13 @@ export class RetentionSweep {
       this.deps.logger.info({ runId: run.runId, cutoff, expired, keptOnHold }, 'retention sweep finished');
   }
 
-  /** The ids of these entries whose record is live, a query per 100. */
+  /** The ids of these entries whose record is live. */
   private async liveAmong(entries: readonly StoredEntry[]): Promise<Set<string>> {
-    const LOOK = 100;
-    const live = new Set<string>();
-    for (let start = 0; start < entries.length; start += LOOK) {
-      const ids = entries.slice(start, start + LOOK).map((entry) => entry.id);
-      for (const record of await this.deps.live.list({ limit: ids.length, ids })) live.add(record.doc.id);
-    }
-    return live;
+    const found = await liveRecordsAmong(
+      this.deps.live,
+      entries.map((entry) => entry.id),
+    );
+    return new Set(found.map((record) => record.doc.id));
   }
 
   /**
