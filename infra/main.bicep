@@ -72,6 +72,7 @@ var containers = [
   }
   { name: 'archive_runs', partitionKey: '/id', extra: {} }
   { name: 'legal_holds', partitionKey: '/record_id', extra: {} }
+  { name: 'restore_jobs', partitionKey: '/id', extra: {} }
 ]
 // Built-in role definitions.
 var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'

@@ -11,6 +11,7 @@ import { createCosmosClient } from './adapters/cosmos/cosmos-client.js';
 import { CosmosDeletionNotes } from './adapters/cosmos/cosmos-deletion-notes.js';
 import { CosmosGarbageQueue } from './adapters/cosmos/cosmos-garbage-queue.js';
 import { CosmosLegalHolds } from './adapters/cosmos/cosmos-legal-holds.js';
+import { CosmosRestoreJobs } from './adapters/cosmos/cosmos-restore-jobs.js';
 import { CosmosLiveStore } from './adapters/cosmos/cosmos-live-store.js';
 import { CosmosRunLog } from './adapters/cosmos/cosmos-run-log.js';
 import { FilesystemArchiveStore } from './adapters/filesystem/filesystem-archive-store.js';
@@ -20,6 +21,7 @@ import { SqliteDeletionNotes } from './adapters/sqlite/sqlite-deletion-notes.js'
 import { SqliteGarbageQueue } from './adapters/sqlite/sqlite-garbage-queue.js';
 import { SqliteFileLock } from './adapters/sqlite/sqlite-file-lock.js';
 import { SqliteLegalHolds } from './adapters/sqlite/sqlite-legal-holds.js';
+import { SqliteRestoreJobs } from './adapters/sqlite/sqlite-restore-jobs.js';
 import { SqliteLiveStore } from './adapters/sqlite/sqlite-live-store.js';
 import { SqliteRunLog } from './adapters/sqlite/sqlite-run-log.js';
 import { ConfigError, type Backend, type Config } from './config.js';
@@ -35,6 +37,7 @@ import type { ArchiveStore } from './ports/archive-store.js';
 import type { DeletionNotes } from './ports/deletion-notes.js';
 import type { GarbageQueue } from './ports/garbage-queue.js';
 import type { LegalHolds } from './ports/legal-holds.js';
+import type { RestoreJobs } from './ports/restore-jobs.js';
 import type { LiveStore } from './ports/live-store.js';
 import type { Lock } from './ports/lock.js';
 import type { RunLog } from './ports/run-log.js';
@@ -72,6 +75,7 @@ export interface Adapters {
   lock: Lock;
   runLog: RunLog;
   holds: LegalHolds;
+  restoreJobs: RestoreJobs;
   audit: AuditTrail;
 }
 
@@ -178,6 +182,7 @@ export function createAdapters(
           lock: new SqliteFileLock(join(dataDir, 'locks')),
           runLog: new SqliteRunLog(join(dataDir, 'runs.sqlite')),
           holds: new SqliteLegalHolds(join(dataDir, 'legal-holds.sqlite')),
+          restoreJobs: new SqliteRestoreJobs(join(dataDir, 'restore-jobs.sqlite')),
           audit: new FilesystemAuditTrail(join(dataDir, 'audit')),
         },
         usage,
@@ -227,6 +232,10 @@ export function createAdapters(
           holds: new CosmosLegalHolds(client, {
             database: cosmos.database,
             container: cosmos.legalHoldsContainer,
+          }),
+          restoreJobs: new CosmosRestoreJobs(client, {
+            database: cosmos.database,
+            container: cosmos.restoreJobsContainer,
           }),
           audit: new AppendBlobAuditTrail(containerNamed(blob.auditContainer)),
         },
@@ -282,6 +291,7 @@ export async function createServices(
       lock,
       runLog,
       holds,
+      adapters.restoreJobs,
       auditTrail,
     ]) {
       await adapter.init();
@@ -494,6 +504,7 @@ async function checkReadiness(adapters: Adapters): Promise<{ ready: boolean; sto
     store: () => adapters.store.ping(),
     runLog: () => adapters.runLog.ping(),
     holds: () => adapters.holds.ping(),
+    restoreJobs: () => adapters.restoreJobs.ping(),
     audit: () => adapters.audit.ping(),
   };
   const names = Object.keys(probes) as StoreName[];

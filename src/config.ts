@@ -73,6 +73,7 @@ const EnvSchema = Type.Object({
   COSMOS_ARCHIVE_INDEX_CONTAINER: Type.String({ minLength: 1, maxLength: 255, default: 'archive_index' }),
   COSMOS_RUNS_CONTAINER: Type.String({ minLength: 1, maxLength: 255, default: 'archive_runs' }),
   COSMOS_LEGAL_HOLDS_CONTAINER: Type.String({ minLength: 1, maxLength: 255, default: 'legal_holds' }),
+  COSMOS_RESTORE_JOBS_CONTAINER: Type.String({ minLength: 1, maxLength: 255, default: 'restore_jobs' }),
   COSMOS_PARTITION_KEY: Type.String({ pattern: '^/[A-Za-z0-9_]+$', default: '/id' }),
   BLOB_CONNECTION_STRING: optionalText,
   BLOB_ACCOUNT_URL: httpsUrl,
@@ -124,6 +125,7 @@ export type CosmosSettings = {
   archiveIndexContainer: string;
   runsContainer: string;
   legalHoldsContainer: string;
+  restoreJobsContainer: string;
   partitionKeyPath: string;
 };
 
@@ -380,6 +382,7 @@ function chooseBackend(env: Env, problems: string[]): Backend | undefined {
       archiveIndexContainer: env.COSMOS_ARCHIVE_INDEX_CONTAINER,
       runsContainer: env.COSMOS_RUNS_CONTAINER,
       legalHoldsContainer: env.COSMOS_LEGAL_HOLDS_CONTAINER,
+      restoreJobsContainer: env.COSMOS_RESTORE_JOBS_CONTAINER,
       partitionKeyPath: env.COSMOS_PARTITION_KEY,
     },
     blob: {

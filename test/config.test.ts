@@ -85,6 +85,7 @@ describe('loadConfig', () => {
         archiveIndexContainer: 'archive_index',
         runsContainer: 'archive_runs',
         legalHoldsContainer: 'legal_holds',
+        restoreJobsContainer: 'restore_jobs',
         partitionKeyPath: '/id',
       },
       blob: {

@@ -7,6 +7,7 @@ import { archiveIndexIndexingPolicy } from '../../src/adapters/cosmos/cosmos-con
 import { CosmosLegalHolds } from '../../src/adapters/cosmos/cosmos-legal-holds.js';
 import { CosmosLiveStore } from '../../src/adapters/cosmos/cosmos-live-store.js';
 import { CosmosRunLog } from '../../src/adapters/cosmos/cosmos-run-log.js';
+import { CosmosRestoreJobs } from '../../src/adapters/cosmos/cosmos-restore-jobs.js';
 import type { RecordDocument } from '../../src/domain/billing-record.js';
 import { StoreUnavailableError } from '../../src/domain/errors.js';
 import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
@@ -16,6 +17,7 @@ import { describeIndexFamilyContract, indexFamily } from '../contracts/index-fam
 import { describeLegalHoldsContract } from '../contracts/legal-holds-contract.js';
 import { describeLiveStoreContract } from '../contracts/live-store-contract.js';
 import { describeRunLogContract } from '../contracts/run-log-contract.js';
+import { describeRestoreJobsContract } from '../contracts/restore-jobs-contract.js';
 import { openedStore, type StoreFixture } from '../contracts/store-fixture.js';
 import { cosmosTestAgent, localAzure, uniqueName } from '../helpers/azure.js';
 
@@ -93,6 +95,13 @@ describeLegalHoldsContract(
 describeRunLogContract(
   'Cosmos DB (test server)',
   inFreshDatabase((client, database) => new CosmosRunLog(client, { database, container: 'archive_runs' })),
+);
+
+describeRestoreJobsContract(
+  'Cosmos DB (test server)',
+  inFreshDatabase(
+    (client, database) => new CosmosRestoreJobs(client, { database, container: 'restore_jobs' }),
+  ),
 );
 
 describe('CosmosLiveStore on the test server', () => {

@@ -5,9 +5,11 @@ import { CosmosArchiveIndex } from '../../src/adapters/cosmos/cosmos-archive-ind
 import { CosmosGarbageQueue } from '../../src/adapters/cosmos/cosmos-garbage-queue.js';
 import { CosmosLegalHolds } from '../../src/adapters/cosmos/cosmos-legal-holds.js';
 import { CosmosLiveStore } from '../../src/adapters/cosmos/cosmos-live-store.js';
+import { CosmosRestoreJobs } from '../../src/adapters/cosmos/cosmos-restore-jobs.js';
 import { COSMOS_ATTEMPTS } from '../../src/adapters/cosmos/cosmos-retry.js';
 import type { RecordDocument } from '../../src/domain/billing-record.js';
-import { StoreUnavailableError } from '../../src/domain/errors.js';
+import { PreconditionFailedError, StoreUnavailableError } from '../../src/domain/errors.js';
+import { newRestoreJob } from '../../src/domain/restore-jobs.js';
 import type { ArchiveEntry } from '../../src/ports/archive-index.js';
 import { cosmosTestAgent, localAzure, uniqueName } from '../helpers/azure.js';
 import { startFaultProxy, type FaultProxy, type FaultRates } from '../helpers/fault-proxy.js';
@@ -50,8 +52,9 @@ describe('Cosmos DB adapters when the answer to a write is lost', () => {
     const index = new CosmosArchiveIndex(client, { database, container: 'index' });
     const garbage = new CosmosGarbageQueue(client, { database, container: 'index' });
     const holds = new CosmosLegalHolds(client, { database, container: 'holds' });
-    for (const store of [live, index, garbage, holds]) await store.init();
-    return { live, index, garbage, holds };
+    const jobs = new CosmosRestoreJobs(client, { database, container: 'jobs' });
+    for (const store of [live, index, garbage, holds, jobs]) await store.init();
+    return { live, index, garbage, holds, jobs };
   }
 
   /** Stores behind a proxy that, once armed, resets the connection after the store acted on the next matching request. */
@@ -99,6 +102,30 @@ describe('Cosmos DB adapters when the answer to a write is lost', () => {
     expect(stores.proxy.injected.resetAfter).toBe(1);
     expect((await stores.live.get(doc.id))?.doc.amount).toBe(14);
     expect((await stores.live.get(doc.id))?.etag).toBe(replaced.etag);
+  });
+
+  it('a restore job created or replaced whose answer was lost is its own write, not a conflict', async () => {
+    const stores = await behindProxy();
+    const job = newRestoreJob({
+      job_id: 'job-1',
+      dry_run: false,
+      query: { customer_id: 'c-1' },
+      ids: null,
+      created_at: '2026-11-01T00:00:00.000Z',
+      created_by: 'ops',
+    });
+    stores.loseAnswerTo('POST', /\/colls\/jobs\/docs$/);
+    const created = await stores.jobs.create(job);
+    expect(stores.proxy.injected.resetAfter).toBe(1);
+    expect(await stores.jobs.get('job-1')).toEqual(created);
+    stores.loseAnswerTo('PUT', /\/docs\/job-1$/);
+    const saved = await stores.jobs.replace({ ...job, pass: 2 }, created.etag);
+    expect(stores.proxy.injected.resetAfter).toBe(2);
+    expect(await stores.jobs.get('job-1')).toEqual(saved);
+    // Another writer's version still refuses a stale etag.
+    await expect(stores.jobs.replace({ ...job, pass: 3 }, created.etag)).rejects.toBeInstanceOf(
+      PreconditionFailedError,
+    );
   });
 
   it('a conditional delete whose answer was lost is not taken for done: "gone" may be a client delete', async () => {

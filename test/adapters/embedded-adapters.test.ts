@@ -11,6 +11,7 @@ import { SqliteFileLock } from '../../src/adapters/sqlite/sqlite-file-lock.js';
 import { SqliteLegalHolds } from '../../src/adapters/sqlite/sqlite-legal-holds.js';
 import { SqliteLiveStore } from '../../src/adapters/sqlite/sqlite-live-store.js';
 import { SqliteRunLog } from '../../src/adapters/sqlite/sqlite-run-log.js';
+import { SqliteRestoreJobs } from '../../src/adapters/sqlite/sqlite-restore-jobs.js';
 import { describeArchiveIndexContract } from '../contracts/archive-index-contract.js';
 import { describeAuditTrailContract } from '../contracts/audit-trail-contract.js';
 import { describeArchiveStoreContract } from '../contracts/archive-store-contract.js';
@@ -22,6 +23,7 @@ import { describeLiveStoreContract } from '../contracts/live-store-contract.js';
 import { openedStore, type StoreFixture } from '../contracts/store-fixture.js';
 import { describeLockContract } from '../contracts/lock-contract.js';
 import { describeRunLogContract } from '../contracts/run-log-contract.js';
+import { describeRestoreJobsContract } from '../contracts/restore-jobs-contract.js';
 import type { StatusFilter } from '../../src/ports/live-store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -74,6 +76,10 @@ describeLockContract(
 describeRunLogContract(
   'SQLite',
   inTempDir((dir) => new SqliteRunLog(join(dir, 'runs.sqlite'))),
+);
+describeRestoreJobsContract(
+  'SQLite',
+  inTempDir((dir) => new SqliteRestoreJobs(join(dir, 'restore-jobs.sqlite'))),
 );
 describeLegalHoldsContract(
   'SQLite',
