@@ -7,7 +7,7 @@ import { apiKeyEntry, createApiKey } from './auth/api-keys.js';
 import { parseRoles } from './auth/roles.js';
 import { createServices, isLocalArchive, type Services } from './composition-root.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { DomainError, StoreUnavailableError } from './domain/errors.js';
+import { DomainError, StoreUnavailableError, ValidationError } from './domain/errors.js';
 import { ERROR_CODES, EXIT } from './error-codes.js';
 import { parseSlice, type Slice } from './domain/slices.js';
 import { createLogger } from './logger.js';
@@ -23,6 +23,8 @@ import {
 } from './lifecycle/lifecycle-policy.js';
 import type { SimulationReport } from './lifecycle/lifecycle-simulator.js';
 import { HELD_PREFIX } from './services/layouts/record-layout.js';
+import { RECORD_STATUSES } from './domain/billing-record.js';
+import type { RestoreJob } from './ports/restore-jobs.js';
 
 const HOUR_MS = 60 * 60 * 1000;
 
@@ -96,6 +98,30 @@ function isoTime(value: string): string {
   if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(time.getTime()))
     throw new InvalidArgumentError('expected an RFC 3339 time, e.g. 2026-11-01T00:00:00Z');
   return time.toISOString();
+}
+
+/** A day (midnight UTC) or an RFC 3339 time, as the restore job's bounds. */
+function dayOrTime(value: string): string {
+  return isoTime(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
+}
+
+/** Writes a restore job's progress to standard error: one line rewritten on a terminal, else a line every 5 s. */
+function progressLine(): (job: RestoreJob) => void {
+  const terminal = process.stderr.isTTY;
+  let last = 0;
+  return (job) => {
+    const now = Date.now();
+    const ended = job.status !== 'running' && job.status !== 'waiting';
+    if (!terminal && !ended && now - last < 5_000) return;
+    last = now;
+    const c = job.counts;
+    const waiting =
+      job.status === 'waiting'
+        ? `, waiting for ${job.waiting.length} blobs to rehydrate (next look ${job.next_check_at ?? 'now'})`
+        : '';
+    const line = `${job.status}: pass ${job.pass}, restored ${c.restored}, already live ${c.already_live}, rehydrating ${c.rehydrating}, failed ${c.failed}, not found ${c.not_found}${waiting}`;
+    process.stderr.write(terminal ? `\r\x1b[2K${line}${ended ? '\n' : ''}` : `${line}\n`);
+  };
 }
 
 function print(value: unknown): void {
@@ -203,16 +229,59 @@ for (const [action, paused] of [
 
 program
   .command('restore')
-  .description('move an archived record back to the live store and print it')
-  .argument('<id>', 'record id')
-  .action(async (id: string) => {
-    await withServices(async ({ records, audit }) => {
-      print(
-        (await audited(audit, { action: 'record.restore', record_id: id }, () => records.restore(id))).doc,
-      );
-      return EXIT.ok;
-    });
-  });
+  .description(
+    'move an archived record back to the live store and print it; or, with --customer, --from, --to or --status, every archived record they match, as a restore job shown with its progress',
+  )
+  .argument('[id]', 'record id')
+  .option('--customer <id>', 'records of this customer')
+  .addOption(
+    new Option('--from <date>', 'records created from this date or time, inclusive (2025-01-01)').argParser(
+      dayOrTime,
+    ),
+  )
+  .addOption(
+    new Option('--to <date>', 'records created before this date or time, exclusive (2025-04-01)').argParser(
+      dayOrTime,
+    ),
+  )
+  .addOption(new Option('--status <status>', 'records with this status').choices(RECORD_STATUSES))
+  .option('--dry-run', 'count what would be restored; change nothing', false)
+  .action(
+    async (
+      id: string | undefined,
+      options: { customer?: string; from?: string; to?: string; status?: string; dryRun: boolean },
+    ) => {
+      const query = {
+        customer_id: options.customer,
+        created_from: options.from,
+        created_to: options.to,
+        status: options.status,
+      };
+      const filtered = Object.values(query).some((value) => value !== undefined);
+      if (id !== undefined && (filtered || options.dryRun))
+        throw new ValidationError('give a record id, or --customer, --from, --to and --status: not both');
+      if (id === undefined && !filtered)
+        throw new ValidationError(
+          'give a record id, or at least one of --customer, --from, --to and --status',
+        );
+      await withServices(async ({ records, bulkRestore, audit }) => {
+        if (id !== undefined) {
+          print(
+            (await audited(audit, { action: 'record.restore', record_id: id }, () => records.restore(id)))
+              .doc,
+          );
+          return EXIT.ok;
+        }
+        const stored = await bulkRestore.create({ query, dryRun: options.dryRun, by: cliActor() });
+        process.stderr.write(
+          `restore job ${stored.job.job_id}: if this command stops, a running server takes the job over (GET /restore/jobs/${stored.job.job_id})\n`,
+        );
+        const job = await bulkRestore.runHere(stored, progressLine());
+        print(job);
+        return job.status === 'succeeded' ? EXIT.ok : EXIT.failed;
+      });
+    },
+  );
 
 const keys = program
   .command('keys')

@@ -44,7 +44,7 @@ import type { RunLog } from './ports/run-log.js';
 import { ArchiveReader } from './services/archive-reader.js';
 import { Archiver } from './services/archiver.js';
 import { AuditLog } from './services/audit-log.js';
-import { systemClock, type Clock, type Sleep } from './services/clock.js';
+import { systemClock, systemSleep, type Clock, type Sleep } from './services/clock.js';
 import { ValidationError } from './domain/errors.js';
 import { MigrationGate } from './services/migration-gate.js';
 import { RetiredIndexGuard } from './services/retired-index-guard.js';
@@ -60,6 +60,7 @@ import { RecordService } from './services/record-service.js';
 import { SegmentLayout } from './services/layouts/segment-layout.js';
 import { deletedDuringRunChecks } from './services/deleted-during-run.js';
 import { Restorer } from './services/restorer.js';
+import { BulkRestore } from './services/bulk-restore.js';
 import { CostService } from './services/cost-service.js';
 import { StatsService } from './services/stats-service.js';
 import { Verifier } from './services/verifier.js';
@@ -88,6 +89,8 @@ export type Readiness = Record<StoreName, { ok: boolean; error?: string }>;
 
 export interface Services {
   records: RecordService;
+  /** Bulk restore jobs: a query's or a list's archived records made live, surviving restarts. */
+  bulkRestore: BulkRestore;
   /** Live and archived records listed together, in creation order. */
   listing: RecordListing;
   archiver: Archiver;
@@ -375,6 +378,19 @@ export async function createServices(
       clock,
       deletedWhileArchiving.one,
     ),
+    bulkRestore: new BulkRestore({
+      live,
+      index,
+      reader,
+      restorer,
+      deletedAmong: deletedWhileArchiving.among,
+      jobs: adapters.restoreJobs,
+      audit,
+      clock,
+      sleep: options.sleep ?? systemSleep,
+      logger,
+      timing: { rehydrationPollMs: config.restoreRehydrationPollMs },
+    }),
     listing: new RecordListing({
       live,
       index,

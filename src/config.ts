@@ -29,6 +29,7 @@ const EnvSchema = Type.Object({
   ARCHIVAL_SLICES: Type.Integer({ minimum: 1, maximum: 1024, default: 1 }),
   ARCHIVAL_MAX_RU_PER_SECOND: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
   ARCHIVAL_MAX_PAUSE_MINUTES: Type.Integer({ minimum: 1, maximum: 7 * 24 * 60, default: 60 }),
+  RESTORE_REHYDRATION_POLL_MINUTES: Type.Integer({ minimum: 1, maximum: 24 * 60, default: 10 }),
   ARCHIVAL_SCHEDULE: Type.String({ default: DEFAULT_SCHEDULE }),
   // Comma-separated record statuses kept live however old (checked by readExcludedStatuses).
   ARCHIVAL_EXCLUDE_STATUSES: Type.String({ default: '' }),
@@ -191,6 +192,8 @@ export interface Config {
   archivalMaxRequestUnitsPerSecond: number;
   /** How long an archival run stays paused before it ends, in milliseconds. */
   archivalMaxPauseMs: number;
+  /** How often a restore job waiting for Archive-tier blobs looks at them, in milliseconds. */
+  restoreRehydrationPollMs: number;
   /** When the server runs archival by itself (six-field cron, UTC); undefined: never. */
   archivalSchedule: string | undefined;
   /** Statuses whose records stay live however old (ARCHIVAL_EXCLUDE_STATUSES); none by default. */
@@ -274,6 +277,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     archivalSlices: valid.ARCHIVAL_SLICES,
     archivalMaxRequestUnitsPerSecond: valid.ARCHIVAL_MAX_RU_PER_SECOND,
     archivalMaxPauseMs: valid.ARCHIVAL_MAX_PAUSE_MINUTES * 60_000,
+    restoreRehydrationPollMs: valid.RESTORE_REHYDRATION_POLL_MINUTES * 60_000,
     archivalSchedule: schedule === undefined ? undefined : valid.ARCHIVAL_SCHEDULE,
     archivalExcludedStatuses: excludedStatuses,
     layout: {

@@ -27,6 +27,7 @@ export const ERROR_CODES: Readonly<Record<string, { http: number; exit: number }
   deletion_in_progress: { http: 409, exit: EXIT.conflict },
   archival_running: { http: 409, exit: EXIT.locked },
   run_not_running: { http: 409, exit: EXIT.conflict },
+  job_finished: { http: 409, exit: EXIT.conflict },
   gone: { http: 410, exit: EXIT.notFound },
   precondition_failed: { http: 412, exit: EXIT.conflict },
   rate_limited: { http: 429, exit: EXIT.failed },

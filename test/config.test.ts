@@ -39,6 +39,7 @@ describe('loadConfig', () => {
       BATCH_SIZE: '500',
       ARCHIVAL_MAX_RU_PER_SECOND: '400',
       ARCHIVAL_MAX_PAUSE_MINUTES: '15',
+      RESTORE_REHYDRATION_POLL_MINUTES: '30',
       API_PORT: '0',
       DATA_DIR: '/tmp/x',
     });
@@ -47,6 +48,7 @@ describe('loadConfig', () => {
       batchSize: 500,
       archivalMaxRequestUnitsPerSecond: 400,
       archivalMaxPauseMs: 15 * 60_000,
+      restoreRehydrationPollMs: 30 * 60_000,
       apiPort: 0,
       backend: { dataDir: '/tmp/x' },
     });
@@ -60,6 +62,7 @@ describe('loadConfig', () => {
       BLOB_UPLOAD_TIER: 'Frozen',
       ARCHIVAL_MAX_RU_PER_SECOND: '-5',
       ARCHIVAL_MAX_PAUSE_MINUTES: '0',
+      RESTORE_REHYDRATION_POLL_MINUTES: '0',
     });
     for (const variable of [
       'BATCH_SIZE',
@@ -68,6 +71,7 @@ describe('loadConfig', () => {
       'BLOB_UPLOAD_TIER',
       'ARCHIVAL_MAX_RU_PER_SECOND',
       'ARCHIVAL_MAX_PAUSE_MINUTES',
+      'RESTORE_REHYDRATION_POLL_MINUTES',
     ])
       expect(message).toContain(variable);
   });

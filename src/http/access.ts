@@ -153,17 +153,21 @@ function outcomeOf(status: number, failed: boolean): AuditOutcome {
   return status < 500 ? 'refused' : 'failed';
 }
 
-/** The run an archival request started or refers to, from the answer's JSON. */
+/** The run an archival request, or the job a restore request, started or refers to, from the answer's JSON. */
 function runIdOf(request: FastifyRequest, payload: unknown): string | undefined {
-  if (!request.routeOptions.url?.startsWith('/archive') || typeof payload !== 'string') return undefined;
+  const url = request.routeOptions.url ?? '';
+  if (!(url.startsWith('/archive') || url.startsWith('/restore')) || typeof payload !== 'string')
+    return undefined;
   try {
-    const body = JSON.parse(payload) as { run_id?: unknown };
+    const body = JSON.parse(payload) as { run_id?: unknown; job_id?: unknown };
     if (typeof body.run_id === 'string') return body.run_id;
+    if (typeof body.job_id === 'string') return body.job_id;
   } catch {
     // Not JSON: the path may still name the run.
   }
   // A refused pause or resume answers without the run: the path names it, when it is a run id.
-  const named = (request.params as { run_id?: unknown } | undefined)?.run_id;
+  const params = request.params as { run_id?: unknown; job_id?: unknown } | undefined;
+  const named = params?.run_id ?? params?.job_id;
   return typeof named === 'string' && isRunId(named) ? named : undefined;
 }
 

@@ -10,6 +10,7 @@ import { registerStrictJsonBodies } from './json-body.js';
 import { answerClientError, registerErrorHandlers } from './error-handler.js';
 import { registerMetrics } from './metrics.js';
 import { archiveRoutes } from './routes/archive-routes.js';
+import { restoreRoutes } from './routes/restore-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { billingRoutes } from './routes/billing-routes.js';
 import { operationsRoutes } from './routes/operations-routes.js';
@@ -91,6 +92,7 @@ export async function buildApp(
 
   await app.register(billingRoutes, { records: services.records, listing: services.listing });
   await app.register(archiveRoutes, { archiver: services.archiver, records: services.records });
+  await app.register(restoreRoutes, { bulkRestore: services.bulkRestore });
   await app.register(operationsRoutes, {
     services,
     statsCacheSeconds: config.http.statsCacheSeconds,

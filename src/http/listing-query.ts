@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox';
 import { StatusSchema } from '../domain/billing-record.js';
 import type { CursorFilters } from '../domain/listing-cursor.js';
 import { ValidationError } from '../domain/errors.js';
-import { instantMs } from '../domain/record-times.js';
+import { timeBound } from '../domain/time-bounds.js';
 import { PROBLEM } from '../domain/schema-validator.js';
 import type { PageRequest, RecordListing, RecordQuery } from '../services/record-listing.js';
 import { exportEndLine, listedItemJson, type Projection } from './listing-reply.js';
@@ -55,8 +55,8 @@ export const ListedItemSchema = Type.Object(
 /** The listing's filters, with times read as instants, and the same filters as the cursor binds them. */
 export function listingQueryOf(query: ListingQuery): { query: RecordQuery; filters: CursorFilters } {
   const problems: string[] = [];
-  const createdFrom = timeBound('created_from', query.created_from, problems);
-  const createdBefore = timeBound('created_to', query.created_to, problems);
+  const createdFrom = timeBound('query parameter created_from', query.created_from, problems);
+  const createdBefore = timeBound('query parameter created_to', query.created_to, problems);
   if (createdFrom !== undefined && createdBefore !== undefined && createdFrom >= createdBefore)
     problems.push('query parameter created_from must be before created_to');
   // An export would start rehydrating every Archive-tier blob it meets, in one request.
@@ -74,24 +74,6 @@ export function listingQueryOf(query: ListingQuery): { query: RecordQuery; filte
       created_to: createdBefore,
     },
   };
-}
-
-/**
- * The bound as the UTC text stored times are compared with. Stored times keep milliseconds: a bound
- * finer than that would be rounded into another meaning, so it is refused.
- */
-function timeBound(name: string, value: string | undefined, problems: string[]): string | undefined {
-  if (value === undefined) return undefined;
-  const ms = instantMs(value);
-  if (ms === undefined) {
-    problems.push(`query parameter ${name} must be an RFC 3339 date-time such as 2025-01-01T00:00:00Z`);
-    return undefined;
-  }
-  if (/\.\d{3}\d*[1-9]/.test(value)) {
-    problems.push(`query parameter ${name} is finer than a millisecond, which stored times do not keep`);
-    return undefined;
-  }
-  return new Date(ms).toISOString();
 }
 
 /** Every matching record, page after page, one item a line: an export that never holds more than a page. */

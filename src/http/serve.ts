@@ -7,6 +7,9 @@ import { scheduleArchival, type ArchivalScheduler } from '../scheduler/archival-
 import { buildApp } from './app.js';
 import { drainAndClose, SHUTDOWN_DEADLINE_MS } from './shutdown.js';
 
+/** How often the server looks for restore jobs nobody works on. */
+const RESTORE_WATCH_MS = 60_000;
+
 /** How long closing the stores may take after the drain, before the process exits regardless. */
 const STORES_CLOSE_MS = 4_000;
 
@@ -44,6 +47,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     throw error;
   }
   logger.info({ backend: describeBackend(config) }, 'billing-archive API ready');
+  // Restore jobs whose process stopped (a crash, a restart, a stopped CLI) go on here.
+  services.bulkRestore.watch(RESTORE_WATCH_MS);
   if (config.archivalSchedule === undefined)
     logger.info('archival schedule disabled (ARCHIVAL_SCHEDULE is empty)');
   else scheduler = scheduleArchival(services.archiver, config.archivalSchedule, logger);

@@ -13,13 +13,14 @@ export const SHUTDOWN_DEADLINE_MS = 25_000;
 /** What a serving process has running, for drainAndClose to stop. */
 export interface Running {
   app: FastifyInstance;
-  services: Pick<Services, 'archiver' | 'close'>;
+  services: Pick<Services, 'archiver' | 'bulkRestore' | 'close'>;
   scheduler?: ArchivalScheduler | undefined;
 }
 
 /**
  * Stops the schedule and the listener, lets the requests and archival runs in flight finish for up
- * to `deadlineMs`, then closes the stores, under whatever still runs.
+ * to `deadlineMs` (restore jobs stop at their next page and are handed back for a restart to take),
+ * then closes the stores, under whatever still runs.
  */
 export async function drainAndClose(
   { app, services, scheduler }: Running,
@@ -29,10 +30,13 @@ export async function drainAndClose(
   scheduler?.stop();
   try {
     // Requests start runs too: once each is answered, every run the process will have is tracked.
-    const drained = app.close().then(() => services.archiver.settled());
+    const drained = Promise.all([
+      app.close().then(() => services.archiver.settled()),
+      services.bulkRestore.stop(),
+    ]);
     if (!(await within(deadlineMs, drained))) {
       logger.warn(
-        { deadlineMs, runIds: services.archiver.running() },
+        { deadlineMs, runIds: services.archiver.running(), restoreJobIds: services.bulkRestore.running() },
         'shutdown deadline passed: closing the stores under the requests and archival runs still in flight; a run cut off is left as if killed, which is safe, and the next run marks it crashed',
       );
     }

@@ -50,8 +50,12 @@ export interface PageInHand {
   next: JobPosition;
 }
 
-/** Where a job's pages stand: past a creation key (a query) or a number of ids (a list). */
-export type JobPosition = { after: CreationKey | null } | { done: number };
+/**
+ * Where a job's pages stand: past a creation key (a query's first pass), past a number of ids (a
+ * list, any pass), or at a blob of `ready` past an id (a query's later passes).
+ */
+export type JobPosition =
+  { after: CreationKey | null } | { done: number } | { blob: number; after_id: string | null };
 
 /** The process working on a job; it saves the job at least every heartbeat. */
 export interface JobOwner {

@@ -100,6 +100,16 @@ describe.each(BACKENDS)('who may call what (%s)', (backend) => {
     await issuer.stop();
   });
 
+  /** A new restore job nobody works on, for a route to read or cancel. */
+  const restoreJob = async (): Promise<string> => {
+    const stored = await harness.services.bulkRestore.create({
+      query: { customer_id: 'nobody' },
+      by: 'test',
+    });
+    await harness.adapters.restoreJobs.replace({ ...stored.job, owner: null }, stored.etag);
+    return stored.job.job_id;
+  };
+
   const routes: RouteCase[] = [
     { route: 'GET /health', need: 'public', request: () => ({ method: 'GET', url: '/health' }) },
     { route: 'GET /ready', need: 'public', request: () => ({ method: 'GET', url: '/ready' }) },
@@ -158,6 +168,27 @@ describe.each(BACKENDS)('who may call what (%s)', (backend) => {
       route: 'POST /restore/{id}',
       need: 'operator',
       request: () => ({ method: 'POST', url: `/restore/${archived.pop() ?? ''}` }),
+    },
+    {
+      route: 'POST /restore',
+      need: 'operator',
+      // A customer with no archived records: the job ends at once, restoring nothing.
+      request: () => ({ method: 'POST', url: '/restore', payload: { customer_id: 'nobody' } }),
+    },
+    {
+      route: 'GET /restore/jobs',
+      need: 'reader',
+      request: () => ({ method: 'GET', url: '/restore/jobs' }),
+    },
+    {
+      route: 'GET /restore/jobs/{job_id}',
+      need: 'reader',
+      request: async () => ({ method: 'GET', url: `/restore/jobs/${await restoreJob()}` }),
+    },
+    {
+      route: 'DELETE /restore/jobs/{job_id}',
+      need: 'operator',
+      request: async () => ({ method: 'DELETE', url: `/restore/jobs/${await restoreJob()}` }),
     },
     {
       route: 'POST /archive/sync',
