@@ -85,6 +85,52 @@ describe.each(BACKENDS)('billing-archive CLI (%s)', (backend) => {
     expect((await runCli(['restore', 'nope'], env)).code).toBe(4);
   });
 
+  it('restore --customer --from --to runs a restore job with its progress; --dry-run changes nothing', async () => {
+    for (const [id, customer, created_at] of [
+      ['q-1', 'cust-q', '2025-01-15T10:00:00.000Z'],
+      ['q-2', 'cust-q', '2025-03-31T23:59:59.999Z'],
+      ['q-3', 'cust-q', '2025-04-01T00:00:00.000Z'],
+      ['o-1', 'cust-o', '2025-02-01T00:00:00.000Z'],
+    ] as const)
+      await harness.services.records.create(recordBody({ id, customer_id: customer, created_at }));
+    expect((await harness.services.archiver.runOnce()).archived).toBe(4);
+    const quarter = ['restore', '--customer', 'cust-q', '--from', '2025-01-01', '--to', '2025-04-01'];
+
+    const dry = await runCli([...quarter, '--dry-run'], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      status: 'succeeded',
+      dry_run: true,
+      counts: { restored: 2 },
+    });
+    expect((await harness.adapters.live.summary()).count).toBe(0);
+
+    const run = await runCli(quarter, env);
+    expect(run.code, run.stderr).toBe(0);
+    const job = JSON.parse(run.stdout) as { job_id: string; status: string; counts: { restored: number } };
+    expect(job).toMatchObject({ status: 'succeeded', counts: { restored: 2, already_live: 0, failed: 0 } });
+    // Progress goes to standard error: the job's id first, the last line its end.
+    expect(run.stderr).toContain(`restore job ${job.job_id}`);
+    expect(run.stderr.trim().split('\n').at(-1)).toBe(
+      'succeeded: pass 1, restored 2, already live 0, rehydrating 0, failed 0, not found 0',
+    );
+    for (const id of ['q-1', 'q-2']) expect((await harness.services.records.get(id)).source).toBe('live');
+    for (const id of ['q-3', 'o-1']) expect((await harness.services.records.get(id)).source).toBe('archive');
+    expect((await harness.services.bulkRestore.job(job.job_id))?.created_by).toMatch(/^cli:/);
+
+    for (const [args, says] of [
+      [['restore'], 'give a record id, or at least one of'],
+      [['restore', 'q-3', '--customer', 'cust-q'], 'not both'],
+      [['restore', '--from', 'yesterday'], 'RFC 3339'],
+      [['restore', '--status', 'lost'], 'lost'],
+    ] as const) {
+      const refused = await runCli([...args], env);
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toContain(says);
+    }
+    expect((await harness.services.records.get('q-3')).source).toBe('archive');
+  });
+
   it('audit prints who changed what, naming the CLI user for what the CLI changed', async () => {
     await harness.services.records.create(recordBody({ id: 'inv-2', created_at: daysAgo(100) }));
     expect((await runCli(['archive'], env)).code).toBe(0);
