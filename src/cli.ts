@@ -95,8 +95,9 @@ function roleList(value: string): string {
 
 function isoTime(value: string): string {
   const time = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(time.getTime()))
-    throw new InvalidArgumentError('expected an RFC 3339 time, e.g. 2026-11-01T00:00:00Z');
+  // A time without its zone would be read in this machine's.
+  if (!/^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:\d{2})$/i.test(value) || Number.isNaN(time.getTime()))
+    throw new InvalidArgumentError('expected an RFC 3339 time with its zone, e.g. 2026-11-01T00:00:00Z');
   return time.toISOString();
 }
 
@@ -273,12 +274,25 @@ program
           return EXIT.ok;
         }
         const stored = await bulkRestore.create({ query, dryRun: options.dryRun, by: cliActor() });
+        const { job_id: jobId } = stored.job;
         process.stderr.write(
-          `restore job ${stored.job.job_id}: if this command stops, a running server takes the job over (GET /restore/jobs/${stored.job.job_id})\n`,
+          `restore job ${jobId}: Ctrl-C hands it to a running server, which goes on with it (GET /restore/jobs/${jobId})\n`,
         );
-        const job = await bulkRestore.runHere(stored, progressLine());
+        // Ctrl-C stops before the next page and hands the job back, for a server to take at once.
+        const handBack = (): void => {
+          void bulkRestore.stop();
+        };
+        process.once('SIGINT', handBack);
+        let job: RestoreJob;
+        try {
+          job = await bulkRestore.runHere(stored, progressLine());
+        } finally {
+          process.off('SIGINT', handBack);
+        }
         print(job);
-        return job.status === 'succeeded' ? EXIT.ok : EXIT.failed;
+        if (job.status === 'running' || job.status === 'waiting')
+          process.stderr.write(`restore job ${jobId} is not finished here: a running server takes it over\n`);
+        return job.status === 'succeeded' && job.counts.failed === 0 ? EXIT.ok : EXIT.failed;
       });
     },
   );

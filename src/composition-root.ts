@@ -381,8 +381,10 @@ export async function createServices(
     bulkRestore: new BulkRestore({
       live,
       index,
+      store,
       reader,
       restorer,
+      deletions,
       deletedAmong: deletedWhileArchiving.among,
       jobs: adapters.restoreJobs,
       audit,

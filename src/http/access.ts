@@ -156,7 +156,11 @@ function outcomeOf(status: number, failed: boolean): AuditOutcome {
 /** The run an archival request, or the job a restore request, started or refers to, from the answer's JSON. */
 function runIdOf(request: FastifyRequest, payload: unknown): string | undefined {
   const url = request.routeOptions.url ?? '';
-  if (!(url.startsWith('/archive') || url.startsWith('/restore')) || typeof payload !== 'string')
+  // Not `/restore/:id`, which answers with a record: a record's own fields name no run.
+  if (
+    !(url.startsWith('/archive') || url === '/restore' || url.startsWith('/restore/jobs')) ||
+    typeof payload !== 'string'
+  )
     return undefined;
   try {
     const body = JSON.parse(payload) as { run_id?: unknown; job_id?: unknown };

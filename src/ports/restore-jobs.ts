@@ -1,5 +1,4 @@
 import type { CreationKey } from '../domain/creation-order.js';
-import type { ArchiveEntry } from './archive-index.js';
 
 /**
  * `running` while it pages; `waiting` while it waits for Archive-tier blobs to rehydrate; then
@@ -32,10 +31,10 @@ export interface RestoreCounts {
   not_found: number;
 }
 
-/** An Archive-tier blob the job waits for, with one of its records to try it with. */
+/** An Archive-tier blob the job waits for, since when. */
 export interface WaitingBlob {
   blob: string;
-  probe: ArchiveEntry;
+  since: string;
 }
 
 /**
@@ -46,20 +45,19 @@ export interface WaitingBlob {
 export interface PageInHand {
   ids: string[];
   at: string;
+  /** When each id's entry was archived, as the page found it: a delete noted since then won. */
+  archived: Record<string, string>;
   /** Where the next page starts once this one is done. */
   next: JobPosition;
 }
 
-/**
- * Where a job's pages stand: past a creation key (a query's first pass), past a number of ids (a
- * list, any pass), or at a blob of `ready` past an id (a query's later passes).
- */
-export type JobPosition =
-  { after: CreationKey | null } | { done: number } | { blob: number; after_id: string | null };
+/** Where a job's pages stand: past a creation key (a query) or past a number of ids (a list). */
+export type JobPosition = { after: CreationKey | null } | { done: number };
 
 /** The process working on a job; it saves the job at least every heartbeat. */
 export interface JobOwner {
-  instance: string;
+  /** New with every claim, so two workers never take one job for theirs. */
+  claim: string;
   host: string;
   pid: number;
 }
@@ -79,17 +77,22 @@ export interface RestoreJob {
   updated_at: string;
   finished_at: string | null;
   /**
-   * 1 for the pass over everything; each later pass takes only records of blobs that came back
-   * from the Archive tier (`ready`).
+   * 1 for the first pass; each later pass, once blobs came back from the Archive tier, goes over
+   * the records still archived, leaving those of blobs still waiting.
    */
   pass: number;
   position: JobPosition;
   page: PageInHand | null;
   counts: RestoreCounts;
-  /** Blobs whose rehydration the job started and waits for. */
+  /**
+   * Blobs whose rehydration the job started and waits for (a dry run: the blobs it would
+   * rehydrate, none started).
+   */
   waiting: WaitingBlob[];
-  /** Blobs rehydrated since the last pass: the records of these the current pass restores. */
+  /** Blobs back online, or given up, since the last pass: the current pass counts their records. */
   ready: string[];
+  /** Blobs that stayed offline past the longest wait: their records count as failed. */
+  given_up: string[];
   /** When a waiting job next looks at its blobs. */
   next_check_at: string | null;
   owner: JobOwner | null;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { isValidRecordId, RECORD_STATUSES, type RecordDocument } from '../domain/billing-record.js';
-import { compareText, type CreationKey } from '../domain/creation-order.js';
+import { canonicalBytes, sha256Hex, type RecordDocument } from '../domain/billing-record.js';
+import type { CreationKey } from '../domain/creation-order.js';
 import {
   ArchivedOfflineError,
   ConflictError,
@@ -11,22 +11,24 @@ import {
   NotFoundError,
   PreconditionFailedError,
   StoreUnavailableError,
-  ValidationError,
 } from '../domain/errors.js';
 import { instantMs } from '../domain/record-times.js';
-import { isFinished, MAX_JOB_IDS, newRestoreJob, withError } from '../domain/restore-jobs.js';
-import { timeBound } from '../domain/time-bounds.js';
 import {
-  allEntriesIn,
-  withdrawUnlessChanged,
-  withoutEtag,
-  type ArchiveIndex,
-  type StoredEntry,
-} from '../ports/archive-index.js';
-import { liveRecordsAmong, type LiveStore } from '../ports/live-store.js';
+  describeCounts,
+  describeTarget,
+  isFinished,
+  newRestoreJob,
+  restoreTarget,
+  withError,
+  type RestoreTargetInput,
+} from '../domain/restore-jobs.js';
+import { withdrawUnlessChanged, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
+import type { ArchiveStore } from '../ports/archive-store.js';
+import type { DeletionNotes } from '../ports/deletion-notes.js';
+import { liveRecordsAmong, type LiveStore, type StoredRecord } from '../ports/live-store.js';
 import type {
   JobOwner,
-  JobPosition,
+  PageInHand,
   RestoreCounts,
   RestoreJob,
   RestoreJobs,
@@ -47,31 +49,50 @@ const PAGE = 100;
 /** Rounds of saving a job while others keep changing it (cancels), before giving up. */
 const SAVE_ROUNDS = 5;
 
+/** Tries at one record whose archived version keeps changing under the job. */
+const RESTORE_ATTEMPTS = 3;
+
+/**
+ * Blobs a job waits for at once, so the job stays far below Cosmos DB's 2 MB a document: records
+ * of further Archive-tier blobs are counted and their blobs rehydrated in a later pass.
+ */
+export const MAX_WAITING_BLOBS = 2000;
+
 export interface JobTiming {
   /** How often an owner saves its job while it waits: the sign it is alive. */
   heartbeatMs: number;
-  /** How long after its last save a job is taken for abandoned and may be claimed. */
+  /**
+   * How long after its last save a job is taken for abandoned and may be claimed: well over the
+   * longest page, and over the clocks' skew between machines.
+   */
   staleMs: number;
   /** How often a waiting job looks at its Archive-tier blobs. */
   rehydrationPollMs: number;
-  /** The first wait after a store failed a page; it doubles up to `maxRetryMs`. */
+  /** How long a job waits for one blob before it counts the blob's records as failed. */
+  maxWaitMs: number;
+  /** The first wait after a store failed a step; it doubles up to `maxRetryMs`. */
   retryMs: number;
   maxRetryMs: number;
 }
 
 const DEFAULT_TIMING: JobTiming = {
   heartbeatMs: 30_000,
-  staleMs: 120_000,
-  rehydrationPollMs: 600_000,
+  staleMs: 10 * 60_000,
+  rehydrationPollMs: 10 * 60_000,
+  // Azure's Standard priority takes up to 15 hours.
+  maxWaitMs: 48 * 60 * 60_000,
   retryMs: 5_000,
-  maxRetryMs: 300_000,
+  maxRetryMs: 5 * 60_000,
 };
 
 export interface BulkRestoreDeps {
   live: LiveStore;
   index: ArchiveIndex;
+  /** Asked directly for one byte of a blob: whether it is online yet, and to start its rehydration. */
+  store: ArchiveStore;
   reader: ArchiveReader;
   restorer: Restorer;
+  deletions: DeletionNotes;
   deletedAmong: DeletedDuringRuns;
   jobs: RestoreJobs;
   audit: AuditLog;
@@ -82,9 +103,7 @@ export interface BulkRestoreDeps {
 }
 
 /** What a caller asks for: a query or a list of ids, never both. */
-export interface RestoreRequest {
-  query?: RestoreQuery | undefined;
-  ids?: readonly string[] | undefined;
+export interface RestoreRequest extends RestoreTargetInput {
   dryRun?: boolean | undefined;
   /** Who asks, as the audit trail names them. */
   by: string;
@@ -92,7 +111,7 @@ export interface RestoreRequest {
   client?: string | undefined;
 }
 
-/** Told after every page a job saves: the job as saved. */
+/** Told after every save of a job this process works on: the job as saved. */
 export type JobProgress = (job: RestoreJob) => void;
 
 /** How a step saves the job it works on: with changes, or as it is (a heartbeat). */
@@ -101,8 +120,15 @@ interface Step {
   heartbeat(): Promise<RestoreJob>;
 }
 
-/** The job changed hands (claimed by another process) or went: this process stops working on it. */
+/** The job changed hands (claimed by another worker), ended or went: this worker stops. */
 class JobLost extends Error {}
+
+/**
+ * What became of one record of a page, for the counts: `left` a record that no longer counts
+ * (deleted meanwhile, or its body does not match the status asked for), `skip` one that never
+ * counted.
+ */
+type Outcome = 'restored' | 'already_live' | 'failed' | 'left' | 'skip';
 
 /**
  * Bulk restore jobs: a query's or a list's archived records made live page by page, each page
@@ -112,7 +138,6 @@ class JobLost extends Error {}
  * one rehydration per blob; the job waits for them and restores them in later passes.
  */
 export class BulkRestore {
-  private readonly owner: JobOwner = { instance: randomUUID(), host: hostname(), pid: process.pid };
   private readonly timing: JobTiming;
   private readonly inFlight = new InFlight();
   private readonly stopping = new AbortController();
@@ -142,7 +167,7 @@ export class BulkRestore {
         created_at: now.toISOString(),
         created_by: request.by,
       }),
-      owner: this.owner,
+      owner: newOwner(),
     };
     const stored = await this.deps.jobs.create(job);
     await this.deps.audit.record({
@@ -157,7 +182,7 @@ export class BulkRestore {
     return stored;
   }
 
-  /** Works on an owned job until it ends, this process stops or another process takes it. */
+  /** Works on an owned job until it ends, this process stops or another worker takes it. */
   async runHere(stored: StoredRestoreJob, progress?: JobProgress): Promise<RestoreJob> {
     return this.drive(stored, progress);
   }
@@ -171,7 +196,7 @@ export class BulkRestore {
   }
 
   /**
-   * Cancels a job: its owner stops before its next page (what it restored stays live); a job
+   * Cancels a job: its worker stops before its next page (what it restored stays live); a job
    * nobody works on ends at once. ConflictError `job_finished` once it has ended.
    */
   async cancel(jobId: string, by: string): Promise<RestoreJob> {
@@ -183,11 +208,14 @@ export class BulkRestore {
         throw new ConflictError(`restore job '${jobId}' has ended (${job.status})`, 'job_finished');
       const now = this.deps.clock();
       const cancel = job.cancel ?? { at: now.toISOString(), by };
-      const changed: RestoreJob = this.isAbandoned(job, now)
+      const endsNow = this.isAbandoned(job, now);
+      const changed: RestoreJob = endsNow
         ? { ...job, cancel, status: 'cancelled', finished_at: now.toISOString(), owner: null, page: null }
         : { ...job, cancel };
       try {
-        return (await this.deps.jobs.replace(changed, stored.etag)).job;
+        const saved = (await this.deps.jobs.replace(changed, stored.etag)).job;
+        if (endsNow) await this.auditEnd(saved);
+        return saved;
       } catch (error) {
         if (!(error instanceof PreconditionFailedError)) throw error;
       }
@@ -199,23 +227,22 @@ export class BulkRestore {
   }
 
   /**
-   * Claims the unfinished jobs whose owner stopped saving them (a crash, a restart, a CLI that was
-   * stopped) and works on them in the background; the ids claimed.
+   * Claims the unfinished jobs whose worker stopped saving them (a crash, a restart, a CLI that
+   * was stopped) and works on them in the background; the ids claimed.
    */
   async resumeAbandoned(): Promise<string[]> {
     const claimed: string[] = [];
     const now = this.deps.clock();
     for (const stored of await this.deps.jobs.listUnfinished()) {
-      if (this.inFlight.ids().includes(stored.job.job_id)) continue;
-      if (stored.job.owner?.instance !== this.owner.instance && !this.isAbandoned(stored.job, now)) continue;
+      if (!this.isAbandoned(stored.job, now)) continue;
       let mine: StoredRestoreJob;
       try {
         mine = await this.deps.jobs.replace(
-          { ...stored.job, owner: this.owner, updated_at: now.toISOString() },
+          { ...stored.job, owner: newOwner(), updated_at: now.toISOString() },
           stored.etag,
         );
       } catch (error) {
-        // Another process claimed it first, or it was cancelled.
+        // Another worker claimed it first, or it was cancelled.
         if (error instanceof PreconditionFailedError || error instanceof NotFoundError) continue;
         throw error;
       }
@@ -252,7 +279,7 @@ export class BulkRestore {
 
   private inBackground(stored: StoredRestoreJob): void {
     this.inFlight.track(
-      stored.job.job_id,
+      `${stored.job.job_id} ${stored.job.owner?.claim ?? ''}`,
       this.drive(stored).catch((error: unknown) => {
         this.deps.logger.error({ err: error, jobId: stored.job.job_id }, 'restore job stopped');
       }),
@@ -267,51 +294,74 @@ export class BulkRestore {
     return job.owner === null || now.getTime() - Date.parse(job.updated_at) > this.timing.staleMs;
   }
 
-  /** The job's loop: a page at a time, a wait at a time, each step saved. */
+  /**
+   * The job's loop: a page at a time, a wait at a time, each step saved. A store that fails a step
+   * is waited out and the step tried again; only an unexpected error ends the job `failed`.
+   */
   private async drive(start: StoredRestoreJob, progress?: JobProgress): Promise<RestoreJob> {
+    const owner = start.job.owner;
+    if (!owner) return start.job;
     let current = start;
     const save = async (job: RestoreJob): Promise<RestoreJob> => {
-      current = await this.saveOwned(current, job);
+      current = await this.saveOwned(current, job, owner);
       progress?.(current.job);
       return current.job;
     };
     const step: Step = { save, heartbeat: () => save(current.job) };
     let retryMs = this.timing.retryMs;
-    try {
-      for (;;) {
+    for (;;) {
+      try {
         const job = current.job;
         if (isFinished(job)) return job;
-        if (this.stopped()) return await save({ ...job, owner: null });
+        if (this.stopped()) return await this.handBack(step, job);
         if (job.cancel) return await this.finish(step, job, 'cancelled');
-        try {
-          if (job.status === 'waiting') await this.waitStep(step, job);
-          else await this.pageStep(step, job);
-          retryMs = this.timing.retryMs;
-        } catch (error) {
-          if (!isPassing(error)) throw error;
+        if (job.status === 'waiting') await this.waitStep(step, job);
+        else await this.pageStep(step, job);
+        retryMs = this.timing.retryMs;
+      } catch (error) {
+        if (error instanceof JobLost) {
+          this.deps.logger.warn({ jobId: start.job.job_id }, 'restore job taken over by another worker');
+          return current.job;
+        }
+        if (this.stopped()) return this.handBack(step, current.job);
+        if (isPassing(error)) {
           this.deps.logger.warn(
-            { err: error, jobId: job.job_id, retryMs },
+            { err: error, jobId: start.job.job_id, retryMs },
             'restore job: a store failed; trying the step again',
           );
           await this.pause(retryMs, step);
           retryMs = Math.min(retryMs * 2, this.timing.maxRetryMs);
+          continue;
+        }
+        this.deps.logger.error({ err: error, jobId: start.job.job_id }, 'restore job failed');
+        const problem =
+          error instanceof DomainError
+            ? `${error.code}: ${error.message}`
+            : 'failed with an unexpected error';
+        try {
+          return await this.finish(step, withError(current.job, problem), 'failed');
+        } catch (cannot) {
+          if (cannot instanceof JobLost || isPassing(cannot)) return current.job;
+          throw cannot;
         }
       }
+    }
+  }
+
+  /** Saves the job unowned, for another worker to take at once; a failure leaves it to go stale. */
+  private async handBack(step: Step, job: RestoreJob): Promise<RestoreJob> {
+    try {
+      return await step.save({ ...job, owner: null });
     } catch (error) {
-      if (error instanceof JobLost) {
-        this.deps.logger.warn({ jobId: start.job.job_id }, 'restore job taken over by another process');
-        return (await this.deps.jobs.get(start.job.job_id))?.job ?? current.job;
-      }
-      this.deps.logger.error({ err: error, jobId: start.job.job_id }, 'restore job failed');
-      const problem =
-        error instanceof DomainError ? `${error.code}: ${error.message}` : 'failed with an unexpected error';
-      return this.finish(step, withError(current.job, problem), 'failed');
+      this.deps.logger.warn({ err: error, jobId: job.job_id }, 'restore job not handed back; it goes stale');
+      return job;
     }
   }
 
   /** One page: the intent saved, then worked through, then the progress saved. */
   private async pageStep(step: Step, job: RestoreJob): Promise<void> {
     let inHand = job;
+    const redo = inHand.page !== null;
     if (!inHand.page) {
       const next = await this.nextPage(inHand);
       if (!next) {
@@ -322,102 +372,97 @@ export class BulkRestore {
     }
     const page = inHand.page;
     if (!page) return;
-    const worked = await this.work(inHand, page.ids, page.at);
-    await step.save({
-      ...worked,
-      status: 'running',
-      position: page.next,
-      page: null,
-    });
+    const worked = await this.work(inHand, page, redo);
+    await step.save({ ...worked, position: page.next, page: null });
   }
 
-  /** The next page's ids and where the one after starts, or undefined at the end of the pass. */
-  private async nextPage(job: RestoreJob): Promise<{ ids: string[]; next: JobPosition } | undefined> {
+  /** The next page's ids with their entries' archival times, or undefined at the end of the pass. */
+  private async nextPage(job: RestoreJob): Promise<Omit<PageInHand, 'at'> | undefined> {
     const { position } = job;
     if ('done' in position) {
       const ids = (job.ids ?? []).slice(position.done, position.done + PAGE);
-      return ids.length === 0 ? undefined : { ids, next: { done: position.done + ids.length } };
+      if (ids.length === 0) return undefined;
+      const entries = await this.deps.index.getMany(ids);
+      return { ids, archived: archivedTimes(entries), next: { done: position.done + ids.length } };
     }
     const query = job.query ?? {};
-    if ('after' in position) {
-      const entries = await this.deps.index.list({
-        limit: PAGE,
-        byCreation: { after: position.after ?? undefined },
-        customerId: query.customer_id,
-        createdFrom: query.created_from,
-        createdBefore: query.created_to,
-      });
-      const last = entries.at(-1);
-      if (!last) return undefined;
-      const after: CreationKey = { createdAt: last.created_at, id: last.id };
-      return { ids: entries.map((entry) => entry.id), next: { after } };
-    }
-    // A later pass: the entries of each blob back from the Archive tier that match the query.
-    for (let blob = position.blob; blob < job.ready.length; blob++) {
-      const name = job.ready[blob] as string;
-      const afterId = blob === position.blob ? position.after_id : null;
-      const ids = (await allEntriesIn(this.deps.index, name))
-        .filter(
-          (entry) => matchesQuery(entry, query) && (afterId === null || compareText(entry.id, afterId) > 0),
-        )
-        .map((entry) => entry.id)
-        .sort(compareText)
-        .slice(0, PAGE);
-      const last = ids.at(-1);
-      if (last !== undefined) return { ids, next: { blob, after_id: last } };
-    }
-    return undefined;
+    const entries = await this.deps.index.list({
+      limit: PAGE,
+      byCreation: { after: position.after ?? undefined },
+      customerId: query.customer_id,
+      createdFrom: query.created_from,
+      createdBefore: query.created_to,
+    });
+    const last = entries.at(-1);
+    if (!last) return undefined;
+    const after: CreationKey = { createdAt: last.created_at, id: last.id };
+    return { ids: entries.map((entry) => entry.id), archived: archivedTimes(entries), next: { after } };
   }
 
   /**
-   * What a page's records come to, restored where they are archived and not live. `at` is when
-   * the page was taken in hand: a record live with a `restored_at` since was restored by this
-   * page's earlier attempt, cut off by a crash, and is counted restored (its entry withdrawn
-   * if the crash came before that).
+   * What a page's records come to. The first pass counts every record; a later pass restores what
+   * is still archived outside the blobs still waiting, counting only what changes. On a page done
+   * again (`redo`: the earlier attempt died or failed part way), a record live with a
+   * `restored_at` since the page was taken in hand was made live by that attempt.
    */
-  private async work(job: RestoreJob, ids: readonly string[], at: string): Promise<RestoreJob> {
+  private async work(job: RestoreJob, page: PageInHand, redo: boolean): Promise<RestoreJob> {
+    const { ids } = page;
     const later = job.pass > 1;
-    const ready = new Set(job.ready);
     const counts: RestoreCounts = { ...job.counts };
-    let problems = job;
-    const fail = (id: string, error: unknown): void => {
-      counts.failed++;
-      if (later) counts.rehydrating--;
-      const reason = error instanceof Error ? error.message : String(error);
-      problems = withError(problems, `record '${id}': ${reason}`);
+    let noted = job;
+    const note = (id: string, reason: string): void => {
+      this.deps.logger.warn({ jobId: job.job_id, recordId: id, reason }, 'restore job: record not restored');
+      noted = withError(noted, `record '${id}': ${reason}`);
     };
-    const found = await this.deps.index.getMany(ids);
-    const present = found.filter((entry): entry is StoredEntry => entry !== undefined);
-    const deleted = await this.deps.deletedAmong(present);
+    const entries = await this.deps.index.getMany(ids);
     const live = new Map(
       (await liveRecordsAmong(this.deps.live, ids)).map((record) => [record.doc.id, record]),
     );
-    const atMs = Date.parse(at);
+    // A record the index read missed and the live read too may have been archived in between:
+    // the index is asked again before the record is called not found.
+    const missed = ids.filter((id, i) => !entries[i] && !live.has(id));
+    if (missed.length > 0) {
+      const again = await this.deps.index.getMany(missed);
+      missed.forEach((id, k) => {
+        const entry = again[k];
+        if (entry) entries[ids.indexOf(id)] = entry;
+      });
+    }
+    const present = entries.filter((entry): entry is StoredEntry => entry !== undefined);
+    const deleted = await this.deps.deletedAmong(present);
     const toRead: StoredEntry[] = [];
+    const outcomes: Outcome[] = [];
     for (const [i, id] of ids.entries()) {
-      const indexed = found[i];
+      const indexed = entries[i];
       const entry = indexed && !deleted.has(id) ? indexed : undefined;
-      // A later pass takes only records of blobs back from the Archive tier.
-      if (later && (!entry || !ready.has(entry.location.blob))) continue;
       const record = live.get(id);
       if (record) {
-        if (!matchesStatus(record.doc, job.query)) continue;
-        const restoredMs = instantMs(record.doc.restored_at);
-        const ours = restoredMs !== undefined && restoredMs >= atMs;
-        if (ours) {
-          if (entry && !job.dry_run && Date.parse(entry.archived_at) <= restoredMs)
-            await withdrawUnlessChanged(this.deps.index, entry);
-          counts.restored++;
-          if (later) counts.rehydrating--;
-        } else if (!later) counts.already_live++;
+        outcomes.push(await this.alreadyLive(job, page, redo, record, entry));
         continue;
       }
       if (entry) toRead.push(entry);
-      else if (job.ids) counts.not_found++;
+      else if (job.ids && !later) counts.not_found++;
     }
-    const reads = await this.deps.reader.readMany(toRead, { rehydrate: false });
+    // A later pass leaves the blobs still waited for, and counts those given up once.
+    const reading: StoredEntry[] = [];
+    for (const entry of toRead) {
+      const { blob } = entry.location;
+      if (later && job.waiting.some((known) => known.blob === blob)) continue;
+      if (later && job.given_up.includes(blob)) {
+        if (job.ready.includes(blob)) {
+          outcomes.push('failed');
+          note(
+            entry.id,
+            `its blob stayed in the Archive tier past ${this.timing.maxWaitMs / 3_600_000} hours`,
+          );
+        }
+        continue;
+      }
+      reading.push(entry);
+    }
+    const reads = await this.deps.reader.readMany(reading, { rehydrate: false });
     const offline = new Map<string, StoredEntry[]>();
-    for (const [i, entry] of toRead.entries()) {
+    for (const [i, entry] of reading.entries()) {
       const read = reads[i] as VerifiedRecord | Error;
       if (read instanceof ArchivedOfflineError) {
         const same = offline.get(entry.location.blob) ?? [];
@@ -427,81 +472,161 @@ export class BulkRestore {
       }
       if (isPassing(read)) throw read;
       if (read instanceof Error) {
-        fail(entry.id, read);
+        // A later pass counts only what came back: other failures were counted when first met.
+        if (!later || job.ready.includes(entry.location.blob)) {
+          outcomes.push('failed');
+          note(entry.id, read.message);
+        }
         continue;
       }
       if (!matchesStatus(read.doc, job.query)) {
-        if (later) counts.rehydrating--;
+        outcomes.push('left');
         continue;
       }
       if (job.dry_run) {
-        counts.restored++;
+        outcomes.push('restored');
         continue;
       }
-      const outcome = await this.restoreOne(entry, read.doc).catch((error: unknown) => {
-        if (isPassing(error) || !(error instanceof DomainError)) throw error;
-        return error;
-      });
-      if (outcome instanceof DomainError) fail(entry.id, outcome);
-      else if (outcome === 'deleted') {
-        if (later) counts.rehydrating--;
-      } else {
-        counts[outcome]++;
-        if (later) counts.rehydrating--;
+      const outcome = await this.restoreOne(entry, read);
+      if (typeof outcome === 'string') outcomes.push(outcome);
+      else {
+        outcomes.push('failed');
+        note(entry.id, outcome.reason);
       }
     }
-    const waiting = await this.startRehydrations(job, offline);
-    // A later pass found these offline again: they were counted waiting already.
-    if (!later) for (const same of offline.values()) counts.rehydrating += same.length;
-    return { ...problems, counts, waiting };
-  }
-
-  private async restoreOne(
-    entry: StoredEntry,
-    doc: RecordDocument,
-  ): Promise<'restored' | 'already_live' | 'deleted'> {
-    const outcome = await this.deps.restorer.bringBack(entry, {
-      ...doc,
-      restored_at: this.deps.clock().toISOString(),
-    });
-    switch (outcome.kind) {
-      case 'live':
-        return 'restored';
-      case 'already-live':
-        return 'already_live';
-      case 'deleted':
-        return 'deleted';
+    const { waiting, started } = await this.waitFor(job, offline, note);
+    for (const outcome of outcomes) tally(counts, outcome, later);
+    // Offline records count once, when the first pass meets them; a blob whose rehydration could
+    // not be started (gone) counts its records failed.
+    for (const [blob, same] of offline) {
+      if (!started.has(blob)) for (let k = 0; k < same.length; k++) tally(counts, 'failed', later);
+      else if (!later) counts.rehydrating += same.length;
     }
+    return { ...noted, counts, waiting };
   }
 
   /**
-   * Starts one rehydration per blob the page met offline (a dry run starts none) and notes the
-   * blobs the job now waits for.
+   * A record found live. On a page done again, one this page's earlier attempt made live counts
+   * as restored: the entry a crash left beside it is withdrawn (unless it is a run's copy of the
+   * live record itself), and where a delete withdrew the entry first, the copy made live is
+   * deleted again, as `Restorer.bringBack` would have.
    */
-  private async startRehydrations(
+  private async alreadyLive(
     job: RestoreJob,
-    offline: Map<string, StoredEntry[]>,
-  ): Promise<WaitingBlob[]> {
-    const waiting = [...job.waiting];
-    const known = new Set(waiting.map((blob) => blob.blob));
-    for (const [blob, same] of offline) {
-      const first = same[0] as StoredEntry;
-      if (known.has(blob)) continue;
-      known.add(blob);
-      if (job.dry_run) continue;
-      await this.rehydrate(first);
-      waiting.push({ blob, probe: withoutEtag(first) });
+    page: PageInHand,
+    redo: boolean,
+    record: StoredRecord,
+    entry: StoredEntry | undefined,
+  ): Promise<Outcome> {
+    if (!matchesStatus(record.doc, job.query)) return 'skip';
+    const restoredMs = instantMs(record.doc.restored_at);
+    const ours = redo && restoredMs !== undefined && restoredMs >= Date.parse(page.at);
+    if (!ours) return job.pass > 1 ? 'skip' : 'already_live';
+    if (job.dry_run) return 'restored';
+    const id = record.doc.id;
+    if (entry) {
+      const copyOfLive = entry.sha256 === sha256Hex(canonicalBytes(record.doc));
+      if (!copyOfLive && Date.parse(entry.archived_at) <= restoredMs)
+        await withdrawUnlessChanged(this.deps.index, entry);
+      return 'restored';
     }
-    return waiting;
+    const archivedAt = page.archived[id];
+    const deletedAt = await this.deps.deletions.deletedAt(id);
+    if (archivedAt !== undefined && deletedAt !== undefined && deletedAt >= archivedAt) {
+      try {
+        await this.deps.live.delete(id, record.etag);
+        return 'left';
+      } catch (error) {
+        // Changed by a client since: that version stands.
+        if (!(error instanceof PreconditionFailedError || error instanceof NotFoundError)) throw error;
+      }
+    }
+    return 'restored';
   }
 
-  /** Starts the blob's rehydration by reading one of its records (an Azure Copy Blob, create-only). */
-  private async rehydrate(entry: StoredEntry | WaitingBlob['probe']): Promise<void> {
-    try {
-      await this.deps.reader.readBytes(entry, { rehydrate: true });
-    } catch (error) {
-      if (!(error instanceof ArchivedOfflineError)) throw error;
+  /**
+   * Makes one record live as archived plus `restored_at`. An archived version that changed under
+   * the job (archived again since) is read again, a few times at most.
+   */
+  private async restoreOne(entry: StoredEntry, read: VerifiedRecord): Promise<Outcome | { reason: string }> {
+    let current = entry;
+    let doc = read.doc;
+    for (let attempt = 0; attempt < RESTORE_ATTEMPTS; attempt++) {
+      const outcome = await this.deps.restorer.bringBack(current, {
+        ...doc,
+        restored_at: this.deps.clock().toISOString(),
+      });
+      switch (outcome.kind) {
+        case 'live':
+          return 'restored';
+        case 'already-live':
+          return 'already_live';
+        case 'deleted':
+          return 'left';
+        case 'changed':
+          break;
+      }
+      const fresh = await this.deps.index.get(entry.id);
+      if (!fresh) return 'left';
+      try {
+        doc = (await this.deps.reader.readRecord(fresh, { rehydrate: false })).doc;
+      } catch (error) {
+        if (isPassing(error) || !(error instanceof DomainError)) throw error;
+        return { reason: error.message };
+      }
+      current = fresh;
     }
+    return { reason: 'its archived version kept changing while it was being restored' };
+  }
+
+  /**
+   * Starts one rehydration per blob the page met offline (a dry run only notes the blob), up to
+   * MAX_WAITING_BLOBS waited for at once; the blobs the job now waits for, and those whose
+   * rehydration is under way (or, past the cap, will be in a later pass).
+   */
+  private async waitFor(
+    job: RestoreJob,
+    offline: Map<string, StoredEntry[]>,
+    note: (id: string, reason: string) => void,
+  ): Promise<{ waiting: WaitingBlob[]; started: Set<string> }> {
+    const waiting = [...job.waiting];
+    const started = new Set<string>();
+    const since = this.deps.clock().toISOString();
+    for (const [blob, same] of offline) {
+      if (waiting.some((known) => known.blob === blob)) {
+        started.add(blob);
+        continue;
+      }
+      if (waiting.length >= MAX_WAITING_BLOBS) {
+        started.add(blob);
+        continue;
+      }
+      if (!job.dry_run) {
+        const problem = await this.rehydrate(blob);
+        if (problem !== undefined) {
+          for (const entry of same) note(entry.id, problem);
+          continue;
+        }
+      }
+      started.add(blob);
+      waiting.push({ blob, since });
+    }
+    return { waiting, started };
+  }
+
+  /**
+   * Starts the blob's rehydration with a one-byte read (an Azure Copy Blob, create-only): why it
+   * could not, or undefined when it is under way (or the blob is online already).
+   */
+  private async rehydrate(blob: string): Promise<string | undefined> {
+    try {
+      await this.deps.store.get(blob, { offset: 0, length: 1 }, { rehydrate: true });
+    } catch (error) {
+      if (error instanceof ArchivedOfflineError) return undefined;
+      if (isPassing(error) || !(error instanceof DomainError)) throw error;
+      return error.message;
+    }
+    return undefined;
   }
 
   /** The end of a pass: done, or waiting for the blobs still offline. */
@@ -515,8 +640,8 @@ export class BulkRestore {
   }
 
   /**
-   * A waiting job: until its next check, one heartbeat; then one read of each blob it waits for.
-   * Blobs back online start the next pass.
+   * A waiting job: until its next check, heartbeats; then a one-byte read of each blob it waits
+   * for. Blobs back online, or waited for past the longest wait, start the next pass.
    */
   private async waitStep(step: Step, job: RestoreJob): Promise<void> {
     const now = this.deps.clock().getTime();
@@ -527,22 +652,17 @@ export class BulkRestore {
     }
     const waiting: WaitingBlob[] = [];
     const ready: string[] = [];
+    const givenUp: string[] = [];
     for (const blob of job.waiting) {
-      try {
-        await this.deps.reader.readBytes(blob.probe, { rehydrate: false });
-        ready.push(blob.blob);
-      } catch (error) {
-        if (error instanceof ArchivedOfflineError) {
-          // Nothing under way (a copy expired or was removed): start it again.
-          if (!error.rehydrating) await this.rehydrate(blob.probe);
-          waiting.push(blob);
-        } else if (isPassing(error)) waiting.push(blob);
-        // Gone or damaged: the pass counts its records as failed.
-        else ready.push(blob.blob);
+      if (now - Date.parse(blob.since) > this.timing.maxWaitMs) {
+        givenUp.push(blob.blob);
+        continue;
       }
+      if (await this.isOnline(blob.blob)) ready.push(blob.blob);
+      else waiting.push(blob);
     }
     const nextCheck = new Date(this.deps.clock().getTime() + this.timing.rehydrationPollMs).toISOString();
-    if (ready.length === 0) {
+    if (ready.length === 0 && givenUp.length === 0) {
       await step.save({ ...job, waiting, next_check_at: nextCheck });
       return;
     }
@@ -551,28 +671,62 @@ export class BulkRestore {
       status: 'running',
       pass: job.pass + 1,
       waiting,
-      ready,
+      ready: [...ready, ...givenUp],
+      given_up: [...job.given_up, ...givenUp],
       next_check_at: null,
-      position: job.ids ? { done: 0 } : { blob: 0, after_id: null },
+      position: job.ids ? { done: 0 } : { after: null },
     });
   }
 
   /**
+   * Whether a waited-for blob reads now. A blob gone or damaged counts as back: the pass meets
+   * its records and counts them failed. A rehydration no longer under way is started again.
+   */
+  private async isOnline(blob: string): Promise<boolean> {
+    try {
+      await this.deps.store.get(blob, { offset: 0, length: 1 }, { rehydrate: false });
+      return true;
+    } catch (error) {
+      if (isPassing(error)) return false;
+      if (!(error instanceof ArchivedOfflineError)) return true;
+      if (!error.rehydrating) return (await this.rehydrate(blob)) !== undefined;
+      return false;
+    }
+  }
+
+  /**
    * Waits `ms`, saving the job every heartbeat so nobody takes it for abandoned; ends early when
-   * the process stops or the job is cancelled.
+   * the process stops or the job is cancelled. A heartbeat a store fails is skipped.
    */
   private async pause(ms: number, step: Step): Promise<void> {
     const until = this.deps.clock().getTime() + ms;
     for (;;) {
       const left = until - this.deps.clock().getTime();
       if (left <= 0 || this.stopped()) return;
-      await Promise.race([
-        this.deps.sleep(Math.min(left, this.timing.heartbeatMs)),
-        new Promise((resolve) => {
-          this.stopping.signal.addEventListener('abort', resolve, { once: true });
-        }),
-      ]);
-      if (this.stopped() || (await step.heartbeat()).cancel) return;
+      await this.sleepUnlessStopped(Math.min(left, this.timing.heartbeatMs));
+      if (this.stopped()) return;
+      try {
+        if ((await step.heartbeat()).cancel) return;
+      } catch (error) {
+        if (!isPassing(error)) throw error;
+        this.deps.logger.warn({ err: error }, 'restore job: a heartbeat could not be saved');
+      }
+    }
+  }
+
+  private async sleepUnlessStopped(ms: number): Promise<void> {
+    const { signal } = this.stopping;
+    let wake: (() => void) | undefined;
+    const stopped = new Promise<void>((resolve) => {
+      wake = () => {
+        resolve();
+      };
+      signal.addEventListener('abort', wake, { once: true });
+    });
+    try {
+      await Promise.race([this.deps.sleep(ms), stopped]);
+    } finally {
+      if (wake) signal.removeEventListener('abort', wake);
     }
   }
 
@@ -581,40 +735,44 @@ export class BulkRestore {
     job: RestoreJob,
     status: 'succeeded' | 'failed' | 'cancelled',
   ): Promise<RestoreJob> {
-    const now = this.deps.clock().toISOString();
     const ended = await step.save({
       ...job,
       status,
-      finished_at: now,
-      owner: null,
+      finished_at: this.deps.clock().toISOString(),
       page: null,
       next_check_at: null,
       // What still waits when a job ends was restored or deleted by others meanwhile.
-      counts:
-        status === 'succeeded'
-          ? { ...job.counts, rehydrating: job.dry_run ? job.counts.rehydrating : 0 }
-          : job.counts,
+      counts: status === 'succeeded' && !job.dry_run ? { ...job.counts, rehydrating: 0 } : job.counts,
     });
-    await this.deps.audit.record({
-      actor: job.cancel?.by ?? job.created_by,
-      action: 'restore.job.end',
-      outcome: status === 'failed' ? 'failed' : 'succeeded',
-      run_id: job.job_id,
-      detail: `${status}: ${describeCounts(ended)}`,
-    });
+    await this.auditEnd(ended);
     return ended;
   }
 
+  private async auditEnd(job: RestoreJob): Promise<void> {
+    await this.deps.audit.record({
+      actor: job.cancel?.by ?? job.created_by,
+      action: 'restore.job.end',
+      outcome: job.status === 'failed' ? 'failed' : 'succeeded',
+      run_id: job.job_id,
+      detail: `${job.status}: ${describeCounts(job)}`,
+    });
+  }
+
   /**
-   * Saves the job as this process's: on a conflict, takes what others may change (a cancel) and
-   * saves again; JobLost when another process owns it now or it is gone.
+   * Saves the job as this worker's (unowned once it ends or is handed back): on a conflict, takes
+   * what others may change (a cancel) and saves again; JobLost when another worker claimed it,
+   * or it ended or went.
    */
-  private async saveOwned(current: StoredRestoreJob, job: RestoreJob): Promise<StoredRestoreJob> {
+  private async saveOwned(
+    current: StoredRestoreJob,
+    job: RestoreJob,
+    owner: JobOwner,
+  ): Promise<StoredRestoreJob> {
     let etag = current.etag;
     let next: RestoreJob = {
       ...job,
       updated_at: this.deps.clock().toISOString(),
-      owner: isFinished(job) || job.owner === null ? null : this.owner,
+      owner: isFinished(job) || job.owner === null ? null : owner,
     };
     for (let round = 0; round < SAVE_ROUNDS; round++) {
       try {
@@ -623,12 +781,32 @@ export class BulkRestore {
         if (!(error instanceof PreconditionFailedError || error instanceof NotFoundError)) throw error;
       }
       const now = await this.deps.jobs.get(job.job_id);
-      if (!now || now.job.owner?.instance !== this.owner.instance || isFinished(now.job)) throw new JobLost();
+      if (!now || now.job.owner?.claim !== owner.claim || isFinished(now.job)) throw new JobLost();
       etag = now.etag;
       next = { ...next, cancel: now.job.cancel };
     }
     throw new JobLost();
   }
+}
+
+function newOwner(): JobOwner {
+  return { claim: randomUUID(), host: hostname(), pid: process.pid };
+}
+
+/**
+ * Adds one record's outcome to the counts. In a later pass every record met was counted waiting
+ * when first met: what it comes to now leaves `rehydrating` (never below zero).
+ */
+function tally(counts: RestoreCounts, outcome: Outcome, later: boolean): void {
+  if (outcome === 'skip') return;
+  if (outcome !== 'left') counts[outcome]++;
+  if (later) counts.rehydrating = Math.max(0, counts.rehydrating - 1);
+}
+
+function archivedTimes(entries: readonly (StoredEntry | undefined)[]): Record<string, string> {
+  const times: Record<string, string> = {};
+  for (const entry of entries) if (entry) times[entry.id] = entry.archived_at;
+  return times;
 }
 
 /** Store failures a job waits out and tries again, rather than ending. */
@@ -638,68 +816,4 @@ function isPassing(error: unknown): error is StoreUnavailableError | IndexRebuil
 
 function matchesStatus(doc: RecordDocument, query: RestoreQuery | null): boolean {
   return query?.status === undefined || doc.status === query.status;
-}
-
-function matchesQuery(entry: StoredEntry, query: RestoreQuery): boolean {
-  return (
-    (query.customer_id === undefined || entry.customer_id === query.customer_id) &&
-    (query.created_from === undefined || compareText(entry.created_at, query.created_from) >= 0) &&
-    (query.created_to === undefined || compareText(entry.created_at, query.created_to) < 0)
-  );
-}
-
-/** The query or ids a request names, checked: ValidationError with one sentence per problem. */
-export function restoreTarget(request: RestoreRequest): { query: RestoreQuery | null; ids: string[] | null } {
-  const problems: string[] = [];
-  const { query, ids } = request;
-  const filters = query && Object.values(query).some((value) => value !== undefined);
-  if (ids !== undefined && filters) problems.push('give either ids or query filters, not both');
-  if (ids !== undefined) {
-    if (ids.length === 0) problems.push('ids must name at least one record');
-    if (ids.length > MAX_JOB_IDS)
-      problems.push(
-        `ids may name at most ${MAX_JOB_IDS} records; restore more with a query or in several jobs`,
-      );
-    const bad = ids.find((id) => !isValidRecordId(id));
-    if (bad !== undefined) problems.push(`ids holds '${bad.slice(0, 64)}', which is no record id`);
-    if (problems.length > 0) throw new ValidationError(problems);
-    return { query: null, ids: [...new Set(ids)] };
-  }
-  if (!filters)
-    problems.push(
-      'give ids, or at least one of customer_id, created_from, created_to and status: a job never restores the whole archive',
-    );
-  const createdFrom = timeBound('created_from', query?.created_from, problems);
-  const createdTo = timeBound('created_to', query?.created_to, problems);
-  if (createdFrom !== undefined && createdTo !== undefined && createdFrom >= createdTo)
-    problems.push('created_from must be before created_to');
-  if (query?.status !== undefined && !(RECORD_STATUSES as readonly string[]).includes(query.status))
-    problems.push(`status must be one of ${RECORD_STATUSES.join(', ')}`);
-  if (query?.customer_id !== undefined && query.customer_id.length === 0)
-    problems.push('customer_id must not be empty');
-  if (problems.length > 0) throw new ValidationError(problems);
-  return {
-    query: {
-      customer_id: query?.customer_id,
-      created_from: createdFrom,
-      created_to: createdTo,
-      status: query?.status,
-    },
-    ids: null,
-  };
-}
-
-function describeTarget(job: RestoreJob): string {
-  const what = job.ids
-    ? `${job.ids.length} ids`
-    : Object.entries(job.query ?? {})
-        .filter(([, value]) => value !== undefined)
-        .map(([key, value]) => `${key}=${String(value)}`)
-        .join(' ');
-  return `${job.dry_run ? 'dry run: ' : ''}${what}`;
-}
-
-function describeCounts(job: RestoreJob): string {
-  const c = job.counts;
-  return `restored ${c.restored}, already live ${c.already_live}, rehydrating ${c.rehydrating}, failed ${c.failed}, not found ${c.not_found}`;
 }

@@ -163,6 +163,7 @@ export class RecordService {
           case 'live':
             return { ...outcome.record, source: 'live' };
           case 'already-live':
+          case 'changed':
             return LOOK_AGAIN;
           case 'deleted':
             throw new NotFoundError(`record '${id}' was deleted while it was being updated`);

@@ -1,4 +1,4 @@
-import type { RecordDocument } from '../domain/billing-record.js';
+import { canonicalBytes, sha256Hex, type RecordDocument } from '../domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../domain/errors.js';
 import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
@@ -13,7 +13,9 @@ export type BringBackOutcome =
   /** Another request made the record live first. */
   | { kind: 'already-live' }
   /** A concurrent delete withdrew the archived copy; the record no longer exists. */
-  | { kind: 'deleted' };
+  | { kind: 'deleted' }
+  /** Another version was archived since the entry was read: nothing changed; look again. */
+  | { kind: 'changed' };
 
 /** Moves archived records back to the LiveStore. */
 export class Restorer {
@@ -42,6 +44,7 @@ export class Restorer {
           case 'live':
             return outcome.record;
           case 'already-live':
+          case 'changed':
             return LOOK_AGAIN;
           case 'deleted':
             throw new NotFoundError(`record '${id}' was deleted while it was being restored`);
@@ -70,29 +73,38 @@ export class Restorer {
       const withdrawn = await this.index.withdraw(entry.id, entry.etag);
       if (withdrawn) return { kind: 'live', record };
     } catch (error) {
-      // The archiver has archived the new live copy already (it was eligible at once): that entry stays.
-      if (error instanceof PreconditionFailedError) return { kind: 'live', record };
-      throw error;
-    }
-    if (await this.wentWithEmptiedIndex(entry)) return { kind: 'live', record };
-    // The entry vanished between our read and our withdrawal: a concurrent delete won. Undo our copy.
-    try {
-      await this.live.delete(entry.id, record.etag);
-    } catch (error) {
       if (!(error instanceof PreconditionFailedError)) throw error;
-      return { kind: 'live', record: (await this.live.get(entry.id)) ?? record };
+      // The archiver archived the new live copy already (it was eligible at once): that entry
+      // stays beside it. Any other version archived since must not be shadowed by this older one.
+      const current = await this.index.get(entry.id, { evenIfRebuilding: true });
+      if (!current || current.sha256 === sha256Hex(canonicalBytes(record.doc)))
+        return { kind: 'live', record };
+      return (await this.undo(record)) ?? { kind: 'changed' };
     }
-    return { kind: 'deleted' };
+    // The entry went since it was read. A delete notes itself before it withdraws; without such a
+    // note it went with another restore of the same record (which found this live copy and kept
+    // it) or with an index emptied for a rebuild: the copy made live stands.
+    if (!(await this.deletedSince(entry))) return { kind: 'live', record };
+    return (await this.undo(record)) ?? { kind: 'deleted' };
+  }
+
+  /** Whether a delete of the record was noted since the entry was archived. */
+  private async deletedSince(entry: StoredEntry): Promise<boolean> {
+    const deletedAt = await this.deletions.deletedAt(entry.id);
+    return deletedAt !== undefined && deletedAt >= entry.archived_at;
   }
 
   /**
-   * Whether the entry went with an index emptied for a rebuild since it was read, not with a
-   * delete (which notes itself before it withdraws): the rebuild indexes no live record again, so
-   * the copy made live stands.
+   * Deletes the live copy just made, unless it changed since (a client edited it): then that
+   * version stands and is returned.
    */
-  private async wentWithEmptiedIndex(entry: StoredEntry): Promise<boolean> {
-    if (!(await this.index.upkeep?.emptiedSince(entry.etag))) return false;
-    const deletedAt = await this.deletions.deletedAt(entry.id);
-    return deletedAt === undefined || deletedAt < entry.archived_at;
+  private async undo(record: StoredRecord): Promise<BringBackOutcome | undefined> {
+    try {
+      await this.live.delete(record.doc.id, record.etag);
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError)) throw error;
+      return { kind: 'live', record: (await this.live.get(record.doc.id)) ?? record };
+    }
+    return undefined;
   }
 }

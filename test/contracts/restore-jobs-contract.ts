@@ -45,7 +45,7 @@ export function describeRestoreJobsContract(
       expect((await current().get('j1'))?.job.counts.restored).toBe(100);
       // A second writer still holding the first version loses, and changes nothing.
       await expect(
-        current().replace({ ...created.job, owner: { instance: 'x', host: 'h', pid: 2 } }, created.etag),
+        current().replace({ ...created.job, owner: { claim: 'x', host: 'h', pid: 2 } }, created.etag),
       ).rejects.toBeInstanceOf(PreconditionFailedError);
       expect(await current().get('j1')).toEqual(saved);
       await expect(

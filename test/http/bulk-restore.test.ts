@@ -180,12 +180,13 @@ describe.each(BACKENDS)('bulk restore jobs (%s)', (backend) => {
       { id: 's-2', customer: 'c', month: 2, status: 'refunded' },
       { id: 's-3', customer: 'c', month: 3, status: 'refunded' },
     ]);
-    const dry = await finished(api, await start(api, { status: 'refunded', dry_run: true }));
+    const year = { created_from: '2025-01-01T00:00:00Z', created_to: '2026-01-01T00:00:00Z' };
+    const dry = await finished(api, await start(api, { status: 'refunded', ...year, dry_run: true }));
     expect(dry).toMatchObject({ status: 'succeeded', dry_run: true, found: 2, restored: 2 });
     expect((await harness.adapters.live.summary()).count).toBe(0);
     expect((await harness.adapters.index.summary()).count).toBe(3);
 
-    expect(await finished(api, await start(api, { status: 'refunded' }))).toMatchObject({
+    expect(await finished(api, await start(api, { status: 'refunded', ...year }))).toMatchObject({
       status: 'succeeded',
       restored: 2,
     });
@@ -213,8 +214,9 @@ describe.each(BACKENDS)('bulk restore jobs (%s)', (backend) => {
   it('refuses what is no job with one sentence per problem, and starts nothing', async () => {
     const { harness, api } = await boot();
     const refusals: [Record<string, unknown>, string][] = [
-      [{}, 'at least one of customer_id'],
-      [{ dry_run: true }, 'at least one of customer_id'],
+      [{}, 'give ids, a customer_id, or both created_from and created_to'],
+      [{ dry_run: true }, 'give ids, a customer_id, or both created_from and created_to'],
+      [{ status: 'paid', created_from: '2025-01-01T00:00:00Z' }, 'both created_from and created_to'],
       [{ ids: ['x'], customer_id: 'c' }, 'either ids or query filters'],
       [
         { created_from: '2025-02-01T00:00:00Z', created_to: '2025-01-01T00:00:00Z' },
@@ -224,7 +226,7 @@ describe.each(BACKENDS)('bulk restore jobs (%s)', (backend) => {
       [{ customer_id: 'c', after: 'x' }, 'after'],
       [{ ids: Array.from({ length: 1001 }, (_, i) => `id-${i}`) }, '1000'],
       [{ ids: [] }, 'ids'],
-      [{ status: 'lost' }, 'status'],
+      [{ customer_id: 'c', status: 'lost' }, 'status'],
     ];
     for (const [body, says] of refusals)
       expect(expectError(await api.post('/restore', body), 400, 'validation_error')).toContain(says);
@@ -248,6 +250,10 @@ describe.each(BACKENDS)('bulk restore jobs (%s)', (backend) => {
     const froze = new Promise<void>((resolve) => {
       frozen = resolve;
     });
+    let thaw!: () => void;
+    const thawed = new Promise<void>((resolve) => {
+      thaw = resolve;
+    });
     const first = await boot({
       wrap: (adapters) => ({
         ...adapters,
@@ -256,7 +262,7 @@ describe.each(BACKENDS)('bulk restore jobs (%s)', (backend) => {
             withdrawals++;
             if (withdrawals === 137) {
               frozen();
-              return new Promise(() => undefined);
+              return thawed.then(() => adapters.index.withdraw(id, ifMatch));
             }
             return adapters.index.withdraw(id, ifMatch);
           },
@@ -270,19 +276,73 @@ describe.each(BACKENDS)('bulk restore jobs (%s)', (backend) => {
     const stuck = await first.harness.services.bulkRestore.job(jobId);
     expect(stuck).toMatchObject({ status: 'running', counts: { restored: 100 } });
     expect(stuck?.page?.ids).toHaveLength(100);
-    // The process is gone: its stores close under the frozen job.
-    await first.harness.close(50);
 
-    // Another process, minutes later, finds the job abandoned and takes it over.
-    const second = await boot({ reuse: first.harness, clock: () => new Date(Date.now() + 10 * 60_000) });
+    // Another process, more than ten minutes later, finds the job abandoned and takes it over.
+    const second = await boot({ reuse: first.harness, clock: () => new Date(Date.now() + 11 * 60_000) });
     harnesses.splice(harnesses.indexOf(first.harness), 1);
     expect(await second.harness.services.bulkRestore.resumeAbandoned()).toEqual([jobId]);
     const job = await finished(second.api, jobId);
     expect(job).toMatchObject({ status: 'succeeded', found: 250, restored: 250, already_live: 0, failed: 0 });
+
+    // The first process wakes where it froze: the entry it meant to withdraw is gone, and no
+    // delete took it, so the copy it made live stands; its next save finds the job taken over.
+    thaw();
+    await first.harness.services.bulkRestore.stop();
+    await first.harness.close();
+    expect(await second.harness.services.bulkRestore.job(jobId)).toMatchObject({
+      status: 'succeeded',
+      counts: { restored: 250 },
+    });
     expect((await second.harness.adapters.live.summary()).count).toBe(250);
     expect((await second.harness.adapters.index.summary()).count).toBe(0);
     for (const { id } of records)
       expect((await second.api.get(`/billing/${id}`)).headers['x-record-source']).toBe('live');
+  });
+
+  it('two jobs over the same records at once: each record restored once, none lost', async () => {
+    const { harness, api } = await boot();
+    const records = Array.from({ length: 120 }, (_, i) => ({
+      id: `d-${i}`,
+      customer: 'cust-d',
+      month: 1 + (i % 12),
+    }));
+    await archived(api, records);
+    const [a, b] = await Promise.all([
+      start(api, { customer_id: 'cust-d' }),
+      start(api, { customer_id: 'cust-d' }),
+    ]);
+    const [jobA, jobB] = await Promise.all([finished(api, a), finished(api, b)]);
+    for (const job of [jobA, jobB]) expect(job).toMatchObject({ status: 'succeeded', failed: 0 });
+    expect(jobA.restored + jobB.restored).toBe(120);
+    expect((await harness.adapters.live.summary()).count).toBe(120);
+    expect((await harness.adapters.index.summary()).count).toBe(0);
+  });
+
+  it('a cancelled job stops before its next page; a stopped process hands its job back for another to take at once', async () => {
+    const { harness, api } = await boot();
+    await archived(api, [{ id: 'x-1', customer: 'c', month: 1 }]);
+    const owned = await harness.services.bulkRestore.create({ query: { customer_id: 'c' }, by: 'ops' });
+    const asked = await api.delete(`/restore/jobs/${owned.job.job_id}`);
+    expect(asked.statusCode, asked.body).toBe(202);
+    expect(asked.json<JobView>()).toMatchObject({ status: 'running', cancel_requested: { by: 'key:root' } });
+    const latest = await harness.adapters.restoreJobs.get(owned.job.job_id);
+    expect(await harness.services.bulkRestore.runHere(latest ?? owned)).toMatchObject({
+      status: 'cancelled',
+      counts: { restored: 0 },
+    });
+    expect(await harness.adapters.live.get('x-1')).toBeUndefined();
+
+    const handed = await harness.services.bulkRestore.create({ query: { customer_id: 'c' }, by: 'ops' });
+    await harness.services.bulkRestore.stop();
+    expect(await harness.services.bulkRestore.runHere(handed)).toMatchObject({
+      status: 'running',
+      owner: null,
+    });
+    // Another process takes it at once, without waiting for it to go stale.
+    const other = await boot({ reuse: harness });
+    harnesses.splice(harnesses.indexOf(harness), 1);
+    expect(await other.harness.services.bulkRestore.resumeAbandoned()).toEqual([handed.job.job_id]);
+    expect(await finished(other.api, handed.job.job_id)).toMatchObject({ status: 'succeeded', restored: 1 });
   });
 
   it('cancels: a job nobody works on ends at once; an ended job answers 409', async () => {

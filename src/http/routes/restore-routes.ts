@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { describeIdentity, grants, type Identity } from '../../auth/roles.js';
+import { grants, type Identity } from '../../auth/roles.js';
 import { RecordIdSchema, StatusSchema } from '../../domain/billing-record.js';
 import { NotFoundError } from '../../domain/errors.js';
 import { MAX_JOB_IDS } from '../../domain/restore-jobs.js';
@@ -127,7 +127,7 @@ export const restoreRoutes: FastifyPluginAsyncTypebox<{ bulkRestore: BulkRestore
         tags,
         summary: 'Start a bulk restore job: the archived records a query or a list of ids names, made live',
         description:
-          'Give customer_id, created_from (inclusive), created_to (exclusive) and status in any combination (at least one), or ids (at most 1000). The job runs in the background, survives a restart (another process takes it over) and never restores a record twice. Archive-tier blobs are rehydrated once each; the job waits for them (status waiting) and restores their records once they are back. dry_run counts without changing anything.',
+          'Give a customer_id or both created_from (inclusive) and created_to (exclusive), and a status if you like; or ids (at most 1000). The job runs in the background, survives a restart (another process takes it over) and never restores a record twice. Archive-tier blobs are rehydrated once each; the job waits for them (status waiting) and restores their records once they are back. dry_run counts without changing anything.',
         body: RestoreRequestSchema,
         response: {
           202: Type.Object({ job_id: Type.String(), status: Type.String(), status_url: Type.String() }),
@@ -141,7 +141,7 @@ export const restoreRoutes: FastifyPluginAsyncTypebox<{ bulkRestore: BulkRestore
         ids,
         query,
         dryRun: dry_run,
-        by: describeIdentity(callerOf(request)),
+        by: callerOf(request).id,
         requestId: request.id,
         client: request.ip,
       });
@@ -160,7 +160,7 @@ export const restoreRoutes: FastifyPluginAsyncTypebox<{ bulkRestore: BulkRestore
       schema: {
         tags,
         summary: 'Bulk restore jobs, newest first',
-        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }) }),
+        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }) }),
         response: { 200: Type.Object({ items: Type.Array(RestoreJobSchema) }) },
       },
     },
@@ -201,7 +201,7 @@ export const restoreRoutes: FastifyPluginAsyncTypebox<{ bulkRestore: BulkRestore
       },
     },
     async (request, reply) => {
-      const job = await bulkRestore.cancel(request.params.job_id, describeIdentity(callerOf(request)));
+      const job = await bulkRestore.cancel(request.params.job_id, callerOf(request).id);
       return reply.code(job.status === 'cancelled' ? 200 : 202).send(jobView(request.identity, job));
     },
   );
