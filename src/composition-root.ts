@@ -391,7 +391,7 @@ export async function createServices(
       clock,
       sleep: options.sleep ?? systemSleep,
       logger,
-      timing: { rehydrationPollMs: config.restoreRehydrationPollMs },
+      timing: { rehydrationPollMs: config.restoreRehydrationPollMs, maxWaitMs: config.restoreMaxWaitMs },
     }),
     listing: new RecordListing({
       live,

@@ -30,6 +30,7 @@ const EnvSchema = Type.Object({
   ARCHIVAL_MAX_RU_PER_SECOND: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
   ARCHIVAL_MAX_PAUSE_MINUTES: Type.Integer({ minimum: 1, maximum: 7 * 24 * 60, default: 60 }),
   RESTORE_REHYDRATION_POLL_MINUTES: Type.Integer({ minimum: 1, maximum: 24 * 60, default: 10 }),
+  RESTORE_MAX_WAIT_HOURS: Type.Integer({ minimum: 1, maximum: 30 * 24, default: 48 }),
   ARCHIVAL_SCHEDULE: Type.String({ default: DEFAULT_SCHEDULE }),
   // Comma-separated record statuses kept live however old (checked by readExcludedStatuses).
   ARCHIVAL_EXCLUDE_STATUSES: Type.String({ default: '' }),
@@ -194,6 +195,8 @@ export interface Config {
   archivalMaxPauseMs: number;
   /** How often a restore job waiting for Archive-tier blobs looks at them, in milliseconds. */
   restoreRehydrationPollMs: number;
+  /** How long a restore job waits for one blob to come back from the Archive tier, in milliseconds. */
+  restoreMaxWaitMs: number;
   /** When the server runs archival by itself (six-field cron, UTC); undefined: never. */
   archivalSchedule: string | undefined;
   /** Statuses whose records stay live however old (ARCHIVAL_EXCLUDE_STATUSES); none by default. */
@@ -278,6 +281,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     archivalMaxRequestUnitsPerSecond: valid.ARCHIVAL_MAX_RU_PER_SECOND,
     archivalMaxPauseMs: valid.ARCHIVAL_MAX_PAUSE_MINUTES * 60_000,
     restoreRehydrationPollMs: valid.RESTORE_REHYDRATION_POLL_MINUTES * 60_000,
+    restoreMaxWaitMs: valid.RESTORE_MAX_WAIT_HOURS * 60 * 60_000,
     archivalSchedule: schedule === undefined ? undefined : valid.ARCHIVAL_SCHEDULE,
     archivalExcludedStatuses: excludedStatuses,
     layout: {

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       ARCHIVAL_MAX_RU_PER_SECOND: '400',
       ARCHIVAL_MAX_PAUSE_MINUTES: '15',
       RESTORE_REHYDRATION_POLL_MINUTES: '30',
+      RESTORE_MAX_WAIT_HOURS: '12',
       API_PORT: '0',
       DATA_DIR: '/tmp/x',
     });
@@ -49,6 +50,7 @@ describe('loadConfig', () => {
       archivalMaxRequestUnitsPerSecond: 400,
       archivalMaxPauseMs: 15 * 60_000,
       restoreRehydrationPollMs: 30 * 60_000,
+      restoreMaxWaitMs: 12 * 60 * 60_000,
       apiPort: 0,
       backend: { dataDir: '/tmp/x' },
     });

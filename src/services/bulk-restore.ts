@@ -453,7 +453,7 @@ export class BulkRestore {
           outcomes.push('failed');
           note(
             entry.id,
-            `its blob stayed in the Archive tier past ${this.timing.maxWaitMs / 3_600_000} hours`,
+            `its blob stayed in the Archive tier longer than RESTORE_MAX_WAIT_HOURS (${this.timing.maxWaitMs / 3_600_000})`,
           );
         }
         continue;

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { withoutEtag } from '../../src/ports/archive-index.js';
 import type { LiveStore } from '../../src/ports/live-store.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { intercept } from '../helpers/intercept.js';
@@ -53,3 +54,50 @@ describe.each(BACKENDS)('an update or restore of an archived record racing compa
       expect(settled.ok ? 'answered ok' : String((settled as { error: unknown }).error)).toBe('answered ok');
     });
 });
+
+describe.each(BACKENDS)(
+  'a restore whose record is archived again before it withdraws the entry (%s)',
+  (backend) => {
+    let harness: Harness | undefined;
+    afterEach(async () => {
+      await harness?.destroy();
+      harness = undefined;
+    });
+
+    it('undoes its copy and looks again, rather than leave the newer entry beside an older live copy', async () => {
+      let archiveAgain: (() => Promise<unknown>) | undefined;
+      harness = await startHarness({
+        backend,
+        wrap: (adapters) => ({
+          ...adapters,
+          live: intercept<LiveStore>(adapters.live, {
+            create: async (doc) => {
+              const stored = await adapters.live.create(doc);
+              const again = archiveAgain;
+              archiveAgain = undefined;
+              await again?.();
+              return stored;
+            },
+          }),
+        }),
+      });
+      const { records, archiver } = harness.services;
+      const { index } = harness.adapters;
+      await records.create(recordBody({ id: 'v', amount: 1, created_at: daysAgo(100) }));
+      await archiver.runOnce({ olderThanDays: 0 });
+      const first = await index.get('v');
+      if (!first) throw new Error('not archived');
+      // Between the restore's live create and its withdraw, another run indexes the record anew.
+      archiveAgain = () =>
+        index.putMany([
+          { ...withoutEtag(first), archived_at: new Date().toISOString(), run_id: 'later-run' },
+        ]);
+      const restored = await records.restore('v');
+      expect(archiveAgain).toBeUndefined();
+      expect(restored.doc).toMatchObject({ id: 'v', amount: 1, restored_at: expect.any(String) as unknown });
+      expect((await records.get('v')).source).toBe('live');
+      // The entry the second look found was withdrawn: nothing archived stands beside the live record.
+      expect(await index.get('v')).toBeUndefined();
+    });
+  },
+);
