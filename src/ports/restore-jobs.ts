@@ -45,8 +45,10 @@ export interface WaitingBlob {
 export interface PageInHand {
   ids: string[];
   at: string;
-  /** When each id's entry was archived, as the page found it: a delete noted since then won. */
+  /** When each id's entry was archived, as the page found it: a delete confirmed since then won. */
   archived: Record<string, string>;
+  /** How many times the page was taken in hand: past a few, a record a store keeps failing counts as failed. */
+  attempts: number;
   /** Where the next page starts once this one is done. */
   next: JobPosition;
 }

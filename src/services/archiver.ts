@@ -33,6 +33,7 @@ import type { Layouts } from './layouts/layouts.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { AuditLog } from './audit-log.js';
 import type { HeldCopies } from './held-copies.js';
+import { DELETE_IN_FLIGHT_MS } from './deletion-claims.js';
 import { InFlight } from './in-flight.js';
 import type { MigrationGate } from './migration-gate.js';
 import type { RetentionSweep } from './retention-sweep.js';
@@ -721,13 +722,6 @@ export class Archiver {
     if (run.errors.length < MAX_NOTES) run.errors.push(message);
   }
 }
-
-/**
- * How long before a run's start a client delete may have been noted and still be landing: a
- * DELETE claims the record, notes, then deletes, giving up unless its destructive call starts
- * within 30 s of its claim; that call ends within a few minutes even on a struggling store.
- */
-const DELETE_IN_FLIGHT_MS = 5 * 60_000;
 
 function clientDeletesSince(run: RunRecord): string {
   return new Date(Date.parse(run.started_at) - DELETE_IN_FLIGHT_MS).toISOString();

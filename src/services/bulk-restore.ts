@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { canonicalBytes, sha256Hex, type RecordDocument } from '../domain/billing-record.js';
+import type { RecordDocument } from '../domain/billing-record.js';
 import type { CreationKey } from '../domain/creation-order.js';
 import {
   ArchivedOfflineError,
@@ -22,7 +22,7 @@ import {
   withError,
   type RestoreTargetInput,
 } from '../domain/restore-jobs.js';
-import { withdrawUnlessChanged, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
+import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import { liveRecordsAmong, type LiveStore, type StoredRecord } from '../ports/live-store.js';
@@ -51,6 +51,12 @@ const SAVE_ROUNDS = 5;
 
 /** Tries at one record whose archived version keeps changing under the job. */
 const RESTORE_ATTEMPTS = 3;
+
+/** Times a page is taken in hand before a record a store keeps failing counts as failed. */
+const MAX_PAGE_ATTEMPTS = 8;
+
+/** Blobs looked at between two heartbeats of a waiting job. */
+const PROBES_PER_HEARTBEAT = 200;
 
 /**
  * Blobs a job waits for at once, so the job stays far below Cosmos DB's 2 MB a document: records
@@ -208,14 +214,19 @@ export class BulkRestore {
         throw new ConflictError(`restore job '${jobId}' has ended (${job.status})`, 'job_finished');
       const now = this.deps.clock();
       const cancel = job.cancel ?? { at: now.toISOString(), by };
-      const endsNow = this.isAbandoned(job, now);
+      const abandoned = this.isAbandoned(job, now);
+      // Nobody works on it: it ends now, unless a page is in hand, which this process settles
+      // first (a dead attempt's work on it may need finishing), then ends.
+      const endsNow = abandoned && job.page === null;
+      const takesOver = abandoned && job.page !== null;
       const changed: RestoreJob = endsNow
-        ? { ...job, cancel, status: 'cancelled', finished_at: now.toISOString(), owner: null, page: null }
-        : { ...job, cancel };
+        ? { ...job, cancel, status: 'cancelled', finished_at: now.toISOString(), owner: null }
+        : { ...job, cancel, ...(takesOver && { owner: newOwner(), updated_at: now.toISOString() }) };
       try {
-        const saved = (await this.deps.jobs.replace(changed, stored.etag)).job;
-        if (endsNow) await this.auditEnd(saved);
-        return saved;
+        const saved = await this.deps.jobs.replace(changed, stored.etag);
+        if (endsNow) await this.auditEnd(saved.job);
+        if (takesOver) this.inBackground(saved);
+        return saved.job;
       } catch (error) {
         if (!(error instanceof PreconditionFailedError)) throw error;
       }
@@ -309,12 +320,16 @@ export class BulkRestore {
     };
     const step: Step = { save, heartbeat: () => save(current.job) };
     let retryMs = this.timing.retryMs;
+    let backoff = 0;
     for (;;) {
       try {
+        if (backoff > 0) await this.pause(backoff, step);
+        backoff = 0;
         const job = current.job;
         if (isFinished(job)) return job;
         if (this.stopped()) return await this.handBack(step, job);
-        if (job.cancel) return await this.finish(step, job, 'cancelled');
+        // A page in hand is done (again) first: it may hold a crashed attempt's work to settle.
+        if (job.cancel && !job.page) return await this.finish(step, job, 'cancelled');
         if (job.status === 'waiting') await this.waitStep(step, job);
         else await this.pageStep(step, job);
         retryMs = this.timing.retryMs;
@@ -329,7 +344,7 @@ export class BulkRestore {
             { err: error, jobId: start.job.job_id, retryMs },
             'restore job: a store failed; trying the step again',
           );
-          await this.pause(retryMs, step);
+          backoff = retryMs;
           retryMs = Math.min(retryMs * 2, this.timing.maxRetryMs);
           continue;
         }
@@ -362,13 +377,18 @@ export class BulkRestore {
   private async pageStep(step: Step, job: RestoreJob): Promise<void> {
     let inHand = job;
     const redo = inHand.page !== null;
-    if (!inHand.page) {
+    if (inHand.page) {
+      inHand = await step.save({ ...inHand, page: { ...inHand.page, attempts: inHand.page.attempts + 1 } });
+    } else {
       const next = await this.nextPage(inHand);
       if (!next) {
         await this.endPass(step, inHand);
         return;
       }
-      inHand = await step.save({ ...inHand, page: { ...next, at: this.deps.clock().toISOString() } });
+      inHand = await step.save({
+        ...inHand,
+        page: { ...next, at: this.deps.clock().toISOString(), attempts: 1 },
+      });
     }
     const page = inHand.page;
     if (!page) return;
@@ -377,7 +397,7 @@ export class BulkRestore {
   }
 
   /** The next page's ids with their entries' archival times, or undefined at the end of the pass. */
-  private async nextPage(job: RestoreJob): Promise<Omit<PageInHand, 'at'> | undefined> {
+  private async nextPage(job: RestoreJob): Promise<Omit<PageInHand, 'at' | 'attempts'> | undefined> {
     const { position } = job;
     if ('done' in position) {
       const ids = (job.ids ?? []).slice(position.done, position.done + PAGE);
@@ -408,6 +428,11 @@ export class BulkRestore {
   private async work(job: RestoreJob, page: PageInHand, redo: boolean): Promise<RestoreJob> {
     const { ids } = page;
     const later = job.pass > 1;
+    const waitingFor = new Set(job.waiting.map((blob) => blob.blob));
+    const ready = new Set(job.ready);
+    const givenUp = new Set(job.given_up);
+    // A page a store failed again and again: what fails it now counts against its record.
+    const lenient = page.attempts > MAX_PAGE_ATTEMPTS;
     const counts: RestoreCounts = { ...job.counts };
     let noted = job;
     const note = (id: string, reason: string): void => {
@@ -431,13 +456,16 @@ export class BulkRestore {
     const present = entries.filter((entry): entry is StoredEntry => entry !== undefined);
     const deleted = await this.deps.deletedAmong(present);
     const toRead: StoredEntry[] = [];
-    const outcomes: Outcome[] = [];
+    /** Each record's outcome, and whether it was counted waiting (its blob just came back). */
+    const outcomes: [Outcome, boolean][] = [];
+    const counted = (entry: StoredEntry | undefined): boolean =>
+      later && entry !== undefined && ready.has(entry.location.blob);
     for (const [i, id] of ids.entries()) {
       const indexed = entries[i];
       const entry = indexed && !deleted.has(id) ? indexed : undefined;
       const record = live.get(id);
       if (record) {
-        outcomes.push(await this.alreadyLive(job, page, redo, record, entry));
+        outcomes.push([await this.alreadyLive(job, page, redo, record, entry), counted(entry)]);
         continue;
       }
       if (entry) toRead.push(entry);
@@ -447,10 +475,10 @@ export class BulkRestore {
     const reading: StoredEntry[] = [];
     for (const entry of toRead) {
       const { blob } = entry.location;
-      if (later && job.waiting.some((known) => known.blob === blob)) continue;
-      if (later && job.given_up.includes(blob)) {
-        if (job.ready.includes(blob)) {
-          outcomes.push('failed');
+      if (later && waitingFor.has(blob)) continue;
+      if (later && givenUp.has(blob)) {
+        if (ready.has(blob)) {
+          outcomes.push(['failed', true]);
           note(
             entry.id,
             `its blob stayed in the Archive tier longer than RESTORE_MAX_WAIT_HOURS (${this.timing.maxWaitMs / 3_600_000})`,
@@ -470,36 +498,40 @@ export class BulkRestore {
         offline.set(entry.location.blob, same);
         continue;
       }
-      if (isPassing(read)) throw read;
+      if (isPassing(read) && !lenient) throw read;
       if (read instanceof Error) {
         // A later pass counts only what came back: other failures were counted when first met.
-        if (!later || job.ready.includes(entry.location.blob)) {
-          outcomes.push('failed');
+        if (!later || ready.has(entry.location.blob)) {
+          outcomes.push(['failed', counted(entry)]);
           note(entry.id, read.message);
         }
         continue;
       }
       if (!matchesStatus(read.doc, job.query)) {
-        outcomes.push('left');
+        outcomes.push(['left', counted(entry)]);
         continue;
       }
       if (job.dry_run) {
-        outcomes.push('restored');
+        outcomes.push(['restored', counted(entry)]);
         continue;
       }
-      const outcome = await this.restoreOne(entry, read);
-      if (typeof outcome === 'string') outcomes.push(outcome);
-      else {
-        outcomes.push('failed');
+      const outcome = await this.restoreOne(entry, read, job.query);
+      if (typeof outcome === 'string') outcomes.push([outcome, counted(entry)]);
+      else if ('offline' in outcome) {
+        const same = offline.get(outcome.offline.location.blob) ?? [];
+        same.push(outcome.offline);
+        offline.set(outcome.offline.location.blob, same);
+      } else {
+        outcomes.push(['failed', counted(entry)]);
         note(entry.id, outcome.reason);
       }
     }
     const { waiting, started } = await this.waitFor(job, offline, note);
-    for (const outcome of outcomes) tally(counts, outcome, later);
+    for (const [outcome, wasWaiting] of outcomes) tally(counts, outcome, wasWaiting);
     // Offline records count once, when the first pass meets them; a blob whose rehydration could
     // not be started (gone) counts its records failed.
     for (const [blob, same] of offline) {
-      if (!started.has(blob)) for (let k = 0; k < same.length; k++) tally(counts, 'failed', later);
+      if (!started.has(blob)) for (const entry of same) tally(counts, 'failed', counted(entry));
       else if (!later) counts.rehydrating += same.length;
     }
     return { ...noted, counts, waiting };
@@ -522,17 +554,15 @@ export class BulkRestore {
     const restoredMs = instantMs(record.doc.restored_at);
     const ours = redo && restoredMs !== undefined && restoredMs >= Date.parse(page.at);
     if (!ours) return job.pass > 1 ? 'skip' : 'already_live';
-    if (job.dry_run) return 'restored';
+    // An entry the crash left beside it stays: reads prefer the live copy, and the record's next
+    // change or archival replaces it (withdrawing it on a guess could race another restorer).
+    if (job.dry_run || entry) return 'restored';
     const id = record.doc.id;
-    if (entry) {
-      const copyOfLive = entry.sha256 === sha256Hex(canonicalBytes(record.doc));
-      if (!copyOfLive && Date.parse(entry.archived_at) <= restoredMs)
-        await withdrawUnlessChanged(this.deps.index, entry);
-      return 'restored';
-    }
+    // A delete that withdrew the entry before the attempt could, and was answered, won: the
+    // copy the attempt made live is deleted again. A note alone may be a delete that failed.
     const archivedAt = page.archived[id];
-    const deletedAt = await this.deps.deletions.deletedAt(id);
-    if (archivedAt !== undefined && deletedAt !== undefined && deletedAt >= archivedAt) {
+    const confirmedAt = await this.deps.deletions.confirmedAt(id);
+    if (archivedAt !== undefined && confirmedAt !== undefined && confirmedAt >= archivedAt) {
       try {
         await this.deps.live.delete(id, record.etag);
         return 'left';
@@ -545,10 +575,15 @@ export class BulkRestore {
   }
 
   /**
-   * Makes one record live as archived plus `restored_at`. An archived version that changed under
-   * the job (archived again since) is read again, a few times at most.
+   * Makes one record live as archived plus `restored_at`. A record whose entry changed under the
+   * job (archived again since, or put back by a retention sweep that met a hold) is looked up
+   * again as the page looked it up, a few times at most.
    */
-  private async restoreOne(entry: StoredEntry, read: VerifiedRecord): Promise<Outcome | { reason: string }> {
+  private async restoreOne(
+    entry: StoredEntry,
+    read: VerifiedRecord,
+    query: RestoreQuery | null,
+  ): Promise<Outcome | { reason: string } | { offline: StoredEntry }> {
     let current = entry;
     let doc = read.doc;
     for (let attempt = 0; attempt < RESTORE_ATTEMPTS; attempt++) {
@@ -556,24 +591,19 @@ export class BulkRestore {
         ...doc,
         restored_at: this.deps.clock().toISOString(),
       });
-      switch (outcome.kind) {
-        case 'live':
-          return 'restored';
-        case 'already-live':
-          return 'already_live';
-        case 'deleted':
-          return 'left';
-        case 'changed':
-          break;
-      }
+      if (outcome.kind === 'live') return 'restored';
+      if (outcome.kind === 'already-live') return 'already_live';
       const fresh = await this.deps.index.get(entry.id);
-      if (!fresh) return 'left';
+      if (!fresh || (await this.deps.deletedAmong([fresh])).has(fresh.id)) return 'left';
+      if (await this.deps.live.get(entry.id)) return 'already_live';
       try {
         doc = (await this.deps.reader.readRecord(fresh, { rehydrate: false })).doc;
       } catch (error) {
+        if (error instanceof ArchivedOfflineError) return { offline: fresh };
         if (isPassing(error) || !(error instanceof DomainError)) throw error;
         return { reason: error.message };
       }
+      if (!matchesStatus(doc, query)) return 'left';
       current = fresh;
     }
     return { reason: 'its archived version kept changing while it was being restored' };
@@ -590,10 +620,11 @@ export class BulkRestore {
     note: (id: string, reason: string) => void,
   ): Promise<{ waiting: WaitingBlob[]; started: Set<string> }> {
     const waiting = [...job.waiting];
+    const known = new Set(waiting.map((blob) => blob.blob));
     const started = new Set<string>();
     const since = this.deps.clock().toISOString();
     for (const [blob, same] of offline) {
-      if (waiting.some((known) => known.blob === blob)) {
+      if (known.has(blob)) {
         started.add(blob);
         continue;
       }
@@ -609,6 +640,7 @@ export class BulkRestore {
         }
       }
       started.add(blob);
+      known.add(blob);
       waiting.push({ blob, since });
     }
     return { waiting, started };
@@ -653,7 +685,8 @@ export class BulkRestore {
     const waiting: WaitingBlob[] = [];
     const ready: string[] = [];
     const givenUp: string[] = [];
-    for (const blob of job.waiting) {
+    for (const [k, blob] of job.waiting.entries()) {
+      if (k > 0 && k % PROBES_PER_HEARTBEAT === 0) await step.heartbeat();
       if (now - Date.parse(blob.since) > this.timing.maxWaitMs) {
         givenUp.push(blob.blob);
         continue;
@@ -773,6 +806,8 @@ export class BulkRestore {
       ...job,
       updated_at: this.deps.clock().toISOString(),
       owner: isFinished(job) || job.owner === null ? null : owner,
+      // A cancel is never taken back: one a heartbeat learned stays, whatever copy is saved.
+      cancel: job.cancel ?? current.job.cancel,
     };
     for (let round = 0; round < SAVE_ROUNDS; round++) {
       try {
@@ -794,13 +829,13 @@ function newOwner(): JobOwner {
 }
 
 /**
- * Adds one record's outcome to the counts. In a later pass every record met was counted waiting
- * when first met: what it comes to now leaves `rehydrating` (never below zero).
+ * Adds one record's outcome to the counts; a record counted waiting (its blob just came back)
+ * leaves `rehydrating`, never below zero.
  */
-function tally(counts: RestoreCounts, outcome: Outcome, later: boolean): void {
+function tally(counts: RestoreCounts, outcome: Outcome, wasWaiting: boolean): void {
   if (outcome === 'skip') return;
   if (outcome !== 'left') counts[outcome]++;
-  if (later) counts.rehydrating = Math.max(0, counts.rehydrating - 1);
+  if (wasWaiting) counts.rehydrating = Math.max(0, counts.rehydrating - 1);
 }
 
 function archivedTimes(entries: readonly (StoredEntry | undefined)[]): Record<string, string> {

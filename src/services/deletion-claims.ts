@@ -18,6 +18,13 @@ export const CLAIM_LIFETIME_MS = 10 * 60_000;
 export const CLAIM_DEADLINE_MS = 30_000;
 
 /**
+ * How long before an archival a client delete may have been noted and still be landing: a
+ * DELETE claims the record, notes, then deletes, giving up unless its destructive call starts
+ * within 30 s of its claim; that call ends within a few minutes even on a struggling store.
+ */
+export const DELETE_IN_FLIGHT_MS = 5 * 60_000;
+
+/**
  * How a request waits for another's claim to end: 1.6 to 3.2 s in all (jittered), longer than a
  * delete takes on a healthy store.
  */

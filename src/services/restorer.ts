@@ -6,7 +6,11 @@ import type { LiveStore, StoredRecord } from '../ports/live-store.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
 import type { DeletedDuringRun } from './deleted-during-run.js';
+import { DELETE_IN_FLIGHT_MS } from './deletion-claims.js';
 import { actWhereFound, LOOK_AGAIN } from './record-races.js';
+
+/** Withdrawals of an entry that keeps moving (the same version, elsewhere) before giving up. */
+const WITHDRAW_ROUNDS = 4;
 
 export type BringBackOutcome =
   | { kind: 'live'; record: StoredRecord }
@@ -69,29 +73,39 @@ export class Restorer {
       if (error instanceof ConflictError) return { kind: 'already-live' };
       throw error;
     }
-    try {
-      const withdrawn = await this.index.withdraw(entry.id, entry.etag);
-      if (withdrawn) return { kind: 'live', record };
-    } catch (error) {
-      if (!(error instanceof PreconditionFailedError)) throw error;
-      // The archiver archived the new live copy already (it was eligible at once): that entry
-      // stays beside it. Any other version archived since must not be shadowed by this older one.
-      const current = await this.index.get(entry.id, { evenIfRebuilding: true });
-      if (!current || current.sha256 === sha256Hex(canonicalBytes(record.doc)))
-        return { kind: 'live', record };
-      return (await this.undo(record)) ?? { kind: 'changed' };
+    const liveSha256 = sha256Hex(canonicalBytes(record.doc));
+    let current: StoredEntry | undefined = entry;
+    for (let round = 0; round < WITHDRAW_ROUNDS && current; round++) {
+      try {
+        if (await this.index.withdraw(current.id, current.etag)) return { kind: 'live', record };
+        current = undefined;
+      } catch (error) {
+        if (!(error instanceof PreconditionFailedError)) throw error;
+        current = await this.index.get(entry.id, { evenIfRebuilding: true });
+        // The archiver archived the new live copy already (it was eligible at once): that entry
+        // stays beside it.
+        if (current?.sha256 === liveSha256) return { kind: 'live', record };
+        // Another version archived since must not be shadowed by this older one; the same
+        // version moved (compaction, a held copy, a migration) is withdrawn where it is now.
+        if (current && current.sha256 !== entry.sha256)
+          return (await this.undo(record)) ?? { kind: 'changed' };
+      }
     }
+    if (current) return (await this.undo(record)) ?? { kind: 'changed' };
     // The entry went since it was read. A delete notes itself before it withdraws; without such a
-    // note it went with another restore of the same record (which found this live copy and kept
-    // it) or with an index emptied for a rebuild: the copy made live stands.
+    // note it went with an index emptied for a rebuild: the copy made live stands.
     if (!(await this.deletedSince(entry))) return { kind: 'live', record };
     return (await this.undo(record)) ?? { kind: 'deleted' };
   }
 
-  /** Whether a delete of the record was noted since the entry was archived. */
+  /**
+   * Whether a delete of the record was noted since the entry was archived, or just before (a
+   * delete noted then may still be landing, and different processes' clocks differ).
+   */
   private async deletedSince(entry: StoredEntry): Promise<boolean> {
     const deletedAt = await this.deletions.deletedAt(entry.id);
-    return deletedAt !== undefined && deletedAt >= entry.archived_at;
+    const since = new Date(Date.parse(entry.archived_at) - DELETE_IN_FLIGHT_MS).toISOString();
+    return deletedAt !== undefined && deletedAt >= since;
   }
 
   /**

@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RecordDocument } from '../../src/domain/billing-record.js';
+import { StoreUnavailableError } from '../../src/domain/errors.js';
 import type { ArchiveIndex } from '../../src/ports/archive-index.js';
+import type { ArchiveStore } from '../../src/ports/archive-store.js';
+import type { LiveStore } from '../../src/ports/live-store.js';
 import { apiClient, expectError, type ApiClient } from '../helpers/api.js';
 import { BACKENDS, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { intercept } from '../helpers/intercept.js';
@@ -343,6 +346,120 @@ describe.each(BACKENDS)('bulk restore jobs (%s)', (backend) => {
     harnesses.splice(harnesses.indexOf(harness), 1);
     expect(await other.harness.services.bulkRestore.resumeAbandoned()).toEqual([handed.job.job_id]);
     expect(await finished(other.api, handed.job.job_id)).toMatchObject({ status: 'succeeded', restored: 1 });
+  });
+
+  /** Time that passes when the job waits, and only then: its retries cost the test nothing. */
+  function fastTime() {
+    let offset = 0;
+    return {
+      clock: () => new Date(Date.now() + offset),
+      sleep: (ms: number) => {
+        offset += ms;
+        return Promise.resolve();
+      },
+    };
+  }
+
+  it('a page a store failed part way is done again: what it restored counts once, and a delete that only noted keeps nothing from it', async () => {
+    let fail: (() => Promise<void>) | undefined;
+    const { harness, api } = await boot({
+      ...fastTime(),
+      wrap: (adapters) => ({
+        ...adapters,
+        live: intercept<LiveStore>(adapters.live, {
+          create: async (doc) => {
+            if (doc.id === 'p-5' && fail) {
+              const failing = fail;
+              fail = undefined;
+              await failing();
+              throw new StoreUnavailableError('Cosmos DB: creating a record failed: connection reset');
+            }
+            return adapters.live.create(doc);
+          },
+        }),
+      }),
+    });
+    await archived(
+      api,
+      Array.from({ length: 10 }, (_, i) => ({ id: `p-${i}`, customer: 'cust-p', month: 1 + i })),
+    );
+    // Mid-page, as the store fails: a client's DELETE of p-1 (restored a moment ago) noted itself
+    // and then failed, so the note is all it left.
+    fail = () => harness.adapters.deletions.note('p-1', new Date(Date.now() + 60_000).toISOString());
+    const job = await finished(api, await start(api, { customer_id: 'cust-p' }));
+    expect(fail).toBeUndefined();
+    expect(job).toMatchObject({ status: 'succeeded', found: 10, restored: 10, already_live: 0, failed: 0 });
+    expect((await harness.adapters.live.summary()).count).toBe(10);
+    expect((await api.get('/billing/p-1')).headers['x-record-source']).toBe('live');
+    expect((await harness.adapters.index.summary()).count).toBe(0);
+  });
+
+  it('a record a store keeps failing counts as failed after a few tries, and the job ends', async () => {
+    let broken = '';
+    let tries = 0;
+    const { harness, api } = await boot({
+      ...fastTime(),
+      layout: 'record',
+      wrap: (adapters) => ({
+        ...adapters,
+        store: intercept<ArchiveStore>(adapters.store, {
+          get: (name, range, options) => {
+            if (name !== broken) return adapters.store.get(name, range, options);
+            tries++;
+            return Promise.reject(
+              new StoreUnavailableError(`Blob Storage: reading blob '${name}' failed: status 500`),
+            );
+          },
+        }),
+      }),
+    });
+    await archived(api, [
+      { id: 'b-1', customer: 'c', month: 1 },
+      { id: 'b-2', customer: 'c', month: 2 },
+    ]);
+    broken = (await harness.adapters.index.get('b-1'))?.location.blob ?? '';
+    const job = await finished(api, await start(api, { customer_id: 'c' }));
+    expect(job).toMatchObject({ status: 'succeeded', found: 2, restored: 1, failed: 1 });
+    expect(job.errors[0]).toContain("record 'b-1'");
+    // Eight tries waited out as an outage, then the ninth counts it.
+    expect(tries).toBe(9);
+    expect(await harness.adapters.index.get('b-1')).toBeDefined();
+    expect(await harness.adapters.live.get('b-2')).toBeDefined();
+  });
+
+  it('cancelling a job abandoned with a page in hand settles that page first, then ends it', async () => {
+    const { harness, api } = await boot();
+    await archived(api, [
+      { id: 'h-1', customer: 'c', month: 1 },
+      { id: 'h-2', customer: 'c', month: 2 },
+      { id: 'h-3', customer: 'c', month: 3 },
+    ]);
+    const entries = await harness.adapters.index.getMany(['h-1', 'h-2']);
+    // A worker took h-1 and h-2 in hand, made h-1 live, and died before its withdraw.
+    const stored = await harness.services.bulkRestore.create({ query: { customer_id: 'c' }, by: 'ops' });
+    const at = new Date().toISOString();
+    const h1 = (await api.get('/billing/h-1')).json<RecordDocument>();
+    await harness.adapters.live.create({ ...h1, restored_at: new Date(Date.now() + 1).toISOString() });
+    await harness.adapters.restoreJobs.replace(
+      {
+        ...stored.job,
+        owner: null,
+        page: {
+          ids: ['h-1', 'h-2'],
+          at,
+          archived: Object.fromEntries(entries.map((entry) => [entry?.id ?? '', entry?.archived_at ?? ''])),
+          next: { after: { createdAt: entries[1]?.created_at ?? '', id: 'h-2' } },
+          attempts: 1,
+        },
+      },
+      stored.etag,
+    );
+    const asked = await api.delete(`/restore/jobs/${stored.job.job_id}`);
+    expect(asked.statusCode, asked.body).toBe(202);
+    expect(await finished(api, stored.job.job_id)).toMatchObject({ status: 'cancelled', restored: 2 });
+    // The page in hand was finished; the page after it never started.
+    expect(await harness.adapters.live.get('h-2')).toBeDefined();
+    expect(await harness.adapters.live.get('h-3')).toBeUndefined();
   });
 
   it('cancels: a job nobody works on ends at once; an ended job answers 409', async () => {

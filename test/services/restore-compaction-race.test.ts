@@ -52,6 +52,8 @@ describe.each(BACKENDS)('an update or restore of an archived record racing compa
       const after = await records.get('keep').catch((error: unknown) => error);
       expect(after).toMatchObject({ doc: { id: 'keep' } });
       expect(settled.ok ? 'answered ok' : String((settled as { error: unknown }).error)).toBe('answered ok');
+      // The entry the compaction moved was the same version: withdrawn where it went, none left beside the live record.
+      expect(await harness.adapters.index.get('keep')).toBeUndefined();
     });
 });
 
