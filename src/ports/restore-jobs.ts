@@ -45,8 +45,11 @@ export interface WaitingBlob {
 export interface PageInHand {
   ids: string[];
   at: string;
-  /** When each id's entry was archived, as the page found it: a delete confirmed since then won. */
-  archived: Record<string, string>;
+  /**
+   * Each id's entry as the page found it: the version it restores (an entry holding another
+   * version is never withdrawn for it), and when it was archived (a delete confirmed since won).
+   */
+  archived: Record<string, { archived_at: string; sha256: string }>;
   /** How many times the page was taken in hand: past a few, a record a store keeps failing counts as failed. */
   attempts: number;
   /** Where the next page starts once this one is done. */

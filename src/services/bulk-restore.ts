@@ -22,7 +22,7 @@ import {
   withError,
   type RestoreTargetInput,
 } from '../domain/restore-jobs.js';
-import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
+import { withdrawUnlessChanged, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
 import type { ArchiveStore } from '../ports/archive-store.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import { liveRecordsAmong, type LiveStore, type StoredRecord } from '../ports/live-store.js';
@@ -403,7 +403,7 @@ export class BulkRestore {
       const ids = (job.ids ?? []).slice(position.done, position.done + PAGE);
       if (ids.length === 0) return undefined;
       const entries = await this.deps.index.getMany(ids);
-      return { ids, archived: archivedTimes(entries), next: { done: position.done + ids.length } };
+      return { ids, archived: archivedVersions(entries), next: { done: position.done + ids.length } };
     }
     const query = job.query ?? {};
     const entries = await this.deps.index.list({
@@ -416,7 +416,7 @@ export class BulkRestore {
     const last = entries.at(-1);
     if (!last) return undefined;
     const after: CreationKey = { createdAt: last.created_at, id: last.id };
-    return { ids: entries.map((entry) => entry.id), archived: archivedTimes(entries), next: { after } };
+    return { ids: entries.map((entry) => entry.id), archived: archivedVersions(entries), next: { after } };
   }
 
   /**
@@ -554,13 +554,18 @@ export class BulkRestore {
     const restoredMs = instantMs(record.doc.restored_at);
     const ours = redo && restoredMs !== undefined && restoredMs >= Date.parse(page.at);
     if (!ours) return job.pass > 1 ? 'skip' : 'already_live';
-    // An entry the crash left beside it stays: reads prefer the live copy, and the record's next
-    // change or archival replaces it (withdrawing it on a guess could race another restorer).
-    if (job.dry_run || entry) return 'restored';
+    if (job.dry_run) return 'restored';
     const id = record.doc.id;
+    if (entry) {
+      // The entry the crash left beside it, when it still holds the version the page restored, is
+      // withdrawn (unless it changes meanwhile). Any other version stays: a run's copy of the
+      // live record, archived since, or a version that must not be lost to an older one.
+      if (entry.sha256 === page.archived[id]?.sha256) await withdrawUnlessChanged(this.deps.index, entry);
+      return 'restored';
+    }
     // A delete that withdrew the entry before the attempt could, and was answered, won: the
     // copy the attempt made live is deleted again. A note alone may be a delete that failed.
-    const archivedAt = page.archived[id];
+    const archivedAt = page.archived[id]?.archived_at;
     const confirmedAt = await this.deps.deletions.confirmedAt(id);
     if (archivedAt !== undefined && confirmedAt !== undefined && confirmedAt >= archivedAt) {
       try {
@@ -838,10 +843,11 @@ function tally(counts: RestoreCounts, outcome: Outcome, wasWaiting: boolean): vo
   if (wasWaiting) counts.rehydrating = Math.max(0, counts.rehydrating - 1);
 }
 
-function archivedTimes(entries: readonly (StoredEntry | undefined)[]): Record<string, string> {
-  const times: Record<string, string> = {};
-  for (const entry of entries) if (entry) times[entry.id] = entry.archived_at;
-  return times;
+function archivedVersions(entries: readonly (StoredEntry | undefined)[]): PageInHand['archived'] {
+  const versions: PageInHand['archived'] = {};
+  for (const entry of entries)
+    if (entry) versions[entry.id] = { archived_at: entry.archived_at, sha256: entry.sha256 };
+  return versions;
 }
 
 /** Store failures a job waits out and tries again, rather than ending. */

@@ -447,7 +447,12 @@ describe.each(BACKENDS)('bulk restore jobs (%s)', (backend) => {
         page: {
           ids: ['h-1', 'h-2'],
           at,
-          archived: Object.fromEntries(entries.map((entry) => [entry?.id ?? '', entry?.archived_at ?? ''])),
+          archived: Object.fromEntries(
+            entries.map((entry) => [
+              entry?.id ?? '',
+              { archived_at: entry?.archived_at ?? '', sha256: entry?.sha256 ?? '' },
+            ]),
+          ),
           next: { after: { createdAt: entries[1]?.created_at ?? '', id: 'h-2' } },
           attempts: 1,
         },
