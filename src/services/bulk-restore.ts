@@ -40,6 +40,7 @@ import type { ArchiveReader, VerifiedRecord } from './archive-reader.js';
 import type { AuditLog } from './audit-log.js';
 import type { Clock, Sleep } from './clock.js';
 import type { DeletedDuringRuns } from './deleted-during-run.js';
+import { DELETE_IN_FLIGHT_MS } from './deletion-claims.js';
 import { InFlight } from './in-flight.js';
 import type { Restorer } from './restorer.js';
 
@@ -57,6 +58,9 @@ const MAX_PAGE_ATTEMPTS = 8;
 
 /** Blobs looked at between two heartbeats of a waiting job. */
 const PROBES_PER_HEARTBEAT = 200;
+
+/** Records restored between two heartbeats of a page. */
+const RECORDS_PER_HEARTBEAT = 25;
 
 /**
  * Blobs a job waits for at once, so the job stays far below Cosmos DB's 2 MB a document: records
@@ -329,7 +333,8 @@ export class BulkRestore {
         if (isFinished(job)) return job;
         if (this.stopped()) return await this.handBack(step, job);
         // A page in hand is done (again) first: it may hold a crashed attempt's work to settle.
-        if (job.cancel && !job.page) return await this.finish(step, job, 'cancelled');
+        if (job.cancel && (!job.page || job.page.attempts > MAX_PAGE_ATTEMPTS))
+          return await this.finish(step, unsettled(job), 'cancelled');
         if (job.status === 'waiting') await this.waitStep(step, job);
         else await this.pageStep(step, job);
         retryMs = this.timing.retryMs;
@@ -392,7 +397,7 @@ export class BulkRestore {
     }
     const page = inHand.page;
     if (!page) return;
-    const worked = await this.work(inHand, page, redo);
+    const worked = await this.work(inHand, page, redo, step);
     await step.save({ ...worked, position: page.next, page: null });
   }
 
@@ -425,8 +430,10 @@ export class BulkRestore {
    * again (`redo`: the earlier attempt died or failed part way), a record live with a
    * `restored_at` since the page was taken in hand was made live by that attempt.
    */
-  private async work(job: RestoreJob, page: PageInHand, redo: boolean): Promise<RestoreJob> {
+  private async work(job: RestoreJob, page: PageInHand, redo: boolean, step: Step): Promise<RestoreJob> {
     const { ids } = page;
+    // A cancelled job only settles what the page's earlier attempt did: it restores nothing new.
+    const settleOnly = job.cancel !== null;
     const later = job.pass > 1;
     const waitingFor = new Set(job.waiting.map((blob) => blob.blob));
     const ready = new Set(job.ready);
@@ -465,7 +472,7 @@ export class BulkRestore {
       const entry = indexed && !deleted.has(id) ? indexed : undefined;
       const record = live.get(id);
       if (record) {
-        outcomes.push([await this.alreadyLive(job, page, redo, record, entry), counted(entry)]);
+        outcomes.push([await this.alreadyLive(job, page, redo, record, entry, note), counted(entry)]);
         continue;
       }
       if (entry) toRead.push(entry);
@@ -488,7 +495,15 @@ export class BulkRestore {
       }
       reading.push(entry);
     }
+    if (settleOnly) {
+      for (const [outcome, wasWaiting] of outcomes) tally(counts, outcome, wasWaiting);
+      return { ...noted, counts };
+    }
     const reads = await this.deps.reader.readMany(reading, { rehydrate: false });
+    // Every read failing alike is the store out, not these records: waited out a while longer.
+    const refused = reads.filter(isPassing);
+    if (refused.length > 0 && refused.length === reads.length && page.attempts <= MAX_PAGE_ATTEMPTS * 3)
+      throw refused[0] as Error;
     const offline = new Map<string, StoredEntry[]>();
     for (const [i, entry] of reading.entries()) {
       const read = reads[i] as VerifiedRecord | Error;
@@ -515,6 +530,7 @@ export class BulkRestore {
         outcomes.push(['restored', counted(entry)]);
         continue;
       }
+      if (i > 0 && i % RECORDS_PER_HEARTBEAT === 0) await step.heartbeat();
       const outcome = await this.restoreOne(entry, read, job.query);
       if (typeof outcome === 'string') outcomes.push([outcome, counted(entry)]);
       else if ('offline' in outcome) {
@@ -531,8 +547,9 @@ export class BulkRestore {
     // Offline records count once, when the first pass meets them; a blob whose rehydration could
     // not be started (gone) counts its records failed.
     for (const [blob, same] of offline) {
-      if (!started.has(blob)) for (const entry of same) tally(counts, 'failed', counted(entry));
-      else if (!later) counts.rehydrating += same.length;
+      if (!started.has(blob)) {
+        for (const entry of same) if (!later || counted(entry)) tally(counts, 'failed', counted(entry));
+      } else if (!later) counts.rehydrating += same.length;
     }
     return { ...noted, counts, waiting };
   }
@@ -549,6 +566,7 @@ export class BulkRestore {
     redo: boolean,
     record: StoredRecord,
     entry: StoredEntry | undefined,
+    note: (id: string, reason: string) => void,
   ): Promise<Outcome> {
     if (!matchesStatus(record.doc, job.query)) return 'skip';
     const restoredMs = instantMs(record.doc.restored_at);
@@ -575,6 +593,16 @@ export class BulkRestore {
         // Changed by a client since: that version stands.
         if (!(error instanceof PreconditionFailedError || error instanceof NotFoundError)) throw error;
       }
+    } else if (archivedAt !== undefined) {
+      // Noted and never confirmed: a delete that failed, or one whose confirmation was lost. The
+      // record stays live; someone should look.
+      const deletedAt = await this.deps.deletions.deletedAt(id);
+      const since = new Date(Date.parse(archivedAt) - DELETE_IN_FLIGHT_MS).toISOString();
+      if (deletedAt !== undefined && deletedAt >= since)
+        note(
+          id,
+          'restored, though a delete of it was noted and never confirmed: check whether it was meant to go',
+        );
     }
     return 'restored';
   }
@@ -827,6 +855,16 @@ export class BulkRestore {
     }
     throw new JobLost();
   }
+}
+
+/** A cancelled job whose page in hand could not be settled: the page dropped, its ids noted. */
+function unsettled(job: RestoreJob): RestoreJob {
+  if (!job.page) return job;
+  const ids = job.page.ids;
+  return withError(
+    { ...job, page: null },
+    `cancelled with a page a store kept failing: ${ids.length} records from '${ids[0] ?? ''}' were not settled; verify them`,
+  );
 }
 
 function newOwner(): JobOwner {

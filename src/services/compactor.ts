@@ -187,9 +187,9 @@ class CompactionPass {
     // Each entry moves only while it is still the one read: a delete, restore or update meanwhile
     // wins, and its record's copy in the new segment is dead from the start. An entry whose record
     // a restore or update has just made live moves all the same: that request's conditional
-    // withdrawal then fails, and it keeps its live copy beside the moved entry, which reads ignore
-    // and the record's next change or archival replaces (withdrawing it here instead made the
-    // request take the move for a delete and drop its live copy: the record was lost).
+    // withdrawal then fails, finds the same bytes moved, and withdraws the entry where it went
+    // (withdrawing it here instead made the request take the move for a delete and drop its live
+    // copy: the record was lost).
     const moved = await pMap(
       sealed.entries.map((entry, i) => ({ entry, from: sealed.tags[i]?.entry })),
       ({ entry, from }) =>

@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import { canonicalBytes, sha256Hex, type RecordDocument } from '../domain/billing-record.js';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../domain/errors.js';
 import type { ArchiveIndex, StoredEntry } from '../ports/archive-index.js';
@@ -11,6 +12,10 @@ import { actWhereFound, LOOK_AGAIN } from './record-races.js';
 
 /** Withdrawals of an entry that keeps moving (the same version, elsewhere) before giving up. */
 const WITHDRAW_ROUNDS = 4;
+
+/** How long a restore that lost its entry to a delete waits for the delete's confirmation. */
+const CONFIRM_LOOKS = 10;
+const CONFIRM_LOOK_MS = 200;
 
 export type BringBackOutcome =
   | { kind: 'live'; record: StoredRecord }
@@ -92,10 +97,24 @@ export class Restorer {
       }
     }
     if (current) return (await this.undo(record)) ?? { kind: 'changed' };
-    // The entry went since it was read. A delete notes itself before it withdraws; without such a
-    // note it went with an index emptied for a rebuild: the copy made live stands.
-    if (!(await this.deletedSince(entry))) return { kind: 'live', record };
+    // The entry went since it was read. A delete notes itself before it withdraws and confirms
+    // right after; without a note it went with an index emptied for a rebuild, and with a note
+    // never confirmed the delete failed and the entry went another way (another restore): the
+    // copy made live stands.
+    if (!(await this.deletedSince(entry)) || !(await this.confirmedSoon(entry)))
+      return { kind: 'live', record };
     return (await this.undo(record)) ?? { kind: 'deleted' };
+  }
+
+  /** Whether a delete since the entry was archived is confirmed, or is within a moment. */
+  private async confirmedSoon(entry: StoredEntry): Promise<boolean> {
+    const since = new Date(Date.parse(entry.archived_at) - DELETE_IN_FLIGHT_MS).toISOString();
+    for (let look = 0; look < CONFIRM_LOOKS; look++) {
+      const confirmedAt = await this.deletions.confirmedAt(entry.id);
+      if (confirmedAt !== undefined && confirmedAt >= since) return true;
+      await wait(CONFIRM_LOOK_MS);
+    }
+    return false;
   }
 
   /**

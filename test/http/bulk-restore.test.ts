@@ -389,6 +389,10 @@ describe.each(BACKENDS)('bulk restore jobs (%s)', (backend) => {
     const job = await finished(api, await start(api, { customer_id: 'cust-p' }));
     expect(fail).toBeUndefined();
     expect(job).toMatchObject({ status: 'succeeded', found: 10, restored: 10, already_live: 0, failed: 0 });
+    // It stays live, and the job says a delete of it was noted and never confirmed.
+    expect(job.errors).toEqual([
+      expect.stringContaining("record 'p-1': restored, though a delete of it was noted"),
+    ]);
     expect((await harness.adapters.live.summary()).count).toBe(10);
     expect((await api.get('/billing/p-1')).headers['x-record-source']).toBe('live');
     expect((await harness.adapters.index.summary()).count).toBe(0);
@@ -427,7 +431,7 @@ describe.each(BACKENDS)('bulk restore jobs (%s)', (backend) => {
     expect(await harness.adapters.live.get('b-2')).toBeDefined();
   });
 
-  it('cancelling a job abandoned with a page in hand settles that page first, then ends it', async () => {
+  it('cancelling a job abandoned with a page in hand settles what its attempt did, restores nothing new, and ends it', async () => {
     const { harness, api } = await boot();
     await archived(api, [
       { id: 'h-1', customer: 'c', month: 1 },
@@ -461,9 +465,10 @@ describe.each(BACKENDS)('bulk restore jobs (%s)', (backend) => {
     );
     const asked = await api.delete(`/restore/jobs/${stored.job.job_id}`);
     expect(asked.statusCode, asked.body).toBe(202);
-    expect(await finished(api, stored.job.job_id)).toMatchObject({ status: 'cancelled', restored: 2 });
-    // The page in hand was finished; the page after it never started.
-    expect(await harness.adapters.live.get('h-2')).toBeDefined();
+    expect(await finished(api, stored.job.job_id)).toMatchObject({ status: 'cancelled', restored: 1 });
+    // The attempt's h-1 is settled: counted, its entry withdrawn. Nothing else was restored.
+    expect(await harness.adapters.index.get('h-1')).toBeUndefined();
+    expect(await harness.adapters.live.get('h-2')).toBeUndefined();
     expect(await harness.adapters.live.get('h-3')).toBeUndefined();
   });
 

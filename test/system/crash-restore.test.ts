@@ -24,7 +24,7 @@ const ROUNDS = { embedded: 3, azure: 2 } as const;
 type Landing = 'before its first write' | 'between the live copy and the withdrawal' | 'after its last write';
 
 /**
- * Kills the real CLI's `restore <id>` (one record a process: there is no bulk form) with SIGKILL at
+ * Kills the real CLI's `restore <id>` (one record a process; the bulk form: crash-bulk-restore) with SIGKILL at
  * random instants, mostly once its live copy shows, then checks that every record reads back
  * exactly once, as before the restore or exactly as the restore makes it.
  */
