@@ -9,9 +9,8 @@ import {
   INDEX_ROOT_PREFIX,
   parseIndexRoot,
 } from '../../src/domain/index-root.js';
-import type { LiveStore } from '../../src/ports/live-store.js';
 import { apiClient, type ApiClient } from '../helpers/api.js';
-import { intercept } from '../helpers/intercept.js';
+import { afterLiveCreate, type ArmedStep } from '../helpers/intercept.js';
 import { BACKENDS, blobNames, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 
 /**
@@ -389,40 +388,25 @@ describe.each(BACKENDS)('the API on the blob-native archive index (%s)', (backen
   });
 
   it('a restore overtaken by a whole rebuild keeps the record it made live', async () => {
-    const armed = { on: false };
-    const raced = await startHarness({
-      backend,
-      layout: 'segment',
-      env,
-      wrap: (adapters) => ({
-        ...adapters,
-        // Between the restore's live copy and its withdrawal, a rebuild empties the index.
-        live: intercept<LiveStore>(adapters.live, {
-          create: async (doc) => {
-            const stored = await adapters.live.create(doc);
-            if (armed.on) {
-              armed.on = false;
-              await adapters.index.upkeep?.beginRebuild({
-                started_at: new Date().toISOString(),
-                by: 'repair-racing',
-              });
-              // It even ends before the restore withdraws: the withdrawal meets an index that is
-              // no longer marked, and must still not take the empty answer for a delete.
-              await adapters.index.upkeep?.endRebuild();
-            }
-            return stored;
-          },
-        }),
-      }),
-    });
+    const armed: ArmedStep = {};
+    const raced = await startHarness({ backend, layout: 'segment', env, wrap: afterLiveCreate(armed) });
     try {
       const racedApi = apiClient(raced.app);
       for (const id of ['raced-0', 'raced-1'])
         await racedApi.post('/billing', recordBody({ id, created_at: daysAgo(200) }));
       await racedApi.post('/archive/sync');
-      armed.on = true;
+      // Between the restore's live copy and its withdrawal, a rebuild empties the index.
+      armed.next = async () => {
+        await raced.adapters.index.upkeep?.beginRebuild({
+          started_at: new Date().toISOString(),
+          by: 'repair-racing',
+        });
+        // It even ends before the restore withdraws: the withdrawal meets an index that is no
+        // longer marked, and must still not take the empty answer for a delete.
+        await raced.adapters.index.upkeep?.endRebuild();
+      };
       expect((await racedApi.post('/restore/raced-0')).statusCode).toBe(200);
-      expect(armed.on).toBe(false);
+      expect(armed.next).toBeUndefined();
       expect(await raced.adapters.live.get('raced-0')).toBeDefined();
       const report = await raced.services.verifier.verify({ repair: true });
       expect(report, JSON.stringify(report)).toMatchObject({ ok: true, repaired: { entries_rebuilt: 1 } });

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { withoutEtag } from '../../src/ports/archive-index.js';
-import type { LiveStore } from '../../src/ports/live-store.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
-import { intercept } from '../helpers/intercept.js';
+import { afterLiveCreate, type ArmedStep } from '../helpers/intercept.js';
 
 describe.each(BACKENDS)('an update or restore of an archived record racing compaction (%s)', (backend) => {
   let harness: Harness | undefined;
@@ -13,23 +12,8 @@ describe.each(BACKENDS)('an update or restore of an archived record racing compa
 
   for (const action of ['update', 'restore'] as const)
     it(`${action}: the record survives a compaction that lands between its live create and its withdraw`, async () => {
-      const late: { compact?: () => Promise<unknown> } = {};
-      harness = await startHarness({
-        backend,
-        layout: 'segment',
-        wrap: (adapters) => ({
-          ...adapters,
-          live: intercept<LiveStore>(adapters.live, {
-            create: async (doc) => {
-              const stored = await adapters.live.create(doc);
-              const compact = late.compact;
-              late.compact = undefined;
-              await compact?.();
-              return stored;
-            },
-          }),
-        }),
-      });
+      const late: ArmedStep = {};
+      harness = await startHarness({ backend, layout: 'segment', wrap: afterLiveCreate(late) });
       const { records, archiver, compactor } = harness.services;
       await records.create(recordBody({ id: 'keep', amount: 1, created_at: daysAgo(100) }));
       await records.create(recordBody({ id: 'gone', amount: 2, created_at: daysAgo(100) }));
@@ -38,7 +22,7 @@ describe.each(BACKENDS)('an update or restore of an archived record racing compa
       const archived = await records.get('keep');
       expect(archived.source).toBe('archive');
 
-      late.compact = () => compactor.compact({ minDeadShare: 0.5 });
+      late.next = () => compactor.compact({ minDeadShare: 0.5 });
       const outcome =
         action === 'update'
           ? records.replace('keep', { ...archived.doc, amount: 99 }, undefined)
@@ -47,7 +31,7 @@ describe.each(BACKENDS)('an update or restore of an archived record racing compa
         (view) => ({ ok: true as const, view }),
         (error: unknown) => ({ ok: false as const, error }),
       );
-      expect(late.compact).toBeUndefined();
+      expect(late.next).toBeUndefined();
       // Whatever the request answered, the record must still exist: before or after the change.
       const after = await records.get('keep').catch((error: unknown) => error);
       expect(after).toMatchObject({ doc: { id: 'keep' } });
@@ -67,22 +51,8 @@ describe.each(BACKENDS)(
     });
 
     it('undoes its copy and looks again, rather than leave the newer entry beside an older live copy', async () => {
-      let archiveAgain: (() => Promise<unknown>) | undefined;
-      harness = await startHarness({
-        backend,
-        wrap: (adapters) => ({
-          ...adapters,
-          live: intercept<LiveStore>(adapters.live, {
-            create: async (doc) => {
-              const stored = await adapters.live.create(doc);
-              const again = archiveAgain;
-              archiveAgain = undefined;
-              await again?.();
-              return stored;
-            },
-          }),
-        }),
-      });
+      const late: ArmedStep = {};
+      harness = await startHarness({ backend, wrap: afterLiveCreate(late) });
       const { records, archiver } = harness.services;
       const { index } = harness.adapters;
       await records.create(recordBody({ id: 'v', amount: 1, created_at: daysAgo(100) }));
@@ -90,12 +60,12 @@ describe.each(BACKENDS)(
       const first = await index.get('v');
       if (!first) throw new Error('not archived');
       // Between the restore's live create and its withdraw, another run indexes the record anew.
-      archiveAgain = () =>
+      late.next = () =>
         index.putMany([
           { ...withoutEtag(first), archived_at: new Date().toISOString(), run_id: 'later-run' },
         ]);
       const restored = await records.restore('v');
-      expect(archiveAgain).toBeUndefined();
+      expect(late.next).toBeUndefined();
       expect(restored.doc).toMatchObject({ id: 'v', amount: 1, restored_at: expect.any(String) as unknown });
       expect((await records.get('v')).source).toBe('live');
       // The entry the second look found was withdrawn: nothing archived stands beside the live record.
