@@ -443,7 +443,7 @@ export class BulkRestore {
     const counts: RestoreCounts = { ...job.counts };
     let noted = job;
     const note = (id: string, reason: string): void => {
-      this.deps.logger.warn({ jobId: job.job_id, recordId: id, reason }, 'restore job: record not restored');
+      this.deps.logger.warn({ jobId: job.job_id, recordId: id, reason }, 'restore job: a record to look at');
       noted = withError(noted, `record '${id}': ${reason}`);
     };
     const entries = await this.deps.index.getMany(ids);
