@@ -206,8 +206,9 @@ export class BulkRestore {
   }
 
   /**
-   * Cancels a job: its worker stops before its next page (what it restored stays live); a job
-   * nobody works on ends at once. ConflictError `job_finished` once it has ended.
+   * Cancels a job: its worker stops before its next page (what it restored stays live). A job
+   * nobody works on ends at once, or, left with a page in hand, once this process has settled
+   * what that page's attempt did. ConflictError `job_finished` once it has ended.
    */
   async cancel(jobId: string, by: string): Promise<RestoreJob> {
     for (let round = 0; round < SAVE_ROUNDS; round++) {
