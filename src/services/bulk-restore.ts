@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import pMap from 'p-map';
 import type { Logger } from 'pino';
 import type { RecordDocument } from '../domain/billing-record.js';
 import type { CreationKey } from '../domain/creation-order.js';
@@ -61,6 +62,9 @@ const PROBES_PER_HEARTBEAT = 200;
 
 /** Records restored between two heartbeats of a page. */
 const RECORDS_PER_HEARTBEAT = 25;
+
+/** Records a page restores at once: each is a few requests to the stores, independent of the others. */
+const RESTORES_AT_ONCE = 8;
 
 /**
  * Blobs a job waits for at once, so the job stays far below Cosmos DB's 2 MB a document: records
@@ -506,6 +510,7 @@ export class BulkRestore {
     if (refused.length > 0 && refused.length === reads.length && page.attempts <= MAX_PAGE_ATTEMPTS * 3)
       throw refused[0] as Error;
     const offline = new Map<string, StoredEntry[]>();
+    const toRestore: { entry: StoredEntry; read: VerifiedRecord }[] = [];
     for (const [i, entry] of reading.entries()) {
       const read = reads[i] as VerifiedRecord | Error;
       if (read instanceof ArchivedOfflineError) {
@@ -531,17 +536,27 @@ export class BulkRestore {
         outcomes.push(['restored', counted(entry)]);
         continue;
       }
-      if (i > 0 && i % RECORDS_PER_HEARTBEAT === 0) await step.heartbeat();
-      const outcome = await this.restoreOne(entry, read, job.query);
-      if (typeof outcome === 'string') outcomes.push([outcome, counted(entry)]);
-      else if ('offline' in outcome) {
-        const same = offline.get(outcome.offline.location.blob) ?? [];
-        same.push(outcome.offline);
-        offline.set(outcome.offline.location.blob, same);
-      } else {
-        outcomes.push(['failed', counted(entry)]);
-        note(entry.id, outcome.reason);
-      }
+      toRestore.push({ entry, read });
+    }
+    // Records are independent: a few at once, and a heartbeat between batches.
+    for (let from = 0; from < toRestore.length; from += RECORDS_PER_HEARTBEAT) {
+      if (from > 0) await step.heartbeat();
+      const batch = toRestore.slice(from, from + RECORDS_PER_HEARTBEAT);
+      const restored = await pMap(batch, ({ entry, read }) => this.restoreOne(entry, read, job.query), {
+        concurrency: RESTORES_AT_ONCE,
+      });
+      batch.forEach(({ entry }, k) => {
+        const outcome = restored[k] as Awaited<ReturnType<BulkRestore['restoreOne']>>;
+        if (typeof outcome === 'string') outcomes.push([outcome, counted(entry)]);
+        else if ('offline' in outcome) {
+          const same = offline.get(outcome.offline.location.blob) ?? [];
+          same.push(outcome.offline);
+          offline.set(outcome.offline.location.blob, same);
+        } else {
+          outcomes.push(['failed', counted(entry)]);
+          note(entry.id, outcome.reason);
+        }
+      });
     }
     const { waiting, started } = await this.waitFor(job, offline, note);
     for (const [outcome, wasWaiting] of outcomes) tally(counts, outcome, wasWaiting);
