@@ -9,14 +9,12 @@
 //
 //   npm run build && node bench/bulk-restore.mjs [--records 5000] [--others 5000]
 //                                                [--backend embedded|azure]
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { createAdapters, createServices } from '../dist/composition-root.js';
-import { loadConfig } from '../dist/config.js';
 import { wholeNumber } from './bench-args.mjs';
 import { invoiceOfSize } from './bench-records.mjs';
-import { benchStores, seedCosmos } from './bench-stores.mjs';
+import { archiveAll, measuring, servicesOver } from './bench-services.mjs';
+import { benchStores } from './bench-stores.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -63,28 +61,6 @@ function recordsAt(now) {
   return docs;
 }
 
-/**
- * Starts measuring the services' time and requests; the function it returns ends the measurement
- * and gives the figures for the recordCount records restored meanwhile.
- * @param {import('../dist/composition-root.js').Services} services
- */
-function measuring(services) {
-  const before = services.usage.totals();
-  const started = performance.now();
-  return () => {
-    const seconds = (performance.now() - started) / 1000;
-    const after = services.usage.totals();
-    const store = after.archive_store.operations - before.archive_store.operations;
-    const cosmos = after.cosmos.requests - before.cosmos.requests;
-    return {
-      seconds: Number(seconds.toFixed(2)),
-      'records/s': Math.round(recordCount / seconds),
-      'store ops/record': Number((store / recordCount).toFixed(4)),
-      'cosmos requests/record': Number((cosmos / recordCount).toFixed(4)),
-    };
-  };
-}
-
 try {
   const now = new Date();
   console.log(
@@ -93,32 +69,16 @@ try {
   const docs = recordsAt(now);
   const stores = await freshStores();
   const env = { ...stores.env, ARCHIVE_LAYOUT: 'segment', BATCH_SIZE: '1000', LOG_LEVEL: 'silent' };
-  /** A fresh process state over the same stores: no member cache warm. */
-  const open = async () => {
-    const config = loadConfig(env);
-    const built = createAdapters(config.backend, cosmosAgent ? { cosmosAgent } : {});
-    return { config, built, services: await createServices(config, logger, { backend: built }) };
-  };
+  const open = servicesOver(env, cosmosAgent, logger);
   /** @type {Record<string, string | number>[]} */
   const rows = [];
   try {
-    const first = await open();
-    try {
-      if (first.config.backend.kind === 'azure') {
-        if (!cosmosAgent) throw new Error('the Azure backend needs the Cosmos DB agent');
-        await seedCosmos(first.config.backend.cosmos, docs, cosmosAgent);
-      } else for (const doc of docs) await first.built.adapters.live.create(doc);
-      const run = await first.services.archiver.runOnce();
-      if (run.status !== 'succeeded' || run.archived !== docs.length)
-        throw new Error(`the run did not archive everything: ${JSON.stringify(run).slice(0, 2000)}`);
-    } finally {
-      await first.services.close();
-    }
+    await archiveAll(open, docs, cosmosAgent);
 
     // A restore job over one customer, as `restore --customer` runs it.
     const bulk = await open();
     try {
-      const measure = measuring(bulk.services);
+      const measure = measuring(bulk.services, recordCount);
       const stored = await bulk.services.bulkRestore.create({ query: { customer_id: BULK }, by: 'bench' });
       const job = await bulk.services.bulkRestore.runHere(stored);
       if (job.status !== 'succeeded' || job.counts.restored !== recordCount)
@@ -133,7 +93,7 @@ try {
     try {
       const ids = docs.filter((doc) => doc.customer_id === ONE_BY_ONE).map((doc) => doc.id);
       ids.reverse();
-      const measure = measuring(single.services);
+      const measure = measuring(single.services, recordCount);
       for (const id of ids) await single.services.records.restore(id);
       rows.push({ how: 'one by one (POST /restore/{id})', ...measure() });
     } finally {

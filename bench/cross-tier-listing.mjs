@@ -9,14 +9,12 @@
 //
 //   npm run build && node bench/cross-tier-listing.mjs [--records 10000] [--others 10000]
 //                                                      [--backend embedded|azure] [--page 1000]
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { createAdapters, createServices } from '../dist/composition-root.js';
-import { loadConfig } from '../dist/config.js';
 import { wholeNumber } from './bench-args.mjs';
 import { invoiceOfSize } from './bench-records.mjs';
-import { benchStores, seedCosmos } from './bench-stores.mjs';
+import { archiveAll, measuring, servicesOver } from './bench-services.mjs';
+import { benchStores } from './bench-stores.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -63,39 +61,6 @@ function recordsAt(now) {
   return docs;
 }
 
-/** @param {import('../dist/domain/usage.js').Usage} before @param {import('../dist/domain/usage.js').Usage} after */
-function requests(before, after) {
-  const store = after.archive_store.operations - before.archive_store.operations;
-  const cosmos = after.cosmos.requests - before.cosmos.requests;
-  const kinds = Object.entries(after.archive_store.by_kind)
-    .map(([kind, n]) => [kind, n - (before.archive_store.by_kind[kind] ?? 0)])
-    .filter(([, n]) => Number(n) > 0)
-    .map(([kind, n]) => `${kind} ${n}`)
-    .join(', ');
-  return { store, cosmos, kinds };
-}
-
-/**
- * Starts measuring the services' time and requests; the function it returns ends the measurement
- * and gives the figures for the recordCount records read meanwhile.
- * @param {import('../dist/composition-root.js').Services} services
- */
-function measuring(services) {
-  const before = services.usage.totals();
-  const started = performance.now();
-  return () => {
-    const seconds = (performance.now() - started) / 1000;
-    const made = requests(before, services.usage.totals());
-    return {
-      seconds: Number(seconds.toFixed(2)),
-      'records/s': Math.round(recordCount / seconds),
-      'store ops/record': Number((made.store / recordCount).toFixed(4)),
-      'cosmos requests/record': Number((made.cosmos / recordCount).toFixed(4)),
-      'store ops': made.kinds,
-    };
-  };
-}
-
 try {
   const now = new Date();
   console.log(
@@ -113,32 +78,16 @@ try {
       LOG_LEVEL: 'silent',
       ...(index === 'blob' && { ARCHIVE_INDEX: 'blob' }),
     };
-    /** A fresh process state over the same stores: no member cache warm. */
-    const open = async (/** @type {Record<string, string>} */ more = {}) => {
-      const config = loadConfig({ ...env, ...more });
-      const built = createAdapters(config.backend, cosmosAgent ? { cosmosAgent } : {});
-      return { config, built, services: await createServices(config, logger, { backend: built }) };
-    };
+    const open = servicesOver(env, cosmosAgent, logger);
     try {
-      const first = await open();
-      try {
-        if (first.config.backend.kind === 'azure') {
-          if (!cosmosAgent) throw new Error('the Azure backend needs the Cosmos DB agent');
-          await seedCosmos(first.config.backend.cosmos, docs, cosmosAgent);
-        } else for (const doc of docs) await first.built.adapters.live.create(doc);
-        const run = await first.services.archiver.runOnce();
-        if (run.status !== 'succeeded' || run.archived !== docs.length)
-          throw new Error(`the run did not archive everything: ${JSON.stringify(run).slice(0, 2000)}`);
-      } finally {
-        await first.services.close();
-      }
+      await archiveAll(open, docs, cosmosAgent);
 
       // The listing, page after page, as GET /billing?customer_id= pages it.
       /** @type {string[]} */
       const listed = [];
       const listing = await open();
       try {
-        const measure = measuring(listing.services);
+        const measure = measuring(listing.services, recordCount);
         let after;
         for (;;) {
           const page = await listing.services.listing.page(
@@ -164,7 +113,7 @@ try {
       for (const cacheMb of [undefined, '0']) {
         const byId = await open(cacheMb === undefined ? {} : { ARCHIVE_READ_CACHE_MB: cacheMb });
         try {
-          const measure = measuring(byId.services);
+          const measure = measuring(byId.services, recordCount);
           for (const id of listed) {
             const view = await byId.services.records.get(id);
             if (view.source !== 'archive') throw new Error(`${id} was not read from the archive`);
