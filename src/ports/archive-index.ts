@@ -90,11 +90,6 @@ export interface IndexUpkeep {
   beginRebuild(rebuild: IndexRebuild): Promise<number>;
   /** Commits a next generation without the rebuild mark: look-ups answer "not archived" again. */
   endRebuild(): Promise<void>;
-  /**
-   * Whether the index was emptied for a rebuild since the entry with this etag was read (or is
-   * another index altogether): the entry's absence then says nothing of a delete.
-   */
-  emptiedSince(etag: string): Promise<boolean>;
 }
 
 /** Archived records of one creation month (YYYY-MM, UTC) and their summed sizes. */

@@ -166,12 +166,6 @@ export class BlobArchiveIndex implements ArchiveIndex {
     rebuildUnderWay: async () => (await this.latest()).rebuild,
     beginRebuild: (rebuild) => this.beginRebuild(rebuild),
     endRebuild: () => this.endRebuild(),
-    emptiedSince: async (etag) => {
-      const root = await this.latest();
-      const read = ETAG.exec(etag);
-      if (!read || read[2] !== root.index_id) return true;
-      return root.emptied_generation !== undefined && Number(read[1]) < root.emptied_generation;
-    },
   };
 
   /** Finds the newest root by listing the roots, as a reader idle for long does. */
@@ -961,9 +955,6 @@ function storedOf(root: IndexRoot, item: IndexFileItem): StoredEntry | undefined
 function etagOf(root: IndexRoot, generation: number): string {
   return `g${generation}-${root.index_id}`;
 }
-
-/** An etag etagOf made: the generation, and the index id. */
-const ETAG = /^g(\d+)-([0-9a-f]{16})$/;
 
 /**
  * A root marked as rebuilding lacks entries of archived records: a look-up there that finds
