@@ -9,6 +9,7 @@ const UNIT = [
   'test/http/listing-reply.test.ts',
   'test/auth/api-keys.test.ts',
   'test/auth/bootstrap-key.test.ts',
+  'test/auth/browser-sessions.test.ts',
   'test/lifecycle/lifecycle-plan.test.ts',
   'test/services/usage-tally.test.ts',
   'test/services/retired-index-guard.test.ts',

@@ -100,6 +100,9 @@ const EnvSchema = Type.Object({
   AUTH_JWT_AUDIENCE: optionalText,
   AUTH_JWT_JWKS_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://' })),
   AUTH_DISABLED: Type.Boolean({ default: false }),
+  // Signs browser sessions; servers behind one address share it. Unset: a random one per process.
+  SESSION_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  SESSION_HOURS: Type.Integer({ minimum: 1, maximum: 24, default: 8 }),
   TRUST_PROXY: optionalText,
   AUDIT_BLOB_CONTAINER: Type.String({
     pattern: '^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$',
@@ -148,6 +151,8 @@ export interface AuthSettings {
   apiKeys: ApiKeyEntry[];
   /** Bearer JWTs (Microsoft Entra ID): all three of AUTH_JWT_ISSUER, _AUDIENCE and _JWKS_URL. */
   token: TokenSettings | undefined;
+  /** Browser sessions (the console's sign-in): SESSION_SECRET and SESSION_HOURS. */
+  sessions: { secret: string | undefined; hours: number };
 }
 
 /** The HTTP edge's limits against abuse. */
@@ -444,7 +449,12 @@ function readAuth(env: Env, problems: string[]): AuthSettings | undefined {
     return undefined;
   }
   const token = issuer && audience && jwksUrl ? { issuer, audience, jwksUrl } : undefined;
-  return { disabled: env.AUTH_DISABLED, apiKeys, token };
+  return {
+    disabled: env.AUTH_DISABLED,
+    apiKeys,
+    token,
+    sessions: { secret: env.SESSION_SECRET, hours: env.SESSION_HOURS },
+  };
 }
 
 function isLoopbackUrl(url: string): boolean {

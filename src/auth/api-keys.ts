@@ -84,11 +84,34 @@ export class ApiKeyRing {
 
   /** The identity of the entry holding `key`'s hash, or undefined. Every entry is compared, match or not. */
   identify(key: string): Identity | undefined {
+    return this.match(key)?.identity;
+  }
+
+  /** As identify, with a fingerprint of the entry that matched, for a browser session to name it by. */
+  match(key: string): { identity: Identity; fingerprint: string } | undefined {
     const digest = createHash('sha256').update(key, 'utf8').digest();
     let found: ApiKeyEntry | undefined;
     for (const { entry, digest: held } of this.hashes) {
       if (timingSafeEqual(digest, held) && !found) found = entry;
     }
-    return found && { id: `key:${found.name}`, kind: 'api-key', roles: found.roles };
+    return found && { identity: identityOf(found), fingerprint: fingerprintOf(found) };
   }
+
+  /**
+   * The identity, with its current roles, of the entry a session was opened with, or undefined once
+   * that entry is gone or holds another key.
+   */
+  standing(id: string, fingerprint: string): Identity | undefined {
+    const entry = this.hashes.find(({ entry }) => `key:${entry.name}` === id)?.entry;
+    return entry && fingerprintOf(entry) === fingerprint ? identityOf(entry) : undefined;
+  }
+}
+
+function identityOf(entry: ApiKeyEntry): Identity {
+  return { id: `key:${entry.name}`, kind: 'api-key', roles: entry.roles };
+}
+
+/** Names an entry's key without revealing its hash: a hash of the hash, cut short. */
+function fingerprintOf(entry: ApiKeyEntry): string {
+  return createHash('sha256').update(`session:${entry.sha256}`, 'utf8').digest('hex').slice(0, 32);
 }

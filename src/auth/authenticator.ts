@@ -1,5 +1,6 @@
 import type { AuthSettings } from '../config.js';
 import { ApiKeyRing } from './api-keys.js';
+import { BrowserSessions, type BrowserSession } from './browser-sessions.js';
 import { ROLES, type Identity } from './roles.js';
 import { TokenRefused, TokenVerifier } from './token-verifier.js';
 
@@ -7,29 +8,55 @@ import { TokenRefused, TokenVerifier } from './token-verifier.js';
 export interface Credentials {
   authorization?: string | undefined;
   apiKey?: string | undefined;
+  /** The browser session cookie; read only when no Authorization or X-API-Key is sent. */
+  session?: string | undefined;
 }
 
 export type Authentication =
-  | { ok: true; identity: Identity }
+  | {
+      ok: true;
+      identity: Identity;
+      /** The caller is a signed-in browser, whose state-changing requests must echo its CSRF token. */
+      session?: BrowserSession;
+      /** Names the API key that proved the identity, for a session opened with it. */
+      keyFingerprint?: string;
+    }
   /** `presented`: a credential was sent and failed (audited), rather than none sent at all. */
   | { ok: false; reason: string; presented: boolean };
 
 const EVERYTHING: Identity = { id: 'anonymous', kind: 'auth-disabled', roles: new Set(ROLES) };
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+const HOUR_MS = 60 * 60 * 1000;
 
-/** Turns what a request carries into an identity: an API key, an Entra ID token, or nothing. */
+/** Turns what a request carries into an identity: an API key, an Entra ID token, a browser session, or nothing. */
 export class Authenticator {
   private readonly keys: ApiKeyRing;
   private readonly tokens: TokenVerifier | undefined;
+  private readonly sessions: BrowserSessions;
 
   constructor(private readonly settings: AuthSettings) {
     this.keys = new ApiKeyRing(settings.apiKeys);
     this.tokens = settings.token && new TokenVerifier(settings.token);
+    this.sessions = new BrowserSessions(
+      settings.sessions.secret,
+      settings.sessions.hours * HOUR_MS,
+      (identity, fingerprint) =>
+        identity.kind === 'api-key'
+          ? fingerprint === undefined
+            ? undefined
+            : this.keys.standing(identity.id, fingerprint)
+          : // A token's session ends with the token, and at once if tokens are no longer accepted.
+            this.tokens && identity,
+    );
+  }
+
+  get disabled(): boolean {
+    return this.settings.disabled;
   }
 
   async authenticate(credentials: Credentials): Promise<Authentication> {
     if (this.settings.disabled) return { ok: true, identity: EVERYTHING };
-    const { authorization, apiKey } = credentials;
+    const { authorization, apiKey, session } = credentials;
     if (authorization !== undefined && apiKey !== undefined)
       return {
         ok: false,
@@ -47,10 +74,20 @@ export class Authenticator {
         };
       secret = bearer[1];
     }
+    if ((secret === undefined || secret === '') && session !== undefined) {
+      const signedIn = await this.sessions.read(session);
+      return signedIn
+        ? { ok: true, identity: signedIn.identity, session: signedIn }
+        : {
+            ok: false,
+            presented: true,
+            reason: 'the browser session has ended or is not valid: sign in again',
+          };
+    }
     if (secret === undefined || secret === '')
       return { ok: false, presented: false, reason: 'this route needs an API key or a bearer token' };
-    const byKey = this.keys.identify(secret);
-    if (byKey) return { ok: true, identity: byKey };
+    const byKey = this.keys.match(secret);
+    if (byKey) return { ok: true, identity: byKey.identity, keyFingerprint: byKey.fingerprint };
     if (this.tokens && JWT_SHAPE.test(secret)) {
       try {
         return { ok: true, identity: await this.tokens.verify(secret) };
@@ -60,5 +97,13 @@ export class Authenticator {
       }
     }
     return { ok: false, presented: true, reason: 'the API key or token is not valid' };
+  }
+
+  /** Opens a browser session for a caller an API key or a token proved, for the sign-in form. */
+  async openSession(
+    identity: Identity,
+    keyFingerprint: string | undefined,
+  ): Promise<{ token: string; session: BrowserSession }> {
+    return this.sessions.open(identity, keyFingerprint);
   }
 }

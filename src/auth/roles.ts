@@ -39,6 +39,8 @@ export interface Identity {
   name?: string | undefined;
   kind: 'api-key' | 'token' | 'auth-disabled';
   roles: ReadonlySet<Role>;
+  /** When the credential that proved it stops being valid: a token's or a session's expiry; none for a key. */
+  expiresAt?: Date | undefined;
 }
 
 /** How the identity reads in a legal hold's `by` and in logs: the name with its id where both differ. */

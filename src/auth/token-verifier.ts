@@ -70,6 +70,7 @@ export class TokenVerifier {
       name: displayName(text(payload.name) ?? text(payload.preferred_username)),
       kind: 'token',
       roles,
+      expiresAt: typeof payload.exp === 'number' ? new Date(payload.exp * 1000) : undefined,
     };
   }
 }

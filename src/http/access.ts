@@ -1,7 +1,9 @@
 import { isRunId } from '../domain/archival-runs.js';
+import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
+import { CSRF_HEADER, csrfMatches, SESSION_COOKIE, type BrowserSession } from '../auth/browser-sessions.js';
 import { grants, type Identity, type Role } from '../auth/roles.js';
 import type { HttpLimits } from '../config.js';
 import { isValidRecordId } from '../domain/billing-record.js';
@@ -18,12 +20,21 @@ declare module 'fastify' {
     access?: Access;
     /** The audit action of a route that changes something, e.g. `record.create`, or how to tell it from the request. */
     audit?: string | ((request: FastifyRequest) => string);
+    /** A console page: a browser that is not signed in is sent to the sign-in form instead of a 401. */
+    page?: boolean;
   }
   interface FastifyRequest {
     /** The caller, once authenticated; undefined for an anonymous call to a public route. */
     identity?: Identity;
+    /** The signed-in browser's session, when the caller authenticated with the session cookie. */
+    browserSession?: BrowserSession;
+    /** The API key that proved the identity, named without its secret, for opening a session. */
+    keyFingerprint?: string;
   }
 }
+
+/** Methods that change nothing: a browser session needs no CSRF token for them. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const WWW_AUTHENTICATE = 'Bearer realm="billing-archive"';
 
@@ -53,6 +64,9 @@ export async function registerAccess(
       throw new Error(`route ${String(route.method)} ${route.url} declares no access role`);
   });
 
+  // Parses the Cookie header before the hook below reads the session from it; signs nothing.
+  await app.register(cookie);
+
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config.access;
     if (access === undefined) return;
@@ -60,6 +74,7 @@ export async function registerAccess(
     const credentials = {
       authorization: request.headers.authorization,
       apiKey: Array.isArray(header) ? header.join(',') : header,
+      session: request.cookies[SESSION_COOKIE],
     };
     if (access === 'public') {
       // A public route answers whatever the credential: an unreachable identity provider makes
@@ -69,8 +84,11 @@ export async function registerAccess(
       return;
     }
     const result = await authenticator.authenticate(credentials);
-    if (result.ok) request.identity = result.identity;
-    else refusals.set(request, result);
+    if (result.ok) {
+      request.identity = result.identity;
+      request.browserSession = result.session;
+      request.keyFingerprint = result.keyFingerprint;
+    } else refusals.set(request, result);
   });
 
   await app.register(rateLimit, {
@@ -92,6 +110,8 @@ export async function registerAccess(
     const access = request.routeOptions.config.access;
     if (access === undefined || access === 'public') return;
     const refusal = refusals.get(request);
+    if ((refusal || !request.identity) && request.routeOptions.config.page && acceptsHtml(request))
+      return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
     if (refusal || !request.identity) {
       void reply.header(
         'WWW-Authenticate',
@@ -99,6 +119,16 @@ export async function registerAccess(
       );
       throw new UnauthenticatedError(refusal?.reason ?? 'this route needs an API key or a bearer token');
     }
+    // The cookie rides along with any request the browser makes, a cross-site form's too; the
+    // token does not, so a change made with the cookie alone is refused.
+    if (
+      request.browserSession &&
+      !SAFE_METHODS.has(request.method) &&
+      !csrfMatches(request.browserSession, headerText(request, CSRF_HEADER))
+    )
+      throw new ForbiddenError(
+        'a change made with a browser session needs its X-CSRF-Token header (from GET /session), which a request from another site cannot send',
+      );
     if (!grants(request.identity.roles, access))
       throw new ForbiddenError(`this needs the ${access} role, which ${request.identity.id} does not have`);
   });
@@ -130,6 +160,17 @@ export async function registerAccess(
     });
     return payload;
   });
+}
+
+function acceptsHtml(request: FastifyRequest): boolean {
+  return (
+    (request.method === 'GET' || request.method === 'HEAD') && /text\/html/.test(request.headers.accept ?? '')
+  );
+}
+
+function headerText(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
 }
 
 /** The record a request is about, only when it is a valid record id: callers choose the text. */

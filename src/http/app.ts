@@ -14,6 +14,7 @@ import { restoreRoutes } from './routes/restore-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { billingRoutes } from './routes/billing-routes.js';
 import { operationsRoutes } from './routes/operations-routes.js';
+import { sessionRoutes } from './routes/session-routes.js';
 
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -67,8 +68,9 @@ export async function buildApp(
       });
   });
   await app.register(helmet, { global: true });
+  const authenticator = new Authenticator(config.auth);
   await registerAccess(app, {
-    authenticator: new Authenticator(config.auth),
+    authenticator,
     audit: services.audit,
     limits: config.http,
   });
@@ -99,6 +101,7 @@ export async function buildApp(
     authDisabled: config.auth.disabled,
   });
   await app.register(auditRoutes, { audit: services.audit });
+  await app.register(sessionRoutes, { authenticator });
   app.get('/openapi.json', { schema: { hide: true }, config: { access: 'reader' } }, () => app.swagger());
   return app;
 }

@@ -78,3 +78,77 @@ export const HoldRequestSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** Each error status a route may answer, what it means, and an example body (routes narrow the wording). */
+const ERROR_STATUSES = {
+  400: {
+    description:
+      'The request is not valid; nothing changed. A validation_error lists one sentence per problem.',
+    example: {
+      error: 'validation_error',
+      message: 'amount must be a number; currency must be a three-letter ISO 4217 code',
+      problems: ['amount must be a number', 'currency must be a three-letter ISO 4217 code'],
+    },
+  },
+  401: {
+    description: 'No credential, or one that is not valid (WWW-Authenticate says which)',
+    example: { error: 'unauthenticated', message: 'this route needs an API key or a bearer token' },
+  },
+  403: {
+    description: 'The caller lacks the role, or a browser session sent a change without its X-CSRF-Token',
+    example: {
+      error: 'forbidden',
+      message: 'this needs the operator role, which key:dashboard does not have',
+    },
+  },
+  404: {
+    description: 'No such record, run or job',
+    example: { error: 'not_found', message: "no billing record has id 'inv-2025-000123'" },
+  },
+  409: {
+    description: 'The request conflicts with the state of the record, run or job',
+    example: { error: 'conflict', message: "billing record 'inv-2025-000123' is live already" },
+  },
+  410: {
+    description: "The record's archived copy is gone (verify reports it)",
+    example: { error: 'gone', message: "the archived copy of 'inv-2025-000123' is missing" },
+  },
+  412: {
+    description: 'If-Match names another version of the record than the one stored',
+    example: { error: 'precondition_failed', message: 'If-Match does not match the current ETag' },
+  },
+  413: {
+    description: 'The body is larger than 1 MiB',
+    example: { error: 'payload_too_large', message: 'the body is larger than 1048576 bytes' },
+  },
+  415: {
+    description: 'The body is not JSON in UTF-8',
+    example: { error: 'unsupported_media_type', message: 'send the body as application/json in UTF-8' },
+  },
+  429: {
+    description: 'Too many requests from this caller; Retry-After says when to try again',
+    example: {
+      error: 'rate_limited',
+      message: 'too many requests: at most 6000 a minute, try again in 12 s',
+    },
+  },
+  503: {
+    description: 'A store does not answer, or the archive index is being rebuilt (Retry-After)',
+    example: { error: 'store_unavailable', message: 'the archive store did not answer: try again shortly' },
+  },
+} as const;
+
+export type ErrorStatus = keyof typeof ERROR_STATUSES;
+
+/** The response entries of a route's error statuses, for its schema. */
+export function errorResponses(...statuses: ErrorStatus[]): Record<number, typeof ErrorSchema> {
+  return Object.fromEntries(
+    statuses.map((status) => {
+      const { description, example } = ERROR_STATUSES[status];
+      return [
+        status,
+        Type.Object(ErrorSchema.properties, { additionalProperties: true, description, examples: [example] }),
+      ];
+    }),
+  );
+}

@@ -1,6 +1,7 @@
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
+import { SESSION_COOKIE } from '../../src/auth/browser-sessions.js';
 import { apiClient, expectError } from '../helpers/api.js';
 import { BACKENDS, daysAgo, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { bearer, TEST_KEYS } from '../helpers/keys.js';
@@ -93,6 +94,10 @@ describe.each(BACKENDS)('who may call what (%s)', (backend) => {
       'a token with a forged signature': bearer(
         (await issuer.sign({ roles: ['reader'] })).replace(/\.[^.]+$/, `.${'A'.repeat(342)}`),
       ),
+      // A token the issuer signed, in the cookie: only this server's sessions go there.
+      'a token as a session cookie': {
+        cookie: `${SESSION_COOKIE}=${await issuer.sign({ roles: ['admin'] })}`,
+      },
     });
   });
   afterAll(async () => {
@@ -119,6 +124,9 @@ describe.each(BACKENDS)('who may call what (%s)', (backend) => {
       request: () => ({ method: 'GET', url: '/openapi.json' }),
     },
     { route: 'GET /stats', need: 'reader', request: () => ({ method: 'GET', url: '/stats' }) },
+    { route: 'POST /session', need: 'reader', request: () => ({ method: 'POST', url: '/session' }) },
+    { route: 'GET /session', need: 'reader', request: () => ({ method: 'GET', url: '/session' }) },
+    { route: 'DELETE /session', need: 'reader', request: () => ({ method: 'DELETE', url: '/session' }) },
     { route: 'GET /metrics', need: 'operator', request: () => ({ method: 'GET', url: '/metrics' }) },
     { route: 'GET /audit', need: 'admin', request: () => ({ method: 'GET', url: '/audit' }) },
     { route: 'GET /billing', need: 'reader', request: () => ({ method: 'GET', url: '/billing' }) },
@@ -267,6 +275,7 @@ describe.each(BACKENDS)('who may call what (%s)', (backend) => {
     'a token signed by an unknown key',
     'an alg none token',
     'a token with a forged signature',
+    'a token as a session cookie',
   ])('%s gets 401 with WWW-Authenticate on every route but /health and /ready', async (failure) => {
     const api = apiClient(harness.app, null);
     for (const { route, need, request: make } of routes) {
