@@ -248,7 +248,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (!validateEnv(values)) {
     for (const error of validateEnv.errors ?? []) {
       const variable = error.instancePath.replace(/^\//, '') || 'environment';
-      const shown = /KEY|CONNECTION_STRING/.test(variable) ? '(hidden)' : `'${env[variable] ?? ''}'`;
+      const shown = /KEY|SECRET|CONNECTION_STRING/.test(variable) ? '(hidden)' : `'${env[variable] ?? ''}'`;
       problems.push(`${variable} ${error.message ?? 'is invalid'} (got ${shown})`);
     }
     throw new ConfigError(`Invalid environment variables: ${[...new Set(problems)].join('; ')}`);

@@ -231,7 +231,12 @@ describe('loadConfig', () => {
     ]);
     expect(config.auth).toMatchObject({ disabled: false, token: { audience: 'api://billing' } });
     expect(config.http).toMatchObject({ trustProxy: 1, perIdentityPerMinute: 0, anonymousPerMinute: 120 });
-    expect(loadConfig({}).auth).toEqual({ disabled: false, apiKeys: [], token: undefined });
+    expect(loadConfig({}).auth).toEqual({
+      disabled: false,
+      apiKeys: [],
+      token: undefined,
+      sessions: { secret: undefined, hours: 8 },
+    });
   });
 
   it.each([
@@ -246,11 +251,23 @@ describe('loadConfig', () => {
     ],
     [{ TRUST_PROXY: 'everyone' }, 'TRUST_PROXY must be true, false'],
     [{ AUTH_DISABLED: 'maybe' }, 'AUTH_DISABLED'],
+    [{ SESSION_SECRET: 'short' }, 'SESSION_SECRET'],
+    [{ SESSION_HOURS: '0' }, 'SESSION_HOURS'],
+    [{ SESSION_HOURS: '25' }, 'SESSION_HOURS'],
   ])('refuses bad authentication settings: %o', (env, message) => {
     expect(problem(env)).toContain(message);
   });
 
-  it('never shows API_KEYS in its messages', () => {
+  it('never shows API_KEYS or SESSION_SECRET in its messages', () => {
     expect(problem({ API_KEYS: 'x'.repeat(40), BATCH_SIZE: 'lots' })).not.toContain('xxxx');
+    expect(problem({ SESSION_SECRET: 'y'.repeat(12), BATCH_SIZE: 'lots' })).not.toContain('yyyy');
+  });
+
+  it('reads the session settings the console signs in with', () => {
+    const secret = 's'.repeat(40);
+    expect(loadConfig({ SESSION_SECRET: secret, SESSION_HOURS: '2' }).auth.sessions).toEqual({
+      secret,
+      hours: 2,
+    });
   });
 });

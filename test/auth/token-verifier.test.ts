@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { decodeJwt } from 'jose';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -25,11 +26,14 @@ describe('TokenVerifier against a loopback JWKS', () => {
     const tokens = verifier();
     const before = issuer.fetches;
     const token = await issuer.sign({ roles: ['operator', 'Billing.Admin'], oid: 'oid-7', name: 'Grace' });
+    // The session a browser opens with the token ends when the token does.
+    const { exp } = decodeJwt(token);
     await expect(tokens.verify(token)).resolves.toEqual({
       id: 'token:oid-7',
       name: 'Grace',
       kind: 'token',
       roles: new Set(['operator']),
+      expiresAt: new Date((exp ?? 0) * 1000),
     });
     await tokens.verify(token);
     expect(issuer.fetches - before).toBe(1);

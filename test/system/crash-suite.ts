@@ -210,8 +210,14 @@ export function describeCrashSafety(
         // verify finds nothing missing or corrupt; the orphans the kills left, --repair removes.
         const quiet = { ...env, LOG_LEVEL: 'warn' };
         const verified = await runCli(['verify'], quiet);
-        expect(verified.code, verified.stderr).toBe(0);
         const report = JSON.parse(verified.stdout) as VerifyReport;
+        // The findings themselves, so a failure here says which record and why.
+        const findings = JSON.stringify({
+          missing: report.missing,
+          corrupt: report.corrupt,
+          unindexed: report.unindexed,
+        });
+        expect(verified.code, `${verified.stderr}\n${findings}`).toBe(0);
         expect(report).toMatchObject({
           ok: true,
           missing: { count: 0 },
