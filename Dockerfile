@@ -27,6 +27,8 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
+# The console's pages and scripts, which the API serves at / and under /console/.
+COPY --chown=node:node console ./console
 COPY --chown=node:node infra/blob-lifecycle-policy.json infra/archive-index-indexing-policy.json infra/records-indexing-policy.json ./infra/
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -19,4 +20,14 @@ export default tseslint.config(
   },
   // Plain JS scripts are type-checked by tsc (checkJs), which knows Node's globals.
   { files: ['**/*.mjs'], rules: { 'no-undef': 'off' } },
+  // The console's scripts run in the browser as modules, outside the TypeScript project.
+  {
+    files: ['console/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: globals.browser,
+    },
+  },
 );

@@ -56,6 +56,7 @@ import { RecordLayout } from './services/layouts/record-layout.js';
 import { RetentionSweep } from './services/retention-sweep.js';
 import { Compactor } from './services/compactor.js';
 import { RecordListing } from './services/record-listing.js';
+import { RecordHistory } from './services/record-history.js';
 import { RecordService } from './services/record-service.js';
 import { SegmentLayout } from './services/layouts/segment-layout.js';
 import { deletedDuringRunChecks } from './services/deleted-during-run.js';
@@ -89,6 +90,8 @@ export type Readiness = Record<StoreName, { ok: boolean; error?: string }>;
 
 export interface Services {
   records: RecordService;
+  /** A record's history (its times, archival, holds, audit entries) and the holds in force, for the console. */
+  history: RecordHistory;
   /** Bulk restore jobs: a query's or a list's archived records made live, surviving restarts. */
   bulkRestore: BulkRestore;
   /** Live and archived records listed together, in creation order. */
@@ -367,17 +370,19 @@ export async function createServices(
     excludedStatuses: config.archivalExcludedStatuses,
     maxPauseMs: config.archivalMaxPauseMs,
   };
+  const records = new RecordService(
+    live,
+    index,
+    reader,
+    restorer,
+    holds,
+    deletions,
+    clock,
+    deletedWhileArchiving.one,
+  );
   return {
-    records: new RecordService(
-      live,
-      index,
-      reader,
-      restorer,
-      holds,
-      deletions,
-      clock,
-      deletedWhileArchiving.one,
-    ),
+    records,
+    history: new RecordHistory(records, index, holds, audit),
     bulkRestore: new BulkRestore({
       live,
       index,

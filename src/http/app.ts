@@ -13,6 +13,7 @@ import { archiveRoutes } from './routes/archive-routes.js';
 import { restoreRoutes } from './routes/restore-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { billingRoutes } from './routes/billing-routes.js';
+import { consoleRoutes } from './routes/console-routes.js';
 import { operationsRoutes } from './routes/operations-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
 
@@ -92,7 +93,11 @@ export async function buildApp(
   });
   registerMetrics(app, services.stats, services.usage);
 
-  await app.register(billingRoutes, { records: services.records, listing: services.listing });
+  await app.register(billingRoutes, {
+    records: services.records,
+    listing: services.listing,
+    history: services.history,
+  });
   await app.register(archiveRoutes, { archiver: services.archiver, records: services.records });
   await app.register(restoreRoutes, { bulkRestore: services.bulkRestore });
   await app.register(operationsRoutes, {
@@ -102,7 +107,21 @@ export async function buildApp(
   });
   await app.register(auditRoutes, { audit: services.audit });
   await app.register(sessionRoutes, { authenticator });
-  app.get('/openapi.json', { schema: { hide: true }, config: { access: 'reader' } }, () => app.swagger());
+  await app.register(consoleRoutes);
+  app.get(
+    '/openapi.json',
+    {
+      config: { access: 'reader' },
+      schema: {
+        tags: ['operations'],
+        summary: 'This document: the OpenAPI 3 description of every route',
+        response: {
+          200: { description: 'The OpenAPI document', type: 'object', additionalProperties: true },
+        },
+      },
+    },
+    () => app.swagger(),
+  );
   return app;
 }
 

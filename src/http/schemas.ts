@@ -48,7 +48,7 @@ export const RunSchema = Type.Object(
   { additionalProperties: true },
 );
 
-const HoldSchema = Type.Object({
+export const HoldSchema = Type.Object({
   record_id: Type.String(),
   since: Type.String(),
   by: Type.String(),
@@ -69,6 +69,47 @@ export const HoldViewSchema = Type.Object({
     }),
   ),
 });
+
+export const HistorySchema = Type.Object(
+  {
+    record_id: Type.String(),
+    where: Type.Union([Type.Literal('live'), Type.Literal('archive'), Type.Literal('absent')], {
+      description: 'absent: deleted, or never created here; its history stays',
+    }),
+    events: Type.Array(
+      Type.Object({
+        at: Type.String(),
+        event: Type.String({
+          description:
+            'created, updated, archived, restored, hold placed, hold lifted, or an audit action such as record.update',
+        }),
+        by: Type.Optional(Type.String()),
+        detail: Type.Optional(Type.String()),
+      }),
+    ),
+    audit_hidden: Type.Boolean({
+      description: 'who made each audited change is left out: it is shown to admins',
+    }),
+  },
+  {
+    examples: [
+      {
+        record_id: 'inv-2025-000123',
+        where: 'archive',
+        events: [
+          { at: '2025-01-15T10:00:00.000Z', event: 'created' },
+          { at: '2025-01-15T10:00:00.120Z', event: 'record.create', detail: 'succeeded (HTTP 201)' },
+          {
+            at: '2025-04-16T00:00:04.512Z',
+            event: 'archived',
+            detail: 'by run 20250416T000000000Z-1a2b3c4d, into segments/2025/01/…',
+          },
+        ],
+        audit_hidden: true,
+      },
+    ],
+  },
+);
 
 export const HoldRequestSchema = Type.Object(
   {

@@ -2,9 +2,10 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { NewRecordInputSchema, ReplacementInputSchema } from '../../domain/billing-record.js';
-import { describeIdentity } from '../../auth/roles.js';
+import { describeIdentity, grants } from '../../auth/roles.js';
 import type { CreationKey } from '../../domain/creation-order.js';
 import { decodeCursor, encodeCursor } from '../../domain/listing-cursor.js';
+import type { RecordHistory } from '../../services/record-history.js';
 import type { RecordListing } from '../../services/record-listing.js';
 import type { RecordService } from '../../services/record-service.js';
 import { callerOf } from '../access.js';
@@ -12,16 +13,26 @@ import { holdFor } from '../redaction.js';
 import { listingPageBody, sendJson, sendNdjson } from '../listing-reply.js';
 import { ListedItemSchema, ListingQuerySchema, listingQueryOf, ndjsonLines } from '../listing-query.js';
 import { parseIfMatch, sendRecord } from '../record-reply.js';
-import { ErrorSchema, HoldRequestSchema, HoldViewSchema, IdParamsSchema, RecordSchema } from '../schemas.js';
+import {
+  ErrorSchema,
+  errorResponses,
+  HistorySchema,
+  HoldRequestSchema,
+  HoldSchema,
+  HoldViewSchema,
+  IdParamsSchema,
+  RecordSchema,
+} from '../schemas.js';
 
 const tags = ['billing'];
 const errors = { 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 412: ErrorSchema };
 const ifMatchHeader = Type.Object({ 'if-match': Type.Optional(Type.String()) });
 
-export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService; listing: RecordListing }> = (
-  app,
-  { records, listing },
-) => {
+export const billingRoutes: FastifyPluginAsyncTypebox<{
+  records: RecordService;
+  listing: RecordListing;
+  history: RecordHistory;
+}> = (app, { records, listing, history }) => {
   app.post(
     '/billing',
     {
@@ -138,6 +149,60 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{ records: RecordService; 
       },
     },
     async (request) => holdFor(callerOf(request), await records.legalHold(request.params.id)),
+  );
+
+  app.get(
+    '/billing/:id/history',
+    {
+      config: { access: 'reader' },
+      schema: {
+        tags,
+        summary:
+          "What happened to a record, oldest first: its times, its archival, its hold's changes, the audit trail's entries",
+        description:
+          'Who made each audited change is shown to admins; who placed or lifted a hold and why, to admins and the legal role. A deleted record keeps its history.',
+        params: IdParamsSchema,
+        response: { 200: HistorySchema, ...errorResponses(400, 401, 403, 404, 429, 503) },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      return history.of(request.params.id, {
+        showActors: grants(caller.roles, 'admin'),
+        showHoldDetails: grants(caller.roles, 'admin') || grants(caller.roles, 'legal'),
+      });
+    },
+  );
+
+  app.get(
+    '/legal-holds',
+    {
+      config: { access: 'reader' },
+      schema: {
+        tags,
+        summary: 'The legal holds in force, by record id',
+        description: 'Who placed each hold and why is shown to admins and the legal role.',
+        querystring: Type.Object({
+          limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+          after: Type.Optional(IdParamsSchema.properties.id),
+        }),
+        response: {
+          200: Type.Object({
+            items: Type.Array(HoldSchema),
+            next_after: Type.Union([Type.String(), Type.Null()]),
+          }),
+          ...errorResponses(400, 401, 403, 429, 503),
+        },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const page = await history.holdsInForce(request.query.limit, request.query.after);
+      const open = grants(caller.roles, 'admin') || grants(caller.roles, 'legal');
+      return open
+        ? page
+        : { ...page, items: page.items.map((hold) => ({ ...hold, by: '(hidden)', reason: '(hidden)' })) };
+    },
   );
 
   app.put(
