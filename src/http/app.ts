@@ -9,6 +9,8 @@ import { registerAccess } from './access.js';
 import { registerStrictJsonBodies } from './json-body.js';
 import { answerClientError, registerErrorHandlers } from './error-handler.js';
 import { registerMetrics } from './metrics.js';
+import { registerRouteDocs } from './route-docs.js';
+import { OPENAPI_EXAMPLE } from './examples.js';
 import { archiveRoutes } from './routes/archive-routes.js';
 import { restoreRoutes } from './routes/restore-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
@@ -75,6 +77,7 @@ export async function buildApp(
     audit: services.audit,
     limits: config.http,
   });
+  registerRouteDocs(app);
   await app.register(swagger, {
     openapi: {
       info: {
@@ -116,7 +119,12 @@ export async function buildApp(
         tags: ['operations'],
         summary: 'This document: the OpenAPI 3 description of every route',
         response: {
-          200: { description: 'The OpenAPI document', type: 'object', additionalProperties: true },
+          200: {
+            description: 'The OpenAPI document',
+            type: 'object',
+            additionalProperties: true,
+            examples: [OPENAPI_EXAMPLE],
+          },
         },
       },
     },

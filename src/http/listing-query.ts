@@ -17,12 +17,19 @@ const TIME = {
 /** `GET /billing`'s query: unknown parameters are refused (the old `after` would otherwise loop on page one). */
 export const ListingQuerySchema = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+    limit: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: 100,
+      description: 'records a page holds at most',
+    }),
     cursor: Type.Optional(
       Type.String({ minLength: 1, maxLength: 16384, description: 'next_cursor of the previous page' }),
     ),
-    customer_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-    status: Type.Optional(StatusSchema),
+    customer_id: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, description: "only this customer's records" }),
+    ),
+    status: Type.Optional({ ...StatusSchema, description: 'only records in this status' }),
     created_from: Type.Optional(Type.String({ ...TIME, description: 'inclusive, RFC 3339' })),
     created_to: Type.Optional(Type.String({ ...TIME, description: 'exclusive, RFC 3339' })),
     rehydrate: Type.Boolean({ default: false, description: 'start rehydrating Archive-tier records listed' }),
@@ -30,9 +37,13 @@ export const ListingQuerySchema = Type.Object(
       Type.String({
         pattern: `^${FIELD_NAME}(,${FIELD_NAME}){0,63}$`,
         [PROBLEM]: 'must be field names separated by commas, such as id,amount,status',
+        description: 'keep only these fields of each record, such as id,amount,status',
       }),
     ),
-    format: Type.Union([Type.Literal('json'), Type.Literal('ndjson')], { default: 'json' }),
+    format: Type.Union([Type.Literal('json'), Type.Literal('ndjson')], {
+      default: 'json',
+      description: 'json: one page; ndjson: every matching record, one item a line',
+    }),
   },
   { additionalProperties: false },
 );

@@ -1,3 +1,4 @@
+import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StatsService } from '../services/stats-service.js';
@@ -56,7 +57,22 @@ export function registerMetrics(app: FastifyInstance, stats: StatsService, usage
   app.get(
     '/metrics',
     {
-      schema: { tags: ['operations'], summary: 'Prometheus metrics', hide: false },
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics',
+        response: {
+          200: {
+            description: 'The metrics in the Prometheus text format',
+            content: {
+              'text/plain': {
+                schema: Type.String(),
+                example:
+                  '# TYPE billing_archive_records gauge\nbilling_archive_records{location="live"} 1200\n',
+              },
+            },
+          },
+        },
+      },
       config: { access: 'operator' },
     },
     async (_request, reply) => {

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 import { RecordIdSchema } from '../domain/billing-record.js';
 
 export const ErrorSchema = Type.Object(
@@ -9,7 +9,16 @@ export const ErrorSchema = Type.Object(
   { additionalProperties: true },
 );
 
+// The id's description is also its validation message ("must be …"): it stays the rule.
 export const IdParamsSchema = Type.Object({ id: RecordIdSchema });
+
+/**
+ * A schema for the document with what it means and an example (a success answer, a body, a
+ * parameter); the schema itself validates and serialises as before.
+ */
+export function documented<T extends TSchema>(schema: T, description: string, example?: unknown): T {
+  return { ...schema, description, ...(example !== undefined && { examples: [example] }) };
+}
 
 /** A billing record as stored: the known fields plus any others the document carried. */
 export const RecordSchema = Type.Object(
@@ -30,7 +39,7 @@ export const RecordSchema = Type.Object(
 );
 
 export const PageQuerySchema = {
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'items a page holds at most' }),
   after: Type.Optional(RecordIdSchema),
 };
 
@@ -127,8 +136,8 @@ const ERROR_STATUSES = {
       'The request is not valid; nothing changed. A validation_error lists one sentence per problem.',
     example: {
       error: 'validation_error',
-      message: 'amount must be a number; currency must be a three-letter ISO 4217 code',
-      problems: ['amount must be a number', 'currency must be a three-letter ISO 4217 code'],
+      message: 'amount must be a number; currency must be a three-letter ISO 4217 code such as USD',
+      problems: ['amount must be a number', 'currency must be a three-letter ISO 4217 code such as USD'],
     },
   },
   401: {
@@ -144,11 +153,11 @@ const ERROR_STATUSES = {
   },
   404: {
     description: 'No such record, run or job',
-    example: { error: 'not_found', message: "no billing record has id 'inv-2025-000123'" },
+    example: { error: 'not_found', message: "record 'inv-2025-000123' not found" },
   },
   409: {
     description: 'The request conflicts with the state of the record, run or job',
-    example: { error: 'conflict', message: "billing record 'inv-2025-000123' is live already" },
+    example: { error: 'already_live', message: "record 'inv-2025-000123' is already live" },
   },
   410: {
     description: "The record's archived copy is gone (verify reports it)",
@@ -156,7 +165,10 @@ const ERROR_STATUSES = {
   },
   412: {
     description: 'If-Match names another version of the record than the one stored',
-    example: { error: 'precondition_failed', message: 'If-Match does not match the current ETag' },
+    example: {
+      error: 'precondition_failed',
+      message: "record 'inv-2025-000123' is at version aa76d5c6-d3cc-4725-8d2d-89606f2e7de8, not 3f2c9e1a",
+    },
   },
   413: {
     description: 'The body is larger than 1 MiB',
@@ -164,7 +176,10 @@ const ERROR_STATUSES = {
   },
   415: {
     description: 'The body is not JSON in UTF-8',
-    example: { error: 'unsupported_media_type', message: 'send the body as application/json in UTF-8' },
+    example: {
+      error: 'unsupported_media_type',
+      message: "the body must be JSON in UTF-8, sent with Content-Type: application/json (got 'text/plain')",
+    },
   },
   429: {
     description: 'Too many requests from this caller; Retry-After says when to try again',
@@ -180,6 +195,10 @@ const ERROR_STATUSES = {
 } as const;
 
 export type ErrorStatus = keyof typeof ERROR_STATUSES;
+
+export function isErrorStatus(status: number): status is ErrorStatus {
+  return status in ERROR_STATUSES;
+}
 
 /** The response entries of a route's error statuses, for its schema. */
 export function errorResponses(...statuses: ErrorStatus[]): Record<number, typeof ErrorSchema> {

@@ -97,29 +97,6 @@ describe.each(SETUPS)('operations API ($backend, $layout layout)', ({ backend, l
     );
   });
 
-  it('GET /openapi.json documents every endpoint', async () => {
-    harness = await startHarness({ backend, layout });
-    const doc = (await apiClient(harness.app).get('/openapi.json')).json<{
-      openapi: string;
-      paths: object;
-    }>();
-    expect(doc.openapi).toMatch(/^3\./);
-    for (const path of [
-      '/billing',
-      '/billing/{id}',
-      '/restore/{id}',
-      '/archive',
-      '/archive/sync',
-      '/archive/runs',
-      '/archive/runs/{run_id}',
-      '/stats',
-      '/health',
-      '/ready',
-    ]) {
-      expect(Object.keys(doc.paths)).toContain(path);
-    }
-  });
-
   it('answers unknown routes with a JSON 404', async () => {
     harness = await startHarness({ backend, layout });
     expectError(await apiClient(harness.app).get('/nothing/here'), 404, 'route_not_found');

@@ -10,7 +10,14 @@ import type { Archiver } from '../../services/archiver.js';
 import type { RecordService } from '../../services/record-service.js';
 import { callerOf } from '../access.js';
 import { runFor } from '../redaction.js';
-import { ErrorSchema, PageQuerySchema, RunSchema } from '../schemas.js';
+import {
+  ARCHIVE_ENTRIES_EXAMPLE,
+  PAUSE_EXAMPLE,
+  RUN_EXAMPLE,
+  RUN_OPTIONS_EXAMPLE,
+  RUN_STARTED_EXAMPLE,
+} from '../examples.js';
+import { documented, ErrorSchema, PageQuerySchema, RunSchema } from '../schemas.js';
 
 const tags = ['archive'];
 
@@ -19,8 +26,8 @@ const tags = ['archive'];
 const RunOptionsSchema = Type.Object(
   {
     older_than_days: Type.Optional(Type.Integer({ description: `0 to ${MAX_OLDER_THAN_DAYS}` })),
-    dry_run: Type.Optional(Type.Boolean()),
-    limit: Type.Optional(Type.Integer({ description: 'at least 1' })),
+    dry_run: Type.Optional(Type.Boolean({ description: 'count what would move; change nothing' })),
+    limit: Type.Optional(Type.Integer({ description: 'archive at most this many records (at least 1)' })),
     keep_live: Type.Optional(
       Type.Boolean({ description: 'copy and index, leave the records live; a later run finishes the move' }),
     ),
@@ -28,12 +35,18 @@ const RunOptionsSchema = Type.Object(
   { additionalProperties: false },
 );
 type RunOptions = Static<typeof RunOptionsSchema>;
+const runOptionsBody = documented(
+  RunOptionsSchema,
+  'All optional; an empty body runs with the configured threshold',
+  RUN_OPTIONS_EXAMPLE,
+);
 
 const RunIdParamsSchema = Type.Object({
   run_id: Type.String({
     pattern: RUN_ID_PATTERN,
     // The id reaches Cosmos DB; characters a run id never has stay out.
     [PROBLEM]: 'must be a run id such as 20261101T000000000Z-abcd1234',
+    description: "the run's id, as POST /archive or GET /archive/runs gave it",
   }),
 });
 
@@ -76,8 +89,12 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
       schema: {
         tags,
         summary: 'Run one archival run and answer with its summary',
-        body: RunOptionsSchema,
-        response: { 200: RunSchema, 400: ErrorSchema, 403: ErrorSchema, 409: ErrorSchema },
+        body: runOptionsBody,
+        response: {
+          200: documented(RunSchema, 'The run, ended: what it archived, skipped and failed', RUN_EXAMPLE),
+          403: ErrorSchema,
+          409: ErrorSchema,
+        },
       },
     },
     async (request) => runFor(request.identity, await archiver.runOnce(runOptions(request, request.body))),
@@ -90,10 +107,13 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
       schema: {
         tags,
         summary: 'Start an archival run in the background',
-        body: RunOptionsSchema,
+        body: runOptionsBody,
         response: {
-          202: Type.Object({ run_id: Type.String(), status: Type.String(), status_url: Type.String() }),
-          400: ErrorSchema,
+          202: documented(
+            Type.Object({ run_id: Type.String(), status: Type.String(), status_url: Type.String() }),
+            'Started: status_url (also in Location) follows it',
+            RUN_STARTED_EXAMPLE,
+          ),
           403: ErrorSchema,
           409: ErrorSchema,
         },
@@ -121,8 +141,19 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
       schema: {
         tags,
         summary: 'Archival run history, newest first',
-        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }) }),
-        response: { 200: Type.Object({ items: Type.Array(RunSchema) }) },
+        querystring: Type.Object({
+          limit: Type.Integer({
+            minimum: 1,
+            maximum: 1000,
+            default: 50,
+            description: 'runs to list at most',
+          }),
+        }),
+        response: {
+          200: documented(Type.Object({ items: Type.Array(RunSchema) }), 'The runs, newest first', {
+            items: [RUN_EXAMPLE],
+          }),
+        },
       },
     },
     async (request) => ({
@@ -138,7 +169,10 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
         tags,
         summary: 'One archival run, with progress while it runs',
         params: RunIdParamsSchema,
-        response: { 200: RunSchema, 404: ErrorSchema },
+        response: {
+          200: documented(RunSchema, 'The run; while it runs, its progress so far', RUN_EXAMPLE),
+          404: ErrorSchema,
+        },
       },
     },
     async (request) => {
@@ -165,12 +199,16 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
             'The run reads the request before its next batch, in whichever process runs it: its history says paused_at while it waits.',
           params: RunIdParamsSchema,
           response: {
-            202: Type.Object({
-              run_id: Type.String(),
-              paused: Type.Boolean({ description: 'what was asked' }),
-              requested_at: Type.String(),
-              status_url: Type.String(),
-            }),
+            202: documented(
+              Type.Object({
+                run_id: Type.String(),
+                paused: Type.Boolean({ description: 'what was asked' }),
+                requested_at: Type.String(),
+                status_url: Type.String(),
+              }),
+              'Asked: the run acts on it before its next batch',
+              { ...PAUSE_EXAMPLE, paused },
+            ),
             404: ErrorSchema,
             409: ErrorSchema,
           },
@@ -197,8 +235,20 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
         summary: 'Index entries of archived records, in id order',
         querystring: Type.Object({
           ...PageQuerySchema,
-          customer_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+          customer_id: Type.Optional(
+            Type.String({ minLength: 1, maxLength: 128, description: "only this customer's records" }),
+          ),
         }),
+        response: {
+          200: documented(
+            Type.Object({
+              items: Type.Array(Type.Object({}, { additionalProperties: true })),
+              next_after: Type.Union([Type.String(), Type.Null()]),
+            }),
+            'A page of index entries: where each record is archived, its SHA-256 and size; next_after (null on the last page) goes in after for the next',
+            ARCHIVE_ENTRIES_EXAMPLE,
+          ),
+        },
       },
     },
     async (request) => {

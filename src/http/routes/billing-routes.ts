@@ -14,6 +14,7 @@ import { listingPageBody, sendJson, sendNdjson } from '../listing-reply.js';
 import { ListedItemSchema, ListingQuerySchema, listingQueryOf, ndjsonLines } from '../listing-query.js';
 import { parseIfMatch, sendRecord } from '../record-reply.js';
 import {
+  documented,
   ErrorSchema,
   errorResponses,
   HistorySchema,
@@ -23,10 +24,27 @@ import {
   IdParamsSchema,
   RecordSchema,
 } from '../schemas.js';
+import {
+  HOLD_REQUEST_EXAMPLE,
+  HOLD_VIEW_EXAMPLE,
+  HOLDS_EXAMPLE,
+  LISTING_EXAMPLE,
+  NEW_RECORD_EXAMPLE,
+  RECORD_EXAMPLE,
+  REHYDRATING_EXAMPLE,
+  REPLACEMENT_EXAMPLE,
+} from '../examples.js';
 
 const tags = ['billing'];
 const errors = { 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 412: ErrorSchema };
-const ifMatchHeader = Type.Object({ 'if-match': Type.Optional(Type.String()) });
+const ifMatchHeader = Type.Object({
+  'if-match': Type.Optional(
+    Type.String({
+      description: 'the ETag the record was read with: the change is refused (412) if it changed since',
+    }),
+  ),
+});
+const recordAnswer = (description: string) => documented(RecordSchema, description, RECORD_EXAMPLE);
 
 export const billingRoutes: FastifyPluginAsyncTypebox<{
   records: RecordService;
@@ -40,8 +58,15 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags,
         summary: 'Create a billing record',
-        body: NewRecordInputSchema,
-        response: { 201: RecordSchema, 400: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema },
+        body: documented(
+          NewRecordInputSchema,
+          'The new record; id, currency, status and created_at are optional',
+          NEW_RECORD_EXAMPLE,
+        ),
+        response: {
+          201: recordAnswer('Created: the record as stored; Location names it, ETag is its version'),
+          409: ErrorSchema,
+        },
       },
     },
     async (request, reply) => {
@@ -62,11 +87,14 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{
           'Filters: customer_id, status, created_from (inclusive) and created_to (exclusive), RFC 3339. Each item says where the record lives (source), and for archived ones the blob tier; a record in the Archive tier comes without its body (rehydration_required) unless rehydrate=true starts its rehydration. fields=a,b keeps those fields of each record; format=ndjson streams every matching record, one item a line, instead of one page.',
         querystring: ListingQuerySchema,
         response: {
-          200: Type.Object({
-            items: Type.Array(ListedItemSchema),
-            next_cursor: Type.Union([Type.String(), Type.Null()]),
-          }),
-          400: ErrorSchema,
+          200: documented(
+            Type.Object({
+              items: Type.Array(ListedItemSchema),
+              next_cursor: Type.Union([Type.String(), Type.Null()]),
+            }),
+            'A page of records, live and archived, in creation order; next_cursor is null on the last page (format=ndjson streams application/x-ndjson instead)',
+            LISTING_EXAMPLE,
+          ),
         },
       },
     },
@@ -94,7 +122,16 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{
         tags,
         summary: 'Read a record, live or archived (X-Record-Source says which)',
         params: IdParamsSchema,
-        response: { 200: RecordSchema, 202: ErrorSchema, 404: ErrorSchema, 410: ErrorSchema },
+        response: {
+          200: recordAnswer('The record; X-Record-Source is live or archive, ETag its version'),
+          202: documented(
+            ErrorSchema,
+            'Archived in the Archive tier: its rehydration is under way; Retry-After says when to ask again',
+            REHYDRATING_EXAMPLE,
+          ),
+          404: ErrorSchema,
+          410: ErrorSchema,
+        },
       },
     },
     async (request, reply) => sendRecord(reply, await records.get(request.params.id)),
@@ -109,8 +146,12 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{
         summary: 'Replace a record; an archived record comes back live with the change',
         params: IdParamsSchema,
         headers: ifMatchHeader,
-        body: ReplacementInputSchema,
-        response: { 200: RecordSchema, ...errors },
+        body: documented(
+          ReplacementInputSchema,
+          'The whole record with the changes; fields the API does not know are kept',
+          REPLACEMENT_EXAMPLE,
+        ),
+        response: { 200: recordAnswer('The record as stored now, live, with its new ETag'), ...errors },
       },
     },
     async (request, reply) => {
@@ -128,7 +169,7 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{
         summary: 'Delete a record, live or archived',
         params: IdParamsSchema,
         headers: ifMatchHeader,
-        response: { 204: Type.Null(), ...errors },
+        response: { 204: Type.Null({ description: 'Deleted, wherever it was' }), ...errors },
       },
     },
     async (request, reply) => {
@@ -145,7 +186,14 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{
         tags,
         summary: 'Whether a record is under legal hold, and every change to its hold',
         params: IdParamsSchema,
-        response: { 200: HoldViewSchema, 404: ErrorSchema },
+        response: {
+          200: documented(
+            HoldViewSchema,
+            'The hold in force (null when none) and every change to it',
+            HOLD_VIEW_EXAMPLE,
+          ),
+          404: ErrorSchema,
+        },
       },
     },
     async (request) => holdFor(callerOf(request), await records.legalHold(request.params.id)),
@@ -162,7 +210,10 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{
         description:
           'Who made each audited change is shown to admins; who placed or lifted a hold and why, to admins and the legal role. A deleted record keeps its history.',
         params: IdParamsSchema,
-        response: { 200: HistorySchema, ...errorResponses(400, 401, 403, 404, 429, 503) },
+        response: {
+          200: { ...HistorySchema, description: "The record's history, oldest first" },
+          ...errorResponses(404, 503),
+        },
       },
     },
     async (request) => {
@@ -183,15 +234,24 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{
         summary: 'The legal holds in force, by record id',
         description: 'Who placed each hold and why is shown to admins and the legal role.',
         querystring: Type.Object({
-          limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+          limit: Type.Integer({
+            minimum: 1,
+            maximum: 1000,
+            default: 100,
+            description: 'holds a page lists at most',
+          }),
           after: Type.Optional(IdParamsSchema.properties.id),
         }),
         response: {
-          200: Type.Object({
-            items: Type.Array(HoldSchema),
-            next_after: Type.Union([Type.String(), Type.Null()]),
-          }),
-          ...errorResponses(400, 401, 403, 429, 503),
+          200: documented(
+            Type.Object({
+              items: Type.Array(HoldSchema),
+              next_after: Type.Union([Type.String(), Type.Null()]),
+            }),
+            'A page of holds; next_after (null on the last page) goes in after for the next',
+            HOLDS_EXAMPLE,
+          ),
+          ...errorResponses(503),
         },
       },
     },
@@ -221,8 +281,16 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{
         description:
           'A held record cannot be deleted (409 legal_hold) and is kept past RETENTION_DAYS, live or archived. Repeating a request changes nothing. A hold asked for while the record is being deleted waits for the delete: 404 once the record is gone, 409 deletion_in_progress if the delete still stands after the wait.',
         params: IdParamsSchema,
-        body: HoldRequestSchema,
-        response: { 200: HoldViewSchema, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema },
+        body: documented(HoldRequestSchema, 'Place or lift, and why', HOLD_REQUEST_EXAMPLE),
+        response: {
+          200: documented(
+            HoldViewSchema,
+            'The hold as it stands now, and every change to it',
+            HOLD_VIEW_EXAMPLE,
+          ),
+          404: ErrorSchema,
+          409: ErrorSchema,
+        },
       },
     },
     async (request) =>
@@ -237,7 +305,11 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{
         tags,
         summary: 'Move an archived record back to the live store',
         params: IdParamsSchema,
-        response: { 200: RecordSchema, 404: ErrorSchema, 409: ErrorSchema },
+        response: {
+          200: recordAnswer('The record, live again, with restored_at'),
+          404: ErrorSchema,
+          409: ErrorSchema,
+        },
       },
     },
     async (request, reply) => sendRecord(reply, await records.restore(request.params.id)),

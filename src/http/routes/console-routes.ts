@@ -59,16 +59,27 @@ const FileParamsSchema = Type.Object({
   file: Type.String({
     pattern: '^[a-z0-9][a-z0-9.-]{0,63}$',
     [PROBLEM]: 'must be a file name such as dashboard.js',
+    description: 'the file, such as dashboard.js',
   }),
 });
 
 const RunIdParamsSchema = Type.Object({
-  run_id: Type.String({ pattern: '^[A-Za-z0-9-]{1,128}$', [PROBLEM]: 'must be a run id' }),
+  run_id: Type.String({
+    pattern: '^[A-Za-z0-9-]{1,128}$',
+    [PROBLEM]: 'must be a run id',
+    description: "the run's id, as GET /archive/runs gives it",
+  }),
 });
 
 function html(description: string) {
   return { description, content: { 'text/html': { schema: Type.String() } } };
 }
+
+/** What a browser that is not signed in gets instead of a page. */
+const TO_SIGN_IN = Type.Null({
+  description: 'A browser (Accept: text/html) not signed in is sent to /login; other clients get 401',
+  headers: { Location: Type.String({ description: '/login' }) },
+});
 
 const ASSET_RESPONSE = {
   description: 'The file: JavaScript or CSS',
@@ -104,7 +115,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: 'The dashboard: live and archived records, costs, runs, charts, legal holds',
         description: 'A browser that is not signed in is sent to /login (303).',
-        response: { 200: html('The dashboard page'), ...errorResponses(401, 403, 429) },
+        response: { 200: html('The dashboard page'), 303: TO_SIGN_IN, ...errorResponses(401, 403, 429) },
       },
     },
     (_request, reply) => {
@@ -136,7 +147,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: "A record's page: its fields, its history and its legal hold",
         params: IdParamsSchema,
-        response: { 200: html('The record page'), ...errorResponses(400, 401, 403, 429) },
+        response: { 200: html('The record page'), 303: TO_SIGN_IN, ...errorResponses(400, 401, 403, 429) },
       },
     },
     (_request, reply) => {
@@ -152,7 +163,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: "An archival run's page, refreshed while it runs",
         params: RunIdParamsSchema,
-        response: { 200: html('The run page'), ...errorResponses(400, 401, 403, 429) },
+        response: { 200: html('The run page'), 303: TO_SIGN_IN, ...errorResponses(400, 401, 403, 429) },
       },
     },
     (_request, reply) => {
@@ -167,7 +178,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         summary: 'This API, documented: Swagger UI over /openapi.json',
-        response: { 200: html('The documentation page'), ...errorResponses(401, 403, 429) },
+        response: { 200: html('The documentation page'), 303: TO_SIGN_IN, ...errorResponses(401, 403, 429) },
       },
     },
     (_request, reply) => {

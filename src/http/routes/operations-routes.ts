@@ -2,9 +2,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { grants } from '../../auth/roles.js';
 import type { Services } from '../../composition-root.js';
+import { READY_EXAMPLE, STATS_EXAMPLE } from '../examples.js';
 import { runFor } from '../redaction.js';
+import { documented, ErrorSchema } from '../schemas.js';
 
 const tags = ['operations'];
+/** Whether every store answers; `stores` (each one's state and error) goes to admins only. */
+const readiness = Type.Object({ ready: Type.Boolean() }, { additionalProperties: true });
 
 export interface OperationsRoutesOptions {
   services: Services;
@@ -27,10 +31,14 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<OperationsRoutesOptions
         summary: 'The process is up',
         security: [],
         response: {
-          200: Type.Object({
-            status: Type.Literal('ok'),
-            auth: Type.Optional(Type.Literal('disabled')),
-          }),
+          200: documented(
+            Type.Object({
+              status: Type.Literal('ok'),
+              auth: Type.Optional(Type.Literal('disabled')),
+            }),
+            'Up; auth: disabled says AUTH_DISABLED is set',
+            { status: 'ok' },
+          ),
         },
       },
     },
@@ -45,6 +53,16 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<OperationsRoutesOptions
         tags,
         summary: 'Every store answers (503 when one does not; which one and why, to admins only)',
         security: [],
+        response: {
+          200: documented(readiness, 'Every store answers; an admin also sees each store', READY_EXAMPLE),
+          503: documented(readiness, 'A store does not answer; an admin sees which and why', {
+            ready: false,
+            stores: {
+              ...READY_EXAMPLE.stores,
+              store: { ok: false, error: 'connect ECONNREFUSED 10.0.3.4:443' },
+            },
+          }),
+        },
       },
     },
     async (request, reply) => {
@@ -63,6 +81,14 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<OperationsRoutesOptions
         tags,
         summary:
           'Counts, run history, and what the archive costs a month and saves (shared for STATS_CACHE_SECONDS)',
+        response: {
+          200: documented(
+            Type.Object({}, { additionalProperties: true }),
+            'Live and archived counts and bytes, the archive by month, the runs, the cost model (docs/API.md describes each field)',
+            STATS_EXAMPLE,
+          ),
+          503: ErrorSchema,
+        },
       },
     },
     async (request) => {

@@ -8,7 +8,8 @@ import { PROBLEM } from '../../domain/schema-validator.js';
 import type { RestoreJob } from '../../ports/restore-jobs.js';
 import type { BulkRestore } from '../../services/bulk-restore.js';
 import { callerOf } from '../access.js';
-import { ErrorSchema } from '../schemas.js';
+import { RESTORE_JOB_EXAMPLE, RESTORE_REQUEST_EXAMPLE, RESTORE_STARTED_EXAMPLE } from '../examples.js';
+import { documented, ErrorSchema } from '../schemas.js';
 
 const tags = ['restore'];
 
@@ -40,6 +41,7 @@ const JobIdParamsSchema = Type.Object({
     pattern: '^restore-[A-Za-z0-9-]{1,100}$',
     // The id reaches Cosmos DB; characters a job id never has stay out.
     [PROBLEM]: 'must be a restore job id such as restore-20261101T000000000Z-abcd1234',
+    description: "the job's id, as POST /restore gave it",
   }),
 });
 
@@ -128,10 +130,13 @@ export const restoreRoutes: FastifyPluginAsyncTypebox<{ bulkRestore: BulkRestore
         summary: 'Start a bulk restore job: the archived records a query or a list of ids names, made live',
         description:
           'Give a customer_id or both created_from (inclusive) and created_to (exclusive), and a status if you like; or ids (at most 1000). The job runs in the background, survives a restart (another process takes it over) and never restores a record twice. Archive-tier blobs are rehydrated once each; the job waits for them (status waiting) and restores their records once they are back. dry_run counts without changing anything.',
-        body: RestoreRequestSchema,
+        body: documented(RestoreRequestSchema, 'A query, or a list of ids', RESTORE_REQUEST_EXAMPLE),
         response: {
-          202: Type.Object({ job_id: Type.String(), status: Type.String(), status_url: Type.String() }),
-          400: ErrorSchema,
+          202: documented(
+            Type.Object({ job_id: Type.String(), status: Type.String(), status_url: Type.String() }),
+            'Started: status_url (also in Location) follows it',
+            RESTORE_STARTED_EXAMPLE,
+          ),
         },
       },
     },
@@ -160,8 +165,14 @@ export const restoreRoutes: FastifyPluginAsyncTypebox<{ bulkRestore: BulkRestore
       schema: {
         tags,
         summary: 'Bulk restore jobs, newest first',
-        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }) }),
-        response: { 200: Type.Object({ items: Type.Array(RestoreJobSchema) }) },
+        querystring: Type.Object({
+          limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'jobs to list at most' }),
+        }),
+        response: {
+          200: documented(Type.Object({ items: Type.Array(RestoreJobSchema) }), 'The jobs, newest first', {
+            items: [RESTORE_JOB_EXAMPLE],
+          }),
+        },
       },
     },
     async (request) => ({
@@ -177,7 +188,10 @@ export const restoreRoutes: FastifyPluginAsyncTypebox<{ bulkRestore: BulkRestore
         tags,
         summary: 'One bulk restore job, with its progress',
         params: JobIdParamsSchema,
-        response: { 200: RestoreJobSchema, 400: ErrorSchema, 404: ErrorSchema },
+        response: {
+          200: documented(RestoreJobSchema, 'The job and its counts so far', RESTORE_JOB_EXAMPLE),
+          404: ErrorSchema,
+        },
       },
     },
     async (request) => {
@@ -197,7 +211,20 @@ export const restoreRoutes: FastifyPluginAsyncTypebox<{ bulkRestore: BulkRestore
         description:
           '200 when the job ended at once (nobody was working on it), 202 when its process stops before its next page. 409 job_finished once it has ended.',
         params: JobIdParamsSchema,
-        response: { 200: RestoreJobSchema, 202: RestoreJobSchema, 404: ErrorSchema, 409: ErrorSchema },
+        response: {
+          200: documented(RestoreJobSchema, 'Cancelled at once: nobody was working on it', {
+            ...RESTORE_JOB_EXAMPLE,
+            status: 'cancelled',
+          }),
+          202: documented(RestoreJobSchema, 'Cancel asked: its process stops before its next page', {
+            ...RESTORE_JOB_EXAMPLE,
+            status: 'running',
+            finished_at: null,
+            cancel_requested: { at: '2026-12-01T23:16:03.230Z', by: 'key:operator' },
+          }),
+          404: ErrorSchema,
+          409: ErrorSchema,
+        },
       },
     },
     async (request, reply) => {

@@ -54,7 +54,13 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = (a
         summary: 'Sign a browser in: the API key or token in the Authorization header opens a session cookie',
         description:
           'Answers with the session and sets the `__Host-billing-archive-session` cookie (HttpOnly, Secure, SameSite=Strict). The credential must come in a header: a session cannot open another.',
-        response: { 200: SessionSchema, ...errorResponses(400, 401, 403, 429) },
+        response: {
+          200: {
+            ...SessionSchema,
+            description: 'Signed in: Set-Cookie carries the session; send csrf_token with each change',
+          },
+          ...errorResponses(400, 401, 403, 429),
+        },
       },
     },
     async (request, reply) => {
@@ -77,7 +83,10 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = (a
       schema: {
         tags,
         summary: 'Who the caller is, and the CSRF token of its browser session',
-        response: { 200: SessionSchema, ...errorResponses(401, 403, 429) },
+        response: {
+          200: { ...SessionSchema, description: 'The caller, and its session if it is a browser' },
+          ...errorResponses(401, 403, 429),
+        },
       },
     },
     (request) => sessionView(callerOf(request), request.browserSession?.csrf ?? null),
