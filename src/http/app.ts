@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import helmet from '@fastify/helmet';
+import { fastifyRequestContext } from '@fastify/request-context';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Authenticator } from '../auth/authenticator.js';
@@ -20,6 +22,14 @@ import { operationsRoutes } from './routes/operations-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
 
 const BODY_LIMIT_BYTES = 1024 * 1024;
+/** A caller's X-Request-Id is kept when it is a plain token; anything else is replaced, never logged. */
+const CALLER_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The request's id: the caller's X-Request-Id (a proxy's, a client's), else a new UUID. */
+function requestIdOf(request: { headers: Record<string, string | string[] | undefined> }): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && CALLER_REQUEST_ID.test(given) ? given : randomUUID();
+}
 
 /**
  * Builds the HTTP app over the services; it never listens (server.ts owns the process) and it
@@ -32,6 +42,7 @@ export async function buildApp(
 ): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger,
+    genReqId: requestIdOf,
     bodyLimit: BODY_LIMIT_BYTES,
     // A client has this long to send a whole request (slow-loris); an idle socket is dropped after
     // the connection timeout, which is long because POST /archive/sync answers when its run ends.
@@ -61,6 +72,11 @@ export async function buildApp(
   );
 
   registerErrorHandlers(app);
+  // The request id follows the request into the services' log lines, and back to the caller.
+  await app.register(fastifyRequestContext, { defaultStoreValues: (request) => ({ requestId: request.id }) });
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
   // HTTP never sends a fragment: a '#' in the request target is an id the client did not encode,
   // and the router would act on the part before it, which names another record.
   app.addHook('onRequest', async (request, reply) => {
