@@ -5,6 +5,7 @@ const UNIT = [
   'test/domain/**/*.test.ts',
   'test/config.test.ts',
   'test/error-codes.test.ts',
+  'test/cli/**/*.test.ts',
   'test/http/record-reply.test.ts',
   'test/http/listing-reply.test.ts',
   'test/auth/api-keys.test.ts',

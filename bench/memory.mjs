@@ -71,6 +71,7 @@ async function archive(dir, maxRecords) {
     '--import',
     PRELOAD,
     CLI,
+    '--json',
     'archive',
   ];
   const child = spawn(process.execPath, args, {

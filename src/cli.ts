@@ -2,6 +2,7 @@
 import type { CostReport } from './domain/cost-model.js';
 import { hostname, userInfo } from 'node:os';
 import { text } from 'node:stream/consumers';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { apiKeyEntry, createApiKey } from './auth/api-keys.js';
 import { parseRoles } from './auth/roles.js';
@@ -9,6 +10,10 @@ import { createServices, isLocalArchive, type Services } from './composition-roo
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DomainError, StoreUnavailableError, ValidationError } from './domain/errors.js';
 import { ERROR_CODES, EXIT } from './error-codes.js';
+import { addExamplesAndExitCodes } from './cli/help.js';
+import { CommandOutput } from './cli/output.js';
+import { progress } from './cli/progress.js';
+import { doctorReport, doctorSummary } from './cli/doctor.js';
 import { parseSlice, type Slice } from './domain/slices.js';
 import { createLogger } from './logger.js';
 import type { AuditLog } from './services/audit-log.js';
@@ -25,6 +30,7 @@ import type { SimulationReport } from './lifecycle/lifecycle-simulator.js';
 import { HELD_PREFIX } from './services/layouts/record-layout.js';
 import { RECORD_STATUSES } from './domain/billing-record.js';
 import type { RestoreJob } from './ports/restore-jobs.js';
+import type { RunRecord } from './ports/run-log.js';
 
 const HOUR_MS = 60 * 60 * 1000;
 
@@ -106,27 +112,83 @@ function dayOrTime(value: string): string {
   return isoTime(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
 }
 
-/** Writes a restore job's progress to standard error: one line rewritten on a terminal, else a line every 5 s. */
-function progressLine(): (job: RestoreJob) => void {
-  const terminal = process.stderr.isTTY;
-  let last = 0;
-  return (job) => {
-    const now = Date.now();
-    const ended = job.status !== 'running' && job.status !== 'waiting';
-    if (!terminal && !ended && now - last < 5_000) return;
-    last = now;
-    const c = job.counts;
-    const waiting =
-      job.status === 'waiting'
-        ? `, waiting for ${job.waiting.length} blobs to rehydrate (next look ${job.next_check_at ?? 'now'})`
-        : '';
-    const line = `${job.status}: pass ${job.pass}, restored ${c.restored}, already live ${c.already_live}, rehydrating ${c.rehydrating}, failed ${c.failed}, not found ${c.not_found}${waiting}`;
-    process.stderr.write(terminal ? `\r\x1b[2K${line}${ended ? '\n' : ''}` : `${line}\n`);
+/** A restore job's progress: the records it dealt with of those it found so far. */
+function restoreProgress(): { show: (job: RestoreJob) => void; stop: () => void } {
+  const bar = progress('restore');
+  return {
+    show(job) {
+      const c = job.counts;
+      const waiting =
+        job.status === 'waiting'
+          ? `waiting for ${job.waiting.length} blobs to rehydrate (next look ${job.next_check_at ?? 'now'})`
+          : `${job.status}, pass ${job.pass}`;
+      // A list's total is known from the start; a query's is not until its last page.
+      bar.update(
+        c.restored + c.already_live + c.failed + c.not_found,
+        job.ids?.length,
+        `${waiting}, ${c.restored} restored, ${c.already_live} already live, ${c.rehydrating} rehydrating, ${c.failed} failed, ${c.not_found} not found`,
+      );
+    },
+    stop: () => {
+      bar.stop();
+    },
   };
 }
 
-function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+/** An archival run in a line: what it did, and how fast. */
+function runSummary(run: RunRecord): string {
+  const rate = run.duration_ms > 0 ? (run.archived / (run.duration_ms / 1000)).toFixed(1) : '0';
+  const moved = run.dry_run
+    ? `would archive ${run.eligible}`
+    : `archived ${run.archived} of ${run.eligible} eligible`;
+  const extra = run.dry_run
+    ? ''
+    : `, ${run.expired} expired, ${run.garbage_collected} garbage blobs collected`;
+  const errors = run.errors.length > 0 ? `\n  ${run.errors.join('\n  ')}` : '';
+  return `run ${run.run_id} ${run.status}: ${moved}, ${run.skipped} skipped, ${run.failed} failed${extra}, in ${(run.duration_ms / 1000).toFixed(1)} s (${rate} records/s)${errors}`;
+}
+
+/**
+ * Waits for a run started here, showing its progress: the history is saved after each durable
+ * step, so the figures are what a crash would leave. The total is unknown until the last page.
+ */
+async function followRun(
+  archiver: Services['archiver'],
+  runId: string,
+  done: Promise<RunRecord>,
+): Promise<RunRecord> {
+  const bar = progress('archive');
+  const ended = done.then(
+    () => true,
+    () => true,
+  );
+  try {
+    for (;;) {
+      // Unreferenced: a finished run does not wait out the last second.
+      if (await Promise.race([ended, sleep(1_000, false, { ref: false })])) break;
+      const run = await archiver.run(runId);
+      if (run)
+        bar.update(
+          run.dry_run ? run.eligible : run.archived,
+          undefined,
+          `${run.eligible} eligible so far in ${run.batches} batches, ${run.failed} failed`,
+        );
+    }
+    const run = await done;
+    bar.update(
+      run.dry_run ? run.eligible : run.archived,
+      undefined,
+      `${run.status} in ${run.batches} batches`,
+    );
+    return run;
+  } finally {
+    bar.stop();
+  }
+}
+
+/** Standard output as the command line asked: JSON with --json, else text for a person. */
+function output(): CommandOutput {
+  return new CommandOutput(program.opts<{ json?: boolean }>().json === true);
 }
 
 /** Builds the services for one command, runs it and closes them whatever happens. */
@@ -144,6 +206,7 @@ const program = new Command('billing-archive')
   .description('Billing records in Cosmos DB and Blob Storage (or the embedded stores), one API')
   .showHelpAfterError()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+  .option('--json', 'print the result as JSON, for scripts (default: text for a person)')
   .exitOverride();
 
 program
@@ -192,7 +255,7 @@ const archive = program
       keepLive: boolean;
     }) => {
       await withServices(async ({ archiver }) => {
-        const run = await archiver.runOnce({
+        const { run: started, done } = await archiver.start({
           dryRun: options.dryRun,
           olderThanDays: options.olderThan,
           limit: options.limit,
@@ -200,7 +263,8 @@ const archive = program
           slice: options.slice,
           startedBy: { actor: cliActor() },
         });
-        print(run);
+        const run = await followRun(archiver, started.run_id, done);
+        output().result(run, runSummary(run));
         return run.status === 'succeeded' ? EXIT.ok : EXIT.failed;
       });
     },
@@ -223,7 +287,7 @@ for (const [action, paused] of [
         const asked = await audited(audit, { action: `archive.run.${action}`, run_id: runId }, () =>
           archiver.askToPause(runId, paused, cliActor()),
         );
-        print({ run_id: runId, paused: asked.paused, requested_at: asked.at });
+        output().result({ run_id: runId, paused: asked.paused, requested_at: asked.at });
         return EXIT.ok;
       });
     });
@@ -267,7 +331,7 @@ program
         );
       await withServices(async ({ records, bulkRestore, audit }) => {
         if (id !== undefined) {
-          print(
+          output().result(
             (await audited(audit, { action: 'record.restore', record_id: id }, () => records.restore(id)))
               .doc,
           );
@@ -284,12 +348,14 @@ program
         };
         process.once('SIGINT', handBack);
         let job: RestoreJob;
+        const shown = restoreProgress();
         try {
-          job = await bulkRestore.runHere(stored, progressLine());
+          job = await bulkRestore.runHere(stored, shown.show);
         } finally {
+          shown.stop();
           process.off('SIGINT', handBack);
         }
-        print(job);
+        output().result(job);
         if (job.status === 'running' || job.status === 'waiting')
           process.stderr.write(`restore job ${jobId} is not finished here: a running server takes it over\n`);
         return job.status === 'succeeded' && job.counts.failed === 0 ? EXIT.ok : EXIT.failed;
@@ -312,7 +378,7 @@ keys
   )
   .action((options: { name: string; role: string }) => {
     const key = createApiKey();
-    print({
+    output().result({
       name: options.name,
       roles: options.role,
       key,
@@ -332,7 +398,7 @@ keys
     // From standard input, so the key never lands in shell history or a process listing.
     const key = (await text(process.stdin)).trim();
     if (key === '') throw new ConfigError('keys hash reads the key on standard input, and got nothing');
-    print({ api_keys_entry: apiKeyEntry(options.name, options.role, key) });
+    output().result({ api_keys_entry: apiKeyEntry(options.name, options.role, key) });
   });
 
 program
@@ -362,7 +428,7 @@ program
           limit: options.limit,
           cursor: options.cursor,
         });
-        print({ items: page.items, next_cursor: page.nextCursor ?? null });
+        output().result({ items: page.items, next_cursor: page.nextCursor ?? null });
         return EXIT.ok;
       });
     },
@@ -402,8 +468,7 @@ program
             repairSummary(repaired),
           )
         : await verify();
-      print(report);
-      process.stderr.write(`${verifySummary(report, options.repair)}\n`);
+      output().result(report, verifySummary(report, options.repair));
       return report.ok ? EXIT.ok : EXIT.failed;
     });
   });
@@ -426,7 +491,7 @@ program
       const report = options.dryRun
         ? await compact()
         : await audited(audit, { action: 'archive.compact' }, compact);
-      print(report);
+      output().result(report);
       return EXIT.ok;
     });
   });
@@ -467,27 +532,29 @@ index
         ({ tally }) =>
           `${pass} pass: ${tally.examined} examined, ${tally.copied} copied, ${tally.withdrawn} withdrawn, ${tally.kept} kept`,
       );
-      print(report);
       const { tally, counts } = report;
       const changes = `${tally.copied} copied, ${tally.withdrawn} withdrawn, ${tally.kept} left as they were`;
       if (pass === 'abandon') {
-        process.stderr.write(
-          `index migrate: abandoned (${tally.withdrawn} withdrawn from the old index as processes on the blob index had, ${tally.removed ?? 0} blob index files removed); the old index is the archive index again, and archival resumes\n`,
+        output().result(
+          report,
+          `index migrate: abandoned (${tally.withdrawn} withdrawn from the old index as processes on the blob index had, ${tally.removed ?? 0} blob index files removed); the old index is the archive index again, and archival resumes`,
         );
         return EXIT.ok;
       }
       if (pass === 'finish') {
-        process.stderr.write(
-          `index migrate: finished (${changes}); the blob index is the archive index now\n`,
+        output().result(
+          report,
+          `index migrate: finished (${changes}); the blob index is the archive index now`,
         );
         return EXIT.ok;
       }
       // In step only when a whole pass found nothing to change: counts alone miss moved entries.
       const inStep = report.counts_match && tally.copied + tally.withdrawn === 0;
-      process.stderr.write(
+      output().result(
+        report,
         inStep
-          ? `index migrate: in step (${counts.target.count} entries): switch every process to ARCHIVE_INDEX=blob, then run \`index migrate --finish\`\n`
-          : `index migrate: not yet in step (source ${counts.source.count} entries, blob index ${counts.target.count}; this pass ${changes}): run it again\n`,
+          ? `index migrate: in step (${counts.target.count} entries): switch every process to ARCHIVE_INDEX=blob, then run \`index migrate --finish\``
+          : `index migrate: not yet in step (source ${counts.source.count} entries, blob index ${counts.target.count}; this pass ${changes}): run it again`,
       );
       return inStep ? EXIT.ok : EXIT.failed;
     });
@@ -519,12 +586,12 @@ lifecycle
     // Loaded on demand: the management SDK is large and no other command needs it.
     const { deployLifecyclePolicy, deployRequest } = await import('./lifecycle/lifecycle-deploy.js');
     if (options.dryRun) {
-      print(deployRequest(target, policy));
+      output().result(deployRequest(target, policy));
       return;
     }
     const { DefaultAzureCredential } = await import('@azure/identity');
     const { changed } = await deployLifecyclePolicy(target, policy, new DefaultAzureCredential());
-    print({ account, changed, rules: policy.rules.map((rule) => rule.name) });
+    output().result({ account, changed, rules: policy.rules.map((rule) => rule.name) });
   });
 
 lifecycle
@@ -563,8 +630,7 @@ lifecycle
             simulate,
             (done) => `${options.days} days applied: ${done.deleted.blobs} blobs deleted`,
           );
-      print(report);
-      process.stderr.write(`${simulationSummary(report)}\n`);
+      output().result(report, simulationSummary(report));
       return EXIT.ok;
     });
   });
@@ -608,13 +674,12 @@ program
       if (options.nextRun) {
         const dry = await archiver.runOnce({ dryRun: true, startedBy: { actor: cliActor() } });
         if (dry.status !== 'succeeded') {
-          print(dry);
+          output().result(dry, runSummary(dry));
           return EXIT.failed;
         }
       }
       const report = await cost.report({ fresh: true });
-      print(report);
-      process.stderr.write(`${costSummary(report)}\n`);
+      output().result(report, costSummary(report));
       return EXIT.ok;
     });
   });
@@ -650,7 +715,7 @@ program
   .description('print counts, run history and what the archive costs and saves')
   .action(async () => {
     await withServices(async ({ stats }) => {
-      print(await stats.stats());
+      output().result(await stats.stats());
       return EXIT.ok;
     });
   });
@@ -667,14 +732,52 @@ program
         audit,
         { action: 'record.seed' },
         async () => {
-          for (let i = 0; i < options.count; i++) await records.create(sampleRecord(i, now, options.ageDays));
+          const bar = progress('seed');
+          try {
+            for (let i = 0; i < options.count; i++) {
+              await records.create(sampleRecord(i, now, options.ageDays));
+              bar.update(i + 1, options.count);
+            }
+          } finally {
+            bar.stop();
+          }
         },
         () => `${options.count} sample records created ${options.ageDays} days old`,
       );
-      print({ created: options.count, age_days: options.ageDays });
+      output().result({ created: options.count, age_days: options.ageDays });
       return EXIT.ok;
     });
   });
+
+program
+  .command('doctor')
+  .description(
+    'check the configuration, reach every store, and report versions, the lock holder, the last run and what to fix',
+  )
+  .action(async () => {
+    const config = loadConfig(process.env);
+    const { problems } = await policyFor(config);
+    const report = async (opened: Services | Error): Promise<number> => {
+      const found = await doctorReport(opened, config, problems);
+      output().result(found, doctorSummary(found));
+      return found.ok ? EXIT.ok : EXIT.failed;
+    };
+    let services: Services;
+    try {
+      services = await createServices(config, createLogger(config, 'stderr'));
+    } catch (error) {
+      // A store that cannot even be opened is what doctor is for: report it with everything else.
+      process.exitCode = await report(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    try {
+      process.exitCode = await report(services);
+    } finally {
+      await services.close();
+    }
+  });
+
+addExamplesAndExitCodes(program);
 
 function repairSummary(repaired: VerifyReport['repaired']): string {
   const roots =
@@ -688,23 +791,37 @@ function repairSummary(repaired: VerifyReport['repaired']): string {
   return `${repaired.entries_rebuilt} entries rebuilt${emptied}${rebuilt}, ${repaired.orphans_removed} orphans removed${roots}${counts}`;
 }
 
+/** How many findings of each kind the summary names; the report lists up to 50. */
+const SHOWN_FINDINGS = 10;
+
 /** What the report means, and what to do about it, in a few lines. */
 function verifySummary(report: VerifyReport, repaired: boolean): string {
   const { checked } = report;
   const lines = [
     `checked ${checked.entries} index entries, ${checked.segments} segments (${checked.segment_records} records), ${checked.record_blobs} record blobs, ${checked.live_records} live records`,
   ];
-  const problem = (count: number, text: string): void => {
-    if (count > 0) lines.push(`  ${count} ${text}`);
+  const problem = (count: number, text: string, findings: readonly { message: string }[] = []): void => {
+    if (count === 0) return;
+    lines.push(`  ${count} ${text}`);
+    // Which ones, so the operator can act without reading the JSON.
+    for (const finding of findings.slice(0, SHOWN_FINDINGS)) lines.push(`      ${finding.message}`);
+    if (count > SHOWN_FINDINGS)
+      lines.push(`      … and ${count - SHOWN_FINDINGS} more (--json lists up to 50)`);
   };
-  problem(report.missing.count, 'index entries whose archived copy is gone (their records answer 410)');
+  problem(
+    report.missing.count,
+    'index entries whose archived copy is gone (their records answer 410)',
+    report.missing.items,
+  );
   problem(
     report.corrupt.count,
     'corrupt: bytes or manifests that do not verify (never served; restore from a backup)',
+    report.corrupt.items,
   );
   problem(
     report.unindexed.count,
     'records held by segments but missing from the index: `verify --repair` rebuilds them',
+    report.unindexed.items,
   );
   problem(
     report.orphans.count,
@@ -728,7 +845,7 @@ function verifySummary(report: VerifyReport, repaired: boolean): string {
   lines.push(
     report.ok
       ? 'verify: no record is missing or corrupt'
-      : 'verify: FAILED: records are missing or corrupt (details above, JSON on stdout)',
+      : 'verify: FAILED: records are missing or corrupt (the findings above; --json gives every field)',
   );
   return lines.join('\n');
 }

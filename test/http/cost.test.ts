@@ -15,7 +15,7 @@ describe.each(BACKENDS)('the cost model in /stats and `billing-archive cost` (%s
   });
 
   async function cost(h: Harness, ...args: string[]): Promise<{ report: CostReport; summary: string }> {
-    const result = await runCli(['cost', ...args], h.env);
+    const result = await runCli(['--json', 'cost', ...args], h.env);
     expect(result.code, result.stderr).toBe(0);
     return { report: JSON.parse(result.stdout) as CostReport, summary: result.stderr };
   }

@@ -25,7 +25,7 @@ async function tieredArchiveBlobs(h: Harness): Promise<TieredBlobInfo[]> {
 }
 
 async function simulate(h: Harness, ...args: string[]): Promise<SimulationReport> {
-  const result = await runCli(['lifecycle', 'simulate', ...args], h.env);
+  const result = await runCli(['--json', 'lifecycle', 'simulate', ...args], h.env);
   expect(result.code, result.stderr).toBe(0);
   return JSON.parse(result.stdout) as SimulationReport;
 }
@@ -128,7 +128,10 @@ describe.runIf(BACKENDS.includes('embedded'))('lifecycle simulate (embedded)', (
   it('refuses, even as a dry run, because a local directory has no access tiers; changes nothing', async () => {
     const { first, blobs } = await archiveTwoRecords('embedded');
     for (const dryRun of [[], ['--dry-run']]) {
-      const result = await runCli(['lifecycle', 'simulate', '--days', '3000', ...dryRun], first.env);
+      const result = await runCli(
+        ['--json', 'lifecycle', 'simulate', '--days', '3000', ...dryRun],
+        first.env,
+      );
       expect(result.code).toBe(2);
       expect(result.stderr).toContain(
         'lifecycle simulate needs an archive store with access tiers (Azure Blob Storage, or a local Azurite); the embedded archive directory has none',
@@ -151,7 +154,7 @@ describe.runIf(BACKENDS.includes('embedded'))('lifecycle simulate (embedded)', (
 
 describe('lifecycle simulate on a cloud account', () => {
   it('refuses to change anything without --dry-run, before reaching the account', async () => {
-    const result = await runCli(['lifecycle', 'simulate', '--days', '30'], {
+    const result = await runCli(['--json', 'lifecycle', 'simulate', '--days', '30'], {
       COSMOS_ENDPOINT: 'https://billing.documents.azure.com:443/',
       COSMOS_KEY: 'a2V5',
       BLOB_CONNECTION_STRING:

@@ -184,7 +184,7 @@ describe('lifecycle deploy', () => {
       AZURE_STORAGE_ACCOUNT: target.account,
       LOG_LEVEL: 'silent',
     };
-    const dry = await runCli(['lifecycle', 'deploy', '--dry-run'], env);
+    const dry = await runCli(['--json', 'lifecycle', 'deploy', '--dry-run'], env);
     expect(dry.code, dry.stderr).toBe(0);
     const printed = JSON.parse(dry.stdout) as ReturnType<typeof deployRequest>;
     expect(printed).toEqual(
@@ -193,12 +193,15 @@ describe('lifecycle deploy', () => {
         policyForContainer(await loadLifecyclePolicy(), 'billing-archive'),
       ),
     );
-    const missing = await runCli(['lifecycle', 'deploy', '--dry-run'], {
+    const missing = await runCli(['--json', 'lifecycle', 'deploy', '--dry-run'], {
       AZURE_SUBSCRIPTION_ID: target.subscriptionId,
     });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('lifecycle deploy needs AZURE_RESOURCE_GROUP, AZURE_STORAGE_ACCOUNT');
-    const early = await runCli(['lifecycle', 'deploy', '--dry-run'], { ...env, RETENTION_DAYS: '3650' });
+    const early = await runCli(['--json', 'lifecycle', 'deploy', '--dry-run'], {
+      ...env,
+      RETENTION_DAYS: '3650',
+    });
     expect(early.code).toBe(2);
     expect(early.stderr).toContain('deletes blobs after 2555 days, before RETENTION_DAYS (3650)');
     expect(early.stdout).toBe('');

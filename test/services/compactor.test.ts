@@ -184,10 +184,10 @@ describe.each(BACKENDS)('compact (%s)', (backend) => {
     await archive(harness, 'c', '2025-08', 4);
     for (const i of [0, 1, 2]) await harness.services.records.restore(`c-${i}`);
     const env = { ...harness.env, LOG_LEVEL: 'warn' };
-    const bad = await runCli(['compact', '--min-dead-share', '1.5'], env);
+    const bad = await runCli(['--json', 'compact', '--min-dead-share', '1.5'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('expected a share above 0 and at most 1');
-    const done = await runCli(['compact', '--min-dead-share', '0.7'], env);
+    const done = await runCli(['--json', 'compact', '--min-dead-share', '0.7'], env);
     expect(done.code, done.stderr).toBe(0);
     expect(JSON.parse(done.stdout)).toMatchObject({ segments_compacted: 1, records_moved: 1 });
   });

@@ -451,10 +451,10 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
   it('runs from the CLI, which says what to do next and refuses the wrong pass for the process', async () => {
     await archiveOld(oldApi, 'old', 3);
     const env = { ...old.env, LOG_LEVEL: 'warn' };
-    const early = await runCli(['index', 'migrate', '--finish'], env);
+    const early = await runCli(['--json', 'index', 'migrate', '--finish'], env);
     expect(early.code).not.toBe(0);
     expect(early.stderr).toContain('a finish pass runs once every process reads the blob index');
-    const copied = await runCli(['index', 'migrate'], env);
+    const copied = await runCli(['--json', 'index', 'migrate'], env);
     expect(copied.code, copied.stderr).toBe(1);
     expect(JSON.parse(copied.stdout)).toMatchObject({
       pass: 'sync',
@@ -462,10 +462,13 @@ describe.each(BACKENDS)('index migrate (%s)', (backend) => {
       counts_match: true,
     });
     expect(copied.stderr).toContain('index migrate: not yet in step (source 3 entries, blob index 3');
-    const synced = await runCli(['index', 'migrate'], env);
+    const synced = await runCli(['--json', 'index', 'migrate'], env);
     expect(synced.code, synced.stderr).toBe(0);
     expect(synced.stderr).toContain('index migrate: in step (3 entries)');
-    const finished = await runCli(['index', 'migrate', '--finish'], { ...env, ARCHIVE_INDEX: 'blob' });
+    const finished = await runCli(['--json', 'index', 'migrate', '--finish'], {
+      ...env,
+      ARCHIVE_INDEX: 'blob',
+    });
     expect(finished.code, finished.stderr).toBe(0);
     expect(JSON.parse(finished.stdout)).toMatchObject({ pass: 'finish', tally: { copied: 0, withdrawn: 0 } });
     const audit = await old.services.audit.query({ limit: 10 });

@@ -135,8 +135,8 @@ describe.each(BACKENDS)('archival split into slices (%s)', (backend) => {
     await seed(harness, 20);
     const env = { ...harness.env, ARCHIVAL_SLICES: '2', LOG_LEVEL: 'warn' };
     const [a, b] = await Promise.all([
-      runCli(['archive', '--slice', '0/2'], env),
-      runCli(['archive', '--slice', '1/2'], env),
+      runCli(['--json', 'archive', '--slice', '0/2'], env),
+      runCli(['--json', 'archive', '--slice', '1/2'], env),
     ]);
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
@@ -144,7 +144,7 @@ describe.each(BACKENDS)('archival split into slices (%s)', (backend) => {
     expect(archived[0]).toBeGreaterThan(0);
     expect(archived[1]).toBeGreaterThan(0);
     expect((archived[0] ?? 0) + (archived[1] ?? 0)).toBe(20);
-    const bad = await runCli(['archive', '--slice', '2/2'], env);
+    const bad = await runCli(['--json', 'archive', '--slice', '2/2'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('0 ≤ K < N');
   });

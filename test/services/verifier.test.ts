@@ -520,14 +520,19 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     await harness.services.archiver.runOnce();
     await harness.adapters.index.withdraw('v1');
     const env = { ...harness.env, LOG_LEVEL: 'warn' };
-    const failed = await runCli(['verify'], env);
+    const failed = await runCli(['--json', 'verify'], env);
     expect(failed.code, failed.stderr).toBe(1);
     expect(failed.stderr).toContain(
       '1 records held by segments but missing from the index: `verify --repair`',
     );
     expect(failed.stderr).toContain('verify: FAILED');
     expect(JSON.parse(failed.stdout)).toMatchObject({ ok: false, unindexed: { count: 1 } });
-    const repaired = await runCli(['verify', '--repair'], env);
+    // Without --json the summary is the output, and it names the record.
+    const text = await runCli(['verify'], env);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain("record 'v1' is in segments/");
+    expect(() => JSON.parse(text.stdout) as unknown).toThrow();
+    const repaired = await runCli(['--json', 'verify', '--repair'], env);
     expect(repaired.code, repaired.stderr).toBe(0);
     expect(repaired.stderr).toContain('repaired: 1 entries rebuilt');
     expect((await harness.services.records.get('v1')).source).toBe('archive');

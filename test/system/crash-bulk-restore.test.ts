@@ -52,7 +52,7 @@ describe.each(BACKENDS)(
         const customer = `crash${round}`;
         const docs = await archivedCustomer(customer);
         const killAt = randomInt(1, RECORDS - 20);
-        const child = spawnCli(['restore', '--customer', customer], env);
+        const child = spawnCli(['--json', 'restore', '--customer', customer], env);
         const outcome = finished(child);
         await killAfter(child, () => untilSeen(async () => (await liveOf(customer)) >= killAt, child));
         const ended = await outcome;

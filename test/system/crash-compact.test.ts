@@ -22,7 +22,7 @@ import {
  */
 const WORKLOAD = { embedded: { rounds: 6, perRound: 40 }, azure: { rounds: 2, perRound: 30 } } as const;
 
-const COMPACT = ['compact', '--min-dead-share', '0.3'];
+const COMPACT = ['--json', 'compact', '--min-dead-share', '0.3'];
 
 /**
  * Kills the real CLI with SIGKILL at random instants of `compact`, over segments of which restores,

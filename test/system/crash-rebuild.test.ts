@@ -18,7 +18,7 @@ import {
 
 const WORKLOAD = { embedded: { rounds: 5, perRound: 60 }, azure: { rounds: 2, perRound: 30 } } as const;
 
-const REBUILD = ['verify', '--rebuild-index'];
+const REBUILD = ['--json', 'verify', '--rebuild-index'];
 
 /**
  * Kills the real CLI with SIGKILL at random instants of `verify --rebuild-index` on the blob-native

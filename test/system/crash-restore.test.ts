@@ -47,7 +47,7 @@ describe.each(SETUPS)(
       const [id] = await archivedOnly(harness);
       if (id === undefined) throw new Error('nothing was archived');
       const startedAt = Date.now();
-      const result = await runCli(['restore', id], env);
+      const result = await runCli(['--json', 'restore', id], env);
       lifeMs = Date.now() - startedAt;
       expect(result.code, result.stderr).toBe(0);
       const { doc, source } = await harness.services.records.get(id);
@@ -69,7 +69,7 @@ describe.each(SETUPS)(
         landed: (stamp) => ({ ...old, restored_at: stamp }),
       };
       const startedAt = Date.now();
-      const child = spawnCli(['restore', id], env);
+      const child = spawnCli(['--json', 'restore', id], env);
       const outcome = finished(child);
       await killAfter(child, async () => {
         if (round % 3 === 2) {

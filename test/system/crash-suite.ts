@@ -120,7 +120,7 @@ export function describeCrashSafety(
 
       /** Starts an archival run and SIGKILLs it at a random instant; returns whether it was killed. */
       async function killRunAtRandom(round: number): Promise<boolean> {
-        const child = spawnCli(['archive', '--older-than', '90'], env);
+        const child = spawnCli(['--json', 'archive', '--older-than', '90'], env);
         const outcome = finished(child);
         if (startsUp(round)) {
           // Now and then during start-up: before and while the lock is taken.
@@ -177,10 +177,10 @@ export function describeCrashSafety(
         expect(before.archived_records).toBeGreaterThan(0);
 
         // The last killed run may still hold a blob lease (up to 15 s): wait for it like an operator would.
-        let final = await runCli(['archive', '--older-than', '90'], { ...env, LOG_LEVEL: 'warn' });
+        let final = await runCli(['--json', 'archive', '--older-than', '90'], { ...env, LOG_LEVEL: 'warn' });
         for (let waited = 0; final.code === 3 && waited < 30_000; waited += 2_000) {
           await new Promise((resolve) => setTimeout(resolve, 2_000));
-          final = await runCli(['archive', '--older-than', '90'], { ...env, LOG_LEVEL: 'warn' });
+          final = await runCli(['--json', 'archive', '--older-than', '90'], { ...env, LOG_LEVEL: 'warn' });
         }
         expect(final.code, final.stderr).toBe(0);
         const summary = JSON.parse(final.stdout) as { status: string; failed: number };
@@ -209,7 +209,7 @@ export function describeCrashSafety(
 
         // verify finds nothing missing or corrupt; the orphans the kills left, --repair removes.
         const quiet = { ...env, LOG_LEVEL: 'warn' };
-        const verified = await runCli(['verify'], quiet);
+        const verified = await runCli(['--json', 'verify'], quiet);
         const report = JSON.parse(verified.stdout) as VerifyReport;
         // The findings themselves, so a failure here says which record and why.
         const findings = JSON.stringify({
@@ -226,7 +226,7 @@ export function describeCrashSafety(
           live_and_archived: { count: 0 },
         });
         expect(report.checked.entries).toBe(archivedIds.size);
-        const repaired = await runCli(['verify', '--repair', '--grace-hours', '0'], quiet);
+        const repaired = await runCli(['--json', 'verify', '--repair', '--grace-hours', '0'], quiet);
         expect(repaired.code, repaired.stderr).toBe(0);
         // No root is an hour old yet: none is pruned.
         expect((JSON.parse(repaired.stdout) as VerifyReport).repaired).toEqual({
@@ -237,7 +237,7 @@ export function describeCrashSafety(
           index_files_discarded: 0,
           index_rebuild_finished: false,
         });
-        const again = JSON.parse((await runCli(['verify'], quiet)).stdout) as VerifyReport;
+        const again = JSON.parse((await runCli(['--json', 'verify'], quiet)).stdout) as VerifyReport;
         expect(again).toMatchObject({ ok: true, orphans: { count: 0 } });
         expect(await readsBackIntact(harness, expected)).toBe(archivedIds.size);
 

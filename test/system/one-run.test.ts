@@ -26,7 +26,7 @@ describe.each(BACKENDS)('one archival run across the API, the CLI and the Functi
     expect(started.statusCode).toBe(202);
 
     const env = { ...harness.env, LOG_LEVEL: 'warn' };
-    const [cli, fn] = await Promise.all([runCli(['archive'], env), invokeArchivalTimer(env)]);
+    const [cli, fn] = await Promise.all([runCli(['--json', 'archive'], env), invokeArchivalTimer(env)]);
     expect(cli.code).toBe(3);
     expect(cli.stderr).toContain('archival is already running');
     expect(fn.code, fn.error).toBe(0);

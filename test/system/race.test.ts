@@ -70,7 +70,7 @@ describe.each(SETUPS)(
         docs.set(view.doc.id, JSON.stringify(view.doc));
       }
 
-      const child = spawnCli(['archive'], { ...harness.env, BATCH_SIZE: '20', LOG_LEVEL: 'warn' });
+      const child = spawnCli(['--json', 'archive'], { ...harness.env, BATCH_SIZE: '20', LOG_LEVEL: 'warn' });
       const outcome = finished(child);
       const child$ = { running: true };
       void outcome.then(() => (child$.running = false));

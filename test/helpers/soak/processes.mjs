@@ -21,7 +21,8 @@ import { parseJson } from './json.mjs';
  * @returns {Promise<CliResult>}
  */
 export async function runCli(cliPath, args, env) {
-  const child = spawn(process.execPath, [cliPath, ...args], {
+  // --json: the soak reads each command's result.
+  const child = spawn(process.execPath, [cliPath, '--json', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
