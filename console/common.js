@@ -9,7 +9,8 @@ export async function api(path) {
     throw new Error('signed out');
   }
   const body = await response.json().catch(() => null);
-  if (!response.ok) throw new Error(body?.message ?? `${path} answered ${response.status}`);
+  // 202 is no success here: an archived copy is being rehydrated, and the body says when to ask again.
+  if (response.status !== 200) throw new Error(body?.message ?? `${path} answered ${response.status}`);
   return body;
 }
 
@@ -100,13 +101,15 @@ export function rate(records, ms) {
   return ms > 0 ? `${(records / (ms / 1000)).toFixed(1)}/s` : '—';
 }
 
+/** A time as UTC to the second; a value that is no instant (a live document may hold one) as it is. */
 export function when(iso) {
-  return iso
-    ? new Date(iso)
-        .toISOString()
-        .replace('T', ' ')
-        .replace(/\.\d+Z$/, 'Z')
-    : '—';
+  if (!iso) return '—';
+  const time = new Date(iso);
+  if (Number.isNaN(time.getTime())) return String(iso);
+  return time
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export function statusCell(status) {

@@ -216,15 +216,19 @@ function showHolds(holds) {
 
 async function refresh() {
   await Promise.all([
-    api('/stats').then(showStats, (error) => showFailure('tiers', error)),
-    api(`/archive/runs?limit=${RUNS_SHOWN}`).then(
-      (runs) => {
+    // catch after then: a failure while drawing is shown too, not only a failed request.
+    api('/stats')
+      .then(showStats)
+      .catch((error) => showFailure('tiers', error)),
+    api(`/archive/runs?limit=${RUNS_SHOWN}`)
+      .then((runs) => {
         showRuns(runs.items);
         showInProgress(runs.items);
-      },
-      (error) => showFailure('runs', error),
-    ),
-    api('/legal-holds?limit=20').then(showHolds, (error) => showFailure('holds', error)),
+      })
+      .catch((error) => showFailure('runs', error)),
+    api('/legal-holds?limit=20')
+      .then(showHolds)
+      .catch((error) => showFailure('holds', error)),
   ]);
 }
 

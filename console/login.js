@@ -3,10 +3,18 @@ const form = document.getElementById('signin');
 const input = document.getElementById('credential');
 const problem = document.getElementById('problem');
 
-/** Where to go once signed in: a path on this server only, never another site. */
+/**
+ * Where to go once signed in: a page of this origin only, never another site. Parsed as the
+ * browser would navigate to it (which drops tabs and newlines), then judged by its origin.
+ */
 function destination() {
   const next = new URLSearchParams(location.search).get('next') ?? '/';
-  return next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
+  try {
+    const url = new URL(next, location.origin);
+    return url.origin === location.origin ? `${url.pathname}${url.search}` : '/';
+  } catch {
+    return '/';
+  }
 }
 
 form.addEventListener('submit', async (event) => {

@@ -79,12 +79,20 @@ fill('record-id', id);
 try {
   const response = await fetch(path, { credentials: 'same-origin' });
   const body = await response.json();
+  // 202: archived in the Archive tier, being rehydrated; the body says when to look again.
+  if (response.status === 202)
+    throw new Error(`${body.message}; look again in ${Math.ceil(body.retry_after_seconds / 60)} minutes`);
   if (!response.ok) throw new Error(body.message);
   showRecord(body, response.headers.get('x-record-source'));
 } catch (error) {
   showFailure('record', error);
 }
 await Promise.all([
-  api(`${path}/history`).then(showHistory, (error) => showFailure('history', error)),
-  api(`${path}/legal-hold`).then(showHold, (error) => showFailure('hold', error)),
+  // catch after then: a failure while drawing is shown too, not only a failed request.
+  api(`${path}/history`)
+    .then(showHistory)
+    .catch((error) => showFailure('history', error)),
+  api(`${path}/legal-hold`)
+    .then(showHold)
+    .catch((error) => showFailure('hold', error)),
 ]);

@@ -382,7 +382,7 @@ export async function createServices(
   );
   return {
     records,
-    history: new RecordHistory(records, index, holds, audit),
+    history: new RecordHistory(live, index, holds, audit),
     bulkRestore: new BulkRestore({
       live,
       index,

@@ -22,13 +22,12 @@ import { operationsRoutes } from './routes/operations-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
 
 const BODY_LIMIT_BYTES = 1024 * 1024;
-/** A caller's X-Request-Id is kept when it is a plain token; anything else is replaced, never logged. */
-const CALLER_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** The request's id: the caller's X-Request-Id (a proxy's, a client's), else a new UUID. */
-function requestIdOf(request: { headers: Record<string, string | string[] | undefined> }): string {
-  const given = request.headers['x-request-id'];
-  return typeof given === 'string' && CALLER_REQUEST_ID.test(given) ? given : randomUUID();
+/**
+ * Every request's id is made here, never taken from the caller: it names one request in the logs
+ * and the audit trail, which a caller could otherwise make name another's.
+ */
+function requestIdOf(): string {
+  return randomUUID();
 }
 
 /**

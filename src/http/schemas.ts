@@ -99,6 +99,9 @@ export const HistorySchema = Type.Object(
     audit_hidden: Type.Boolean({
       description: 'who made each audited change is left out: it is shown to admins',
     }),
+    audit_truncated: Type.Boolean({
+      description: 'the record has more audit entries than the history shows: GET /audit lists them all',
+    }),
   },
   {
     examples: [
@@ -115,6 +118,7 @@ export const HistorySchema = Type.Object(
           },
         ],
         audit_hidden: true,
+        audit_truncated: false,
       },
     ],
   },

@@ -3,7 +3,7 @@ import type { ArchiveIndex } from '../ports/archive-index.js';
 import type { AuditEntry } from '../ports/audit-trail.js';
 import type { LegalHold, LegalHolds } from '../ports/legal-holds.js';
 import type { AuditLog } from './audit-log.js';
-import type { RecordService } from './record-service.js';
+import type { LiveStore } from '../ports/live-store.js';
 
 /** How many of a record's audit entries its history shows, the oldest first (GET /audit pages on). */
 export const HISTORY_AUDIT_LIMIT = 500;
@@ -24,16 +24,19 @@ export interface RecordHistoryView {
   events: HistoryEvent[];
   /** True when the audit trail's actors were left out: only admins see who did what. */
   audit_hidden: boolean;
+  /** True when the record has more audit entries than the history shows: `GET /audit` lists them all. */
+  audit_truncated: boolean;
 }
 
 /**
- * A record's history for the console, oldest first: the times the record carries (created,
- * updated, restored), when its archived copy was made, its legal hold's changes, and the audit
- * trail's entries about it.
+ * A record's history for the console, oldest first: the times the live record carries (created,
+ * updated, restored), or the archived one's creation and archival from its index entry (never
+ * reading archived bytes, so a look never starts a rehydration), its legal hold's changes, and the
+ * audit trail's entries about it since it was created (a credential that failed is no part of it).
  */
 export class RecordHistory {
   constructor(
-    private readonly records: RecordService,
+    private readonly live: LiveStore,
     private readonly index: ArchiveIndex,
     private readonly holds: LegalHolds,
     private readonly audit: AuditLog,
@@ -47,43 +50,48 @@ export class RecordHistory {
     id: string,
     options: { showActors: boolean; showHoldDetails: boolean },
   ): Promise<RecordHistoryView> {
-    const [view, entry, holdEvents, trail] = await Promise.all([
-      this.records.get(id).catch((error: unknown) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      }),
+    const [stored, entry, holdEvents] = await Promise.all([
+      this.live.get(id),
       this.index.get(id),
       this.holds.history(id),
-      this.audit.query({ recordId: id, limit: HISTORY_AUDIT_LIMIT }),
     ]);
-    if (!view && holdEvents.length === 0 && trail.items.length === 0)
+    const createdAt = stored?.doc.created_at ?? entry?.created_at;
+    // Nothing about a record is audited before it was created: the scan starts there.
+    const from = createdAt !== undefined && !Number.isNaN(Date.parse(createdAt)) ? createdAt : undefined;
+    const trail = await this.audit.query({ recordId: id, from, limit: HISTORY_AUDIT_LIMIT });
+    const audited = trail.items.filter((item) => item.action !== 'auth.failed');
+    if (!stored && !entry && holdEvents.length === 0 && audited.length === 0)
       throw new NotFoundError(`record '${id}' not found, and nothing about it is in the audit trail`);
     const events: HistoryEvent[] = [];
-    if (view) {
-      const { created_at: created, updated_at: updated, restored_at: restored } = view.doc;
+    if (stored) {
+      const { created_at: created, updated_at: updated, restored_at: restored } = stored.doc;
       events.push({ at: created, event: 'created' });
       if (updated !== created) events.push({ at: updated, event: 'updated', detail: 'the latest change' });
       if (typeof restored === 'string') events.push({ at: restored, event: 'restored' });
+    } else if (entry) {
+      events.push(
+        { at: entry.created_at, event: 'created' },
+        {
+          at: entry.archived_at,
+          event: 'archived',
+          detail: `by run ${entry.run_id}, into ${entry.location.blob}`,
+        },
+      );
     }
-    if (entry && view?.source === 'archive')
-      events.push({
-        at: entry.archived_at,
-        event: 'archived',
-        detail: `by run ${entry.run_id}, into ${entry.location.blob}`,
-      });
     for (const change of holdEvents)
       events.push({
         at: change.at,
         event: change.action === 'set' ? 'hold placed' : 'hold lifted',
         ...(options.showHoldDetails && { by: change.by, detail: change.reason }),
       });
-    for (const item of trail.items) events.push(auditEvent(item, options.showActors));
+    for (const item of audited) events.push(auditEvent(item, options.showActors));
     events.sort((a, b) => a.at.localeCompare(b.at));
     return {
       record_id: id,
-      where: view?.source ?? 'absent',
+      where: stored ? 'live' : entry ? 'archive' : 'absent',
       events,
-      audit_hidden: !options.showActors && trail.items.length > 0,
+      audit_hidden: !options.showActors && audited.length > 0,
+      audit_truncated: trail.nextCursor !== undefined,
     };
   }
 

@@ -62,8 +62,15 @@ describe.each(BACKENDS)("a record's history and the holds in force (%s)", (backe
   };
 
   it("tells an archived record's story in order: created, archived by its run, held", async () => {
+    // A stranger's failed credentials are noted in the audit trail, but are no part of the record's story.
+    expect((await apiClient(harness.app, 'not-a-key').get('/billing/hist-2')).statusCode).toBe(401);
     const story = await history(TEST_KEYS.admin, 'hist-2');
-    expect(story).toMatchObject({ record_id: 'hist-2', where: 'archive', audit_hidden: false });
+    expect(story).toMatchObject({
+      record_id: 'hist-2',
+      where: 'archive',
+      audit_hidden: false,
+      audit_truncated: false,
+    });
     const run = (await apiClient(harness.app, TEST_KEYS.reader).get('/archive/runs')).json<{
       items: { run_id: string }[];
     }>().items[0];

@@ -204,4 +204,29 @@ describe('the console in a real browser (Debian Chromium)', () => {
     expect(new URL(page.url()).pathname).toBe('/login');
     await context.close();
   });
+
+  it('after signing in goes back to a page of this server only, never to another site', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    // A tab inside the path: the browser drops it, so '/\t/evil.example' would lead off-site.
+    for (const next of [
+      '/%09/evil.example/',
+      '//evil.example/',
+      'https://evil.example/',
+      '/\\evil.example',
+    ]) {
+      await page.goto(`${base}/login?next=${encodeURIComponent(decodeURIComponent(next))}`);
+      await page.fill('#credential', TEST_KEYS.reader);
+      await page.click('button[type=submit]');
+      await page.waitForURL(`${base}/`);
+      expect(new URL(page.url()).origin, next).toBe(new URL(base).origin);
+      await context.clearCookies();
+    }
+    // A path of this server is where it goes.
+    await page.goto(`${base}/login?next=${encodeURIComponent('/docs')}`);
+    await page.fill('#credential', TEST_KEYS.reader);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${base}/docs`);
+    await context.close();
+  });
 });
