@@ -35,6 +35,11 @@ param manageAuditImmutability bool = true
 @minLength(1)
 param apiKeys string
 
+@description('SESSION_SECRET: signs the console\'s browser sessions, shared by every instance of the web app. A new one each deployment by default, which signs everyone out; pass one (32+ characters) to keep sessions across deployments. Stored as the Key Vault secret session-secret.')
+@secure()
+@minLength(32)
+param sessionSecret string = '${newGuid()}${newGuid()}'
+
 @description('Key Vault name (3 to 24 letters, digits and hyphens, starting with a letter). Purge protection holds a deleted vault\'s name for 90 days: choose another name to redeploy within that time.')
 @minLength(3)
 @maxLength(24)
@@ -202,6 +207,15 @@ resource apiKeysSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+resource sessionSecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'session-secret'
+  properties: {
+    value: sessionSecret
+    contentType: 'random text, 32+ characters'
+  }
+}
+
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   name: '${namePrefix}-plan'
   location: location
@@ -252,6 +266,7 @@ resource api 'Microsoft.Web/sites@2023-12-01' = {
         // 24 hours or on restart). Until the identity's role below has propagated, App Service
         // passes this reference text itself: restart the web app once after the first deployment.
         { name: 'API_KEYS', value: '@Microsoft.KeyVault(SecretUri=${apiKeysSecret.properties.secretUri})' }
+        { name: 'SESSION_SECRET', value: '@Microsoft.KeyVault(SecretUri=${sessionSecretValue.properties.secretUri})' }
         // App Service's front end is the one proxy: the client is the last X-Forwarded-For hop.
         { name: 'TRUST_PROXY', value: '1' }
         // POST /archive/sync runs archival here too: a run of 1,000,000 records fits in 128 MB of heap
@@ -343,7 +358,7 @@ resource hostStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 ]
 
-// The web app reads the api-keys secret (its Key Vault reference), in this vault only.
+// The web app reads the api-keys and session-secret secrets (its Key Vault references), in this vault only.
 resource apiKeyVaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: vault
   name: guid(vault.id, api.id, keyVaultSecretsUser)
