@@ -12,13 +12,14 @@ import { DomainError, StoreUnavailableError, ValidationError } from './domain/er
 import { ERROR_CODES, EXIT } from './error-codes.js';
 import { addExamplesAndExitCodes } from './cli/help.js';
 import { CommandOutput } from './cli/output.js';
-import { progress } from './cli/progress.js';
+import { progress, type Progress } from './cli/progress.js';
 import { doctorReport, doctorSummary } from './cli/doctor.js';
 import { parseSlice, type Slice } from './domain/slices.js';
 import { createLogger } from './logger.js';
 import type { AuditLog } from './services/audit-log.js';
 import { sampleRecord } from './services/sample-records.js';
 import type { VerifyReport } from './services/verifier.js';
+import type { CompactReport } from './services/compactor.js';
 import {
   loadLifecyclePolicy,
   POLICY_FILE_CONTAINER,
@@ -131,6 +132,26 @@ function restoreProgress(): { show: (job: RestoreJob) => void; stop: () => void 
     },
     stop: () => {
       bar.stop();
+    },
+  };
+}
+
+/** One progress display per part of a command, each ended when the next begins. */
+function progressByPart(label: string): {
+  show: (part: string, done: number, total: number | undefined) => void;
+  stop: () => void;
+} {
+  let current: { part: string; bar: Progress } | undefined;
+  return {
+    show(part, done, total) {
+      if (current?.part !== part) {
+        current?.bar.stop();
+        current = { part, bar: progress(`${label}: ${part}`) };
+      }
+      current.bar.update(done, total);
+    },
+    stop() {
+      current?.bar.stop();
     },
   };
 }
@@ -457,17 +478,24 @@ program
   )
   .action(async (options: { repair: boolean; graceHours: number; rebuildIndex: boolean }) => {
     await withServices(async ({ verifier, audit }) => {
+      const shown = progressByPart('verify');
       const verify = () =>
         verifier.verify({
           repair: options.repair,
           graceMs: options.graceHours * HOUR_MS,
           rebuildIndex: options.rebuildIndex,
+          onProgress: shown.show,
         });
-      const report = options.repair
-        ? await audited(audit, { action: 'archive.repair' }, verify, ({ repaired }) =>
-            repairSummary(repaired),
-          )
-        : await verify();
+      let report: VerifyReport;
+      try {
+        report = options.repair
+          ? await audited(audit, { action: 'archive.repair' }, verify, ({ repaired }) =>
+              repairSummary(repaired),
+            )
+          : await verify();
+      } finally {
+        shown.stop();
+      }
       output().result(report, verifySummary(report, options.repair));
       return report.ok ? EXIT.ok : EXIT.failed;
     });
@@ -487,10 +515,23 @@ program
   .option('--dry-run', 'say what would be rewritten; change nothing', false)
   .action(async (options: { minDeadShare: number; dryRun: boolean }) => {
     await withServices(async ({ compactor, audit }) => {
-      const compact = () => compactor.compact({ minDeadShare: options.minDeadShare, dryRun: options.dryRun });
-      const report = options.dryRun
-        ? await compact()
-        : await audited(audit, { action: 'archive.compact' }, compact);
+      const bar = progress('compact: segments examined');
+      const compact = () =>
+        compactor.compact({
+          minDeadShare: options.minDeadShare,
+          dryRun: options.dryRun,
+          onProgress: (so) => {
+            bar.update(so.segments_examined, undefined, `${so.segments_compacted} to rewrite`);
+          },
+        });
+      let report: CompactReport;
+      try {
+        report = options.dryRun
+          ? await compact()
+          : await audited(audit, { action: 'archive.compact' }, compact);
+      } finally {
+        bar.stop();
+      }
       output().result(report);
       return EXIT.ok;
     });

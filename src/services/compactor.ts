@@ -17,6 +17,8 @@ export interface CompactOptions {
   minDeadShare?: number;
   /** Say what would be rewritten; change nothing. */
   dryRun?: boolean;
+  /** Called after each segment is examined, with the report so far (for a progress display). */
+  onProgress?: (report: Readonly<CompactReport>) => void;
 }
 
 export interface CompactReport {
@@ -91,15 +93,15 @@ export class Compactor {
       for await (const { name: segment, tier } of this.deps.layout.segments()) {
         report.segments_examined += 1;
         const candidate = await this.candidate(segment, minDeadShare);
-        if (!candidate) continue;
         // Reading it would start a rehydration to Cool; rewriting it, an early deletion from Archive.
-        if (tier === 'Archive') {
+        if (candidate && tier === 'Archive')
           report.skipped.push({ blob: segment, reason: 'in the Archive tier' });
-          continue;
+        else if (candidate) {
+          report.segments_compacted += 1;
+          report.bytes_before += candidate.manifest.bytes;
+          if (!report.dry_run) await pass.take(candidate);
         }
-        report.segments_compacted += 1;
-        report.bytes_before += candidate.manifest.bytes;
-        if (!report.dry_run) await pass.take(candidate);
+        options.onProgress?.(report);
       }
       if (!report.dry_run) await pass.finish();
       this.deps.logger.info({ report }, 'compaction finished');

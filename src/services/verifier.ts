@@ -45,6 +45,11 @@ export interface VerifyOptions {
    * crash interrupted is finished by any later repair.
    */
   rebuildIndex?: boolean;
+  /**
+   * Called as the pass goes, for a progress display: the index entries checked of those the index
+   * counts (undefined while it is rebuilt), then the archive's blobs checked of those listed.
+   */
+  onProgress?: (part: 'index entries' | 'blobs', done: number, total: number | undefined) => void;
 }
 
 /** A copy a repair chose to index, and the blob it is in. */
@@ -252,10 +257,12 @@ class VerifyPass {
         if (layout === record) this.recordBlobs.add(blob.name);
       }
     this.rebuilding = await this.rebuildUnderWay();
-    await this.checkEntries();
+    await this.checkEntries(this.rebuilding ? undefined : (await this.deps.index.summary()).count);
     /** Record blobs no entry points to, by the id their names carry: judged after the segments. */
     const unreferenced = new Map<string, string[]>();
-    for (const name of [...this.blobs.keys()]) {
+    const names = [...this.blobs.keys()];
+    for (const [done, name] of names.entries()) {
+      this.options.onProgress?.('blobs', done, names.length);
       if (segment.isSegment(name)) await this.checkSegment(name);
       else if (segment.isManifest(name) && !this.blobs.has(segment.segmentOf(name)))
         await this.noteOrphan(segment, name, 'manifest whose segment is gone');
@@ -265,7 +272,8 @@ class VerifyPass {
         else unreferenced.set(id, [...(unreferenced.get(id) ?? []), name]);
       }
     }
-    for (const [id, names] of unreferenced) await this.judgeRecordBlobs(id, names);
+    this.options.onProgress?.('blobs', names.length, names.length);
+    for (const [id, blobs] of unreferenced) await this.judgeRecordBlobs(id, blobs);
     await this.indexChosen();
     if (this.rebuilding) await this.endRebuild(this.rebuilding);
     await this.checkIndexFiles();
@@ -369,7 +377,7 @@ class VerifyPass {
   }
 
   /** Every entry: its blob exists; record-layout bytes verify (segments are checked per segment). */
-  private async checkEntries(): Promise<void> {
+  private async checkEntries(total: number | undefined): Promise<void> {
     let afterId: string | undefined;
     for (;;) {
       const page = await this.deps.index.list({
@@ -377,9 +385,13 @@ class VerifyPass {
         ...(afterId !== undefined && { afterId }),
         ...AS_IT_STANDS,
       });
-      if (page.length === 0) return;
+      if (page.length === 0) {
+        this.options.onProgress?.('index entries', this.checked.entries, total);
+        return;
+      }
       afterId = page.at(-1)?.id;
       for (const entry of page) {
+        this.options.onProgress?.('index entries', this.checked.entries, total);
         this.checked.entries += 1;
         const { blob } = entry.location;
         if (await this.deps.live.get(entry.id))

@@ -83,11 +83,15 @@ describe.each(BACKENDS)('compact (%s)', (backend) => {
       segments_examined: 1,
       segments_compacted: 0,
     });
-    expect(await harness.services.compactor.compact({ minDeadShare: 0.1, dryRun: true })).toMatchObject({
-      dry_run: true,
-      segments_compacted: 1,
-      records_moved: 0,
+    const seen: number[][] = [];
+    const dry = await harness.services.compactor.compact({
+      minDeadShare: 0.1,
+      dryRun: true,
+      onProgress: (so) => seen.push([so.segments_examined, so.segments_compacted]),
     });
+    expect(dry).toMatchObject({ dry_run: true, segments_compacted: 1, records_moved: 0 });
+    // Once per segment examined, with the report so far.
+    expect(seen).toEqual([[1, 1]]);
     expect(await segments(harness)).toEqual(before);
   });
 

@@ -41,7 +41,15 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     harness = await startHarness({ reuse: harness, layout: 'segment' });
     await seed(harness, ['s1', 's2', 's3'], '2025-02');
     await harness.services.archiver.runOnce();
-    const report = await harness.services.verifier.verify();
+    const progress: [string, number, number | undefined][] = [];
+    const report = await harness.services.verifier.verify({
+      onProgress: (part, done, total) => progress.push([part, done, total]),
+    });
+    // Entries one by one against the index's count, then every blob listed: 2 record blobs, a segment, its manifest.
+    expect(
+      progress.filter(([part]) => part === 'index entries').map(([, done, total]) => [done, total]),
+    ).toEqual([0, 1, 2, 3, 4, 5].map((done) => [done, 5]));
+    expect(progress.filter(([part]) => part === 'blobs').at(-1)).toEqual(['blobs', 4, 4]);
     expect(report).toMatchObject({
       ok: true,
       checked: { entries: 5, segments: 1, segment_records: 3, record_blobs: 2 },
