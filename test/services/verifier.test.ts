@@ -383,6 +383,28 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     }
   });
 
+  it('takes the place a held copy left, whose garbage note a crash cut off, for an orphan: same bytes, no later version', async () => {
+    harness = await startHarness({ backend, layout: 'record' });
+    await seed(harness, ['kept']);
+    await harness.services.archiver.runOnce();
+    const entry = await harness.adapters.index.get('kept');
+    if (!entry) throw new Error('kept was not archived');
+    const original = entry.location.blob;
+    // What the retention sweep does for a held record, cut off after the repoint: the copy under
+    // held/ is written and indexed, and the note of the old place is never written.
+    const bytes = await harness.adapters.store.get(original);
+    const held = `held/kept.${entry.sha256.slice(0, 16)}.json`;
+    await harness.adapters.store.putIfAbsent(held, bytes, { sha256: entry.sha256 });
+    await harness.adapters.index.repoint(entry, { ...entry, location: { ...entry.location, blob: held } });
+    const report = await harness.services.verifier.verify();
+    expect(report).toMatchObject({ ok: true, unindexed: { count: 0 } });
+    expect(report.orphans.items.map((orphan) => orphan.blob)).toEqual([original]);
+    const repaired = await harness.services.verifier.verify({ repair: true, graceMs: 0 });
+    expect(repaired.repaired.orphans_removed).toBe(1);
+    expect(await blobNames(harness, 'records/')).toEqual([]);
+    expect((await harness.services.records.get('kept')).source).toBe('archive');
+  });
+
   it('never removes a record blob archived after the copy the index points to: a later version whose entry was lost', async () => {
     const { later, v1, v2Blob } = await twoVersionsAcrossLayouts();
     try {
