@@ -419,6 +419,7 @@ export async function createServices(
         index,
         live,
         deletions,
+        garbage,
         holds,
         clock,
         logger,

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { PreconditionFailedError } from '../domain/errors.js';
 import { inSlice, type Slice } from '../domain/slices.js';
 import { withoutEtag, type ArchiveIndex, type StoredEntry } from '../ports/archive-index.js';
+import type { GarbageQueue } from '../ports/garbage-queue.js';
 import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { LegalHolds } from '../ports/legal-holds.js';
 import { liveRecordsAmong, type LiveStore } from '../ports/live-store.js';
@@ -17,6 +18,8 @@ export interface RetentionSweepDeps {
   /** Asked which records past retention are live too: their archived copy is not expired. */
   live: LiveStore;
   deletions: DeletionNotes;
+  /** Where the sweep notes a record's place before it withdraws the entry (see `remove`). */
+  garbage: GarbageQueue;
   holds: LegalHolds;
   clock: Clock;
   logger: Logger;
@@ -98,6 +101,11 @@ export class RetentionSweep {
    */
   private async remove(entry: StoredEntry): Promise<'expired' | 'kept_on_hold' | 'changed'> {
     await this.deps.deletions.note(entry.id, this.deps.clock().toISOString());
+    // The place is noted as garbage before the withdrawal too (the index notes it again after): the
+    // sweep holds the archival lock, so no collection judges the note before the entry goes, and a
+    // crash in between leaves a note (dropped while the entry stands) instead of a blob nobody noted,
+    // which verify cannot tell from the only copy of a record whose entry was lost.
+    await this.deps.garbage.add([{ id: entry.id, location: entry.location }]);
     try {
       if ((await this.deps.index.withdraw(entry.id, entry.etag)) === undefined) return 'changed';
     } catch (error) {

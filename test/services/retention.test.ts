@@ -117,6 +117,43 @@ describe.each(SETUPS)(
       expect((await harness.services.records.get('late-held')).source).toBe('archive');
     });
 
+    it('a crash right after an expiry withdrew its entry leaves the place noted: verify finds an orphan, no lost record', async () => {
+      let crashed = false;
+      harness = await startHarness({
+        backend,
+        layout,
+        wrap: (adapters) => ({
+          ...adapters,
+          index: intercept(adapters.index, {
+            // The withdrawal lands, then the process dies before anything after it (the index's own note).
+            withdraw: async (id, ifMatch) => {
+              const withdrawn = await adapters.index.withdraw(id, ifMatch);
+              if (id === 'expiring' && !crashed) {
+                crashed = true;
+                throw new Error('killed right after the withdrawal');
+              }
+              return withdrawn;
+            },
+          }),
+        }),
+      });
+      await harness.services.records.create(recordBody({ id: 'expiring', created_at: daysAgo(3000) }));
+      await harness.services.records.create(recordBody({ id: 'staying', created_at: daysAgo(3000) }));
+      await harness.adapters.holds.set('staying', { at: new Date().toISOString(), ...HOLD });
+      const cut = await harness.services.archiver.runOnce();
+      expect(crashed).toBe(true);
+      expect(cut.status).toBe('failed');
+      const noted = await harness.adapters.garbage.list({ limit: 100 });
+      expect(noted.map((item) => item.id)).toContain('expiring');
+      const report = await harness.services.verifier.verify();
+      expect(report).toMatchObject({ ok: true, unindexed: { count: 0 }, missing: { count: 0 } });
+      // The next run collects it; the held record stays.
+      expect(await harness.services.archiver.runOnce()).toMatchObject({ status: 'succeeded' });
+      expect(await harness.adapters.index.get('expiring')).toBeUndefined();
+      expect((await harness.services.records.get('staying')).source).toBe('archive');
+      expect(await harness.services.verifier.verify()).toMatchObject({ ok: true, orphans: { count: 0 } });
+    });
+
     it("puts a record back when its hold lands between the sweep's last look and its withdrawal", async () => {
       const change = { at: new Date().toISOString(), ...HOLD };
       harness = await startHarness({
