@@ -55,6 +55,9 @@ export default defineConfig({
           include: SYSTEM,
           exclude: CRASH,
           globalSetup: SERVERS,
+          // A test here starts several processes (the CLI, the server) one after another, each
+          // some seconds on a busy machine: 30 s timed a few out while two files ran at once.
+          testTimeout: 90_000,
           maxWorkers: 2,
           sequence: { groupOrder: 1 },
         },
