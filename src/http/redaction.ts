@@ -1,5 +1,6 @@
 import { grants, type Identity } from '../auth/roles.js';
 import type { RunRecord } from '../ports/run-log.js';
+import type { LegalHold } from '../ports/legal-holds.js';
 import type { HoldView } from '../services/record-service.js';
 
 /**
@@ -19,11 +20,21 @@ export function runFor(
 }
 
 /** Who placed a hold and why is for admins and the legal role; others learn only that it is held. */
+export function seesHoldDetails(caller: Identity): boolean {
+  return grants(caller.roles, 'admin') || grants(caller.roles, 'legal');
+}
+
+function hidden<T extends { by: string; reason: string }>(held: T): T {
+  return { ...held, by: '(hidden)', reason: '(hidden)' };
+}
+
+/** A record's hold and its changes, as `seesHoldDetails` allows. */
 export function holdFor(caller: Identity, view: HoldView): HoldView {
-  if (grants(caller.roles, 'admin') || grants(caller.roles, 'legal')) return view;
-  return {
-    ...view,
-    hold: view.hold && { ...view.hold, by: '(hidden)', reason: '(hidden)' },
-    history: view.history.map((event) => ({ ...event, by: '(hidden)', reason: '(hidden)' })),
-  };
+  if (seesHoldDetails(caller)) return view;
+  return { ...view, hold: view.hold && hidden(view.hold), history: view.history.map(hidden) };
+}
+
+/** A page of the holds in force, as `seesHoldDetails` allows. */
+export function holdsFor<T extends { items: LegalHold[] }>(caller: Identity, page: T): T {
+  return seesHoldDetails(caller) ? page : { ...page, items: page.items.map(hidden) };
 }

@@ -9,7 +9,7 @@ import type { RecordHistory } from '../../services/record-history.js';
 import type { RecordListing } from '../../services/record-listing.js';
 import type { RecordService } from '../../services/record-service.js';
 import { callerOf } from '../access.js';
-import { holdFor } from '../redaction.js';
+import { holdFor, holdsFor, seesHoldDetails } from '../redaction.js';
 import { listingPageBody, sendJson, sendNdjson } from '../listing-reply.js';
 import { ListedItemSchema, ListingQuerySchema, listingQueryOf, ndjsonLines } from '../listing-query.js';
 import { parseIfMatch, sendRecord } from '../record-reply.js';
@@ -220,7 +220,7 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{
       const caller = callerOf(request);
       return history.of(request.params.id, {
         showActors: grants(caller.roles, 'admin'),
-        showHoldDetails: grants(caller.roles, 'admin') || grants(caller.roles, 'legal'),
+        showHoldDetails: seesHoldDetails(caller),
       });
     },
   );
@@ -255,14 +255,8 @@ export const billingRoutes: FastifyPluginAsyncTypebox<{
         },
       },
     },
-    async (request) => {
-      const caller = callerOf(request);
-      const page = await history.holdsInForce(request.query.limit, request.query.after);
-      const open = grants(caller.roles, 'admin') || grants(caller.roles, 'legal');
-      return open
-        ? page
-        : { ...page, items: page.items.map((hold) => ({ ...hold, by: '(hidden)', reason: '(hidden)' })) };
-    },
+    async (request) =>
+      holdsFor(callerOf(request), await history.holdsInForce(request.query.limit, request.query.after)),
   );
 
   app.put(
