@@ -18,6 +18,9 @@ import {
 const REFRESH_MS = 10_000;
 const PROGRESS_MS = 3_000;
 const RUNS_SHOWN = 20;
+const VERIFICATIONS_SHOWN = 5;
+/** A week without a verify pass is worth a word: a damaged blob is only found by one. */
+const VERIFY_STALE_MS = 7 * 24 * 3600_000;
 const charts = {};
 
 /** Draws a bar chart the first time, then only swaps its data. */
@@ -214,6 +217,84 @@ function showHolds(holds) {
   );
 }
 
+function findingsText(findings) {
+  const failing = ['missing', 'corrupt', 'unindexed']
+    .filter((kind) => findings[kind] > 0)
+    .map((kind) => `${count(findings[kind])} ${kind}`);
+  return failing.length === 0 ? 'none missing or corrupt' : failing.join(', ');
+}
+
+function showVerifications(passes) {
+  const [last] = passes;
+  fill(
+    'verified-since',
+    last && Date.now() - Date.parse(last.finished_at) > VERIFY_STALE_MS
+      ? `(none for ${Math.floor((Date.now() - Date.parse(last.finished_at)) / 86_400_000)} days)`
+      : '',
+  );
+  if (!last) {
+    fill(
+      'verifications',
+      el(
+        'p',
+        { class: 'sub' },
+        'No verify pass yet: `billing-archive verify` checks every archived record against its SHA-256.',
+      ),
+    );
+    return;
+  }
+  const problems = last.problems ?? [];
+  fill(
+    'verifications',
+    el(
+      'table',
+      {},
+      el(
+        'tr',
+        {},
+        ['finished', 'outcome', 'entries', 'findings', 'orphans', 'duration', 'by'].map((h, i) =>
+          el('th', i === 2 || i === 4 || i === 5 ? { class: 'num' } : {}, h),
+        ),
+      ),
+      passes.map((pass) =>
+        el(
+          'tr',
+          {},
+          el('td', {}, when(pass.finished_at)),
+          statusCell(pass.outcome),
+          el('td', { class: 'num' }, pass.checked ? count(pass.checked.entries) : '–'),
+          el(
+            'td',
+            {},
+            pass.findings ? findingsText(pass.findings) : (pass.error ?? ''),
+            pass.repair && pass.repaired ? `; repaired ${count(pass.repaired.entries_rebuilt)} entries` : '',
+          ),
+          el('td', { class: 'num' }, pass.findings ? count(pass.findings.orphans) : '–'),
+          el('td', { class: 'num' }, duration(pass.duration_ms)),
+          el('td', {}, pass.started_by),
+        ),
+      ),
+    ),
+    problems.length === 0
+      ? null
+      : el(
+          'ul',
+          { id: 'verify-problems' },
+          problems.map((problem) =>
+            el(
+              'li',
+              {},
+              `${problem.kind}: `,
+              problem.id
+                ? el('a', { href: `/console/records/${encodeURIComponent(problem.id)}` }, problem.id)
+                : problem.blob,
+              ` (${problem.message})`,
+            ),
+          ),
+        ),
+  );
+}
+
 async function refresh() {
   await Promise.all([
     // catch after then: a failure while drawing is shown too, not only a failed request.
@@ -229,6 +310,9 @@ async function refresh() {
     api('/legal-holds?limit=20')
       .then(showHolds)
       .catch((error) => showFailure('holds', error)),
+    api(`/archive/verifications?limit=${VERIFICATIONS_SHOWN}`)
+      .then((passes) => showVerifications(passes.items))
+      .catch((error) => showFailure('verifications', error)),
   ]);
 }
 

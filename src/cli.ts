@@ -485,6 +485,7 @@ program
           graceMs: options.graceHours * HOUR_MS,
           rebuildIndex: options.rebuildIndex,
           onProgress: shown.show,
+          startedBy: cliActor(),
         });
       let report: VerifyReport;
       try {

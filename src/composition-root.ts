@@ -458,6 +458,7 @@ export async function createServices(
       layouts,
       reader,
       lock,
+      runLog,
       clock,
       logger,
       slices: config.archivalSlices,

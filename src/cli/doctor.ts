@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { bootstrapEntryPath, bootstrapKeyPath } from '../auth/bootstrap-key.js';
 import type { Readiness, Services } from '../composition-root.js';
 import { describeBackend, type Config } from '../config.js';
-import type { RunRecord } from '../ports/run-log.js';
+import type { RunRecord, VerificationRecord } from '../ports/run-log.js';
+
+/** A week without a verify pass earns a note: only a verify finds a damaged blob before a read does. */
+const VERIFY_STALE_MS = 7 * 24 * 3600_000;
 
 /** The packages whose versions matter when something goes wrong with a store or the API. */
 const PACKAGES = ['@azure/cosmos', '@azure/storage-blob', 'fastify', 'better-sqlite3'] as const;
@@ -41,6 +44,7 @@ export interface DoctorReport {
     process_alive: boolean | null;
   }[];
   last_run: Pick<RunRecord, 'run_id' | 'status' | 'started_at' | 'archived' | 'failed'> | null;
+  last_verify: Pick<VerificationRecord, 'verification_id' | 'outcome' | 'finished_at' | 'findings'> | null;
   records: { live: number; archived: number; archived_bytes: number } | null;
   advice: Advice[];
 }
@@ -119,8 +123,9 @@ export async function doctorReport(
             : `the ${name} store does not answer: ${state.error ?? 'no reason given'}`,
       });
 
-  const [history, stats] = await Promise.all([
+  const [history, verifications, stats] = await Promise.all([
     services ? services.archiver.history(50).catch(() => []) : Promise.resolve([]),
+    services ? services.verifier.history(1).catch(() => []) : Promise.resolve([]),
     services && ready ? services.stats.stats().catch(() => undefined) : Promise.resolve(undefined),
   ]);
   const holders = history
@@ -148,6 +153,22 @@ export async function doctorReport(
     });
   if (!last && services)
     advice.push({ level: 'note', text: 'no archival run yet: try `billing-archive archive --dry-run`' });
+  const [lastVerify] = verifications;
+  if (lastVerify?.outcome === 'failed')
+    advice.push({
+      level: 'fix',
+      text: `the last verify (${lastVerify.finished_at}) found records missing or corrupt: run \`billing-archive verify\` for the findings, then \`verify --repair\``,
+    });
+  else if (last && !lastVerify)
+    advice.push({
+      level: 'note',
+      text: 'the archive was never verified: `billing-archive verify` checks every archived record against its SHA-256',
+    });
+  else if (lastVerify && Date.parse(lastVerify.finished_at) < Date.now() - VERIFY_STALE_MS)
+    advice.push({
+      level: 'note',
+      text: `the archive was last verified on ${lastVerify.finished_at.slice(0, 10)}: verify weekly, since only a verify finds a damaged blob before a read does`,
+    });
 
   const { auth, backend } = config;
   if (auth.disabled)
@@ -225,6 +246,14 @@ export async function doctorReport(
           failed: last.failed,
         }
       : null,
+    last_verify: lastVerify
+      ? {
+          verification_id: lastVerify.verification_id,
+          outcome: lastVerify.outcome,
+          finished_at: lastVerify.finished_at,
+          findings: lastVerify.findings,
+        }
+      : null,
     records: stats
       ? { live: stats.live_records, archived: stats.archived_records, archived_bytes: stats.archived_bytes }
       : null,
@@ -251,6 +280,7 @@ export function doctorSummary(report: DoctorReport): string {
     `records:   ${report.records ? `${report.records.live} live, ${report.records.archived} archived (${report.records.archived_bytes} bytes)` : 'not counted (a store does not answer)'}`,
     `lock:      ${report.lock_holders.length === 0 ? 'free' : report.lock_holders.map((h) => `run ${h.run_id} (slice ${h.slice}) on ${h.host} pid ${h.pid} since ${h.started_at}${h.process_alive === false ? ', process gone' : ''}`).join('; ')}`,
     `last run:  ${report.last_run ? `${report.last_run.run_id} ${report.last_run.status}, ${report.last_run.archived} archived, ${report.last_run.failed} failed` : 'none yet'}`,
+    `verified:  ${report.last_verify ? `${report.last_verify.finished_at} ${report.last_verify.outcome}` : 'never'}`,
   ];
   if (report.advice.length > 0) {
     lines.push('', 'advice:');

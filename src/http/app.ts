@@ -116,7 +116,11 @@ export async function buildApp(
     listing: services.listing,
     history: services.history,
   });
-  await app.register(archiveRoutes, { archiver: services.archiver, records: services.records });
+  await app.register(archiveRoutes, {
+    archiver: services.archiver,
+    records: services.records,
+    verifier: services.verifier,
+  });
   await app.register(restoreRoutes, { bulkRestore: services.bulkRestore });
   await app.register(operationsRoutes, {
     services,

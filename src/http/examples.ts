@@ -89,6 +89,37 @@ export const RUN_EXAMPLE = {
   started_by: 'key:scheduler',
 };
 
+export const VERIFICATION_EXAMPLE = {
+  verification_id: 'verify-20261202T020000000Z-5f0c2a91',
+  started_at: '2026-12-02T02:00:00.000Z',
+  finished_at: '2026-12-02T02:00:04.210Z',
+  duration_ms: 4210,
+  outcome: 'failed',
+  repair: false,
+  started_by: 'cli:ops@billing-archive-7c9d',
+  host: 'billing-archive-7c9d',
+  checked: { entries: 31, segments: 1, segment_records: 31, record_blobs: 0, live_records: 1200 },
+  findings: {
+    missing: 0,
+    corrupt: 1,
+    unindexed: 0,
+    orphans: 0,
+    dead_records: 0,
+    live_and_archived: 0,
+    offline: 0,
+    not_archivable: 0,
+    unconfirmed_deletes: 0,
+  },
+  problems: [
+    {
+      kind: 'corrupt',
+      blob: `segments/created=2025-01/${RUN_ID}-0002.ndjson.gz`,
+      id: 'inv-2025-000123',
+      message: "record 'inv-2025-000123' does not verify",
+    },
+  ],
+};
+
 export const RUN_STARTED_EXAMPLE = {
   run_id: RUN_ID,
   status: 'running',

@@ -1,5 +1,5 @@
 import { grants, type Identity } from '../auth/roles.js';
-import type { RunRecord } from '../ports/run-log.js';
+import type { RunRecord, VerificationRecord } from '../ports/run-log.js';
 import type { LegalHold } from '../ports/legal-holds.js';
 import type { HoldView } from '../services/record-service.js';
 
@@ -16,6 +16,19 @@ export function runFor(
   return {
     ...rest,
     errors: errors.length > 0 ? [`${errors.length} errors: shown to admins and in the server log`] : [],
+  };
+}
+
+/** A verify pass as runFor shows a run: where it ran and why it stopped are for admins. */
+export function verificationFor(
+  caller: Identity | undefined,
+  verification: VerificationRecord,
+): Omit<VerificationRecord, 'host'> & Partial<Pick<VerificationRecord, 'host'>> {
+  if (caller && grants(caller.roles, 'admin')) return verification;
+  const { host: _host, error, ...rest } = verification;
+  return {
+    ...rest,
+    ...(error !== undefined && { error: 'the pass stopped with an error: shown to admins' }),
   };
 }
 

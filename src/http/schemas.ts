@@ -57,6 +57,21 @@ export const RunSchema = Type.Object(
   { additionalProperties: true },
 );
 
+export const VerificationSchema = Type.Object(
+  {
+    verification_id: Type.String(),
+    started_at: Type.String(),
+    finished_at: Type.String(),
+    duration_ms: Type.Integer(),
+    outcome: Type.Union([Type.Literal('passed'), Type.Literal('failed'), Type.Literal('error')], {
+      description: 'failed: a record is missing or corrupt; error: the pass stopped before a report',
+    }),
+    repair: Type.Boolean(),
+    started_by: Type.String(),
+  },
+  { additionalProperties: true },
+);
+
 export const HoldSchema = Type.Object({
   record_id: Type.String(),
   since: Type.String(),

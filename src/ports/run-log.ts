@@ -67,6 +67,60 @@ export interface RunRecord {
   paused_ms?: number;
 }
 
+/** How a verify pass ended: nothing missing or corrupt, something missing or corrupt, or it stopped. */
+export type VerificationOutcome = 'passed' | 'failed' | 'error';
+
+/** What one finding kind counted; the pass's full report (every field, the first findings) is the CLI's. */
+export interface VerificationFindings {
+  missing: number;
+  corrupt: number;
+  unindexed: number;
+  orphans: number;
+  dead_records: number;
+  live_and_archived: number;
+  offline: number;
+  not_archivable: number;
+  unconfirmed_deletes: number;
+}
+
+/** One problem a verify found, as kept with it: the first few that fail it. */
+export interface VerificationProblem {
+  kind: 'missing' | 'corrupt' | 'unindexed';
+  blob: string;
+  id?: string;
+  message: string;
+}
+
+/** One verify pass (`billing-archive verify`) as the history keeps it, for the console and `doctor`. */
+export interface VerificationRecord {
+  /** `verify-` then the start time and a random suffix: never a run id, which starts with a digit. */
+  verification_id: string;
+  started_at: string;
+  finished_at: string;
+  duration_ms: number;
+  outcome: VerificationOutcome;
+  /** Whether it repaired (`--repair`) as well as checked. */
+  repair: boolean;
+  /** Who started it, as runs name it (`cli:<user>@<host>`). */
+  started_by: string;
+  host: string;
+  /** Absent when it stopped with an error before a report. */
+  checked?: {
+    entries: number;
+    segments: number;
+    segment_records: number;
+    record_blobs: number;
+    live_records: number;
+  };
+  findings?: VerificationFindings;
+  /** The first missing, corrupt and unindexed findings, at most ten. */
+  problems?: VerificationProblem[];
+  /** What a repair did: entries rebuilt and orphans removed. */
+  repaired?: { entries_rebuilt: number; orphans_removed: number };
+  /** Why it stopped, when `outcome` is 'error'. */
+  error?: string;
+}
+
 /** What was last asked of a running run: to pause (`paused`) or to go on, when and by whom. */
 export interface PauseRequest {
   paused: boolean;
@@ -100,6 +154,10 @@ export interface RunLog {
   requestPause(runId: string, request: PauseRequest): Promise<void>;
   /** What was last asked of the run, or undefined when nothing was. */
   pauseRequest(runId: string): Promise<PauseRequest | undefined>;
+  /** Keeps one verify pass; its id is never a run's. */
+  saveVerification(verification: VerificationRecord): Promise<void>;
+  /** Verify passes newest first (by when they finished). */
+  listVerifications(query: { limit: number }): Promise<VerificationRecord[]>;
   /** Readiness probe: resolves when the history answers, cheaply. */
   ping(): Promise<void>;
 }

@@ -22,6 +22,7 @@ import type { DeletionNotes } from '../ports/deletion-notes.js';
 import type { GarbageQueue } from '../ports/garbage-queue.js';
 import type { LiveStore } from '../ports/live-store.js';
 import type { Lock } from '../ports/lock.js';
+import type { RunLog, VerificationProblem, VerificationRecord } from '../ports/run-log.js';
 import { acquireArchivalLocks, throwIfLost } from './archival-locks.js';
 import type { ArchiveReader } from './archive-reader.js';
 import type { Clock } from './clock.js';
@@ -51,6 +52,8 @@ export interface VerifyOptions {
    * counts (undefined while it is rebuilt), then the archive's blobs checked of those listed.
    */
   onProgress?: (part: 'index entries' | 'blobs', done: number, total: number | undefined) => void;
+  /** Who started it, kept with the pass in the history (`cli:<user>@<host>`). */
+  startedBy?: string;
 }
 
 /** A copy a repair chose to index, and the blob it is in. */
@@ -149,6 +152,8 @@ export interface VerifierDeps {
   layouts: Layouts;
   reader: ArchiveReader;
   lock: Lock;
+  /** Where each pass is kept, for the console and `doctor` to show the last ones. */
+  runLog: RunLog;
   clock: Clock;
   logger: Logger;
   slices: number;
@@ -180,13 +185,97 @@ export class Verifier {
           );
       }
       if (options.repair) await this.deps.migrationGate?.refuseWhileOpen('a repair');
-      return await new VerifyPass(this.deps, options, clock(), () => {
+      const startedAt = clock();
+      const pass = new VerifyPass(this.deps, options, startedAt, () => {
         throwIfLost(lease);
-      }).run();
+      });
+      const kept = { startedAt, repair: options.repair ?? false, startedBy: options.startedBy ?? 'unknown' };
+      let report: VerifyReport;
+      try {
+        report = await pass.run();
+      } catch (error) {
+        await this.keep(verificationOf(kept, clock(), { error }));
+        throw error;
+      }
+      await this.keep(verificationOf(kept, clock(), { report }));
+      return report;
     } finally {
       await lease.release();
     }
   }
+
+  /** The passes kept, newest first. */
+  history(limit: number): Promise<VerificationRecord[]> {
+    return this.deps.runLog.listVerifications({ limit });
+  }
+
+  /**
+   * A pass that could not be kept is logged, not failed: its report is what the caller asked for,
+   * and the history only shows it.
+   */
+  private async keep(verification: VerificationRecord): Promise<void> {
+    try {
+      await this.deps.runLog.saveVerification(verification);
+    } catch (error) {
+      this.deps.logger.error(
+        { err: error, verification_id: verification.verification_id },
+        'could not keep the verify pass in the run history',
+      );
+    }
+  }
+}
+
+/** Problems kept with a pass in the history; its full report lists up to LISTED of each kind. */
+const PROBLEMS_KEPT = 10;
+
+/** A pass as the history keeps it: counts, the first problems, or why it stopped. */
+export function verificationOf(
+  pass: { startedAt: Date; repair: boolean; startedBy: string },
+  finishedAt: Date,
+  ended: { report: VerifyReport } | { error: unknown },
+): VerificationRecord {
+  const base = {
+    verification_id: `verify-${pass.startedAt.toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`,
+    started_at: pass.startedAt.toISOString(),
+    finished_at: finishedAt.toISOString(),
+    duration_ms: finishedAt.getTime() - pass.startedAt.getTime(),
+    repair: pass.repair,
+    started_by: pass.startedBy,
+    host: hostname(),
+  };
+  if ('error' in ended)
+    return {
+      ...base,
+      outcome: 'error',
+      error: ended.error instanceof Error ? ended.error.message : String(ended.error),
+    };
+  const { report } = ended;
+  const problems: VerificationProblem[] = (['missing', 'corrupt', 'unindexed'] as const)
+    .flatMap((kind) => report[kind].items.map((finding) => ({ kind, ...finding })))
+    .slice(0, PROBLEMS_KEPT);
+  return {
+    ...base,
+    outcome: report.ok ? 'passed' : 'failed',
+    checked: report.checked,
+    findings: {
+      missing: report.missing.count,
+      corrupt: report.corrupt.count,
+      unindexed: report.unindexed.count,
+      orphans: report.orphans.count,
+      dead_records: report.dead_records,
+      live_and_archived: report.live_and_archived.count,
+      offline: report.offline.count,
+      not_archivable: report.not_archivable.count,
+      unconfirmed_deletes: report.unconfirmed_deletes.count,
+    },
+    problems,
+    ...(pass.repair && {
+      repaired: {
+        entries_rebuilt: report.repaired.entries_rebuilt,
+        orphans_removed: report.repaired.orphans_removed,
+      },
+    }),
+  };
 }
 
 class VerifyPass {

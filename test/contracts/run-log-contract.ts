@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { crashedRun, startedRun } from '../../src/domain/archival-runs.js';
-import type { RunLog, RunRecord } from '../../src/ports/run-log.js';
+import type { RunLog, RunRecord, VerificationRecord } from '../../src/ports/run-log.js';
 import { useFreshStore, type StoreFixture } from './store-fixture.js';
 
 function runRecord(runId: string, startedAt: string, extra: Partial<RunRecord> = {}): RunRecord {
@@ -14,6 +14,25 @@ function runRecord(runId: string, startedAt: string, extra: Partial<RunRecord> =
     pid: 1,
   };
   return { ...startedRun({ ...base, started_at: startedAt }), ...extra };
+}
+
+function verification(
+  id: string,
+  finishedAt: string,
+  extra: Partial<VerificationRecord> = {},
+): VerificationRecord {
+  return {
+    verification_id: id,
+    started_at: '2026-11-01T00:00:00.000Z',
+    finished_at: finishedAt,
+    duration_ms: 1200,
+    outcome: 'passed',
+    repair: false,
+    started_by: 'cli:ops@host',
+    host: 'host',
+    checked: { entries: 3, segments: 1, segment_records: 2, record_blobs: 1, live_records: 4 },
+    ...extra,
+  };
 }
 
 /** What every RunLog adapter must do, run unchanged over each of them. */
@@ -80,6 +99,43 @@ export function describeRunLogContract(name: string, make: () => Promise<StoreFi
         finished_at: '2026-11-02T00:00:01.000Z',
       });
       expect(await current().totals()).toEqual({ count: 4, succeeded: 1, failed: 0, crashed: 1, running: 2 });
+    });
+
+    it('keeps verify passes newest first, whole, and apart from the runs', async () => {
+      expect(await current().listVerifications({ limit: 5 })).toEqual([]);
+      await current().save(runRecord('r1', '2026-11-01T00:00:00.000Z'));
+      const failed = verification('verify-2', '2026-11-02T00:00:00.000Z', {
+        outcome: 'failed',
+        findings: {
+          missing: 1,
+          corrupt: 0,
+          unindexed: 0,
+          orphans: 2,
+          dead_records: 0,
+          live_and_archived: 0,
+          offline: 0,
+          not_archivable: 0,
+          unconfirmed_deletes: 0,
+        },
+        problems: [{ kind: 'missing', blob: 'records/a.json', id: 'a', message: 'blob not found' }],
+      });
+      await current().saveVerification(verification('verify-1', '2026-11-01T00:00:00.000Z'));
+      await current().saveVerification(failed);
+      await current().saveVerification(
+        verification('verify-3', '2026-11-03T00:00:00.000Z', { outcome: 'error', error: 'store down' }),
+      );
+      const listed = await current().listVerifications({ limit: 2 });
+      expect(listed.map((v) => v.verification_id)).toEqual(['verify-3', 'verify-2']);
+      expect(listed[1]).toEqual(failed);
+      expect((await current().listVerifications({ limit: 5 })).map((v) => v.verification_id)).toEqual([
+        'verify-3',
+        'verify-2',
+        'verify-1',
+      ]);
+      // Verify passes are not runs: the run history, a run read and the counts hold runs only.
+      expect((await current().list({ limit: 10 })).map((r) => r.run_id)).toEqual(['r1']);
+      expect(await current().get('verify-2')).toBeUndefined();
+      expect((await current().totals()).count).toBe(1);
     });
   });
 }

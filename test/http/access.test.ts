@@ -239,6 +239,11 @@ describe.each(BACKENDS)('who may call what (%s)', (backend) => {
       request: () => ({ method: 'GET', url: '/archive/runs' }),
     },
     {
+      route: 'GET /archive/verifications',
+      need: 'reader',
+      request: () => ({ method: 'GET', url: '/archive/verifications' }),
+    },
+    {
       route: 'GET /archive/runs/{run_id}',
       need: 'reader',
       request: () => ({ method: 'GET', url: `/archive/runs/${runId}` }),
@@ -375,7 +380,7 @@ describe.each(BACKENDS)('who may call what (%s)', (backend) => {
     );
   });
 
-  it('shows hold reasons to admins and the legal role, and where runs ran to admins only', async () => {
+  it('shows hold reasons to admins and the legal role, and where runs and verify passes ran, and why they stopped, to admins only', async () => {
     const id = await fresh();
     await apiClient(harness.app, TEST_KEYS.legal).put(`/billing/${id}/legal-hold`, {
       held: true,
@@ -398,6 +403,30 @@ describe.each(BACKENDS)('who may call what (%s)', (backend) => {
     expect(
       (await apiClient(harness.app, TEST_KEYS.admin).get(`/archive/runs/${runId}`)).json(),
     ).toHaveProperty('host');
+
+    await harness.adapters.runLog.saveVerification({
+      verification_id: 'verify-20261202T000000000Z-0a1b2c3d',
+      started_at: '2026-12-02T00:00:00.000Z',
+      finished_at: '2026-12-02T00:00:01.000Z',
+      duration_ms: 1000,
+      outcome: 'error',
+      repair: false,
+      started_by: 'cli:ops@vm-7',
+      host: 'vm-7',
+      error: 'the archive store at https://acct.blob.core.windows.net did not answer',
+    });
+    const passes = async (key: string) =>
+      (await apiClient(harness.app, key).get('/archive/verifications')).json<{ items: object[] }>().items;
+    const [asSeenByReader] = await passes(TEST_KEYS.reader);
+    expect(asSeenByReader).toMatchObject({
+      outcome: 'error',
+      error: 'the pass stopped with an error: shown to admins',
+    });
+    expect(asSeenByReader).not.toHaveProperty('host');
+    expect((await passes(TEST_KEYS.admin))[0]).toMatchObject({
+      host: 'vm-7',
+      error: 'the archive store at https://acct.blob.core.windows.net did not answer',
+    });
   });
 
   it('marks every authenticated answer no-store and sets the security headers', async () => {

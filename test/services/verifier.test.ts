@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/domain/billing-record.js';
-import { LockHeldError } from '../../src/domain/errors.js';
+import { LockHeldError, StoreUnavailableError } from '../../src/domain/errors.js';
 import { verifiedRecordHashes, placeOf } from '../../src/domain/segment-format.js';
 import { parseManifest } from '../../src/domain/segment-manifest.js';
 import { runCli } from '../helpers/cli.js';
 import { withoutEtag, type ArchiveEntry } from '../../src/ports/archive-index.js';
 import { BACKENDS, blobNames, recordBody, startHarness, type Harness } from '../helpers/harness.js';
 import { heldReads } from '../helpers/held-reads.js';
+import { intercept } from '../helpers/intercept.js';
 import { failingSegmentWrites, type SegmentFault } from '../helpers/segment-faults.js';
 
 describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
@@ -531,6 +532,63 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     expect(report.corrupt.items[0]?.message).toContain('does not match its manifest');
     // Repair never removes a segment entries still point into, damaged or not.
     expect(await blobNames(harness, 'segments/')).toContain(damaged.location.blob);
+    // The history keeps the pass: its outcome, counts and the first problems, for the console.
+    const [kept, ...older] = await harness.services.verifier.history(5);
+    expect(older).toEqual([]);
+    expect(kept).toMatchObject({
+      outcome: 'failed',
+      repair: true,
+      findings: { missing: 1, corrupt: report.corrupt.count, unindexed: 0, orphans: report.orphans.count },
+      repaired: { entries_rebuilt: 0, orphans_removed: report.repaired.orphans_removed },
+    });
+    expect(kept?.problems?.map((p) => [p.kind, p.id])).toEqual([
+      ['missing', 'g1'],
+      ...report.corrupt.items.map((f) => ['corrupt', f.id]),
+    ]);
+    expect(kept?.verification_id).toMatch(/^verify-/);
+  });
+
+  it('keeps a pass that stopped, with why, and none that never started', async () => {
+    const failing = { on: false };
+    harness = await startHarness({
+      backend,
+      layout: 'segment',
+      wrap: (adapters) => {
+        const failed =
+          <T>(list: (prefix: string) => AsyncIterable<T>) =>
+          (prefix: string) => {
+            if (failing.on) throw new StoreUnavailableError('the archive store did not answer a listing');
+            return list(prefix);
+          };
+        const { store } = adapters;
+        const { tiers } = store;
+        // A store with tiers is listed through them.
+        return {
+          ...adapters,
+          store: intercept(store, {
+            list: failed((prefix) => store.list(prefix)),
+            ...(tiers && { tiers: intercept(tiers, { list: failed((prefix) => tiers.list(prefix)) }) }),
+          }),
+        };
+      },
+    });
+    await seed(harness, ['e1']);
+    await harness.services.archiver.runOnce();
+    expect((await harness.services.verifier.verify({ startedBy: 'cli:ops@host' })).ok).toBe(true);
+    failing.on = true;
+    await expect(harness.services.verifier.verify({ startedBy: 'cli:ops@host' })).rejects.toThrow(
+      'did not answer a listing',
+    );
+    // Refused before it began (a repair without --repair's consent to rebuild): nothing to keep.
+    await expect(harness.services.verifier.verify({ rebuildIndex: true })).rejects.toThrow('add --repair');
+    const kept = await harness.services.verifier.history(5);
+    expect(kept.map((pass) => pass.outcome)).toEqual(['error', 'passed']);
+    expect(kept[0]).toMatchObject({
+      started_by: 'cli:ops@host',
+      error: 'the archive store did not answer a listing',
+    });
+    expect(kept[0]?.findings).toBeUndefined();
+    expect(kept[1]).toMatchObject({ checked: { entries: 1 }, findings: { missing: 0, corrupt: 0 } });
   });
 
   it('waits for no run: it refuses to start while archival holds the lock', async () => {
@@ -542,6 +600,8 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     held.release();
     expect(await done).toMatchObject({ status: 'succeeded' });
     expect((await harness.services.verifier.verify()).ok).toBe(true);
+    // The refused pass never began, so only the second is kept.
+    expect(await harness.services.verifier.history(5)).toHaveLength(1);
   });
 
   it('through the CLI: exits 1 with a summary saying what to do, and 0 once repaired', async () => {
@@ -566,5 +626,13 @@ describe.each(BACKENDS)('verify and repair (%s)', (backend) => {
     expect(repaired.code, repaired.stderr).toBe(0);
     expect(repaired.stderr).toContain('repaired: 1 entries rebuilt');
     expect((await harness.services.records.get('v1')).source).toBe('archive');
+    // Each CLI pass is kept, naming who ran it.
+    const kept = await harness.services.verifier.history(5);
+    expect(kept.map((pass) => [pass.outcome, pass.repair])).toEqual([
+      ['passed', true],
+      ['failed', false],
+      ['failed', false],
+    ]);
+    expect(kept[0]?.started_by).toMatch(/^cli:/);
   });
 });

@@ -111,6 +111,8 @@ describe.each(BACKENDS)('every CLI command prints JSON a script can parse with -
       ok: true,
       records: { live: 1, archived: 4 },
       last_run: { status: 'succeeded' },
+      // The verify just above, kept in the run history.
+      last_verify: { outcome: 'passed', findings: { missing: 0, corrupt: 0 } },
       lock_holders: [expect.objectContaining({ run_id: runningId, host: 'elsewhere', process_alive: null })],
     });
     expect(Object.values(doctor.stores as Record<string, { ok: boolean }>).every((store) => store.ok)).toBe(
@@ -160,6 +162,7 @@ describe.each(BACKENDS)('every CLI command prints JSON a script can parse with -
     const doctor = await runCli(['doctor'], env);
     expect(doctor.stdout).toMatch(/^billing-archive \S+ on Node 20\./);
     expect(doctor.stdout).toContain(`lock:      run ${runningId} (slice all) on elsewhere pid 1`);
+    expect(doctor.stdout).toMatch(/^verified: {2}\S+Z passed$/m);
     for (const text of [stats.stdout, verify.stdout, doctor.stdout])
       expect(() => JSON.parse(text) as unknown).toThrow();
   });

@@ -1,9 +1,12 @@
 /// <reference lib="dom" />
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteArchiveIndex } from '../../src/adapters/sqlite/sqlite-archive-index.js';
+import { runCli } from '../helpers/cli.js';
 import { daysAgo, recordBody } from '../helpers/harness.js';
 import { bearer, TEST_API_KEYS, TEST_KEYS } from '../helpers/keys.js';
 import { launchChromium } from '../helpers/chromium.js';
@@ -18,6 +21,7 @@ const LIVE = 7;
 describe('the console in a real browser (Debian Chromium)', () => {
   let server: ServerProcess;
   let base: string;
+  let dataDir: string;
   let browser: Browser;
   /** Undone in reverse order, whatever of the set-up got done. */
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -37,6 +41,7 @@ describe('the console in a real browser (Debian Chromium)', () => {
   beforeAll(async () => {
     const dir = await tempDir('console-');
     cleanups.push(dir.remove);
+    dataDir = dir.path;
     server = await startServerProcess({
       DATA_DIR: dir.path,
       API_KEYS: TEST_API_KEYS,
@@ -59,6 +64,7 @@ describe('the console in a real browser (Debian Chromium)', () => {
     for (let i = 0; i < LIVE; i++)
       await call(TEST_KEYS.writer, 'POST', '/billing', recordBody({ id: `console-live-${i}` }));
     await call(TEST_KEYS.counsel, 'PUT', `/billing/${held}/legal-hold`, { held: true, reason: 'matter 12' });
+    await verify(0);
     browser = await launchChromium();
     cleanups.push(() => browser.close());
   }, 180_000);
@@ -66,6 +72,12 @@ describe('the console in a real browser (Debian Chromium)', () => {
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
+
+  /** A verify pass by the CLI on the server's data, as an operator runs it; `code` is its exit code. */
+  async function verify(code: number): Promise<void> {
+    const pass = await runCli(['--json', 'verify'], { DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    expect(pass.code, pass.stderr).toBe(code);
+  }
 
   async function signIn(page: Page, key: string): Promise<void> {
     await page.goto(`${base}/`);
@@ -105,6 +117,9 @@ describe('the console in a real browser (Debian Chromium)', () => {
     expect(await page.textContent('#live-records')).toBe(String(LIVE));
     expect(await page.textContent('#who')).toContain('key:reader');
     expect(await page.textContent('#holds')).toContain(held);
+    expect(await page.textContent('#verifications')).toMatch(
+      /passed\s*40\s*none missing or corrupt\s*0\s*[\d.]+ m?s\s*cli:/,
+    );
 
     // The per-run chart holds what the runs archived, and its canvas has been drawn on.
     const drawn = await page.evaluate(() => {
@@ -227,6 +242,27 @@ describe('the console in a real browser (Debian Chromium)', () => {
     await page.fill('#credential', TEST_KEYS.reader);
     await page.click('button[type=submit]');
     await page.waitForURL(`${base}/docs`);
+    await context.close();
+  });
+
+  // Last: it damages the archive.
+  it('shows a failed verify pass first, its problems linked to their records', async () => {
+    const lost = `console-held-${ARCHIVED - 1}`;
+    const index = new SqliteArchiveIndex(join(dataDir, 'archive-index.sqlite'));
+    await index.init();
+    await index.withdraw(lost);
+    await index.close();
+    await verify(1);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signIn(page, TEST_KEYS.reader);
+    await expect.poll(() => page.textContent('#verifications')).toContain('1 unindexed');
+    const outcomes = await page.$$eval('#verifications tr td:nth-child(2)', (cells) =>
+      cells.map((cell) => cell.textContent),
+    );
+    expect(outcomes).toEqual(['failed', 'passed']);
+    await page.click(`#verify-problems a:text-is("${lost}")`);
+    await page.waitForURL(`${base}/console/records/${lost}`);
     await context.close();
   });
 });

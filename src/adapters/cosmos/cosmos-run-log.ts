@@ -1,5 +1,12 @@
 import type { CosmosClient } from '@azure/cosmos';
-import type { PauseRequest, RunLog, RunRecord, RunStatus, RunTotals } from '../../ports/run-log.js';
+import type {
+  PauseRequest,
+  RunLog,
+  RunRecord,
+  RunStatus,
+  RunTotals,
+  VerificationRecord,
+} from '../../ports/run-log.js';
 import { cosmosStatus, unavailable, withoutSystemFields } from './cosmos-client.js';
 import { CosmosAdapter } from './cosmos-container.js';
 import { withCosmosRetries } from './cosmos-retry.js';
@@ -10,6 +17,12 @@ type RunDocument = RunRecord & { id: string };
 interface PauseDocument extends PauseRequest {
   id: string;
   type: 'pause_request';
+}
+
+/** A verify pass, beside the runs; its id (`verify-…`) is never a run id. */
+interface VerificationDocument extends VerificationRecord {
+  id: string;
+  type: 'verification';
 }
 
 /** Pause requests' ids: never a run id, which starts with a digit. */
@@ -38,8 +51,8 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
       const { resource } = await withCosmosRetries(() =>
         this.container.items.item(runId, runId).read<RunDocument>(),
       );
-      // A pause request shares the container: it is no run.
-      return resource && !isPauseDocument(resource) ? toRun(resource) : undefined;
+      // Pause requests and verify passes share the container: they are no runs.
+      return resource && isRunDocument(resource) ? toRun(resource) : undefined;
     } catch (error) {
       if (cosmosStatus(error) === 404) return undefined;
       throw unavailable(`reading run '${runId}'`, error);
@@ -51,7 +64,7 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
       const { resources } = await withCosmosRetries(() =>
         this.container.items.items
           .query<RunDocument>({
-            // Runs only: pause requests share the container.
+            // Runs only: pause requests and verify passes share the container.
             query: 'SELECT TOP @limit * FROM c WHERE IS_DEFINED(c.run_id) ORDER BY c.started_at DESC',
             parameters: [{ name: '@limit', value: query.limit }],
           })
@@ -111,6 +124,38 @@ export class CosmosRunLog extends CosmosAdapter implements RunLog {
     }
   }
 
+  async saveVerification(verification: VerificationRecord): Promise<void> {
+    const document: VerificationDocument = {
+      id: verification.verification_id,
+      type: 'verification',
+      ...verification,
+    };
+    try {
+      await withCosmosRetries(() => this.container.items.items.upsert<VerificationDocument>(document));
+    } catch (error) {
+      throw unavailable(`saving verify pass '${verification.verification_id}'`, error);
+    }
+  }
+
+  async listVerifications(query: { limit: number }): Promise<VerificationRecord[]> {
+    try {
+      const { resources } = await withCosmosRetries(() =>
+        this.container.items.items
+          .query<VerificationDocument>({
+            query: "SELECT TOP @limit * FROM c WHERE c.type = 'verification' ORDER BY c.finished_at DESC",
+            parameters: [{ name: '@limit', value: query.limit }],
+          })
+          .fetchAll(),
+      );
+      return resources.map((doc) => {
+        const { id: _id, type: _type, ...verification } = withoutSystemFields(doc);
+        return verification;
+      });
+    } catch (error) {
+      throw unavailable('listing verify passes', error);
+    }
+  }
+
   async pauseRequest(runId: string): Promise<PauseRequest | undefined> {
     const id = pauseDocumentId(runId);
     try {
@@ -130,6 +175,6 @@ function toRun(doc: RunDocument): RunRecord {
   return run;
 }
 
-function isPauseDocument(doc: object): boolean {
-  return (doc as { type?: unknown }).type === 'pause_request';
+function isRunDocument(doc: object): doc is RunDocument {
+  return typeof (doc as { run_id?: unknown }).run_id === 'string';
 }

@@ -1,4 +1,4 @@
-import type { PauseRequest, RunLog, RunRecord, RunTotals } from '../../ports/run-log.js';
+import type { PauseRequest, RunLog, RunRecord, RunTotals, VerificationRecord } from '../../ports/run-log.js';
 import { attempt } from './open-database.js';
 import { SqliteAdapter } from './sqlite-file.js';
 
@@ -15,6 +15,12 @@ CREATE TABLE IF NOT EXISTS archive_run_pauses (
   run_id TEXT PRIMARY KEY,
   request TEXT NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS verifications (
+  verification_id TEXT PRIMARY KEY,
+  finished_at TEXT NOT NULL,
+  verification TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS verifications_by_end ON verifications (finished_at, verification_id);
 `;
 
 /** Run history on a SQLite file: the run as JSON plus the columns queries need. */
@@ -92,6 +98,29 @@ export class SqliteRunLog extends SqliteAdapter implements RunLog {
         )
         .run(runId, JSON.stringify(request));
     });
+  }
+
+  saveVerification(verification: VerificationRecord): Promise<void> {
+    return attempt(() => {
+      this.file
+        .prepare(
+          `INSERT INTO verifications (verification_id, finished_at, verification) VALUES (?, ?, ?)
+           ON CONFLICT (verification_id) DO UPDATE SET
+             finished_at = excluded.finished_at, verification = excluded.verification`,
+        )
+        .run(verification.verification_id, verification.finished_at, JSON.stringify(verification));
+    });
+  }
+
+  listVerifications(query: { limit: number }): Promise<VerificationRecord[]> {
+    return attempt(() =>
+      this.file
+        .prepare<[number], { verification: string }>(
+          'SELECT verification FROM verifications ORDER BY finished_at DESC, verification_id DESC LIMIT ?',
+        )
+        .all(query.limit)
+        .map((row) => JSON.parse(row.verification) as VerificationRecord),
+    );
   }
 
   pauseRequest(runId: string): Promise<PauseRequest | undefined> {

@@ -8,16 +8,18 @@ import { MAX_OLDER_THAN_DAYS } from '../../domain/run-options.js';
 import { PROBLEM } from '../../domain/schema-validator.js';
 import type { Archiver } from '../../services/archiver.js';
 import type { RecordService } from '../../services/record-service.js';
+import type { Verifier } from '../../services/verifier.js';
 import { callerOf } from '../access.js';
-import { runFor } from '../redaction.js';
+import { runFor, verificationFor } from '../redaction.js';
 import {
   ARCHIVE_ENTRIES_EXAMPLE,
   PAUSE_EXAMPLE,
   RUN_EXAMPLE,
   RUN_OPTIONS_EXAMPLE,
   RUN_STARTED_EXAMPLE,
+  VERIFICATION_EXAMPLE,
 } from '../examples.js';
-import { documented, ErrorSchema, PageQuerySchema, RunSchema } from '../schemas.js';
+import { documented, ErrorSchema, PageQuerySchema, RunSchema, VerificationSchema } from '../schemas.js';
 
 const tags = ['archive'];
 
@@ -52,12 +54,13 @@ const RunIdParamsSchema = Type.Object({
 
 export interface ArchiveRoutesOptions {
   archiver: Archiver;
+  verifier: Verifier;
   records: RecordService;
 }
 
 export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
   app,
-  { archiver, records },
+  { archiver, records, verifier },
 ) => {
   // The options body is optional: an empty POST means "all defaults".
   app.addHook('preValidation', (request, _reply, done) => {
@@ -158,6 +161,37 @@ export const archiveRoutes: FastifyPluginAsyncTypebox<ArchiveRoutesOptions> = (
     },
     async (request) => ({
       items: (await archiver.history(request.query.limit)).map((run) => runFor(request.identity, run)),
+    }),
+  );
+
+  app.get(
+    '/archive/verifications',
+    {
+      config: { access: 'reader' },
+      schema: {
+        tags,
+        summary: 'Verify passes (`billing-archive verify`), newest first: outcome, counts, first problems',
+        querystring: Type.Object({
+          limit: Type.Integer({
+            minimum: 1,
+            maximum: 100,
+            default: 20,
+            description: 'passes to list at most',
+          }),
+        }),
+        response: {
+          200: documented(
+            Type.Object({ items: Type.Array(VerificationSchema) }),
+            'The passes, newest first; where one ran and why it stopped are shown to admins',
+            { items: [VERIFICATION_EXAMPLE] },
+          ),
+        },
+      },
+    },
+    async (request) => ({
+      items: (await verifier.history(request.query.limit)).map((pass) =>
+        verificationFor(request.identity, pass),
+      ),
     }),
   );
 
