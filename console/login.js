@@ -17,6 +17,18 @@ function destination() {
   }
 }
 
+/** Why a sign-in at the identity provider came back without a session (the server's ?failed=). */
+const FAILED = {
+  expired:
+    'the sign-in at Entra ID was not started from this page, or took longer than 10 minutes: try again',
+  denied: 'Entra ID did not sign you in (cancelled, or consent refused)',
+  refused: 'the token Entra ID gave is not accepted here: an admin finds why in the audit trail',
+  'no-role': 'you signed in at Entra ID, but hold no billing-archive role: ask an admin to assign you one',
+};
+const failed = new URLSearchParams(location.search).get('failed');
+if (failed) problem.textContent = `Not signed in: ${FAILED[failed] ?? 'the sign-in at Entra ID failed'}`;
+document.getElementById('redirect-link').href = `/login/entra?next=${encodeURIComponent(destination())}`;
+
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   problem.textContent = '';

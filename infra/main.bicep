@@ -51,6 +51,13 @@ param entraTenantId string = ''
 @description('Client id of the API\'s Entra app registration: the audience its v2 access tokens carry.')
 param entraApiClientId string = ''
 
+@description('The console\'s sign-in by redirect at Entra ID: https://<web app host or custom domain>/login/entra/callback, registered as a Web redirect URI on the same app registration. Needs entraTenantId, entraApiClientId and entraClientSecret.')
+param consoleRedirectUrl string = ''
+
+@description('A client secret of that app registration, for the console\'s sign-in by redirect. Stored as the Key Vault secret entra-client-secret.')
+@secure()
+param entraClientSecret string = ''
+
 @description('Six-field cron (UTC) for the Function\'s archival runs.')
 param archivalSchedule string = '0 0 0 * * *'
 
@@ -241,6 +248,22 @@ var entraSettings = empty(entraTenantId) || empty(entraApiClientId) ? [] : [
   { name: 'AUTH_JWT_AUDIENCE', value: entraApiClientId }
   { name: 'AUTH_JWT_JWKS_URL', value: '${loginEndpoint}${entraTenantId}/discovery/v2.0/keys' }
 ]
+// The console signs in as the API's own registration, asking for a token for itself.
+var consoleSignIn = !empty(entraSettings) && !empty(consoleRedirectUrl) && !empty(entraClientSecret)
+resource entraClientSecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (consoleSignIn) {
+  parent: vault
+  name: 'entra-client-secret'
+  properties: {
+    value: entraClientSecret
+    contentType: 'Entra ID client secret'
+  }
+}
+var consoleSignInSettings = consoleSignIn ? [
+  { name: 'AUTH_OIDC_CLIENT_ID', value: entraApiClientId }
+  { name: 'AUTH_OIDC_REDIRECT_URL', value: consoleRedirectUrl }
+  // By the vault's address, not the conditional resource's: no reference to what may not exist.
+  { name: 'AUTH_OIDC_CLIENT_SECRET', value: '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/entra-client-secret)' }
+] : []
 
 resource api 'Microsoft.Web/sites@2023-12-01' = {
   name: '${namePrefix}-api'
@@ -257,7 +280,7 @@ resource api 'Microsoft.Web/sites@2023-12-01' = {
       appCommandLine: 'node dist/server.js'
       healthCheckPath: '/ready'
       alwaysOn: true
-      appSettings: concat(storeSettings, entraSettings, [
+      appSettings: concat(storeSettings, entraSettings, consoleSignInSettings, [
         { name: 'API_PORT', value: '8080' }
         { name: 'WEBSITES_PORT', value: '8080' }
         // The Function app schedules archival; the API's own scheduler stays off.

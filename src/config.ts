@@ -3,6 +3,7 @@ import { Cron } from 'croner';
 import { Type, type Static } from 'typebox';
 import { parseApiKeyEntries, type ApiKeyEntry } from './auth/api-keys.js';
 import type { TokenSettings } from './auth/token-verifier.js';
+import type { OidcSignInSettings } from './auth/oidc-sign-in.js';
 import { RECORD_STATUSES, type RecordStatus } from './domain/billing-record.js';
 import type { PriceTable } from './domain/cost-model.js';
 import { MAX_INDEX_SHARDS } from './domain/index-root.js';
@@ -100,6 +101,12 @@ const EnvSchema = Type.Object({
   AUTH_JWT_AUDIENCE: optionalText,
   AUTH_JWT_JWKS_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://' })),
   AUTH_DISABLED: Type.Boolean({ default: false }),
+  // The console's sign-in by redirect to the token issuer (Entra ID); needs the AUTH_JWT_* trio.
+  AUTH_OIDC_CLIENT_ID: optionalText,
+  AUTH_OIDC_CLIENT_SECRET: optionalText,
+  AUTH_OIDC_REDIRECT_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://' })),
+  AUTH_OIDC_SCOPE: optionalText,
+  AUTH_OIDC_RESOURCE: optionalText,
   // Signs browser sessions; servers behind one address share it. Unset: a random one per process.
   SESSION_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   SESSION_HOURS: Type.Integer({ minimum: 1, maximum: 24, default: 8 }),
@@ -153,6 +160,8 @@ export interface AuthSettings {
   token: TokenSettings | undefined;
   /** Browser sessions (the console's sign-in): SESSION_SECRET and SESSION_HOURS. */
   sessions: { secret: string | undefined; hours: number };
+  /** The console's sign-in by redirect (AUTH_OIDC_*), at the issuer of `token`. */
+  redirectSignIn?: OidcSignInSettings | undefined;
 }
 
 /** The HTTP edge's limits against abuse. */
@@ -449,11 +458,67 @@ function readAuth(env: Env, problems: string[]): AuthSettings | undefined {
     return undefined;
   }
   const token = issuer && audience && jwksUrl ? { issuer, audience, jwksUrl } : undefined;
+  const redirectSignIn = readRedirectSignIn(env, token, problems);
+  if (redirectSignIn === null) return undefined;
   return {
     disabled: env.AUTH_DISABLED,
     apiKeys,
     token,
     sessions: { secret: env.SESSION_SECRET, hours: env.SESSION_HOURS },
+    redirectSignIn,
+  };
+}
+
+/** The path the server answers the provider's redirect on. */
+export const SIGN_IN_CALLBACK_PATH = '/login/entra/callback';
+
+/** AUTH_OIDC_*: undefined when not configured, null (with the problems said) when wrongly. */
+function readRedirectSignIn(
+  env: Env,
+  token: TokenSettings | undefined,
+  problems: string[],
+): OidcSignInSettings | undefined | null {
+  const { AUTH_OIDC_CLIENT_ID: clientId, AUTH_OIDC_REDIRECT_URL: redirectUrl } = env;
+  const others = ['AUTH_OIDC_CLIENT_SECRET', 'AUTH_OIDC_SCOPE', 'AUTH_OIDC_RESOURCE'] as const;
+  if (clientId === undefined) {
+    const stray = [...others, 'AUTH_OIDC_REDIRECT_URL' as const].filter((name) => env[name] !== undefined);
+    if (stray.length === 0) return undefined;
+    problems.push(`${stray.join(', ')} set without AUTH_OIDC_CLIENT_ID: set it too, or none of them`);
+    return null;
+  }
+  const before = problems.length;
+  if (!token)
+    problems.push(
+      'AUTH_OIDC_CLIENT_ID needs AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE and AUTH_JWT_JWKS_URL: the sign-in ends in a token judged as a bearer token is',
+    );
+  if (redirectUrl === undefined)
+    problems.push(
+      `AUTH_OIDC_CLIENT_ID needs AUTH_OIDC_REDIRECT_URL: this server's public address followed by ${SIGN_IN_CALLBACK_PATH}`,
+    );
+  else {
+    const url = new URL(redirectUrl);
+    if (url.pathname !== SIGN_IN_CALLBACK_PATH || url.search !== '' || url.hash !== '')
+      problems.push(
+        `AUTH_OIDC_REDIRECT_URL must end in ${SIGN_IN_CALLBACK_PATH}, with no query, got '${redirectUrl}'`,
+      );
+    if (url.protocol === 'http:' && !isLoopbackUrl(redirectUrl))
+      problems.push(
+        `AUTH_OIDC_REDIRECT_URL must be https (plain http only on loopback), got '${redirectUrl}'`,
+      );
+  }
+  if (token && token.issuer.startsWith('http://') && !isLoopbackUrl(token.issuer))
+    problems.push(
+      `AUTH_JWT_ISSUER must be https to sign in by redirect at it (plain http only on loopback), got '${token.issuer}'`,
+    );
+  if (problems.length > before || !token || redirectUrl === undefined) return null;
+  return {
+    issuer: token.issuer,
+    clientId,
+    clientSecret: env.AUTH_OIDC_CLIENT_SECRET,
+    redirectUrl,
+    // Entra ID names the API by a scope of the audience; `.default` asks for the roles it assigned.
+    scope: env.AUTH_OIDC_SCOPE ?? `openid profile ${token.audience}/.default`,
+    resource: env.AUTH_OIDC_RESOURCE,
   };
 }
 

@@ -18,6 +18,13 @@ function problem(env: Record<string, string>): string {
   throw new Error('expected a ConfigError');
 }
 
+const ENTRA = {
+  AUTH_JWT_ISSUER: 'https://login.microsoftonline.com/t/v2.0',
+  AUTH_JWT_AUDIENCE: 'api://billing',
+  AUTH_JWT_JWKS_URL: 'https://login.microsoftonline.com/t/discovery/v2.0/keys',
+};
+const CALLBACK = 'https://billing.example.com/login/entra/callback';
+
 describe('loadConfig', () => {
   it('applies the documented defaults: the embedded stores under ./data', () => {
     const config = loadConfig({});
@@ -254,13 +261,55 @@ describe('loadConfig', () => {
     [{ SESSION_SECRET: 'short' }, 'SESSION_SECRET'],
     [{ SESSION_HOURS: '0' }, 'SESSION_HOURS'],
     [{ SESSION_HOURS: '25' }, 'SESSION_HOURS'],
+    [
+      { AUTH_OIDC_CLIENT_ID: 'console', AUTH_OIDC_REDIRECT_URL: CALLBACK },
+      'AUTH_OIDC_CLIENT_ID needs AUTH_JWT_ISSUER',
+    ],
+    [{ ...ENTRA, AUTH_OIDC_CLIENT_ID: 'console' }, 'AUTH_OIDC_CLIENT_ID needs AUTH_OIDC_REDIRECT_URL'],
+    [
+      {
+        ...ENTRA,
+        AUTH_OIDC_CLIENT_ID: 'console',
+        AUTH_OIDC_REDIRECT_URL: 'https://billing.example.com/callback',
+      },
+      'AUTH_OIDC_REDIRECT_URL must end in /login/entra/callback',
+    ],
+    [
+      {
+        ...ENTRA,
+        AUTH_OIDC_CLIENT_ID: 'console',
+        AUTH_OIDC_REDIRECT_URL: 'http://billing.example.com/login/entra/callback',
+      },
+      'AUTH_OIDC_REDIRECT_URL must be https',
+    ],
+    [{ AUTH_OIDC_SCOPE: 'openid' }, 'AUTH_OIDC_SCOPE set without AUTH_OIDC_CLIENT_ID'],
   ])('refuses bad authentication settings: %o', (env, message) => {
     expect(problem(env)).toContain(message);
   });
 
-  it('never shows API_KEYS or SESSION_SECRET in its messages', () => {
+  it('never shows API_KEYS, SESSION_SECRET or AUTH_OIDC_CLIENT_SECRET in its messages', () => {
     expect(problem({ API_KEYS: 'x'.repeat(40), BATCH_SIZE: 'lots' })).not.toContain('xxxx');
     expect(problem({ SESSION_SECRET: 'y'.repeat(12), BATCH_SIZE: 'lots' })).not.toContain('yyyy');
+    const stray = problem({ AUTH_OIDC_CLIENT_SECRET: 'z'.repeat(30) });
+    expect(stray).toContain('AUTH_OIDC_CLIENT_SECRET set without AUTH_OIDC_CLIENT_ID');
+    expect(stray).not.toContain('zzzz');
+  });
+
+  it('reads the sign-in by redirect, asking Entra ID for the API by default', () => {
+    const { redirectSignIn } = loadConfig({
+      ...ENTRA,
+      AUTH_OIDC_CLIENT_ID: 'console-app',
+      AUTH_OIDC_CLIENT_SECRET: 'secret',
+      AUTH_OIDC_REDIRECT_URL: CALLBACK,
+    }).auth;
+    expect(redirectSignIn).toEqual({
+      issuer: ENTRA.AUTH_JWT_ISSUER,
+      clientId: 'console-app',
+      clientSecret: 'secret',
+      redirectUrl: CALLBACK,
+      scope: 'openid profile api://billing/.default',
+      resource: undefined,
+    });
   });
 
   it('reads the session settings the console signs in with', () => {

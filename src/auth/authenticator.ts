@@ -1,6 +1,7 @@
 import type { AuthSettings } from '../config.js';
 import { ApiKeyRing } from './api-keys.js';
 import { BrowserSessions, type BrowserSession } from './browser-sessions.js';
+import { OidcSignIn } from './oidc-sign-in.js';
 import { ROLES, type Identity } from './roles.js';
 import { TokenRefused, TokenVerifier } from './token-verifier.js';
 
@@ -33,10 +34,16 @@ export class Authenticator {
   private readonly keys: ApiKeyRing;
   private readonly tokens: TokenVerifier | undefined;
   private readonly sessions: BrowserSessions;
+  /** The console's sign-in by redirect to the token issuer, where AUTH_OIDC_* configure it. */
+  readonly redirectSignIn: OidcSignIn | undefined;
 
   constructor(private readonly settings: AuthSettings) {
     this.keys = new ApiKeyRing(settings.apiKeys);
     this.tokens = settings.token && new TokenVerifier(settings.token);
+    this.redirectSignIn =
+      this.tokens && settings.redirectSignIn
+        ? new OidcSignIn(settings.redirectSignIn, this.tokens, settings.sessions.secret)
+        : undefined;
     this.sessions = new BrowserSessions(
       settings.sessions.secret,
       settings.sessions.hours * HOUR_MS,

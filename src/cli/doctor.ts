@@ -94,6 +94,11 @@ function authentication(config: Config): string[] {
   return [
     ...(auth.apiKeys.length > 0 ? [`${auth.apiKeys.length} API keys (API_KEYS)`] : []),
     ...(auth.token ? [`Microsoft Entra ID tokens from ${auth.token.issuer}`] : []),
+    ...(auth.redirectSignIn
+      ? [
+          `console sign-in by redirect as client ${auth.redirectSignIn.clientId}, back at ${auth.redirectSignIn.redirectUrl}`,
+        ]
+      : []),
     `browser sessions for ${auth.sessions.hours} h${auth.sessions.secret ? '' : ' (no SESSION_SECRET: they end with the process)'}`,
   ];
 }

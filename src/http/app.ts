@@ -20,6 +20,7 @@ import { billingRoutes } from './routes/billing-routes.js';
 import { consoleRoutes } from './routes/console-routes.js';
 import { operationsRoutes } from './routes/operations-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
+import { signInRoutes } from './routes/sign-in-routes.js';
 
 const BODY_LIMIT_BYTES = 1024 * 1024;
 /**
@@ -129,7 +130,9 @@ export async function buildApp(
   });
   await app.register(auditRoutes, { audit: services.audit });
   await app.register(sessionRoutes, { authenticator });
-  await app.register(consoleRoutes);
+  const signIn = authenticator.redirectSignIn;
+  if (signIn) await app.register(signInRoutes, { authenticator, signIn, audit: services.audit });
+  await app.register(consoleRoutes, { redirectSignIn: signIn !== undefined });
   app.get(
     '/openapi.json',
     {

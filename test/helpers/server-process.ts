@@ -35,9 +35,12 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts the built server on a free loopback port with `env` added, and waits until /health answers. */
+/**
+ * Starts the built server on loopback with `env` added, and waits until /health answers: on
+ * env.API_PORT when given (for a URL that must be known before it starts), else on a free port.
+ */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const port = await freePort();
+  const port = env.API_PORT === undefined ? await freePort() : Number(env.API_PORT);
   const child = startServer({ ...env, API_HOST: '127.0.0.1', API_PORT: String(port) });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -52,7 +52,18 @@ describe('the OpenAPI document', () => {
   const operations: [string, Operation][] = [];
 
   beforeAll(async () => {
-    harness = await startHarness({ backend: 'embedded' });
+    // Sign-in by redirect configured, so its routes are documented too (nothing is fetched from the
+    // issuer until a browser signs in).
+    harness = await startHarness({
+      backend: 'embedded',
+      env: {
+        AUTH_JWT_ISSUER: 'http://127.0.0.1:9/issuer',
+        AUTH_JWT_AUDIENCE: 'api://docs',
+        AUTH_JWT_JWKS_URL: 'http://127.0.0.1:9/issuer/jwks',
+        AUTH_OIDC_CLIENT_ID: 'console',
+        AUTH_OIDC_REDIRECT_URL: 'http://127.0.0.1:8080/login/entra/callback',
+      },
+    });
     const response = await apiClient(harness.app).get('/openapi.json');
     expect(response.statusCode).toBe(200);
     doc = response.json<OpenApiDocument>();
@@ -76,6 +87,7 @@ describe('the OpenAPI document', () => {
     const registered = registeredRoutes(tree).filter((route) => !route.startsWith('HEAD '));
     // Guards the parsing: a listing read wrongly would find nothing to compare.
     expect(registered).toContain('GET /billing/{id}/legal-hold');
+    expect(registered).toContain('GET /login/entra/callback');
     expect(registered.length).toBeGreaterThan(30);
     expect(new Set(operations.map(([route]) => route))).toEqual(new Set(registered));
   });

@@ -91,7 +91,18 @@ const ASSET_RESPONSE = {
  * documentation at `/docs`, all served from this package (no CDN) and all behind the same
  * authentication as the API. Only the sign-in form and its script and style are public.
  */
-export const consoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export interface ConsoleRoutesOptions {
+  /** Whether the sign-in page offers Entra ID sign-in by redirect (AUTH_OIDC_CLIENT_ID is set). */
+  redirectSignIn: boolean;
+}
+
+/** The sign-in page's offer of sign-in by redirect, hidden unless configured. */
+const REDIRECT_OFFER = '<div id="redirect-sign-in" hidden>';
+
+export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = async (
+  app,
+  { redirectSignIn },
+) => {
   const pages = await load({
     'login.html': CONSOLE_DIR,
     'dashboard.html': CONSOLE_DIR,
@@ -99,6 +110,13 @@ export const consoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
     'run.html': CONSOLE_DIR,
     'docs.html': CONSOLE_DIR,
   });
+  const login = pages.get('login.html');
+  if (!login?.body.includes(REDIRECT_OFFER)) throw new Error(`login.html lacks '${REDIRECT_OFFER}'`);
+  if (redirectSignIn)
+    pages.set('login.html', {
+      ...login,
+      body: Buffer.from(login.body.toString('utf8').replace(REDIRECT_OFFER, '<div id="redirect-sign-in">')),
+    });
   const publicAssets = await load(PUBLIC_ASSETS);
   const assets = await load(privateAssets());
   const send = (reply: FastifyReply, from: Map<string, Asset>, name: string): void => {
@@ -129,7 +147,8 @@ export const consoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { access: 'public' },
       schema: {
         tags,
-        summary: 'The sign-in form: an API key or a token opens a browser session (POST /session)',
+        summary:
+          'The sign-in form: an API key or a token opens a browser session (POST /session); or Entra ID sign-in, where configured',
         security: [],
         response: { 200: html('The sign-in page'), ...errorResponses(429) },
       },

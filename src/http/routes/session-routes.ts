@@ -120,7 +120,7 @@ function sessionView(identity: Identity, csrf: string | null) {
   };
 }
 
-function setSessionCookie(reply: FastifyReply, token: string, expires: Date): void {
+export function setSessionCookie(reply: FastifyReply, token: string, expires: Date): void {
   void reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions(), expires });
 }
 

@@ -1,0 +1,151 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { Authenticator } from '../../auth/authenticator.js';
+import { SIGN_IN_COOKIE, SIGN_IN_MINUTES, SignInFailed, type OidcSignIn } from '../../auth/oidc-sign-in.js';
+import { SIGN_IN_CALLBACK_PATH } from '../../config.js';
+import type { AuditLog } from '../../services/audit-log.js';
+import { errorResponses } from '../schemas.js';
+import { setSessionCookie } from './session-routes.js';
+
+const tags = ['session'];
+
+export interface SignInRoutesOptions {
+  authenticator: Authenticator;
+  signIn: OidcSignIn;
+  audit: AuditLog;
+}
+
+const REDIRECT = (description: string) => Type.Null({ description, headers: { Location: Type.String() } });
+
+/**
+ * The console's sign-in by redirect to Microsoft Entra ID (any OpenID provider): /login/entra sends
+ * the browser there, and the provider sends it back to the callback, which opens the same session
+ * cookie as the sign-in form. Both are public: nobody is signed in yet.
+ */
+export const signInRoutes: FastifyPluginAsyncTypebox<SignInRoutesOptions> = (
+  app,
+  { authenticator, signIn, audit },
+) => {
+  app.get(
+    '/login/entra',
+    {
+      config: { access: 'public' },
+      schema: {
+        tags,
+        summary: 'Sign a browser in at Microsoft Entra ID: a redirect there (authorization code with PKCE)',
+        security: [],
+        querystring: Type.Object({
+          next: Type.Optional(
+            Type.String({ maxLength: 2000, description: 'a page of this server to go to once signed in' }),
+          ),
+        }),
+        response: {
+          303: REDIRECT('To the identity provider; a short-lived cookie holds what its answer must match'),
+          ...errorResponses(400, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { url, pending } = await signIn.begin(localPath(request.query.next));
+      void reply.setCookie(SIGN_IN_COOKIE, pending, { ...pendingCookie(), maxAge: SIGN_IN_MINUTES * 60 });
+      return reply.redirect(url, 303);
+    },
+  );
+
+  app.get(
+    SIGN_IN_CALLBACK_PATH,
+    {
+      config: { access: 'public' },
+      schema: {
+        tags,
+        summary: 'Where Microsoft Entra ID sends the browser back: opens the browser session',
+        description:
+          'Answers a page that goes on to the page asked for (a redirect would carry no SameSite=Strict cookie after the trip through the provider); a failed sign-in goes back to /login, which says why.',
+        security: [],
+        querystring: Type.Object({}, { additionalProperties: true }),
+        response: {
+          200: {
+            description: 'Signed in: Set-Cookie carries the session; the page goes on to the page asked for',
+            content: { 'text/html': { schema: Type.String() } },
+          },
+          303: REDIRECT('Not signed in: back to /login?failed=…, which explains'),
+          ...errorResponses(429),
+        },
+      },
+    },
+    async (request, reply) => {
+      void reply.clearCookie(SIGN_IN_COOKIE, pendingCookie());
+      const url = request.raw.url ?? '';
+      const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+      let signedIn;
+      try {
+        signedIn = await signIn.finish(query, request.cookies[SIGN_IN_COOKIE]);
+      } catch (error) {
+        if (!(error instanceof SignInFailed)) throw error;
+        await record(request, error);
+        request.log.warn({ reason: error.reason, detail: error.message }, 'sign-in by redirect failed');
+        return reply.redirect(`/login?failed=${error.reason}`, 303);
+      }
+      const { identity, next } = signedIn;
+      request.identity = identity;
+      const { token, session } = await authenticator.openSession(identity, undefined);
+      setSessionCookie(reply, token, session.expiresAt);
+      await record(request);
+      return reply.type('text/html; charset=utf-8').send(goOnTo(next));
+    },
+  );
+
+  async function record(request: FastifyRequest, failure?: SignInFailed): Promise<void> {
+    await audit.record({
+      actor: request.identity?.id ?? 'anonymous',
+      actor_name: request.identity?.name,
+      action: 'session.open',
+      outcome: failure ? 'unauthenticated' : 'succeeded',
+      request_id: request.id,
+      client: request.ip,
+      detail: failure
+        ? `signing in at the identity provider failed: ${failure.message}`
+        : 'signed in at the identity provider',
+    });
+  }
+
+  return Promise.resolve();
+};
+
+/** Lax: the browser sends it on the provider's redirect back, a top-level navigation from another site. */
+function pendingCookie() {
+  return { path: '/', httpOnly: true, secure: true, sameSite: 'lax' as const };
+}
+
+/**
+ * A page of this server, never another site: parsed as a browser would navigate to it (which drops
+ * tabs and newlines), then judged by its origin, as the sign-in form judges it.
+ */
+export function localPath(next: string | undefined): string {
+  const origin = 'https://this-server.invalid';
+  try {
+    const url = new URL(next ?? '/', origin);
+    return url.origin === origin ? `${url.pathname}${url.search}` : '/';
+  } catch {
+    return '/';
+  }
+}
+
+/**
+ * A page that navigates on by itself. The session cookie is SameSite=Strict, and a redirect at the
+ * end of a trip that began on the provider's site would be sent without it.
+ */
+function goOnTo(path: string): string {
+  const href = path.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta http-equiv="refresh" content="0; url=${href}" />
+    <title>Signed in · billing-archive</title>
+  </head>
+  <body><p>Signed in. <a href="${href}">Go on</a>.</p></body>
+</html>
+`;
+}
