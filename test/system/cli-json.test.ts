@@ -18,11 +18,15 @@ async function commandsIn(group: string[]): Promise<string[]> {
 }
 
 /** Every command `--help` lists, with each one's subcommands (the CLI nests two deep at most). */
-async function listedCommands(): Promise<string[]> {
+async function listCommands(): Promise<string[]> {
   const top = await commandsIn([]);
   const subs = await Promise.all(top.map((command) => commandsIn(command.split(' '))));
   return [...top, ...subs.flat()];
 }
+
+/** The same for every backend: listed once (a CLI start per command), then shared. */
+let listing: Promise<string[]> | undefined;
+const listedCommands = (): Promise<string[]> => (listing ??= listCommands());
 
 /** Spawns the CLI with `input` on standard input (`keys hash` reads the key there). */
 async function withInput(args: string[], env: Record<string, string>, input: string): Promise<CliResult> {

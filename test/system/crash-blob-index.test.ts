@@ -4,5 +4,5 @@ import { describeCrashSafety } from './crash-suite.js';
 // archive store: fewer rounds than the layouts' own files, whose matrix it repeats.
 describeCrashSafety('segment', {
   archiveIndex: 'blob',
-  workload: { embedded: { rounds: 10, perRound: 200 }, azure: { rounds: 4, perRound: 60 } },
+  workload: { embedded: { rounds: 6, perRound: 200 }, azure: { rounds: 3, perRound: 60 } },
 });

@@ -14,6 +14,7 @@ import {
   untilLogged,
   untilSeen,
   updateEach,
+  scaledRounds,
 } from './crash-kit.js';
 
 /**
@@ -32,7 +33,8 @@ const COMPACT = ['--json', 'compact', '--min-dead-share', '0.3'];
 describe.each(BACKENDS)(
   'crash safety: SIGKILL at any instant of a compaction loses nothing (%s, segment layout)',
   (backend) => {
-    const { rounds: ROUNDS, perRound: RECORDS_PER_ROUND } = WORKLOAD[backend];
+    const { rounds, perRound: RECORDS_PER_ROUND } = WORKLOAD[backend];
+    const ROUNDS = scaledRounds(rounds);
     let harness: Harness;
     let env: Record<string, string>;
     const model = emptyModel();

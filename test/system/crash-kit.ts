@@ -251,3 +251,17 @@ export async function untilLogged(child: ChildProcess, line: string): Promise<vo
   });
   await Promise.race([seen, once(child, 'exit')]);
 }
+
+/** CRASH_SCALE: how many times each suite's rounds to run (bench/crash.mjs); 1 in `npm test`. */
+export function scaledRounds(rounds: number): number {
+  return Math.max(1, Math.round(rounds * crashScale()));
+}
+
+function crashScale(): number {
+  const given = process.env.CRASH_SCALE ?? '1';
+  const scale = Number(given);
+  // Fewer rounds than `npm test` runs prove less than the suites' checks ask for.
+  if (!Number.isFinite(scale) || scale < 1)
+    throw new Error(`CRASH_SCALE must be a number ≥ 1, got '${given}'`);
+  return scale;
+}

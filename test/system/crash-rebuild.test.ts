@@ -14,6 +14,7 @@ import {
   updateEach,
   whenLockFree,
   type CrashModel,
+  scaledRounds,
 } from './crash-kit.js';
 
 const WORKLOAD = { embedded: { rounds: 5, perRound: 60 }, azure: { rounds: 2, perRound: 30 } } as const;
@@ -30,7 +31,8 @@ const REBUILD = ['--json', 'verify', '--rebuild-index'];
 describe.each(BACKENDS)(
   'crash safety: SIGKILL at any instant of an index rebuild loses nothing (%s, ARCHIVE_INDEX=blob)',
   (backend) => {
-    const { rounds: ROUNDS, perRound: RECORDS_PER_ROUND } = WORKLOAD[backend];
+    const { rounds, perRound: RECORDS_PER_ROUND } = WORKLOAD[backend];
+    const ROUNDS = scaledRounds(rounds);
     let harness: Harness;
     let env: Record<string, string>;
     const model: CrashModel = emptyModel();

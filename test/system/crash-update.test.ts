@@ -18,6 +18,7 @@ import {
   settleUnanswered,
   type UnansweredChange,
   updateEach,
+  scaledRounds,
 } from './crash-kit.js';
 
 /** Kills per backend and layout (each costs a server start), and the requests kept in flight. */
@@ -38,7 +39,8 @@ interface Sent {
 describe.each(SETUPS)(
   'crash safety: SIGKILL of the server amid updates and restores of archived records loses nothing ($backend, $layout layout)',
   ({ backend, layout }) => {
-    const { rounds: ROUNDS, inFlight: IN_FLIGHT } = WORKLOAD[backend];
+    const { rounds, inFlight: IN_FLIGHT } = WORKLOAD[backend];
+    const ROUNDS = scaledRounds(rounds);
     let harness: Harness;
     const model = emptyModel();
     /** Records whose unanswered change landed: a kill may have left them live and still indexed. */
