@@ -11,7 +11,8 @@ function destination() {
   const next = new URLSearchParams(location.search).get('next') ?? '/';
   try {
     const url = new URL(next, location.origin);
-    return url.origin === location.origin ? `${url.pathname}${url.search}` : '/';
+    // A path can still begin '//' ('/.//evil.example' resolves so), which names another host.
+    return url.origin === location.origin ? `/${url.pathname.replace(/^[/\\]+/, '')}${url.search}` : '/';
   } catch {
     return '/';
   }
@@ -24,6 +25,7 @@ const FAILED = {
   denied: 'Entra ID did not sign you in (cancelled, or consent refused)',
   refused: 'the token Entra ID gave is not accepted here: an admin finds why in the audit trail',
   'no-role': 'you signed in at Entra ID, but hold no billing-archive role: ask an admin to assign you one',
+  unavailable: 'Entra ID could not be reached, or refused this server: an admin finds why in the server log',
 };
 const failed = new URLSearchParams(location.search).get('failed');
 if (failed) problem.textContent = `Not signed in: ${FAILED[failed] ?? 'the sign-in at Entra ID failed'}`;

@@ -117,8 +117,12 @@ export class OidcSignIn {
       );
       accessToken = tokens.access_token;
     } catch (error) {
-      if (unreachable(error))
-        throw StoreUnavailableError.failed('identity provider', 'redeeming the sign-in code', error);
+      if (notTheUsers(error))
+        throw StoreUnavailableError.failed(
+          'identity provider',
+          'redeeming the sign-in code',
+          new Error(reasonOf(error), { cause: error }),
+        );
       throw new SignInFailed(
         'refused',
         `the identity provider's answer did not pass its checks: ${reasonOf(error)}`,
@@ -204,12 +208,27 @@ function reasonOf(error: unknown): string {
   return cause && cause !== error.message ? `${error.message} (${cause})` : error.message;
 }
 
-/** A provider that could not be reached or answered no OAuth answer at all: our side, not the user's. */
-function unreachable(error: unknown): boolean {
+/** The provider's OAuth errors that say its side or ours failed: the user's sign-in was fine. */
+const PROVIDER_SIDE = new Set([
+  'invalid_client',
+  'unauthorized_client',
+  'server_error',
+  'temporarily_unavailable',
+]);
+const UNANSWERED = new Set([
+  'OAUTH_RESPONSE_IS_NOT_CONFORM',
+  'OAUTH_RESPONSE_IS_NOT_JSON',
+  'OAUTH_TIMEOUT',
+  'OAUTH_ABORT',
+]);
+
+/**
+ * A provider that could not be reached, gave no OAuth answer, or refused this server (an expired
+ * client secret is `invalid_client`): an operator's problem, not the user's.
+ */
+function notTheUsers(error: unknown): boolean {
   if (error instanceof TypeError) return true;
   if (error instanceof DOMException) return error.name === 'TimeoutError' || error.name === 'AbortError';
-  return (
-    error instanceof oidc.ClientError &&
-    (error.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || error.code === 'OAUTH_RESPONSE_IS_NOT_JSON')
-  );
+  if (error instanceof oidc.ResponseBodyError) return PROVIDER_SIDE.has(error.error);
+  return error instanceof oidc.ClientError && error.code !== undefined && UNANSWERED.has(error.code);
 }

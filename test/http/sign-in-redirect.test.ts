@@ -1,6 +1,8 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SESSION_COOKIE } from '../../src/auth/browser-sessions.js';
 import { SIGN_IN_COOKIE } from '../../src/auth/oidc-sign-in.js';
+import { loggerOptions } from '../../src/logger.js';
 import { localPath } from '../../src/http/routes/sign-in-routes.js';
 import { apiClient } from '../helpers/api.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -35,15 +37,26 @@ describe('sign-in by redirect over HTTP (an OpenID provider on loopback)', () =>
     const set = response.cookies.find((cookie) => cookie.name === SIGN_IN_COOKIE);
     if (!set) throw new Error('no pending sign-in cookie');
     expect(set).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/', maxAge: 600 });
+    expect(response.headers['cache-control']).toBe('no-store');
     return { to: new URL(String(response.headers.location)), pending: set.value };
   }
 
   /** The provider's answer as the browser brings it back, with the pending cookie or not. */
-  async function callback(query: Record<string, string>, pending?: string): Promise<string> {
-    const response = await anonymous().get(`/login/entra/callback?${new URLSearchParams(query)}`, {
-      ...(pending !== undefined && { cookie: `${SIGN_IN_COOKIE}=${pending}` }),
+  async function callback(
+    query: Record<string, string>,
+    pending?: string,
+    app = harness.app,
+    session?: string,
+  ): Promise<string> {
+    const cookies = [
+      ...(pending === undefined ? [] : [`${SIGN_IN_COOKIE}=${pending}`]),
+      ...(session === undefined ? [] : [session]),
+    ];
+    const response = await apiClient(app, null).get(`/login/entra/callback?${new URLSearchParams(query)}`, {
+      ...(cookies.length > 0 && { cookie: cookies.join('; ') }),
     });
     expect(response.statusCode, response.body).toBe(303);
+    expect(response.headers['cache-control']).toBe('no-store');
     // The pending sign-in is spent whatever the outcome: it cannot be tried twice.
     expect(response.cookies.find((cookie) => cookie.name === SIGN_IN_COOKIE)?.value).toBe('');
     expect(response.cookies.map((cookie) => cookie.name)).not.toContain('__Host-billing-archive-session');
@@ -78,9 +91,23 @@ describe('sign-in by redirect over HTTP (an OpenID provider on loopback)', () =>
     expect(again.code_challenge).not.toBe(query.code_challenge);
   });
 
-  it('refuses a return with no pending sign-in, or a forged one', async () => {
-    expect(await callback({ code: 'c', state: 's' })).toBe('/login?failed=expired');
+  it("refuses a return with no pending sign-in, or a forged one, in no signed-in user's name", async () => {
+    // A browser already signed in with a key: the failed attempt is still audited as anonymous.
+    const opened = await anonymous().post('/session', undefined, {
+      authorization: `Bearer ${TEST_KEYS.reader}`,
+    });
+    const session = opened.cookies.find((cookie) => cookie.name === SESSION_COOKIE);
+    expect(
+      await callback(
+        { code: 'c', state: 's' },
+        undefined,
+        harness.app,
+        `${SESSION_COOKIE}=${session?.value ?? ''}`,
+      ),
+    ).toBe('/login?failed=expired');
     expect(await lastAuditDetail()).toContain('was not started from this browser');
+    const asReader = await apiClient(harness.app, TEST_KEYS.admin).get('/audit?actor=key:reader&limit=1000');
+    expect(asReader.body).not.toContain('identity provider failed');
     const forged = await new SignJWT({ verifier: 'v', state: 's', nonce: 'n', next: '/' })
       .setProtectedHeader({ alg: 'HS256' })
       .setAudience('billing-archive-sign-in')
@@ -118,6 +145,28 @@ describe('sign-in by redirect over HTTP (an OpenID provider on loopback)', () =>
     );
   });
 
+  it('sends the browser back to sign in, and logs for an operator, when the provider refuses this server', async () => {
+    // The provider does not know this secret: it answers invalid_client, which no user can mend.
+    const misconfigured = await startHarness({
+      env: { ...provider.env, AUTH_OIDC_CLIENT_SECRET: 'an expired secret', SESSION_SECRET: 's'.repeat(40) },
+    });
+    try {
+      const started = await apiClient(misconfigured.app, null).get('/login/entra');
+      const pending = started.cookies.find((cookie) => cookie.name === SIGN_IN_COOKIE)?.value;
+      const state = new URL(String(started.headers.location)).searchParams.get('state') ?? '';
+      expect(await callback({ code: 'c', state, iss: provider.issuer }, pending, misconfigured.app)).toBe(
+        '/login?failed=unavailable',
+      );
+      const audit = await apiClient(misconfigured.app, TEST_KEYS.admin).get('/audit?actor=anonymous');
+      expect(audit.json<{ items: { outcome: string; detail?: string }[] }>().items.at(-1)).toMatchObject({
+        outcome: 'failed',
+        detail: expect.stringContaining('invalid_client') as unknown,
+      });
+    } finally {
+      await misconfigured.destroy();
+    }
+  });
+
   it('offers the redirect on the sign-in page only where it is configured', async () => {
     const page = await anonymous().get('/login');
     expect(page.body).toContain('<div id="redirect-sign-in">');
@@ -132,6 +181,17 @@ describe('sign-in by redirect over HTTP (an OpenID provider on loopback)', () =>
   });
 });
 
+describe('the request log', () => {
+  it("never holds a sign-in's code or state", () => {
+    const serialize = loggerOptions('info').serializers?.req;
+    const logged = serialize?.({ method: 'GET', url: '/login/entra/callback?code=secret-code&state=s1' }) as {
+      url: string;
+    };
+    expect(logged.url).toBe('/login/entra/callback?…');
+    expect(serialize?.({ method: 'GET', url: '/billing/a?x=1' })).toMatchObject({ url: '/billing/a?x=1' });
+  });
+});
+
 describe('where a sign-in goes on to', () => {
   it('is a page of this server, never another site', () => {
     expect(localPath(undefined)).toBe('/');
@@ -141,8 +201,17 @@ describe('where a sign-in goes on to', () => {
       'https://evil.example/',
       '/\\evil.example',
       '/\t/evil.example/',
+      '/.//evil.example/',
+      '/x/..//evil.example/',
+      '/%2e//evil.example/',
       'javascript:alert(1)',
-    ])
-      expect(localPath(elsewhere), elsewhere).toBe('/');
+    ]) {
+      // Whatever it became, a browser resolves it to this server: one leading slash, then a path.
+      const path = localPath(elsewhere);
+      expect(path, elsewhere).toMatch(/^\/(?![/\\])/);
+      expect(new URL(path, 'https://this.example').origin, elsewhere).toBe('https://this.example');
+    }
+    expect(localPath('https://evil.example/')).toBe('/');
+    expect(localPath('/.//evil.example/')).toBe('/evil.example/');
   });
 });

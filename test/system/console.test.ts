@@ -229,6 +229,7 @@ describe('the console in a real browser (Debian Chromium)', () => {
       '//evil.example/',
       'https://evil.example/',
       '/\\evil.example',
+      '/.//evil.example/',
     ]) {
       await page.goto(`${base}/login?next=${encodeURIComponent(decodeURIComponent(next))}`);
       await page.fill('#credential', TEST_KEYS.reader);

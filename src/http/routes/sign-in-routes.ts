@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Authenticator } from '../../auth/authenticator.js';
+import type { Identity } from '../../auth/roles.js';
 import { SIGN_IN_COOKIE, SIGN_IN_MINUTES, SignInFailed, type OidcSignIn } from '../../auth/oidc-sign-in.js';
 import { SIGN_IN_CALLBACK_PATH } from '../../config.js';
 import type { AuditLog } from '../../services/audit-log.js';
@@ -47,6 +48,7 @@ export const signInRoutes: FastifyPluginAsyncTypebox<SignInRoutesOptions> = (
       },
     },
     async (request, reply) => {
+      void reply.header('Cache-Control', 'no-store');
       const { url, pending } = await signIn.begin(localPath(request.query.next));
       void reply.setCookie(SIGN_IN_COOKIE, pending, { ...pendingCookie(), maxAge: SIGN_IN_MINUTES * 60 });
       return reply.redirect(url, 303);
@@ -75,6 +77,7 @@ export const signInRoutes: FastifyPluginAsyncTypebox<SignInRoutesOptions> = (
       },
     },
     async (request, reply) => {
+      void reply.header('Cache-Control', 'no-store');
       void reply.clearCookie(SIGN_IN_COOKIE, pendingCookie());
       const url = request.raw.url ?? '';
       const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
@@ -82,30 +85,40 @@ export const signInRoutes: FastifyPluginAsyncTypebox<SignInRoutesOptions> = (
       try {
         signedIn = await signIn.finish(query, request.cookies[SIGN_IN_COOKIE]);
       } catch (error) {
-        if (!(error instanceof SignInFailed)) throw error;
-        await record(request, error);
-        request.log.warn({ reason: error.reason, detail: error.message }, 'sign-in by redirect failed');
-        return reply.redirect(`/login?failed=${error.reason}`, 303);
+        // Every way it can end is audited, and the browser is told on the sign-in page, not in JSON.
+        const failure = error instanceof SignInFailed ? error : undefined;
+        const why = failure?.message ?? (error instanceof Error ? error.message : String(error));
+        if (failure) request.log.warn({ reason: failure.reason, detail: why }, 'sign-in by redirect refused');
+        else request.log.error({ err: error }, 'sign-in by redirect could not be completed');
+        await record(request, undefined, { why, outcome: failure ? 'unauthenticated' : 'failed' });
+        return reply.redirect(`/login?failed=${failure?.reason ?? 'unavailable'}`, 303);
       }
       const { identity, next } = signedIn;
-      request.identity = identity;
       const { token, session } = await authenticator.openSession(identity, undefined);
       setSessionCookie(reply, token, session.expiresAt);
-      await record(request);
+      await record(request, identity);
       return reply.type('text/html; charset=utf-8').send(goOnTo(next));
     },
   );
 
-  async function record(request: FastifyRequest, failure?: SignInFailed): Promise<void> {
+  /**
+   * The attempt, in the caller's name once signed in; a failed one is anonymous, whatever session
+   * the browser already had (a public route reads it, but this attempt is not that session's).
+   */
+  async function record(
+    request: FastifyRequest,
+    identity: Identity | undefined,
+    failed?: { why: string; outcome: 'unauthenticated' | 'failed' },
+  ): Promise<void> {
     await audit.record({
-      actor: request.identity?.id ?? 'anonymous',
-      actor_name: request.identity?.name,
+      actor: identity?.id ?? 'anonymous',
+      actor_name: identity?.name,
       action: 'session.open',
-      outcome: failure ? 'unauthenticated' : 'succeeded',
+      outcome: failed?.outcome ?? 'succeeded',
       request_id: request.id,
       client: request.ip,
-      detail: failure
-        ? `signing in at the identity provider failed: ${failure.message}`
+      detail: failed
+        ? `signing in at the identity provider failed: ${failed.why}`
         : 'signed in at the identity provider',
     });
   }
@@ -126,7 +139,8 @@ export function localPath(next: string | undefined): string {
   const origin = 'https://this-server.invalid';
   try {
     const url = new URL(next ?? '/', origin);
-    return url.origin === origin ? `${url.pathname}${url.search}` : '/';
+    // A path can still begin '//' ('/.//evil.example' resolves so), which names another host.
+    return url.origin === origin ? `/${url.pathname.replace(/^[/\\]+/, '')}${url.search}` : '/';
   } catch {
     return '/';
   }
