@@ -167,6 +167,25 @@ describe('sign-in by redirect over HTTP (an OpenID provider on loopback)', () =>
     }
   });
 
+  it('sends the browser back to sign in when the provider cannot be reached to start', async () => {
+    const stopped = await startHarness({
+      env: {
+        ...provider.env,
+        AUTH_JWT_ISSUER: 'http://127.0.0.1:9/no-provider',
+        AUTH_JWT_JWKS_URL: 'http://127.0.0.1:9/no-provider/jwks',
+        SESSION_SECRET: 's'.repeat(40),
+      },
+    });
+    try {
+      const response = await apiClient(stopped.app, null).get('/login/entra');
+      expect(response.statusCode).toBe(303);
+      expect(response.headers.location).toBe('/login?failed=unavailable');
+      expect(response.cookies.map((cookie) => cookie.name)).not.toContain(SIGN_IN_COOKIE);
+    } finally {
+      await stopped.destroy();
+    }
+  });
+
   it('offers the redirect on the sign-in page only where it is configured', async () => {
     const page = await anonymous().get('/login');
     expect(page.body).toContain('<div id="redirect-sign-in">');

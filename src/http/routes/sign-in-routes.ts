@@ -42,14 +42,24 @@ export const signInRoutes: FastifyPluginAsyncTypebox<SignInRoutesOptions> = (
           ),
         }),
         response: {
-          303: REDIRECT('To the identity provider; a short-lived cookie holds what its answer must match'),
+          303: REDIRECT(
+            'To the identity provider, a short-lived cookie holding what its answer must match; or back to /login?failed=unavailable when the provider cannot be reached',
+          ),
           ...errorResponses(400, 429),
         },
       },
     },
     async (request, reply) => {
       void reply.header('Cache-Control', 'no-store');
-      const { url, pending } = await signIn.begin(localPath(request.query.next));
+      let started;
+      try {
+        started = await signIn.begin(localPath(request.query.next));
+      } catch (error) {
+        // The provider's discovery document did not arrive: say so on the sign-in page, not in JSON.
+        request.log.error({ err: error }, 'sign-in by redirect could not start');
+        return reply.redirect('/login?failed=unavailable', 303);
+      }
+      const { url, pending } = started;
       void reply.setCookie(SIGN_IN_COOKIE, pending, { ...pendingCookie(), maxAge: SIGN_IN_MINUTES * 60 });
       return reply.redirect(url, 303);
     },
