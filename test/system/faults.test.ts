@@ -128,11 +128,7 @@ describe.runIf(BACKENDS.includes('azure')).each(['cosmos', 'blob'])(
       /** A 503 may come after the store acted: the model learns the outcome once the faults stop. */
       const unsure = new Set<string>();
       const ids = [...expected.keys()];
-      // A change on the blob-native index is dozens of Blob Storage requests, each a chance of a
-      // fault and its retries: half as many changes still meet more faults than all of them do
-      // on the Cosmos DB index.
-      const changes = archiveIndex === 'blob' ? 100 : 200;
-      for (const [i, id] of ids.slice(0, changes).entries()) {
+      for (const [i, id] of ids.slice(0, 200).entries()) {
         const action = i % 4;
         const response =
           action === 0
