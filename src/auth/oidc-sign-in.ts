@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
+import { isLoopbackUrl } from '../config.js';
 import { StoreUnavailableError } from '../domain/errors.js';
 import { printable } from '../domain/printable.js';
 import type { Identity } from './roles.js';
@@ -180,7 +181,7 @@ export class OidcSignIn {
   /** The provider's metadata, discovered once; a failed discovery is tried again on the next sign-in. */
   private provider(): Promise<oidc.Configuration> {
     const { issuer, clientId, clientSecret } = this.settings;
-    const loopback = /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)(:\d+)?\//.test(`${issuer}/`);
+    const loopback = issuer.startsWith('http://') && isLoopbackUrl(issuer);
     this.configuration ??= oidc
       .discovery(
         new URL(issuer),
